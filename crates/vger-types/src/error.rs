@@ -1,0 +1,191 @@
+//! The one error type of vger. Each variant has exactly one stable `VGER_*` code (carried to JS as
+//! `err.code`) and a message that says what happened and what to do next.
+
+use std::io;
+
+pub type Result<T, E = VgerError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VgerError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no space left on the device while {context}; free some space and run the command again")]
+    NoSpace { context: String },
+    #[error("no vger repository at {url}; create one with `vger init`")]
+    RepoNotFound { url: String },
+    #[error("a repository or other files already exist at {url}; choose an empty or new location")]
+    RepoExists { url: String },
+    #[error("wrong passphrase for repository {url} (or its key file was replaced); try again")]
+    WrongPassphrase { url: String },
+    #[error("this repository is encrypted: a passphrase is required")]
+    PassphraseRequired,
+    #[error("{object} is damaged: {detail}; run `vger check` to see what is affected")]
+    Corrupt { object: String, detail: String },
+    #[error(
+        "{object} was written by a newer vger (format {found}, this vger reads up to {supported}); upgrade vger"
+    )]
+    NewerFormat {
+        object: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{object} is missing from the repository")]
+    ObjectMissing { object: String },
+    #[error("object {key} already exists in the repository")]
+    AlreadyExists { key: String },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("storage backend not supported yet: {0}")]
+    UnsupportedBackend(String),
+    #[error("no snapshot matches {0:?}; list snapshots with `vger list`")]
+    SnapshotNotFound(String),
+    #[error("snapshot prefix {prefix:?} matches {count} snapshots; give more characters")]
+    SnapshotAmbiguous { prefix: String, count: usize },
+    #[error("restore destination {0} is not empty; restore into a new or empty directory")]
+    DestinationNotEmpty(String),
+    #[error("refusing to restore {0:?}: the name would escape the destination directory")]
+    UnsafePath(String),
+    #[error("source path {0} does not exist or cannot be read")]
+    SourceNotFound(String),
+    #[error("the operation was cancelled")]
+    Cancelled,
+}
+
+/// Stable machine-readable codes, one per [`VgerError`] variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Io,
+    NoSpace,
+    RepoNotFound,
+    RepoExists,
+    WrongPassphrase,
+    PassphraseRequired,
+    Corrupt,
+    NewerFormat,
+    ObjectMissing,
+    AlreadyExists,
+    InvalidArgument,
+    UnsupportedBackend,
+    SnapshotNotFound,
+    SnapshotAmbiguous,
+    DestinationNotEmpty,
+    UnsafePath,
+    SourceNotFound,
+    Cancelled,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::Io,
+        ErrorCode::NoSpace,
+        ErrorCode::RepoNotFound,
+        ErrorCode::RepoExists,
+        ErrorCode::WrongPassphrase,
+        ErrorCode::PassphraseRequired,
+        ErrorCode::Corrupt,
+        ErrorCode::NewerFormat,
+        ErrorCode::ObjectMissing,
+        ErrorCode::AlreadyExists,
+        ErrorCode::InvalidArgument,
+        ErrorCode::UnsupportedBackend,
+        ErrorCode::SnapshotNotFound,
+        ErrorCode::SnapshotAmbiguous,
+        ErrorCode::DestinationNotEmpty,
+        ErrorCode::UnsafePath,
+        ErrorCode::SourceNotFound,
+        ErrorCode::Cancelled,
+    ];
+}
+
+impl AsRef<str> for ErrorCode {
+    fn as_ref(&self) -> &str {
+        match self {
+            ErrorCode::Io => "VGER_IO",
+            ErrorCode::NoSpace => "VGER_NO_SPACE",
+            ErrorCode::RepoNotFound => "VGER_REPO_NOT_FOUND",
+            ErrorCode::RepoExists => "VGER_REPO_EXISTS",
+            ErrorCode::WrongPassphrase => "VGER_WRONG_PASSPHRASE",
+            ErrorCode::PassphraseRequired => "VGER_PASSPHRASE_REQUIRED",
+            ErrorCode::Corrupt => "VGER_CORRUPT",
+            ErrorCode::NewerFormat => "VGER_NEWER_FORMAT",
+            ErrorCode::ObjectMissing => "VGER_OBJECT_MISSING",
+            ErrorCode::AlreadyExists => "VGER_ALREADY_EXISTS",
+            ErrorCode::InvalidArgument => "VGER_INVALID_ARGUMENT",
+            ErrorCode::UnsupportedBackend => "VGER_UNSUPPORTED_BACKEND",
+            ErrorCode::SnapshotNotFound => "VGER_SNAPSHOT_NOT_FOUND",
+            ErrorCode::SnapshotAmbiguous => "VGER_SNAPSHOT_AMBIGUOUS",
+            ErrorCode::DestinationNotEmpty => "VGER_DEST_NOT_EMPTY",
+            ErrorCode::UnsafePath => "VGER_UNSAFE_PATH",
+            ErrorCode::SourceNotFound => "VGER_SOURCE_NOT_FOUND",
+            ErrorCode::Cancelled => "VGER_CANCELLED",
+        }
+    }
+}
+
+impl VgerError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            VgerError::Io { .. } => ErrorCode::Io,
+            VgerError::NoSpace { .. } => ErrorCode::NoSpace,
+            VgerError::RepoNotFound { .. } => ErrorCode::RepoNotFound,
+            VgerError::RepoExists { .. } => ErrorCode::RepoExists,
+            VgerError::WrongPassphrase { .. } => ErrorCode::WrongPassphrase,
+            VgerError::PassphraseRequired => ErrorCode::PassphraseRequired,
+            VgerError::Corrupt { .. } => ErrorCode::Corrupt,
+            VgerError::NewerFormat { .. } => ErrorCode::NewerFormat,
+            VgerError::ObjectMissing { .. } => ErrorCode::ObjectMissing,
+            VgerError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            VgerError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            VgerError::UnsupportedBackend(_) => ErrorCode::UnsupportedBackend,
+            VgerError::SnapshotNotFound(_) => ErrorCode::SnapshotNotFound,
+            VgerError::SnapshotAmbiguous { .. } => ErrorCode::SnapshotAmbiguous,
+            VgerError::DestinationNotEmpty(_) => ErrorCode::DestinationNotEmpty,
+            VgerError::UnsafePath(_) => ErrorCode::UnsafePath,
+            VgerError::SourceNotFound(_) => ErrorCode::SourceNotFound,
+            VgerError::Cancelled => ErrorCode::Cancelled,
+        }
+    }
+
+    /// Wraps an I/O error with what was being done; a full disk gets its own code.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        let context = context.into();
+        if source.raw_os_error() == Some(28) {
+            return VgerError::NoSpace { context };
+        }
+        VgerError::Io { context, source }
+    }
+
+    pub fn corrupt(object: impl Into<String>, detail: impl Into<String>) -> Self {
+        VgerError::Corrupt {
+            object: object.into(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        VgerError::InvalidArgument(msg.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_prefixed() {
+        let codes: HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_ref()).collect();
+        assert_eq!(codes.len(), ErrorCode::ALL.len());
+        assert!(codes.iter().all(|c| c.starts_with("VGER_")));
+    }
+
+    #[test]
+    fn full_disk_has_its_own_code() {
+        let e = VgerError::io("writing", io::Error::from_raw_os_error(28));
+        assert_eq!(e.code(), ErrorCode::NoSpace);
+    }
+}
