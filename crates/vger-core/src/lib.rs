@@ -1,1 +1,23 @@
+//! The vger repository engine. It never prints, never reads the environment or YAML, and knows
+//! nothing of hooks or schedules: callers pass options in, get outcomes back, and observe long
+//! jobs through [`progress::Progress`] events and a [`cancel::CancelToken`].
 
+pub mod cancel;
+pub mod chunker;
+pub mod commands;
+pub mod compress;
+pub mod progress;
+pub mod repo;
+pub mod tree;
+
+pub use cancel::CancelToken;
+pub use commands::backup::{BackupOptions, BackupOutcome, backup};
+pub use commands::init::{InitOptions, init};
+pub use commands::list::{ListEntry, list_contents};
+pub use commands::restore::{RestoreOptions, RestoreOutcome, restore};
+pub use progress::{Event, NoProgress, Progress, Warning};
+pub use repo::Repository;
+pub use repo::config::{ChunkerParams, RepoConfig};
+pub use repo::snapshot::{Snapshot, SnapshotStats};
+pub use vger_crypto::{Algorithm, KdfParams};
+pub use vger_types::{ErrorCode, Result, VgerError};

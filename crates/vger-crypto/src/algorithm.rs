@@ -56,7 +56,8 @@ fn aes_accelerated() -> bool {
 
 #[cfg(target_arch = "aarch64")]
 fn aes_accelerated() -> bool {
-    std::arch::is_aarch64_feature_detected!("aes") && std::arch::is_aarch64_feature_detected!("pmull")
+    std::arch::is_aarch64_feature_detected!("aes")
+        && std::arch::is_aarch64_feature_detected!("pmull")
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]

@@ -91,7 +91,11 @@ impl Cipher {
                 .is_ok(),
             Cipher::Mac(k) => {
                 let expect = Self::mac(k, aad, buf);
-                expect.iter().zip(tag).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+                expect
+                    .iter()
+                    .zip(tag)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
             }
         }
     }
@@ -209,7 +213,13 @@ impl Crypter {
 
     /// Deterministic sealing for golden test vectors only.
     #[doc(hidden)]
-    pub fn seal_fixed(&self, context: &[u8], plaintext: &[u8], session: [u8; 16], nonce: [u8; 12]) -> Vec<u8> {
+    pub fn seal_fixed(
+        &self,
+        context: &[u8],
+        plaintext: &[u8],
+        session: [u8; 16],
+        nonce: [u8; 12],
+    ) -> Vec<u8> {
         let s = Self::new_session(self.alg, &self.enc_key, session);
         self.seal_with(context, plaintext, &s, nonce)
     }
@@ -230,12 +240,22 @@ mod tests {
 
     #[test]
     fn round_trip_every_algorithm_and_context_binding() {
-        for alg in [Algorithm::None, Algorithm::Aes256Gcm, Algorithm::ChaCha20Poly1305] {
+        for alg in [
+            Algorithm::None,
+            Algorithm::Aes256Gcm,
+            Algorithm::ChaCha20Poly1305,
+        ] {
             let c = Crypter::new(alg, &key());
             let env = c.seal(b"ctx-a", b"secret bytes");
             assert_eq!(env.len(), 12 + ENVELOPE_OVERHEAD);
-            assert_eq!(c.open(b"ctx-a", &env).as_deref(), Some(&b"secret bytes"[..]));
-            assert!(c.open(b"ctx-b", &env).is_none(), "{alg:?} must bind context");
+            assert_eq!(
+                c.open(b"ctx-a", &env).as_deref(),
+                Some(&b"secret bytes"[..])
+            );
+            assert!(
+                c.open(b"ctx-b", &env).is_none(),
+                "{alg:?} must bind context"
+            );
             for i in 0..env.len() {
                 let mut bad = env.clone();
                 bad[i] ^= 0x01;
@@ -252,7 +272,8 @@ mod tests {
         let s = [7u8; 16];
         let n = [9u8; 12];
         let aes = Crypter::new(Algorithm::Aes256Gcm, &key()).seal_fixed(b"ctx", b"vger", s, n);
-        let cha = Crypter::new(Algorithm::ChaCha20Poly1305, &key()).seal_fixed(b"ctx", b"vger", s, n);
+        let cha =
+            Crypter::new(Algorithm::ChaCha20Poly1305, &key()).seal_fixed(b"ctx", b"vger", s, n);
         let none = Crypter::new(Algorithm::None, &key()).seal_fixed(b"ctx", b"vger", s, n);
         assert_eq!(
             [hex::encode(&aes), hex::encode(&cha), hex::encode(&none)],
@@ -260,10 +281,7 @@ mod tests {
         );
     }
 
-    const GOLDEN_AES: &str =
-        "01070707070707070707070707070707070909090909090909090909093a41f9cef37fa9374e08e6e8a0f1d78d8d2c27a5";
-    const GOLDEN_CHACHA: &str =
-        "02070707070707070707070707070707070909090909090909090909095e4748a350c827569b7af6788cdd5333b6502b92";
-    const GOLDEN_NONE: &str =
-        "00070707070707070707070707070707070909090909090909090909097667657292d58dd0eb62440c061d4efcb6fd95c2";
+    const GOLDEN_AES: &str = "01070707070707070707070707070707070909090909090909090909093a41f9cef37fa9374e08e6e8a0f1d78d8d2c27a5";
+    const GOLDEN_CHACHA: &str = "02070707070707070707070707070707070909090909090909090909095e4748a350c827569b7af6788cdd5333b6502b92";
+    const GOLDEN_NONE: &str = "00070707070707070707070707070707070909090909090909090909097667657292d58dd0eb62440c061d4efcb6fd95c2";
 }

@@ -91,7 +91,14 @@ pub fn wrap_master_key(
     kdf: KdfParams,
     context: &[u8],
 ) -> Result<Vec<u8>> {
-    wrap_with(master, passphrase, kdf, context, random_bytes(), random_bytes())
+    wrap_with(
+        master,
+        passphrase,
+        kdf,
+        context,
+        random_bytes(),
+        random_bytes(),
+    )
 }
 
 fn wrap_with(
@@ -104,12 +111,21 @@ fn wrap_with(
 ) -> Result<Vec<u8>> {
     let (kdf_id, kdf) = match passphrase {
         Some(_) => (1u8, kdf),
-        None => (0u8, KdfParams { memory_kib: 0, iterations: 0, parallelism: 0 }),
+        None => (
+            0u8,
+            KdfParams {
+                memory_kib: 0,
+                iterations: 0,
+                parallelism: 0,
+            },
+        ),
     };
     let payload_len = MASTER_KEY_LEN + if kdf_id == 1 { 16 } else { 0 };
     let mut w = Writer::with_capacity(HEADER + payload_len + 32);
     w.raw(MAGIC).u16(VERSION).u8(kdf_id);
-    w.u32(kdf.memory_kib).u32(kdf.iterations).u32(kdf.parallelism);
+    w.u32(kdf.memory_kib)
+        .u32(kdf.iterations)
+        .u32(kdf.parallelism);
     w.raw(&salt).raw(&nonce).u32(payload_len as u32);
     let mut out = w.finish();
     let mut payload = master.to_bytes().to_vec();
@@ -118,7 +134,11 @@ fn wrap_with(
         let kek = kdf.derive(pass, &salt)?;
         let cipher = ChaCha20Poly1305::new(&(*kek).into());
         let tag = cipher
-            .encrypt_inout_detached((&nonce).into(), &aad(context, &out), payload.as_mut_slice().into())
+            .encrypt_inout_detached(
+                (&nonce).into(),
+                &aad(context, &out),
+                payload.as_mut_slice().into(),
+            )
             .map_err(|_| VgerError::invalid("key wrapping failed"))?;
         payload.extend_from_slice(&tag);
     }
@@ -200,7 +220,11 @@ mod tests {
     use super::*;
     use vger_types::ErrorCode;
 
-    const FAST: KdfParams = KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+    const FAST: KdfParams = KdfParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
 
     #[test]
     fn wrap_unwrap_wrong_passphrase_and_tamper() {
@@ -208,15 +232,24 @@ mod tests {
         let file = wrap_master_key(&m, Some(b"correct horse"), FAST, b"ctx").unwrap();
         let back = unwrap_master_key(&file, Some(b"correct horse"), b"ctx", "r").unwrap();
         assert_eq!(back.to_bytes().as_ref(), m.to_bytes().as_ref());
-        let e = unwrap_master_key(&file, Some(b"wrong"), b"ctx", "r").err().unwrap();
+        let e = unwrap_master_key(&file, Some(b"wrong"), b"ctx", "r")
+            .err()
+            .unwrap();
         assert_eq!(e.code(), ErrorCode::WrongPassphrase);
-        let e = unwrap_master_key(&file, Some(b"correct horse"), b"other", "r").err().unwrap();
+        let e = unwrap_master_key(&file, Some(b"correct horse"), b"other", "r")
+            .err()
+            .unwrap();
         assert_eq!(e.code(), ErrorCode::WrongPassphrase);
         for i in 0..file.len() {
             let mut bad = file.clone();
             bad[i] ^= 0x40;
-            let e = unwrap_master_key(&bad, Some(b"correct horse"), b"ctx", "r").err().unwrap();
-            assert!(matches!(e.code(), ErrorCode::Corrupt | ErrorCode::NewerFormat), "byte {i}: {e}");
+            let e = unwrap_master_key(&bad, Some(b"correct horse"), b"ctx", "r")
+                .err()
+                .unwrap();
+            assert!(
+                matches!(e.code(), ErrorCode::Corrupt | ErrorCode::NewerFormat),
+                "byte {i}: {e}"
+            );
         }
     }
 
@@ -228,7 +261,9 @@ mod tests {
         let body = file.len() - 32;
         let sum = *blake3::hash(&file[..body]).as_bytes();
         file[body..].copy_from_slice(&sum);
-        let e = unwrap_master_key(&file, Some(b"p"), b"", "r").err().unwrap();
+        let e = unwrap_master_key(&file, Some(b"p"), b"", "r")
+            .err()
+            .unwrap();
         assert_eq!(e.code(), ErrorCode::Corrupt);
         assert!(e.to_string().contains("KDF parameters"));
     }

@@ -1,1 +1,59 @@
+//! Storage backends behind one small trait. Keys are `/`-separated relative paths such as
+//! `packs/ab/<64 hex>`. The engine never touches a filesystem or network API directly, so S3,
+//! SFTP and the REST server plug in here without changes to the engine.
 
+mod local;
+
+pub use local::LocalBackend;
+use vger_types::{Result, VgerError};
+
+/// A repository store. Every method is blocking and may be called from many threads at once.
+pub trait Backend: Send + Sync {
+    /// Reads a whole object; a missing object is [`VgerError::ObjectMissing`].
+    fn get(&self, key: &str) -> Result<Vec<u8>>;
+    /// Reads `len` bytes at `offset`; fewer bytes than asked is reported as damage by the caller.
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>>;
+    /// Creates an object atomically and durably. It never overwrites: an existing key is
+    /// [`VgerError::AlreadyExists`], which lets an append-only server refuse every overwrite.
+    fn put_new(&self, key: &str, data: &[u8]) -> Result<()>;
+    /// Lists the keys directly or indirectly under `prefix` (a directory such as `snapshots`).
+    fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Size of an object, or `None` if it does not exist.
+    fn size(&self, key: &str) -> Result<Option<u64>>;
+    /// Removes an object (maintenance only; backups never call it).
+    fn delete(&self, key: &str) -> Result<()>;
+    /// Whether the location holds nothing at all (used by `init`).
+    fn is_empty(&self) -> Result<bool>;
+    /// Prepares the location for a new repository (creates directories where that matters).
+    fn create(&self) -> Result<()>;
+    /// A human-readable location for messages.
+    fn location(&self) -> &str;
+}
+
+/// Opens the backend for a repository URL: a plain path or `file://` URL for now.
+pub fn open_backend(url: &str) -> Result<Box<dyn Backend>> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return Ok(Box::new(LocalBackend::new(path, url)));
+    }
+    let scheme = url.split_once("://").map(|(s, _)| s);
+    match scheme {
+        None => Ok(Box::new(LocalBackend::new(url, url))),
+        Some(s) => Err(VgerError::UnsupportedBackend(format!(
+            "{s}:// repositories are not available in this version of vger; use a local path"
+        ))),
+    }
+}
+
+/// Checks that a key is a relative `/`-separated path with no empty, `.` or `..` components.
+pub fn validate_key(key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && !key.starts_with('/')
+        && key.split('/').all(|c| {
+            !c.is_empty() && c != "." && c != ".." && !c.contains('\\') && !c.contains('\0')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(VgerError::invalid(format!("invalid storage key {key:?}")))
+    }
+}

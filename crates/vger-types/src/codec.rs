@@ -177,7 +177,13 @@ mod tests {
     #[test]
     fn round_trip_and_golden() {
         let mut w = Writer::new();
-        w.u8(1).u16(0x0203).u32(0x0405_0607).u64(8).i64(-1).str("hé").raw(&[9]);
+        w.u8(1)
+            .u16(0x0203)
+            .u32(0x0405_0607)
+            .u64(8)
+            .i64(-1)
+            .str("hé")
+            .raw(&[9]);
         let bytes = w.finish();
         assert_eq!(
             hex::encode(&bytes),

@@ -13,7 +13,9 @@ pub enum VgerError {
         #[source]
         source: io::Error,
     },
-    #[error("no space left on the device while {context}; free some space and run the command again")]
+    #[error(
+        "no space left on the device while {context}; free some space and run the command again"
+    )]
     NoSpace { context: String },
     #[error("no vger repository at {url}; create one with `vger init`")]
     RepoNotFound { url: String },
@@ -103,6 +105,12 @@ impl ErrorCode {
 
 impl AsRef<str> for ErrorCode {
     fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::Io => "VGER_IO",
             ErrorCode::NoSpace => "VGER_NO_SPACE",

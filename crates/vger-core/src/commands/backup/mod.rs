@@ -1,0 +1,113 @@
+//! `backup`: walk the sources, store new chunks and trees, then commit. The commit order is packs,
+//! then one new index segment, then the snapshot object: a crash before the snapshot leaves only
+//! unreferenced packs or an index segment over existing packs, never a broken snapshot.
+
+mod pipeline;
+mod source;
+pub(crate) use source::join_rel;
+mod walk;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use vger_types::{Result, SnapshotId, VgerError};
+
+use crate::cancel::CancelToken;
+use crate::compress::Compression;
+use crate::progress::{Progress, Warning};
+use crate::repo::Repository;
+use crate::repo::index::seal_segment;
+use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
+use pipeline::Uploader;
+use walk::Walker;
+
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    pub paths: Vec<PathBuf>,
+    pub label: String,
+    /// gitignore-style patterns, relative to each source root.
+    pub exclude: Vec<String>,
+    pub hostname: String,
+    pub username: String,
+    pub compression: Compression,
+    /// Worker threads for compression and encryption; 0 = one per core.
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackupOutcome {
+    pub snapshot: Snapshot,
+    pub warnings: Vec<Warning>,
+    pub warnings_omitted: u64,
+}
+
+/// Warnings kept in the outcome; further ones are only counted (and still sent as events).
+pub const MAX_WARNINGS: usize = 1000;
+
+pub fn backup(
+    repo: &Repository,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<BackupOutcome> {
+    if opts.paths.is_empty() {
+        return Err(VgerError::invalid(
+            "nothing to back up: give at least one path",
+        ));
+    }
+    let start_ns = super::now_ns();
+    let started = Instant::now();
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let uploader = Uploader::start(
+        repo.backend().clone(),
+        repo.crypter().clone(),
+        repo.config().id,
+        opts.compression,
+        threads,
+    );
+    let mut walker = Walker::new(repo, &uploader, progress, cancel);
+    let walked = source::backup_sources(&mut walker, &opts.paths, &opts.exclude);
+    let (stats, warnings, omitted) = walker.into_parts();
+    let written = uploader.finish();
+    let (tree, written) = match (walked, written) {
+        (Ok(t), Ok(w)) => (t, w),
+        (_, Err(e)) | (Err(e), _) => return Err(e),
+    };
+    cancel.check()?;
+    if !written.packs.is_empty() {
+        let (key, bytes) = seal_segment(&written.packs, repo.crypter(), &repo.config().id);
+        repo.backend().put_new(&key, &bytes)?;
+        repo.add_to_index(&written.packs);
+    }
+    let snapshot = Snapshot {
+        id: SnapshotId(vger_crypto::random_bytes()),
+        start_ns,
+        end_ns: start_ns + i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX),
+        hostname: opts.hostname.clone(),
+        username: opts.username.clone(),
+        label: opts.label.clone(),
+        paths: opts
+            .paths
+            .iter()
+            .map(|p| source::absolute_bytes(p))
+            .collect(),
+        tree,
+        stats: SnapshotStats {
+            stored_bytes: written.stored_bytes,
+            ..stats
+        },
+        partial: !warnings.is_empty() || omitted > 0,
+    };
+    repo.backend().put_new(
+        &snapshot::key(&snapshot.id),
+        &snapshot.seal(repo.crypter(), &repo.config().id),
+    )?;
+    Ok(BackupOutcome {
+        snapshot,
+        warnings,
+        warnings_omitted: omitted,
+    })
+}

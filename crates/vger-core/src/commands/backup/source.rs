@@ -1,0 +1,107 @@
+//! Mapping source paths to the snapshot root. One directory: its contents are the root. One file:
+//! the root holds that file. Several paths: each is stored under its absolute path without the
+//! leading `/`, with the real metadata of the directories above it.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use vger_types::{ChunkId, Result, VgerError};
+
+use super::walk::{Excludes, Walker};
+use crate::tree::{Content, Kind};
+
+pub fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+pub fn absolute_bytes(p: &Path) -> Vec<u8> {
+    absolute(p).as_os_str().as_bytes().to_vec()
+}
+
+#[derive(Default)]
+struct Node {
+    children: BTreeMap<Vec<u8>, Node>,
+    source: Option<PathBuf>,
+}
+
+pub fn backup_sources(
+    w: &mut Walker<'_>,
+    paths: &[PathBuf],
+    exclude: &[String],
+) -> Result<ChunkId> {
+    for p in paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            return Err(VgerError::SourceNotFound(p.display().to_string()));
+        }
+    }
+    if let [only] = paths {
+        let root = absolute(only);
+        let excludes = Excludes::new(&root, exclude)?;
+        let meta = std::fs::symlink_metadata(&root)
+            .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
+        if meta.is_dir() {
+            return w.root_tree(&root, &excludes);
+        }
+        let name = root
+            .file_name()
+            .map(|n| n.as_bytes().to_vec())
+            .unwrap_or_else(|| b"root".to_vec());
+        let entries: Vec<_> = w
+            .entry(&root, name.clone(), &name, &excludes)?
+            .into_iter()
+            .collect();
+        return w.store_tree(entries);
+    }
+    let mut top = Node::default();
+    for p in paths {
+        let abs = absolute(p);
+        let mut node = &mut top;
+        for c in abs.components() {
+            if let Component::Normal(name) = c {
+                node = node.children.entry(name.as_bytes().to_vec()).or_default();
+            }
+        }
+        node.source = Some(abs);
+    }
+    emit(w, &top, Path::new("/"), b"", exclude)
+}
+
+fn emit(
+    w: &mut Walker<'_>,
+    node: &Node,
+    dir: &Path,
+    rel: &[u8],
+    exclude: &[String],
+) -> Result<ChunkId> {
+    let mut entries = Vec::new();
+    for (name, child) in &node.children {
+        let path = dir.join(std::ffi::OsStr::from_bytes(name));
+        let child_rel = join_rel(rel, name);
+        if let Some(src) = &child.source {
+            let excludes = Excludes::new(src, exclude)?;
+            if let Some(e) = w.entry(src, name.clone(), &child_rel, &excludes)? {
+                entries.push(e);
+            }
+            continue;
+        }
+        let sub = emit(w, child, &path, &child_rel, exclude)?;
+        let meta = std::fs::symlink_metadata(&path)
+            .map_err(|e| VgerError::io(format!("reading {}", path.display()), e))?;
+        let mut e = w.describe(&path, name.clone(), &meta);
+        e.kind = Kind::Dir;
+        e.content = Content::Subtree(sub);
+        entries.push(e);
+    }
+    w.store_tree(entries)
+}
+
+pub fn join_rel(rel: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rel.len() + 1 + name.len());
+    out.extend_from_slice(rel);
+    if !rel.is_empty() {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
+    out
+}

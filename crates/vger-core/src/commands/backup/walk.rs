@@ -1,0 +1,367 @@
+//! Walking a source tree depth-first in name order: each directory becomes a tree blob, each
+//! regular file a list of chunks. A file that vanishes or cannot be read is skipped with a
+//! warning; one bad file never aborts the backup.
+
+use std::collections::HashMap;
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::rc::Rc;
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use vger_crypto::BlobKind;
+use vger_types::{ChunkId, Result, VgerError};
+
+use super::MAX_WARNINGS;
+use super::pipeline::Uploader;
+use super::source::join_rel as join;
+use crate::cancel::CancelToken;
+use crate::chunker::{Chunker, StreamError};
+use crate::progress::{Event, Progress, Warning};
+use crate::repo::Repository;
+use crate::repo::index::IdMap;
+use crate::repo::snapshot::SnapshotStats;
+use crate::tree::{self, Content, Entry, Kind};
+
+/// gitignore-style exclusion for one source root.
+pub struct Excludes(Option<Gitignore>);
+
+impl Excludes {
+    pub fn new(root: &Path, patterns: &[String]) -> Result<Self> {
+        if patterns.is_empty() {
+            return Ok(Self(None));
+        }
+        let mut b = GitignoreBuilder::new(root);
+        for p in patterns {
+            b.add_line(None, p)
+                .map_err(|e| VgerError::invalid(format!("exclude pattern {p:?}: {e}")))?;
+        }
+        let g = b
+            .build()
+            .map_err(|e| VgerError::invalid(format!("exclude patterns: {e}")))?;
+        Ok(Self(Some(g)))
+    }
+
+    fn excludes(&self, path: &Path, is_dir: bool) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|g| g.matched(path, is_dir).is_ignore())
+    }
+}
+
+pub struct Walker<'a> {
+    repo: &'a Repository,
+    uploader: &'a Uploader,
+    progress: &'a dyn Progress,
+    cancel: &'a CancelToken,
+    chunker: Rc<Chunker>,
+    buf: Vec<u8>,
+    queued: IdMap<()>,
+    hardlinks: HashMap<(u64, u64), Vec<u8>>,
+    users: HashMap<u32, String>,
+    groups: HashMap<u32, String>,
+    stats: SnapshotStats,
+    warnings: Vec<Warning>,
+    omitted: u64,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(
+        repo: &'a Repository,
+        uploader: &'a Uploader,
+        progress: &'a dyn Progress,
+        cancel: &'a CancelToken,
+    ) -> Self {
+        let chunker = Rc::new(Chunker::new(
+            repo.config().chunker,
+            repo.master().gear_table(),
+        ));
+        Self {
+            repo,
+            uploader,
+            progress,
+            cancel,
+            chunker,
+            buf: Vec::new(),
+            queued: IdMap::default(),
+            hardlinks: HashMap::new(),
+            users: HashMap::new(),
+            groups: HashMap::new(),
+            stats: SnapshotStats::default(),
+            warnings: Vec::new(),
+            omitted: 0,
+        }
+    }
+
+    pub fn into_parts(self) -> (SnapshotStats, Vec<Warning>, u64) {
+        (self.stats, self.warnings, self.omitted)
+    }
+
+    fn warn(&mut self, path: &Path, err: &VgerError) {
+        let w = Warning {
+            path: path.display().to_string(),
+            code: err.code().as_str(),
+            message: err.to_string(),
+        };
+        self.stats.skipped += 1;
+        self.progress.event(Event::Warning(w.clone()));
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(w);
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// Stores a blob unless the repository or this backup already has it.
+    fn store_blob(&mut self, kind: BlobKind, data: &[u8]) -> Result<ChunkId> {
+        let id = self.repo.master().blob_id(kind, data);
+        if !self.queued.contains_key(&id) && !self.repo.index().contains(&id) {
+            self.queued.insert(id, ());
+            self.stats.new_chunks += 1;
+            self.stats.new_bytes += data.len() as u64;
+            self.uploader.submit(id, kind, data.to_vec())?;
+        }
+        Ok(id)
+    }
+
+    pub fn store_tree(&mut self, mut entries: Vec<Entry>) -> Result<ChunkId> {
+        let plain = tree::encode(&mut entries);
+        self.store_blob(BlobKind::Tree, &plain)
+    }
+
+    /// The tree of source root directory `path`; an unreadable root is an error.
+    pub fn root_tree(&mut self, path: &Path, ex: &Excludes) -> Result<ChunkId> {
+        let names = read_names(path)
+            .map_err(|e| VgerError::io(format!("reading directory {}", path.display()), e))?;
+        self.dir_tree(path, names, b"", ex)
+    }
+
+    fn dir_tree(
+        &mut self,
+        path: &Path,
+        names: Vec<Vec<u8>>,
+        rel: &[u8],
+        ex: &Excludes,
+    ) -> Result<ChunkId> {
+        let mut entries = Vec::with_capacity(names.len());
+        for name in names {
+            let child = path.join(std::ffi::OsStr::from_bytes(&name));
+            let child_rel = join(rel, &name);
+            if let Some(e) = self.entry(&child, name, &child_rel, ex)? {
+                entries.push(e);
+            }
+        }
+        self.store_tree(entries)
+    }
+
+    /// Describes one filesystem object and stores its content. `None` when excluded or skipped.
+    pub fn entry(
+        &mut self,
+        path: &Path,
+        name: Vec<u8>,
+        rel: &[u8],
+        ex: &Excludes,
+    ) -> Result<Option<Entry>> {
+        self.cancel.check()?;
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                self.warn(path, &vanished_or_io(path, e));
+                return Ok(None);
+            }
+        };
+        let ft = meta.file_type();
+        if ex.excludes(path, ft.is_dir()) {
+            return Ok(None);
+        }
+        let mut e = self.describe(path, name, &meta);
+        if ft.is_dir() {
+            let names = match read_names(path) {
+                Ok(n) => n,
+                Err(err) => {
+                    self.warn(path, &vanished_or_io(path, err));
+                    return Ok(None);
+                }
+            };
+            e.kind = Kind::Dir;
+            e.content = Content::Subtree(self.dir_tree(path, names, rel, ex)?);
+            self.stats.dirs += 1;
+        } else if ft.is_file() {
+            if meta.nlink() > 1 {
+                if let Some(first) = self.hardlinks.get(&(meta.dev(), meta.ino())) {
+                    e.kind = Kind::HardLink;
+                    e.content = Content::Target(first.clone());
+                    self.stats.files += 1;
+                    return Ok(Some(e));
+                }
+            }
+            match self.read_file(path, &meta)? {
+                Some(chunks) => {
+                    e.kind = Kind::File;
+                    e.content = Content::Chunks(chunks);
+                    if meta.nlink() > 1 {
+                        self.hardlinks
+                            .insert((meta.dev(), meta.ino()), rel.to_vec());
+                    }
+                }
+                None => return Ok(None),
+            }
+        } else if ft.is_symlink() {
+            match fs::read_link(path) {
+                Ok(t) => {
+                    e.kind = Kind::Symlink;
+                    e.content = Content::Target(t.as_os_str().as_bytes().to_vec());
+                    self.stats.symlinks += 1;
+                }
+                Err(err) => {
+                    self.warn(path, &vanished_or_io(path, err));
+                    return Ok(None);
+                }
+            }
+        } else {
+            e.kind = if ft.is_fifo() {
+                Kind::Fifo
+            } else if ft.is_char_device() {
+                Kind::CharDev
+            } else if ft.is_block_device() {
+                Kind::BlockDev
+            } else {
+                Kind::Socket
+            };
+            if matches!(e.kind, Kind::CharDev | Kind::BlockDev) {
+                e.content = Content::Rdev(meta.rdev());
+            }
+            self.stats.others += 1;
+        }
+        Ok(Some(e))
+    }
+
+    /// Metadata common to every kind; the caller sets kind and content.
+    pub fn describe(&mut self, path: &Path, name: Vec<u8>, meta: &Metadata) -> Entry {
+        let user = self.users.entry(meta.uid()).or_insert_with(|| {
+            nix::unistd::User::from_uid(meta.uid().into())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .unwrap_or_default()
+        });
+        let user = user.clone();
+        let group = self.groups.entry(meta.gid()).or_insert_with(|| {
+            nix::unistd::Group::from_gid(meta.gid().into())
+                .ok()
+                .flatten()
+                .map(|g| g.name)
+                .unwrap_or_default()
+        });
+        let group = group.clone();
+        let xattrs = xattr::list(path)
+            .map(|names| {
+                names
+                    .filter_map(|n| {
+                        let v = xattr::get(path, &n).ok().flatten()?;
+                        Some((n.as_bytes().to_vec(), v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Entry {
+            name,
+            kind: Kind::Fifo,
+            mode: meta.mode(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            user,
+            group,
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            size: if meta.is_file() { meta.len() } else { 0 },
+            xattrs,
+            content: Content::None,
+        }
+    }
+
+    /// Chunks a regular file. `Ok(None)` means it was skipped with a warning.
+    fn read_file(&mut self, path: &Path, meta: &Metadata) -> Result<Option<Vec<(ChunkId, u32)>>> {
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                self.warn(path, &vanished_or_io(path, e));
+                return Ok(None);
+            }
+        };
+        let mut chunks = Vec::with_capacity(1 + meta.len() as usize / (2 << 20));
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut bytes = 0u64;
+        let chunker = Rc::clone(&self.chunker);
+        let result = chunker.stream(&file, &mut buf, |chunk| {
+            self.cancel.check()?;
+            let id = self.store_blob(BlobKind::Data, chunk)?;
+            chunks.push((id, chunk.len() as u32));
+            bytes += chunk.len() as u64;
+            Ok(())
+        });
+        self.buf = buf;
+        match result {
+            Ok(()) => {}
+            Err(StreamError::Sink(e)) => return Err(e),
+            Err(StreamError::Read(e)) => {
+                self.warn(
+                    path,
+                    &VgerError::io(format!("reading {}", path.display()), e),
+                );
+                return Ok(None);
+            }
+        }
+        self.stats.files += 1;
+        self.stats.bytes += bytes;
+        if changed(&file, meta) {
+            self.warn(
+                path,
+                &VgerError::invalid(format!(
+                    "{} changed while it was read; the snapshot holds the bytes read",
+                    path.display()
+                )),
+            );
+        }
+        self.progress.event(Event::Backup {
+            files: self.stats.files,
+            bytes: self.stats.bytes,
+            new_bytes: self.stats.new_bytes,
+        });
+        Ok(Some(chunks))
+    }
+}
+
+/// Entry names of a directory, sorted by their bytes.
+fn read_names(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    for e in fs::read_dir(path)? {
+        names.push(e?.file_name().as_bytes().to_vec());
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn changed(file: &File, before: &Metadata) -> bool {
+    file.metadata().is_ok_and(|after| {
+        after.len() != before.len()
+            || after.mtime() != before.mtime()
+            || after.mtime_nsec() != before.mtime_nsec()
+    })
+}
+
+fn vanished_or_io(path: &Path, e: std::io::Error) -> VgerError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        VgerError::SourceNotFound(format!(
+            "{} (it vanished during the backup)",
+            path.display()
+        ))
+    } else {
+        VgerError::io(format!("reading {}", path.display()), e)
+    }
+}

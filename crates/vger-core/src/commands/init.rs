@@ -1,0 +1,58 @@
+//! `init`: writes the config, then the key file. Nothing else is needed before a first backup.
+
+use vger_crypto::{Algorithm, KdfParams, MasterKey, random_bytes, wrap_master_key};
+use vger_storage::open_backend;
+use vger_types::{Result, VgerError};
+
+use crate::repo::config::{ChunkerParams, RepoConfig};
+use crate::repo::key_context;
+
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub url: String,
+    pub passphrase: Option<String>,
+    pub algorithm: Algorithm,
+    pub chunker: ChunkerParams,
+    pub kdf: KdfParams,
+}
+
+pub fn init(opts: &InitOptions) -> Result<RepoConfig> {
+    opts.chunker.check()?;
+    let passphrase = match (opts.algorithm, opts.passphrase.as_deref()) {
+        (Algorithm::None, _) => None,
+        (_, None) => return Err(VgerError::PassphraseRequired),
+        (_, Some("")) => return Err(VgerError::invalid("the passphrase must not be empty")),
+        (_, Some(p)) => Some(p.as_bytes()),
+    };
+    let backend = open_backend(&opts.url)?;
+    if !backend.is_empty()? {
+        let what = if backend.size("config")?.is_some() {
+            "a repository"
+        } else {
+            "other files"
+        };
+        return Err(VgerError::RepoExists {
+            url: format!("{} ({what} found there)", opts.url),
+        });
+    }
+    backend.create()?;
+    let config = RepoConfig {
+        id: random_bytes(),
+        algorithm: opts.algorithm,
+        chunker: opts.chunker,
+        created_ns: super::now_ns(),
+    };
+    let config_bytes = config.encode();
+    let master = MasterKey::generate();
+    let key = wrap_master_key(
+        &master,
+        passphrase,
+        opts.kdf,
+        &key_context(&config_bytes, &config.id),
+    )?;
+    // The key goes first: a crash between the two writes leaves no `config`, so the location is
+    // not mistaken for a repository without a key.
+    backend.put_new(&format!("keys/{}", hex::encode(random_bytes::<8>())), &key)?;
+    backend.put_new("config", &config_bytes)?;
+    Ok(config)
+}

@@ -1,0 +1,15 @@
+//! One module per command. Each takes an options struct and returns an outcome.
+
+pub mod backup;
+pub mod init;
+pub mod list;
+pub mod restore;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub(crate) fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

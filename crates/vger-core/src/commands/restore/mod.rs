@@ -1,0 +1,181 @@
+//! `restore`: plan from the snapshot's trees, then write into a new or empty directory.
+//! Order: directories, regular files (in parallel), hard links, special files, symlinks, and
+//! finally directory metadata from the deepest up. Symlinks come after everything else, so no
+//! write of this restore can pass through a symlink it created; every name was validated when its
+//! tree was decoded, so nothing can land outside the destination. A chunk is written only after it
+//! has been authenticated and its keyed id recomputed: a damaged file is removed and reported.
+
+mod plan;
+mod write;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use vger_types::{Result, VgerError};
+
+use crate::cancel::CancelToken;
+use crate::progress::{Event, Progress, Warning};
+use crate::repo::Repository;
+use crate::tree::Kind;
+use plan::Plan;
+
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    pub snapshot: String,
+    pub dest: PathBuf,
+    /// A glob over '/'-separated snapshot paths (`*` may cross `/`); a matching directory brings
+    /// its whole subtree.
+    pub pattern: Option<String>,
+    /// Parallel file writers; 0 = two per core.
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOutcome {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub others: u64,
+    pub bytes: u64,
+    /// Entries that could not be restored, or whose metadata could not be applied.
+    pub errors: Vec<Warning>,
+}
+
+pub fn restore(
+    repo: &Repository,
+    opts: &RestoreOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<RestoreOutcome> {
+    let snap = repo.resolve_snapshot(&opts.snapshot)?;
+    let plan = plan::build(repo, &snap.tree, opts.pattern.as_deref())?;
+    let dest = prepare_dest(&opts.dest)?;
+    let mut out = RestoreOutcome::default();
+    let errors = Mutex::new(Vec::new());
+    let fail = |rel: &[u8], e: &VgerError| {
+        errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Warning {
+                path: String::from_utf8_lossy(rel).into_owned(),
+                code: e.code().as_str(),
+                message: e.to_string(),
+            });
+    };
+    for d in &plan.dirs {
+        cancel.check()?;
+        write::create_dir(&dest, &d.rel)?;
+        out.dirs += 1;
+    }
+    let (files, bytes) = restore_files(repo, &plan, &dest, opts.threads, progress, cancel, &fail)?;
+    out.files += files;
+    out.bytes += bytes;
+    for it in &plan.others {
+        cancel.check()?;
+        let r = match it.entry.kind {
+            Kind::HardLink => write::hard_link(&dest, it, &plan),
+            _ => write::special(&dest, it),
+        };
+        match r {
+            Ok(()) if it.entry.kind == Kind::HardLink => out.files += 1,
+            Ok(()) => out.others += 1,
+            Err(e) => fail(&it.rel, &e),
+        }
+    }
+    for it in &plan.symlinks {
+        cancel.check()?;
+        match write::symlink(&dest, it) {
+            Ok(()) => out.symlinks += 1,
+            Err(e) => fail(&it.rel, &e),
+        }
+    }
+    for d in plan.dirs.iter().rev() {
+        if let Err(e) = write::apply_dir_meta(&dest, d) {
+            fail(&d.rel, &e);
+        }
+    }
+    out.errors = errors
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(out)
+}
+
+/// The destination must not exist or be an empty directory.
+fn prepare_dest(dest: &Path) -> Result<PathBuf> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => {
+            let mut it = fs::read_dir(dest)
+                .map_err(|e| VgerError::io(format!("reading {}", dest.display()), e))?;
+            if it.next().is_some() {
+                return Err(VgerError::DestinationNotEmpty(dest.display().to_string()));
+            }
+        }
+        Ok(_) => return Err(VgerError::DestinationNotEmpty(dest.display().to_string())),
+        Err(_) => fs::create_dir_all(dest)
+            .map_err(|e| VgerError::io(format!("creating {}", dest.display()), e))?,
+    }
+    fs::canonicalize(dest).map_err(|e| VgerError::io(format!("resolving {}", dest.display()), e))
+}
+
+fn restore_files(
+    repo: &Repository,
+    plan: &Plan,
+    dest: &Path,
+    threads: usize,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    fail: &(dyn Fn(&[u8], &VgerError) + Sync),
+) -> Result<(u64, u64)> {
+    let threads = match threads {
+        0 => 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let next = AtomicUsize::new(0);
+    let files = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    let total_files = plan.files.len() as u64;
+    let total_bytes: u64 = plan.files.iter().map(|f| f.entry.size).sum();
+    let worker = || -> Result<()> {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = plan.files.get(i) else {
+                return Ok(());
+            };
+            cancel.check()?;
+            match write::file(repo, dest, item, cancel) {
+                Ok(n) => {
+                    let f = files.fetch_add(1, Ordering::Relaxed) + 1;
+                    let b = bytes.fetch_add(n, Ordering::Relaxed) + n;
+                    progress.event(Event::Restore {
+                        files: f,
+                        bytes: b,
+                        total_files,
+                        total_bytes,
+                    });
+                }
+                Err(VgerError::Cancelled) => return Err(VgerError::Cancelled),
+                Err(e @ VgerError::NoSpace { .. }) => return Err(e),
+                Err(e) => {
+                    progress.event(Event::Warning(Warning {
+                        path: String::from_utf8_lossy(&item.rel).into_owned(),
+                        code: e.code().as_str(),
+                        message: e.to_string(),
+                    }));
+                    fail(&item.rel, &e);
+                }
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(plan.files.len().max(1)))
+            .map(|_| s.spawn(worker))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or(Err(VgerError::invalid("a restore thread panicked")))
+        })
+    })?;
+    Ok((files.into_inner(), bytes.into_inner()))
+}

@@ -1,0 +1,165 @@
+//! The restore plan: which entries to create, grouped by the order they are created in.
+
+use std::collections::HashSet;
+
+use globset::{Glob, GlobMatcher};
+use vger_types::{ChunkId, Result, VgerError};
+
+use crate::commands::backup::join_rel;
+use crate::repo::Repository;
+use crate::tree::{Content, Entry, Kind, valid_name};
+
+pub struct Item {
+    /// '/'-separated path relative to the destination, made only of validated names.
+    pub rel: Vec<u8>,
+    pub entry: Entry,
+}
+
+#[derive(Default)]
+pub struct Plan {
+    pub dirs: Vec<Item>,
+    pub files: Vec<Item>,
+    /// Hard links and special files.
+    pub others: Vec<Item>,
+    pub symlinks: Vec<Item>,
+    pub file_set: HashSet<Vec<u8>>,
+}
+
+pub fn build(repo: &Repository, root: &ChunkId, pattern: Option<&str>) -> Result<Plan> {
+    let matcher = match pattern {
+        None => None,
+        Some(p) => {
+            let p = p.trim_start_matches('/');
+            let g = Glob::new(p).map_err(|e| VgerError::invalid(format!("pattern {p:?}: {e}")))?;
+            Some(g.compile_matcher())
+        }
+    };
+    let mut plan = Plan::default();
+    walk(
+        repo,
+        root,
+        b"",
+        matcher.as_ref(),
+        matcher.is_none(),
+        &mut plan,
+    )?;
+    // A hard link whose first link was not selected becomes a regular file with its content.
+    let mut fixed = Vec::with_capacity(plan.others.len());
+    for mut it in std::mem::take(&mut plan.others) {
+        if let (Kind::HardLink, Content::Target(t)) = (it.entry.kind, &it.entry.content) {
+            check_rel(t)?;
+            if !plan.file_set.contains(t) {
+                let target = lookup(repo, root, t)?;
+                it.entry.kind = Kind::File;
+                it.entry.content = target.content;
+                plan.file_set.insert(it.rel.clone());
+                plan.files.push(it);
+                continue;
+            }
+        }
+        fixed.push(it);
+    }
+    plan.others = fixed;
+    Ok(plan)
+}
+
+/// Returns whether anything under `tree` was selected.
+fn walk(
+    repo: &Repository,
+    tree: &ChunkId,
+    rel: &[u8],
+    m: Option<&GlobMatcher>,
+    selected: bool,
+    plan: &mut Plan,
+) -> Result<bool> {
+    let mut any = false;
+    for e in repo.read_tree(tree)? {
+        let path = join_rel(rel, &e.name);
+        let sel =
+            selected || m.is_some_and(|m| m.is_match(String::from_utf8_lossy(&path).as_ref()));
+        match (e.kind, &e.content) {
+            (Kind::Dir, Content::Subtree(id)) => {
+                let id = *id;
+                let at = plan.dirs.len();
+                plan.dirs.push(Item {
+                    rel: path.clone(),
+                    entry: e,
+                });
+                if walk(repo, &id, &path, m, sel, plan)? || sel {
+                    any = true;
+                } else {
+                    plan.dirs.truncate(at);
+                }
+            }
+            _ if !sel => {}
+            (Kind::File, _) => {
+                plan.file_set.insert(path.clone());
+                plan.files.push(Item {
+                    rel: path,
+                    entry: e,
+                });
+                any = true;
+            }
+            (Kind::Symlink, _) => {
+                plan.symlinks.push(Item {
+                    rel: path,
+                    entry: e,
+                });
+                any = true;
+            }
+            _ => {
+                plan.others.push(Item {
+                    rel: path,
+                    entry: e,
+                });
+                any = true;
+            }
+        }
+    }
+    Ok(any)
+}
+
+/// Checks that a stored '/'-separated path has only valid names.
+pub fn check_rel(rel: &[u8]) -> Result<()> {
+    if rel.split(|&b| b == b'/').all(valid_name) {
+        Ok(())
+    } else {
+        Err(VgerError::UnsafePath(
+            String::from_utf8_lossy(rel).into_owned(),
+        ))
+    }
+}
+
+fn lookup(repo: &Repository, root: &ChunkId, rel: &[u8]) -> Result<Entry> {
+    let mut tree = *root;
+    let mut parts = rel.split(|&b| b == b'/').peekable();
+    while let Some(name) = parts.next() {
+        let e = repo
+            .read_tree(&tree)?
+            .into_iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| {
+                VgerError::corrupt(
+                    "snapshot",
+                    format!(
+                        "hard link target {} is missing",
+                        String::from_utf8_lossy(rel)
+                    ),
+                )
+            })?;
+        if parts.peek().is_none() {
+            return Ok(e);
+        }
+        match e.content {
+            Content::Subtree(id) => tree = id,
+            _ => break,
+        }
+    }
+    Err(VgerError::corrupt(
+        "snapshot",
+        format!(
+            "hard link target {} is missing",
+            String::from_utf8_lossy(rel)
+        ),
+    ))
+}

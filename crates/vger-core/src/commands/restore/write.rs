@@ -1,0 +1,171 @@
+//! Creating restored objects and applying their metadata.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use filetime::FileTime;
+use nix::sys::stat::{Mode, SFlag, mknod};
+use vger_crypto::BlobKind;
+use vger_types::{Result, VgerError};
+
+use super::plan::{Item, Plan, check_rel};
+use crate::cancel::CancelToken;
+use crate::repo::Repository;
+use crate::tree::{Content, Entry, Kind};
+
+fn target(dest: &Path, rel: &[u8]) -> PathBuf {
+    dest.join(OsStr::from_bytes(rel))
+}
+
+fn io(path: &Path, what: &str, e: std::io::Error) -> VgerError {
+    VgerError::io(format!("{what} {}", path.display()), e)
+}
+
+pub fn create_dir(dest: &Path, rel: &[u8]) -> Result<()> {
+    let p = target(dest, rel);
+    fs::create_dir(&p).map_err(|e| io(&p, "creating directory", e))
+}
+
+/// Writes one regular file; returns its size. On any failure the partial file is removed.
+pub fn file(repo: &Repository, dest: &Path, item: &Item, cancel: &CancelToken) -> Result<u64> {
+    let path = target(dest, &item.rel);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&path)
+        .map_err(|e| io(&path, "creating", e))?;
+    let written = (|| -> Result<u64> {
+        let mut n = 0u64;
+        if let Content::Chunks(chunks) = &item.entry.content {
+            let cap = repo.config().chunker.max_size as usize;
+            for (id, len) in chunks {
+                cancel.check()?;
+                let data = repo.read_blob(id, BlobKind::Data, cap)?;
+                if data.len() != *len as usize {
+                    return Err(VgerError::corrupt(
+                        format!("chunk {}", id.to_hex()),
+                        "length differs from the tree",
+                    ));
+                }
+                f.write_all(&data).map_err(|e| io(&path, "writing", e))?;
+                n += data.len() as u64;
+            }
+        }
+        Ok(n)
+    })();
+    let n = match written {
+        Ok(n) => n,
+        Err(e) => {
+            drop(f);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+    };
+    apply_file_meta(&f, &path, &item.entry)?;
+    Ok(n)
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn chown(path: &Path, e: &Entry) -> Result<()> {
+    if !is_root() {
+        return Ok(());
+    }
+    std::os::unix::fs::lchown(path, Some(e.uid), Some(e.gid))
+        .map_err(|err| io(path, "setting owner of", err))
+}
+
+fn xattrs(path: &Path, e: &Entry) -> Result<()> {
+    for (k, v) in &e.xattrs {
+        xattr::set(path, OsStr::from_bytes(k), v)
+            .map_err(|err| io(path, "setting extended attributes of", err))?;
+    }
+    Ok(())
+}
+
+fn mtime(e: &Entry) -> FileTime {
+    FileTime::from_unix_time(
+        e.mtime_ns.div_euclid(1_000_000_000),
+        e.mtime_ns.rem_euclid(1_000_000_000) as u32,
+    )
+}
+
+fn apply_file_meta(f: &File, path: &Path, e: &Entry) -> Result<()> {
+    chown(path, e)?;
+    f.set_permissions(Permissions::from_mode(e.mode & 0o7777))
+        .map_err(|err| io(path, "setting permissions of", err))?;
+    xattrs(path, e)?;
+    let t = mtime(e);
+    filetime::set_file_handle_times(f, Some(t), Some(t))
+        .map_err(|err| io(path, "setting times of", err))
+}
+
+pub fn apply_dir_meta(dest: &Path, item: &Item) -> Result<()> {
+    let path = target(dest, &item.rel);
+    let e = &item.entry;
+    chown(&path, e)?;
+    fs::set_permissions(&path, Permissions::from_mode(e.mode & 0o7777))
+        .map_err(|err| io(&path, "setting permissions of", err))?;
+    xattrs(&path, e)?;
+    let t = mtime(e);
+    filetime::set_symlink_file_times(&path, t, t).map_err(|err| io(&path, "setting times of", err))
+}
+
+pub fn hard_link(dest: &Path, item: &Item, plan: &Plan) -> Result<()> {
+    let Content::Target(t) = &item.entry.content else {
+        return Err(VgerError::corrupt("snapshot", "hard link without a target"));
+    };
+    check_rel(t)?;
+    if !plan.file_set.contains(t) {
+        return Err(VgerError::UnsafePath(
+            String::from_utf8_lossy(t).into_owned(),
+        ));
+    }
+    let from = target(dest, t);
+    let to = target(dest, &item.rel);
+    fs::hard_link(&from, &to).map_err(|e| io(&to, "linking", e))
+}
+
+pub fn special(dest: &Path, item: &Item) -> Result<()> {
+    let path = target(dest, &item.rel);
+    let e = &item.entry;
+    let (kind, rdev) = match (e.kind, &e.content) {
+        (Kind::Fifo, _) => (SFlag::S_IFIFO, 0),
+        (Kind::CharDev, Content::Rdev(r)) => (SFlag::S_IFCHR, *r),
+        (Kind::BlockDev, Content::Rdev(r)) => (SFlag::S_IFBLK, *r),
+        (Kind::Socket, _) => return Ok(()), // sockets belong to the process that made them
+        _ => {
+            return Err(VgerError::corrupt(
+                "snapshot",
+                "special file without a device number",
+            ));
+        }
+    };
+    mknod(&path, kind, Mode::from_bits_truncate(e.mode & 0o7777), rdev)
+        .map_err(|err| io(&path, "creating special file", err.into()))?;
+    chown(&path, e)?;
+    fs::set_permissions(&path, Permissions::from_mode(e.mode & 0o7777))
+        .map_err(|err| io(&path, "setting permissions of", err))?;
+    let t = mtime(e);
+    filetime::set_symlink_file_times(&path, t, t).map_err(|err| io(&path, "setting times of", err))
+}
+
+pub fn symlink(dest: &Path, item: &Item) -> Result<()> {
+    let Content::Target(t) = &item.entry.content else {
+        return Err(VgerError::corrupt("snapshot", "symlink without a target"));
+    };
+    let path = target(dest, &item.rel);
+    std::os::unix::fs::symlink(OsStr::from_bytes(t), &path)
+        .map_err(|e| io(&path, "creating symlink", e))?;
+    chown(&path, &item.entry)?;
+    let t = mtime(&item.entry);
+    filetime::set_symlink_file_times(&path, t, t).map_err(|err| io(&path, "setting times of", err))
+}

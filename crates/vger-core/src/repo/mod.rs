@@ -1,0 +1,297 @@
+//! An open repository: its backend, config, master key and chunk index. One module per stored
+//! object kind lives beside this file.
+
+pub mod config;
+pub mod context;
+pub mod index;
+pub mod pack;
+pub mod snapshot;
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+
+use vger_crypto::{BlobKind, Crypter, MasterKey, unwrap_master_key};
+use vger_storage::{Backend, open_backend};
+use vger_types::{ChunkId, PackId, Result, SnapshotId, VgerError};
+
+use crate::compress::decompress;
+use crate::progress::Warning;
+use crate::tree::{self, Entry};
+use config::RepoConfig;
+use context::{ObjectKind, context};
+use index::ChunkIndex;
+use snapshot::Snapshot;
+
+/// Largest tree blob accepted on read (a directory of roughly a million entries).
+pub const MAX_TREE_SIZE: usize = 256 << 20;
+
+pub struct Repository {
+    backend: Arc<dyn Backend>,
+    config: RepoConfig,
+    master: MasterKey,
+    crypter: Arc<Crypter>,
+    index: RwLock<ChunkIndex>,
+    warnings: Vec<Warning>,
+}
+
+/// Snapshots readable by this vger, plus what could not be shown.
+pub struct SnapshotList {
+    pub snapshots: Vec<Snapshot>,
+    pub hidden_newer: usize,
+    pub damaged: Vec<Warning>,
+}
+
+/// The AAD context of key files: repository id and the hash of the config object, so a key
+/// cannot be moved to another repository and the config cannot be altered unnoticed.
+pub(crate) fn key_context(config_bytes: &[u8], repo_id: &[u8; 32]) -> Vec<u8> {
+    let mut c = repo_id.to_vec();
+    c.extend_from_slice(blake3::hash(config_bytes).as_bytes());
+    c
+}
+
+impl Repository {
+    /// Opens a repository: reads the config, unwraps the master key, loads the index.
+    pub fn open(url: &str, passphrase: Option<&str>) -> Result<Self> {
+        let backend: Arc<dyn Backend> = Arc::from(open_backend(url)?);
+        let config_bytes = match backend.get("config") {
+            Ok(b) => b,
+            Err(VgerError::ObjectMissing { .. }) => {
+                return Err(VgerError::RepoNotFound { url: url.into() });
+            }
+            Err(e) => return Err(e),
+        };
+        let config = RepoConfig::decode(&config_bytes)?;
+        let ctx = key_context(&config_bytes, &config.id);
+        let keys = backend.list("keys")?;
+        if keys.is_empty() {
+            return Err(VgerError::ObjectMissing {
+                object: "keys/ (the repository key)".into(),
+            });
+        }
+        let mut last_err = None;
+        let mut master = None;
+        for k in &keys {
+            let bytes = backend.get(k)?;
+            match unwrap_master_key(&bytes, passphrase.map(str::as_bytes), &ctx, url) {
+                Ok(m) => {
+                    master = Some(m);
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let master = match (master, last_err) {
+            (Some(m), _) => m,
+            (None, Some(VgerError::Corrupt { detail, .. })) => {
+                return Err(VgerError::corrupt(format!("key file of {url}"), detail));
+            }
+            (None, Some(e)) => return Err(e),
+            (None, None) => return Err(VgerError::WrongPassphrase { url: url.into() }),
+        };
+        let crypter = Arc::new(Crypter::new(config.algorithm, &master));
+        let mut repo = Self {
+            backend,
+            config,
+            master,
+            crypter,
+            index: RwLock::new(ChunkIndex::default()),
+            warnings: Vec::new(),
+        };
+        repo.load_index()?;
+        Ok(repo)
+    }
+
+    /// Loads every index segment. A damaged segment is reported as a warning and skipped: its
+    /// chunks then look absent, so the next backup stores them again and restore names the files
+    /// it cannot find, instead of the whole repository becoming unreadable.
+    fn load_index(&mut self) -> Result<()> {
+        let mut index = ChunkIndex::default();
+        for key in self.backend.list("index")? {
+            let loaded = self
+                .backend
+                .get(&key)
+                .and_then(|b| index::open_segment(&key, &b, &self.crypter, &self.config.id));
+            match loaded {
+                Ok(packs) => {
+                    for (pack, entries) in packs {
+                        index.insert_pack(pack, &entries);
+                    }
+                }
+                Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => {
+                    self.warnings.push(Warning {
+                        path: key.clone(),
+                        code: e.code().as_str(),
+                        message: e.to_string(),
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.index = RwLock::new(index);
+        Ok(())
+    }
+
+    pub fn url(&self) -> &str {
+        self.backend.location()
+    }
+
+    pub fn config(&self) -> &RepoConfig {
+        &self.config
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn crypter(&self) -> &Arc<Crypter> {
+        &self.crypter
+    }
+
+    pub fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
+    pub fn index(&self) -> RwLockReadGuard<'_, ChunkIndex> {
+        self.index.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn add_to_index(&self, packs: &[(PackId, Vec<pack::BlobEntry>)]) {
+        let mut idx = self.index.write().unwrap_or_else(PoisonError::into_inner);
+        for (p, e) in packs {
+            idx.insert_pack(*p, e);
+        }
+    }
+
+    /// Problems found while opening (damaged index segments).
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// Reads, authenticates, decompresses and re-hashes one blob. Bytes are returned only if
+    /// their keyed id matches `id`.
+    pub fn read_blob(&self, id: &ChunkId, kind: BlobKind, cap: usize) -> Result<Vec<u8>> {
+        let (pack, loc) = self
+            .index()
+            .get(id)
+            .ok_or_else(|| VgerError::ObjectMissing {
+                object: format!("chunk {} (not in the index)", id.to_hex()),
+            })?;
+        let what = format!("chunk {} in pack {}", id.to_hex(), pack.to_hex());
+        if loc.kind != kind {
+            return Err(VgerError::corrupt(
+                &what,
+                "blob kind differs from the reference",
+            ));
+        }
+        let sealed =
+            self.backend
+                .get_range(&pack::key(&pack), loc.offset.into(), loc.len.into())?;
+        self.open_blob(id, kind, &sealed, cap, &what)
+    }
+
+    /// Authenticates and decodes a sealed blob already read from a pack.
+    pub fn open_blob(
+        &self,
+        id: &ChunkId,
+        kind: BlobKind,
+        sealed: &[u8],
+        cap: usize,
+        what: &str,
+    ) -> Result<Vec<u8>> {
+        let plain = self
+            .crypter
+            .open(
+                &context(ObjectKind::from(kind), &self.config.id, &id.0),
+                sealed,
+            )
+            .ok_or_else(|| VgerError::corrupt(what, "failed authentication"))?;
+        let data = decompress(&plain, cap, what)?;
+        if self.master.blob_id(kind, &data) != *id {
+            return Err(VgerError::corrupt(what, "content does not match its id"));
+        }
+        Ok(data)
+    }
+
+    pub fn read_tree(&self, id: &ChunkId) -> Result<Vec<Entry>> {
+        let plain = self.read_blob(id, BlobKind::Tree, MAX_TREE_SIZE)?;
+        tree::decode(&plain, &format!("tree {}", id.to_hex()))
+    }
+
+    /// Every snapshot this vger can read, oldest first.
+    pub fn snapshots(&self) -> Result<SnapshotList> {
+        let mut out = SnapshotList {
+            snapshots: Vec::new(),
+            hidden_newer: 0,
+            damaged: Vec::new(),
+        };
+        for key in self.backend.list("snapshots")? {
+            let Some(id) = key
+                .strip_prefix("snapshots/")
+                .and_then(SnapshotId::from_hex)
+            else {
+                continue;
+            };
+            let opened = self
+                .backend
+                .get(&key)
+                .and_then(|b| Snapshot::open(&id, &b, &self.crypter, &self.config.id));
+            match opened {
+                Ok(s) => out.snapshots.push(s),
+                Err(VgerError::NewerFormat { .. }) => out.hidden_newer += 1,
+                Err(e @ VgerError::Corrupt { .. }) => out.damaged.push(Warning {
+                    path: key,
+                    code: e.code().as_str(),
+                    message: e.to_string(),
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        out.snapshots.sort_by_key(|s| (s.start_ns, s.id));
+        Ok(out)
+    }
+
+    /// Resolves `latest` or a unique hex prefix (at least 4 characters) of a snapshot id.
+    pub fn resolve_snapshot(&self, spec: &str) -> Result<Snapshot> {
+        let spec_l = spec.to_ascii_lowercase();
+        if spec_l != "latest"
+            && (spec_l.len() < 4 || !spec_l.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(VgerError::invalid(format!(
+                "{spec:?} is not a snapshot reference: give `latest` or at least 4 hex digits of an id"
+            )));
+        }
+        let keys = self.backend.list("snapshots")?;
+        let matches: Vec<&String> = if spec_l == "latest" {
+            keys.iter().collect()
+        } else {
+            keys.iter()
+                .filter(|k| {
+                    k.strip_prefix("snapshots/")
+                        .is_some_and(|h| h.starts_with(&spec_l))
+                })
+                .collect()
+        };
+        if spec_l == "latest" {
+            let list = self.snapshots()?;
+            return list
+                .snapshots
+                .into_iter()
+                .next_back()
+                .ok_or_else(|| VgerError::SnapshotNotFound(spec.into()));
+        }
+        match matches.as_slice() {
+            [] => Err(VgerError::SnapshotNotFound(spec.into())),
+            [one] => {
+                let id = one
+                    .strip_prefix("snapshots/")
+                    .and_then(SnapshotId::from_hex)
+                    .ok_or_else(|| VgerError::SnapshotNotFound(spec.into()))?;
+                let bytes = self.backend.get(one)?;
+                Snapshot::open(&id, &bytes, &self.crypter, &self.config.id)
+            }
+            many => Err(VgerError::SnapshotAmbiguous {
+                prefix: spec.into(),
+                count: many.len(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The local filesystem backend. Writes go to a temporary file in the target directory, are
+//! fsynced, then linked into place with `link(2)` (which fails if the name exists, so nothing is
+//! ever overwritten), and the directory is fsynced. A crash leaves at most a `.tmp.*` file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use vger_types::{Result, VgerError};
+
+use crate::{Backend, validate_key};
+
+pub struct LocalBackend {
+    root: PathBuf,
+    url: String,
+}
+
+impl LocalBackend {
+    pub fn new(root: impl Into<PathBuf>, url: &str) -> Self {
+        Self {
+            root: root.into(),
+            url: url.to_string(),
+        }
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        validate_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    fn missing_or_io(&self, key: &str, e: std::io::Error, what: &str) -> VgerError {
+        if e.kind() == ErrorKind::NotFound {
+            VgerError::ObjectMissing {
+                object: key.to_string(),
+            }
+        } else {
+            VgerError::io(format!("{what} {}", self.root.join(key).display()), e)
+        }
+    }
+
+    fn sync_dir(dir: &Path) -> Result<()> {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| VgerError::io(format!("syncing directory {}", dir.display()), e))
+    }
+
+    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(VgerError::io(format!("listing {}", dir.display()), e)),
+        };
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| VgerError::io(format!("listing {}", dir.display()), e))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if name.starts_with(".tmp.") {
+                continue;
+            }
+            let key = format!("{prefix}/{name}");
+            let ft = entry
+                .file_type()
+                .map_err(|e| VgerError::io(format!("listing {}", dir.display()), e))?;
+            if ft.is_dir() {
+                self.walk(&entry.path(), &key, out)?;
+            } else if ft.is_file() {
+                out.push(key);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Backend for LocalBackend {
+    fn get(&self, key: &str) -> Result<Vec<u8>> {
+        let path = self.path(key)?;
+        fs::read(&path).map_err(|e| self.missing_or_io(key, e, "reading"))
+    }
+
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let path = self.path(key)?;
+        let mut f = File::open(&path).map_err(|e| self.missing_or_io(key, e, "opening"))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| self.missing_or_io(key, e, "seeking"))?;
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 30));
+        f.take(len)
+            .read_to_end(&mut buf)
+            .map_err(|e| self.missing_or_io(key, e, "reading"))?;
+        Ok(buf)
+    }
+
+    fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
+        let path = self.path(key)?;
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir)
+            .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+        let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
+        let write = || -> std::io::Result<()> {
+            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            f.write_all(data)?;
+            f.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(VgerError::io(format!("writing {}", path.display()), e));
+        }
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Self::sync_dir(&dir),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(VgerError::AlreadyExists {
+                key: key.to_string(),
+            }),
+            Err(e) => Err(VgerError::io(format!("writing {}", path.display()), e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        validate_key(prefix)?;
+        let mut out = Vec::new();
+        self.walk(&self.root.join(prefix), prefix, &mut out)?;
+        out.sort();
+        Ok(out)
+    }
+
+    fn size(&self, key: &str) -> Result<Option<u64>> {
+        match fs::metadata(self.path(key)?) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.missing_or_io(key, e, "inspecting")),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path(key)?;
+        fs::remove_file(&path).map_err(|e| self.missing_or_io(key, e, "deleting"))
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        match fs::read_dir(&self.root) {
+            Ok(mut it) => Ok(it.next().is_none()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(VgerError::io(format!("reading {}", self.root.display()), e)),
+        }
+    }
+
+    fn create(&self) -> Result<()> {
+        for dir in ["", "keys", "snapshots", "index", "packs", "locks"] {
+            let p = self.root.join(dir);
+            fs::create_dir_all(&p)
+                .map_err(|e| VgerError::io(format!("creating {}", p.display()), e))?;
+        }
+        Ok(())
+    }
+
+    fn location(&self) -> &str {
+        &self.url
+    }
+}
+
+fn random16() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the operating system random source failed");
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vger_types::ErrorCode;
+
+    #[test]
+    fn put_get_list_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "t");
+        assert!(b.is_empty().unwrap());
+        b.create().unwrap();
+        b.put_new("packs/ab/x", b"hello").unwrap();
+        assert_eq!(b.get("packs/ab/x").unwrap(), b"hello");
+        assert_eq!(b.get_range("packs/ab/x", 1, 3).unwrap(), b"ell");
+        let e = b.put_new("packs/ab/x", b"other").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::AlreadyExists);
+        assert_eq!(b.get("packs/ab/x").unwrap(), b"hello");
+        assert_eq!(b.list("packs").unwrap(), vec!["packs/ab/x".to_string()]);
+        assert_eq!(b.size("packs/ab/x").unwrap(), Some(5));
+        assert_eq!(b.get("nope").unwrap_err().code(), ErrorCode::ObjectMissing);
+        assert!(b.put_new("../escape", b"x").is_err());
+        assert!(b.put_new("a//b", b"x").is_err());
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("packs/ab")).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp files remain");
+    }
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest'
+import { VgerError, fromNativeError, isVgerError } from '../../ts/errors.js'
+import { NativeRepo } from '../../ts/native.js'
+import type { NativeRepository } from '../../ts/native-types.js'
+
+describe('fromNativeError', () => {
+  it('splits "CODE: text" into code and message, keeping the native error as cause', () => {
+    const native = new Error('VGER_WRONG_PASSPHRASE: wrong passphrase for /r; check VGER_PASSPHRASE')
+    const err = fromNativeError(native)
+    expect(err).toBeInstanceOf(VgerError)
+    expect(err.code).toBe('VGER_WRONG_PASSPHRASE')
+    expect(err.message).toBe('wrong passphrase for /r; check VGER_PASSPHRASE')
+    expect(err.cause).toBe(native)
+    expect(err.name).toBe('VgerError')
+  })
+
+  it('keeps multi-line text and accepts digits in codes', () => {
+    const err = fromNativeError(new Error('VGER_FORMAT_V2: line one\nline two'))
+    expect(err.code).toBe('VGER_FORMAT_V2')
+    expect(err.message).toBe('line one\nline two')
+  })
+
+  it.each([
+    ['no code at all', 'something broke'],
+    ['lower-case code', 'vger_wrong: nope'],
+    ['missing space after colon', 'VGER_X:nope'],
+    ['code not at the start', 'failed: VGER_X: nope'],
+    ['other prefix', 'GenericFailure: nope'],
+  ])('maps %s to VGER_INTERNAL with the whole message', (_, message) => {
+    const err = fromNativeError(new Error(message))
+    expect(err.code).toBe('VGER_INTERNAL')
+    expect(err.message).toBe(message)
+  })
+
+  it('handles thrown non-errors', () => {
+    expect(fromNativeError('VGER_REPO_LOCKED: held by pid 7').code).toBe('VGER_REPO_LOCKED')
+    expect(fromNativeError(undefined).code).toBe('VGER_INTERNAL')
+    expect(fromNativeError(new Error('')).message).toBe('unknown error')
+  })
+
+  it('is idempotent', () => {
+    const err = new VgerError('VGER_CONFIG', 'bad')
+    expect(fromNativeError(err)).toBe(err)
+  })
+})
+
+describe('isVgerError', () => {
+  it('checks the class and optionally the code', () => {
+    const err = new VgerError('VGER_DEST_NOT_EMPTY', 'x')
+    expect(isVgerError(err)).toBe(true)
+    expect(isVgerError(err, 'VGER_DEST_NOT_EMPTY')).toBe(true)
+    expect(isVgerError(err, 'VGER_CONFIG')).toBe(false)
+    expect(isVgerError(new Error('VGER_DEST_NOT_EMPTY: x'))).toBe(false)
+  })
+})
+
+describe('NativeRepo (the guard around every native call)', () => {
+  const failing: NativeRepository = {
+    info: () => {
+      throw new Error('VGER_REPO_LOCKED: locked')
+    },
+    backup: () => Promise.reject(new Error('VGER_SOURCE_MISSING: /nope does not exist')),
+    listSnapshots: () => Promise.reject(new Error('disk on fire')),
+    listContents: () => {
+      throw new Error('VGER_SNAPSHOT_NOT_FOUND: no snapshot abc')
+    },
+    restore: () => Promise.reject(new Error('VGER_DEST_NOT_EMPTY: /d is not empty')),
+  }
+  const repo = new NativeRepo(failing)
+
+  it('re-throws rejections as VgerError with the parsed code', async () => {
+    const opts = { paths: ['/nope'], label: 'x', hostname: 'h', username: 'u' }
+    await expect(repo.backup(opts)).rejects.toMatchObject({ name: 'VgerError', code: 'VGER_SOURCE_MISSING' })
+    await expect(repo.restore({ snapshot: 'latest', dest: '/d' })).rejects.toMatchObject({ code: 'VGER_DEST_NOT_EMPTY' })
+    await expect(repo.listSnapshots()).rejects.toMatchObject({ code: 'VGER_INTERNAL', message: 'disk on fire' })
+  })
+
+  it('also converts synchronous throws', async () => {
+    expect(() => repo.info()).toThrow(expect.objectContaining({ code: 'VGER_REPO_LOCKED' }) as Error)
+    await expect(repo.listContents('abc')).rejects.toMatchObject({ code: 'VGER_SNAPSHOT_NOT_FOUND' })
+  })
+})

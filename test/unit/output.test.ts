@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest'
+import { renderListing } from '../../ts/cli/commands/list.js'
+import { renderEntries } from '../../ts/cli/commands/snapshot-list.js'
+import { formatBytes, formatDuration, formatMode, formatTable, shortId } from '../../ts/cli/output.js'
+import { progressLine } from '../../ts/cli/progress.js'
+import type { SnapshotSummary } from '../../ts/native-types.js'
+
+describe('formatters', () => {
+  it('formats sizes in binary units', () => {
+    expect(formatBytes(0)).toBe('0 B')
+    expect(formatBytes(1023)).toBe('1023 B')
+    expect(formatBytes(1536)).toBe('1.50 KiB')
+    expect(formatBytes(10.5 * 1024 * 1024)).toBe('10.5 MiB')
+    expect(formatBytes(300 * 1024 ** 3)).toBe('300 GiB')
+  })
+
+  it('formats modes like ls', () => {
+    expect(formatMode('dir', 0o755)).toBe('drwxr-xr-x')
+    expect(formatMode('file', 0o640)).toBe('-rw-r-----')
+    expect(formatMode('symlink', 0o777)).toBe('lrwxrwxrwx')
+  })
+
+  it('formats durations', () => {
+    expect(formatDuration(250)).toBe('250 ms')
+    expect(formatDuration(12_340)).toBe('12.3 s')
+    expect(formatDuration(125_000)).toBe('2 min 5 s')
+  })
+
+  it('aligns table columns', () => {
+    expect(formatTable(['A', 'Num'], [['x', '1'], ['long', '100']], ['left', 'right'])).toBe('A     Num\nx       1\nlong  100')
+  })
+
+  it('renders a progress line', () => {
+    const e = { type: 'restore' as const, files: 5, bytes: 512, newBytes: 0, totalFiles: 10, totalBytes: 1024 }
+    expect(progressLine('restore latest', e, 1000)).toBe('restore latest: 5/10 files, 512 B of 1.00 KiB (50%), 512 B/s')
+  })
+})
+
+describe('vger list rendering', () => {
+  const stats = { files: 1234, dirs: 3, symlinks: 0, others: 0, bytes: 5 * 1024 * 1024, newChunks: 0, newBytes: 0, storedBytes: 0, skipped: 0 }
+  const snap = (id: string, partial = false): SnapshotSummary => ({
+    id,
+    time: '2026-01-05T14:03:22Z',
+    hostname: 'laptop',
+    username: 'me',
+    label: 'docs',
+    paths: ['/home/me/docs'],
+    partial,
+    stats,
+  })
+
+  it('shows the first 8 hex digits and the columns', () => {
+    const text = renderListing([snap('0123456789abcdef'), snap('fedcba9876543210', true)], 0)
+    const lines = text.split('\n')
+    expect(lines[0]).toMatch(/^ID\s+Time\s+Host\s+Label\s+Files\s+Size$/)
+    expect(lines[1]).toMatch(/^01234567 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +laptop +docs +1,234 +5\.00 MiB$/)
+    expect(lines[2]).toMatch(/^fedcba98\* /)
+    expect(lines[3]).toBe('* partial: some entries were skipped (see the backup warnings)')
+    expect(shortId('0123456789')).toBe('01234567')
+  })
+
+  it('mentions snapshots written by a newer vger', () => {
+    expect(renderListing([], 2)).toBe('No snapshots.\n2 snapshots hidden: written by a newer vger (upgrade to see them)')
+    expect(renderListing([snap('00000000')], 0)).not.toContain('hidden')
+  })
+
+  it('lists entries with symlink targets', () => {
+    const text = renderEntries([
+      { path: 'docs', kind: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, mtime: '2026-01-05T14:03:22Z' },
+      { path: 'docs/link', kind: 'symlink', size: 0, mode: 0o777, uid: 0, gid: 0, mtime: '2026-01-05T14:03:22Z', target: 'a.txt' },
+    ])
+    expect(text.split('\n')[1]).toMatch(/^drwxr-xr-x +- +\S+ \S+ +docs$/)
+    expect(text.split('\n')[2]).toMatch(/docs\/link -> a\.txt$/)
+  })
+})

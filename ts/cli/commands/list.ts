@@ -1,0 +1,44 @@
+/** `vger list`: the snapshots of every selected repository. */
+import type { SnapshotListing, SnapshotSummary } from '../../native-types.js'
+import type { CliContext } from '../context.js'
+import { formatBytes, formatCount, formatTable, formatTime, shortId } from '../output.js'
+
+export async function list(ctx: CliContext): Promise<number> {
+  const repos = ctx.repositories('all')
+  const { results, failures } = await ctx.eachRepository(repos, async (repo): Promise<SnapshotListing> => {
+    const repository = await ctx.open(repo)
+    const listing = await repository.listSnapshots()
+    const snapshots = [...listing.snapshots].sort((a, b) => a.time.localeCompare(b.time))
+    if (repos.length > 1) ctx.out.line(`Repository "${repo.name}" (${repo.url})`)
+    ctx.out.line(renderListing(snapshots, listing.hiddenNewer))
+    if (repos.length > 1) ctx.out.line()
+    return { snapshots, hiddenNewer: listing.hiddenNewer }
+  })
+  ctx.out.result({
+    repositories: results.map(({ repo, value }) => ({ repository: repo.name, url: repo.url, ...value })),
+    errors: failures,
+  })
+  return failures.length > 0 ? 1 : 0
+}
+
+export function renderListing(snapshots: SnapshotSummary[], hiddenNewer: number): string {
+  const lines: string[] = []
+  if (snapshots.length === 0) {
+    lines.push('No snapshots.')
+  } else {
+    const rows = snapshots.map((s) => [
+      shortId(s.id) + (s.partial ? '*' : ''),
+      formatTime(s.time),
+      s.hostname,
+      s.label,
+      s.stats.files.toLocaleString('en-US'),
+      formatBytes(s.stats.bytes),
+    ])
+    lines.push(formatTable(['ID', 'Time', 'Host', 'Label', 'Files', 'Size'], rows, ['left', 'left', 'left', 'left', 'right', 'right']))
+    if (snapshots.some((s) => s.partial)) lines.push('* partial: some entries were skipped (see the backup warnings)')
+  }
+  if (hiddenNewer > 0) {
+    lines.push(`${formatCount(hiddenNewer, 'snapshot')} hidden: written by a newer vger (upgrade to see them)`)
+  }
+  return lines.join('\n')
+}

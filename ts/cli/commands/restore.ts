@@ -1,0 +1,28 @@
+/** `vger restore SNAPSHOT DEST [--pattern GLOB]`: into an empty or new directory. */
+import { VgerError } from '../../errors.js'
+import type { CliContext } from '../context.js'
+import { formatBytes, formatCount } from '../output.js'
+import { progressDisplay } from '../progress.js'
+
+export async function restore(ctx: CliContext, snapshot: string, dest: string, opts: { pattern?: string }): Promise<number> {
+  const repo = ctx.repository()
+  const target = ctx.resolvePath(dest)
+  const repository = await ctx.open(repo)
+  const progress = progressDisplay(ctx.out, `restore ${snapshot}`, { repository: repo.name, snapshot })
+  const outcome = await repository
+    .restore({ snapshot, dest: target, pattern: opts.pattern, signal: ctx.signal, onProgress: progress.onProgress })
+    .finally(() => progress.finish())
+
+  const parts = [formatCount(outcome.files, 'file'), formatCount(outcome.dirs, 'dir')]
+  if (outcome.symlinks > 0) parts.push(formatCount(outcome.symlinks, 'symlink'))
+  if (outcome.others > 0) parts.push(formatCount(outcome.others, 'other'))
+  ctx.out.line(`Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) to ${target}`)
+  ctx.out.result({ repository: repo.name, snapshot, dest: target, ...outcome })
+
+  if (outcome.errors.length === 0) return 0
+  for (const e of outcome.errors) ctx.out.warn(`${e.path}: ${e.message} [${e.code}]`)
+  throw new VgerError(
+    'VGER_RESTORE_INCOMPLETE',
+    `${formatCount(outcome.errors.length, 'file')} could not be restored (listed above); damaged data is never written`,
+  )
+}

@@ -1,0 +1,181 @@
+/**
+ * What every command needs: global flags, the config, repository selection, passphrases and the
+ * AbortSignal. The native addon is imported lazily, on the first `open`/`init`.
+ */
+import os from 'node:os'
+import path from 'node:path'
+import { loadConfig } from '../config/load.js'
+import { type Selection, selectRepositories } from '../config/select.js'
+import type { EncryptionConfig, RepositoryConfig, VgerConfig } from '../config/types.js'
+import { VgerError, fromNativeError, isVgerError } from '../errors.js'
+import { currentUsername, shortHostname } from '../host.js'
+import type { KdfParams } from '../native-types.js'
+import { type Prompter, resolvePassphrase } from '../passphrase.js'
+import type { Repository } from '../repository.js'
+import { Output, type Stream } from './output.js'
+import { promptHidden } from './prompt.js'
+
+export interface CliIo {
+  stdout: Stream
+  stderr: Stream & NodeJS.WritableStream
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean }
+  env: NodeJS.ProcessEnv
+  cwd: string
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal
+}
+
+export interface GlobalOptions {
+  config?: string
+  repo?: string
+  json: boolean
+  verbose: number
+  quiet: boolean
+}
+
+/** Errors that would fail the same way for every repository: stop at once instead of repeating them. */
+const FATAL = new Set([
+  'VGER_CONFIG',
+  'VGER_USAGE',
+  'VGER_CANCELLED',
+  'VGER_NATIVE_UNAVAILABLE',
+  'VGER_PASSPHRASE_REQUIRED',
+  'VGER_PASSPHRASE_MISMATCH',
+  'VGER_PASSCOMMAND_FAILED',
+])
+
+/** Test-only: `VGER_TEST_KDF=fast` makes `vger init` use a tiny Argon2 cost so e2e tests run quickly. */
+const TEST_KDF: KdfParams = { memoryKib: 8192, iterations: 1, parallelism: 1 }
+
+export interface Failure {
+  repository: string
+  source?: string
+  code: string
+  message: string
+}
+
+export class CliContext {
+  readonly out: Output
+  readonly #passphrases = { open: new Map<EncryptionConfig, Promise<string>>(), new: new Map<EncryptionConfig, Promise<string>>() }
+  #config: VgerConfig | undefined
+
+  constructor(
+    readonly io: CliIo,
+    readonly options: GlobalOptions,
+    /** VGER_PASSPHRASE, read once at startup. */
+    readonly envPassphrase: string | undefined,
+  ) {
+    this.out = new Output(io.stdout, io.stderr, options)
+  }
+
+  get signal(): AbortSignal {
+    return this.io.signal
+  }
+
+  get home(): string {
+    return this.io.env.HOME ?? os.homedir()
+  }
+
+  config(): VgerConfig {
+    this.#config ??= loadConfig({ configFile: this.options.config, env: this.io.env, cwd: this.io.cwd, home: this.home })
+    return this.#config
+  }
+
+  repositories(selection: Selection): RepositoryConfig[] {
+    return selectRepositories(this.config(), this.options.repo, selection, { cwd: this.io.cwd, home: this.home })
+  }
+
+  /** The one repository a command such as restore works on. */
+  repository(): RepositoryConfig {
+    const [repo] = this.repositories('one')
+    if (repo === undefined) throw new VgerError('VGER_CONFIG', 'no repository is configured')
+    return repo
+  }
+
+  resolvePath(p: string): string {
+    return path.resolve(this.io.cwd, p)
+  }
+
+  hostname(): string {
+    return shortHostname(this.config().hostname)
+  }
+
+  username(): string {
+    return currentUsername(this.io.env)
+  }
+
+  /** Resolved once per encryption settings (and purpose), so several repositories prompt only once. */
+  passphrase(repo: RepositoryConfig, { confirm = false } = {}): Promise<string> {
+    const cache = confirm ? this.#passphrases.new : this.#passphrases.open
+    let pending = cache.get(repo.encryption)
+    if (pending === undefined) {
+      const stdin = this.io.stdin
+      const tty = stdin.isTTY === true && this.io.stderr.isTTY === true
+      const prompt: Prompter | undefined = tty
+        ? (question) => promptHidden(question, { input: stdin, output: this.io.stderr })
+        : undefined
+      pending = resolvePassphrase({
+        repository: repo.name,
+        encryption: repo.encryption,
+        configFile: this.config().file,
+        envPassphrase: this.envPassphrase,
+        confirm,
+        prompt,
+        warn: (m) => this.out.warn(m),
+        env: this.io.env,
+      }).then((r) => r.passphrase)
+      cache.set(repo.encryption, pending)
+    }
+    return pending
+  }
+
+  async open(repo: RepositoryConfig): Promise<Repository> {
+    const passphrase = repo.encryption.mode === 'none' ? undefined : await this.passphrase(repo)
+    const { Repository } = await import('../repository.js')
+    return Repository.open({ url: repo.url, passphrase })
+  }
+
+  /** KDF parameters for `vger init`: the native default, unless the test-only VGER_TEST_KDF=fast is set. */
+  initKdf(): KdfParams | undefined {
+    if (this.io.env.VGER_TEST_KDF !== 'fast') return undefined
+    this.out.warn('VGER_TEST_KDF=fast: using a weak key derivation meant for tests only')
+    return TEST_KDF
+  }
+
+  /**
+   * Runs `fn` for each repository. Errors specific to one repository are printed and collected so the
+   * others still run; errors that would repeat everywhere (config, passphrase, cancel) end the command.
+   */
+  async eachRepository<T>(
+    repos: RepositoryConfig[],
+    fn: (repo: RepositoryConfig) => Promise<T>,
+  ): Promise<{ results: { repo: RepositoryConfig; value: T }[]; failures: Failure[] }> {
+    const results: { repo: RepositoryConfig; value: T }[] = []
+    const failures: Failure[] = []
+    for (const repo of repos) {
+      try {
+        results.push({ repo, value: await fn(repo) })
+      } catch (e) {
+        const err = fromNativeError(e)
+        if (FATAL.has(err.code) || this.signal.aborted || repos.length === 1) throw err
+        failures.push(this.fail(err, repo.name))
+      }
+    }
+    return { results, failures }
+  }
+
+  /** Prints a non-fatal error and returns it as a JSON-friendly record. */
+  fail(e: unknown, repository: string, source?: string): Failure {
+    const where = `repository "${repository}"${source === undefined ? '' : `, source "${source}"`}`
+    const err = this.out.error(e, where)
+    return { repository, ...(source === undefined ? {} : { source }), code: err.code, message: err.message }
+  }
+
+  throwIfAborted(): void {
+    if (this.signal.aborted) throw new VgerError('VGER_CANCELLED', 'interrupted')
+  }
+}
+
+export function isCancelled(e: unknown): boolean {
+  return isVgerError(e, 'VGER_CANCELLED')
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+/** The `vger` executable: wires process streams and signals to `run`. */
+import { run } from './program.js'
+
+const controller = new AbortController()
+let interrupts = 0
+
+function onSignal(signal: NodeJS.Signals): void {
+  interrupts++
+  if (interrupts > 1) process.exit(130)
+  process.stderr.write(`\nvger: ${signal}: stopping (press Ctrl-C again to quit at once)\n`)
+  controller.abort(new Error(signal))
+}
+
+process.on('SIGINT', onSignal)
+process.on('SIGTERM', onSignal)
+
+process.exitCode = await run(process.argv, {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+  cwd: process.cwd(),
+  signal: controller.signal,
+})

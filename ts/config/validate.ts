@@ -1,0 +1,234 @@
+/**
+ * A small table-driven validator over the YAML syntax tree.
+ *
+ * It walks `yaml` nodes (not plain values) so that every problem carries the line and column of the
+ * offending key or value. Shapes are plain data (see schema.ts); the walker collects every problem in one
+ * pass and returns the plain JS value plus the position of every path it visited.
+ */
+import { type Document, type LineCounter, type Node, isAlias, isMap, isScalar, isSeq } from 'yaml'
+import { type ConfigProblem, type Position, didYouMean } from './problems.js'
+
+export type Shape = StringShape | IntegerShape | ListShape | ObjectShape | EitherShape
+
+export interface StringShape {
+  kind: 'string'
+  /** Allowed values (an enum). */
+  oneOf?: readonly string[]
+}
+
+export interface IntegerShape {
+  kind: 'integer'
+  min?: number
+  max?: number
+}
+
+export interface ListShape {
+  kind: 'list'
+  items: Shape
+  nonEmpty?: boolean
+  /** Items (mappings) whose value for this key must be unique. */
+  uniqueKey?: string
+}
+
+export type ObjectRule =
+  | { rule: 'exclusive'; keys: readonly [string, string] }
+  | { rule: 'oneRequired'; keys: readonly string[] }
+  | { rule: 'requires'; key: string; needs: string }
+
+export interface ObjectShape {
+  kind: 'object'
+  fields: Readonly<Record<string, Shape>>
+  required?: readonly string[]
+  rules?: readonly ObjectRule[]
+  /** Appended to "missing required key" problems. */
+  hint?: string
+}
+
+/** A plain string or a mapping, e.g. a source given as a path or as `{path, label}`. */
+export interface EitherShape {
+  kind: 'either'
+  string: StringShape
+  object: ObjectShape
+  /** What the value should be, for the error message. */
+  expected: string
+}
+
+export interface Validated {
+  value: unknown
+  problems: ConfigProblem[]
+  /** Position of every visited path, e.g. `sources[1].label`; '' is the document. */
+  positions: Map<string, Position>
+}
+
+interface Walk {
+  file: string
+  doc: Document
+  lines: LineCounter
+  problems: ConfigProblem[]
+  positions: Map<string, Position>
+}
+
+export function validate(doc: Document, lines: LineCounter, file: string, shape: ObjectShape): Validated {
+  const walk: Walk = { file, doc, lines, problems: [], positions: new Map() }
+  const root = doc.contents as Node | null
+  const start = { line: 1, col: 1 }
+  walk.positions.set('', start)
+  // An empty document is an empty mapping, so the "missing key" messages explain what is needed.
+  const value = root === null ? checkObject(walk, null, shape, '', start) : check(walk, root, shape, '', start)
+  return { value, problems: walk.problems, positions: walk.positions }
+}
+
+function positionOf(walk: Walk, node: Node | null | undefined, fallback: Position): Position {
+  const offset = node?.range?.[0]
+  return offset === undefined ? fallback : walk.lines.linePos(offset)
+}
+
+function report(walk: Walk, at: Position, message: string): void {
+  walk.problems.push({ file: walk.file, line: at.line, col: at.col, message })
+}
+
+function label(path: string): string {
+  return path === '' ? 'the config' : path
+}
+
+function describe(node: Node): string {
+  if (isMap(node)) return 'a mapping'
+  if (isSeq(node)) return 'a list'
+  if (isScalar(node)) {
+    const v = node.value
+    if (v === null) return 'nothing'
+    if (typeof v === 'string') return `"${v}"`
+    return `a ${typeof v} (${String(v)})`
+  }
+  return 'something else'
+}
+
+function check(walk: Walk, raw: Node, shape: Shape, path: string, fallback: Position): unknown {
+  const node = isAlias(raw) ? ((raw.resolve(walk.doc) as Node | undefined) ?? raw) : raw
+  const at = positionOf(walk, node, fallback)
+  walk.positions.set(path, at)
+  switch (shape.kind) {
+    case 'string':
+      return checkString(walk, node, shape, path, at)
+    case 'integer':
+      return checkInteger(walk, node, shape, path, at)
+    case 'list':
+      return checkList(walk, node, shape, path, at)
+    case 'object':
+      if (!isMap(node)) return void report(walk, at, `expected ${label(path)} to be a mapping, got ${describe(node)}`)
+      return checkObject(walk, node, shape, path, at)
+    case 'either':
+      if (isMap(node)) return checkObject(walk, node, shape.object, path, at)
+      if (isScalar(node) && typeof node.value === 'string') return checkString(walk, node, shape.string, path, at)
+      return void report(walk, at, `expected ${path} to be ${shape.expected}, got ${describe(node)}`)
+  }
+}
+
+function checkString(walk: Walk, node: Node, shape: StringShape, path: string, at: Position): string | undefined {
+  if (!isScalar(node) || typeof node.value !== 'string') {
+    if (shape.oneOf !== undefined) {
+      return void report(walk, at, `expected ${path} to be one of ${shape.oneOf.join(', ')}, got ${describe(node)}`)
+    }
+    const quote = isScalar(node) && node.value !== null ? `; quote it: "${String(node.value)}"` : ''
+    return void report(walk, at, `expected ${path} to be a string, got ${describe(node)}${quote}`)
+  }
+  const value = node.value
+  if (shape.oneOf !== undefined && !shape.oneOf.includes(value)) {
+    const guess = didYouMean(value, shape.oneOf)
+    const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`
+    return void report(walk, at, `expected ${path} to be one of ${shape.oneOf.join(', ')}, got "${value}"${hint}`)
+  }
+  if (value.trim() === '') return void report(walk, at, `expected ${path} to be a non-empty string`)
+  return value
+}
+
+function checkInteger(walk: Walk, node: Node, shape: IntegerShape, path: string, at: Position): number | undefined {
+  const value = isScalar(node) ? node.value : undefined
+  const { min, max } = shape
+  const range =
+    min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` of at least ${min}` : ''
+  if (typeof value !== 'number' || !Number.isInteger(value) || (min !== undefined && value < min) || (max !== undefined && value > max)) {
+    return void report(walk, at, `expected ${path} to be an integer${range}, got ${describe(node)}`)
+  }
+  return value
+}
+
+function checkList(walk: Walk, node: Node, shape: ListShape, path: string, at: Position): unknown[] | undefined {
+  if (!isSeq(node)) return void report(walk, at, `expected ${path} to be a list, got ${describe(node)}`)
+  if (shape.nonEmpty === true && node.items.length === 0) {
+    return void report(walk, at, `expected ${path} to list at least one entry`)
+  }
+  const seen = new Map<string, Position>()
+  return node.items.map((item, i) => {
+    const itemPath = `${path}[${i}]`
+    const value = check(walk, item as Node, shape.items, itemPath, at)
+    const key = shape.uniqueKey
+    if (key !== undefined && typeof value === 'object' && value !== null) {
+      const v = (value as Record<string, unknown>)[key]
+      const keyAt = walk.positions.get(`${itemPath}.${key}`)
+      if (typeof v === 'string' && keyAt !== undefined) {
+        const first = seen.get(v)
+        if (first !== undefined) report(walk, keyAt, `duplicate ${key} "${v}" in ${path} (first used at line ${first.line})`)
+        else seen.set(v, keyAt)
+      }
+    }
+    return value
+  })
+}
+
+function checkObject(
+  walk: Walk,
+  node: Node | null,
+  shape: ObjectShape,
+  path: string,
+  at: Position,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const given = new Set<string>()
+  const known = Object.keys(shape.fields)
+  for (const pair of isMap(node) ? node.items : []) {
+    const keyNode = pair.key as Node | null
+    const keyAt = positionOf(walk, keyNode, at)
+    const key = isScalar(keyNode) ? keyNode.value : undefined
+    if (typeof key !== 'string') {
+      report(walk, keyAt, `expected a key name in ${label(path)}, got ${keyNode === null ? 'nothing' : describe(keyNode)}`)
+      continue
+    }
+    const fieldShape = shape.fields[key]
+    const keyPath = path === '' ? key : `${path}.${key}`
+    if (fieldShape === undefined) {
+      const guess = didYouMean(key, known)
+      const hint = guess !== undefined ? ` (did you mean "${guess}"?)` : `; valid keys${path === '' ? '' : ` in ${path}`}: ${known.join(', ')}`
+      report(walk, keyAt, `unknown key "${key}"${hint}`)
+      continue
+    }
+    const valueNode = pair.value as Node | null
+    // `key:` with nothing after it means "not set", as in most YAML tools.
+    if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue
+    given.add(key)
+    const value = check(walk, valueNode, fieldShape, keyPath, keyAt)
+    if (value !== undefined) out[key] = value
+    // Keys point at their key, which is what a reader looks for in "missing"/"duplicate" messages.
+    if (!walk.positions.has(keyPath)) walk.positions.set(keyPath, keyAt)
+  }
+  checkRules(walk, shape, given, path, at)
+  return out
+}
+
+/** Cross-key rules; `given` holds the keys written with a value (valid or not, to avoid double reports). */
+function checkRules(walk: Walk, shape: ObjectShape, given: Set<string>, path: string, at: Position): void {
+  const where = path === '' ? '' : ` in ${path}`
+  const present = (key: string): boolean => given.has(key)
+  for (const key of shape.required ?? []) {
+    if (!present(key)) report(walk, at, `missing required key "${key}"${where}${shape.hint === undefined ? '' : ` (${shape.hint})`}`)
+  }
+  for (const r of shape.rules ?? []) {
+    if (r.rule === 'exclusive' && present(r.keys[0]) && present(r.keys[1])) {
+      report(walk, at, `use either "${r.keys[0]}" or "${r.keys[1]}"${where}, not both`)
+    } else if (r.rule === 'oneRequired' && !r.keys.some(present)) {
+      report(walk, at, `missing required key ${r.keys.map((k) => `"${k}"`).join(' or ')}${where}`)
+    } else if (r.rule === 'requires' && present(r.key) && !present(r.needs)) {
+      report(walk, at, `"${r.key}" needs a "${r.needs}"${where}`)
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The idiomatic library API: options objects, `AbortSignal` for cancellation and an `onProgress` callback.
+ *
+ * ```ts
+ * await Repository.init({ url: '/backups/repo', passphrase, encryption: 'auto' })
+ * const repo = await Repository.open({ url: '/backups/repo', passphrase })
+ * const outcome = await repo.backup({ paths: ['/home/me'], label: 'home', signal, onProgress: console.log })
+ * ```
+ */
+import { VgerError, isVgerError } from './errors.js'
+import { currentUsername, shortHostname } from './host.js'
+import { type NativeRepo, createCancelToken, initRepository, openRepository } from './native.js'
+import type {
+  BackupOptions as NativeBackupOptions,
+  BackupOutcome,
+  InitOptions,
+  ListEntry,
+  NativeCancelToken,
+  OpenOptions,
+  ProgressCallback,
+  RepoInfo,
+  RestoreOptions as NativeRestoreOptions,
+  RestoreOutcome,
+  SnapshotListing,
+} from './native-types.js'
+
+/** Options every long job accepts. */
+export interface JobOptions {
+  /** Aborting cancels the job cooperatively; the promise then rejects with `VGER_CANCELLED`. */
+  signal?: AbortSignal
+  /** Throttled progress (≤ ~10/s) and warnings. If it throws, the job is cancelled and rejects with that error. */
+  onProgress?: ProgressCallback
+}
+
+export interface BackupOptions extends Omit<NativeBackupOptions, 'hostname' | 'username'>, JobOptions {
+  /** Default: the machine's short hostname. */
+  hostname?: string
+  /** Default: the current user. */
+  username?: string
+}
+
+export interface RestoreOptions extends NativeRestoreOptions, JobOptions {}
+
+export interface ListContentsOptions {
+  /** A subtree of the snapshot ('/'-separated). */
+  path?: string
+}
+
+export class Repository {
+  readonly #native: NativeRepo
+
+  private constructor(native: NativeRepo) {
+    this.#native = native
+  }
+
+  /** Creates a new repository; it must not exist yet. */
+  static init(opts: InitOptions): Promise<RepoInfo> {
+    return initRepository(opts)
+  }
+
+  /** Opens an existing repository (derives the key: takes as long as the KDF). */
+  static async open(opts: OpenOptions): Promise<Repository> {
+    return new Repository(await openRepository(opts))
+  }
+
+  info(): RepoInfo {
+    return this.#native.info()
+  }
+
+  backup(opts: BackupOptions): Promise<BackupOutcome> {
+    const { signal, onProgress, hostname, username, ...rest } = opts
+    const nativeOpts: NativeBackupOptions = {
+      ...rest,
+      hostname: hostname ?? shortHostname(),
+      username: username ?? currentUsername(),
+    }
+    return runJob({ signal, onProgress }, (progress, token) => this.#native.backup(nativeOpts, progress, token))
+  }
+
+  listSnapshots(): Promise<SnapshotListing> {
+    return this.#native.listSnapshots()
+  }
+
+  listContents(snapshot: string, opts: ListContentsOptions = {}): Promise<ListEntry[]> {
+    return this.#native.listContents(snapshot, opts.path)
+  }
+
+  restore(opts: RestoreOptions): Promise<RestoreOutcome> {
+    const { signal, onProgress, ...nativeOpts } = opts
+    return runJob({ signal, onProgress }, (progress, token) => this.#native.restore(nativeOpts, progress, token))
+  }
+}
+
+function cancelledError(cause?: unknown): VgerError {
+  return new VgerError('VGER_CANCELLED', 'the operation was cancelled', { cause })
+}
+
+/** A function, not a property read, so TypeScript does not narrow `aborted` across awaits. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
+}
+
+/** Wires an AbortSignal and a progress callback to a native job through a CancelToken. */
+async function runJob<T>(
+  { signal, onProgress }: JobOptions,
+  start: (progress: ProgressCallback | undefined, token: NativeCancelToken) => Promise<T>,
+): Promise<T> {
+  if (signal !== undefined && isAborted(signal)) throw cancelledError(signal.reason)
+  const token = createCancelToken()
+  const onAbort = (): void => token.cancel()
+  signal?.addEventListener('abort', onAbort, { once: true })
+
+  // Set when onProgress throws: the job is cancelled and the caller gets that error instead.
+  const failed: { error?: unknown; set: boolean } = { set: false }
+  const progress =
+    onProgress === undefined
+      ? undefined
+      : (e: Parameters<ProgressCallback>[0]): void => {
+          if (failed.set) return
+          try {
+            onProgress(e)
+          } catch (error) {
+            Object.assign(failed, { error, set: true })
+            token.cancel()
+          }
+        }
+
+  try {
+    const result = await start(progress, token)
+    if (failed.set) throw failed.error
+    return result
+  } catch (e) {
+    if (failed.set) throw failed.error
+    if (isAborted(signal) && !isVgerError(e, 'VGER_CANCELLED')) throw cancelledError(e)
+    throw e
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
