@@ -98,7 +98,7 @@ export function runPasscommand(
     let timedOut = false
     const kill = (): void => {
       try {
-        if (child.pid !== undefined) child.kill('SIGKILL')
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL')
       } catch {
         child.kill('SIGKILL')
       }

@@ -178,7 +178,10 @@ mod tests {
         );
     }
 
-    const GOLDEN_CUTS: &[usize] = &[];
+    const GOLDEN_CUTS: &[usize] = &[
+        1103, 741, 1366, 1340, 563, 1047, 1934, 1277, 1079, 594, 381, 1693, 575, 1655, 630, 1604,
+        1191, 1089, 138,
+    ];
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]

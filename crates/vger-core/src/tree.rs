@@ -255,7 +255,8 @@ mod tests {
         assert_eq!(blake3::hash(&bytes).to_hex().as_str(), GOLDEN_TREE_HASH);
     }
 
-    const GOLDEN_TREE_HASH: &str = "";
+    const GOLDEN_TREE_HASH: &str =
+        "08856e4751b285b5667c4ae5c4b77655e9a8e471fe386f32495f9401c2fc30d5";
 
     #[test]
     fn hostile_trees_are_refused() {
