@@ -97,6 +97,15 @@ pub fn seal_segment(
     repo_id: &[u8; 32],
 ) -> (String, Vec<u8>) {
     let id = random_bytes::<32>();
+    let sealed = crypter.seal(
+        &context(ObjectKind::IndexSegment, repo_id, &id),
+        &encode_segment(packs),
+    );
+    (segment_key(&id), sealed)
+}
+
+/// The plaintext of an index segment.
+pub fn encode_segment(packs: &[(PackId, Vec<BlobEntry>)]) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(VERSION).u32(packs.len() as u32);
     for (pack, entries) in packs {
@@ -109,11 +118,7 @@ pub fn seal_segment(
                 .u32(e.raw_len);
         }
     }
-    let sealed = crypter.seal(
-        &context(ObjectKind::IndexSegment, repo_id, &id),
-        &w.finish(),
-    );
-    (segment_key(&id), sealed)
+    w.finish()
 }
 
 /// Opens a segment read from `key` and returns its packs and blobs.

@@ -104,7 +104,8 @@ impl PackWriter {
     }
 }
 
-fn encode_table(entries: &[BlobEntry]) -> Vec<u8> {
+/// The trailer plaintext (the blob table).
+pub fn encode_table(entries: &[BlobEntry]) -> Vec<u8> {
     let mut w = Writer::with_capacity(5 + entries.len() * ENTRY_LEN);
     w.u8(VERSION).u32(entries.len() as u32);
     for e in entries {

@@ -1,0 +1,86 @@
+//! Golden bytes for every encoded structure. A failure here means the on-disk format changed:
+//! that is never a stale expectation to regenerate, but a format change that needs a new version
+//! and an update of docs/format.md.
+
+use vger_core::Algorithm;
+use vger_core::repo::config::{ChunkerParams, RepoConfig};
+use vger_core::repo::index::encode_segment;
+use vger_core::repo::pack::{BlobEntry, encode_table};
+use vger_core::repo::snapshot::{Snapshot, SnapshotStats};
+use vger_crypto::BlobKind;
+use vger_types::{ChunkId, PackId, SnapshotId};
+
+#[test]
+fn config() {
+    let c = RepoConfig {
+        id: [0x11; 32],
+        algorithm: Algorithm::ChaCha20Poly1305,
+        chunker: ChunkerParams::default(),
+        created_ns: 1_763_000_000_000_000_000,
+    };
+    let bytes = c.encode();
+    assert_eq!(hex::encode(&bytes[..65]), GOLDEN_CONFIG);
+    assert_eq!(RepoConfig::decode(&bytes).unwrap(), c);
+}
+
+fn entries() -> Vec<BlobEntry> {
+    vec![
+        BlobEntry {
+            id: ChunkId([0xaa; 32]),
+            kind: BlobKind::Data,
+            offset: 25,
+            len: 100,
+            raw_len: 80,
+        },
+        BlobEntry {
+            id: ChunkId([0xbb; 32]),
+            kind: BlobKind::Tree,
+            offset: 125,
+            len: 50,
+            raw_len: 200,
+        },
+    ]
+}
+
+#[test]
+fn pack_trailer_and_index_segment() {
+    assert_eq!(hex::encode(encode_table(&entries())), GOLDEN_TRAILER);
+    assert_eq!(
+        hex::encode(encode_segment(&[(PackId([0xcc; 32]), entries())])),
+        GOLDEN_SEGMENT
+    );
+}
+
+#[test]
+fn snapshot() {
+    let s = Snapshot {
+        id: SnapshotId([0x22; 32]),
+        start_ns: 1,
+        end_ns: 2,
+        hostname: "h".into(),
+        username: "u".into(),
+        label: "l".into(),
+        paths: vec![b"/p".to_vec()],
+        tree: ChunkId([0x33; 32]),
+        stats: SnapshotStats {
+            files: 1,
+            dirs: 2,
+            symlinks: 3,
+            others: 4,
+            bytes: 5,
+            new_chunks: 6,
+            new_bytes: 7,
+            stored_bytes: 8,
+            skipped: 9,
+        },
+        partial: true,
+    };
+    let bytes = s.encode();
+    assert_eq!(hex::encode(&bytes), GOLDEN_SNAPSHOT);
+    assert_eq!(Snapshot::decode(&bytes, "t").unwrap(), s);
+}
+
+const GOLDEN_CONFIG: &str = "564745525245504f01000000111111111111111111111111111111111111111111111111111111111111111102000008000000200000008000008003c3286f7718";
+const GOLDEN_TRAILER: &str = "0102000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c8000000";
+const GOLDEN_SEGMENT: &str = "0101000000cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc02000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c8000000";
+const GOLDEN_SNAPSHOT: &str = "0100000022222222222222222222222222222222222222222222222222222222222222220100000000000000020000000000000001000000680100000075010000006c01000000020000002f70333333333333333333333333333333333333333333333333333333333333333301000000000000000200000000000000030000000000000004000000000000000500000000000000060000000000000007000000000000000800000000000000090000000000000001";
