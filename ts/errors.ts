@@ -10,21 +10,34 @@
 export type TsErrorCode =
   | 'VGER_CONFIG' // the config file is missing, unreadable or invalid
   | 'VGER_USAGE' // the command line is inconsistent (exit code 2)
-  | 'VGER_PASSPHRASE_REQUIRED' // an encrypted repository and no way to get a passphrase
+  | 'VGER_PASSPHRASE_REQUIRED' // an encrypted repository and no way to get a passphrase (native uses it too)
   | 'VGER_PASSPHRASE_MISMATCH' // the two passphrases typed at `vger init` differ
   | 'VGER_PASSCOMMAND_FAILED' // encryption.passcommand failed, timed out or printed nothing
-  | 'VGER_CANCELLED' // aborted through an AbortSignal / SIGINT (exit code 130)
+  | 'VGER_CANCELLED' // aborted through an AbortSignal / SIGINT (exit code 130; native uses it too)
   | 'VGER_NATIVE_UNAVAILABLE' // the native addon is not built or cannot load
   | 'VGER_RESTORE_INCOMPLETE' // restore finished but some files could not be written
   | 'VGER_INTERNAL' // anything that did not carry a code
 
-/** Codes named in docs/binding.md and the tests; the native side may add more (see docs/errors.md). */
+/** Codes of the native engine (vger-types `ErrorCode`); new ones still arrive as plain strings. */
 export type NativeErrorCode =
+  | 'VGER_IO'
+  | 'VGER_NO_SPACE'
+  | 'VGER_REPO_NOT_FOUND'
+  | 'VGER_REPO_EXISTS'
   | 'VGER_WRONG_PASSPHRASE'
-  | 'VGER_DEST_NOT_EMPTY'
+  | 'VGER_PASSPHRASE_REQUIRED'
+  | 'VGER_CORRUPT'
+  | 'VGER_NEWER_FORMAT'
+  | 'VGER_OBJECT_MISSING'
+  | 'VGER_ALREADY_EXISTS'
+  | 'VGER_INVALID_ARGUMENT'
   | 'VGER_UNSUPPORTED_BACKEND'
-  | 'VGER_UNSUPPORTED_FORMAT'
-  | 'VGER_REPO_LOCKED'
+  | 'VGER_SNAPSHOT_NOT_FOUND'
+  | 'VGER_SNAPSHOT_AMBIGUOUS'
+  | 'VGER_DEST_NOT_EMPTY'
+  | 'VGER_UNSAFE_PATH'
+  | 'VGER_SOURCE_NOT_FOUND'
+  | 'VGER_CANCELLED'
 
 /** Any error code; the known ones autocomplete, unknown native codes are still plain strings. */
 export type ErrorCode = TsErrorCode | NativeErrorCode | (string & {})

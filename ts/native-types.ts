@@ -107,6 +107,8 @@ export interface SnapshotSummary {
 export interface SnapshotListing {
   snapshots: SnapshotSummary[]
   hiddenNewer: number
+  /** Snapshot objects that failed authentication or decoding. In the addon, not yet in docs/binding.md. */
+  damaged?: Warning[]
 }
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket'
@@ -163,6 +165,8 @@ export interface NativeCancelToken {
 
 export interface NativeRepository {
   info(): RepoInfo
+  /** Problems found while opening (e.g. a damaged index segment). In the addon, not yet in docs/binding.md. */
+  openWarnings?(): Warning[]
   backup(opts: BackupOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<BackupOutcome>
   listSnapshots(): Promise<SnapshotListing>
   listContents(snapshot: string, path?: string): Promise<ListEntry[]>

@@ -21,6 +21,7 @@ import type {
   RestoreOptions,
   RestoreOutcome,
   SnapshotListing,
+  Warning,
 } from './native-types.js'
 
 /** Resolves the same way from ts/ (tests) and dist/ (the published CLI). */
@@ -74,6 +75,10 @@ export class NativeRepo {
 
   info(): RepoInfo {
     return guardSync(() => this.#raw.info())
+  }
+
+  openWarnings(): Warning[] {
+    return guardSync(() => this.#raw.openWarnings?.() ?? [])
   }
 
   backup(opts: BackupOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<BackupOutcome> {

@@ -22,6 +22,7 @@ import type {
   RestoreOptions as NativeRestoreOptions,
   RestoreOutcome,
   SnapshotListing,
+  Warning,
 } from './native-types.js'
 
 /** Options every long job accepts. */
@@ -65,6 +66,11 @@ export class Repository {
 
   info(): RepoInfo {
     return this.#native.info()
+  }
+
+  /** Problems found while opening that did not prevent it (e.g. a damaged index segment). */
+  openWarnings(): Warning[] {
+    return this.#native.openWarnings()
   }
 
   backup(opts: BackupOptions): Promise<BackupOutcome> {

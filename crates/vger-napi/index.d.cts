@@ -25,10 +25,10 @@ export declare class Repository {
   info(): RepoInfo
   /** Problems found while opening (for example a damaged index segment). */
   openWarnings(): Array<Warning>
-  backup(opts: BackupOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<BackupOutcome>
+  backup(opts: BackupOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<BackupOutcome>
   listSnapshots(): Promise<SnapshotListing>
   listContents(snapshot: string, path?: string | undefined | null): Promise<Array<ListEntry>>
-  restore(opts: RestoreOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<RestoreOutcome>
+  restore(opts: RestoreOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<RestoreOutcome>
 }
 
 export interface BackupOptions {

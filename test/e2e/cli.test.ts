@@ -1,4 +1,8 @@
-/** The built CLI (`node dist/cli/main.js`) as a user runs it, against real repositories in temp dirs. */
+/**
+ * The built CLI (`node dist/cli/main.js`) as a user runs it, against real repositories in temp dirs.
+ * The end-to-end suite is one story (init → backup → list → restore → …): run the whole file, since
+ * later tests use the repository and snapshot the earlier ones created.
+ */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'

@@ -56,7 +56,11 @@ export interface Failure {
 
 export class CliContext {
   readonly out: Output
-  readonly #passphrases = { open: new Map<EncryptionConfig, Promise<string>>(), new: new Map<EncryptionConfig, Promise<string>>() }
+  /** Keyed by the encryption settings object, so repositories sharing settings share the passphrase. */
+  readonly #passphrases = {
+    open: new Map<EncryptionConfig, Promise<string>>(),
+    new: new Map<EncryptionConfig, Promise<string>>(),
+  }
   #config: VgerConfig | undefined
 
   constructor(
@@ -132,7 +136,9 @@ export class CliContext {
   async open(repo: RepositoryConfig): Promise<Repository> {
     const passphrase = repo.encryption.mode === 'none' ? undefined : await this.passphrase(repo)
     const { Repository } = await import('../repository.js')
-    return Repository.open({ url: repo.url, passphrase })
+    const opened = await Repository.open({ url: repo.url, passphrase })
+    for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
+    return opened
   }
 
   /** KDF parameters for `vger init`: the native default, unless the test-only VGER_TEST_KDF=fast is set. */

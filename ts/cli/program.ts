@@ -94,7 +94,10 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
   program
     .description('Fast, encrypted, deduplicating backups')
     .version(packageVersion(), '-V, --version', 'print the version')
-    .option('-c, --config <path>', 'config file (default: $VGER_CONFIG, ./vger.yaml, ~/.config/vger/config.yaml, /etc/vger/config.yaml)')
+    .option(
+      '-c, --config <path>',
+      'config file (default: $VGER_CONFIG, ./vger.yaml, ~/.config/vger/config.yaml, /etc/vger/config.yaml)',
+    )
     .option('-R, --repo <label|url>', 'repository label or URL (default: every configured repository)')
     .option('--json', 'print the result as JSON on stdout, progress as JSON lines on stderr')
     .option('-v, --verbose', 'more detail (stack traces on errors); repeatable', (_: string, n: number) => n + 1, 0)

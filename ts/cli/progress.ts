@@ -3,7 +3,7 @@
  * Warnings are not shown here; commands print them from the job's outcome so they are never doubled.
  */
 import type { ProgressCallback, ProgressEvent } from '../native-types.js'
-import { type Output, formatBytes } from './output.js'
+import { type Output, formatBytes, formatCount } from './output.js'
 
 export interface ProgressDisplay {
   onProgress?: ProgressCallback
@@ -29,7 +29,9 @@ export function progressDisplay(out: Output, title: string, context: Record<stri
       const now = Date.now()
       if (e.type === 'warning' || now - lastRender < RENDER_INTERVAL_MS) return
       lastRender = now
-      const width = Math.max(20, (out.stderr.columns ?? 80) - 1)
+      // A pty may report 0 columns; assume 80 then.
+      const columns = out.stderr.columns !== undefined && out.stderr.columns > 0 ? out.stderr.columns : 80
+      const width = Math.max(20, columns - 1)
       out.stderr.write(`\r\x1b[2K${progressLine(title, e, now - started).slice(0, width)}`)
       shown = true
     },
@@ -43,11 +45,13 @@ export function progressDisplay(out: Output, title: string, context: Record<stri
 /** "backup docs → default: 1,204 files, 350 MiB, 48.2 MiB/s". */
 export function progressLine(title: string, e: ProgressEvent, elapsedMs: number): string {
   const rate = elapsedMs > 0 ? `${formatBytes((e.bytes * 1000) / elapsedMs)}/s` : ''
-  const files = e.files.toLocaleString('en-US')
   if (e.type === 'restore' && e.totalBytes > 0) {
     const pct = Math.min(100, Math.floor((e.bytes * 100) / e.totalBytes))
-    const total = e.totalFiles > 0 ? `/${e.totalFiles.toLocaleString('en-US')}` : ''
-    return `${title}: ${files}${total} files, ${formatBytes(e.bytes)} of ${formatBytes(e.totalBytes)} (${pct}%), ${rate}`
+    const files =
+      e.totalFiles > 0
+        ? `${e.files.toLocaleString('en-US')}/${formatCount(e.totalFiles, 'file')}`
+        : formatCount(e.files, 'file')
+    return `${title}: ${files}, ${formatBytes(e.bytes)} of ${formatBytes(e.totalBytes)} (${pct}%), ${rate}`
   }
-  return `${title}: ${files} files, ${formatBytes(e.bytes)}, ${rate}`
+  return `${title}: ${formatCount(e.files, 'file')}, ${formatBytes(e.bytes)}, ${rate}`
 }

@@ -58,7 +58,9 @@ export function findConfigFile(flag: string | undefined, loc: Locations, exists 
   for (const [given, origin, what] of explicit) {
     if (given === undefined || given === '') continue
     const file = path.resolve(loc.cwd, expandHome(given, loc.home))
-    if (!exists(file)) throw new ConfigError(`config file ${file} (from ${what}) does not exist; check the path or remove ${what}`)
+    if (!exists(file)) {
+      throw new ConfigError(`config file ${file} (from ${what}) does not exist; check the path or remove ${what}`)
+    }
     return { file, origin }
   }
   return candidateFiles(loc).find((c) => exists(c.file)) ?? null

@@ -147,7 +147,12 @@ function checkInteger(walk: Walk, node: Node, shape: IntegerShape, path: string,
   const { min, max } = shape
   const range =
     min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` of at least ${min}` : ''
-  if (typeof value !== 'number' || !Number.isInteger(value) || (min !== undefined && value < min) || (max !== undefined && value > max)) {
+  const inRange =
+    typeof value === 'number' &&
+    Number.isInteger(value) &&
+    (min === undefined || value >= min) &&
+    (max === undefined || value <= max)
+  if (!inRange) {
     return void report(walk, at, `expected ${path} to be an integer${range}, got ${describe(node)}`)
   }
   return value
@@ -198,7 +203,8 @@ function checkObject(
     const keyPath = path === '' ? key : `${path}.${key}`
     if (fieldShape === undefined) {
       const guess = didYouMean(key, known)
-      const hint = guess !== undefined ? ` (did you mean "${guess}"?)` : `; valid keys${path === '' ? '' : ` in ${path}`}: ${known.join(', ')}`
+      const validKeys = `; valid keys${path === '' ? '' : ` in ${path}`}: ${known.join(', ')}`
+      const hint = guess !== undefined ? ` (did you mean "${guess}"?)` : validKeys
       report(walk, keyAt, `unknown key "${key}"${hint}`)
       continue
     }
@@ -220,7 +226,8 @@ function checkRules(walk: Walk, shape: ObjectShape, given: Set<string>, path: st
   const where = path === '' ? '' : ` in ${path}`
   const present = (key: string): boolean => given.has(key)
   for (const key of shape.required ?? []) {
-    if (!present(key)) report(walk, at, `missing required key "${key}"${where}${shape.hint === undefined ? '' : ` (${shape.hint})`}`)
+    const hint = shape.hint === undefined ? '' : ` (${shape.hint})`
+    if (!present(key)) report(walk, at, `missing required key "${key}"${where}${hint}`)
   }
   for (const r of shape.rules ?? []) {
     if (r.rule === 'exclusive' && present(r.keys[0]) && present(r.keys[1])) {

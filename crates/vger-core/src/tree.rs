@@ -269,7 +269,7 @@ mod tests {
             entry(b"a", Kind::Dir, Content::Subtree(ChunkId([0; 32]))),
         ];
         assert!(decode(&encode(&mut twice), "t").is_err());
-        let mut newer = encode(&mut vec![entry(b"a", Kind::Fifo, Content::None)]);
+        let mut newer = encode(&mut [entry(b"a", Kind::Fifo, Content::None)]);
         newer[0] = 2;
         assert_eq!(
             decode(&newer, "t").unwrap_err().code(),

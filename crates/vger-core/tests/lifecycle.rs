@@ -187,7 +187,7 @@ fn unreadable_files_are_skipped_with_a_warning() {
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("ok"), b"fine").unwrap();
     fs::write(src.join("secret"), b"no").unwrap();
-    fs::set_permissions(src.join("secret"), fs::Permissions::from_mode(0)).unwrap();
+    fs::set_permissions(src.join("secret"), fs::Permissions::from_mode(0o000)).unwrap();
     let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
     let out = run_backup(&repo, &[&src]);
     assert!(out.snapshot.partial);

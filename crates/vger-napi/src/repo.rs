@@ -8,8 +8,8 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Result, Status};
 use napi_derive::napi;
+use vger_core::Algorithm;
 use vger_core::compress::Compression;
-use vger_core::{Algorithm, KdfParams};
 
 use crate::dto::*;
 use crate::errors::{blocking, to_napi};
@@ -61,7 +61,7 @@ impl Repository {
             passphrase: opts.passphrase,
             algorithm,
             chunker: opts.chunker.map(Into::into).unwrap_or_default(),
-            kdf: opts.kdf.map(Into::into).unwrap_or_else(KdfParams::default),
+            kdf: opts.kdf.map(Into::into).unwrap_or_default(),
         };
         let url = opts.url;
         env.spawn_future(async move {

@@ -9,10 +9,12 @@ export async function list(ctx: CliContext): Promise<number> {
     const repository = await ctx.open(repo)
     const listing = await repository.listSnapshots()
     const snapshots = [...listing.snapshots].sort((a, b) => a.time.localeCompare(b.time))
+    const damaged = listing.damaged ?? []
+    for (const w of damaged) ctx.out.warn(`repository "${repo.name}": damaged snapshot ${w.path}: ${w.message} [${w.code}]`)
     if (repos.length > 1) ctx.out.line(`Repository "${repo.name}" (${repo.url})`)
     ctx.out.line(renderListing(snapshots, listing.hiddenNewer))
     if (repos.length > 1) ctx.out.line()
-    return { snapshots, hiddenNewer: listing.hiddenNewer }
+    return { snapshots, hiddenNewer: listing.hiddenNewer, damaged }
   })
   ctx.out.result({
     repositories: results.map(({ repo, value }) => ({ repository: repo.name, url: repo.url, ...value })),
@@ -34,7 +36,8 @@ export function renderListing(snapshots: SnapshotSummary[], hiddenNewer: number)
       s.stats.files.toLocaleString('en-US'),
       formatBytes(s.stats.bytes),
     ])
-    lines.push(formatTable(['ID', 'Time', 'Host', 'Label', 'Files', 'Size'], rows, ['left', 'left', 'left', 'left', 'right', 'right']))
+    const headers = ['ID', 'Time', 'Host', 'Label', 'Files', 'Size']
+    lines.push(formatTable(headers, rows, ['left', 'left', 'left', 'left', 'right', 'right']))
     if (snapshots.some((s) => s.partial)) lines.push('* partial: some entries were skipped (see the backup warnings)')
   }
   if (hiddenNewer > 0) {

@@ -131,7 +131,7 @@ pub fn open_segment(
     let what = format!("index segment {key}");
     let id = key
         .strip_prefix("index/")
-        .and_then(|h| ChunkId::from_hex(h))
+        .and_then(ChunkId::from_hex)
         .ok_or_else(|| VgerError::corrupt(&what, "unexpected object name"))?;
     let plain = crypter
         .open(&context(ObjectKind::IndexSegment, repo_id, &id.0), bytes)

@@ -188,13 +188,13 @@ impl<'a> Walker<'a> {
             e.content = Content::Subtree(self.dir_tree(path, names, rel, ex)?);
             self.stats.dirs += 1;
         } else if ft.is_file() {
-            if meta.nlink() > 1 {
-                if let Some(first) = self.hardlinks.get(&(meta.dev(), meta.ino())) {
-                    e.kind = Kind::HardLink;
-                    e.content = Content::Target(first.clone());
-                    self.stats.files += 1;
-                    return Ok(Some(e));
-                }
+            if meta.nlink() > 1
+                && let Some(first) = self.hardlinks.get(&(meta.dev(), meta.ino()))
+            {
+                e.kind = Kind::HardLink;
+                e.content = Content::Target(first.clone());
+                self.stats.files += 1;
+                return Ok(Some(e));
             }
             match self.read_file(path, &meta)? {
                 Some(chunks) => {
