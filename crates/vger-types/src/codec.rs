@@ -187,7 +187,7 @@ mod tests {
         let bytes = w.finish();
         assert_eq!(
             hex::encode(&bytes),
-            "01030207060504080000000000000000ffffffffffffffff0300000068c3a909"
+            "010302070605040800000000000000ffffffffffffffff0300000068c3a909"
         );
         let mut r = Reader::new(&bytes, "test");
         assert_eq!(r.u8().unwrap(), 1);
