@@ -122,6 +122,16 @@ describe.skipIf(!addonBuilt)(`vger CLI end to end${addonBuilt ? '' : ` — skipp
     expect(entries.find((e) => e.path === 'bin/run.sh')?.kind).toBe('file')
   })
 
+  it('output into a closed pipe ends quietly (no EPIPE stack trace)', async () => {
+    const r = await runCli(['-c', config, 'snapshot', 'list', 'latest'], {
+      cwd: work,
+      env: { HOME: home, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast' },
+      closeStdout: true,
+    })
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled/)
+    expect(r.code).toBe(0)
+  })
+
   it('restore reproduces the tree exactly', async () => {
     const dest = path.join(work, 'restored')
     const r = await vger(['restore', firstId.slice(0, 8), dest])

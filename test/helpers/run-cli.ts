@@ -21,6 +21,8 @@ export interface RunCliOptions {
   timeoutMs?: number
   /** Called with each stderr chunk, e.g. to send a signal once progress starts. */
   onStderr?: (chunk: string, child: { kill(signal: NodeJS.Signals): boolean }) => void
+  /** Close our end of the child's stdout at once, as `vger … | true` does (its writes then fail with EPIPE). */
+  closeStdout?: boolean
   /** Called once the process has started. */
   onSpawn?: (child: { kill(signal: NodeJS.Signals): boolean }) => void
 }
@@ -65,7 +67,8 @@ export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliRes
     let stdout = ''
     let stderr = ''
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000)
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
+    if (opts.closeStdout) child.stdout.destroy()
+    else child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
     child.stderr.on('data', (c: Buffer) => {
       const chunk = c.toString('utf8')
       stderr += chunk

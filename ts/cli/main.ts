@@ -12,6 +12,14 @@ function onSignal(signal: NodeJS.Signals): void {
   controller.abort(new Error(signal))
 }
 
+// A closed pipe (`vger list | head`) ends the output quietly, as it does for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw e
+  })
+}
+
 process.on('SIGINT', onSignal)
 process.on('SIGTERM', onSignal)
 
