@@ -5,7 +5,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 echo "==> installing npm dependencies"
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# `npm install` honours package-lock.json; `npm ci` is not used because the lock cannot list the
+# optional platform packages of @napi-rs/cli's own dependencies that the registry mirror lacks.
+npm install --no-audit --no-fund
 
 echo "==> building the native engine (Rust, release) and the CLI (TypeScript)"
 npm run build

@@ -3,7 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-[ -d node_modules ] || npm ci --no-audit --no-fund
+[ -d node_modules ] || npm install --no-audit --no-fund
 [ -f crates/vger-napi/vger.linux-x64-gnu.node ] || npm run build:native
 [ -f dist/cli/main.js ] || npm run build:ts
 
