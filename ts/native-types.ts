@@ -178,6 +178,7 @@ export interface NativeBinding {
   Repository: {
     init(opts: InitOptions): Promise<RepoInfo>
     open(opts: OpenOptions): Promise<NativeRepository>
+    probe(url: string): Promise<RepoInfo>
   }
   version(): string
 }

@@ -106,6 +106,10 @@ export async function openRepository(opts: OpenOptions): Promise<NativeRepo> {
   return new NativeRepo(await guard(() => loadNative().Repository.open(opts)))
 }
 
+export function probeRepository(url: string): Promise<RepoInfo> {
+  return guard(() => loadNative().Repository.probe(url))
+}
+
 export function createCancelToken(): NativeCancelToken {
   return guardSync(() => new (loadNative().CancelToken)())
 }

@@ -9,7 +9,7 @@
  */
 import { VgerError, isVgerError } from './errors.js'
 import { currentUsername, shortHostname } from './host.js'
-import { type NativeRepo, createCancelToken, initRepository, openRepository } from './native.js'
+import { type NativeRepo, createCancelToken, initRepository, openRepository, probeRepository } from './native.js'
 import type {
   BackupOptions as NativeBackupOptions,
   BackupOutcome,
@@ -57,6 +57,12 @@ export class Repository {
   /** Creates a new repository; it must not exist yet. */
   static init(opts: InitOptions): Promise<RepoInfo> {
     return initRepository(opts)
+  }
+
+  /** Reads only the unencrypted config: fails with VGER_REPO_NOT_FOUND when there is no repository, and
+   * tells whether opening it needs a passphrase (`encryption !== 'none'`). */
+  static probe(url: string): Promise<RepoInfo> {
+    return probeRepository(url)
   }
 
   /** Opens an existing repository (derives the key: takes as long as the KDF). */

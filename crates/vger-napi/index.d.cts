@@ -20,6 +20,11 @@ export declare class CancelToken {
 export declare class Repository {
   /** Creates a new repository. */
   static init(opts: InitOptions): Promise<RepoInfo>
+  /**
+   * Reads a repository's unencrypted config only (no passphrase needed): does it exist, and
+   * is it encrypted?
+   */
+  static probe(url: string): Promise<RepoInfo>
   /** Opens a repository: unwraps the key and loads the index. */
   static open(opts: OpenOptions): Promise<Repository>
   info(): RepoInfo

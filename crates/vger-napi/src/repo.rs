@@ -70,6 +70,17 @@ impl Repository {
         })
     }
 
+    /// Reads a repository's unencrypted config only (no passphrase needed): does it exist, and
+    /// is it encrypted?
+    #[napi]
+    pub fn probe(env: &Env, url: String) -> Result<PromiseRaw<'_, RepoInfo>> {
+        env.spawn_future(async move {
+            let u = url.clone();
+            let cfg = blocking(move || vger_core::Repository::probe(&u)).await?;
+            Ok(RepoInfo::new(&url, &cfg))
+        })
+    }
+
     /// Opens a repository: unwraps the key and loads the index.
     #[napi]
     pub fn open(env: &Env, opts: OpenOptions) -> Result<PromiseRaw<'_, Repository>> {

@@ -49,16 +49,27 @@ pub(crate) fn key_context(config_bytes: &[u8], repo_id: &[u8; 32]) -> Vec<u8> {
 }
 
 impl Repository {
+    /// Reads only the unencrypted config: whether a repository exists at `url` and whether it
+    /// needs a passphrase, before asking the user for one.
+    pub fn probe(url: &str) -> Result<RepoConfig> {
+        let backend = open_backend(url)?;
+        RepoConfig::decode(&Self::read_config(backend.as_ref(), url)?)
+    }
+
+    fn read_config(backend: &dyn Backend, url: &str) -> Result<Vec<u8>> {
+        match backend.get("config") {
+            Ok(b) => Ok(b),
+            Err(VgerError::ObjectMissing { .. }) => {
+                Err(VgerError::RepoNotFound { url: url.into() })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Opens a repository: reads the config, unwraps the master key, loads the index.
     pub fn open(url: &str, passphrase: Option<&str>) -> Result<Self> {
         let backend: Arc<dyn Backend> = Arc::from(open_backend(url)?);
-        let config_bytes = match backend.get("config") {
-            Ok(b) => b,
-            Err(VgerError::ObjectMissing { .. }) => {
-                return Err(VgerError::RepoNotFound { url: url.into() });
-            }
-            Err(e) => return Err(e),
-        };
+        let config_bytes = Self::read_config(backend.as_ref(), url)?;
         let config = RepoConfig::decode(&config_bytes)?;
         let ctx = key_context(&config_bytes, &config.id);
         let keys = backend.list("keys")?;
