@@ -82,7 +82,15 @@ pub fn decompress(blob: &[u8], cap: usize, what: &str) -> Result<Vec<u8>> {
             .map_err(|e| VgerError::corrupt(what, format!("lz4: {e}")))?,
         2 => zstd::bulk::decompress(payload, raw_len)
             .map_err(|e| VgerError::corrupt(what, format!("zstd: {e}")))?,
-        t => return Err(VgerError::corrupt(what, format!("unknown codec {t}"))),
+        // Blob plaintext has no version of its own: a codec this vger does not know can only
+        // come from a newer vger (damage is caught earlier, by authentication).
+        t => {
+            return Err(VgerError::NewerFormat {
+                object: format!("{what} (compression codec {t})"),
+                found: u32::from(t),
+                supported: 2,
+            });
+        }
     };
     if out.len() != raw_len {
         return Err(VgerError::corrupt(

@@ -14,6 +14,8 @@ use vger_types::{ChunkId, Result, VgerError};
 const VERSION: u8 = 1;
 const MAX_NAME: usize = 4096;
 const MAX_XATTR: usize = 1 << 20;
+/// The smallest encoded entry: a 1-byte name, empty user and group, no xattrs, no content (54 bytes).
+const MIN_ENTRY: usize = 4 + 1 + 1 + 4 * 3 + 4 + 4 + 8 * 3 + 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -152,7 +154,7 @@ pub fn decode(plain: &[u8], what: &str) -> Result<Vec<Entry>> {
             supported: VERSION.into(),
         });
     }
-    let n = r.count(60)?;
+    let n = r.count(MIN_ENTRY)?;
     let mut out: Vec<Entry> = Vec::with_capacity(n);
     for _ in 0..n {
         let name = r.bytes(MAX_NAME)?.to_vec();
@@ -257,6 +259,21 @@ mod tests {
 
     const GOLDEN_TREE_HASH: &str =
         "08856e4751b285b5667c4ae5c4b77655e9a8e471fe386f32495f9401c2fc30d5";
+
+    #[test]
+    fn smallest_entries_decode() {
+        let mut many: Vec<Entry> = (0..200u8)
+            .map(|i| {
+                let mut e = entry(&[b'a' + i % 26, b'0' + i / 26], Kind::Fifo, Content::None);
+                (e.user, e.group, e.xattrs) = (String::new(), String::new(), vec![]);
+                e
+            })
+            .collect();
+        many.sort_by(|a, b| a.name.cmp(&b.name));
+        many.dedup_by(|a, b| a.name == b.name);
+        let bytes = encode(&mut many);
+        assert_eq!(decode(&bytes, "t").unwrap(), many);
+    }
 
     #[test]
     fn hostile_trees_are_refused() {

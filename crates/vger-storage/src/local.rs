@@ -94,8 +94,12 @@ impl Backend for LocalBackend {
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
         let path = self.path(key)?;
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir)
-            .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)
+                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+            // The new directory's own entry must be durable too, not only the file inside it.
+            Self::sync_dir(dir.parent().unwrap_or(&self.root))?;
+        }
         let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
         let write = || -> std::io::Result<()> {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;

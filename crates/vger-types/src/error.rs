@@ -25,7 +25,7 @@ pub enum VgerError {
     WrongPassphrase { url: String },
     #[error("this repository is encrypted: a passphrase is required")]
     PassphraseRequired,
-    #[error("{object} is damaged: {detail}; run `vger check` to see what is affected")]
+    #[error("{object} is damaged: {detail}")]
     Corrupt { object: String, detail: String },
     #[error(
         "{object} was written by a newer vger (format {found}, this vger reads up to {supported}); upgrade vger"
@@ -55,6 +55,8 @@ pub enum VgerError {
     SourceNotFound(String),
     #[error("the operation was cancelled")]
     Cancelled,
+    #[error("internal error: {0}; please report this")]
+    Internal(String),
 }
 
 /// Stable machine-readable codes, one per [`VgerError`] variant.
@@ -78,10 +80,11 @@ pub enum ErrorCode {
     UnsafePath,
     SourceNotFound,
     Cancelled,
+    Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::Io,
         ErrorCode::NoSpace,
         ErrorCode::RepoNotFound,
@@ -100,6 +103,7 @@ impl ErrorCode {
         ErrorCode::UnsafePath,
         ErrorCode::SourceNotFound,
         ErrorCode::Cancelled,
+        ErrorCode::Internal,
     ];
 }
 
@@ -130,6 +134,7 @@ impl ErrorCode {
             ErrorCode::UnsafePath => "VGER_UNSAFE_PATH",
             ErrorCode::SourceNotFound => "VGER_SOURCE_NOT_FOUND",
             ErrorCode::Cancelled => "VGER_CANCELLED",
+            ErrorCode::Internal => "VGER_INTERNAL",
         }
     }
 }
@@ -155,6 +160,7 @@ impl VgerError {
             VgerError::UnsafePath(_) => ErrorCode::UnsafePath,
             VgerError::SourceNotFound(_) => ErrorCode::SourceNotFound,
             VgerError::Cancelled => ErrorCode::Cancelled,
+            VgerError::Internal(_) => ErrorCode::Internal,
         }
     }
 

@@ -1,4 +1,5 @@
-//! `init`: writes the config, then the key file. Nothing else is needed before a first backup.
+//! `init`: writes the key file, then the config (see below). Nothing else is needed before a
+//! first backup.
 
 use vger_crypto::{Algorithm, KdfParams, MasterKey, random_bytes, wrap_master_key};
 use vger_storage::open_backend;

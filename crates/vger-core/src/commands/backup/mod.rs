@@ -55,6 +55,17 @@ pub fn backup(
             "nothing to back up: give at least one path",
         ));
     }
+    for (what, v) in [
+        ("label", &opts.label),
+        ("hostname", &opts.hostname),
+        ("username", &opts.username),
+    ] {
+        if v.len() > 4096 {
+            return Err(VgerError::invalid(format!(
+                "the {what} is longer than 4096 bytes"
+            )));
+        }
+    }
     let start_ns = super::now_ns();
     let started = Instant::now();
     let threads = match opts.threads {
@@ -82,6 +93,7 @@ pub fn backup(
         repo.backend().put_new(&key, &bytes)?;
         repo.add_to_index(&written.packs);
     }
+    let partial = stats.skipped > 0;
     let snapshot = Snapshot {
         id: SnapshotId(vger_crypto::random_bytes()),
         start_ns,
@@ -99,7 +111,7 @@ pub fn backup(
             stored_bytes: written.stored_bytes,
             ..stats
         },
-        partial: !warnings.is_empty() || omitted > 0,
+        partial,
     };
     repo.backend().put_new(
         &snapshot::key(&snapshot.id),

@@ -1,6 +1,6 @@
 //! The upload half of a backup: worker threads compress and seal new blobs in parallel, one
 //! packer thread appends them to packs and writes each full pack. Channels are bounded, so memory
-//! stays at about (workers × 2 + 2) blobs plus one pack.
+//! stays at about 4 × workers + 3 blobs (queued, being sealed, sealed, being packed) plus one pack.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -105,13 +105,19 @@ impl Uploader {
     /// Flushes every queued blob and the last pack; returns what was written.
     pub fn finish(mut self) -> Result<Written> {
         self.tx.take();
+        let mut panicked = false;
         for w in self.workers.drain(..) {
-            let _ = w.join();
+            panicked |= w.join().is_err();
         }
-        match self.packer.take().map(JoinHandle::join) {
+        let written = match self.packer.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
-            _ => Err(VgerError::invalid("the packer thread panicked")),
+            _ => return Err(VgerError::Internal("the packer thread panicked".into())),
+        };
+        // A lost blob would leave a tree pointing at nothing: never commit after a worker panic.
+        if panicked {
+            return Err(VgerError::Internal("a compression worker panicked".into()));
         }
+        written
     }
 }
 

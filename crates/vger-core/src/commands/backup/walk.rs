@@ -98,13 +98,19 @@ impl<'a> Walker<'a> {
         (self.stats, self.warnings, self.omitted)
     }
 
+    /// Records a skipped entry.
     fn warn(&mut self, path: &Path, err: &VgerError) {
+        self.stats.skipped += 1;
+        self.note(path, err.code().as_str(), err.to_string());
+    }
+
+    /// Records a warning about an entry that was stored anyway.
+    fn note(&mut self, path: &Path, code: &'static str, message: String) {
         let w = Warning {
             path: path.display().to_string(),
-            code: err.code().as_str(),
-            message: err.to_string(),
+            code,
+            message,
         };
-        self.stats.skipped += 1;
         self.progress.event(Event::Warning(w.clone()));
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(w);
@@ -320,13 +326,11 @@ impl<'a> Walker<'a> {
         self.stats.files += 1;
         self.stats.bytes += bytes;
         if changed(&file, meta) {
-            self.warn(
-                path,
-                &VgerError::invalid(format!(
-                    "{} changed while it was read; the snapshot holds the bytes read",
-                    path.display()
-                )),
+            let msg = format!(
+                "{} changed while it was read; the snapshot holds the bytes read",
+                path.display()
             );
+            self.note(path, "VGER_SOURCE_CHANGED", msg);
         }
         self.progress.event(Event::Backup {
             files: self.stats.files,

@@ -174,7 +174,7 @@ fn restore_files(
             .collect();
         handles.into_iter().try_for_each(|h| {
             h.join()
-                .unwrap_or(Err(VgerError::invalid("a restore thread panicked")))
+                .unwrap_or(Err(VgerError::Internal("a restore thread panicked".into())))
         })
     })?;
     Ok((files.into_inner(), bytes.into_inner()))

@@ -100,9 +100,10 @@ fn mtime(e: &Entry) -> FileTime {
 
 fn apply_file_meta(f: &File, path: &Path, e: &Entry) -> Result<()> {
     chown(path, e)?;
+    // Extended attributes first: a read-only mode would refuse them afterwards.
+    xattrs(path, e)?;
     f.set_permissions(Permissions::from_mode(e.mode & 0o7777))
         .map_err(|err| io(path, "setting permissions of", err))?;
-    xattrs(path, e)?;
     let t = mtime(e);
     filetime::set_file_handle_times(f, Some(t), Some(t))
         .map_err(|err| io(path, "setting times of", err))
@@ -112,9 +113,9 @@ pub fn apply_dir_meta(dest: &Path, item: &Item) -> Result<()> {
     let path = target(dest, &item.rel);
     let e = &item.entry;
     chown(&path, e)?;
+    xattrs(&path, e)?;
     fs::set_permissions(&path, Permissions::from_mode(e.mode & 0o7777))
         .map_err(|err| io(&path, "setting permissions of", err))?;
-    xattrs(&path, e)?;
     let t = mtime(e);
     filetime::set_symlink_file_times(&path, t, t).map_err(|err| io(&path, "setting times of", err))
 }
