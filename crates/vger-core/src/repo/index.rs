@@ -111,11 +111,7 @@ pub fn encode_segment(packs: &[(PackId, Vec<BlobEntry>)]) -> Vec<u8> {
     for (pack, entries) in packs {
         w.raw(&pack.0).u32(entries.len() as u32);
         for e in entries {
-            w.raw(&e.id.0)
-                .u8(e.kind as u8)
-                .u32(e.offset)
-                .u32(e.len)
-                .u32(e.raw_len);
+            e.encode(&mut w);
         }
     }
     w.finish()
@@ -149,19 +145,10 @@ pub fn open_segment(
     let mut out = Vec::with_capacity(npacks);
     for _ in 0..npacks {
         let pack = PackId(r.array()?);
-        let n = r.count(45)?;
+        let n = r.count(BlobEntry::LEN)?;
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
-            let id = ChunkId(r.array()?);
-            let kind = BlobKind::from_u8(r.u8()?)
-                .ok_or_else(|| VgerError::corrupt(&what, "unknown blob kind"))?;
-            entries.push(BlobEntry {
-                id,
-                kind,
-                offset: r.u32()?,
-                len: r.u32()?,
-                raw_len: r.u32()?,
-            });
+            entries.push(BlobEntry::decode(&mut r, &what)?);
         }
         out.push((pack, entries));
     }

@@ -104,16 +104,39 @@ impl PackWriter {
     }
 }
 
+impl BlobEntry {
+    /// Encoded size: chunk id 32 ‖ kind u8 ‖ offset u32 ‖ length u32 ‖ raw length u32.
+    pub const LEN: usize = ENTRY_LEN;
+
+    /// The same 45 bytes in a pack trailer and in an index segment.
+    pub fn encode(&self, w: &mut Writer) {
+        w.raw(&self.id.0)
+            .u8(self.kind as u8)
+            .u32(self.offset)
+            .u32(self.len)
+            .u32(self.raw_len);
+    }
+
+    pub fn decode(r: &mut Reader<'_>, what: &str) -> Result<Self> {
+        let id = ChunkId(r.array()?);
+        let kind = BlobKind::from_u8(r.u8()?)
+            .ok_or_else(|| VgerError::corrupt(what, "unknown blob kind"))?;
+        Ok(BlobEntry {
+            id,
+            kind,
+            offset: r.u32()?,
+            len: r.u32()?,
+            raw_len: r.u32()?,
+        })
+    }
+}
+
 /// The trailer plaintext (the blob table).
 pub fn encode_table(entries: &[BlobEntry]) -> Vec<u8> {
     let mut w = Writer::with_capacity(5 + entries.len() * ENTRY_LEN);
     w.u8(VERSION).u32(entries.len() as u32);
     for e in entries {
-        w.raw(&e.id.0)
-            .u8(e.kind as u8)
-            .u32(e.offset)
-            .u32(e.len)
-            .u32(e.raw_len);
+        e.encode(&mut w);
     }
     w.finish()
 }
@@ -165,16 +188,7 @@ pub fn read_table(
     let n = r.count(ENTRY_LEN)?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let id = ChunkId(r.array()?);
-        let kind = BlobKind::from_u8(r.u8()?)
-            .ok_or_else(|| VgerError::corrupt(&what, "unknown blob kind"))?;
-        let e = BlobEntry {
-            id,
-            kind,
-            offset: r.u32()?,
-            len: r.u32()?,
-            raw_len: r.u32()?,
-        };
+        let e = BlobEntry::decode(&mut r, &what)?;
         if (e.offset as usize) < HEADER_LEN || e.offset as usize + e.len as usize > tstart {
             return Err(VgerError::corrupt(&what, "blob outside the pack body"));
         }
