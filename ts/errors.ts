@@ -16,6 +16,7 @@ export type TsErrorCode =
   | 'VGER_CANCELLED' // aborted through an AbortSignal / SIGINT (exit code 130; native uses it too)
   | 'VGER_NATIVE_UNAVAILABLE' // the native addon is not built or cannot load
   | 'VGER_RESTORE_INCOMPLETE' // restore finished but some files could not be written
+  | 'VGER_NOT_AVAILABLE' // the loaded native addon does not have this feature yet
   | 'VGER_INTERNAL' // anything that did not carry a code
 
 /** Codes of the native engine (vger-types `ErrorCode`); new ones still arrive as plain strings. */

@@ -102,6 +102,9 @@ export interface SnapshotSummary {
   paths: string[]
   partial: boolean
   stats: SnapshotStats
+  /** Root tree id (hex). */
+  tree: string
+  formatVersion: number
 }
 
 export interface SnapshotListing {
@@ -156,6 +159,76 @@ export interface ProgressEvent {
   message?: string
 }
 
+export interface RepoStats {
+  snapshots: number
+  /** Sum of the snapshots' file bytes. */
+  originalBytes: number
+  uniqueChunks: number
+  /** Raw bytes of the unique chunks. */
+  deduplicatedBytes: number
+  /** Stored (compressed + encrypted) bytes of the unique chunks. */
+  compressedBytes: number
+  packs: number
+  /** Total bytes of all repository objects. */
+  storedBytes: number
+}
+
+export type DiffChange = 'added' | 'removed' | 'modified' | 'metadata'
+
+export interface DiffEntry {
+  path: string
+  change: DiffChange
+  kind: EntryKind
+  oldKind?: EntryKind
+  oldSize?: number
+  newSize?: number
+  /** Which fields differ, for modified/metadata: 'content'|'size'|'kind'|'mode'|'uid'|'gid'|'mtime'|'target'|'xattrs'. */
+  fields: string[]
+}
+
+export interface DiffOutcome {
+  /** Full ids. */
+  a: string
+  b: string
+  /** Sorted by path. */
+  entries: DiffEntry[]
+  added: number
+  removed: number
+  modified: number
+  metadata: number
+  bytesAdded: number
+  bytesRemoved: number
+}
+
+export interface FindOptions {
+  /** Snapshot ids; results follow snapshot time order. */
+  snapshots: string[]
+  /** '/'-separated prefix relative to the snapshot root. */
+  path?: string
+  /** Glob on the basename. */
+  name?: string
+  /** Case-insensitive glob on the basename. */
+  iname?: string
+  kind?: 'file' | 'dir' | 'symlink'
+  /** Bytes. */
+  larger?: number
+  smaller?: number
+}
+
+export interface FindVersion {
+  snapshot: string
+  time: string
+  size: number
+  mtime: string
+  status: 'added' | 'modified' | 'unchanged'
+}
+
+export interface FindResult {
+  path: string
+  kind: EntryKind
+  versions: FindVersion[]
+}
+
 export type ProgressCallback = (e: ProgressEvent) => void
 
 export interface NativeCancelToken {
@@ -171,6 +244,14 @@ export interface NativeRepository {
   listSnapshots(): Promise<SnapshotListing>
   listContents(snapshot: string, path?: string): Promise<ListEntry[]>
   restore(opts: RestoreOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<RestoreOutcome>
+  stats(): Promise<RepoStats>
+  diff(a: string, b: string): Promise<DiffOutcome>
+  find(opts: FindOptions): Promise<FindResult[]>
+  changePassphrase(newPassphrase: string, kdf?: KdfParams): Promise<void>
+  /** Maintenance jobs, when the addon has them (feature-detected by the CLI). */
+  prune?(opts: Record<string, unknown>): Promise<unknown>
+  compact?(opts: Record<string, unknown>): Promise<unknown>
+  check?(opts: Record<string, unknown>): Promise<unknown>
 }
 
 export interface NativeBinding {

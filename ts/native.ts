@@ -10,7 +10,11 @@ import { VgerError, fromNativeError } from './errors.js'
 import type {
   BackupOptions,
   BackupOutcome,
+  DiffOutcome,
+  FindOptions,
+  FindResult,
   InitOptions,
+  KdfParams,
   ListEntry,
   NativeBinding,
   NativeCancelToken,
@@ -18,6 +22,7 @@ import type {
   OpenOptions,
   ProgressCallback,
   RepoInfo,
+  RepoStats,
   RestoreOptions,
   RestoreOutcome,
   SnapshotListing,
@@ -96,6 +101,49 @@ export class NativeRepo {
   restore(opts: RestoreOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<RestoreOutcome> {
     return guard(() => this.#raw.restore(opts, onProgress, cancel))
   }
+
+  stats(): Promise<RepoStats> {
+    return guard(() => this.#need('stats').stats())
+  }
+
+  diff(a: string, b: string): Promise<DiffOutcome> {
+    return guard(() => this.#need('diff').diff(a, b))
+  }
+
+  find(opts: FindOptions): Promise<FindResult[]> {
+    return guard(() => this.#need('find').find(opts))
+  }
+
+  changePassphrase(newPassphrase: string, kdf?: KdfParams): Promise<void> {
+    return guard(() => this.#need('changePassphrase').changePassphrase(newPassphrase, kdf))
+  }
+
+  /** Whether the loaded addon has this method (newer engine features land one by one). */
+  has(method: MaintenanceStep | 'stats' | 'diff' | 'find' | 'changePassphrase'): boolean {
+    return typeof (this.#raw as unknown as Record<string, unknown>)[method] === 'function'
+  }
+
+  /** Runs prune/compact/check when the addon has them; the options are passed through unchanged. */
+  maintenance(step: MaintenanceStep, opts: Record<string, unknown>, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<unknown> {
+    const fn = (this.#raw as unknown as Record<string, unknown>)[step]
+    if (typeof fn !== 'function') return Promise.reject(notAvailable(step))
+    return guard(() => (fn as MaintenanceFn).call(this.#raw, opts, onProgress, cancel))
+  }
+
+  #need(method: 'stats' | 'diff' | 'find' | 'changePassphrase'): NativeRepository {
+    if (!this.has(method)) throw notAvailable(method)
+    return this.#raw
+  }
+}
+
+export type MaintenanceStep = 'prune' | 'compact' | 'check'
+type MaintenanceFn = (opts: Record<string, unknown>, onProgress?: ProgressCallback, cancel?: NativeCancelToken) => Promise<unknown>
+
+function notAvailable(method: string): VgerError {
+  return new VgerError(
+    'VGER_NOT_AVAILABLE',
+    `this build of the native addon has no "${method}" yet; rebuild it with "npm run build:native" from a newer checkout`,
+  )
 }
 
 export function initRepository(opts: InitOptions): Promise<RepoInfo> {

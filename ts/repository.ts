@@ -9,16 +9,21 @@
  */
 import { VgerError, isVgerError } from './errors.js'
 import { currentUsername, shortHostname } from './host.js'
-import { type NativeRepo, createCancelToken, initRepository, openRepository, probeRepository } from './native.js'
+import { type MaintenanceStep, type NativeRepo, createCancelToken, initRepository, openRepository, probeRepository } from './native.js'
 import type {
   BackupOptions as NativeBackupOptions,
   BackupOutcome,
+  DiffOutcome,
+  FindOptions,
+  FindResult,
   InitOptions,
+  KdfParams,
   ListEntry,
   NativeCancelToken,
   OpenOptions,
   ProgressCallback,
   RepoInfo,
+  RepoStats,
   RestoreOptions as NativeRestoreOptions,
   RestoreOutcome,
   SnapshotListing,
@@ -101,7 +106,39 @@ export class Repository {
     const { signal, onProgress, ...nativeOpts } = opts
     return runJob({ signal, onProgress }, (progress, token) => this.#native.restore(nativeOpts, progress, token))
   }
+
+  /** Repository totals: snapshots, original / deduplicated / compressed / stored bytes, chunks, packs. */
+  stats(): Promise<RepoStats> {
+    return this.#native.stats()
+  }
+
+  /** What changed from snapshot `a` to snapshot `b` (full ids or unique prefixes). */
+  diff(a: string, b: string): Promise<DiffOutcome> {
+    return this.#native.diff(a, b)
+  }
+
+  /** A per-path timeline of matching entries across the given snapshots. */
+  find(opts: FindOptions): Promise<FindResult[]> {
+    return this.#native.find(opts)
+  }
+
+  /** Re-wraps the master key with a new passphrase (the data is not re-encrypted). */
+  changePassphrase(newPassphrase: string, kdf?: KdfParams): Promise<void> {
+    return this.#native.changePassphrase(newPassphrase, kdf)
+  }
+
+  /** Whether the loaded engine has this maintenance job yet. */
+  hasMaintenance(step: MaintenanceStep): boolean {
+    return this.#native.has(step)
+  }
+
+  /** Runs prune, compact or check (when the engine has them); `opts` is passed through. */
+  maintenance(step: MaintenanceStep, opts: Record<string, unknown>, job: JobOptions = {}): Promise<unknown> {
+    return runJob(job, (progress, token) => this.#native.maintenance(step, opts, progress, token))
+  }
 }
+
+export type { MaintenanceStep }
 
 function cancelledError(cause?: unknown): VgerError {
   return new VgerError('VGER_CANCELLED', 'the operation was cancelled', { cause })
