@@ -18,6 +18,14 @@ export declare class CancelToken {
 
 /** An open repository. */
 export declare class Repository {
+  /** Repository totals: snapshots, original, deduplicated, compressed and stored sizes. */
+  stats(): Promise<RepoStats>
+  /** What changed from snapshot `a` to snapshot `b`. */
+  diff(a: string, b: string): Promise<DiffOutcome>
+  /** A per-path timeline across snapshots. */
+  find(opts: FindOptions): Promise<Array<FindResult>>
+  /** Re-wraps the master key under a new passphrase; the old one stops working. */
+  changePassphrase(newPassphrase: string, kdf?: KdfOptions | undefined | null): Promise<undefined>
   /** Creates a new repository. */
   static init(opts: InitOptions): Promise<RepoInfo>
   /**
@@ -60,6 +68,57 @@ export interface ChunkerParams {
   minSize: number
   avgSize: number
   maxSize: number
+}
+
+export interface DiffEntry {
+  path: string
+  /** 'added' | 'removed' | 'modified' | 'metadata' */
+  change: string
+  kind: string
+  oldKind?: string
+  oldSize?: number
+  newSize?: number
+  fields: Array<string>
+}
+
+export interface DiffOutcome {
+  a: string
+  b: string
+  entries: Array<DiffEntry>
+  added: number
+  removed: number
+  modified: number
+  metadata: number
+  bytesAdded: number
+  bytesRemoved: number
+  /** Tree blobs read (equal subtrees are skipped unread). */
+  treesRead: number
+}
+
+export interface FindOptions {
+  snapshots: Array<string>
+  path?: string
+  name?: string
+  iname?: string
+  /** 'file' | 'dir' | 'symlink' */
+  kind?: string
+  larger?: number
+  smaller?: number
+}
+
+export interface FindResult {
+  path: string
+  kind: string
+  versions: Array<FindVersion>
+}
+
+export interface FindVersion {
+  snapshot: string
+  time: string
+  size: number
+  mtime: string
+  /** 'added' | 'modified' | 'unchanged' */
+  status: string
 }
 
 export interface InitOptions {
@@ -115,6 +174,16 @@ export interface RepoInfo {
   created: string
 }
 
+export interface RepoStats {
+  snapshots: number
+  originalBytes: number
+  uniqueChunks: number
+  deduplicatedBytes: number
+  compressedBytes: number
+  packs: number
+  storedBytes: number
+}
+
 export interface RestoreOptions {
   snapshot: string
   dest: string
@@ -158,6 +227,9 @@ export interface SnapshotSummary {
   paths: Array<string>
   partial: boolean
   stats: SnapshotStats
+  /** Root tree id (hex). */
+  tree: string
+  formatVersion: number
 }
 
 /** The version of the native engine. */

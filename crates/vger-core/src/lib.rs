@@ -12,9 +12,12 @@ pub mod tree;
 
 pub use cancel::CancelToken;
 pub use commands::backup::{BackupOptions, BackupOutcome, backup};
+pub use commands::diff::{Change, DiffEntry, DiffOutcome, diff};
+pub use commands::find::{FindOptions, FindOutcome, FindResult, KindFilter, Status, find};
 pub use commands::init::{InitOptions, init};
 pub use commands::list::{ListEntry, list_contents};
 pub use commands::restore::{RestoreOptions, RestoreOutcome, restore};
+pub use commands::stats::{RepoStats, repo_stats};
 pub use progress::{Event, NoProgress, Progress, Warning};
 pub use repo::Repository;
 pub use repo::config::{ChunkerParams, RepoConfig};

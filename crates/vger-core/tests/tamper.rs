@@ -235,6 +235,7 @@ fn forge(repo: &Repository, mut entries: Vec<Entry>, extra: &[(BlobKind, Vec<u8>
     let (k, seg) = seal_segment(&[(pid, list)], repo.crypter(), &repo.config().id);
     repo.backend().put_new(&k, &seg).unwrap();
     let snap = Snapshot {
+        format_version: 1,
         id: SnapshotId(vger_crypto::random_bytes()),
         start_ns: i64::MAX / 2,
         end_ns: i64::MAX / 2,

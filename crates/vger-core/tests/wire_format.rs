@@ -54,6 +54,7 @@ fn pack_trailer_and_index_segment() {
 #[test]
 fn snapshot() {
     let s = Snapshot {
+        format_version: 1,
         id: SnapshotId([0x22; 32]),
         start_ns: 1,
         end_ns: 2,

@@ -164,6 +164,9 @@ pub struct SnapshotSummary {
     pub paths: Vec<String>,
     pub partial: bool,
     pub stats: SnapshotStats,
+    /// Root tree id (hex).
+    pub tree: String,
+    pub format_version: u32,
 }
 
 impl From<&Snapshot> for SnapshotSummary {
@@ -177,6 +180,8 @@ impl From<&Snapshot> for SnapshotSummary {
             paths: s.paths.iter().map(|p| escape(p)).collect(),
             partial: s.partial,
             stats: (&s.stats).into(),
+            tree: s.tree.to_hex(),
+            format_version: s.format_version,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod dto;
 mod errors;
+mod inspect;
 mod progress;
 mod repo;
 

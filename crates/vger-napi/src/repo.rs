@@ -50,6 +50,12 @@ fn token(c: Option<&CancelToken>) -> vger_core::CancelToken {
     c.map(|c| c.inner.clone()).unwrap_or_default()
 }
 
+impl Repository {
+    pub(crate) fn core(&self) -> &Arc<vger_core::Repository> {
+        &self.inner
+    }
+}
+
 #[napi]
 impl Repository {
     /// Creates a new repository.

@@ -4,8 +4,19 @@
 
 mod local;
 
+use std::time::{Duration, SystemTime};
+
 pub use local::LocalBackend;
 use vger_types::{Result, VgerError};
+
+/// What a listing knows about an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    /// Last modification time, where the store keeps one (used for grace periods).
+    pub modified: Option<SystemTime>,
+}
 
 /// A repository store. Every method is blocking and may be called from many threads at once.
 pub trait Backend: Send + Sync {
@@ -18,6 +29,25 @@ pub trait Backend: Send + Sync {
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()>;
     /// Lists the keys directly or indirectly under `prefix` (a directory such as `snapshots`).
     fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Like [`Backend::list`], with sizes and modification times.
+    fn list_meta(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let mut out = Vec::new();
+        for key in self.list(prefix)? {
+            if let Some(size) = self.size(&key)? {
+                out.push(ObjectMeta {
+                    key,
+                    size,
+                    modified: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+    /// Removes what interrupted writes left behind (temporary files) that is older than `age`;
+    /// returns how many were removed. Stores with atomic uploads have nothing to clean.
+    fn remove_debris(&self, _age: Duration) -> Result<usize> {
+        Ok(0)
+    }
     /// Size of an object, or `None` if it does not exist.
     fn size(&self, key: &str) -> Result<Option<u64>>;
     /// Removes an object (maintenance only; backups never call it).

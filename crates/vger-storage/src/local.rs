@@ -5,10 +5,11 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use vger_types::{Result, VgerError};
 
-use crate::{Backend, validate_key};
+use crate::{Backend, ObjectMeta, validate_key};
 
 pub struct LocalBackend {
     root: PathBuf,
@@ -44,7 +45,14 @@ impl LocalBackend {
             .map_err(|e| VgerError::io(format!("syncing directory {}", dir.display()), e))
     }
 
-    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    /// Visits every stored object under `dir` (temporary files excluded unless `debris`).
+    fn walk(
+        &self,
+        dir: &Path,
+        prefix: &str,
+        debris: bool,
+        visit: &mut dyn FnMut(String, &fs::DirEntry) -> Result<()>,
+    ) -> Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
@@ -56,17 +64,18 @@ impl LocalBackend {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if name.starts_with(".tmp.") {
-                continue;
-            }
-            let key = format!("{prefix}/{name}");
+            let key = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
             let ft = entry
                 .file_type()
                 .map_err(|e| VgerError::io(format!("listing {}", dir.display()), e))?;
             if ft.is_dir() {
-                self.walk(&entry.path(), &key, out)?;
-            } else if ft.is_file() {
-                out.push(key);
+                self.walk(&entry.path(), &key, debris, visit)?;
+            } else if ft.is_file() && name.starts_with(".tmp.") == debris {
+                visit(key, &entry)?;
             }
         }
         Ok(())
@@ -124,9 +133,47 @@ impl Backend for LocalBackend {
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
         validate_key(prefix)?;
         let mut out = Vec::new();
-        self.walk(&self.root.join(prefix), prefix, &mut out)?;
+        self.walk(&self.root.join(prefix), prefix, false, &mut |k, _| {
+            out.push(k);
+            Ok(())
+        })?;
         out.sort();
         Ok(out)
+    }
+
+    fn list_meta(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        validate_key(prefix)?;
+        let mut out = Vec::new();
+        self.walk(&self.root.join(prefix), prefix, false, &mut |key, entry| {
+            match entry.metadata() {
+                Ok(m) => out.push(ObjectMeta {
+                    key,
+                    size: m.len(),
+                    modified: m.modified().ok(),
+                }),
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(self.missing_or_io(&key, e, "inspecting")),
+            }
+            Ok(())
+        })?;
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    fn remove_debris(&self, age: Duration) -> Result<usize> {
+        let mut removed = 0;
+        let now = SystemTime::now();
+        self.walk(&self.root, "", true, &mut |key, entry| {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d >= age));
+            if old && fs::remove_file(self.root.join(&key)).is_ok() {
+                removed += 1;
+            }
+            Ok(())
+        })?;
+        Ok(removed)
     }
 
     fn size(&self, key: &str) -> Result<Option<u64>> {

@@ -1,9 +1,12 @@
 //! One module per command. Each takes an options struct and returns an outcome.
 
 pub mod backup;
+pub mod diff;
+pub mod find;
 pub mod init;
 pub mod list;
 pub mod restore;
+pub mod stats;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -68,6 +68,18 @@ impl ChunkIndex {
         self.map.is_empty()
     }
 
+    /// Every blob: id, pack and location (in no particular order).
+    pub fn iter(&self) -> impl Iterator<Item = (&ChunkId, PackId, Location)> + '_ {
+        self.map
+            .iter()
+            .map(|(id, l)| (id, self.packs[l.pack as usize], *l))
+    }
+
+    /// The packs the index refers to.
+    pub fn packs(&self) -> &[PackId] {
+        &self.packs
+    }
+
     pub fn insert_pack(&mut self, pack: PackId, entries: &[BlobEntry]) {
         let next = self.packs.len() as u32;
         let pos = *self.pack_pos.entry(pack).or_insert(next);

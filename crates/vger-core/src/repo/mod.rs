@@ -7,9 +7,12 @@ pub mod index;
 pub mod pack;
 pub mod snapshot;
 
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
-use vger_crypto::{BlobKind, Crypter, MasterKey, unwrap_master_key};
+use vger_crypto::{
+    Algorithm, BlobKind, Crypter, KdfParams, MasterKey, random_bytes, unwrap_master_key,
+    wrap_master_key,
+};
 use vger_storage::{Backend, open_backend};
 use vger_types::{ChunkId, PackId, Result, SnapshotId, VgerError};
 
@@ -31,6 +34,9 @@ pub struct Repository {
     crypter: Arc<Crypter>,
     index: RwLock<ChunkIndex>,
     warnings: Vec<Warning>,
+    /// The key file the passphrase opened, and the config bytes its AAD binds.
+    key_name: Mutex<String>,
+    config_bytes: Vec<u8>,
 }
 
 /// Snapshots readable by this vger, plus what could not be shown.
@@ -80,11 +86,13 @@ impl Repository {
         }
         let mut last_err = None;
         let mut master = None;
+        let mut key_name = String::new();
         for k in &keys {
             let bytes = backend.get(k)?;
             match unwrap_master_key(&bytes, passphrase.map(str::as_bytes), &ctx, url) {
                 Ok(m) => {
                     master = Some(m);
+                    key_name.clone_from(k);
                     break;
                 }
                 Err(e) => last_err = Some(e),
@@ -106,6 +114,8 @@ impl Repository {
             crypter,
             index: RwLock::new(ChunkIndex::default()),
             warnings: Vec::new(),
+            key_name: Mutex::new(key_name),
+            config_bytes,
         };
         repo.load_index()?;
         Ok(repo)
@@ -138,6 +148,28 @@ impl Repository {
             }
         }
         self.index = RwLock::new(index);
+        Ok(())
+    }
+
+    /// Re-wraps the master key under a new passphrase: the new key file is written first, then
+    /// the one this repository was opened with is removed, so a crash in between leaves both
+    /// passphrases working and never neither. Other key files are left alone.
+    pub fn change_passphrase(&self, new: &str, kdf: KdfParams) -> Result<()> {
+        if self.config.algorithm == Algorithm::None {
+            return Err(VgerError::invalid(
+                "this repository is not encrypted (mode none), so it has no passphrase",
+            ));
+        }
+        if new.is_empty() {
+            return Err(VgerError::invalid("the passphrase must not be empty"));
+        }
+        let ctx = key_context(&self.config_bytes, &self.config.id);
+        let key = wrap_master_key(&self.master, Some(new.as_bytes()), kdf, &ctx)?;
+        let name = format!("keys/{}", hex::encode(random_bytes::<8>()));
+        let mut current = self.key_name.lock().unwrap_or_else(PoisonError::into_inner);
+        self.backend.put_new(&name, &key)?;
+        self.backend.delete(&current)?;
+        *current = name;
         Ok(())
     }
 

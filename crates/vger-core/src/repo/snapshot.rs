@@ -31,6 +31,8 @@ pub struct SnapshotStats {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The format version it was written with (always [`FORMAT_VERSION`] when writing).
+    pub format_version: u32,
     pub id: SnapshotId,
     pub start_ns: i64,
     pub end_ns: i64,
@@ -118,6 +120,7 @@ impl Snapshot {
         let partial = r.u8()? & 1 == 1;
         r.finish()?;
         Ok(Self {
+            format_version: version,
             id,
             start_ns,
             end_ns,

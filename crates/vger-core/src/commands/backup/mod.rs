@@ -95,6 +95,7 @@ pub fn backup(
     }
     let partial = stats.skipped > 0;
     let snapshot = Snapshot {
+        format_version: snapshot::FORMAT_VERSION,
         id: SnapshotId(vger_crypto::random_bytes()),
         start_ns,
         end_ns: start_ns + i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX),

@@ -1,0 +1,288 @@
+//! `snapshot find`: a per-path timeline across snapshots. Each tree's matches are computed once
+//! and shared by every snapshot that contains the same tree id, so searching many snapshots of a
+//! slowly changing tree reads each distinct directory once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use globset::{GlobBuilder, GlobMatcher};
+use vger_types::{ChunkId, Result, VgerError};
+
+use crate::repo::Repository;
+use crate::repo::snapshot::Snapshot;
+use crate::tree::{Content, Entry, Kind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindFilter {
+    /// Regular files and hard links.
+    File,
+    Dir,
+    Symlink,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FindOptions {
+    /// Snapshot references (ids, prefixes or `latest`); results follow snapshot time order.
+    pub snapshots: Vec<String>,
+    /// Only under this '/'-separated path (relative to the snapshot root).
+    pub path: String,
+    /// Glob on the last path component.
+    pub name: Option<String>,
+    /// Like `name`, ignoring case.
+    pub iname: Option<String>,
+    pub kind: Option<KindFilter>,
+    /// Size strictly greater than this.
+    pub larger: Option<u64>,
+    /// Size strictly smaller than this.
+    pub smaller: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// First seen, or back after being absent from the previous snapshot searched.
+    Added,
+    /// Content, size, kind or mtime differ from the previous snapshot.
+    Modified,
+    Unchanged,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Added => "added",
+            Status::Modified => "modified",
+            Status::Unchanged => "unchanged",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FindVersion {
+    /// Index into [`FindOutcome::snapshots`].
+    pub snapshot: usize,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone)]
+pub struct FindResult {
+    pub path: Vec<u8>,
+    /// The kind in the latest version.
+    pub kind: Kind,
+    pub versions: Vec<FindVersion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FindOutcome {
+    /// The snapshots searched, oldest first.
+    pub snapshots: Vec<Snapshot>,
+    /// In path byte order.
+    pub results: Vec<FindResult>,
+}
+
+#[derive(Debug, Clone)]
+struct Match {
+    /// Relative to the tree it was found in.
+    path: Vec<u8>,
+    kind: Kind,
+    size: u64,
+    mtime_ns: i64,
+    fingerprint: [u8; 32],
+}
+
+struct Finder<'a> {
+    repo: &'a Repository,
+    opts: &'a FindOptions,
+    glob: Option<GlobMatcher>,
+    memo: HashMap<ChunkId, Arc<Vec<Match>>>,
+}
+
+fn glob(pattern: &str, case_insensitive: bool) -> Result<GlobMatcher> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .case_insensitive(case_insensitive)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| VgerError::invalid(format!("bad name pattern {pattern:?}: {e}")))
+}
+
+pub fn find(repo: &Repository, opts: &FindOptions) -> Result<FindOutcome> {
+    let glob = match (&opts.name, &opts.iname) {
+        (Some(_), Some(_)) => {
+            return Err(VgerError::invalid("give --name or --iname, not both"));
+        }
+        (Some(p), None) => Some(glob(p, false)?),
+        (None, Some(p)) => Some(glob(p, true)?),
+        (None, None) => None,
+    };
+    let mut snapshots = Vec::new();
+    for spec in &opts.snapshots {
+        let s = repo.resolve_snapshot(spec)?;
+        if !snapshots.iter().any(|x: &Snapshot| x.id == s.id) {
+            snapshots.push(s);
+        }
+    }
+    snapshots.sort_by_key(|s| (s.start_ns, s.id));
+    let mut f = Finder {
+        repo,
+        opts,
+        glob,
+        memo: HashMap::new(),
+    };
+    let mut timeline: BTreeMap<Vec<u8>, Vec<(usize, Match)>> = BTreeMap::new();
+    for (i, snap) in snapshots.iter().enumerate() {
+        for m in f.snapshot(snap)? {
+            timeline.entry(m.path.clone()).or_default().push((i, m));
+        }
+    }
+    let results = timeline
+        .into_iter()
+        .map(|(path, seen)| {
+            let mut versions = Vec::with_capacity(seen.len());
+            let mut prev: Option<(usize, [u8; 32])> = None;
+            let mut kind = Kind::File;
+            for (i, m) in seen {
+                let status = match prev {
+                    Some((p, fp)) if p + 1 == i && fp == m.fingerprint => Status::Unchanged,
+                    Some((p, _)) if p + 1 == i => Status::Modified,
+                    _ => Status::Added,
+                };
+                prev = Some((i, m.fingerprint));
+                kind = m.kind;
+                versions.push(FindVersion {
+                    snapshot: i,
+                    size: m.size,
+                    mtime_ns: m.mtime_ns,
+                    status,
+                });
+            }
+            FindResult {
+                path,
+                kind,
+                versions,
+            }
+        })
+        .collect();
+    Ok(FindOutcome { snapshots, results })
+}
+
+fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = prefix.to_vec();
+    if !p.is_empty() && !name.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+impl Finder<'_> {
+    /// Matches in one snapshot, with full paths.
+    fn snapshot(&mut self, snap: &Snapshot) -> Result<Vec<Match>> {
+        let mut tree = snap.tree;
+        let mut prefix: Vec<u8> = Vec::new();
+        for comp in self.opts.path.split('/').filter(|c| !c.is_empty()) {
+            let Some(e) = self
+                .repo
+                .read_tree(&tree)?
+                .into_iter()
+                .find(|e| e.name == comp.as_bytes())
+            else {
+                return Ok(Vec::new());
+            };
+            prefix = join(&prefix, &e.name);
+            match (&e.kind, &e.content) {
+                (Kind::Dir, Content::Subtree(id)) => tree = *id,
+                _ => {
+                    let mut out = Vec::new();
+                    if self.wanted(&e) {
+                        out.push(self.matched(&e, prefix));
+                    }
+                    return Ok(out);
+                }
+            }
+        }
+        let under = self.tree(&tree)?;
+        Ok(under
+            .iter()
+            .map(|m| Match {
+                path: join(&prefix, &m.path),
+                ..m.clone()
+            })
+            .collect())
+    }
+
+    fn tree(&mut self, id: &ChunkId) -> Result<Arc<Vec<Match>>> {
+        if let Some(m) = self.memo.get(id) {
+            return Ok(Arc::clone(m));
+        }
+        let mut out = Vec::new();
+        for e in self.repo.read_tree(id)? {
+            if self.wanted(&e) {
+                out.push(self.matched(&e, e.name.clone()));
+            }
+            if let (Kind::Dir, Content::Subtree(sub)) = (&e.kind, &e.content) {
+                for m in self.tree(sub)?.iter() {
+                    out.push(Match {
+                        path: join(&e.name, &m.path),
+                        ..m.clone()
+                    });
+                }
+            }
+        }
+        let out = Arc::new(out);
+        self.memo.insert(*id, Arc::clone(&out));
+        Ok(out)
+    }
+
+    fn wanted(&self, e: &Entry) -> bool {
+        let o = self.opts;
+        let kind_ok = match o.kind {
+            None => true,
+            Some(KindFilter::File) => matches!(e.kind, Kind::File | Kind::HardLink),
+            Some(KindFilter::Dir) => e.kind == Kind::Dir,
+            Some(KindFilter::Symlink) => e.kind == Kind::Symlink,
+        };
+        kind_ok
+            && o.larger.is_none_or(|n| e.size > n)
+            && o.smaller.is_none_or(|n| e.size < n)
+            && self
+                .glob
+                .as_ref()
+                .is_none_or(|g| g.is_match(OsStr::from_bytes(&e.name)))
+    }
+
+    fn matched(&self, e: &Entry, path: Vec<u8>) -> Match {
+        let mut h = blake3::Hasher::new();
+        h.update(&[e.kind as u8]);
+        h.update(&e.size.to_le_bytes());
+        h.update(&e.mtime_ns.to_le_bytes());
+        match &e.content {
+            Content::None => {}
+            Content::Chunks(c) => {
+                for (id, len) in c {
+                    h.update(&id.0);
+                    h.update(&len.to_le_bytes());
+                }
+            }
+            Content::Subtree(id) => {
+                h.update(&id.0);
+            }
+            Content::Target(t) => {
+                h.update(t);
+            }
+            Content::Rdev(r) => {
+                h.update(&r.to_le_bytes());
+            }
+        }
+        Match {
+            path,
+            kind: e.kind,
+            size: e.size,
+            mtime_ns: e.mtime_ns,
+            fingerprint: *h.finalize().as_bytes(),
+        }
+    }
+}
