@@ -6,6 +6,7 @@ import { interpolateEnv } from '../../ts/config/interpolate.js'
 import { findConfigFile } from '../../ts/config/paths.js'
 import { ConfigError } from '../../ts/config/problems.js'
 import { selectRepositories } from '../../ts/config/select.js'
+import type { SourceConfig } from '../../ts/config/types.js'
 import { isVgerError } from '../../ts/errors.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -31,6 +32,22 @@ function problems(text: string, env: Record<string, string> = {}): string[] {
 }
 
 const REPO = 'repositories:\n  - url: /backups/main\n'
+
+/** A resolved source with the defaults of a config that sets no per-source options. */
+function source(label: string, paths: string[], extra: Partial<SourceConfig> = {}): SourceConfig {
+  return {
+    label,
+    paths,
+    exclude: [],
+    excludeIfPresent: [],
+    oneFileSystem: false,
+    gitIgnore: false,
+    xattrs: false,
+    hooks: {},
+    commandDumps: [],
+    ...extra,
+  }
+}
 
 describe('config validation errors carry line:col', () => {
   it.each([
@@ -69,7 +86,11 @@ describe('config validation errors carry line:col', () => {
     ],
     ['a source with path and paths', `${REPO}sources:\n  - path: /a\n    paths: [/b]\n    label: ab\n`, '4:5: use either "path" or "paths" in sources[0], not both'],
     ['a source with paths but no label', `${REPO}sources:\n  - paths: [/a, /b]\n`, '4:5: "paths" needs a "label" in sources[0]'],
-    ['a source with neither path nor paths', `${REPO}sources:\n  - label: x\n`, '4:5: missing required key "path" or "paths" in sources[0]'],
+    [
+      'a source with neither path nor paths',
+      `${REPO}sources:\n  - label: x\n`,
+      '4:5: missing required key "path" or "paths" in sources[0] (or "command_dumps" with a "label")',
+    ],
     ['a source that is a number', `${REPO}sources:\n  - 12\n`, '4:5: expected sources[0] to be a path or a mapping with "path" or "paths", got a number (12)'],
     ['a source exclude that is not a list', `${REPO}sources:\n  - path: /a\n    exclude: "*.tmp"\n`, '5:14: expected sources[0].exclude to be a list, got "*.tmp"'],
     [
@@ -103,8 +124,22 @@ describe('config resolution', () => {
     const c = parse(REPO)
     expect(c.file).toBe(FILE)
     expect(c.repositories).toEqual([
-      { url: '/backups/main', label: undefined, name: '/backups/main', encryption: { mode: 'auto' }, compression: { algorithm: 'lz4', zstdLevel: 3 } },
+      {
+        url: '/backups/main',
+        label: undefined,
+        name: '/backups/main',
+        location: { backend: 'local', path: '/backups/main' },
+        encryption: { mode: 'auto' },
+        compression: { algorithm: 'lz4', zstdLevel: 3 },
+        retention: {},
+        limits: { connections: 2, threads: 0, nice: 0, uploadMibPerSec: 0, downloadMibPerSec: 0 },
+        schedule: { enabled: false, every: 86400, onStartup: false, jitterSeconds: 0 },
+        hooks: {},
+        backend: { allowInsecureHttp: false },
+      },
     ])
+    expect(c.chunker).toEqual({ minSize: 512 * 1024, avgSize: 2 * 1024 * 1024, maxSize: 8 * 1024 * 1024 })
+    expect(c.cacheDir).toBe(`${HOME}/.cache/vger`)
     expect(c.sources).toEqual([])
     expect(c.excludePatterns).toEqual([])
     expect(c.hostname).toBeUndefined()
@@ -132,7 +167,7 @@ hostname: laptop
     expect(c.encryption).toEqual({ mode: 'chacha20poly1305', passcommand: 'pass show vger' })
     expect(c.repositories[0]?.encryption).toBe(c.encryption)
     expect(c.compression).toEqual({ algorithm: 'zstd', zstdLevel: 19 })
-    expect(c.sources).toEqual([{ label: 'databases', paths: ['/srv/db'], exclude: ['.cache/', '*.tmp'] }])
+    expect(c.sources).toEqual([source('databases', ['/srv/db'], { exclude: ['.cache/', '*.tmp'] })])
     expect(c.hostname).toBe('laptop')
   })
 
@@ -143,12 +178,9 @@ hostname: laptop
   })
 
   it('groups plain-string sources into one source labelled by its directory or "default"', () => {
-    expect(parse(`${REPO}sources: [/home/me/photos]\n`).sources).toEqual([{ label: 'photos', paths: ['/home/me/photos'], exclude: [] }])
+    expect(parse(`${REPO}sources: [/home/me/photos]\n`).sources).toEqual([source('photos', ['/home/me/photos'])])
     const two = parse(`${REPO}sources:\n  - /a\n  - path: /x\n    label: x\n  - /b\nexclude_patterns: ["*.o"]\n`)
-    expect(two.sources).toEqual([
-      { label: 'default', paths: ['/a', '/b'], exclude: ['*.o'] },
-      { label: 'x', paths: ['/x'], exclude: ['*.o'] },
-    ])
+    expect(two.sources).toEqual([source('default', ['/a', '/b'], { exclude: ['*.o'] }), source('x', ['/x'], { exclude: ['*.o'] })])
   })
 
   it('treats "key:" with no value as unset', () => {
@@ -251,8 +283,17 @@ describe('config discovery', () => {
     const { dirs } = layout()
     const c = loadConfig({ env: { XDG_DATA_HOME: '/data' }, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc })
     expect(c.file).toBeNull()
-    expect(c.repositories).toEqual([
-      { url: '/data/vger/repo', label: 'default', name: 'default', encryption: { mode: 'auto' }, compression: { algorithm: 'lz4', zstdLevel: 3 } },
+    expect(c.repositories).toMatchObject([
+      {
+        url: '/data/vger/repo',
+        label: 'default',
+        name: 'default',
+        location: { backend: 'local', path: '/data/vger/repo' },
+        encryption: { mode: 'auto' },
+        compression: { algorithm: 'lz4', zstdLevel: 3 },
+        retention: {},
+        hooks: {},
+      },
     ])
     expect(c.sources).toEqual([])
     expect(c.encryption.mode).toBe('auto')

@@ -61,6 +61,10 @@ describe('NativeRepo (the guard around every native call)', () => {
     },
     backup: () => Promise.reject(new Error('VGER_SOURCE_MISSING: /nope does not exist')),
     listSnapshots: () => Promise.reject(new Error('disk on fire')),
+    stats: () => Promise.reject(new Error('VGER_IO: cannot list packs')),
+    diff: () => Promise.reject(new Error('VGER_SNAPSHOT_NOT_FOUND: no snapshot abc')),
+    find: () => Promise.reject(new Error('VGER_CORRUPT: tree 12')),
+    changePassphrase: () => Promise.reject(new Error('VGER_IO: read-only')),
     listContents: () => {
       throw new Error('VGER_SNAPSHOT_NOT_FOUND: no snapshot abc')
     },
@@ -73,6 +77,26 @@ describe('NativeRepo (the guard around every native call)', () => {
     await expect(repo.backup(opts)).rejects.toMatchObject({ name: 'VgerError', code: 'VGER_SOURCE_MISSING' })
     await expect(repo.restore({ snapshot: 'latest', dest: '/d' })).rejects.toMatchObject({ code: 'VGER_DEST_NOT_EMPTY' })
     await expect(repo.listSnapshots()).rejects.toMatchObject({ code: 'VGER_INTERNAL', message: 'disk on fire' })
+  })
+
+  it('wraps stats, diff, find and changePassphrase the same way', async () => {
+    await expect(repo.stats()).rejects.toMatchObject({ name: 'VgerError', code: 'VGER_IO', message: 'cannot list packs' })
+    await expect(repo.diff('a', 'b')).rejects.toMatchObject({ code: 'VGER_SNAPSHOT_NOT_FOUND' })
+    await expect(repo.find({ snapshots: ['a'] })).rejects.toMatchObject({ code: 'VGER_CORRUPT' })
+    await expect(repo.changePassphrase('new')).rejects.toMatchObject({ code: 'VGER_IO' })
+  })
+
+  it('reports VGER_NOT_AVAILABLE for a method an older addon lacks, and feature-detects maintenance', async () => {
+    const { stats: _s, diff: _d, find: _f, changePassphrase: _c, ...older } = failing
+    const old = new NativeRepo(older as NativeRepository)
+    await expect(old.stats()).rejects.toMatchObject({ code: 'VGER_NOT_AVAILABLE' })
+    expect(old.has('prune')).toBe(false)
+    await expect(old.maintenance('prune', {})).rejects.toMatchObject({ code: 'VGER_NOT_AVAILABLE' })
+    const calls: unknown[] = []
+    const withPrune = new NativeRepo({ ...failing, prune: (opts: Record<string, unknown>) => (calls.push(opts), Promise.resolve({ pruned: 1 })) })
+    expect(withPrune.has('prune')).toBe(true)
+    await expect(withPrune.maintenance('prune', { retention: { keepLast: 1 } })).resolves.toEqual({ pruned: 1 })
+    expect(calls).toEqual([{ retention: { keepLast: 1 } }])
   })
 
   it('also converts synchronous throws', async () => {

@@ -43,6 +43,8 @@ describe('vger list rendering', () => {
     time: '2026-01-05T14:03:22Z',
     hostname: 'laptop',
     username: 'me',
+    tree: 'ab'.repeat(32),
+    formatVersion: 1,
     label: 'docs',
     paths: ['/home/me/docs'],
     partial,

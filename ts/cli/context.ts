@@ -28,6 +28,8 @@ export interface CliIo {
 export interface GlobalOptions {
   config?: string
   repo?: string
+  /** `-S/--source LABEL`, repeatable: restricts backups, lists and `latest` to these source labels. */
+  source: string[]
   json: boolean
   verbose: number
   quiet: boolean
@@ -46,6 +48,11 @@ const FATAL = new Set([
 
 /** Test-only: `VGER_TEST_KDF=fast` makes `vger init` use a tiny Argon2 cost so e2e tests run quickly. */
 const TEST_KDF: KdfParams = { memoryKib: 8192, iterations: 1, parallelism: 1 }
+
+export interface Secrets {
+  passphrase?: string
+  newPassphrase?: string
+}
 
 export interface Failure {
   repository: string
@@ -66,8 +73,8 @@ export class CliContext {
   constructor(
     readonly io: CliIo,
     readonly options: GlobalOptions,
-    /** VGER_PASSPHRASE, read once at startup. */
-    readonly envPassphrase: string | undefined,
+    /** VGER_PASSPHRASE and VGER_NEW_PASSPHRASE, read once at startup. */
+    readonly secrets: Secrets = {},
   ) {
     this.out = new Output(io.stdout, io.stderr, options)
   }
@@ -108,21 +115,24 @@ export class CliContext {
     return currentUsername(this.io.env)
   }
 
+  /** A prompt on the terminal, when stdin and stderr are both terminals. */
+  prompter(): Prompter | undefined {
+    const stdin = this.io.stdin
+    if (stdin.isTTY !== true || this.io.stderr.isTTY !== true) return undefined
+    return (question) => promptHidden(question, { input: stdin, output: this.io.stderr })
+  }
+
   /** Resolved once per encryption settings (and purpose), so several repositories prompt only once. */
   passphrase(repo: RepositoryConfig, { confirm = false } = {}): Promise<string> {
     const cache = confirm ? this.#passphrases.new : this.#passphrases.open
     let pending = cache.get(repo.encryption)
     if (pending === undefined) {
-      const stdin = this.io.stdin
-      const tty = stdin.isTTY === true && this.io.stderr.isTTY === true
-      const prompt: Prompter | undefined = tty
-        ? (question) => promptHidden(question, { input: stdin, output: this.io.stderr })
-        : undefined
+      const prompt = this.prompter()
       pending = resolvePassphrase({
         repository: repo.name,
         encryption: repo.encryption,
         configFile: this.config().file,
-        envPassphrase: this.envPassphrase,
+        envPassphrase: this.secrets.passphrase,
         confirm,
         prompt,
         warn: (m) => this.out.warn(m),
@@ -133,9 +143,26 @@ export class CliContext {
     return pending
   }
 
+  /**
+   * Opens a repository. It is probed first (the unencrypted config only), so a missing repository is
+   * reported as such, and an unencrypted one opens, without asking for a passphrase.
+   */
   async open(repo: RepositoryConfig): Promise<Repository> {
-    const passphrase = repo.encryption.mode === 'none' ? undefined : await this.passphrase(repo)
     const { Repository } = await import('../repository.js')
+    let encrypted: boolean
+    try {
+      encrypted = (await Repository.probe(repo.url)).encryption !== 'none'
+    } catch (e) {
+      if (!isVgerError(e, 'VGER_REPO_NOT_FOUND')) throw e
+      const pick = this.config().repositories.length > 1 ? ` -R ${repo.name}` : ''
+      throw new VgerError(
+        'VGER_REPO_NOT_FOUND',
+        `no repository at ${repo.url} (repository "${repo.name}"); create it with "vger init${pick}", or check the URL and -R`,
+        { cause: e },
+      )
+    }
+    this.throwIfAborted()
+    const passphrase = encrypted ? await this.passphrase(repo) : undefined
     const opened = await Repository.open({ url: repo.url, passphrase })
     for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
     return opened

@@ -1,6 +1,7 @@
 /** Find, read, expand, parse, validate and resolve the config. */
 import { readFileSync } from 'node:fs'
 import { LineCounter, parseDocument } from 'yaml'
+import { loadEnvFiles } from './env-file.js'
 import { type Env, interpolateEnv } from './interpolate.js'
 import { type Locations, defaultLocations, findConfigFile } from './paths.js'
 import { type ConfigProblem, ConfigError } from './problems.js'
@@ -31,7 +32,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): VgerConfig {
 
 /** Parses config text as if read from `file` (relative paths resolve against its directory). */
 export function parseConfig(text: string, file: string, loc: Pick<Locations, 'env' | 'home'>): VgerConfig {
-  const expanded = interpolateEnv(text, loc.env, file)
+  const envFiles = loadEnvFiles(text, file, loc.env, loc.home)
+  const expanded = interpolateEnv(text, envFiles.env, file)
   const lines = new LineCounter()
   const doc = parseDocument(expanded, { lineCounter: lines, prettyErrors: true, uniqueKeys: true })
   const syntax = [...doc.errors, ...doc.warnings].map((e): ConfigProblem => {
@@ -43,7 +45,7 @@ export function parseConfig(text: string, file: string, loc: Pick<Locations, 'en
   if (syntax.length > 0) throw new ConfigError(syntax)
   const { value, problems, positions } = validate(doc, lines, file, configShape)
   if (problems.length > 0) throw new ConfigError(problems)
-  return resolveConfig(value as RawConfig, { file, home: loc.home, positions })
+  return resolveConfig(value as RawConfig, { file, home: loc.home, env: envFiles.env, positions, envFiles: envFiles.files })
 }
 
 function withoutUndefined(opts: LoadConfigOptions): Partial<Locations> {

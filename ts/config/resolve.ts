@@ -1,102 +1,169 @@
 /**
- * From validated raw config to `VgerConfig`: defaults, absolute paths, normalised sources.
+ * From validated raw config to `VgerConfig`: defaults, absolute paths, normalised sources, per-repository
+ * overrides (a repository's `encryption`, `compression`, `retention`, `limits` or `schedule` replaces the
+ * top-level section wholesale; its `hooks` add to the top-level ones).
  *
  * Relative paths in a config file are relative to the file's directory (so cron and systemd see the same
  * paths as an interactive shell); `~` is the home directory.
  */
 import path from 'node:path'
 import type { Env } from './interpolate.js'
+import { DEFAULT_CHUNKER, DEFAULT_REPOSITORY_LABEL, NO_SOURCE_DEFAULTS, defaultCacheDir } from './defaults.js'
 import { defaultRepositoryPath, expandHome } from './paths.js'
 import { type ConfigProblem, ConfigError, type Position } from './problems.js'
-import type { RawConfig, RawSource } from './schema.js'
-import type { CompressionConfig, EncryptionConfig, RepositoryConfig, SourceConfig, VgerConfig } from './types.js'
+import {
+  chunkerOf,
+  chunkerProblem,
+  compressionOf,
+  encryptionOf,
+  hooksOf,
+  limitsOf,
+  retentionOf,
+  scheduleOf,
+} from './resolve-sections.js'
+import { resolveSources } from './resolve-sources.js'
+import type { RawConfig, RawRepository } from './schema.js'
+import type { RepositoryConfig, VgerConfig } from './types.js'
+import { hasScheme, parseRepositoryUrl } from './url.js'
 
-export const DEFAULT_ENCRYPTION: EncryptionConfig = { mode: 'auto' }
-export const DEFAULT_COMPRESSION: CompressionConfig = { algorithm: 'lz4', zstdLevel: 3 }
-export const DEFAULT_REPOSITORY_LABEL = 'default'
-
-const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
+export { DEFAULT_COMPRESSION, DEFAULT_ENCRYPTION, DEFAULT_REPOSITORY_LABEL } from './defaults.js'
+export { labelForPaths } from './resolve-sources.js'
 
 export interface ResolveContext {
   file: string
   home: string
+  env?: Env
   positions: ReadonlyMap<string, Position>
-}
-
-/** The label of an ad-hoc or unlabelled source: the directory name for one path, else "default". */
-export function labelForPaths(paths: readonly string[]): string {
-  const only = paths.length === 1 ? paths[0] : undefined
-  return only === undefined ? 'default' : path.basename(path.resolve(only)) || 'default'
+  /** Env files loaded before expansion (absolute). */
+  envFiles?: string[]
 }
 
 /** A repository URL as given, or a local path made absolute. */
 export function resolveRepositoryUrl(url: string, baseDir: string, home: string): string {
-  return SCHEME.test(url) ? url : path.resolve(baseDir, expandHome(url, home))
+  return hasScheme(url) ? url : path.resolve(baseDir, expandHome(url, home))
 }
 
 export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
   const baseDir = path.dirname(ctx.file)
-  const encryption: EncryptionConfig = { ...DEFAULT_ENCRYPTION, ...raw.encryption }
-  const compression: CompressionConfig = {
-    algorithm: raw.compression?.algorithm ?? DEFAULT_COMPRESSION.algorithm,
-    zstdLevel: raw.compression?.zstd_level ?? DEFAULT_COMPRESSION.zstdLevel,
+  const problems: ConfigProblem[] = []
+  const at = (key: string): Position => ctx.positions.get(key) ?? { line: 1, col: 1 }
+  const problem = (key: string, message: string): void => void problems.push({ file: ctx.file, ...at(key), message })
+
+  const top = {
+    encryption: encryptionOf(raw.encryption),
+    compression: compressionOf(raw.compression),
+    retention: retentionOf(raw.retention),
+    limits: limitsOf(raw.limits),
+    schedule: scheduleOf(raw.schedule),
   }
+  const chunker = chunkerOf(raw.chunker)
+  const chunkerError = chunkerProblem(chunker)
+  if (chunkerError !== null) problem('chunker', chunkerError)
+
+  const repositories = raw.repositories.map((r, i) => resolveRepository(r, i, top, baseDir, ctx.home, problem))
   const excludePatterns = raw.exclude_patterns ?? []
-  const repositories = raw.repositories.map((r): RepositoryConfig => {
-    const url = resolveRepositoryUrl(r.url, baseDir, ctx.home)
-    return { url, label: r.label, name: r.label ?? url, encryption, compression }
-  })
-  const sources = resolveSources(raw.sources ?? [], excludePatterns, baseDir, ctx)
-  return { file: ctx.file, repositories, sources, excludePatterns, encryption, compression, hostname: raw.hostname }
+  const defaults = {
+    ...NO_SOURCE_DEFAULTS,
+    exclude: excludePatterns,
+    excludeIfPresent: raw.exclude_if_present ?? [],
+    oneFileSystem: raw.one_file_system ?? false,
+    gitIgnore: raw.git_ignore ?? false,
+    xattrs: raw.xattrs?.enabled ?? false,
+  }
+  const labels = repositories.flatMap((r) => (r.label === undefined ? [] : [r.label]))
+  const sources = resolveSources(raw.sources ?? [], defaults, baseDir, ctx.home, labels, problem)
+  if (problems.length > 0) throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.col - b.col))
+
+  return {
+    file: ctx.file,
+    repositories,
+    sources,
+    excludePatterns,
+    ...top,
+    hostname: raw.hostname,
+    chunker,
+    hooks: hooksOf(raw.hooks),
+    excludeIfPresent: defaults.excludeIfPresent,
+    oneFileSystem: defaults.oneFileSystem,
+    gitIgnore: defaults.gitIgnore,
+    xattrs: defaults.xattrs,
+    cacheDir:
+      raw.cache_dir === undefined
+        ? defaultCacheDir(ctx.env ?? {}, ctx.home)
+        : path.resolve(baseDir, expandHome(raw.cache_dir, ctx.home)),
+    envFiles: ctx.envFiles ?? [],
+  }
 }
 
-function resolveSources(raw: RawSource[], globalExclude: string[], baseDir: string, ctx: ResolveContext): SourceConfig[] {
-  const abs = (p: string): string => path.resolve(baseDir, expandHome(p, ctx.home))
-  const sources: { source: SourceConfig; index: number }[] = []
-  // All plain-string entries form ONE source, placed where the first of them appears.
-  const simple = raw.flatMap((s, index) => (typeof s === 'string' ? [{ path: abs(s), index }] : []))
-  raw.forEach((s, index) => {
-    if (typeof s === 'string') {
-      if (index !== simple[0]?.index) return
-      const paths = simple.map((x) => x.path)
-      sources.push({ index, source: { label: labelForPaths(paths), paths, exclude: [...globalExclude] } })
-      return
-    }
-    const paths = (s.paths ?? (s.path === undefined ? [] : [s.path])).map(abs)
-    const label = s.label ?? labelForPaths(paths)
-    sources.push({ index, source: { label, paths, exclude: [...globalExclude, ...(s.exclude ?? [])] } })
-  })
+type Top = Pick<RepositoryConfig, 'encryption' | 'compression' | 'retention' | 'limits' | 'schedule'>
 
-  const problems: ConfigProblem[] = []
-  const seen = new Map<string, number>()
-  for (const { source, index } of sources) {
-    const first = seen.get(source.label)
-    if (first === undefined) {
-      seen.set(source.label, index)
-      continue
-    }
-    const at = ctx.positions.get(`sources[${index}]`) ?? { line: 1, col: 1 }
-    problems.push({
-      file: ctx.file,
-      ...at,
-      message: `sources[${index}] and sources[${first}] are both labelled "${source.label}"; give them distinct "label"s`,
-    })
+function resolveRepository(
+  r: RawRepository,
+  i: number,
+  top: Top,
+  baseDir: string,
+  home: string,
+  problem: (key: string, message: string) => void,
+): RepositoryConfig {
+  const url = resolveRepositoryUrl(r.url, baseDir, home)
+  const parsed = parseRepositoryUrl(url)
+  const location = 'value' in parsed ? parsed.value : undefined
+  const key = `repositories[${i}]`
+  if (location !== undefined && 'insecure' in location && location.insecure && r.allow_insecure_http !== true) {
+    problem(`${key}.url`, `${key}.url uses plain http; set "allow_insecure_http: true" in ${key} to accept that (credentials and metadata travel unencrypted)`)
   }
-  if (problems.length > 0) throw new ConfigError(problems)
-  return sources.map((s) => s.source)
+  if (r.schedule !== undefined && (r.schedule.every !== undefined || r.schedule.cron !== undefined) && r.schedule.enabled !== true) {
+    problem(`${key}.schedule`, `${key}.schedule sets "every" or "cron" but not "enabled: true"; add it, or remove the cadence`)
+  }
+  const backend = {
+    allowInsecureHttp: r.allow_insecure_http ?? false,
+    region: r.region,
+    accessKeyId: r.access_key_id,
+    secretAccessKey: r.secret_access_key,
+    sftpKey: r.sftp_key === undefined ? undefined : path.resolve(baseDir, expandHome(r.sftp_key, home)),
+    sftpKnownHosts: r.sftp_known_hosts === undefined ? undefined : path.resolve(baseDir, expandHome(r.sftp_known_hosts, home)),
+    accessToken: r.access_token,
+  }
+  return {
+    url,
+    label: r.label,
+    name: r.label ?? url,
+    location,
+    encryption: r.encryption === undefined ? top.encryption : encryptionOf(r.encryption),
+    compression: r.compression === undefined ? top.compression : compressionOf(r.compression),
+    retention: r.retention === undefined ? top.retention : retentionOf(r.retention),
+    limits: r.limits === undefined ? top.limits : limitsOf(r.limits),
+    schedule: r.schedule === undefined ? top.schedule : scheduleOf(r.schedule),
+    hooks: hooksOf(r.hooks),
+    backend,
+  }
 }
 
 /** The config used when no file exists: one local repository, encryption auto, no sources. */
 export function defaultConfig(env: Env, home: string): VgerConfig {
   const url = defaultRepositoryPath({ env, home })
-  const encryption = { ...DEFAULT_ENCRYPTION }
-  const compression = { ...DEFAULT_COMPRESSION }
+  const top = {
+    encryption: encryptionOf(undefined),
+    compression: compressionOf(undefined),
+    retention: retentionOf(undefined),
+    limits: limitsOf(undefined),
+    schedule: scheduleOf(undefined),
+  }
   return {
     file: null,
-    repositories: [{ url, label: DEFAULT_REPOSITORY_LABEL, name: DEFAULT_REPOSITORY_LABEL, encryption, compression }],
+    repositories: [
+      { url, label: DEFAULT_REPOSITORY_LABEL, name: DEFAULT_REPOSITORY_LABEL, location: { backend: 'local', path: url }, ...top, hooks: {} },
+    ],
     sources: [],
     excludePatterns: [],
-    encryption,
-    compression,
+    ...top,
+    chunker: { ...DEFAULT_CHUNKER },
+    hooks: {},
+    excludeIfPresent: [],
+    oneFileSystem: false,
+    gitIgnore: false,
+    xattrs: false,
+    cacheDir: defaultCacheDir(env, home),
+    envFiles: [],
   }
 }

@@ -39,5 +39,6 @@ export function selectRepositories(
   const url = resolveRepositoryUrl(selector, cwd, home)
   const byUrl = config.repositories.find((r) => r.url === url)
   if (byUrl !== undefined) return [byUrl]
-  return [{ url, name: url, encryption: config.encryption, compression: config.compression }]
+  const { encryption, compression, retention, limits, schedule } = config
+  return [{ url, name: url, encryption, compression, retention, limits, schedule, hooks: {} }]
 }

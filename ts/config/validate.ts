@@ -8,7 +8,31 @@
 import { type Document, type LineCounter, type Node, isAlias, isMap, isScalar, isSeq } from 'yaml'
 import { type ConfigProblem, type Position, didYouMean } from './problems.js'
 
-export type Shape = StringShape | IntegerShape | ListShape | ObjectShape | EitherShape
+export type Shape =
+  | StringShape
+  | IntegerShape
+  | BooleanShape
+  | ValueShape
+  | StringsShape
+  | ListShape
+  | ObjectShape
+  | EitherShape
+
+export interface BooleanShape {
+  kind: 'boolean'
+}
+
+/** A scalar (string or number) turned into a typed value by `parse`, e.g. "2MiB" → 2097152. */
+export interface ValueShape {
+  kind: 'value'
+  /** Errors start with "expected …" (rephrased as "expected PATH to be …") or are a sentence of their own. */
+  parse: (value: unknown) => { value: unknown } | { error: string }
+}
+
+/** A string or a list of strings, always returned as a list (hooks, env_file). */
+export interface StringsShape {
+  kind: 'strings'
+}
 
 export interface StringShape {
   kind: 'string'
@@ -112,6 +136,14 @@ function check(walk: Walk, raw: Node, shape: Shape, path: string, fallback: Posi
       return checkString(walk, node, shape, path, at)
     case 'integer':
       return checkInteger(walk, node, shape, path, at)
+    case 'boolean':
+      if (isScalar(node) && typeof node.value === 'boolean') return node.value
+      return void report(walk, at, `expected ${path} to be true or false, got ${describe(node)}`)
+    case 'value':
+      return checkValue(walk, node, shape, path, at)
+    case 'strings':
+      if (isSeq(node)) return checkList(walk, node, { kind: 'list', items: { kind: 'string' } }, path, at)
+      return wrap(checkString(walk, node, { kind: 'string' }, path, at))
     case 'list':
       return checkList(walk, node, shape, path, at)
     case 'object':
@@ -156,6 +188,21 @@ function checkInteger(walk: Walk, node: Node, shape: IntegerShape, path: string,
     return void report(walk, at, `expected ${path} to be an integer${range}, got ${describe(node)}`)
   }
   return value
+}
+
+function wrap(value: string | undefined): string[] | undefined {
+  return value === undefined ? undefined : [value]
+}
+
+function checkValue(walk: Walk, node: Node, shape: ValueShape, path: string, at: Position): unknown {
+  const parsed = shape.parse(isScalar(node) ? node.value : undefined)
+  if ('value' in parsed) return parsed.value
+  const message = parsed.error.startsWith('expected ')
+    ? `expected ${path} to be ${parsed.error.slice('expected '.length)}`
+    : `${path}: ${parsed.error}`
+  // Say what was found when the parser could not (e.g. a list where a size belongs).
+  const found = isScalar(node) || message.includes(', got ') ? '' : `, got ${describe(node)}`
+  return void report(walk, at, message + found)
 }
 
 function checkList(walk: Walk, node: Node, shape: ListShape, path: string, at: Position): unknown[] | undefined {

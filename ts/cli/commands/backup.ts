@@ -1,9 +1,12 @@
 /**
- * `vger backup [PATHS...]`: with no paths, one snapshot per configured source; with paths, one ad-hoc
- * snapshot of all of them. Exit code 3 when a snapshot was saved but some entries were skipped.
+ * `vger backup [PATHS...]`: with no paths, one snapshot per configured source (`-S` picks sources); with
+ * paths, one ad-hoc snapshot of all of them. Exit code 3 when a snapshot was saved but some entries were
+ * skipped.
  */
+import { makeSource } from '../../config/defaults.js'
+import { didYouMean } from '../../config/problems.js'
 import { labelForPaths } from '../../config/resolve.js'
-import type { SourceConfig } from '../../config/types.js'
+import type { RepositoryConfig, SourceConfig } from '../../config/types.js'
 import { VgerError } from '../../errors.js'
 import type { BackupOutcome, CompressionAlgorithm } from '../../native-types.js'
 import type { CliContext, Failure } from '../context.js'
@@ -16,17 +19,26 @@ export interface BackupFlags {
   compression?: CompressionAlgorithm
 }
 
-interface Saved extends BackupOutcome {
+export interface Saved extends BackupOutcome {
   repository: string
   source: string
+}
+
+export interface BackupRun {
+  saved: Saved[]
+  failures: Failure[]
 }
 
 export function backupSources(ctx: CliContext, paths: string[], flags: BackupFlags): SourceConfig[] {
   const config = ctx.config()
   if (paths.length > 0) {
+    if (ctx.options.source.length > 0) {
+      throw new VgerError('VGER_USAGE', '-S picks configured sources; with PATHS, name the snapshot with --label instead')
+    }
     const abs = paths.map((p) => ctx.resolvePath(p))
-    const exclude = [...config.excludePatterns, ...flags.exclude]
-    return [{ label: flags.label ?? labelForPaths(abs), paths: abs, exclude }]
+    const source = makeSource(flags.label ?? labelForPaths(abs), abs, { ...config, exclude: config.excludePatterns })
+    source.exclude.push(...flags.exclude)
+    return [source]
   }
   if (flags.label !== undefined) {
     throw new VgerError('VGER_USAGE', '--label names an ad-hoc snapshot: give the paths too (vger backup --label L PATH...)')
@@ -38,20 +50,65 @@ export function backupSources(ctx: CliContext, paths: string[], flags: BackupFla
       `nothing to back up: no sources in ${where}; run "vger backup PATH..." or add "sources:" to the config`,
     )
   }
-  return config.sources.map((s) => ({ ...s, exclude: [...s.exclude, ...flags.exclude] }))
+  return selectSources(config.sources, ctx.options.source).map((s) => ({ ...s, exclude: [...s.exclude, ...flags.exclude] }))
+}
+
+/** The sources named by `-S` (all when none is given); an unknown label is a usage error. */
+export function selectSources(sources: SourceConfig[], labels: readonly string[]): SourceConfig[] {
+  if (labels.length === 0) return sources
+  const known = sources.map((s) => s.label)
+  for (const label of labels) {
+    if (known.includes(label)) continue
+    const guess = didYouMean(label, known)
+    const hint = guess === undefined ? `; configured: ${known.join(', ')}` : ` (did you mean "${guess}"?)`
+    throw new VgerError('VGER_USAGE', `no source labelled "${label}"${hint}`)
+  }
+  return sources.filter((s) => labels.includes(s.label))
+}
+
+/** What a source asks for that this version does not do yet: said once per source and run. */
+function notYetApplied(source: SourceConfig): string[] {
+  const out: string[] = []
+  if (source.excludeIfPresent.length > 0) out.push('exclude_if_present')
+  if (source.oneFileSystem) out.push('one_file_system')
+  if (source.gitIgnore) out.push('git_ignore')
+  if (source.xattrs) out.push('xattrs')
+  if (Object.keys(source.hooks).length > 0) out.push('hooks')
+  if (source.commandDumps.length > 0) out.push('command_dumps')
+  return out
 }
 
 export async function backup(ctx: CliContext, paths: string[], flags: BackupFlags): Promise<number> {
-  const sources = backupSources(ctx, paths, flags)
+  const run = await runBackups(ctx, backupSources(ctx, paths, flags), flags)
+  ctx.out.result({ snapshots: run.saved, errors: run.failures })
+  return backupExitCode(run)
+}
+
+export function backupExitCode(run: BackupRun): number {
+  if (run.failures.length > 0) return 1
+  return run.saved.some((s) => s.partial) ? 3 : 0
+}
+
+/** Backs up `sources` to every selected repository (a source's `repos` restricts where it goes). */
+export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags: Pick<BackupFlags, 'compression'>): Promise<BackupRun> {
   const repos = ctx.repositories('all')
   const hostname = ctx.hostname()
   const username = ctx.username()
   const saved: Saved[] = []
   const failures: Failure[] = []
+  for (const source of sources) {
+    const missing = notYetApplied(source)
+    if (missing.length > 0) ctx.out.warn(`source "${source.label}": ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not applied by this version yet`)
+  }
+  const runnable = sources.filter((s) => s.paths.length > 0)
+  const goesTo = (source: SourceConfig, repo: RepositoryConfig): boolean =>
+    source.repos === undefined || (repo.label !== undefined && source.repos.includes(repo.label))
 
   const run = await ctx.eachRepository(repos, async (repo) => {
+    const mine = runnable.filter((s) => goesTo(s, repo))
+    if (mine.length === 0) return
     const repository = await ctx.open(repo)
-    for (const source of sources) {
+    for (const source of mine) {
       ctx.throwIfAborted()
       const title = repos.length > 1 ? `${source.label} → ${repo.name}` : source.label
       const progress = progressDisplay(ctx.out, `backup ${title}`, { repository: repo.name, source: source.label })
@@ -72,16 +129,13 @@ export async function backup(ctx: CliContext, paths: string[], flags: BackupFlag
         report(ctx, repo.name, source.label, outcome)
       } catch (e) {
         progress.finish()
-        if (ctx.signal.aborted || sources.length === 1) throw e
+        if (ctx.signal.aborted || mine.length === 1) throw e
         failures.push(ctx.fail(e, repo.name, source.label))
       }
     }
   })
   failures.push(...run.failures)
-
-  ctx.out.result({ snapshots: saved, errors: failures })
-  if (failures.length > 0) return 1
-  return saved.some((s) => s.partial) ? 3 : 0
+  return { saved, failures }
 }
 
 function report(ctx: CliContext, repository: string, source: string, o: BackupOutcome): void {

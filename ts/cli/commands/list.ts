@@ -1,14 +1,26 @@
-/** `vger list`: the snapshots of every selected repository. */
+/** `vger list [-S LABEL]... [--last N] [--host H]`: the snapshots of every selected repository, oldest first. */
 import type { SnapshotListing, SnapshotSummary } from '../../native-types.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount, formatTable, formatTime, shortId } from '../output.js'
+import { snapshotsByTime } from '../snapshots.js'
 
-export async function list(ctx: CliContext): Promise<number> {
+export interface ListFlags {
+  last?: number
+  host?: string
+}
+
+/** The snapshots to show: by label (-S), host, then the newest `last` of them; oldest first. */
+export function filterSnapshots(listing: SnapshotListing, labels: readonly string[], flags: ListFlags): SnapshotSummary[] {
+  const byHost = snapshotsByTime(listing, labels).filter((s) => flags.host === undefined || s.hostname === flags.host)
+  return flags.last === undefined ? byHost : byHost.slice(-flags.last)
+}
+
+export async function list(ctx: CliContext, flags: ListFlags = {}): Promise<number> {
   const repos = ctx.repositories('all')
   const { results, failures } = await ctx.eachRepository(repos, async (repo): Promise<SnapshotListing> => {
     const repository = await ctx.open(repo)
     const listing = await repository.listSnapshots()
-    const snapshots = [...listing.snapshots].sort((a, b) => a.time.localeCompare(b.time))
+    const snapshots = filterSnapshots(listing, ctx.options.source, flags)
     const damaged = listing.damaged ?? []
     for (const w of damaged) ctx.out.warn(`repository "${repo.name}": damaged snapshot ${w.path}: ${w.message} [${w.code}]`)
     if (repos.length > 1) ctx.out.line(`Repository "${repo.name}" (${repo.url})`)

@@ -1,23 +1,25 @@
 /** `vger restore SNAPSHOT DEST [--pattern GLOB]`: into an empty or new directory. */
 import { VgerError } from '../../errors.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatCount } from '../output.js'
+import { formatBytes, formatCount, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
+import { resolveSnapshot } from '../snapshots.js'
 
-export async function restore(ctx: CliContext, snapshot: string, dest: string, opts: { pattern?: string }): Promise<number> {
+export async function restore(ctx: CliContext, ref: string, dest: string, opts: { pattern?: string }): Promise<number> {
   const repo = ctx.repository()
   const target = ctx.resolvePath(dest)
   const repository = await ctx.open(repo)
-  const progress = progressDisplay(ctx.out, `restore ${snapshot}`, { repository: repo.name, snapshot })
+  const snapshot = await resolveSnapshot(repository, ref, ctx.options.source)
+  const progress = progressDisplay(ctx.out, `restore ${shortId(snapshot.id)}`, { repository: repo.name, snapshot: snapshot.id })
   const outcome = await repository
-    .restore({ snapshot, dest: target, pattern: opts.pattern, signal: ctx.signal, onProgress: progress.onProgress })
+    .restore({ snapshot: snapshot.id, dest: target, pattern: opts.pattern, signal: ctx.signal, onProgress: progress.onProgress })
     .finally(() => progress.finish())
 
   const parts = [formatCount(outcome.files, 'file'), formatCount(outcome.dirs, 'dir')]
   if (outcome.symlinks > 0) parts.push(formatCount(outcome.symlinks, 'symlink'))
   if (outcome.others > 0) parts.push(formatCount(outcome.others, 'other'))
-  ctx.out.line(`Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) to ${target}`)
-  ctx.out.result({ repository: repo.name, snapshot, dest: target, ...outcome })
+  ctx.out.line(`Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) from snapshot ${shortId(snapshot.id)} to ${target}`)
+  ctx.out.result({ repository: repo.name, snapshot: snapshot.id, label: snapshot.label, dest: target, ...outcome })
 
   if (outcome.errors.length === 0) return 0
   for (const e of outcome.errors) ctx.out.warn(`${e.path}: ${e.message} [${e.code}]`)

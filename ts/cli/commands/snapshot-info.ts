@@ -1,0 +1,34 @@
+/** `vger snapshot info SNAPSHOT`: the metadata and statistics of one snapshot. */
+import type { SnapshotSummary } from '../../native-types.js'
+import type { CliContext } from '../context.js'
+import { formatBytes, formatTime } from '../output.js'
+import { resolveSnapshot } from '../snapshots.js'
+
+export async function snapshotInfo(ctx: CliContext, ref: string): Promise<number> {
+  const repo = ctx.repository()
+  const repository = await ctx.open(repo)
+  const snapshot = await resolveSnapshot(repository, ref, ctx.options.source)
+  ctx.out.line(renderSnapshotInfo(snapshot))
+  ctx.out.result({ repository: repo.name, snapshot })
+  return 0
+}
+
+export function renderSnapshotInfo(s: SnapshotSummary): string {
+  const st = s.stats
+  const rows: [string, string][] = [
+    ['ID', s.id],
+    ['Time', formatTime(s.time)],
+    ['Label', s.label],
+    ['Host', s.hostname],
+    ['User', s.username],
+    ['Paths', s.paths.join(', ')],
+    ['Partial', s.partial ? `yes: ${st.skipped} entries skipped` : 'no'],
+    ['Entries', `${st.files} files, ${st.dirs} dirs, ${st.symlinks} symlinks, ${st.others} others`],
+    ['Size', formatBytes(st.bytes)],
+    ['Added', `${formatBytes(st.newBytes)} new data in ${st.newChunks} chunks, ${formatBytes(st.storedBytes)} stored`],
+    ['Tree', s.tree],
+    ['Format version', String(s.formatVersion)],
+  ]
+  const width = Math.max(...rows.map(([k]) => k.length))
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width + 1)}  ${v}`).join('\n')
+}

@@ -1,0 +1,188 @@
+/**
+ * The commander tree. Command modules (and through them the native addon) are imported only when their
+ * command runs, so `vger --version` and `vger --help` stay fast and work without the addon.
+ * docs/commands.md mentions every command and long option here (test/unit/docs.test.ts checks it).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { COMPRESSION_ALGORITHMS } from '../config/schema.js'
+import { parseRetentionDuration, parseSize } from '../config/units.js'
+import { VgerError } from '../errors.js'
+import type { CliContext, CliIo } from './context.js'
+import { packageVersion, usageError } from './program.js'
+
+export type Action = (ctx: CliContext) => Promise<number>
+export type Runner = (cmd: Command, action: Action) => Promise<void>
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1')
+  return n
+}
+
+function size(value: string): number {
+  const r = parseSize(value)
+  if ('error' in r) throw new InvalidArgumentError(r.error)
+  return r.value
+}
+
+function duration(value: string): number {
+  const r = parseRetentionDuration(value)
+  if ('error' in r) throw new InvalidArgumentError(r.error)
+  return r.value
+}
+
+const SNAPSHOT_ARG = 'snapshot id (a unique prefix of at least 4 hex digits), or "latest" (newest, among -S labels if given)'
+
+export function buildProgram(io: CliIo, runAction: Runner): Command {
+  const program = new Command('vger')
+  // Inherited by every subcommand created below.
+  program
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(usageError(s)),
+    })
+    .configureHelp({ showGlobalOptions: true })
+    .showSuggestionAfterError()
+
+  program
+    .description(
+      'Fast, encrypted, deduplicating backups.\n\n' +
+        'Without a command: the full cycle for every repository (backup of all sources, prune, compact, check).',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option(
+      '-c, --config <path>',
+      'config file (default: $VGER_CONFIG, ./vger.yaml, ~/.config/vger/config.yaml, /etc/vger/config.yaml)',
+    )
+    .option('-R, --repo <label|url>', 'repository label or URL (default: every configured repository)')
+    .option('-S, --source <label>', 'source label: restricts backup, list, find and "latest" (repeatable)', collect, [])
+    .option('--json', 'print the result as JSON on stdout, progress as JSON lines on stderr')
+    .option('-v, --verbose', 'more detail (stack traces on errors); repeatable', (_: string, n: number) => n + 1, 0)
+    .option('-q, --quiet', 'no progress or status messages')
+    .argument('[command]', 'a command (see below); none runs the full cycle')
+    .action(async (command: string | undefined, _opts, cmd: Command) => {
+      if (command !== undefined) {
+        const names = cmd.commands.map((c) => c.name())
+        return runAction(cmd, () => {
+          throw new VgerError('VGER_USAGE', `unknown command '${command}' (see --help); commands: ${names.join(', ')}`)
+        })
+      }
+      await runAction(cmd, async (ctx) => (await import('./commands/cycle.js')).cycle(ctx))
+    })
+
+  program
+    .command('config')
+    .description('write a commented starter config file')
+    .option('-d, --dest <path>', 'where to write it (default: ./vger.yaml); never overwrites')
+    .action(async (opts: { dest?: string }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/config.js')).writeStarterConfig(ctx, opts))
+    })
+
+  program
+    .command('init')
+    .description('create the repository (every configured one, or the one chosen with -R)')
+    .action(async (_opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/init.js')).init(ctx))
+    })
+
+  program
+    .command('backup')
+    .description('back up the configured sources (one snapshot each, -S to pick), or PATHS as one snapshot')
+    .argument('[paths...]', 'files or directories to back up instead of the configured sources')
+    .option('-l, --label <label>', 'snapshot label for PATHS (default: the directory name, or "default")')
+    .option('-e, --exclude <pattern>', 'gitignore-style pattern to skip (repeatable)', collect, [])
+    .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(COMPRESSION_ALGORITHMS))
+    .action(async (paths: string[], opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/backup.js')).backup(ctx, paths, opts))
+    })
+
+  program
+    .command('list')
+    .description('list snapshots (-S to restrict to source labels)')
+    .option('--last <n>', 'only the newest N snapshots of each repository', positiveInt)
+    .option('--host <hostname>', 'only snapshots taken on this host')
+    .action(async (opts: { last?: number; host?: string }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/list.js')).list(ctx, opts))
+    })
+
+  program
+    .command('info')
+    .description('repository details and totals: snapshots, original, compressed, deduplicated and stored sizes')
+    .action(async (_opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/info.js')).info(ctx))
+    })
+
+  program
+    .command('restore')
+    .description('restore a snapshot into an empty or new directory')
+    .argument('<snapshot>', SNAPSHOT_ARG)
+    .argument('<dest>', 'destination directory (must be empty or not exist)')
+    .option('--pattern <glob>', 'restore only paths matching this glob (* may cross /)')
+    .action(async (id: string, dest: string, opts: { pattern?: string }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/restore.js')).restore(ctx, id, dest, opts))
+    })
+
+  addSnapshotCommands(program, runAction)
+
+  const key = program.command('key').description('manage the repository key')
+  key
+    .command('change-passphrase')
+    .description('re-wrap the repository key with a new passphrase (VGER_NEW_PASSPHRASE, or asked twice)')
+    .action(async (_opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/key.js')).changePassphrase(ctx))
+    })
+
+  return program
+}
+
+function addSnapshotCommands(program: Command, runAction: Runner): void {
+  const snapshot = program.command('snapshot').description('work with snapshots: list, info, find, diff')
+  snapshot
+    .command('list')
+    .description('list the files in a snapshot, like ls -l')
+    .argument('<snapshot>', SNAPSHOT_ARG)
+    .argument('[path]', 'only this subtree (/-separated, relative to the snapshot root)')
+    .option('-p, --path <subtree>', 'the same as the PATH argument')
+    .action(async (id: string, sub: string | undefined, opts: { path?: string }, cmd: Command) => {
+      const path = sub ?? opts.path
+      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-list.js')).snapshotList(ctx, id, { path }))
+    })
+
+  snapshot
+    .command('info')
+    .description('the metadata and statistics of one snapshot')
+    .argument('<snapshot>', SNAPSHOT_ARG)
+    .action(async (id: string, _opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-info.js')).snapshotInfo(ctx, id))
+    })
+
+  snapshot
+    .command('find')
+    .description('find files across snapshots: a timeline per path (added, modified, unchanged)')
+    .argument('[path]', 'only under this path (/-separated, relative to the snapshot root)')
+    .option('--name <glob>', 'the file name matches this glob')
+    .option('--iname <glob>', 'like --name, ignoring case')
+    .addOption(new Option('--type <type>', 'f (file), d (directory) or l (symlink)').choices(['f', 'd', 'l']))
+    .option('--since <duration>', 'only snapshots newer than this (24h, 7d, 2w, 6m, 1y)', duration)
+    .option('--larger <size>', 'only files larger than SIZE (e.g. 10MiB)', size)
+    .option('--smaller <size>', 'only files smaller than SIZE', size)
+    .option('--last <n>', 'only the newest N snapshots', positiveInt)
+    .action(async (path: string | undefined, opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-find.js')).snapshotFind(ctx, path, opts))
+    })
+
+  snapshot
+    .command('diff')
+    .description('what changed between two snapshots: added, removed, modified, metadata only')
+    .argument('<a>', 'the older snapshot (id prefix or "latest")')
+    .argument('<b>', 'the newer snapshot (id prefix or "latest")')
+    .action(async (a: string, b: string, _opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-diff.js')).snapshotDiff(ctx, a, b))
+    })
+}
