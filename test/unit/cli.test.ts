@@ -2,9 +2,11 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { run } from '../../ts/cli/program.js'
 import { isNativeLoaded } from '../../ts/native.js'
+import { Repository } from '../../ts/repository.js'
+import { FAST_KDF, NO_ADDON_REASON, addonBuilt } from '../helpers/addon.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -53,7 +55,7 @@ describe('usage errors exit with 2', () => {
     ['an unknown option', ['list', '--frob']],
     ['a bad --compression', ['backup', '--compression', 'lz5', '/tmp']],
     ['a missing argument', ['restore', 'latest']],
-    ['no command', []],
+    ['no command and no sources (the full cycle has nothing to back up)', []],
     ['--label without paths', ['backup', '--label', 'x']],
     ['backup with no sources and no paths', ['backup']],
   ])('%s', async (_, args) => {
@@ -61,6 +63,11 @@ describe('usage errors exit with 2', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/^vger: error\[VGER_USAGE\]: /m)
     expect(isNativeLoaded()).toBe(false)
+  })
+
+  it('suggests a command for a typo', async () => {
+    const r = await vger(['lsit'])
+    expect(r.stderr).toBe("vger: error[VGER_USAGE]: unknown command 'lsit' (did you mean 'list'?; see --help)\n")
   })
 
   it('formats commander errors like every other error', async () => {
@@ -103,54 +110,100 @@ describe('errors exit with 1 and print "vger: error[CODE]: message"', () => {
     expect(r.stderr).toContain(`${path.join(dir, 'vger.yaml')}:1:15: expected repositories to list at least one entry`)
   })
 
-  it('needs a passphrase when there is no terminal, without a stack trace or loading the addon', async () => {
+  it('reports a missing repository before asking for a passphrase (VGER_REPO_NOT_FOUND, next step)', async () => {
     const r = await vger(['list'])
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/^vger: error\[VGER_PASSPHRASE_REQUIRED\]: repository "default" needs a passphrase/)
+    expect(r.stderr).toMatch(/^vger: error\[VGER_REPO_NOT_FOUND\]: no repository at .*vger\/repo \(repository "default"\); create it with "vger init"/)
+    expect(r.stderr).not.toMatch(/passphrase/i)
     expect(r.stderr).not.toMatch(/^\s+at /m)
-    expect(isNativeLoaded()).toBe(false)
   })
 
   it('prints the stack trace with -v', async () => {
     const r = await vger(['-v', 'list'])
     expect(r.stderr).toMatch(/^\s+at /m)
   })
+})
+
+describe.skipIf(!addonBuilt)(`passphrase sources against a real repository${addonBuilt ? '' : ` — skipped: ${NO_ADDON_REASON}`}`, () => {
+  const PASS = 'correct horse'
+  let repoDir = ''
+  let plainDir = ''
+
+  beforeAll(async () => {
+    repoDir = path.join(tempDir(), 'repo')
+    plainDir = path.join(tempDir(), 'plain')
+    await Repository.init({ url: repoDir, passphrase: PASS, encryption: 'auto', kdf: FAST_KDF })
+    await Repository.init({ url: plainDir, encryption: 'none' })
+  })
+
+  const config = (extra = ''): string => writeConfig(`repositories:\n  - url: ${repoDir}\n    label: main\n${extra}`).file
+
+  it('needs a passphrase when there is no terminal (no stack trace)', async () => {
+    const r = await vger(['-c', config(), 'list'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^vger: error\[VGER_PASSPHRASE_REQUIRED\]: repository "main" needs a passphrase/)
+    expect(r.stderr).not.toMatch(/^\s+at /m)
+  })
 
   it('adds a JSON error line on stderr with --json', async () => {
-    const r = await vger(['--json', 'list'])
+    const r = await vger(['-c', config(), '--json', 'list'])
     const [first, second] = r.stderr.trim().split('\n')
     expect(JSON.parse(first ?? '')).toMatchObject({ type: 'error', code: 'VGER_PASSPHRASE_REQUIRED' })
     expect(second).toMatch(/^vger: error\[VGER_PASSPHRASE_REQUIRED\]/)
     expect(r.stdout).toBe('')
   })
 
+  it('opens an unencrypted repository without any passphrase source, whatever encryption.mode says', async () => {
+    const { file } = writeConfig(`repositories:\n  - url: ${plainDir}\n`)
+    const r = await vger(['-c', file, 'list', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ repositories: [{ url: plainDir, snapshots: [] }], errors: [] })
+  })
+
+  it('takes VGER_PASSPHRASE', async () => {
+    const r = await vger(['-c', config(), 'list'], { env: { VGER_PASSPHRASE: PASS } })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('No snapshots.\n')
+  })
+
   it('reports a failing passcommand', async () => {
-    const { file } = writeConfig('repositories:\n  - url: /r\nencryption:\n  passcommand: "exit 7"\n')
-    const r = await vger(['-c', file, 'list'])
+    const r = await vger(['-c', config('encryption:\n  passcommand: "exit 7"\n'), 'list'])
     expect(r.code).toBe(1)
     expect(r.stderr).toBe('vger: error[VGER_PASSCOMMAND_FAILED]: encryption.passcommand exited with status 7\n')
   })
-})
 
-describe('secrets', () => {
-  it('reads VGER_PASSPHRASE once and removes it from the environment', async () => {
-    const r = await vger(['--version'], { env: { VGER_PASSPHRASE: 'hunter2' } })
-    expect(r.env.VGER_PASSPHRASE).toBeUndefined()
+  it('prefers the passcommand over VGER_PASSPHRASE', async () => {
+    const r = await vger(['-c', config(`encryption:\n  passcommand: "echo '${PASS}'"\n`), 'list'], { env: { VGER_PASSPHRASE: 'wrong' } })
+    expect(r.code, r.stderr).toBe(0)
   })
 
   it('hides VGER_PASSPHRASE from the passcommand', async () => {
-    const { file } = writeConfig('repositories:\n  - url: /r\nencryption:\n  passcommand: \'echo "leak:$VGER_PASSPHRASE" >&2; exit 1\'\n')
+    const file = config('encryption:\n  passcommand: \'echo "leak:$VGER_PASSPHRASE" >&2; exit 1\'\n')
     const r = await vger(['-c', file, 'list'], { env: { VGER_PASSPHRASE: 'hunter2' } })
     expect(r.stderr).toContain('leak:')
     expect(r.stderr).not.toContain('hunter2')
   })
 
-  it('warns about a plain-text passphrase without printing it', async () => {
+  it('prefers a plain-text config passphrase, with a warning that does not print it', async () => {
+    const file = config(`encryption:\n  passphrase: "${PASS}"\n  passcommand: "exit 9"\n`)
+    const r = await vger(['-c', file, 'list'], { env: { VGER_PASSPHRASE: 'wrong' } })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toBe(`vger: warning: the passphrase for repository "main" is stored in plain text in ${file}; prefer encryption.passcommand or VGER_PASSPHRASE\n`)
+    expect(r.stderr).not.toContain(PASS)
+  })
+})
+
+describe('secrets', () => {
+  it('reads VGER_PASSPHRASE and VGER_NEW_PASSPHRASE once and removes them from the environment', async () => {
+    const r = await vger(['--version'], { env: { VGER_PASSPHRASE: 'hunter2', VGER_NEW_PASSPHRASE: 'hunter3' } })
+    expect(r.env.VGER_PASSPHRASE).toBeUndefined()
+    expect(r.env.VGER_NEW_PASSPHRASE).toBeUndefined()
+  })
+
+  it('a backup with nothing to do never asks for the passphrase', async () => {
     const { file } = writeConfig('repositories:\n  - url: /r\nencryption:\n  passphrase: hunter2\n')
     const r = await vger(['-c', file, 'backup'])
-    expect(r.code).toBe(2) // no sources; the passphrase is not even needed
-    const r2 = await vger(['-c', file, 'restore', 'latest', '/tmp/x'])
-    expect(r2.stderr).toContain(`vger: warning: the passphrase for repository "/r" is stored in plain text in ${file}`)
-    expect(r2.stderr).not.toContain('hunter2')
+    expect(r.code).toBe(2)
+    expect(r.stderr).not.toContain('plain text')
   })
 })

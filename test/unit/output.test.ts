@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { renderListing } from '../../ts/cli/commands/list.js'
 import { renderEntries } from '../../ts/cli/commands/snapshot-list.js'
-import { formatBytes, formatDuration, formatMode, formatTable, shortId } from '../../ts/cli/output.js'
-import { progressLine } from '../../ts/cli/progress.js'
+import { Output, formatBytes, formatDuration, formatMode, formatTable, shortId } from '../../ts/cli/output.js'
+import { formatEta, progressDisplay, progressLine } from '../../ts/cli/progress.js'
 import type { SnapshotSummary } from '../../ts/native-types.js'
 
 describe('formatters', () => {
@@ -32,7 +32,38 @@ describe('formatters', () => {
 
   it('renders a progress line', () => {
     const e = { type: 'restore' as const, files: 5, bytes: 512, newBytes: 0, totalFiles: 10, totalBytes: 1024 }
-    expect(progressLine('restore latest', e, 1000)).toBe('restore latest: 5/10 files, 512 B of 1.00 KiB (50%), 512 B/s')
+    expect(progressLine('restore latest', e, 1000)).toBe(
+      'restore latest: [##########----------] 50%, 5/10 files, 512 B of 1.00 KiB, 512 B/s, ETA 0:01',
+    )
+    const backup = { type: 'backup' as const, files: 1204, bytes: 3 * 1024 * 1024, newBytes: 0, totalFiles: 0, totalBytes: 0 }
+    expect(progressLine('backup docs', backup, 2000)).toBe('backup docs: 1,204 files, 3.00 MiB, 1.50 MiB/s')
+  })
+
+  it('formats the time left', () => {
+    expect(formatEta(65)).toBe('1:05')
+    expect(formatEta(3723)).toBe('1:02:03')
+  })
+
+  it('shows a bar on a terminal and nothing when stderr is not a terminal', () => {
+    const written: string[] = []
+    const tty = { write: (s: string) => written.push(s), isTTY: true, columns: 120 }
+    const display = progressDisplay(new Output({ write: () => true }, tty, { json: false, quiet: false, verbose: 0 }), 'restore x', {})
+    display.onProgress?.({ type: 'restore', files: 1, bytes: 10, newBytes: 0, totalFiles: 2, totalBytes: 20 })
+    display.finish()
+    expect(written[0]).toMatch(/^\r\x1b\[2Krestore x: \[#{10}-{10}\] 50%, 1\/2 files/)
+    expect(written.at(-1)).toBe('\r\x1b[2K')
+    const quiet: string[] = []
+    const pipe = progressDisplay(new Output({ write: () => true }, { write: (s: string) => quiet.push(s) }, { json: false, quiet: false, verbose: 0 }), 't', {})
+    expect(pipe.onProgress).toBeUndefined()
+    pipe.finish()
+    expect(quiet).toEqual([])
+  })
+
+  it('emits JSON progress lines with --json', () => {
+    const lines: string[] = []
+    const display = progressDisplay(new Output({ write: () => true }, { write: (s: string) => lines.push(s) }, { json: true, quiet: false, verbose: 0 }), 't', { repository: 'r' })
+    display.onProgress?.({ type: 'backup', files: 1, bytes: 2, newBytes: 2, totalFiles: 0, totalBytes: 0 })
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([{ type: 'backup', files: 1, bytes: 2, newBytes: 2, totalFiles: 0, totalBytes: 0, repository: 'r' }])
   })
 })
 

@@ -42,16 +42,37 @@ export function progressDisplay(out: Output, title: string, context: Record<stri
   }
 }
 
-/** "backup docs → default: 1,204 files, 350 MiB, 48.2 MiB/s". */
+/** "1:05" or "1:02:03": the time left at the current rate. */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds))
+  const p = (n: number): string => String(n).padStart(2, '0')
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  return h > 0 ? `${h}:${p(m)}:${p(s % 60)}` : `${m}:${p(s % 60)}`
+}
+
+/** "[#####-----]" for a fraction from 0 to 1. */
+export function bar(fraction: number, width = 20): string {
+  const full = Math.round(Math.min(1, Math.max(0, fraction)) * width)
+  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}]`
+}
+
+/**
+ * "backup docs → default: 1,204 files, 350 MiB, 48.2 MiB/s"; when the total is known (restore):
+ * "restore 1a2b3c4d: [#####---] 50%, 5/10 files, 512 B of 1.00 KiB, 512 B/s, ETA 0:01".
+ */
 export function progressLine(title: string, e: ProgressEvent, elapsedMs: number): string {
-  const rate = elapsedMs > 0 ? `${formatBytes((e.bytes * 1000) / elapsedMs)}/s` : ''
+  const perSecond = elapsedMs > 0 ? (e.bytes * 1000) / elapsedMs : 0
+  const rate = elapsedMs > 0 ? `${formatBytes(perSecond)}/s` : ''
   if (e.type === 'restore' && e.totalBytes > 0) {
-    const pct = Math.min(100, Math.floor((e.bytes * 100) / e.totalBytes))
+    const fraction = Math.min(1, e.bytes / e.totalBytes)
+    const pct = Math.floor(fraction * 100)
     const files =
       e.totalFiles > 0
         ? `${e.files.toLocaleString('en-US')}/${formatCount(e.totalFiles, 'file')}`
         : formatCount(e.files, 'file')
-    return `${title}: ${files}, ${formatBytes(e.bytes)} of ${formatBytes(e.totalBytes)} (${pct}%), ${rate}`
+    const eta = perSecond > 0 && e.bytes < e.totalBytes ? `, ETA ${formatEta((e.totalBytes - e.bytes) / perSecond)}` : ''
+    return `${title}: ${bar(fraction)} ${pct}%, ${files}, ${formatBytes(e.bytes)} of ${formatBytes(e.totalBytes)}, ${rate}${eta}`
   }
   return `${title}: ${formatCount(e.files, 'file')}, ${formatBytes(e.bytes)}, ${rate}`
 }

@@ -4,6 +4,7 @@
  * docs/commands.md mentions every command and long option here (test/unit/docs.test.ts checks it).
  */
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { didYouMean } from '../config/problems.js'
 import { COMPRESSION_ALGORITHMS } from '../config/schema.js'
 import { parseRetentionDuration, parseSize } from '../config/units.js'
 import { VgerError } from '../errors.js'
@@ -13,8 +14,8 @@ import { packageVersion, usageError } from './program.js'
 export type Action = (ctx: CliContext) => Promise<number>
 export type Runner = (cmd: Command, action: Action) => Promise<void>
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
 }
 
 function positiveInt(value: string): number {
@@ -61,7 +62,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
       'config file (default: $VGER_CONFIG, ./vger.yaml, ~/.config/vger/config.yaml, /etc/vger/config.yaml)',
     )
     .option('-R, --repo <label|url>', 'repository label or URL (default: every configured repository)')
-    .option('-S, --source <label>', 'source label: restricts backup, list, find and "latest" (repeatable)', collect, [])
+    .option('-S, --source <label>', 'source label: restricts backup, list, find and "latest" (repeatable)', collect)
     .option('--json', 'print the result as JSON on stdout, progress as JSON lines on stderr')
     .option('-v, --verbose', 'more detail (stack traces on errors); repeatable', (_: string, n: number) => n + 1, 0)
     .option('-q, --quiet', 'no progress or status messages')
@@ -69,8 +70,10 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .action(async (command: string | undefined, _opts, cmd: Command) => {
       if (command !== undefined) {
         const names = cmd.commands.map((c) => c.name())
+        const guess = didYouMean(command, names)
+        const hint = guess === undefined ? `commands: ${names.join(', ')}` : `did you mean '${guess}'?`
         return runAction(cmd, () => {
-          throw new VgerError('VGER_USAGE', `unknown command '${command}' (see --help); commands: ${names.join(', ')}`)
+          throw new VgerError('VGER_USAGE', `unknown command '${command}' (${hint}; see --help)`)
         })
       }
       await runAction(cmd, async (ctx) => (await import('./commands/cycle.js')).cycle(ctx))

@@ -28,18 +28,20 @@ export class ConfigError extends VgerError {
   }
 }
 
-/** Levenshtein distance, for "did you mean" hints. */
+/** Edit distance with adjacent transpositions (optimal string alignment), for "did you mean" hints. */
 function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i)
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  const at = (i: number, j: number): number => d[i]?.[j] ?? 0
   for (let i = 1; i <= a.length; i++) {
-    const row = [i]
+    const row = d[i] ?? []
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost))
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1)
+      row[j] = best
     }
-    prev = row
   }
-  return prev[b.length] ?? Math.max(a.length, b.length)
+  return at(a.length, b.length)
 }
 
 /** The closest candidate if it is plausibly a typo (or an abbreviation) of `word`. */
