@@ -24,6 +24,13 @@ pub enum Event {
         total_files: u64,
         total_bytes: u64,
     },
+    /// A maintenance job (check, compact, repair): `done` of `total` units of its current phase
+    /// (`total` 0 when unknown).
+    Step {
+        phase: &'static str,
+        done: u64,
+        total: u64,
+    },
     /// Something was skipped; the job goes on.
     Warning(Warning),
 }

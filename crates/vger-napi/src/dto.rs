@@ -245,7 +245,7 @@ pub struct RestoreOutcome {
 #[napi(object)]
 #[derive(Clone)]
 pub struct ProgressEvent {
-    /// 'backup' | 'restore' | 'warning'
+    /// 'backup' | 'restore' | 'step' | 'warning'
     pub r#type: String,
     pub files: f64,
     pub bytes: f64,
@@ -255,6 +255,11 @@ pub struct ProgressEvent {
     pub path: Option<String>,
     pub code: Option<String>,
     pub message: Option<String>,
+    /// For 'step': the phase of a maintenance job (mark, repack, packs, data, trees…) and its
+    /// progress (`total` 0 when unknown).
+    pub phase: Option<String>,
+    pub done: f64,
+    pub total: f64,
 }
 
 impl From<Event> for ProgressEvent {
@@ -269,6 +274,9 @@ impl From<Event> for ProgressEvent {
             path: None,
             code: None,
             message: None,
+            phase: None,
+            done: 0.0,
+            total: 0.0,
         };
         match e {
             Event::Backup {
@@ -288,6 +296,11 @@ impl From<Event> for ProgressEvent {
                 p.r#type = "restore".into();
                 (p.files, p.bytes) = (files as f64, bytes as f64);
                 (p.total_files, p.total_bytes) = (total_files as f64, total_bytes as f64);
+            }
+            Event::Step { phase, done, total } => {
+                p.r#type = "step".into();
+                p.phase = Some(phase.into());
+                (p.done, p.total) = (done as f64, total as f64);
             }
             Event::Warning(w) => {
                 p.r#type = "warning".into();

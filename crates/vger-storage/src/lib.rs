@@ -48,6 +48,10 @@ pub trait Backend: Send + Sync {
     fn remove_debris(&self, _age: Duration) -> Result<usize> {
         Ok(0)
     }
+    /// Removes what is left of the location once every object is deleted (empty directories).
+    fn destroy(&self) -> Result<()> {
+        Ok(())
+    }
     /// Size of an object, or `None` if it does not exist.
     fn size(&self, key: &str) -> Result<Option<u64>>;
     /// Removes an object (maintenance only; backups never call it).

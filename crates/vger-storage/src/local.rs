@@ -206,6 +206,25 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
+    fn destroy(&self) -> Result<()> {
+        // Only directories that are empty now: anything else in the location is not ours.
+        fn prune(dir: &Path) -> std::io::Result<()> {
+            for e in fs::read_dir(dir)? {
+                let e = e?;
+                if e.file_type()?.is_dir() {
+                    prune(&e.path())?;
+                }
+            }
+            match fs::remove_dir(dir) {
+                Err(e) if e.kind() != ErrorKind::NotFound && dir.read_dir()?.next().is_none() => {
+                    Err(e)
+                }
+                _ => Ok(()),
+            }
+        }
+        prune(&self.root).map_err(|e| VgerError::io(format!("removing {}", self.root.display()), e))
+    }
+
     fn location(&self) -> &str {
         &self.url
     }

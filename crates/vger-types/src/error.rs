@@ -53,6 +53,12 @@ pub enum VgerError {
     UnsafePath(String),
     #[error("source path {0} does not exist or cannot be read")]
     SourceNotFound(String),
+    #[error(
+        "the repository is locked by {holder}; wait for it to finish, or run `vger break-lock` if that process is gone"
+    )]
+    Locked { holder: String },
+    #[error("{0}; nothing was committed, run the command again")]
+    LockLost(String),
     #[error("the operation was cancelled")]
     Cancelled,
     #[error("internal error: {0}; please report this")]
@@ -79,12 +85,14 @@ pub enum ErrorCode {
     DestinationNotEmpty,
     UnsafePath,
     SourceNotFound,
+    Locked,
+    LockLost,
     Cancelled,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::Io,
         ErrorCode::NoSpace,
         ErrorCode::RepoNotFound,
@@ -102,6 +110,8 @@ impl ErrorCode {
         ErrorCode::DestinationNotEmpty,
         ErrorCode::UnsafePath,
         ErrorCode::SourceNotFound,
+        ErrorCode::Locked,
+        ErrorCode::LockLost,
         ErrorCode::Cancelled,
         ErrorCode::Internal,
     ];
@@ -133,6 +143,8 @@ impl ErrorCode {
             ErrorCode::DestinationNotEmpty => "VGER_DEST_NOT_EMPTY",
             ErrorCode::UnsafePath => "VGER_UNSAFE_PATH",
             ErrorCode::SourceNotFound => "VGER_SOURCE_NOT_FOUND",
+            ErrorCode::Locked => "VGER_LOCKED",
+            ErrorCode::LockLost => "VGER_LOCK_LOST",
             ErrorCode::Cancelled => "VGER_CANCELLED",
             ErrorCode::Internal => "VGER_INTERNAL",
         }
@@ -159,6 +171,8 @@ impl VgerError {
             VgerError::DestinationNotEmpty(_) => ErrorCode::DestinationNotEmpty,
             VgerError::UnsafePath(_) => ErrorCode::UnsafePath,
             VgerError::SourceNotFound(_) => ErrorCode::SourceNotFound,
+            VgerError::Locked { .. } => ErrorCode::Locked,
+            VgerError::LockLost(_) => ErrorCode::LockLost,
             VgerError::Cancelled => ErrorCode::Cancelled,
             VgerError::Internal(_) => ErrorCode::Internal,
         }

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use vger_types::{ChunkId, Result};
 
 use crate::repo::Repository;
+use crate::repo::lock::LockKind;
 use crate::repo::snapshot::Snapshot;
 use crate::tree::{Content, Entry, Kind};
 
@@ -64,6 +65,7 @@ pub struct DiffOutcome {
 }
 
 pub fn diff(repo: &Repository, a: &str, b: &str) -> Result<DiffOutcome> {
+    let _lease = repo.lease(LockKind::Shared, "diff")?;
     let a = repo.resolve_snapshot(a)?;
     let b = repo.resolve_snapshot(b)?;
     let mut d = Differ {

@@ -1,10 +1,16 @@
 //! One module per command. Each takes an options struct and returns an outcome.
 
 pub mod backup;
+pub mod check;
+pub mod compact;
+pub mod destroy;
 pub mod diff;
 pub mod find;
+pub mod forget;
 pub mod init;
 pub mod list;
+pub mod liveness;
+pub mod repair;
 pub mod restore;
 pub mod stats;
 

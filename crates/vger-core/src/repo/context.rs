@@ -11,6 +11,7 @@ pub enum ObjectKind {
     PackTrailer = 3,
     IndexSegment = 4,
     Snapshot = 5,
+    Lock = 6,
 }
 
 impl From<BlobKind> for ObjectKind {

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod context;
 pub mod index;
+pub mod lock;
 pub mod pack;
 pub mod snapshot;
 
@@ -22,6 +23,7 @@ use crate::tree::{self, Entry};
 use config::RepoConfig;
 use context::{ObjectKind, context};
 use index::ChunkIndex;
+use lock::{Lease, LeaseSettings, LockKind};
 use snapshot::Snapshot;
 
 /// Largest tree blob accepted on read (a directory of roughly a million entries).
@@ -37,6 +39,9 @@ pub struct Repository {
     /// The key file the passphrase opened, and the config bytes its AAD binds.
     key_name: Mutex<String>,
     config_bytes: Vec<u8>,
+    /// The index segments the in-memory index was built from.
+    segments: Mutex<Vec<String>>,
+    lease: LeaseSettings,
 }
 
 /// Snapshots readable by this vger, plus what could not be shown.
@@ -74,7 +79,13 @@ impl Repository {
 
     /// Opens a repository: reads the config, unwraps the master key, loads the index.
     pub fn open(url: &str, passphrase: Option<&str>) -> Result<Self> {
-        let backend: Arc<dyn Backend> = Arc::from(open_backend(url)?);
+        Self::open_with(Arc::from(open_backend(url)?), passphrase)
+    }
+
+    /// Opens a repository over a backend the caller built (tests wrap one to inject faults).
+    pub fn open_with(backend: Arc<dyn Backend>, passphrase: Option<&str>) -> Result<Self> {
+        let url = backend.location().to_string();
+        let url = url.as_str();
         let config_bytes = Self::read_config(backend.as_ref(), url)?;
         let config = RepoConfig::decode(&config_bytes)?;
         let ctx = key_context(&config_bytes, &config.id);
@@ -116,6 +127,8 @@ impl Repository {
             warnings: Vec::new(),
             key_name: Mutex::new(key_name),
             config_bytes,
+            segments: Mutex::new(Vec::new()),
+            lease: LeaseSettings::default(),
         };
         repo.load_index()?;
         Ok(repo)
@@ -125,30 +138,63 @@ impl Repository {
     /// chunks then look absent, so the next backup stores them again and restore names the files
     /// it cannot find, instead of the whole repository becoming unreadable.
     fn load_index(&mut self) -> Result<()> {
+        let warnings = self.reload_index()?;
+        self.warnings = warnings;
+        Ok(())
+    }
+
+    /// Rebuilds the in-memory index from the segments in storage now (after taking a lease, so
+    /// a compaction that ran since opening is seen). Returns the damaged segments.
+    pub fn reload_index(&self) -> Result<Vec<Warning>> {
         let mut index = ChunkIndex::default();
-        for key in self.backend.list("index")? {
+        let mut warnings = Vec::new();
+        let keys = self.backend.list("index")?;
+        for key in &keys {
             let loaded = self
                 .backend
-                .get(&key)
-                .and_then(|b| index::open_segment(&key, &b, &self.crypter, &self.config.id));
+                .get(key)
+                .and_then(|b| index::open_segment(key, &b, &self.crypter, &self.config.id));
             match loaded {
                 Ok(packs) => {
                     for (pack, entries) in packs {
                         index.insert_pack(pack, &entries);
                     }
                 }
-                Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => {
-                    self.warnings.push(Warning {
+                Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => warnings
+                    .push(Warning {
                         path: key.clone(),
                         code: e.code().as_str(),
                         message: e.to_string(),
-                    })
-                }
+                    }),
                 Err(e) => return Err(e),
             }
         }
-        self.index = RwLock::new(index);
-        Ok(())
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = index;
+        *self.segments.lock().unwrap_or_else(PoisonError::into_inner) = keys;
+        Ok(warnings)
+    }
+
+    /// Whether every index segment the in-memory index was built from still exists. A backup
+    /// checks this before committing: a segment that vanished means a compaction ran, and chunks
+    /// it deduplicated against may be gone.
+    pub fn index_still_current(&self) -> Result<bool> {
+        let now = self.backend.list("index")?;
+        let loaded = self.segments.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(loaded.iter().all(|k| now.binary_search(k).is_ok()))
+    }
+
+    pub fn lease_settings(&self) -> LeaseSettings {
+        self.lease
+    }
+
+    /// Sets lease lifetime and lock wait (before sharing the repository between threads).
+    pub fn set_lease_settings(&mut self, s: LeaseSettings) {
+        self.lease = s;
+    }
+
+    /// Takes a lease for an operation (see [`lock`]).
+    pub fn lease(&self, kind: LockKind, operation: &str) -> Result<Lease> {
+        Lease::acquire(self, kind, operation)
     }
 
     /// Re-wraps the master key under a new passphrase: the new key file is written first, then
@@ -280,6 +326,8 @@ impl Repository {
             match opened {
                 Ok(s) => out.snapshots.push(s),
                 Err(VgerError::NewerFormat { .. }) => out.hidden_newer += 1,
+                // Removed by a concurrent prune between the listing and the read.
+                Err(VgerError::ObjectMissing { .. }) => {}
                 Err(e @ VgerError::Corrupt { .. }) => out.damaged.push(Warning {
                     path: key,
                     code: e.code().as_str(),

@@ -148,10 +148,30 @@ pub fn read_table(
     crypter: &Crypter,
     repo_id: &[u8; 32],
 ) -> Result<Vec<BlobEntry>> {
-    let what = format!("pack {}", id.to_hex());
+    verify_id(bytes, id)?;
+    parse_table(bytes, id, crypter, repo_id)
+}
+
+/// Whether a pack's bytes hash to its id.
+pub fn verify_id(bytes: &[u8], id: &PackId) -> Result<()> {
     if blake3::hash(bytes).as_bytes() != &id.0 {
-        return Err(VgerError::corrupt(&what, "content does not match its id"));
+        return Err(VgerError::corrupt(
+            format!("pack {}", id.to_hex()),
+            "content does not match its id",
+        ));
     }
+    Ok(())
+}
+
+/// Opens a pack's trailer without checking the id (to salvage blobs from a damaged pack: each
+/// blob is still authenticated on its own).
+pub fn parse_table(
+    bytes: &[u8],
+    id: &PackId,
+    crypter: &Crypter,
+    repo_id: &[u8; 32],
+) -> Result<Vec<BlobEntry>> {
+    let what = format!("pack {}", id.to_hex());
     if bytes.len() < HEADER_LEN + 4 || &bytes[..8] != MAGIC {
         return Err(VgerError::corrupt(&what, "bad header"));
     }

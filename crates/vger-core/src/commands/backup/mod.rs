@@ -17,6 +17,7 @@ use crate::compress::Compression;
 use crate::progress::{Progress, Warning};
 use crate::repo::Repository;
 use crate::repo::index::seal_segment;
+use crate::repo::lock::LockKind;
 use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
 use pipeline::Uploader;
 use walk::Walker;
@@ -66,6 +67,11 @@ pub fn backup(
             )));
         }
     }
+    let lease = repo.lease(LockKind::Shared, "backup")?;
+    if !repo.index_still_current()? {
+        // A compaction ran since the repository was opened: deduplicate against what exists now.
+        repo.reload_index()?;
+    }
     let start_ns = super::now_ns();
     let started = Instant::now();
     let threads = match opts.threads {
@@ -88,6 +94,14 @@ pub fn backup(
         (_, Err(e)) | (Err(e), _) => return Err(e),
     };
     cancel.check()?;
+    // Fencing: commit only while holding the lease, and only if no compaction removed index
+    // segments (and so perhaps chunks this backup deduplicated against) since it started.
+    lease.ensure(repo)?;
+    if !repo.index_still_current()? {
+        return Err(VgerError::LockLost(
+            "the repository was compacted while this backup ran".into(),
+        ));
+    }
     if !written.packs.is_empty() {
         let (key, bytes) = seal_segment(&written.packs, repo.crypter(), &repo.config().id);
         repo.backend().put_new(&key, &bytes)?;

@@ -18,6 +18,7 @@ use vger_types::{Result, VgerError};
 use crate::cancel::CancelToken;
 use crate::progress::{Event, Progress, Warning};
 use crate::repo::Repository;
+use crate::repo::lock::LockKind;
 use crate::tree::Kind;
 use plan::Plan;
 
@@ -49,6 +50,8 @@ pub fn restore(
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<RestoreOutcome> {
+    // Protects the packs being read from a concurrent compaction.
+    let _lease = repo.lease(LockKind::Shared, "restore")?;
     let snap = repo.resolve_snapshot(&opts.snapshot)?;
     let plan = plan::build(repo, &snap.tree, opts.pattern.as_deref())?;
     let dest = prepare_dest(&opts.dest)?;

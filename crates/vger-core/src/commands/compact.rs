@@ -1,0 +1,374 @@
+//! `compact`: give space back. Under an exclusive lease it marks what the snapshots use, then
+//! plans: repack packs whose unused share is above the threshold, delete packs nothing uses,
+//! delete unindexed packs older than the grace period (debris of interrupted backups), and
+//! consolidate the index segments. `dry_run` stops after the plan.
+//!
+//! Crash safety comes from the order of the writes: new packs, then the new index segments, then
+//! (after re-checking the lease) the old segments are removed, and only then the old packs. At
+//! every point the segments in storage describe packs that exist, so a crash leaves at most
+//! unreferenced packs (removed by the next compact) or two segments describing the same blobs.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use vger_types::{PackId, Result, VgerError};
+
+use super::liveness;
+use crate::cancel::CancelToken;
+use crate::progress::{Event, Progress};
+use crate::repo::Repository;
+use crate::repo::index::{Location, seal_segment};
+use crate::repo::lock::{Lease, LockKind};
+use crate::repo::pack::{self, BlobEntry, PackWriter};
+
+/// Target size of a repacked pack (as in backup).
+const PACK_TARGET: usize = 32 << 20;
+/// Blobs per consolidated index segment.
+const SEGMENT_BLOBS: usize = 200_000;
+
+#[derive(Debug, Clone)]
+pub struct CompactOptions {
+    /// Repack a pack when more than this percentage of it is unused (0-100).
+    pub threshold_pct: f64,
+    /// Stop choosing packs to repack once this many bytes are chosen (None: no limit).
+    pub max_repack_bytes: Option<u64>,
+    /// Unindexed packs younger than this are left alone (a backup may still be writing them).
+    pub grace: Duration,
+    pub dry_run: bool,
+}
+
+impl Default for CompactOptions {
+    fn default() -> Self {
+        Self {
+            threshold_pct: 10.0,
+            max_repack_bytes: None,
+            grace: Duration::from_secs(3600),
+            dry_run: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackUse {
+    pub pack: PackId,
+    pub size: u64,
+    /// Stored bytes of the blobs some snapshot uses.
+    pub used_bytes: u64,
+    pub live_blobs: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CompactPlan {
+    pub snapshots: u64,
+    pub live_blobs: u64,
+    pub packs_total: u64,
+    pub bytes_total: u64,
+    /// Partly used packs whose live blobs move to new packs.
+    pub repack: Vec<PackUse>,
+    /// Indexed packs no snapshot uses.
+    pub delete: Vec<PackUse>,
+    /// Packs in storage that no index segment lists, older than the grace period.
+    pub orphans: Vec<(String, u64)>,
+    /// Unindexed packs younger than the grace period (left alone).
+    pub young_orphans: u64,
+    /// Index segments to replace with consolidated ones.
+    pub segments: Vec<String>,
+    /// Bytes the plan frees (roughly: deleted packs plus the unused part of repacked ones).
+    pub bytes_freed: u64,
+    /// Live bytes copied by repacking.
+    pub bytes_repacked: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompactOutcome {
+    pub plan: CompactPlan,
+    pub applied: bool,
+    pub packs_written: u64,
+    pub packs_deleted: u64,
+    pub segments_written: u64,
+    pub debris_removed: u64,
+    /// Live blobs that failed authentication while repacking (left out; `check` names them).
+    pub damaged_blobs: u64,
+}
+
+pub fn compact(
+    repo: &Repository,
+    opts: &CompactOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<CompactOutcome> {
+    if !(0.0..=100.0).contains(&opts.threshold_pct) {
+        return Err(VgerError::invalid(
+            "the threshold is a percentage between 0 and 100",
+        ));
+    }
+    let lease = repo.lease(LockKind::Exclusive, "compact")?;
+    let damaged = repo.reload_index()?;
+    if let Some(w) = damaged.first() {
+        return Err(refuse(&w.path, "its index segment is damaged"));
+    }
+    let list = repo.snapshots()?;
+    if list.hidden_newer > 0 {
+        return Err(VgerError::invalid(format!(
+            "{} snapshot(s) were written by a newer vger, whose data this vger cannot trace; compact with the newer vger",
+            list.hidden_newer
+        )));
+    }
+    if let Some(w) = list.damaged.first() {
+        return Err(refuse(&w.path, "this snapshot is damaged"));
+    }
+    let live = liveness::mark(repo, &list.snapshots, progress, cancel)?;
+    let plan = make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs)?;
+    let mut out = CompactOutcome {
+        plan,
+        applied: false,
+        packs_written: 0,
+        packs_deleted: 0,
+        segments_written: 0,
+        debris_removed: 0,
+        damaged_blobs: 0,
+    };
+    if opts.dry_run {
+        return Ok(out);
+    }
+    apply(repo, &lease, &live.blobs, &mut out, opts, progress, cancel)?;
+    out.applied = true;
+    Ok(out)
+}
+
+fn refuse(object: &str, why: &str) -> VgerError {
+    VgerError::corrupt(
+        object,
+        format!("{why}; compact needs a sound repository, run `vger check --repair` first"),
+    )
+}
+
+fn make_plan(
+    repo: &Repository,
+    opts: &CompactOptions,
+    snapshots: u64,
+    live: &crate::repo::index::IdMap<()>,
+) -> Result<CompactPlan> {
+    let stored: HashMap<String, (u64, Option<SystemTime>)> = repo
+        .backend()
+        .list_meta("packs")?
+        .into_iter()
+        .map(|m| (m.key, (m.size, m.modified)))
+        .collect();
+    let mut uses: HashMap<PackId, PackUse> = HashMap::new();
+    let index = repo.index();
+    for pack in index.packs() {
+        let key = pack::key(pack);
+        let Some((size, _)) = stored.get(&key) else {
+            return Err(refuse(&key, "the index lists this pack but it is missing"));
+        };
+        uses.insert(
+            *pack,
+            PackUse {
+                pack: *pack,
+                size: *size,
+                used_bytes: 0,
+                live_blobs: 0,
+            },
+        );
+    }
+    let mut plan = CompactPlan {
+        snapshots,
+        ..Default::default()
+    };
+    for (id, pack, loc) in index.iter() {
+        if live.contains_key(id)
+            && let Some(u) = uses.get_mut(&pack)
+        {
+            u.used_bytes += u64::from(loc.len);
+            u.live_blobs += 1;
+            plan.live_blobs += 1;
+        }
+    }
+    let indexed: HashSet<String> = index.packs().iter().map(pack::key).collect();
+    drop(index);
+    let now = SystemTime::now();
+    for (key, (size, modified)) in &stored {
+        plan.packs_total += 1;
+        plan.bytes_total += size;
+        if indexed.contains(key) {
+            continue;
+        }
+        let age = modified.and_then(|m| now.duration_since(m).ok());
+        if age.is_some_and(|a| a >= opts.grace) {
+            plan.orphans.push((key.clone(), *size));
+            plan.bytes_freed += size;
+        } else {
+            plan.young_orphans += 1;
+        }
+    }
+    plan.orphans.sort();
+    let mut candidates: Vec<PackUse> = uses.into_values().collect();
+    // Emptiest first, so a repack budget buys the most space.
+    candidates.sort_by(|a, b| {
+        let share = |u: &PackUse| u.used_bytes as f64 / u.size.max(1) as f64;
+        share(a).total_cmp(&share(b)).then(a.pack.0.cmp(&b.pack.0))
+    });
+    let mut budget = opts.max_repack_bytes.unwrap_or(u64::MAX);
+    for u in candidates {
+        if u.live_blobs == 0 {
+            plan.bytes_freed += u.size;
+            plan.delete.push(u);
+            continue;
+        }
+        let unused_pct = 100.0 * (1.0 - u.used_bytes as f64 / u.size.max(1) as f64);
+        if unused_pct > opts.threshold_pct && u.used_bytes <= budget {
+            budget -= u.used_bytes;
+            plan.bytes_freed += u.size - u.used_bytes;
+            plan.bytes_repacked += u.used_bytes;
+            plan.repack.push(u);
+        }
+    }
+    let segments = repo.backend().list("index")?;
+    // Consolidate when there is more than one segment or when any pack goes away.
+    if segments.len() > 1 || !plan.repack.is_empty() || !plan.delete.is_empty() {
+        plan.segments = segments;
+    }
+    Ok(plan)
+}
+
+fn apply(
+    repo: &Repository,
+    lease: &Lease,
+    live: &crate::repo::index::IdMap<()>,
+    out: &mut CompactOutcome,
+    opts: &CompactOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<()> {
+    let plan = &out.plan;
+    let gone: HashSet<PackId> = plan
+        .repack
+        .iter()
+        .chain(&plan.delete)
+        .map(|u| u.pack)
+        .collect();
+    // 1. Copy live blobs out of the packs being repacked (authenticated first: damage is never
+    //    copied into a new pack).
+    let mut by_pack: HashMap<PackId, Vec<(vger_types::ChunkId, Location)>> = HashMap::new();
+    for (id, pack, loc) in repo.index().iter() {
+        if gone.contains(&pack) && live.contains_key(id) {
+            by_pack.entry(pack).or_default().push((*id, loc));
+        }
+    }
+    let mut kept: Vec<(PackId, Vec<BlobEntry>)> = Vec::new();
+    let mut writer = PackWriter::new();
+    let total = plan.repack.len() as u64;
+    for (i, u) in plan.repack.iter().enumerate() {
+        cancel.check()?;
+        let bytes = repo.backend().get(&pack::key(&u.pack))?;
+        let mut blobs = by_pack.remove(&u.pack).unwrap_or_default();
+        blobs.sort_by_key(|(_, l)| l.offset);
+        for (id, loc) in blobs {
+            let (start, end) = (loc.offset as usize, loc.offset as usize + loc.len as usize);
+            let what = format!("chunk {} in pack {}", id.to_hex(), u.pack.to_hex());
+            let Some(sealed) = bytes.get(start..end) else {
+                out.damaged_blobs += 1;
+                continue;
+            };
+            let cap = (loc.raw_len as usize).max(1);
+            if repo.open_blob(&id, loc.kind, sealed, cap, &what).is_err() {
+                out.damaged_blobs += 1;
+                continue;
+            }
+            writer.add(id, loc.kind, sealed, loc.raw_len);
+            if writer.size() >= PACK_TARGET {
+                kept.push(flush(repo, std::mem::take(&mut writer))?);
+                out.packs_written += 1;
+            }
+        }
+        progress.event(Event::Step {
+            phase: "repack",
+            done: i as u64 + 1,
+            total,
+        });
+    }
+    if !writer.is_empty() {
+        kept.push(flush(repo, writer)?);
+        out.packs_written += 1;
+    }
+    // 2. New index segments: every blob of the packs that stay, plus the new packs.
+    if !plan.segments.is_empty() {
+        let mut stay: HashMap<PackId, Vec<BlobEntry>> = HashMap::new();
+        for (id, pack, loc) in repo.index().iter() {
+            if !gone.contains(&pack) {
+                stay.entry(pack).or_default().push(BlobEntry {
+                    id: *id,
+                    kind: loc.kind,
+                    offset: loc.offset,
+                    len: loc.len,
+                    raw_len: loc.raw_len,
+                });
+            }
+        }
+        let mut all: Vec<(PackId, Vec<BlobEntry>)> = stay.into_iter().collect();
+        all.sort_by_key(|(p, _)| p.0);
+        all.extend(kept);
+        for group in segments_of(all) {
+            cancel.check()?;
+            let (key, bytes) = seal_segment(&group, repo.crypter(), &repo.config().id);
+            repo.backend().put_new(&key, &bytes)?;
+            out.segments_written += 1;
+        }
+        // 3. Only while still holding the repository: retire the old segments, then the packs.
+        cancel.check()?;
+        lease.ensure(repo)?;
+        for key in &plan.segments {
+            delete_if_present(repo, key)?;
+        }
+    }
+    lease.ensure(repo)?;
+    let doomed = plan
+        .repack
+        .iter()
+        .chain(&plan.delete)
+        .map(|u| pack::key(&u.pack))
+        .chain(plan.orphans.iter().map(|(k, _)| k.clone()));
+    for key in doomed {
+        delete_if_present(repo, &key)?;
+        out.packs_deleted += 1;
+    }
+    out.debris_removed = repo.backend().remove_debris(opts.grace)? as u64;
+    repo.reload_index()?;
+    Ok(())
+}
+
+fn flush(repo: &Repository, w: PackWriter) -> Result<(PackId, Vec<BlobEntry>)> {
+    let (id, bytes, entries) = w.finish(repo.crypter(), &repo.config().id);
+    match repo.backend().put_new(&pack::key(&id), &bytes) {
+        // Same bytes, same id: an identical pack is already there.
+        Ok(()) | Err(VgerError::AlreadyExists { .. }) => Ok((id, entries)),
+        Err(e) => Err(e),
+    }
+}
+
+fn delete_if_present(repo: &Repository, key: &str) -> Result<()> {
+    match repo.backend().delete(key) {
+        Ok(()) | Err(VgerError::ObjectMissing { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Splits packs into groups of at most [`SEGMENT_BLOBS`] blobs (a pack is never split).
+fn segments_of(all: Vec<(PackId, Vec<BlobEntry>)>) -> Vec<Vec<(PackId, Vec<BlobEntry>)>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut n = 0;
+    for (p, e) in all {
+        if n > 0 && n + e.len() > SEGMENT_BLOBS {
+            out.push(std::mem::take(&mut cur));
+            n = 0;
+        }
+        n += e.len();
+        cur.push((p, e));
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}

@@ -1,0 +1,368 @@
+//! Leases: `locks/<32 hex random>` objects, sealed (kind Lock) so the storage host learns only
+//! that some client holds a lease. A lease has a random identity (not hostname and pid, which
+//! repeat across containers and reboots), a kind, and an expiry that a background thread pushes
+//! forward by writing a fresh object and removing the previous one (create-only, like every
+//! other write).
+//!
+//! Shared leases (backup, restore, prune, snapshot delete) coexist; an exclusive lease (compact,
+//! repair, delete) excludes every other. Taking a lease is "write, then look": a client writes its
+//! lock, lists the others, and backs off if a conflicting live one exists, so two racing clients
+//! can both back off but never both proceed. An operation that may have lost its lease (its
+//! process was paused past the expiry) re-checks before every critical step ([`Lease::ensure`])
+//! and stops writing if a conflicting lease appeared meanwhile (fencing).
+//!
+//! Plaintext: `u8 version (1) ‖ lease id 16 ‖ kind u8 (1 shared, 2 exclusive) ‖ created ns i64 ‖
+//! expires ns i64 ‖ hostname ‖ pid u32 ‖ operation` (hostname, pid and operation are shown to
+//! people, never used to decide anything).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, bounded};
+use vger_crypto::random_bytes;
+use vger_types::codec::{Reader, Writer};
+use vger_types::{Result, VgerError};
+
+use super::Repository;
+use super::context::{ObjectKind, context};
+use crate::commands::now_ns;
+
+const VERSION: u8 = 1;
+/// Tolerated clock difference between clients before a lock counts as expired.
+const SKEW: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    Shared = 1,
+    Exclusive = 2,
+}
+
+/// How long leases last and how long to wait for a conflicting one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseSettings {
+    /// Lifetime of a lock object; it is renewed every third of it.
+    pub ttl: Duration,
+    /// How long to keep retrying while a conflicting lease is held (0: fail at once).
+    pub wait: Duration,
+}
+
+impl Default for LeaseSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(180),
+            wait: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockInfo {
+    pub key: String,
+    pub lease: [u8; 16],
+    pub kind: LockKind,
+    pub created_ns: i64,
+    pub expires_ns: i64,
+    pub hostname: String,
+    pub pid: u32,
+    pub operation: String,
+}
+
+impl LockInfo {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(VERSION)
+            .raw(&self.lease)
+            .u8(self.kind as u8)
+            .i64(self.created_ns)
+            .i64(self.expires_ns);
+        w.str(&self.hostname).u32(self.pid).str(&self.operation);
+        w.finish()
+    }
+
+    pub fn decode(key: &str, plain: &[u8]) -> Result<Self> {
+        let what = format!("lock {key}");
+        let mut r = Reader::new(plain, &what);
+        let v = r.u8()?;
+        if v > VERSION {
+            return Err(VgerError::NewerFormat {
+                object: what,
+                found: v.into(),
+                supported: VERSION.into(),
+            });
+        }
+        let lease = r.array()?;
+        let kind = match r.u8()? {
+            1 => LockKind::Shared,
+            2 => LockKind::Exclusive,
+            _ => return Err(VgerError::corrupt(&what, "unknown lock kind")),
+        };
+        let info = LockInfo {
+            key: key.to_string(),
+            lease,
+            kind,
+            created_ns: r.i64()?,
+            expires_ns: r.i64()?,
+            hostname: r.string(4096)?,
+            pid: r.u32()?,
+            operation: r.string(4096)?,
+        };
+        r.finish()?;
+        Ok(info)
+    }
+
+    pub fn live(&self, now_ns: i64) -> bool {
+        now_ns < self.expires_ns.saturating_add(SKEW.as_nanos() as i64)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({} lock, pid {} on {})",
+            self.operation,
+            if self.kind == LockKind::Exclusive {
+                "exclusive"
+            } else {
+                "shared"
+            },
+            self.pid,
+            self.hostname
+        )
+    }
+}
+
+fn lock_id(key: &str) -> Option<[u8; 16]> {
+    let h = key.strip_prefix("locks/")?;
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(h, &mut out).ok()?;
+    Some(out)
+}
+
+/// Every lock object. One that cannot be read (damaged, or from another key) is reported as an
+/// exclusive lock that is live while its object is younger than the lease lifetime.
+pub fn list_locks(repo: &Repository) -> Result<Vec<LockInfo>> {
+    let mut out = Vec::new();
+    let ttl = repo.lease_settings().ttl;
+    for meta in repo.backend().list_meta("locks")? {
+        let opened = lock_id(&meta.key).and_then(|id| {
+            let bytes = repo.backend().get(&meta.key).ok()?;
+            let plain = repo
+                .crypter()
+                .open(&context(ObjectKind::Lock, &repo.config().id, &id), &bytes)?;
+            LockInfo::decode(&meta.key, &plain).ok()
+        });
+        match opened {
+            Some(info) => out.push(info),
+            None => {
+                // Deleted between the listing and the read: gone, not a lock.
+                if repo.backend().size(&meta.key)?.is_none() {
+                    continue;
+                }
+                let modified = meta.modified.map_or(now_ns(), |t| {
+                    t.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as i64)
+                });
+                out.push(LockInfo {
+                    key: meta.key.clone(),
+                    lease: [0; 16],
+                    kind: LockKind::Exclusive,
+                    created_ns: modified,
+                    expires_ns: modified.saturating_add(ttl.as_nanos() as i64),
+                    hostname: "?".into(),
+                    pid: 0,
+                    operation: format!("an unreadable lock {}", meta.key),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes every lock object (`vger break-lock`); returns how many.
+pub fn break_locks(repo: &Repository) -> Result<usize> {
+    let keys = repo.backend().list("locks")?;
+    let mut n = 0;
+    for k in keys {
+        match repo.backend().delete(&k) {
+            Ok(()) => n += 1,
+            Err(VgerError::ObjectMissing { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+struct Held {
+    info: LockInfo,
+    /// When this process last renewed it (its own clock, monotonic).
+    renewed: Instant,
+}
+
+/// A held lease; dropping it stops the renewal thread and removes the lock object.
+pub struct Lease {
+    repo: Arc<LeaseRepo>,
+    held: Arc<Mutex<Held>>,
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the renewal thread needs (the repository itself is borrowed by the operation).
+struct LeaseRepo {
+    backend: Arc<dyn vger_storage::Backend>,
+    crypter: Arc<vger_crypto::Crypter>,
+    repo_id: [u8; 32],
+    ttl: Duration,
+}
+
+impl LeaseRepo {
+    fn write(&self, info: &mut LockInfo) -> Result<()> {
+        let id = random_bytes::<16>();
+        info.key = format!("locks/{}", hex::encode(id));
+        info.expires_ns = now_ns().saturating_add(self.ttl.as_nanos() as i64);
+        let sealed = self.crypter.seal(
+            &context(ObjectKind::Lock, &self.repo_id, &id),
+            &info.encode(),
+        );
+        self.backend.put_new(&info.key, &sealed)
+    }
+
+    fn remove(&self, key: &str) {
+        // Best effort: a lock that cannot be removed expires on its own.
+        let _ = self.backend.delete(key);
+    }
+
+    /// Writes a fresh lock object for the lease and removes the previous one.
+    fn renew(&self, held: &Mutex<Held>) -> Result<()> {
+        let mut h = held.lock().unwrap_or_else(PoisonError::into_inner);
+        let old = h.info.key.clone();
+        self.write(&mut h.info)?;
+        h.renewed = Instant::now();
+        self.remove(&old);
+        Ok(())
+    }
+}
+
+fn conflicts(kind: LockKind, mine: &[u8; 16], others: &[LockInfo], now: i64) -> Option<String> {
+    others
+        .iter()
+        .filter(|o| &o.lease != mine && o.live(now))
+        .find(|o| kind == LockKind::Exclusive || o.kind == LockKind::Exclusive)
+        .map(LockInfo::describe)
+}
+
+impl Lease {
+    /// Takes a lease, retrying with backoff for up to the configured wait.
+    pub fn acquire(repo: &Repository, kind: LockKind, operation: &str) -> Result<Lease> {
+        let settings = repo.lease_settings();
+        let lr = Arc::new(LeaseRepo {
+            backend: Arc::clone(repo.backend()),
+            crypter: Arc::clone(repo.crypter()),
+            repo_id: repo.config().id,
+            ttl: settings.ttl,
+        });
+        let mut info = LockInfo {
+            key: String::new(),
+            lease: random_bytes(),
+            kind,
+            created_ns: now_ns(),
+            expires_ns: 0,
+            hostname: nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_default(),
+            pid: std::process::id(),
+            operation: operation.to_string(),
+        };
+        let deadline = Instant::now() + settings.wait;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            lr.write(&mut info)?;
+            let others = list_locks(repo)?;
+            let Some(holder) = conflicts(kind, &info.lease, &others, now_ns()) else {
+                if kind == LockKind::Exclusive {
+                    // Stale locks of dead processes are debris; an exclusive holder clears them.
+                    for o in others.iter().filter(|o| o.lease != info.lease) {
+                        lr.remove(&o.key);
+                    }
+                }
+                break;
+            };
+            lr.remove(&info.key);
+            if Instant::now() + delay > deadline {
+                return Err(VgerError::Locked { holder });
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        let held = Arc::new(Mutex::new(Held {
+            info,
+            renewed: Instant::now(),
+        }));
+        let (stop, stopped) = bounded::<()>(1);
+        let (t_repo, t_held) = (Arc::clone(&lr), Arc::clone(&held));
+        let every = settings.ttl / 3;
+        let thread = std::thread::Builder::new()
+            .name("vger-lease".into())
+            .spawn(move || {
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    // A failed renewal is noticed by `ensure` before the next critical step.
+                    let _ = t_repo.renew(&t_held);
+                }
+            })
+            .map_err(|e| VgerError::Internal(format!("cannot start the lease thread: {e}")))?;
+        Ok(Lease {
+            repo: lr,
+            held,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Fencing: call before each critical step. Renews the lease now; if it had expired (the
+    /// process was paused), or a conflicting lease is live, the operation must stop writing.
+    pub fn ensure(&self, repo: &Repository) -> Result<()> {
+        let (kind, lease, lapsed) = {
+            let h = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            (
+                h.info.kind,
+                h.info.lease,
+                h.renewed.elapsed() >= self.repo.ttl,
+            )
+        };
+        self.repo.renew(&self.held)?;
+        let others = list_locks(repo)?;
+        if let Some(holder) = conflicts(kind, &lease, &others, now_ns()) {
+            return Err(VgerError::LockLost(format!(
+                "this operation's lease {} and {holder} now holds the repository",
+                if lapsed { "expired" } else { "was contested" }
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn info(&self) -> LockInfo {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .info
+            .clone()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let key = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .info
+            .key
+            .clone();
+        self.repo.remove(&key);
+    }
+}

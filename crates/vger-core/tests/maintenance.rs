@@ -1,0 +1,330 @@
+//! Snapshot delete, compact, check, repair and leases on real repositories.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use vger_core::{
+    Algorithm, CancelToken, CheckOptions, CompactOptions, ErrorCode, LeaseSettings, LockKind,
+    NoProgress, RepairOptions, Repository, break_locks, check, compact, forget, list_locks,
+    plan_forget, repair, repo_stats,
+};
+
+fn compact_now(repo: &Repository, dry_run: bool) -> vger_core::CompactOutcome {
+    let opts = CompactOptions {
+        grace: Duration::ZERO,
+        dry_run,
+        ..Default::default()
+    };
+    compact(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
+}
+
+fn check_all(repo: &Repository, verify: bool) -> vger_core::CheckReport {
+    let opts = CheckOptions {
+        verify_data: verify,
+        ..Default::default()
+    };
+    check(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
+}
+
+fn tree_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        out.push((
+            p.file_name().unwrap().to_string_lossy().into_owned(),
+            fs::read(&p).unwrap(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut n = 0;
+    for e in fs::read_dir(p).unwrap() {
+        let e = e.unwrap();
+        let m = e.metadata().unwrap();
+        n += if m.is_dir() {
+            dir_size(&e.path())
+        } else {
+            m.len()
+        };
+    }
+    n
+}
+
+/// Three generations of a source where most data changes each time.
+fn three_generations(repo: &Repository, src: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    for g in 0..3u64 {
+        fs::create_dir_all(src).unwrap();
+        for f in 0..6u64 {
+            let seed = if f == 0 { 999 } else { g * 100 + f };
+            fs::write(src.join(format!("f{f}")), bytes(300_000, seed)).unwrap();
+        }
+        ids.push(run_backup(repo, &[src]).snapshot.id.to_hex());
+    }
+    ids
+}
+
+#[test]
+fn delete_then_compact_gives_the_space_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let src = dir.path().join("src");
+    let ids = three_generations(&repo, &src);
+    let expected = tree_files(&src);
+
+    let plan = plan_forget(&repo, &ids[..2]).unwrap();
+    assert_eq!(plan.len(), 2);
+    assert_eq!(forget(&repo, &plan).unwrap(), 2);
+
+    let before: Vec<_> = walk_keys(&repo);
+    let dry = compact_now(&repo, true);
+    assert!(!dry.applied);
+    assert!(dry.plan.bytes_freed > 0);
+    assert_eq!(walk_keys(&repo), before, "a dry run changes nothing");
+
+    let out = compact_now(&repo, false);
+    assert!(out.applied && out.packs_deleted > 0, "{out:?}");
+    let report = check_all(&repo, true);
+    assert!(report.ok(), "{:?}", report.problems);
+
+    // The space check: a fresh repository holding only the kept snapshot's data.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = new_repo(fresh_dir.path(), Algorithm::Aes256Gcm);
+    run_backup(&fresh, &[&src]);
+    let (kept, fresh_size) = (
+        dir_size(&dir.path().join("repo")),
+        dir_size(&fresh_dir.path().join("repo")),
+    );
+    assert!(
+        (kept as f64) <= fresh_size as f64 * 1.05,
+        "compacted {kept} bytes vs fresh {fresh_size}"
+    );
+    // And the data is still all there.
+    let out_dir = dir.path().join("out");
+    let r = run_restore(&repo, &ids[2], &out_dir, None).unwrap();
+    assert!(r.errors.is_empty());
+    assert_eq!(tree_files(&out_dir), expected);
+    // Nothing left to do.
+    let again = compact_now(&repo, false);
+    assert!(again.plan.repack.is_empty() && again.plan.delete.is_empty());
+    assert_eq!(repo_stats(&repo).unwrap().snapshots, 1);
+}
+
+fn first_chunk(repo: &Repository, snap: &str, path: &str) -> vger_types::ChunkId {
+    let l = vger_core::list_contents(repo, snap, path).unwrap();
+    match &l[0].entry.content {
+        vger_core::tree::Content::Chunks(c) => c[0].0,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Flips one byte in the middle of a blob, rewriting its pack in place.
+fn flip_blob(repo: &Repository, dir: &Path, id: &vger_types::ChunkId) {
+    let (pack, loc) = repo.index().get(id).unwrap();
+    let path = dir.join("repo").join(vger_core::repo::pack::key(&pack));
+    let mut b = fs::read(&path).unwrap();
+    b[loc.offset as usize + loc.len as usize / 2] ^= 1;
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, b).unwrap();
+}
+
+fn walk_keys(repo: &Repository) -> Vec<(String, u64)> {
+    let mut v = Vec::new();
+    for p in ["packs", "index", "snapshots", "keys", "locks"] {
+        for o in repo.backend().list_meta(p).unwrap() {
+            v.push((o.key, o.size));
+        }
+    }
+    v
+}
+
+#[test]
+fn compact_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), Algorithm::ChaCha20Poly1305);
+    let src = dir.path().join("src");
+    let ids = three_generations(&repo, &src);
+    // Deleting the middle generation leaves packs partly used (f0 is shared by all).
+    forget(&repo, &plan_forget(&repo, &ids[1..2]).unwrap()).unwrap();
+    let out = compact(
+        &repo,
+        &CompactOptions {
+            threshold_pct: 0.0,
+            grace: Duration::ZERO,
+            ..Default::default()
+        },
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    assert!(
+        out.packs_written > 0 || !out.plan.delete.is_empty(),
+        "{out:?}"
+    );
+    assert_eq!(out.damaged_blobs, 0);
+    assert!(check_all(&repo, true).ok());
+    for id in [&ids[0], &ids[2]] {
+        let d = dir.path().join(format!("out-{id}"));
+        assert!(run_restore(&repo, id, &d, None).unwrap().errors.is_empty());
+    }
+    // A repository reopened from storage sees one consolidated index.
+    let reopened = Repository::open(&repo_url(dir.path()), Some(PASS)).unwrap();
+    assert_eq!(reopened.backend().list("index").unwrap().len(), 1);
+}
+
+#[test]
+fn check_names_damaged_objects_and_affected_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let src = dir.path().join("src");
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("sub/victim"), bytes(50_000, 7)).unwrap();
+    let snap = run_backup(&repo, &[&src]).snapshot;
+    fs::write(src.join("other"), bytes(50_000, 8)).unwrap();
+    run_backup(&repo, &[&src]);
+    assert!(check_all(&repo, true).ok());
+
+    // Flip one byte inside the first chunk of `victim`.
+    let id = first_chunk(&repo, &snap.id.to_hex(), "sub/victim");
+    flip_blob(&repo, dir.path(), &id);
+    // Structure alone does not read data; --verify-data finds the flip.
+    assert!(check_all(&repo, false).ok());
+    let deep = check_all(&repo, true);
+    assert!(!deep.ok());
+    assert!(
+        deep.problems
+            .iter()
+            .any(|p| p.message.contains(&id.to_hex()) || p.object.contains(&id.to_hex())),
+        "{:?}",
+        deep.problems
+    );
+    let hit = deep
+        .damaged
+        .iter()
+        .find(|d| d.snapshot.id == snap.id)
+        .expect("the first snapshot is affected");
+    assert!(
+        hit.files.iter().any(|f| f == b"sub/victim"),
+        "{:?}",
+        hit.files
+    );
+    // Restore never writes the damaged file's bytes.
+    let out = dir.path().join("out");
+    let r = run_restore(&repo, &snap.id.to_hex(), &out, None).unwrap();
+    assert_eq!(r.errors.len(), 1);
+    assert!(
+        !out.join("sub/victim").exists()
+            || fs::read(out.join("sub/victim")).unwrap() != bytes(50_000, 7)
+    );
+}
+
+#[test]
+fn repair_rebuilds_the_index_salvages_packs_and_the_next_backup_heals() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), bytes(200_000, 1)).unwrap();
+    fs::write(src.join("keep"), bytes(100_000, 3)).unwrap();
+    let first = run_backup(&repo, &[&src]).snapshot;
+    fs::write(src.join("b"), bytes(200_000, 2)).unwrap();
+    run_backup(&repo, &[&src]);
+    // Damage one chunk of `a` (its pack no longer matches its id) and one index segment.
+    let victim = first_chunk(&repo, &first.id.to_hex(), "a");
+    flip_blob(&repo, dir.path(), &victim);
+    let segs = repo.backend().list("index").unwrap();
+    let seg = dir.path().join("repo").join(&segs[0]);
+    let mut b = fs::read(&seg).unwrap();
+    let n = b.len();
+    b[n / 2] ^= 0xff;
+    fs::remove_file(&seg).unwrap();
+    fs::write(&seg, b).unwrap();
+
+    let before = check_all(&repo, true);
+    assert!(!before.ok());
+    let run = |dry_run| {
+        repair(
+            &repo,
+            &RepairOptions {
+                verify_data: true,
+                dry_run,
+            },
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap()
+    };
+    let dry = run(true);
+    assert!(!dry.applied);
+    assert_eq!(repo.backend().list("index").unwrap(), segs, "dry run");
+    let fixed = run(false);
+    assert!(fixed.applied);
+    assert_eq!(fixed.plan.packs_damaged.len(), 1);
+    assert_eq!(fixed.plan.blobs_damaged, 1);
+    assert!(fixed.plan.blobs_salvaged > 0);
+    // No problem with the index or packs any more; the lost chunk is named per snapshot and
+    // file, and everything else is readable.
+    let after = check_all(&repo, true);
+    assert!(after.problems.is_empty(), "{:?}", after.problems);
+    assert_eq!(after.damaged.len(), 2, "both snapshots hold `a`");
+    assert!(after.damaged.iter().all(|d| d.files == [b"a".to_vec()]));
+    let partial = dir.path().join("partial");
+    let r = run_restore(&repo, &first.id.to_hex(), &partial, None).unwrap();
+    assert_eq!(r.errors.len(), 1);
+    assert_eq!(fs::read(partial.join("keep")).unwrap(), bytes(100_000, 3));
+    // The source still has the file: the next backup uploads the chunk again, which heals
+    // every snapshot that referenced it.
+    run_backup(&repo, &[&src]);
+    let healed = check_all(&repo, true);
+    assert!(healed.ok(), "{:?} {:?}", healed.problems, healed.damaged);
+    let out = dir.path().join("out");
+    assert!(
+        run_restore(&repo, &first.id.to_hex(), &out, None)
+            .unwrap()
+            .errors
+            .is_empty()
+    );
+    assert_eq!(fs::read(out.join("a")).unwrap(), bytes(200_000, 1));
+}
+
+#[test]
+fn leases_exclude_expire_break_and_fence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    repo.set_lease_settings(LeaseSettings {
+        ttl: Duration::from_millis(300),
+        wait: Duration::ZERO,
+    });
+    let shared = repo.lease(LockKind::Shared, "backup").unwrap();
+    let also = repo.lease(LockKind::Shared, "restore").unwrap();
+    let e = repo.lease(LockKind::Exclusive, "compact").err().unwrap();
+    assert_eq!(e.code(), ErrorCode::Locked);
+    assert!(e.to_string().contains("backup") || e.to_string().contains("restore"));
+    drop(also);
+    drop(shared);
+    assert!(list_locks(&repo).unwrap().is_empty(), "released on drop");
+
+    // Fencing: a holder whose lease was broken, while an exclusive holder took over, must stop.
+    let victim = repo.lease(LockKind::Shared, "backup").unwrap();
+    assert_eq!(break_locks(&repo).unwrap(), 1);
+    let owner = repo.lease(LockKind::Exclusive, "compact").unwrap();
+    let lost = victim.ensure(&repo).unwrap_err();
+    assert_eq!(lost.code(), ErrorCode::LockLost);
+    drop(owner);
+    drop(victim);
+
+    // A crashed process's lock (never renewed) stops counting once it expires.
+    let stale = repo.lease(LockKind::Exclusive, "compact").unwrap();
+    std::mem::forget(stale);
+    assert_eq!(
+        repo.lease(LockKind::Shared, "backup").err().unwrap().code(),
+        ErrorCode::Locked
+    );
+}
