@@ -8,6 +8,7 @@ pub mod commands;
 pub mod compress;
 pub mod progress;
 pub mod repo;
+pub mod retention;
 pub mod tree;
 
 pub use cancel::CancelToken;
@@ -28,5 +29,6 @@ pub use repo::Repository;
 pub use repo::config::{ChunkerParams, RepoConfig};
 pub use repo::lock::{LeaseSettings, LockInfo, LockKind, break_locks, list_locks};
 pub use repo::snapshot::{Snapshot, SnapshotStats};
+pub use retention::{Decision, GroupBy, GroupPlan, RetentionPolicy};
 pub use vger_crypto::{Algorithm, KdfParams};
 pub use vger_types::{ErrorCode, Result, VgerError};
