@@ -63,6 +63,7 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
         'hostname: e2e-host',
         'retention:',
         '  keep_last: 10',
+        'chunker: {min_size: 256KiB, avg_size: 1MiB, max_size: 4MiB}',
         '',
       ].join('\n'),
     )
@@ -139,11 +140,12 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^Snapshots: +3$/m)
     expect(r.stdout).toMatch(/^Deduplicated size: /m)
-    const out = json<{ repositories: { repository: string; encryption: string; stats: Record<string, number>; lastSnapshot: { id: string } }[] }>(
+    const out = json<{ repositories: { repository: string; encryption: string; chunker: unknown; stats: Record<string, number>; lastSnapshot: { id: string } }[] }>(
       await vger(['info', '--json']),
     )
     const repo = out.repositories[0]
     expect(repo?.repository).toBe('main')
+    expect(repo).toMatchObject({ chunker: { minSize: 256 * 1024, avgSize: 1024 * 1024, maxSize: 4 * 1024 * 1024 } }) // from the config, at init
     expect(repo?.stats.snapshots).toBe(3)
     // docs: 18 + 39 bytes in two snapshots (skip.tmp excluded), photos: 4096.
     expect(repo?.stats.originalBytes).toBe(18 + 39 + 4096)

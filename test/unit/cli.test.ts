@@ -104,6 +104,16 @@ describe('errors exit with 1 and print "vger: error[CODE]: message"', () => {
     expect(r.stderr).toBe(`vger: error[VGER_CONFIG]: ${file}:3:5: unknown key "lable" (did you mean "label"?)\n`)
   })
 
+  it('prefers VGER_CONFIG over ./vger.yaml, and --config over both', async () => {
+    const { dir } = writeConfig('repositories: []\n')
+    const fromEnv = writeConfig('repositories:\n  - url: /r\n    lable: env\n').file
+    const fromFlag = writeConfig('repositories:\n  - url: /r\n    labl: flag\n').file
+    const r = await vger(['list'], { cwd: dir, env: { VGER_CONFIG: fromEnv } })
+    expect(r.stderr).toBe(`vger: error[VGER_CONFIG]: ${fromEnv}:3:5: unknown key "lable" (did you mean "label"?)\n`)
+    const r2 = await vger(['-c', fromFlag, 'list'], { cwd: dir, env: { VGER_CONFIG: fromEnv } })
+    expect(r2.stderr).toBe(`vger: error[VGER_CONFIG]: ${fromFlag}:3:5: unknown key "labl" (did you mean "label"?)\n`)
+  })
+
   it('finds ./vger.yaml in the working directory', async () => {
     const { dir } = writeConfig('repositories: []\n')
     const r = await vger(['list'], { cwd: dir })

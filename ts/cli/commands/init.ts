@@ -6,13 +6,14 @@ import { shortId } from '../output.js'
 export async function init(ctx: CliContext): Promise<number> {
   const repos = ctx.repositories('all')
   const kdf = ctx.initKdf()
+  const chunker = ctx.config().chunker
   const { Repository } = await import('../../repository.js')
 
   const { results, failures } = await ctx.eachRepository(repos, async (repo): Promise<RepoInfo> => {
     const encryption = repo.encryption.mode
     const passphrase = encryption === 'none' ? undefined : await ctx.passphrase(repo, { confirm: true })
     ctx.throwIfAborted()
-    const info = await Repository.init({ url: repo.url, passphrase, encryption, kdf })
+    const info = await Repository.init({ url: repo.url, passphrase, encryption, chunker, kdf })
     ctx.out.line(`Initialized repository "${repo.name}" at ${info.url} (encryption ${info.encryption}, id ${shortId(info.id)})`)
     return info
   })
