@@ -1,6 +1,6 @@
 /** vger's public library API (re-exports only). */
 export { Repository } from './repository.js'
-export type { BackupOptions, JobOptions, ListContentsOptions, RestoreOptions } from './repository.js'
+export type { BackupOptions, JobOptions, ListContentsOptions, MaintenanceStep, RestoreOptions } from './repository.js'
 export { VgerError, isVgerError } from './errors.js'
 export type { ErrorCode, NativeErrorCode, TsErrorCode } from './errors.js'
 export { nativeVersion } from './native.js'
@@ -8,8 +8,14 @@ export type {
   BackupOutcome,
   ChunkerParams,
   CompressionAlgorithm,
+  DiffChange,
+  DiffEntry,
+  DiffOutcome,
   EncryptionMode,
   EntryKind,
+  FindOptions,
+  FindResult,
+  FindVersion,
   InitOptions,
   KdfParams,
   ListEntry,
@@ -17,6 +23,7 @@ export type {
   ProgressCallback,
   ProgressEvent,
   RepoInfo,
+  RepoStats,
   RestoreOutcome,
   SnapshotListing,
   SnapshotStats,
@@ -24,5 +31,17 @@ export type {
   Warning,
 } from './native-types.js'
 export { loadConfig } from './config/load.js'
-export type { VgerConfig, RepositoryConfig, SourceConfig } from './config/types.js'
+export type {
+  CommandDump,
+  CompressionConfig,
+  EncryptionConfig,
+  HooksConfig,
+  LimitsConfig,
+  RepositoryConfig,
+  RetentionConfig,
+  ScheduleConfig,
+  SourceConfig,
+  VgerConfig,
+} from './config/types.js'
+export type { RepositoryLocation } from './config/url.js'
 export { resolvePassphrase } from './passphrase.js'

@@ -100,6 +100,10 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
     const missing = notYetApplied(source)
     if (missing.length > 0) ctx.out.warn(`source "${source.label}": ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not applied by this version yet`)
   }
+  const config = ctx.config()
+  if (Object.keys(config.hooks).length > 0 || repos.some((r) => Object.keys(r.hooks).length > 0)) {
+    ctx.out.warn('hooks are configured but not run by this version yet')
+  }
   const runnable = sources.filter((s) => s.paths.length > 0)
   const goesTo = (source: SourceConfig, repo: RepositoryConfig): boolean =>
     source.repos === undefined || (repo.label !== undefined && source.repos.includes(repo.label))
