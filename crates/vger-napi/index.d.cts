@@ -26,6 +26,18 @@ export declare class Repository {
   find(opts: FindOptions): Promise<Array<FindResult>>
   /** Re-wraps the master key under a new passphrase; the old one stops working. */
   changePassphrase(newPassphrase: string, kdf?: KdfOptions | undefined | null): Promise<undefined>
+  /** Removes snapshot objects (all references are resolved first; one bad id removes nothing). */
+  deleteSnapshots(ids: Array<string>, dryRun?: boolean | undefined | null): Promise<ForgetOutcome>
+  prune(opts: PruneOptions): Promise<PruneOutcome>
+  compact(opts: CompactOptions, onProgress: OnProgress, cancel?: CancelToken | undefined | null): Promise<CompactOutcome>
+  check(opts: CheckOptions, onProgress: OnProgress, cancel?: CancelToken | undefined | null): Promise<CheckReport>
+  repair(opts: RepairOptions, onProgress: OnProgress, cancel?: CancelToken | undefined | null): Promise<RepairOutcome>
+  /** Lock objects in the repository (live and stale). */
+  locks(): Promise<Array<LockInfo>>
+  /** Removes every lock object at once; returns how many. */
+  breakLock(): Promise<number>
+  /** Deletes the whole repository (or, with dryRun, says what that would remove). */
+  deleteRepository(dryRun?: boolean | undefined | null): Promise<DestroyOutcome>
   /** Creates a new repository. */
   static init(opts: InitOptions): Promise<RepoInfo>
   /**
@@ -64,10 +76,70 @@ export interface BackupOutcome {
   durationMs: number
 }
 
+export interface CheckOptions {
+  verifyData?: boolean
+  readDataSubsetPct?: number
+}
+
+export interface CheckReport {
+  ok: boolean
+  snapshots: number
+  trees: number
+  chunksReferenced: number
+  packs: number
+  packsRead: number
+  blobsVerified: number
+  bytesRead: number
+  unindexedPacks: number
+  hiddenNewer: number
+  problems: Array<Problem>
+  damaged: Array<DamagedSnapshot>
+}
+
 export interface ChunkerParams {
   minSize: number
   avgSize: number
   maxSize: number
+}
+
+export interface CompactOptions {
+  /** Repack packs more than this percent unused (default 10). */
+  thresholdPct?: number
+  maxRepackBytes?: number
+  /** Unindexed packs younger than this are left alone (default 3600). */
+  graceSecs?: number
+  dryRun?: boolean
+}
+
+export interface CompactOutcome {
+  applied: boolean
+  snapshots: number
+  packsTotal: number
+  bytesTotal: number
+  repack: Array<PackUse>
+  delete: Array<PackUse>
+  orphans: number
+  youngOrphans: number
+  segments: number
+  bytesFreed: number
+  bytesRepacked: number
+  packsWritten: number
+  packsDeleted: number
+  segmentsWritten: number
+  debrisRemoved: number
+  damagedBlobs: number
+}
+
+export interface DamagedSnapshot {
+  snapshot: SnapshotSummary
+  files: Array<string>
+  filesTotal: number
+}
+
+export interface DestroyOutcome {
+  objects: number
+  bytes: number
+  applied: boolean
 }
 
 export interface DiffEntry {
@@ -121,6 +193,18 @@ export interface FindVersion {
   status: string
 }
 
+export interface ForgetOutcome {
+  snapshots: Array<SnapshotSummary>
+  removed: number
+  applied: boolean
+}
+
+export interface GroupByOptions {
+  host: boolean
+  label: boolean
+  paths: boolean
+}
+
 export interface InitOptions {
   url: string
   passphrase?: string
@@ -147,13 +231,41 @@ export interface ListEntry {
   target?: string
 }
 
+export interface LockInfo {
+  key: string
+  /** 'shared' | 'exclusive' */
+  kind: string
+  created: string
+  expires: string
+  live: boolean
+  hostname: string
+  pid: number
+  operation: string
+}
+
 export interface OpenOptions {
   url: string
   passphrase?: string
+  /** How long to wait for a conflicting lock before failing with VGER_LOCKED (default 600 s). */
+  lockWaitSecs?: number
+  /** Lifetime of this client's lock objects; renewed every third of it (default 180 s). */
+  lockTtlSecs?: number
+}
+
+export interface PackUse {
+  pack: string
+  size: number
+  usedBytes: number
+}
+
+export interface Problem {
+  object: string
+  code: string
+  message: string
 }
 
 export interface ProgressEvent {
-  /** 'backup' | 'restore' | 'warning' */
+  /** 'backup' | 'restore' | 'step' | 'warning' */
   type: string
   files: number
   bytes: number
@@ -163,6 +275,67 @@ export interface ProgressEvent {
   path?: string
   code?: string
   message?: string
+  /**
+   * For 'step': the phase of a maintenance job (mark, repack, packs, data, trees…) and its
+   * progress (`total` 0 when unknown).
+   */
+  phase?: string
+  done: number
+  total: number
+}
+
+export interface PruneDecision {
+  snapshot: SnapshotSummary
+  keep: boolean
+  reasons: Array<string>
+}
+
+export interface PruneGroup {
+  hostname?: string
+  label?: string
+  paths?: Array<string>
+  policyWouldRemoveAll: boolean
+  /** Newest first. */
+  decisions: Array<PruneDecision>
+}
+
+export interface PruneOptions {
+  retention: Retention
+  /** Per-source policies keyed by snapshot label. */
+  byLabel?: Record<string, Retention>
+  groupBy?: GroupByOptions
+  labels?: Array<string>
+  force?: boolean
+  dryRun?: boolean
+  /** The caller's offset from UTC, for local days, weeks, months and years. */
+  utcOffsetSecs?: number
+}
+
+export interface PruneOutcome {
+  groups: Array<PruneGroup>
+  keep: number
+  remove: number
+  removed: number
+  applied: boolean
+}
+
+export interface RepairOptions {
+  verifyData?: boolean
+  dryRun?: boolean
+}
+
+export interface RepairOutcome {
+  applied: boolean
+  packsScanned: number
+  packsDamaged: Array<string>
+  packsNewer: Array<string>
+  blobsIndexed: number
+  blobsDamaged: number
+  blobsSalvaged: number
+  entriesDropped: number
+  entriesAdded: number
+  segmentsReplaced: number
+  check: CheckReport
 }
 
 export interface RepoInfo {
@@ -197,6 +370,17 @@ export interface RestoreOutcome {
   others: number
   bytes: number
   errors: Array<Warning>
+}
+
+export interface Retention {
+  keepLast?: number
+  keepHourly?: number
+  keepDaily?: number
+  keepWeekly?: number
+  keepMonthly?: number
+  keepYearly?: number
+  /** "36h", "2d", "1w", "6m", "1y". */
+  keepWithin?: string
 }
 
 export interface SnapshotListing {

@@ -21,6 +21,7 @@ pub use commands::find::{FindOptions, FindOutcome, FindResult, KindFilter, Statu
 pub use commands::forget::{forget, plan_forget};
 pub use commands::init::{InitOptions, init};
 pub use commands::list::{ListEntry, list_contents};
+pub use commands::prune::{PruneOptions, PruneOutcome, prune};
 pub use commands::repair::{RepairOptions, RepairOutcome, RepairPlan, repair};
 pub use commands::restore::{RestoreOptions, RestoreOutcome, restore};
 pub use commands::stats::{RepoStats, repo_stats};

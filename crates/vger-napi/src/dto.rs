@@ -47,6 +47,10 @@ pub struct InitOptions {
 pub struct OpenOptions {
     pub url: String,
     pub passphrase: Option<String>,
+    /// How long to wait for a conflicting lock before failing with VGER_LOCKED (default 600 s).
+    pub lock_wait_secs: Option<f64>,
+    /// Lifetime of this client's lock objects; renewed every third of it (default 180 s).
+    pub lock_ttl_secs: Option<f64>,
 }
 
 #[napi(object)]

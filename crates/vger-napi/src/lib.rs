@@ -7,6 +7,7 @@
 mod dto;
 mod errors;
 mod inspect;
+mod maintenance;
 mod progress;
 mod repo;
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::PromiseRaw;
 use napi::threadsafe_function::ThreadsafeFunction;
@@ -46,7 +46,7 @@ pub struct Repository {
     inner: Arc<vger_core::Repository>,
 }
 
-fn token(c: Option<&CancelToken>) -> vger_core::CancelToken {
+pub(crate) fn token(c: Option<&CancelToken>) -> vger_core::CancelToken {
     c.map(|c| c.inner.clone()).unwrap_or_default()
 }
 
@@ -91,8 +91,17 @@ impl Repository {
     #[napi]
     pub fn open(env: &Env, opts: OpenOptions) -> Result<PromiseRaw<'_, Repository>> {
         env.spawn_future(async move {
+            let mut lease = vger_core::LeaseSettings::default();
+            if let Some(w) = opts.lock_wait_secs.filter(|w| w.is_finite() && *w >= 0.0) {
+                lease.wait = Duration::from_secs_f64(w);
+            }
+            if let Some(t) = opts.lock_ttl_secs.filter(|t| t.is_finite() && *t >= 1.0) {
+                lease.ttl = Duration::from_secs_f64(t);
+            }
             let repo = blocking(move || {
-                vger_core::Repository::open(&opts.url, opts.passphrase.as_deref())
+                let mut r = vger_core::Repository::open(&opts.url, opts.passphrase.as_deref())?;
+                r.set_lease_settings(lease);
+                Ok(r)
             })
             .await?;
             Ok(Repository {

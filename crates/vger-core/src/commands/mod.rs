@@ -10,6 +10,7 @@ pub mod forget;
 pub mod init;
 pub mod list;
 pub mod liveness;
+pub mod prune;
 pub mod repair;
 pub mod restore;
 pub mod stats;

@@ -1,0 +1,110 @@
+//! `prune`: apply retention. The plan comes from [`crate::retention::plan`]; applying it removes
+//! snapshot objects only (under a shared lease, so backups go on), and `compact` reclaims the
+//! space afterwards.
+
+use std::collections::HashMap;
+
+use vger_types::{Result, VgerError};
+
+use super::forget::forget;
+use crate::repo::Repository;
+use crate::repo::snapshot::Snapshot;
+use crate::retention::{self, GroupBy, GroupPlan, RetentionPolicy};
+
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// The policy of snapshots whose label has none of its own.
+    pub policy: RetentionPolicy,
+    /// Per-source policies, by snapshot label.
+    pub by_label: HashMap<String, RetentionPolicy>,
+    pub group_by: GroupBy,
+    /// Only snapshots with one of these labels (all when empty).
+    pub labels: Vec<String>,
+    /// Apply even when a group would lose every snapshot.
+    pub force: bool,
+    pub dry_run: bool,
+    pub now_ns: i64,
+    pub utc_offset_secs: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PruneOutcome {
+    pub groups: Vec<GroupPlan>,
+    /// Snapshots by id, for showing the plan.
+    pub snapshots: HashMap<vger_types::SnapshotId, Snapshot>,
+    pub keep: u64,
+    pub remove: u64,
+    pub removed: u64,
+    pub applied: bool,
+}
+
+pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneOutcome> {
+    if opts.policy.is_empty() && opts.by_label.values().all(RetentionPolicy::is_empty) {
+        return Err(VgerError::invalid(
+            "no retention rule is configured: set `retention` (for example keep_daily: 7) in the config",
+        ));
+    }
+    let list = repo.snapshots()?;
+    let chosen: Vec<Snapshot> = list
+        .snapshots
+        .into_iter()
+        .filter(|s| opts.labels.is_empty() || opts.labels.contains(&s.label))
+        .collect();
+    let policy_for = |s: &Snapshot| {
+        opts.by_label
+            .get(&s.label)
+            .cloned()
+            .unwrap_or_else(|| opts.policy.clone())
+    };
+    let groups = retention::plan(
+        &chosen,
+        policy_for,
+        opts.group_by,
+        opts.now_ns,
+        opts.utc_offset_secs,
+    );
+    let snapshots: HashMap<_, _> = chosen.into_iter().map(|s| (s.id, s)).collect();
+    let doomed: Vec<Snapshot> = groups
+        .iter()
+        .flat_map(|g| &g.decisions)
+        .filter(|d| !d.keep)
+        .filter_map(|d| snapshots.get(&d.id).cloned())
+        .collect();
+    let mut out = PruneOutcome {
+        keep: (snapshots.len() - doomed.len()) as u64,
+        remove: doomed.len() as u64,
+        groups,
+        snapshots,
+        removed: 0,
+        applied: false,
+    };
+    if opts.dry_run {
+        return Ok(out);
+    }
+    if !opts.force
+        && let Some(g) = out.groups.iter().find(|g| g.policy_would_remove_all)
+    {
+        return Err(VgerError::invalid(format!(
+            "the retention policy would remove every snapshot of {}; check the policy, or use --force",
+            describe(g)
+        )));
+    }
+    out.removed = forget(repo, &doomed)?;
+    out.applied = true;
+    Ok(out)
+}
+
+fn describe(g: &GroupPlan) -> String {
+    let mut parts = Vec::new();
+    if let Some(h) = &g.hostname {
+        parts.push(format!("host {h:?}"));
+    }
+    if let Some(l) = &g.label {
+        parts.push(format!("label {l:?}"));
+    }
+    if parts.is_empty() {
+        "the repository".into()
+    } else {
+        parts.join(" and ")
+    }
+}

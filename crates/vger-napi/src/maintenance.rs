@@ -1,0 +1,532 @@
+//! Maintenance: snapshot delete, prune, compact, check, repair, locks and repository delete.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::PromiseRaw;
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi::{Env, Result, Status};
+use napi_derive::napi;
+use vger_core::retention::{GroupBy, RetentionPolicy};
+
+use crate::dto::{ProgressEvent, SnapshotSummary, escape, rfc3339};
+use crate::errors::{blocking, to_napi};
+use crate::progress::JsProgress;
+use crate::repo::{CancelToken, Repository, token};
+
+type OnProgress = Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>;
+
+#[napi(object)]
+pub struct ForgetOutcome {
+    pub snapshots: Vec<SnapshotSummary>,
+    pub removed: f64,
+    pub applied: bool,
+}
+
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct Retention {
+    pub keep_last: Option<u32>,
+    pub keep_hourly: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+    pub keep_yearly: Option<u32>,
+    /// "36h", "2d", "1w", "6m", "1y".
+    pub keep_within: Option<String>,
+}
+
+impl Retention {
+    fn into_core(self) -> vger_core::Result<RetentionPolicy> {
+        Ok(RetentionPolicy {
+            keep_last: self.keep_last,
+            keep_hourly: self.keep_hourly,
+            keep_daily: self.keep_daily,
+            keep_weekly: self.keep_weekly,
+            keep_monthly: self.keep_monthly,
+            keep_yearly: self.keep_yearly,
+            keep_within_ns: self
+                .keep_within
+                .as_deref()
+                .map(RetentionPolicy::parse_within)
+                .transpose()?,
+        })
+    }
+}
+
+#[napi(object)]
+pub struct GroupByOptions {
+    pub host: bool,
+    pub label: bool,
+    pub paths: bool,
+}
+
+#[napi(object)]
+pub struct PruneOptions {
+    pub retention: Retention,
+    /// Per-source policies keyed by snapshot label.
+    pub by_label: Option<HashMap<String, Retention>>,
+    pub group_by: Option<GroupByOptions>,
+    pub labels: Option<Vec<String>>,
+    pub force: Option<bool>,
+    pub dry_run: Option<bool>,
+    /// The caller's offset from UTC, for local days, weeks, months and years.
+    pub utc_offset_secs: Option<i32>,
+}
+
+#[napi(object)]
+pub struct PruneDecision {
+    pub snapshot: SnapshotSummary,
+    pub keep: bool,
+    pub reasons: Vec<String>,
+}
+
+#[napi(object)]
+pub struct PruneGroup {
+    pub hostname: Option<String>,
+    pub label: Option<String>,
+    pub paths: Option<Vec<String>>,
+    pub policy_would_remove_all: bool,
+    /// Newest first.
+    pub decisions: Vec<PruneDecision>,
+}
+
+#[napi(object)]
+pub struct PruneOutcome {
+    pub groups: Vec<PruneGroup>,
+    pub keep: f64,
+    pub remove: f64,
+    pub removed: f64,
+    pub applied: bool,
+}
+
+#[napi(object)]
+pub struct CompactOptions {
+    /// Repack packs more than this percent unused (default 10).
+    pub threshold_pct: Option<f64>,
+    pub max_repack_bytes: Option<f64>,
+    /// Unindexed packs younger than this are left alone (default 3600).
+    pub grace_secs: Option<f64>,
+    pub dry_run: Option<bool>,
+}
+
+#[napi(object)]
+pub struct PackUse {
+    pub pack: String,
+    pub size: f64,
+    pub used_bytes: f64,
+}
+
+#[napi(object)]
+pub struct CompactOutcome {
+    pub applied: bool,
+    pub snapshots: f64,
+    pub packs_total: f64,
+    pub bytes_total: f64,
+    pub repack: Vec<PackUse>,
+    pub delete: Vec<PackUse>,
+    pub orphans: f64,
+    pub young_orphans: f64,
+    pub segments: f64,
+    pub bytes_freed: f64,
+    pub bytes_repacked: f64,
+    pub packs_written: f64,
+    pub packs_deleted: f64,
+    pub segments_written: f64,
+    pub debris_removed: f64,
+    pub damaged_blobs: f64,
+}
+
+#[napi(object)]
+pub struct CheckOptions {
+    pub verify_data: Option<bool>,
+    pub read_data_subset_pct: Option<f64>,
+}
+
+#[napi(object)]
+pub struct Problem {
+    pub object: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[napi(object)]
+pub struct DamagedSnapshot {
+    pub snapshot: SnapshotSummary,
+    pub files: Vec<String>,
+    pub files_total: f64,
+}
+
+#[napi(object)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub snapshots: f64,
+    pub trees: f64,
+    pub chunks_referenced: f64,
+    pub packs: f64,
+    pub packs_read: f64,
+    pub blobs_verified: f64,
+    pub bytes_read: f64,
+    pub unindexed_packs: f64,
+    pub hidden_newer: f64,
+    pub problems: Vec<Problem>,
+    pub damaged: Vec<DamagedSnapshot>,
+}
+
+impl From<&vger_core::CheckReport> for CheckReport {
+    fn from(r: &vger_core::CheckReport) -> Self {
+        CheckReport {
+            ok: r.ok(),
+            snapshots: r.snapshots as f64,
+            trees: r.trees as f64,
+            chunks_referenced: r.chunks_referenced as f64,
+            packs: r.packs as f64,
+            packs_read: r.packs_read as f64,
+            blobs_verified: r.blobs_verified as f64,
+            bytes_read: r.bytes_read as f64,
+            unindexed_packs: r.unindexed_packs as f64,
+            hidden_newer: r.hidden_newer as f64,
+            problems: r
+                .problems
+                .iter()
+                .map(|p| Problem {
+                    object: p.object.clone(),
+                    code: p.code.into(),
+                    message: p.message.clone(),
+                })
+                .collect(),
+            damaged: r
+                .damaged
+                .iter()
+                .map(|d| DamagedSnapshot {
+                    snapshot: (&d.snapshot).into(),
+                    files: d
+                        .files
+                        .iter()
+                        .map(|f| if f.is_empty() { "/".into() } else { escape(f) })
+                        .collect(),
+                    files_total: d.files_total as f64,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct RepairOptions {
+    pub verify_data: Option<bool>,
+    pub dry_run: Option<bool>,
+}
+
+#[napi(object)]
+pub struct RepairOutcome {
+    pub applied: bool,
+    pub packs_scanned: f64,
+    pub packs_damaged: Vec<String>,
+    pub packs_newer: Vec<String>,
+    pub blobs_indexed: f64,
+    pub blobs_damaged: f64,
+    pub blobs_salvaged: f64,
+    pub entries_dropped: f64,
+    pub entries_added: f64,
+    pub segments_replaced: f64,
+    pub check: CheckReport,
+}
+
+#[napi(object)]
+pub struct LockInfo {
+    pub key: String,
+    /// 'shared' | 'exclusive'
+    pub kind: String,
+    pub created: String,
+    pub expires: String,
+    pub live: bool,
+    pub hostname: String,
+    pub pid: u32,
+    pub operation: String,
+}
+
+#[napi(object)]
+pub struct DestroyOutcome {
+    pub objects: f64,
+    pub bytes: f64,
+    pub applied: bool,
+}
+
+fn pack_use(u: &vger_core::PackUse) -> PackUse {
+    PackUse {
+        pack: u.pack.to_hex(),
+        size: u.size as f64,
+        used_bytes: u.used_bytes as f64,
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+#[napi]
+impl Repository {
+    /// Removes snapshot objects (all references are resolved first; one bad id removes nothing).
+    #[napi]
+    pub fn delete_snapshots<'e>(
+        &self,
+        env: &'e Env,
+        ids: Vec<String>,
+        dry_run: Option<bool>,
+    ) -> Result<PromiseRaw<'e, ForgetOutcome>> {
+        let repo = Arc::clone(self.core());
+        env.spawn_future(async move {
+            let (plan, removed) = blocking(move || {
+                let plan = vger_core::plan_forget(&repo, &ids)?;
+                let removed = if dry_run == Some(true) {
+                    None
+                } else {
+                    Some(vger_core::forget(&repo, &plan)?)
+                };
+                Ok((plan, removed))
+            })
+            .await?;
+            Ok(ForgetOutcome {
+                snapshots: plan.iter().map(Into::into).collect(),
+                removed: removed.unwrap_or(0) as f64,
+                applied: removed.is_some(),
+            })
+        })
+    }
+
+    #[napi]
+    pub fn prune<'e>(
+        &self,
+        env: &'e Env,
+        opts: PruneOptions,
+    ) -> Result<PromiseRaw<'e, PruneOutcome>> {
+        let policy = opts.retention.into_core().map_err(to_napi)?;
+        let mut by_label = HashMap::new();
+        for (k, v) in opts.by_label.unwrap_or_default() {
+            by_label.insert(k, v.into_core().map_err(to_napi)?);
+        }
+        let core = vger_core::PruneOptions {
+            policy,
+            by_label,
+            group_by: opts.group_by.map_or_else(GroupBy::default, |g| GroupBy {
+                host: g.host,
+                label: g.label,
+                paths: g.paths,
+            }),
+            labels: opts.labels.unwrap_or_default(),
+            force: opts.force.unwrap_or(false),
+            dry_run: opts.dry_run.unwrap_or(false),
+            now_ns: now_ns(),
+            utc_offset_secs: opts.utc_offset_secs.unwrap_or(0).into(),
+        };
+        let repo = Arc::clone(self.core());
+        env.spawn_future(async move {
+            let out = blocking(move || vger_core::prune(&repo, &core)).await?;
+            let groups = out
+                .groups
+                .iter()
+                .map(|g| PruneGroup {
+                    hostname: g.hostname.clone(),
+                    label: g.label.clone(),
+                    paths: g
+                        .paths
+                        .as_ref()
+                        .map(|p| p.iter().map(|x| escape(x)).collect()),
+                    policy_would_remove_all: g.policy_would_remove_all,
+                    decisions: g
+                        .decisions
+                        .iter()
+                        .filter_map(|d| {
+                            Some(PruneDecision {
+                                snapshot: out.snapshots.get(&d.id)?.into(),
+                                keep: d.keep,
+                                reasons: d.reasons.clone(),
+                            })
+                        })
+                        .collect(),
+                })
+                .collect();
+            Ok(PruneOutcome {
+                groups,
+                keep: out.keep as f64,
+                remove: out.remove as f64,
+                removed: out.removed as f64,
+                applied: out.applied,
+            })
+        })
+    }
+
+    #[napi]
+    pub fn compact<'e>(
+        &self,
+        env: &'e Env,
+        opts: CompactOptions,
+        on_progress: OnProgress,
+        cancel: Option<&CancelToken>,
+    ) -> Result<PromiseRaw<'e, CompactOutcome>> {
+        let mut core = vger_core::CompactOptions {
+            dry_run: opts.dry_run.unwrap_or(false),
+            max_repack_bytes: opts.max_repack_bytes.map(|b| b.max(0.0) as u64),
+            ..Default::default()
+        };
+        if let Some(t) = opts.threshold_pct {
+            core.threshold_pct = t;
+        }
+        if let Some(g) = opts.grace_secs.filter(|g| g.is_finite() && *g >= 0.0) {
+            core.grace = Duration::from_secs_f64(g);
+        }
+        let repo = Arc::clone(self.core());
+        let cancel = token(cancel);
+        env.spawn_future(async move {
+            let progress = Arc::new(JsProgress::new(on_progress));
+            let p = Arc::clone(&progress);
+            let out = blocking(move || vger_core::compact(&repo, &core, p.as_ref(), &cancel)).await;
+            progress.flush();
+            let o = out?;
+            let plan = &o.plan;
+            Ok(CompactOutcome {
+                applied: o.applied,
+                snapshots: plan.snapshots as f64,
+                packs_total: plan.packs_total as f64,
+                bytes_total: plan.bytes_total as f64,
+                repack: plan.repack.iter().map(pack_use).collect(),
+                delete: plan.delete.iter().map(pack_use).collect(),
+                orphans: plan.orphans.len() as f64,
+                young_orphans: plan.young_orphans as f64,
+                segments: plan.segments.len() as f64,
+                bytes_freed: plan.bytes_freed as f64,
+                bytes_repacked: plan.bytes_repacked as f64,
+                packs_written: o.packs_written as f64,
+                packs_deleted: o.packs_deleted as f64,
+                segments_written: o.segments_written as f64,
+                debris_removed: o.debris_removed as f64,
+                damaged_blobs: o.damaged_blobs as f64,
+            })
+        })
+    }
+
+    #[napi]
+    pub fn check<'e>(
+        &self,
+        env: &'e Env,
+        opts: CheckOptions,
+        on_progress: OnProgress,
+        cancel: Option<&CancelToken>,
+    ) -> Result<PromiseRaw<'e, CheckReport>> {
+        let core = vger_core::CheckOptions {
+            verify_data: opts.verify_data.unwrap_or(false),
+            read_data_subset_pct: opts.read_data_subset_pct,
+        };
+        let repo = Arc::clone(self.core());
+        let cancel = token(cancel);
+        env.spawn_future(async move {
+            let progress = Arc::new(JsProgress::new(on_progress));
+            let p = Arc::clone(&progress);
+            let out = blocking(move || vger_core::check(&repo, &core, p.as_ref(), &cancel)).await;
+            progress.flush();
+            Ok(CheckReport::from(&out?))
+        })
+    }
+
+    #[napi]
+    pub fn repair<'e>(
+        &self,
+        env: &'e Env,
+        opts: RepairOptions,
+        on_progress: OnProgress,
+        cancel: Option<&CancelToken>,
+    ) -> Result<PromiseRaw<'e, RepairOutcome>> {
+        let core = vger_core::RepairOptions {
+            verify_data: opts.verify_data.unwrap_or(false),
+            dry_run: opts.dry_run.unwrap_or(false),
+        };
+        let repo = Arc::clone(self.core());
+        let cancel = token(cancel);
+        env.spawn_future(async move {
+            let progress = Arc::new(JsProgress::new(on_progress));
+            let p = Arc::clone(&progress);
+            let out = blocking(move || vger_core::repair(&repo, &core, p.as_ref(), &cancel)).await;
+            progress.flush();
+            let o = out?;
+            let plan = &o.plan;
+            Ok(RepairOutcome {
+                applied: o.applied,
+                packs_scanned: plan.packs_scanned as f64,
+                packs_damaged: plan.packs_damaged.clone(),
+                packs_newer: plan.packs_newer.clone(),
+                blobs_indexed: plan.blobs_indexed as f64,
+                blobs_damaged: plan.blobs_damaged as f64,
+                blobs_salvaged: plan.blobs_salvaged as f64,
+                entries_dropped: plan.entries_dropped as f64,
+                entries_added: plan.entries_added as f64,
+                segments_replaced: plan.segments_replaced.len() as f64,
+                check: (&o.check).into(),
+            })
+        })
+    }
+
+    /// Lock objects in the repository (live and stale).
+    #[napi]
+    pub fn locks<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, Vec<LockInfo>>> {
+        let repo = Arc::clone(self.core());
+        env.spawn_future(async move {
+            let locks = blocking(move || vger_core::list_locks(&repo)).await?;
+            let now = now_ns();
+            Ok(locks
+                .iter()
+                .map(|l| LockInfo {
+                    key: l.key.clone(),
+                    kind: match l.kind {
+                        vger_core::LockKind::Shared => "shared".into(),
+                        vger_core::LockKind::Exclusive => "exclusive".into(),
+                    },
+                    created: rfc3339(l.created_ns),
+                    expires: rfc3339(l.expires_ns),
+                    live: l.live(now),
+                    hostname: l.hostname.clone(),
+                    pid: l.pid,
+                    operation: l.operation.clone(),
+                })
+                .collect())
+        })
+    }
+
+    /// Removes every lock object at once; returns how many.
+    #[napi]
+    pub fn break_lock<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, f64>> {
+        let repo = Arc::clone(self.core());
+        env.spawn_future(async move {
+            Ok(blocking(move || vger_core::break_locks(&repo)).await? as f64)
+        })
+    }
+
+    /// Deletes the whole repository (or, with dryRun, says what that would remove).
+    #[napi]
+    pub fn delete_repository<'e>(
+        &self,
+        env: &'e Env,
+        dry_run: Option<bool>,
+    ) -> Result<PromiseRaw<'e, DestroyOutcome>> {
+        let repo = Arc::clone(self.core());
+        let dry = dry_run.unwrap_or(false);
+        env.spawn_future(async move {
+            let plan = blocking(move || {
+                if dry {
+                    vger_core::plan_destroy(&repo)
+                } else {
+                    vger_core::destroy(&repo)
+                }
+            })
+            .await?;
+            Ok(DestroyOutcome {
+                objects: plan.objects as f64,
+                bytes: plan.bytes as f64,
+                applied: !dry,
+            })
+        })
+    }
+}
