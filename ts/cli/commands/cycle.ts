@@ -4,7 +4,7 @@
  * prune and compact are skipped for a repository whose backup failed. A step the loaded engine does not
  * have yet is reported as "not available yet" and does not fail the run.
  */
-import type { RepositoryConfig } from '../../config/types.js'
+import type { RepositoryConfig, RetentionConfig } from '../../config/types.js'
 import { fromNativeError } from '../../errors.js'
 import type { MaintenanceStep } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
@@ -22,11 +22,29 @@ export interface StepReport {
 
 const STEPS: readonly MaintenanceStep[] = ['prune', 'compact', 'check']
 
-/** The options passed to the engine's maintenance jobs. */
-export function stepOptions(ctx: CliContext, step: MaintenanceStep, repo: RepositoryConfig): Record<string, unknown> {
+/** Retention rules as the engine takes them: `keepWithin` as a duration string ("48h"). */
+export function nativeRetention(r: RetentionConfig): Record<string, unknown> {
+  const { keepWithin, ...counts } = r
+  return keepWithin === undefined ? { ...counts } : { ...counts, keepWithin: `${Math.round(keepWithin / 3600)}h` }
+}
+
+/**
+ * The options passed to the engine's maintenance jobs: prune gets the repository's rules, each source's
+ * own rules by label, the -S labels and the local UTC offset (for local days and weeks); compact and the
+ * cycle's check take the defaults (the check verifies metadata, not every data pack).
+ */
+export function stepOptions(ctx: CliContext, step: MaintenanceStep, repo: RepositoryConfig, now = new Date()): Record<string, unknown> {
   if (step !== 'prune') return {}
-  const bySource = Object.fromEntries(ctx.config().sources.flatMap((s) => (s.retention === undefined ? [] : [[s.label, s.retention]])))
-  return { retention: repo.retention, sourceRetention: bySource }
+  const byLabel = Object.fromEntries(
+    ctx.config().sources.flatMap((s) => (s.retention === undefined ? [] : [[s.label, nativeRetention(s.retention)]])),
+  )
+  const labels = ctx.options.source
+  return {
+    retention: nativeRetention(repo.retention),
+    byLabel,
+    ...(labels.length > 0 ? { labels } : {}),
+    utcOffsetSecs: -now.getTimezoneOffset() * 60,
+  }
 }
 
 function hasRetention(ctx: CliContext, repo: RepositoryConfig): boolean {
