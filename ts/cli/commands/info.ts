@@ -32,7 +32,8 @@ function pickLast(s: SnapshotSummary): { id: string; time: string; label: string
 }
 
 function ratio(part: number, whole: number): string {
-  return whole > 0 ? ` (${((part * 100) / whole).toFixed(1)}%)` : ''
+  // Tree blobs count as chunks, so on tiny repositories the ratio can pass 100%: not worth showing then.
+  return whole > 0 && part <= whole ? ` (${((part * 100) / whole).toFixed(1)}% of original)` : ''
 }
 
 export function renderInfo(name: string, r: InfoResult): string {

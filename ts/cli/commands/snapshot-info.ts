@@ -1,7 +1,7 @@
 /** `vger snapshot info SNAPSHOT`: the metadata and statistics of one snapshot. */
 import type { SnapshotSummary } from '../../native-types.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatTime } from '../output.js'
+import { formatBytes, formatCount, formatTime } from '../output.js'
 import { resolveSnapshot } from '../snapshots.js'
 
 export async function snapshotInfo(ctx: CliContext, ref: string): Promise<number> {
@@ -23,7 +23,7 @@ export function renderSnapshotInfo(s: SnapshotSummary): string {
     ['User', s.username],
     ['Paths', s.paths.join(', ')],
     ['Partial', s.partial ? `yes: ${st.skipped} entries skipped` : 'no'],
-    ['Entries', `${st.files} files, ${st.dirs} dirs, ${st.symlinks} symlinks, ${st.others} others`],
+    ['Entries', [formatCount(st.files, 'file'), formatCount(st.dirs, 'dir'), formatCount(st.symlinks, 'symlink'), formatCount(st.others, 'other')].join(', ')],
     ['Size', formatBytes(st.bytes)],
     ['Added', `${formatBytes(st.newBytes)} new data in ${st.newChunks} chunks, ${formatBytes(st.storedBytes)} stored`],
     ['Tree', s.tree],
