@@ -1,0 +1,81 @@
+//! Runs one repository operation with a fault injected at the N-th write (see `FaultyBackend`),
+//! for the crash campaigns. With N = 0 nothing is injected and the number of writes is printed,
+//! so a campaign can pick crash points within range.
+//!
+//! Usage: vger-crashpoint REPO (backup SRC | prune | compact | repair) N (abort|torn|nospace)
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use vger_core::retention::RetentionPolicy;
+use vger_core::{CancelToken, CompactOptions, NoProgress, PruneOptions, RepairOptions};
+use vger_testkit::{Fault, backup_opts, faulty};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (repo_path, op) = (Path::new(&args[0]), args[1].as_str());
+    let rest = &args[2..];
+    let (src, rest) = if op == "backup" {
+        (Some(Path::new(&rest[0])), &rest[1..])
+    } else {
+        (None, rest)
+    };
+    let at: u64 = rest[0].parse().expect("N");
+    let fault = Fault::parse(&rest[1]).expect("fault");
+    let (backend, repo) = faulty(repo_path, at, fault);
+    let (cancel, np) = (CancelToken::new(), NoProgress);
+    let result = match op {
+        "backup" => vger_core::backup(&repo, &backup_opts(src.expect("src"), "data"), &np, &cancel)
+            .map(|_| ()),
+        "prune" => vger_core::prune(
+            &repo,
+            &PruneOptions {
+                policy: RetentionPolicy {
+                    keep_last: Some(1),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .map(|_| ()),
+        "compact" => vger_core::compact(
+            &repo,
+            &CompactOptions {
+                threshold_pct: 0.0,
+                grace: Duration::ZERO,
+                ..Default::default()
+            },
+            &np,
+            &cancel,
+        )
+        .map(|_| ()),
+        "repair" => vger_core::repair(
+            &repo,
+            &RepairOptions {
+                verify_data: true,
+                dry_run: false,
+            },
+            &np,
+            &cancel,
+        )
+        .map(|_| ()),
+        other => panic!("unknown operation {other}"),
+    };
+    let ops = backend.ops();
+    match result {
+        Ok(()) => {
+            std::io::Write::write_all(&mut std::io::stdout(), format!("ops={ops}\n").as_bytes())
+                .ok();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("{}: {e}\n", e.code().as_str()).as_bytes(),
+            )
+            .ok();
+            ExitCode::from(1)
+        }
+    }
+}
