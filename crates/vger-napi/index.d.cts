@@ -29,9 +29,9 @@ export declare class Repository {
   /** Removes snapshot objects (all references are resolved first; one bad id removes nothing). */
   deleteSnapshots(ids: Array<string>, dryRun?: boolean | undefined | null): Promise<ForgetOutcome>
   prune(opts: PruneOptions): Promise<PruneOutcome>
-  compact(opts: CompactOptions, onProgress: OnProgress, cancel?: CancelToken | undefined | null): Promise<CompactOutcome>
-  check(opts: CheckOptions, onProgress: OnProgress, cancel?: CancelToken | undefined | null): Promise<CheckReport>
-  repair(opts: RepairOptions, onProgress: OnProgress, cancel?: CancelToken | undefined | null): Promise<RepairOutcome>
+  compact(opts: CompactOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<CompactOutcome>
+  check(opts: CheckOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<CheckReport>
+  repair(opts: RepairOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<RepairOutcome>
   /** Lock objects in the repository (live and stale). */
   locks(): Promise<Array<LockInfo>>
   /** Removes every lock object at once; returns how many. */

@@ -15,8 +15,6 @@ use crate::errors::{blocking, to_napi};
 use crate::progress::JsProgress;
 use crate::repo::{CancelToken, Repository, token};
 
-type OnProgress = Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>;
-
 #[napi(object)]
 pub struct ForgetOutcome {
     pub snapshots: Vec<SnapshotSummary>,
@@ -365,7 +363,7 @@ impl Repository {
         &self,
         env: &'e Env,
         opts: CompactOptions,
-        on_progress: OnProgress,
+        on_progress: Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>,
         cancel: Option<&CancelToken>,
     ) -> Result<PromiseRaw<'e, CompactOutcome>> {
         let mut core = vger_core::CompactOptions {
@@ -414,7 +412,7 @@ impl Repository {
         &self,
         env: &'e Env,
         opts: CheckOptions,
-        on_progress: OnProgress,
+        on_progress: Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>,
         cancel: Option<&CancelToken>,
     ) -> Result<PromiseRaw<'e, CheckReport>> {
         let core = vger_core::CheckOptions {
@@ -437,7 +435,7 @@ impl Repository {
         &self,
         env: &'e Env,
         opts: RepairOptions,
-        on_progress: OnProgress,
+        on_progress: Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>,
         cancel: Option<&CancelToken>,
     ) -> Result<PromiseRaw<'e, RepairOutcome>> {
         let core = vger_core::RepairOptions {

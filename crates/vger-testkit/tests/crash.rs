@@ -213,8 +213,7 @@ fn a_full_disk_fails_the_backup_and_keeps_the_repository_sound() {
         &NoProgress,
         &CancelToken::new(),
     )
-    .err()
-    .expect("a full disk fails the backup");
+    .expect_err("a full disk fails the backup");
     assert_eq!(e.code().as_str(), "VGER_NO_SPACE");
     let ids = verify(&repo, scratch.path(), &p.expected, None).unwrap();
     assert_eq!(ids.len(), 3, "no snapshot was written, none was lost");
