@@ -85,3 +85,24 @@ const GOLDEN_CONFIG: &str = "564745525245504f01000000111111111111111111111111111
 const GOLDEN_TRAILER: &str = "0102000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c8000000";
 const GOLDEN_SEGMENT: &str = "0101000000cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc02000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c8000000";
 const GOLDEN_SNAPSHOT: &str = "0100000022222222222222222222222222222222222222222222222222222222222222220100000000000000020000000000000001000000680100000075010000006c01000000020000002f70333333333333333333333333333333333333333333333333333333333333333301000000000000000200000000000000030000000000000004000000000000000500000000000000060000000000000007000000000000000800000000000000090000000000000001";
+
+#[test]
+fn lock() {
+    use vger_core::repo::lock::{LockInfo, LockKind};
+    let l = LockInfo {
+        key: "locks/x".into(),
+        lease: [0x44; 16],
+        kind: LockKind::Exclusive,
+        created_ns: 1,
+        expires_ns: 2,
+        hostname: "h".into(),
+        pid: 7,
+        operation: "compact".into(),
+    };
+    let bytes = l.encode();
+    assert_eq!(hex::encode(&bytes), GOLDEN_LOCK);
+    assert_eq!(LockInfo::decode("locks/x", &bytes).unwrap(), l);
+}
+
+/// docs/format.md section 17: lock plaintext.
+const GOLDEN_LOCK: &str = "0144444444444444444444444444444444020100000000000000020000000000000001000000680700000007000000636f6d70616374";
