@@ -17,6 +17,7 @@ export type TsErrorCode =
   | 'VGER_NATIVE_UNAVAILABLE' // the native addon is not built or cannot load
   | 'VGER_RESTORE_INCOMPLETE' // restore finished but some files could not be written
   | 'VGER_NOT_AVAILABLE' // the loaded native addon does not have this feature yet
+  | 'VGER_CHECK_FAILED' // vger check found problems (they are listed before this error; exit code 1)
   | 'VGER_INTERNAL' // anything that did not carry a code
 
 /** Codes of the native engine (vger-types `ErrorCode`); new ones still arrive as plain strings. */
@@ -38,6 +39,8 @@ export type NativeErrorCode =
   | 'VGER_DEST_NOT_EMPTY'
   | 'VGER_UNSAFE_PATH'
   | 'VGER_SOURCE_NOT_FOUND'
+  | 'VGER_LOCKED'
+  | 'VGER_LOCK_LOST'
   | 'VGER_CANCELLED'
 
 /** Any error code; the known ones autocomplete, unknown native codes are still plain strings. */

@@ -1,12 +1,27 @@
 /** vger's public library API (re-exports only). */
 export { Repository } from './repository.js'
-export type { BackupOptions, JobOptions, ListContentsOptions, MaintenanceStep, RestoreOptions } from './repository.js'
+export type {
+  BackupOptions,
+  CheckOptions,
+  CompactOptions,
+  DryRunOptions,
+  JobOptions,
+  ListContentsOptions,
+  MaintenanceStep,
+  PruneOptions,
+  RepairOptions,
+  RestoreOptions,
+} from './repository.js'
 export { VgerError, isVgerError } from './errors.js'
 export type { ErrorCode, NativeErrorCode, TsErrorCode } from './errors.js'
 export { nativeVersion } from './native.js'
 export type {
   BackupOutcome,
+  CheckReport,
   ChunkerParams,
+  CompactOutcome,
+  DamagedSnapshot,
+  DestroyOutcome,
   CompressionAlgorithm,
   DiffChange,
   DiffEntry,
@@ -16,15 +31,25 @@ export type {
   FindOptions,
   FindResult,
   FindVersion,
+  ForgetOutcome,
+  GroupByOptions,
   InitOptions,
   KdfParams,
   ListEntry,
+  LockInfo,
   OpenOptions,
+  PackUse,
+  Problem,
   ProgressCallback,
   ProgressEvent,
+  PruneDecision,
+  PruneGroup,
+  PruneOutcome,
+  RepairOutcome,
   RepoInfo,
   RepoStats,
   RestoreOutcome,
+  Retention,
   SnapshotListing,
   SnapshotStats,
   SnapshotSummary,

@@ -36,6 +36,10 @@ export interface InitOptions {
 export interface OpenOptions {
   url: string
   passphrase?: string
+  /** How long to wait for a conflicting lock before failing with VGER_LOCKED (default 600 s). */
+  lockWaitSecs?: number
+  /** Lifetime of this client's lock objects; renewed every third of it (default 180 s). */
+  lockTtlSecs?: number
 }
 
 export interface RepoInfo {
@@ -146,7 +150,7 @@ export interface RestoreOutcome {
 }
 
 export interface ProgressEvent {
-  type: 'backup' | 'restore' | 'warning'
+  type: 'backup' | 'restore' | 'step' | 'warning'
   files: number
   bytes: number
   newBytes: number
@@ -157,6 +161,13 @@ export interface ProgressEvent {
   path?: string
   code?: string
   message?: string
+  /**
+   * For 'step': the phase of a maintenance job (mark, repack, packs, data, snapshots…) and its
+   * progress (`total` 0 when unknown).
+   */
+  phase?: string
+  done: number
+  total: number
 }
 
 export interface RepoStats {
@@ -229,6 +240,170 @@ export interface FindResult {
   versions: FindVersion[]
 }
 
+/** What `deleteSnapshots` removed (or, with `dryRun`, would remove). */
+export interface ForgetOutcome {
+  snapshots: SnapshotSummary[]
+  removed: number
+  applied: boolean
+}
+
+/** Retention rules as the engine takes them. */
+export interface Retention {
+  keepLast?: number
+  keepHourly?: number
+  keepDaily?: number
+  keepWeekly?: number
+  keepMonthly?: number
+  keepYearly?: number
+  /** "36h", "2d", "1w", "6m", "1y" (the engine parses it: m = 31 days, y = 365 days). */
+  keepWithin?: string
+}
+
+export interface GroupByOptions {
+  host: boolean
+  label: boolean
+  paths: boolean
+}
+
+export interface PruneOptions {
+  retention: Retention
+  /** Per-source policies keyed by snapshot label. */
+  byLabel?: Record<string, Retention>
+  groupBy?: GroupByOptions
+  labels?: string[]
+  force?: boolean
+  dryRun?: boolean
+  /** The caller's offset from UTC, for local days, weeks, months and years. */
+  utcOffsetSecs?: number
+}
+
+export interface PruneDecision {
+  snapshot: SnapshotSummary
+  keep: boolean
+  /** The rules that keep it ("last 1", "daily 3", "within 2d"…); empty when it is removed. */
+  reasons: string[]
+}
+
+export interface PruneGroup {
+  hostname?: string
+  label?: string
+  paths?: string[]
+  policyWouldRemoveAll: boolean
+  /** Newest first. */
+  decisions: PruneDecision[]
+}
+
+export interface PruneOutcome {
+  groups: PruneGroup[]
+  keep: number
+  remove: number
+  removed: number
+  applied: boolean
+}
+
+export interface CompactOptions {
+  /** Repack packs more than this percent unused (default 10). */
+  thresholdPct?: number
+  maxRepackBytes?: number
+  /** Unindexed packs younger than this are left alone (default 3600). */
+  graceSecs?: number
+  dryRun?: boolean
+}
+
+export interface PackUse {
+  pack: string
+  size: number
+  usedBytes: number
+}
+
+export interface CompactOutcome {
+  applied: boolean
+  snapshots: number
+  packsTotal: number
+  bytesTotal: number
+  repack: PackUse[]
+  delete: PackUse[]
+  orphans: number
+  youngOrphans: number
+  segments: number
+  bytesFreed: number
+  bytesRepacked: number
+  packsWritten: number
+  packsDeleted: number
+  segmentsWritten: number
+  debrisRemoved: number
+  damagedBlobs: number
+}
+
+export interface CheckOptions {
+  verifyData?: boolean
+  readDataSubsetPct?: number
+}
+
+export interface Problem {
+  object: string
+  code: string
+  message: string
+}
+
+export interface DamagedSnapshot {
+  snapshot: SnapshotSummary
+  /** Affected files ('/' for the root), possibly only the first ones. */
+  files: string[]
+  filesTotal: number
+}
+
+export interface CheckReport {
+  ok: boolean
+  snapshots: number
+  trees: number
+  chunksReferenced: number
+  packs: number
+  packsRead: number
+  blobsVerified: number
+  bytesRead: number
+  unindexedPacks: number
+  hiddenNewer: number
+  problems: Problem[]
+  damaged: DamagedSnapshot[]
+}
+
+export interface RepairOptions {
+  verifyData?: boolean
+  dryRun?: boolean
+}
+
+export interface RepairOutcome {
+  applied: boolean
+  packsScanned: number
+  packsDamaged: string[]
+  packsNewer: string[]
+  blobsIndexed: number
+  blobsDamaged: number
+  blobsSalvaged: number
+  entriesDropped: number
+  entriesAdded: number
+  segmentsReplaced: number
+  check: CheckReport
+}
+
+export interface LockInfo {
+  key: string
+  kind: 'shared' | 'exclusive'
+  created: string
+  expires: string
+  live: boolean
+  hostname: string
+  pid: number
+  operation: string
+}
+
+export interface DestroyOutcome {
+  objects: number
+  bytes: number
+  applied: boolean
+}
+
 export type ProgressCallback = (e: ProgressEvent) => void
 
 export interface NativeCancelToken {
@@ -248,10 +423,18 @@ export interface NativeRepository {
   diff(a: string, b: string): Promise<DiffOutcome>
   find(opts: FindOptions): Promise<FindResult[]>
   changePassphrase(newPassphrase: string, kdf?: KdfParams): Promise<void>
-  /** Maintenance jobs, when the addon has them (feature-detected by the CLI). */
-  prune?(opts: Record<string, unknown>): Promise<unknown>
-  compact?(opts: Record<string, unknown>): Promise<unknown>
-  check?(opts: Record<string, unknown>): Promise<unknown>
+  /** Removes snapshot objects (all references are resolved first; one bad id removes nothing). */
+  deleteSnapshots(ids: string[], dryRun?: boolean): Promise<ForgetOutcome>
+  prune(opts: PruneOptions): Promise<PruneOutcome>
+  compact(opts: CompactOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<CompactOutcome>
+  check(opts: CheckOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<CheckReport>
+  repair(opts: RepairOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<RepairOutcome>
+  /** Lock objects in the repository (live and stale). */
+  locks(): Promise<LockInfo[]>
+  /** Removes every lock object at once; returns how many. */
+  breakLock(): Promise<number>
+  /** Deletes the whole repository (or, with dryRun, says what that would remove). */
+  deleteRepository(dryRun?: boolean): Promise<DestroyOutcome>
 }
 
 export interface NativeBinding {

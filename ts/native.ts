@@ -10,7 +10,18 @@ import { VgerError, fromNativeError } from './errors.js'
 import type {
   BackupOptions,
   BackupOutcome,
+  CheckOptions,
+  CheckReport,
+  CompactOptions,
+  CompactOutcome,
+  DestroyOutcome,
   DiffOutcome,
+  ForgetOutcome,
+  LockInfo,
+  PruneOptions,
+  PruneOutcome,
+  RepairOptions,
+  RepairOutcome,
   FindOptions,
   FindResult,
   InitOptions,
@@ -118,26 +129,64 @@ export class NativeRepo {
     return guard(() => this.#need('changePassphrase').changePassphrase(newPassphrase, kdf))
   }
 
+  deleteSnapshots(ids: string[], dryRun?: boolean): Promise<ForgetOutcome> {
+    return guard(() => this.#need('deleteSnapshots').deleteSnapshots(ids, dryRun))
+  }
+
+  prune(opts: PruneOptions): Promise<PruneOutcome> {
+    return guard(() => this.#need('prune').prune(opts))
+  }
+
+  compact(opts: CompactOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<CompactOutcome> {
+    return guard(() => this.#need('compact').compact(opts, onProgress, cancel))
+  }
+
+  check(opts: CheckOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<CheckReport> {
+    return guard(() => this.#need('check').check(opts, onProgress, cancel))
+  }
+
+  repair(opts: RepairOptions, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<RepairOutcome> {
+    return guard(() => this.#need('repair').repair(opts, onProgress, cancel))
+  }
+
+  locks(): Promise<LockInfo[]> {
+    return guard(() => this.#need('locks').locks())
+  }
+
+  breakLock(): Promise<number> {
+    return guard(() => this.#need('breakLock').breakLock())
+  }
+
+  deleteRepository(dryRun?: boolean): Promise<DestroyOutcome> {
+    return guard(() => this.#need('deleteRepository').deleteRepository(dryRun))
+  }
+
   /** Whether the loaded addon has this method (newer engine features land one by one). */
-  has(method: MaintenanceStep | 'stats' | 'diff' | 'find' | 'changePassphrase'): boolean {
+  has(method: OptionalMethod): boolean {
     return typeof (this.#raw as unknown as Record<string, unknown>)[method] === 'function'
   }
 
-  /** Runs prune/compact/check when the addon has them; the options are passed through unchanged. */
-  maintenance(step: MaintenanceStep, opts: Record<string, unknown>, onProgress?: ProgressCallback, cancel?: NativeCancelToken): Promise<unknown> {
-    const fn = (this.#raw as unknown as Record<string, unknown>)[step]
-    if (typeof fn !== 'function') return Promise.reject(notAvailable(step))
-    return guard(() => (fn as MaintenanceFn).call(this.#raw, opts, onProgress, cancel))
-  }
-
-  #need(method: 'stats' | 'diff' | 'find' | 'changePassphrase'): NativeRepository {
+  #need(method: OptionalMethod): NativeRepository {
     if (!this.has(method)) throw notAvailable(method)
     return this.#raw
   }
 }
 
+/** The jobs of the full cycle after the backup. */
 export type MaintenanceStep = 'prune' | 'compact' | 'check'
-type MaintenanceFn = (opts: Record<string, unknown>, onProgress?: ProgressCallback, cancel?: NativeCancelToken) => Promise<unknown>
+
+/** Methods an older build of the addon may lack (checked before each call). */
+export type OptionalMethod =
+  | MaintenanceStep
+  | 'stats'
+  | 'diff'
+  | 'find'
+  | 'changePassphrase'
+  | 'deleteSnapshots'
+  | 'repair'
+  | 'locks'
+  | 'breakLock'
+  | 'deleteRepository'
 
 function notAvailable(method: string): VgerError {
   return new VgerError(

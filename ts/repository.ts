@@ -9,19 +9,30 @@
  */
 import { VgerError, isVgerError } from './errors.js'
 import { currentUsername, shortHostname } from './host.js'
-import { type MaintenanceStep, type NativeRepo, createCancelToken, initRepository, openRepository, probeRepository } from './native.js'
+import { type MaintenanceStep, type NativeRepo, type OptionalMethod, createCancelToken, initRepository, openRepository, probeRepository } from './native.js'
 import type {
   BackupOptions as NativeBackupOptions,
   BackupOutcome,
+  CheckOptions as NativeCheckOptions,
+  CheckReport,
+  CompactOptions as NativeCompactOptions,
+  CompactOutcome,
+  DestroyOutcome,
   DiffOutcome,
   FindOptions,
   FindResult,
   InitOptions,
+  ForgetOutcome,
   KdfParams,
   ListEntry,
+  LockInfo,
   NativeCancelToken,
   OpenOptions,
   ProgressCallback,
+  PruneOptions as NativePruneOptions,
+  PruneOutcome,
+  RepairOptions as NativeRepairOptions,
+  RepairOutcome,
   RepoInfo,
   RepoStats,
   RestoreOptions as NativeRestoreOptions,
@@ -46,6 +57,20 @@ export interface BackupOptions extends Omit<NativeBackupOptions, 'hostname' | 'u
 }
 
 export interface RestoreOptions extends NativeRestoreOptions, JobOptions {}
+
+export interface CompactOptions extends NativeCompactOptions, JobOptions {}
+export interface CheckOptions extends NativeCheckOptions, JobOptions {}
+export interface RepairOptions extends NativeRepairOptions, JobOptions {}
+
+/** Prune reports no progress and runs to the end once started; `signal` is checked before it starts. */
+export interface PruneOptions extends NativePruneOptions {
+  signal?: AbortSignal
+}
+
+export interface DryRunOptions {
+  /** Plan only: say what would be removed, change nothing. */
+  dryRun?: boolean
+}
 
 export interface ListContentsOptions {
   /** A subtree of the snapshot ('/'-separated). */
@@ -127,14 +152,54 @@ export class Repository {
     return this.#native.changePassphrase(newPassphrase, kdf)
   }
 
-  /** Whether the loaded engine has this maintenance job yet. */
-  hasMaintenance(step: MaintenanceStep): boolean {
-    return this.#native.has(step)
+  /** Removes snapshots by full id (the engine resolves them all first: one unknown id removes nothing). */
+  deleteSnapshots(ids: string[], opts: DryRunOptions = {}): Promise<ForgetOutcome> {
+    return this.#native.deleteSnapshots(ids, opts.dryRun)
   }
 
-  /** Runs prune, compact or check (when the engine has them); `opts` is passed through. */
-  maintenance(step: MaintenanceStep, opts: Record<string, unknown>, job: JobOptions = {}): Promise<unknown> {
-    return runJob(job, (progress, token) => this.#native.maintenance(step, opts, progress, token))
+  /** Applies retention (snapshot objects only; `compact` reclaims the space). */
+  async prune(opts: PruneOptions): Promise<PruneOutcome> {
+    const { signal, ...nativeOpts } = opts
+    if (isAborted(signal)) throw cancelledError(signal?.reason)
+    return this.#native.prune(nativeOpts)
+  }
+
+  /** Repacks or deletes packs no snapshot (fully) uses, removes old debris, consolidates the index. */
+  compact(opts: CompactOptions = {}): Promise<CompactOutcome> {
+    const { signal, onProgress, ...nativeOpts } = opts
+    return runJob({ signal, onProgress }, (progress, token) => this.#native.compact(nativeOpts, progress, token))
+  }
+
+  /** Verifies that every snapshot is restorable; with `verifyData`, reads and authenticates the data too. */
+  check(opts: CheckOptions = {}): Promise<CheckReport> {
+    const { signal, onProgress, ...nativeOpts } = opts
+    return runJob({ signal, onProgress }, (progress, token) => this.#native.check(nativeOpts, progress, token))
+  }
+
+  /** Rebuilds the index from the packs and salvages damaged packs; returns the plan and a check afterwards. */
+  repair(opts: RepairOptions = {}): Promise<RepairOutcome> {
+    const { signal, onProgress, ...nativeOpts } = opts
+    return runJob({ signal, onProgress }, (progress, token) => this.#native.repair(nativeOpts, progress, token))
+  }
+
+  /** Lock objects in the repository, live and stale. */
+  locks(): Promise<LockInfo[]> {
+    return this.#native.locks()
+  }
+
+  /** Removes every lock object; returns how many. Only for locks of processes that are gone. */
+  breakLock(): Promise<number> {
+    return this.#native.breakLock()
+  }
+
+  /** Deletes the whole repository (with `dryRun`: counts what that would remove). */
+  deleteRepository(opts: DryRunOptions = {}): Promise<DestroyOutcome> {
+    return this.#native.deleteRepository(opts.dryRun)
+  }
+
+  /** Whether the loaded engine has this method yet. */
+  has(method: OptionalMethod): boolean {
+    return this.#native.has(method)
   }
 }
 

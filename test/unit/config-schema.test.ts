@@ -139,7 +139,7 @@ describe('every config key', () => {
 
   it('resolves the top-level sections with units', () => {
     expect(c.chunker).toEqual({ minSize: 256 * 1024, avgSize: 1024 * 1024, maxSize: 4 * 1024 * 1024 })
-    expect(c.retention).toEqual({ keepLast: 2, keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 6, keepYearly: 1, keepWithin: 2 * 86400 })
+    expect(c.retention).toEqual({ keepLast: 2, keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 6, keepYearly: 1, keepWithin: '2d' })
     expect(c.limits).toEqual({ connections: 4, threads: 2, nice: 10, uploadMibPerSec: 0, downloadMibPerSec: 50 })
     expect(c.schedule).toEqual({ enabled: true, every: 6 * 3600, onStartup: true, jitterSeconds: 300 })
     expect(c.hooks).toEqual({ before: ['echo start'], failed: ['notify-send failed'], finally_check: ['echo checked'] })

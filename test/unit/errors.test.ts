@@ -69,6 +69,14 @@ describe('NativeRepo (the guard around every native call)', () => {
       throw new Error('VGER_SNAPSHOT_NOT_FOUND: no snapshot abc')
     },
     restore: () => Promise.reject(new Error('VGER_DEST_NOT_EMPTY: /d is not empty')),
+    deleteSnapshots: () => Promise.reject(new Error('VGER_SNAPSHOT_NOT_FOUND: no snapshot abc')),
+    prune: () => Promise.reject(new Error('VGER_INVALID_ARGUMENT: no retention rule is configured')),
+    compact: () => Promise.reject(new Error('VGER_LOCKED: the repository is locked by backup (shared lock, pid 1 on h)')),
+    check: () => Promise.reject(new Error('VGER_LOCK_LOST: the lease expired; nothing was committed, run the command again')),
+    repair: () => Promise.reject(new Error('VGER_CANCELLED: the operation was cancelled')),
+    locks: () => Promise.reject(new Error('VGER_IO: cannot list locks')),
+    breakLock: () => Promise.reject(new Error('VGER_IO: cannot delete')),
+    deleteRepository: () => Promise.reject(new Error('VGER_IO: read-only')),
   }
   const repo = new NativeRepo(failing)
 
@@ -86,16 +94,29 @@ describe('NativeRepo (the guard around every native call)', () => {
     await expect(repo.changePassphrase('new')).rejects.toMatchObject({ code: 'VGER_IO' })
   })
 
-  it('reports VGER_NOT_AVAILABLE for a method an older addon lacks, and feature-detects maintenance', async () => {
-    const { stats: _s, diff: _d, find: _f, changePassphrase: _c, ...older } = failing
+  it('maps the maintenance rejections, lock codes included', async () => {
+    await expect(repo.deleteSnapshots(['abcd'])).rejects.toMatchObject({ code: 'VGER_SNAPSHOT_NOT_FOUND' })
+    await expect(repo.prune({ retention: {} })).rejects.toMatchObject({ code: 'VGER_INVALID_ARGUMENT' })
+    await expect(repo.compact({})).rejects.toMatchObject({ code: 'VGER_LOCKED', message: expect.stringContaining('locked by backup') as string })
+    await expect(repo.check({})).rejects.toMatchObject({ code: 'VGER_LOCK_LOST' })
+    await expect(repo.repair({})).rejects.toMatchObject({ code: 'VGER_CANCELLED' })
+    await expect(repo.locks()).rejects.toMatchObject({ code: 'VGER_IO' })
+    await expect(repo.breakLock()).rejects.toMatchObject({ code: 'VGER_IO' })
+    await expect(repo.deleteRepository(true)).rejects.toMatchObject({ code: 'VGER_IO' })
+  })
+
+  it('reports VGER_NOT_AVAILABLE for a method an older addon lacks, and feature-detects it', async () => {
+    const { stats: _s, diff: _d, find: _f, changePassphrase: _c, prune: _p, compact: _k, ...older } = failing
     const old = new NativeRepo(older as NativeRepository)
     await expect(old.stats()).rejects.toMatchObject({ code: 'VGER_NOT_AVAILABLE' })
     expect(old.has('prune')).toBe(false)
-    await expect(old.maintenance('prune', {})).rejects.toMatchObject({ code: 'VGER_NOT_AVAILABLE' })
+    await expect(old.prune({ retention: { keepLast: 1 } })).rejects.toMatchObject({ code: 'VGER_NOT_AVAILABLE' })
+    await expect(old.compact({})).rejects.toMatchObject({ code: 'VGER_NOT_AVAILABLE' })
     const calls: unknown[] = []
-    const withPrune = new NativeRepo({ ...failing, prune: (opts: Record<string, unknown>) => (calls.push(opts), Promise.resolve({ pruned: 1 })) })
+    const outcome = { groups: [], keep: 1, remove: 0, removed: 0, applied: true }
+    const withPrune = new NativeRepo({ ...failing, prune: (opts) => (calls.push(opts), Promise.resolve(outcome)) })
     expect(withPrune.has('prune')).toBe(true)
-    await expect(withPrune.maintenance('prune', { retention: { keepLast: 1 } })).resolves.toEqual({ pruned: 1 })
+    await expect(withPrune.prune({ retention: { keepLast: 1 } })).resolves.toEqual(outcome)
     expect(calls).toEqual([{ retention: { keepLast: 1 } }])
   })
 

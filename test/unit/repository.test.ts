@@ -37,7 +37,7 @@ vi.mock('../../ts/native.js', () => {
 const { Repository } = await import('../../ts/repository.js')
 const { VgerError } = await import('../../ts/errors.js')
 
-const EVENT: ProgressEvent = { type: 'backup', files: 1, bytes: 10, newBytes: 10, totalFiles: 0, totalBytes: 0 }
+const EVENT: ProgressEvent = { type: 'backup', files: 1, bytes: 10, newBytes: 10, totalFiles: 0, totalBytes: 0, done: 0, total: 0 }
 const OUTCOME = { snapshotId: 'ab', partial: false }
 
 async function started(): Promise<FakeJob> {

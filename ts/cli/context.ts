@@ -13,7 +13,7 @@ import type { KdfParams } from '../native-types.js'
 import { type Prompter, resolvePassphrase } from '../passphrase.js'
 import type { Repository } from '../repository.js'
 import { Output, type Stream } from './output.js'
-import { promptHidden } from './prompt.js'
+import { promptHidden, promptLine } from './prompt.js'
 
 export interface CliIo {
   stdout: Stream
@@ -33,6 +33,8 @@ export interface GlobalOptions {
   json: boolean
   verbose: number
   quiet: boolean
+  /** `--lock-wait SECS`: how long to wait for a conflicting lock (default: the engine's 600 s). */
+  lockWait?: number
 }
 
 /** Errors that would fail the same way for every repository: stop at once instead of repeating them. */
@@ -122,6 +124,13 @@ export class CliContext {
     return (question) => promptHidden(question, { input: stdin, output: this.io.stderr })
   }
 
+  /** An echoing one-line prompt for confirmations, when stdin and stderr are both terminals. */
+  confirmer(): ((question: string) => Promise<string>) | undefined {
+    const stdin = this.io.stdin
+    if (stdin.isTTY !== true || this.io.stderr.isTTY !== true) return undefined
+    return (question) => promptLine(question, { input: stdin, output: this.io.stderr })
+  }
+
   /** Resolved once per encryption settings (and purpose), so several repositories prompt only once. */
   passphrase(repo: RepositoryConfig, { confirm = false } = {}): Promise<string> {
     const cache = confirm ? this.#passphrases.new : this.#passphrases.open
@@ -163,7 +172,8 @@ export class CliContext {
     }
     this.throwIfAborted()
     const passphrase = encrypted ? await this.passphrase(repo) : undefined
-    const opened = await Repository.open({ url: repo.url, passphrase })
+    const lockWaitSecs = this.options.lockWait
+    const opened = await Repository.open({ url: repo.url, passphrase, ...(lockWaitSecs === undefined ? {} : { lockWaitSecs }) })
     for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
     return opened
   }

@@ -71,6 +71,7 @@ function globalOptions(cmd: Command): GlobalOptions {
     json: o.json === true,
     verbose: o.verbose ?? 0,
     quiet: o.quiet === true,
+    ...(o.lockWait === undefined ? {} : { lockWait: o.lockWait }),
   }
 }
 

@@ -62,6 +62,7 @@ export function bar(fraction: number, width = 20): string {
  * "restore 1a2b3c4d: [#####---] 50%, 5/10 files, 512 B of 1.00 KiB, 512 B/s, ETA 0:01".
  */
 export function progressLine(title: string, e: ProgressEvent, elapsedMs: number): string {
+  if (e.type === 'step') return stepLine(title, e)
   const perSecond = elapsedMs > 0 ? (e.bytes * 1000) / elapsedMs : 0
   const rate = elapsedMs > 0 ? `${formatBytes(perSecond)}/s` : ''
   if (e.type === 'restore' && e.totalBytes > 0) {
@@ -75,4 +76,18 @@ export function progressLine(title: string, e: ProgressEvent, elapsedMs: number)
     return `${title}: ${bar(fraction)} ${pct}%, ${files}, ${formatBytes(e.bytes)} of ${formatBytes(e.totalBytes)}, ${rate}${eta}`
   }
   return `${title}: ${formatCount(e.files, 'file')}, ${formatBytes(e.bytes)}, ${rate}`
+}
+
+/**
+ * A maintenance job's phase: "check main: data [####------] 40%, 4/10" when the total is known, else
+ * "compact main: mark 120".
+ */
+export function stepLine(title: string, e: ProgressEvent): string {
+  const phase = e.phase ?? 'working'
+  if (e.total > 0) {
+    const fraction = Math.min(1, e.done / e.total)
+    const done = e.done.toLocaleString('en-US')
+    return `${title}: ${phase} ${bar(fraction)} ${Math.floor(fraction * 100)}%, ${done}/${e.total.toLocaleString('en-US')}`
+  }
+  return `${title}: ${phase} ${e.done.toLocaleString('en-US')}`
 }

@@ -1,4 +1,4 @@
-/** A no-echo prompt for passphrases, built on node:readline with its output muted after the question. */
+/** Terminal prompts on node:readline: a no-echo one for passphrases (output muted after the question), a plain one for confirmations. */
 import readline from 'node:readline'
 import { Writable } from 'node:stream'
 import { VgerError } from '../errors.js'
@@ -33,5 +33,22 @@ export function promptHidden(question: string, { input, output }: PromptStreams)
     )
     rl.question(question, (answer) => finish(() => resolve(answer)))
     muted = true
+  })
+}
+
+/** One line typed on the terminal, echoed (for confirmations such as `vger delete`). */
+export function promptLine(question: string, { input, output }: PromptStreams): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let settled = false
+    const rl = readline.createInterface({ input, output, terminal: true })
+    const finish = (fn: () => void): void => {
+      if (settled) return
+      settled = true
+      rl.close()
+      fn()
+    }
+    rl.on('SIGINT', () => finish(() => reject(new VgerError('VGER_CANCELLED', 'interrupted at the confirmation prompt'))))
+    rl.on('close', () => finish(() => resolve('')))
+    rl.question(question, (answer) => finish(() => resolve(answer.trim())))
   })
 }

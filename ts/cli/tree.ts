@@ -30,6 +30,24 @@ function size(value: string): number {
   return r.value
 }
 
+function seconds(value: string): number {
+  const n = Number(value)
+  if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number of seconds, e.g. 600')
+  return n
+}
+
+function percent(value: string): number {
+  const n = Number(value.replace(/%$/, ''))
+  if (!/^\d+(\.\d+)?%?$/.test(value) || n > 100) throw new InvalidArgumentError('expected a percentage from 0 to 100')
+  return n
+}
+
+function subsetPercent(value: string): number {
+  const n = percent(value)
+  if (n <= 0) throw new InvalidArgumentError('expected a percentage above 0 and at most 100')
+  return n
+}
+
 function duration(value: string): number {
   const r = parseRetentionDuration(value)
   if ('error' in r) throw new InvalidArgumentError(r.error)
@@ -66,6 +84,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('--json', 'print the result as JSON on stdout, progress as JSON lines on stderr')
     .option('-v, --verbose', 'more detail (stack traces on errors); repeatable', (_: string, n: number) => n + 1, 0)
     .option('-q, --quiet', 'no progress or status messages')
+    .option('--lock-wait <secs>', 'wait this long for a conflicting lock before failing with VGER_LOCKED (default 600)', seconds)
     .argument('[command]', 'a command (see below); none runs the full cycle')
     .action(async (command: string | undefined, _opts, cmd: Command) => {
       if (command !== undefined) {
@@ -132,6 +151,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     })
 
   addSnapshotCommands(program, runAction)
+  addMaintenanceCommands(program, runAction)
 
   const key = program.command('key').description('manage the repository key')
   key
@@ -145,7 +165,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
 }
 
 function addSnapshotCommands(program: Command, runAction: Runner): void {
-  const snapshot = program.command('snapshot').description('work with snapshots: list, info, find, diff')
+  const snapshot = program.command('snapshot').description('work with snapshots: list, info, find, diff, delete')
   snapshot
     .command('list')
     .description('list the files in a snapshot, like ls -l')
@@ -181,11 +201,77 @@ function addSnapshotCommands(program: Command, runAction: Runner): void {
     })
 
   snapshot
+    .command('delete')
+    .description('delete snapshots (their data is reclaimed by vger compact)')
+    .argument('<snapshots...>', `${SNAPSHOT_ARG}; several may be given`)
+    .option('-n, --dry-run', 'show what would be deleted, change nothing')
+    .action(async (ids: string[], opts: { dryRun?: boolean }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-delete.js')).snapshotDelete(ctx, ids, opts))
+    })
+
+  snapshot
     .command('diff')
     .description('what changed between two snapshots: added, removed, modified, metadata only')
     .argument('<a>', 'the older snapshot (id prefix or "latest")')
     .argument('<b>', 'the newer snapshot (id prefix or "latest")')
     .action(async (a: string, b: string, _opts, cmd: Command) => {
       await runAction(cmd, async (ctx) => (await import('./commands/snapshot-diff.js')).snapshotDiff(ctx, a, b))
+    })
+}
+
+function addMaintenanceCommands(program: Command, runAction: Runner): void {
+  program
+    .command('prune')
+    .description('delete the snapshots the configured retention rules do not keep (-S to restrict to labels)')
+    .option('-n, --dry-run', 'show the plan, change nothing')
+    .option('--list', 'list every snapshot, kept or removed, with the rules that decided it')
+    .option('--force', 'apply even when the rules would remove every snapshot of a group')
+    .action(async (opts: { dryRun?: boolean; list?: boolean; force?: boolean }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/prune.js')).prune(ctx, opts))
+    })
+
+  program
+    .command('compact')
+    .description('give space back: repack or delete packs no snapshot (fully) uses, consolidate the index')
+    .option('--threshold <pct>', 'repack packs more than this percent unused (default 10)', percent)
+    .option('--max-repack-size <size>', 'repack at most this much per run (e.g. 500MiB)', size)
+    .option('-n, --dry-run', 'show the plan, change nothing')
+    .action(async (opts: { threshold?: number; maxRepackSize?: number; dryRun?: boolean }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/compact.js')).compact(ctx, opts))
+    })
+
+  program
+    .command('check')
+    .description('verify that every snapshot is restorable; name what is damaged and the files it affects')
+    .option('--verify-data', 'also read, decrypt and re-hash every blob of every pack')
+    .option('--read-data-subset <pct>', 'verify the data of a random PCT percent of the packs', subsetPercent)
+    .option('--repair', 'rebuild the index from the packs and salvage damaged packs, then check again')
+    .option('-n, --dry-run', 'with --repair: show what the repair would do, change nothing')
+    .action(async (opts: { verifyData?: boolean; readDataSubset?: number; repair?: boolean; dryRun?: boolean }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/check.js')).check(ctx, opts))
+    })
+
+  program
+    .command('delete')
+    .description('delete the whole repository (asks you to type its label, or --yes-delete-this-repo)')
+    .option('--yes-delete-this-repo', 'do not ask (for scripts)')
+    .option('-n, --dry-run', 'show how many objects and bytes it would remove, change nothing')
+    .action(async (opts: { yesDeleteThisRepo?: boolean; dryRun?: boolean }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/delete.js')).deleteRepository(ctx, opts))
+    })
+
+  program
+    .command('locks')
+    .description('list the lock objects of the repository: kind, live or stale, operation, host and pid')
+    .action(async (_opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/locks.js')).locks(ctx))
+    })
+
+  program
+    .command('break-lock')
+    .description('remove every lock object (only when the processes holding them are gone)')
+    .option('-n, --dry-run', 'list the locks it would remove, change nothing')
+    .action(async (opts: { dryRun?: boolean }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/locks.js')).breakLock(ctx, opts))
     })
 }

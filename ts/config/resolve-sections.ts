@@ -44,6 +44,7 @@ export function retentionOf(raw: RawRetention | undefined): RetentionConfig {
   if (raw?.keep_monthly !== undefined) out.keepMonthly = raw.keep_monthly
   if (raw?.keep_yearly !== undefined) out.keepYearly = raw.keep_yearly
   if (raw?.keep_within !== undefined) out.keepWithin = raw.keep_within
+  if (raw?.group_by !== undefined) out.groupBy = [...raw.group_by]
   return out
 }
 

@@ -5,7 +5,7 @@
  * when a key of `configShape` is not mentioned there.
  */
 import type { CompressionAlgorithm, EncryptionMode } from '../native-types.js'
-import { parseCron, parseInterval, parseRetentionDuration, parseSize } from './units.js'
+import { parseCron, parseInterval, parseKeepWithin, parseSize } from './units.js'
 import { parseRepositoryUrl } from './url.js'
 import type { ObjectShape, Shape, StringShape, ValueShape } from './validate.js'
 
@@ -61,7 +61,11 @@ export const chunkerShape: ObjectShape = {
   fields: { min_size: size, avg_size: size, max_size: size },
 }
 
-export const retentionShape: ObjectShape = {
+export const GROUP_BY_KEYS = ['host', 'label', 'paths'] as const
+export type GroupByKey = (typeof GROUP_BY_KEYS)[number]
+
+/** A source's own retention rules (grouping is a property of the whole prune, not of one source). */
+export const sourceRetentionShape: ObjectShape = {
   kind: 'object',
   fields: {
     keep_last: count,
@@ -70,7 +74,16 @@ export const retentionShape: ObjectShape = {
     keep_weekly: count,
     keep_monthly: count,
     keep_yearly: count,
-    keep_within: { kind: 'value', parse: parseRetentionDuration },
+    keep_within: { kind: 'value', parse: parseKeepWithin },
+  },
+}
+
+/** Top-level and per-repository retention: the rules, and how snapshots are grouped before applying them. */
+export const retentionShape: ObjectShape = {
+  kind: 'object',
+  fields: {
+    ...sourceRetentionShape.fields,
+    group_by: { kind: 'list', items: { kind: 'string', oneOf: GROUP_BY_KEYS } },
   },
 }
 
@@ -153,7 +166,7 @@ const sourceShape: Shape = {
       git_ignore: flag,
       xattrs: xattrsShape,
       repos: { kind: 'list', items: text, nonEmpty: true },
-      retention: retentionShape,
+      retention: sourceRetentionShape,
       hooks: sourceHooksShape,
       command_dumps: { kind: 'list', items: commandDumpShape, uniqueKey: 'name' },
     },
@@ -213,8 +226,9 @@ export interface RawRetention {
   keep_weekly?: number
   keep_monthly?: number
   keep_yearly?: number
-  /** Seconds. */
-  keep_within?: number
+  /** Normalised duration text ("48h", "7d"). */
+  keep_within?: string
+  group_by?: GroupByKey[]
 }
 
 export interface RawLimits {

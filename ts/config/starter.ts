@@ -39,6 +39,7 @@ retention:                            # used by prune
   keep_weekly: 4
   keep_monthly: 6
   # keep_within: 2d
+  # group_by: [host, label]           # how snapshots are grouped before the rules apply
 
 # chunker: {min_size: 512KiB, avg_size: 2MiB, max_size: 8MiB}   # used by vger init only
 # limits: {threads: 0, nice: 10, upload_mib_per_sec: 0}

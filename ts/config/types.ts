@@ -22,8 +22,10 @@ export interface RetentionConfig {
   keepWeekly?: number
   keepMonthly?: number
   keepYearly?: number
-  /** Seconds: keep every snapshot younger than this. */
-  keepWithin?: number
+  /** Keep every snapshot younger than this: duration text as the engine parses it ("48h", "7d", "6m"). */
+  keepWithin?: string
+  /** How snapshots are grouped before the rules apply (default host and label); top level and repositories only. */
+  groupBy?: ('host' | 'label' | 'paths')[]
 }
 
 /** Resource limits (parsed and validated; the engine does not apply them yet). */

@@ -4,8 +4,9 @@
  * Sizes: a whole number of bytes, or a number with a unit. `K`, `M`, `G`, `T` and `KiB`…`TiB` are binary
  * (1024); `KB`, `MB`, `GB`, `TB` are decimal (1000); `B` is bytes. Case-insensitive: "2MiB", "512k", "1.5G".
  *
- * Retention durations (`keep_within`, `--since`): `h` hours, `d` days, `w` weeks, `m` months (30 days),
- * `y` years (365 days); a bare number means days.
+ * Retention durations (`keep_within`, `--since`): `h` hours, `d` days, `w` weeks, `m` months (30 days for
+ * `--since`; `keep_within` is passed to the engine as text, whose month is 31 days), `y` years (365 days);
+ * a bare number means days.
  *
  * Schedule intervals (`schedule.every`): `s`, `m` (minutes, unlike retention), `h`, `d`; a bare number means days.
  */
@@ -69,6 +70,18 @@ function parseWith(units: Readonly<Record<string, number>>, example: string, inp
 /** Retention / `--since` durations in seconds: "7d" → 604800, "6m" → 180 days. */
 export function parseRetentionDuration(input: unknown): Parsed<number> {
   return parseWith(RETENTION_UNITS, RETENTION_EXAMPLE, input)
+}
+
+/**
+ * `keep_within` as the engine takes it: the same syntax as `--since`, kept as text and normalised to one
+ * whole number and a lowercase unit ("7" → "7d", "36H" → "36h"). The engine parses it (its `m` is 31 days).
+ */
+export function parseKeepWithin(input: unknown): Parsed<string> {
+  const checked = parseRetentionDuration(input)
+  if ('error' in checked) return checked
+  const m = DURATION.exec(String(input).trim())
+  const unit = (m?.[2] ?? '').toLowerCase()
+  return { value: `${Number(m?.[1])}${unit === '' ? 'd' : unit}` }
 }
 
 /** `schedule.every` in seconds: "30m" → 1800. */

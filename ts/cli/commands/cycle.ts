@@ -1,14 +1,19 @@
 /**
  * Bare `vger`: the full cycle for every selected repository, as vykar does: backup of all configured
  * sources (or the `-S` ones), then prune, compact and check. Prune is skipped without retention rules;
- * prune and compact are skipped for a repository whose backup failed. A step the loaded engine does not
- * have yet is reported as "not available yet" and does not fail the run.
+ * prune and compact are skipped for a repository whose backup failed. The check verifies structure, not
+ * every data pack (`vger check --verify-data` does that). A step the loaded engine does not have is
+ * reported as "not available yet" and does not fail the run.
  */
-import type { RepositoryConfig, RetentionConfig } from '../../config/types.js'
-import { fromNativeError } from '../../errors.js'
+import type { RepositoryConfig } from '../../config/types.js'
+import { VgerError, fromNativeError, isVgerError } from '../../errors.js'
+import type { Repository } from '../../repository.js'
 import type { MaintenanceStep } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
 import { backupExitCode, backupSources, runBackups } from './backup.js'
+import { renderCheck, runCheck } from './check.js'
+import { renderCompact, runCompact } from './compact.js'
+import { hasRetention, renderPrune, runPrune } from './prune.js'
 
 export type StepStatus = 'ok' | 'skipped' | 'unavailable' | 'failed'
 
@@ -22,33 +27,32 @@ export interface StepReport {
 
 const STEPS: readonly MaintenanceStep[] = ['prune', 'compact', 'check']
 
-/** Retention rules as the engine takes them: `keepWithin` as a duration string ("48h"). */
-export function nativeRetention(r: RetentionConfig): Record<string, unknown> {
-  const { keepWithin, ...counts } = r
-  return keepWithin === undefined ? { ...counts } : { ...counts, keepWithin: `${Math.round(keepWithin / 3600)}h` }
-}
-
-/**
- * The options passed to the engine's maintenance jobs: prune gets the repository's rules, each source's
- * own rules by label, the -S labels and the local UTC offset (for local days and weeks); compact and the
- * cycle's check take the defaults (the check verifies metadata, not every data pack).
- */
-export function stepOptions(ctx: CliContext, step: MaintenanceStep, repo: RepositoryConfig, now = new Date()): Record<string, unknown> {
-  if (step !== 'prune') return {}
-  const byLabel = Object.fromEntries(
-    ctx.config().sources.flatMap((s) => (s.retention === undefined ? [] : [[s.label, nativeRetention(s.retention)]])),
-  )
-  const labels = ctx.options.source
-  return {
-    retention: nativeRetention(repo.retention),
-    byLabel,
-    ...(labels.length > 0 ? { labels } : {}),
-    utcOffsetSecs: -now.getTimezoneOffset() * 60,
+/** Runs one step on an open repository, prints its summary and returns the engine's result. */
+async function runStep(ctx: CliContext, step: MaintenanceStep, repo: RepositoryConfig, repository: Repository): Promise<unknown> {
+  switch (step) {
+    case 'prune': {
+      const outcome = await runPrune(ctx, repo, repository, {})
+      ctx.out.line(renderPrune(repo.name, outcome, { hint: false }))
+      return outcome
+    }
+    case 'compact': {
+      const outcome = await runCompact(ctx, repo.name, repository, {})
+      ctx.out.line(renderCompact(repo.name, outcome))
+      return outcome
+    }
+    case 'check': {
+      const report = await runCheck(ctx, repo.name, repository, {})
+      ctx.out.line(renderCheck(repo.name, report, { allFiles: ctx.options.verbose > 0 }))
+      if (!report.ok) {
+        // The report goes into the JSON result as well; the step counts as failed.
+        throw Object.assign(
+          new VgerError('VGER_CHECK_FAILED', `check found ${report.problems.length} problems (listed above); run "vger check --repair --dry-run" to see what a repair would do`),
+          { report },
+        )
+      }
+      return report
+    }
   }
-}
-
-function hasRetention(ctx: CliContext, repo: RepositoryConfig): boolean {
-  return Object.keys(repo.retention).length > 0 || ctx.config().sources.some((s) => s.retention !== undefined && Object.keys(s.retention).length > 0)
 }
 
 export async function cycle(ctx: CliContext): Promise<number> {
@@ -63,7 +67,7 @@ export async function cycle(ctx: CliContext): Promise<number> {
     ctx.throwIfAborted()
     const steps: StepReport[] = []
     const backupFailed = failedRepos.has(repo.name)
-    let repository: Awaited<ReturnType<CliContext['open']>> | undefined
+    let repository: Repository | undefined
     for (const step of STEPS) {
       ctx.throwIfAborted()
       const skip =
@@ -74,25 +78,25 @@ export async function cycle(ctx: CliContext): Promise<number> {
             : undefined
       if (skip !== undefined) {
         steps.push({ step, status: 'skipped', reason: skip })
-        ctx.out.info(`${step} "${repo.name}": skipped (${skip})`)
+        ctx.out.line(`${step} "${repo.name}": skipped (${skip})`)
         continue
       }
       try {
         repository ??= await ctx.open(repo)
-        if (!repository.hasMaintenance(step)) {
+        const result = await runStep(ctx, step, repo, repository)
+        steps.push({ step, status: 'ok', result })
+      } catch (e) {
+        if (ctx.signal.aborted) throw e
+        if (isVgerError(e, 'VGER_NOT_AVAILABLE')) {
           steps.push({ step, status: 'unavailable', reason: 'not available in this version yet' })
           ctx.out.line(`${step} "${repo.name}": not available in this version yet`)
           continue
         }
-        const result = await repository.maintenance(step, stepOptions(ctx, step, repo), { signal: ctx.signal })
-        steps.push({ step, status: 'ok', result })
-        ctx.out.line(`${step} "${repo.name}": done`)
-      } catch (e) {
-        if (ctx.signal.aborted) throw e
         const failure = ctx.fail(e, repo.name)
         const err = fromNativeError(e)
         stepFailures.push(failure)
-        steps.push({ step, status: 'failed', error: { code: err.code, message: err.message } })
+        const report = (e as { report?: unknown }).report
+        steps.push({ step, status: 'failed', ...(report === undefined ? {} : { result: report }), error: { code: err.code, message: err.message } })
         // Without an open repository the remaining steps would fail the same way.
         if (repository === undefined) break
       }
