@@ -45,6 +45,8 @@ export declare class Repository {
    * is it encrypted?
    */
   static probe(url: string): Promise<RepoInfo>
+  /** Removes every lock object without opening the repository (no passphrase needed). */
+  static breakLocks(url: string): Promise<number>
   /** Opens a repository: unwraps the key and loads the index. */
   static open(opts: OpenOptions): Promise<Repository>
   info(): RepoInfo

@@ -28,7 +28,7 @@ pub use commands::stats::{RepoStats, repo_stats};
 pub use progress::{Event, NoProgress, Progress, Warning};
 pub use repo::Repository;
 pub use repo::config::{ChunkerParams, RepoConfig};
-pub use repo::lock::{LeaseSettings, LockInfo, LockKind, break_locks, list_locks};
+pub use repo::lock::{LeaseSettings, LockInfo, LockKind, break_locks, break_locks_at, list_locks};
 pub use repo::snapshot::{Snapshot, SnapshotStats};
 pub use retention::{Decision, GroupBy, GroupPlan, RetentionPolicy};
 pub use vger_crypto::{Algorithm, KdfParams};

@@ -87,6 +87,14 @@ impl Repository {
         })
     }
 
+    /// Removes every lock object without opening the repository (no passphrase needed).
+    #[napi]
+    pub fn break_locks(env: &Env, url: String) -> Result<PromiseRaw<'_, f64>> {
+        env.spawn_future(async move {
+            Ok(blocking(move || vger_core::break_locks_at(&url)).await? as f64)
+        })
+    }
+
     /// Opens a repository: unwraps the key and loads the index.
     #[napi]
     pub fn open(env: &Env, opts: OpenOptions) -> Result<PromiseRaw<'_, Repository>> {

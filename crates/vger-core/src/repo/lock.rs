@@ -179,10 +179,22 @@ pub fn list_locks(repo: &Repository) -> Result<Vec<LockInfo>> {
 
 /// Removes every lock object (`vger break-lock`); returns how many.
 pub fn break_locks(repo: &Repository) -> Result<usize> {
-    let keys = repo.backend().list("locks")?;
+    remove_all_locks(repo.backend().as_ref())
+}
+
+/// Like [`break_locks`], without opening the repository (no passphrase needed): lock objects are
+/// found by name, not read.
+pub fn break_locks_at(url: &str) -> Result<usize> {
+    let backend = vger_storage::open_backend(url)?;
+    Repository::probe(url)?;
+    remove_all_locks(backend.as_ref())
+}
+
+fn remove_all_locks(backend: &dyn vger_storage::Backend) -> Result<usize> {
+    let keys = backend.list("locks")?;
     let mut n = 0;
     for k in keys {
-        match repo.backend().delete(&k) {
+        match backend.delete(&k) {
             Ok(()) => n += 1,
             Err(VgerError::ObjectMissing { .. }) => {}
             Err(e) => return Err(e),
