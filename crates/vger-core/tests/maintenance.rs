@@ -328,3 +328,72 @@ fn leases_exclude_expire_break_and_fence() {
         ErrorCode::Locked
     );
 }
+
+#[test]
+fn compact_refuses_while_referenced_data_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), bytes(100_000, 1)).unwrap();
+    run_backup(&repo, &[&src]);
+    // A repair after losing a pack drops its index entries; the snapshot still references them.
+    let pack = repo.backend().list("packs").unwrap()[0].clone();
+    fs::remove_file(dir.path().join("repo").join(&pack)).unwrap();
+    repair(
+        &repo,
+        &RepairOptions::default(),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let before = walk_keys(&repo);
+    let e = compact(
+        &repo,
+        &CompactOptions {
+            grace: Duration::ZERO,
+            ..Default::default()
+        },
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Corrupt);
+    assert!(e.to_string().contains("missing"), "{e}");
+    assert_eq!(walk_keys(&repo), before, "nothing was touched");
+}
+
+#[test]
+fn two_exclusive_holders_never_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    repo.set_lease_settings(LeaseSettings {
+        ttl: Duration::from_secs(60),
+        wait: Duration::from_secs(30),
+    });
+    let repo = std::sync::Arc::new(repo);
+    let spans = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                for _ in 0..3 {
+                    let lease = repo.lease(LockKind::Exclusive, "compact").unwrap();
+                    let start = std::time::Instant::now();
+                    std::thread::sleep(Duration::from_millis(30));
+                    lease.ensure(&repo).unwrap();
+                    spans
+                        .lock()
+                        .unwrap()
+                        .push((start, std::time::Instant::now()));
+                    drop(lease);
+                }
+            });
+        }
+    });
+    let mut spans = spans.into_inner().unwrap();
+    spans.sort();
+    assert_eq!(spans.len(), 9);
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "two exclusive leases overlapped");
+    }
+}

@@ -118,6 +118,20 @@ pub fn compact(
         return Err(refuse(&w.path, "this snapshot is damaged"));
     }
     let live = liveness::mark(repo, &list.snapshots, progress, cancel)?;
+    // Guard (as restic's prune): with referenced data missing, the repository is not in the
+    // state this plan assumes; make the damage visible first.
+    let missing = {
+        let index = repo.index();
+        live.blobs.keys().filter(|id| !index.contains(id)).count()
+    };
+    if missing > 0 {
+        return Err(VgerError::corrupt(
+            "the repository",
+            format!(
+                "{missing} chunk(s) that snapshots reference are missing; run `vger check` to see the affected snapshots, then back the files up again (which heals them) or delete those snapshots before compacting"
+            ),
+        ));
+    }
     let plan = make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs)?;
     let mut out = CompactOutcome {
         plan,

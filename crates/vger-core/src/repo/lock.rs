@@ -302,7 +302,9 @@ impl Lease {
             if Instant::now() + delay > deadline {
                 return Err(VgerError::Locked { holder });
             }
-            std::thread::sleep(delay);
+            // Random jitter, so two clients that backed off at once do not retry in lockstep.
+            let jitter = u64::from(random_bytes::<1>()[0]) * delay.as_millis() as u64 / 255;
+            std::thread::sleep(delay / 2 + Duration::from_millis(jitter));
             delay = (delay * 2).min(Duration::from_secs(5));
         }
         let held = Arc::new(Mutex::new(Held {
