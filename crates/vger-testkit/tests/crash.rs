@@ -1,4 +1,4 @@
-//! The crash campaign: kill a backup, prune or compact at random points — at an injected write
+//! The crash campaign: kill a backup, prune, compact or repair at random points — at an injected write
 //! (abort, or a torn write) and with a real SIGKILL after a random delay — then require that the
 //! repository passes `check --verify-data`, every committed snapshot restores identically, the
 //! next backup succeeds, and the next compact removes the debris.
@@ -195,6 +195,11 @@ fn crash_during_prune() {
 #[test]
 fn crash_during_compact() {
     campaign("compact");
+}
+
+#[test]
+fn crash_during_repair() {
+    campaign("repair");
 }
 
 #[test]
