@@ -443,6 +443,8 @@ export interface NativeBinding {
     init(opts: InitOptions): Promise<RepoInfo>
     open(opts: OpenOptions): Promise<NativeRepository>
     probe(url: string): Promise<RepoInfo>
+    /** Removes every lock object without opening the repository (no passphrase needed). */
+    breakLocks(url: string): Promise<number>
   }
   version(): string
 }

@@ -207,6 +207,15 @@ export function probeRepository(url: string): Promise<RepoInfo> {
   return guard(() => loadNative().Repository.probe(url))
 }
 
+/** Removes every lock object of the repository at `url` without a passphrase (falls back to VGER_NOT_AVAILABLE on an older addon). */
+export function breakLocksAt(url: string): Promise<number> {
+  return guard(() => {
+    const Repository = loadNative().Repository
+    if (typeof Repository.breakLocks !== 'function') return Promise.reject(notAvailable('breakLocks'))
+    return Repository.breakLocks(url)
+  })
+}
+
 export function createCancelToken(): NativeCancelToken {
   return guardSync(() => new (loadNative().CancelToken)())
 }

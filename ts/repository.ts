@@ -9,7 +9,7 @@
  */
 import { VgerError, isVgerError } from './errors.js'
 import { currentUsername, shortHostname } from './host.js'
-import { type MaintenanceStep, type NativeRepo, type OptionalMethod, createCancelToken, initRepository, openRepository, probeRepository } from './native.js'
+import { type MaintenanceStep, type NativeRepo, type OptionalMethod, breakLocksAt, createCancelToken, initRepository, openRepository, probeRepository } from './native.js'
 import type {
   BackupOptions as NativeBackupOptions,
   BackupOutcome,
@@ -93,6 +93,12 @@ export class Repository {
    * tells whether opening it needs a passphrase (`encryption !== 'none'`). */
   static probe(url: string): Promise<RepoInfo> {
     return probeRepository(url)
+  }
+
+  /** Removes every lock object without opening the repository (no passphrase); returns how many. Only for
+   * locks of processes that are gone. */
+  static breakLocks(url: string): Promise<number> {
+    return breakLocksAt(url)
   }
 
   /** Opens an existing repository (derives the key: takes as long as the KDF). */

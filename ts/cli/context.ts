@@ -9,7 +9,7 @@ import { type Selection, selectRepositories } from '../config/select.js'
 import type { EncryptionConfig, RepositoryConfig, VgerConfig } from '../config/types.js'
 import { VgerError, fromNativeError, isVgerError } from '../errors.js'
 import { currentUsername, shortHostname } from '../host.js'
-import type { KdfParams } from '../native-types.js'
+import type { KdfParams, RepoInfo } from '../native-types.js'
 import { type Prompter, resolvePassphrase } from '../passphrase.js'
 import type { Repository } from '../repository.js'
 import { Output, type Stream } from './output.js'
@@ -157,10 +157,21 @@ export class CliContext {
    * reported as such, and an unencrypted one opens, without asking for a passphrase.
    */
   async open(repo: RepositoryConfig): Promise<Repository> {
+    const encrypted = (await this.probe(repo)).encryption !== 'none'
     const { Repository } = await import('../repository.js')
-    let encrypted: boolean
+    this.throwIfAborted()
+    const passphrase = encrypted ? await this.passphrase(repo) : undefined
+    const lockWaitSecs = this.options.lockWait
+    const opened = await Repository.open({ url: repo.url, passphrase, ...(lockWaitSecs === undefined ? {} : { lockWaitSecs }) })
+    for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
+    return opened
+  }
+
+  /** Fails with a helpful VGER_REPO_NOT_FOUND when there is no repository at `repo.url`. */
+  async probe(repo: RepositoryConfig): Promise<RepoInfo> {
+    const { Repository } = await import('../repository.js')
     try {
-      encrypted = (await Repository.probe(repo.url)).encryption !== 'none'
+      return await Repository.probe(repo.url)
     } catch (e) {
       if (!isVgerError(e, 'VGER_REPO_NOT_FOUND')) throw e
       const pick = this.config().repositories.length > 1 ? ` -R ${repo.name}` : ''
@@ -170,12 +181,6 @@ export class CliContext {
         { cause: e },
       )
     }
-    this.throwIfAborted()
-    const passphrase = encrypted ? await this.passphrase(repo) : undefined
-    const lockWaitSecs = this.options.lockWait
-    const opened = await Repository.open({ url: repo.url, passphrase, ...(lockWaitSecs === undefined ? {} : { lockWaitSecs }) })
-    for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
-    return opened
   }
 
   /** KDF parameters for `vger init`: the native default, unless the test-only VGER_TEST_KDF=fast is set. */
