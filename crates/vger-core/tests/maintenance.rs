@@ -397,3 +397,27 @@ fn two_exclusive_holders_never_overlap() {
         assert!(w[0].1 <= w[1].0, "two exclusive leases overlapped");
     }
 }
+
+#[test]
+fn a_waiter_never_fences_out_a_live_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let mut waiter = Repository::open(&repo_url(dir.path()), Some(PASS)).unwrap();
+    waiter.set_lease_settings(LeaseSettings {
+        ttl: Duration::from_secs(60),
+        wait: Duration::from_millis(1500),
+    });
+    let holder = repo.lease(LockKind::Shared, "backup").unwrap();
+    std::thread::scope(|s| {
+        // The waiter keeps writing and removing its own lock while it retries.
+        let w = s.spawn(|| waiter.lease(LockKind::Exclusive, "compact").err().unwrap());
+        let until = std::time::Instant::now() + Duration::from_millis(1200);
+        let mut checks = 0;
+        while std::time::Instant::now() < until {
+            holder.ensure(&repo).expect("a live holder keeps its lease");
+            checks += 1;
+        }
+        assert!(checks > 10);
+        assert_eq!(w.join().unwrap().code(), ErrorCode::Locked);
+    });
+}

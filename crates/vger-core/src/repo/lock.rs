@@ -8,8 +8,8 @@
 //! repair, delete) excludes every other. Taking a lease is "write, then look": a client writes its
 //! lock, lists the others, and backs off if a conflicting live one exists, so two racing clients
 //! can both back off but never both proceed. An operation that may have lost its lease (its
-//! process was paused past the expiry) re-checks before every critical step ([`Lease::ensure`])
-//! and stops writing if a conflicting lease appeared meanwhile (fencing).
+//! process was paused past the expiry, or its lock was broken) re-checks before every critical
+//! step ([`Lease::ensure`]) and stops writing if a conflicting lease appeared meanwhile (fencing).
 //!
 //! Plaintext: `u8 version (1) ‖ lease id 16 ‖ kind u8 (1 shared, 2 exclusive) ‖ created ns i64 ‖
 //! expires ns i64 ‖ hostname ‖ pid u32 ‖ operation` (hostname, pid and operation are shown to
@@ -333,23 +333,30 @@ impl Lease {
         })
     }
 
-    /// Fencing: call before each critical step. Renews the lease now; if it had expired (the
-    /// process was paused), or a conflicting lease is live, the operation must stop writing.
+    /// Fencing: call before each critical step. Renews the lease now, then decides whether it
+    /// still holds the repository:
+    ///
+    /// - If the lease never lapsed (renewed within its lifetime by this process's clocks, and
+    ///   its lock object was still there), every other client that wrote a conflicting lock
+    ///   since has seen this one live and is backing off: such locks are waiters, not holders.
+    /// - If it lapsed (the process was paused, the machine slept, or `break-lock` removed the
+    ///   object), another client may have taken the repository: any conflicting live lock means
+    ///   the operation must stop writing (`VGER_LOCK_LOST`).
     pub fn ensure(&self, repo: &Repository) -> Result<()> {
         let (kind, lease, lapsed) = {
             let h = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-            (
-                h.info.kind,
-                h.info.lease,
-                h.renewed.elapsed() >= self.repo.ttl,
-            )
+            let expired = h.renewed.elapsed() >= self.repo.ttl || now_ns() > h.info.expires_ns;
+            let present = self.repo.backend.size(&h.info.key)?.is_some();
+            (h.info.kind, h.info.lease, expired || !present)
         };
         self.repo.renew(&self.held)?;
+        if !lapsed {
+            return Ok(());
+        }
         let others = list_locks(repo)?;
         if let Some(holder) = conflicts(kind, &lease, &others, now_ns()) {
             return Err(VgerError::LockLost(format!(
-                "this operation's lease {} and {holder} now holds the repository",
-                if lapsed { "expired" } else { "was contested" }
+                "this operation's lease lapsed and {holder} now holds the repository"
             )));
         }
         Ok(())
