@@ -45,6 +45,11 @@ export interface BackupOptions {
   /** 'lz4' (default) | 'zstd' | 'none' */
   compression?: string
   zstdLevel?: number
+  /**
+   * Directory of the file cache (e.g. `~/.cache/vger`); without it every file is read, except
+   * those the parent snapshot shows unchanged.
+   */
+  cacheDir?: string
 }
 
 export interface BackupOutcome {

@@ -63,7 +63,10 @@ pub fn compress_into(c: Compression, data: &[u8], out: &mut Vec<u8>) {
         Compression::None => None,
         _ if looks_incompressible(data) => None,
         Compression::Lz4 => {
-            out.resize(body + lz4_flex::block::get_maximum_output_size(data.len()), 0);
+            out.resize(
+                body + lz4_flex::block::get_maximum_output_size(data.len()),
+                0,
+            );
             lz4_flex::block::compress_into(data, &mut out[body..])
                 .ok()
                 .map(|n| (1u8, n))
@@ -225,7 +228,10 @@ mod tests {
         assert_eq!(compress(Compression::Zstd(3), &noise)[0], 0);
         let mut half = noise[..1 << 19].to_vec();
         half.extend_from_slice(&b"abcdefgh".repeat(1 << 16)[..1 << 19]);
-        assert!(!looks_incompressible(&half), "a compressible part is not skipped");
+        assert!(
+            !looks_incompressible(&half),
+            "a compressible part is not skipped"
+        );
         let zeros = vec![0u8; 1 << 20];
         assert!(!looks_incompressible(&zeros));
         let b = compress(Compression::Lz4, &zeros);

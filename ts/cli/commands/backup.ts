@@ -2,6 +2,7 @@
  * `vger backup [PATHS...]`: with no paths, one snapshot per configured source; with paths, one ad-hoc
  * snapshot of all of them. Exit code 3 when a snapshot was saved but some entries were skipped.
  */
+import path from 'node:path'
 import { labelForPaths } from '../../config/resolve.js'
 import type { SourceConfig } from '../../config/types.js'
 import { VgerError } from '../../errors.js'
@@ -64,6 +65,7 @@ export async function backup(ctx: CliContext, paths: string[], flags: BackupFlag
           username,
           compression: flags.compression ?? repo.compression.algorithm,
           zstdLevel: repo.compression.zstdLevel,
+          cacheDir: cacheDir(ctx),
           signal: ctx.signal,
           onProgress: progress.onProgress,
         })
@@ -82,6 +84,12 @@ export async function backup(ctx: CliContext, paths: string[], flags: BackupFlag
   ctx.out.result({ snapshots: saved, errors: failures })
   if (failures.length > 0) return 1
   return saved.some((s) => s.partial) ? 3 : 0
+}
+
+/** `$XDG_CACHE_HOME/vger`, else `~/.cache/vger`. */
+export function cacheDir(ctx: CliContext): string {
+  const xdg = ctx.io.env.XDG_CACHE_HOME
+  return path.join(xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(ctx.home, '.cache'), 'vger')
 }
 
 function report(ctx: CliContext, repository: string, source: string, o: BackupOutcome): void {

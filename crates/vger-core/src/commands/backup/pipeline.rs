@@ -238,7 +238,9 @@ fn pack_loop(
     drop(ptx);
     match writer_thread.join() {
         Ok(r) => r,
-        Err(_) => Err(VgerError::Internal("the pack writer thread panicked".into())),
+        Err(_) => Err(VgerError::Internal(
+            "the pack writer thread panicked".into(),
+        )),
     }
 }
 
