@@ -16,3 +16,17 @@ pub use repo::{CancelToken, Repository};
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+/// Runs once when the addon loads. glibc's malloc raises its mmap threshold after large buffers
+/// are freed and then keeps such buffers (chunks, packs) in per-thread arenas, so a backup's
+/// resident memory grows well past what it uses (measured: 235 MB peak instead of 184 MB on the
+/// benchmark corpus). A fixed 1 MiB threshold returns every large buffer to the system when it is
+/// freed, and two arenas bound the per-thread caches of small ones.
+#[napi_derive::module_init]
+fn init() {
+    // SAFETY: mallopt only changes allocator tuning; it is called before any engine thread runs.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
