@@ -64,6 +64,10 @@ export interface BackupOptions {
   compression?: CompressionAlgorithm
   /** 1..22, default 3. */
   zstdLevel?: number
+  /** Directory of the file cache (the CLI uses `$XDG_CACHE_HOME/vger` or `~/.cache/vger`). Unchanged
+   * files (device, inode, size, mtime, ctime) are not read again. Without it, or on a cold cache, the
+   * parent snapshot (latest with the same label and hostname) stands in. */
+  cacheDir?: string
 }
 
 export interface SnapshotStats {
@@ -447,4 +451,6 @@ export interface NativeBinding {
     breakLocks(url: string): Promise<number>
   }
   version(): string
+  /** Allocator tuning for a CLI process (absent in older addons). */
+  tuneAllocator?(): void
 }

@@ -44,11 +44,22 @@ import type {
 const ADDON_PATH = '../crates/vger-napi/index.cjs'
 
 let binding: NativeBinding | undefined
+let tuneAllocator = false
+
+/**
+ * Asks for the engine's allocator tuning when the addon loads (see `tune_allocator` in
+ * crates/vger-napi). The CLI calls this; a library user's process is left alone, since the setting
+ * applies to the whole process.
+ */
+export function enableAllocatorTuning(): void {
+  tuneAllocator = true
+}
 
 export function loadNative(): NativeBinding {
   if (binding !== undefined) return binding
   try {
     binding = createRequire(import.meta.url)(ADDON_PATH) as NativeBinding
+    if (tuneAllocator) binding.tuneAllocator?.()
   } catch (e) {
     const detail = e instanceof Error ? e.message.split('\n')[0] : String(e)
     throw new VgerError(

@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.CancelToken = nativeBinding.CancelToken
 module.exports.Repository = nativeBinding.Repository
+module.exports.tuneAllocator = nativeBinding.tuneAllocator
 module.exports.version = nativeBinding.version

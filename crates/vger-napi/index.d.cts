@@ -67,6 +67,11 @@ export interface BackupOptions {
   /** 'lz4' (default) | 'zstd' | 'none' */
   compression?: string
   zstdLevel?: number
+  /**
+   * Directory of the file cache (e.g. `~/.cache/vger`); without it every file is read, except
+   * those the parent snapshot shows unchanged.
+   */
+  cacheDir?: string
 }
 
 export interface BackupOutcome {
@@ -417,6 +422,16 @@ export interface SnapshotSummary {
   tree: string
   formatVersion: number
 }
+
+/**
+ * Allocator tuning for the CLI process (library users are left alone: it changes the allocator of
+ * the whole process). glibc's malloc raises its mmap threshold after large buffers are freed and
+ * then keeps such buffers (chunks, packs) in per-thread arenas, so a backup's resident memory
+ * grows well past what it uses (measured: 235 MB peak instead of 184 MB on the benchmark
+ * corpus). A fixed 1 MiB threshold returns every large buffer to the system when it is freed,
+ * and two arenas bound the per-thread caches of small ones. Call it before the first job.
+ */
+export declare function tuneAllocator(): void
 
 /** The version of the native engine. */
 export declare function version(): string

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /** The `vger` executable: wires process streams and signals to `run`. */
+import { enableAllocatorTuning } from '../native.js'
 import { run } from './program.js'
+
+enableAllocatorTuning()
 
 const controller = new AbortController()
 let interrupts = 0

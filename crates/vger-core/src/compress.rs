@@ -35,30 +35,118 @@ impl Compression {
 
 const HEADER: usize = 5;
 
+thread_local! {
+    /// One zstd context per thread and level: creating one costs more than compressing a small
+    /// file, and a backup compresses tens of thousands of them.
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Encodes `data` as blob plaintext.
 pub fn compress(c: Compression, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + data.len());
+    compress_into(c, data, &mut out);
+    out
+}
+
+/// Appends the blob plaintext of `data` to `out` (which may already hold, say, room for an
+/// envelope header). Data that a cheap probe finds incompressible is stored without trying.
+pub fn compress_into(c: Compression, data: &[u8], out: &mut Vec<u8>) {
     let raw_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    let start = out.len();
+    out.push(0);
+    out.extend_from_slice(&raw_len.to_le_bytes());
+    let body = start + HEADER;
+    // Stored raw unless the payload shrinks by at least 1/32.
+    let limit = data.len() - data.len() / 32;
     let packed = match c {
         Compression::None => None,
-        Compression::Lz4 => Some((1u8, lz4_flex::block::compress(data))),
-        Compression::Zstd(level) => zstd::bulk::compress(data, level).ok().map(|z| (2u8, z)),
+        _ if looks_incompressible(data) => None,
+        Compression::Lz4 => {
+            out.resize(
+                body + lz4_flex::block::get_maximum_output_size(data.len()),
+                0,
+            );
+            lz4_flex::block::compress_into(data, &mut out[body..])
+                .ok()
+                .map(|n| (1u8, n))
+        }
+        Compression::Zstd(level) => {
+            out.resize(body + zstd::zstd_safe::compress_bound(data.len()), 0);
+            zstd_into(level, data, &mut out[body..]).map(|n| (2u8, n))
+        }
     };
-    let mut out;
     match packed {
-        Some((tag, p)) if p.len() + p.len() / 32 < data.len() => {
-            out = Vec::with_capacity(HEADER + p.len());
-            out.push(tag);
-            out.extend_from_slice(&raw_len.to_le_bytes());
-            out.extend_from_slice(&p);
+        Some((tag, n)) if n < limit => {
+            out[start] = tag;
+            out.truncate(body + n);
         }
         _ => {
-            out = Vec::with_capacity(HEADER + data.len());
-            out.push(0);
-            out.extend_from_slice(&raw_len.to_le_bytes());
+            out.truncate(body);
             out.extend_from_slice(data);
         }
     }
-    out
+}
+
+fn zstd_into(level: i32, data: &[u8], dst: &mut [u8]) -> Option<usize> {
+    ZSTD.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+        }
+        let (_, z) = slot.as_mut()?;
+        z.compress_to_buffer(data, dst).ok()
+    })
+}
+
+fn zstd_decompress(payload: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static UNZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    UNZSTD.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match slot.as_mut() {
+            Some(d) => d.decompress(payload, raw_len),
+            None => zstd::bulk::decompress(payload, raw_len),
+        }
+    })
+}
+
+/// A probe of four 4 KiB windows: true when their bytes look uniformly random (order-0 entropy
+/// above 7.5 bits per byte) and LZ4 cannot shrink any of them. Random, encrypted and
+/// already-compressed data then costs one pass over 16 KiB instead of a full compression.
+pub fn looks_incompressible(data: &[u8]) -> bool {
+    const W: usize = 4096;
+    if data.len() < 8 * W {
+        return false;
+    }
+    let mut hist = [0u32; 256];
+    let step = (data.len() - W) / 3;
+    let mut scratch = vec![0u8; lz4_flex::block::get_maximum_output_size(W)];
+    for i in 0..4 {
+        let win = &data[i * step..i * step + W];
+        for &b in win {
+            hist[b as usize] += 1;
+        }
+        match lz4_flex::block::compress_into(win, &mut scratch) {
+            Ok(n) if n < W - W / 32 => return false,
+            _ => {}
+        }
+    }
+    let total = (4 * W) as f64;
+    let entropy: f64 = hist
+        .iter()
+        .filter(|&&n| n > 0)
+        .map(|&n| {
+            let p = f64::from(n) / total;
+            -p * p.log2()
+        })
+        .sum();
+    entropy > 7.5
 }
 
 /// Decodes blob plaintext; the decompressed size may not exceed `cap`.
@@ -80,7 +168,7 @@ pub fn decompress(blob: &[u8], cap: usize, what: &str) -> Result<Vec<u8>> {
         0 => payload.to_vec(),
         1 => lz4_flex::block::decompress(payload, raw_len)
             .map_err(|e| VgerError::corrupt(what, format!("lz4: {e}")))?,
-        2 => zstd::bulk::decompress(payload, raw_len)
+        2 => zstd_decompress(payload, raw_len)
             .map_err(|e| VgerError::corrupt(what, format!("zstd: {e}")))?,
         // Blob plaintext has no version of its own: a codec this vger does not know can only
         // come from a newer vger (damage is caught earlier, by authentication).
@@ -127,7 +215,25 @@ mod tests {
             .collect();
         let b = compress(Compression::Zstd(3), &random);
         assert!(b[0] == 0 || b.len() < random.len());
+        let mut x = 1u64;
+        let noise: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        assert!(looks_incompressible(&noise));
+        assert_eq!(compress(Compression::Zstd(3), &noise)[0], 0);
+        let mut half = noise[..1 << 19].to_vec();
+        half.extend_from_slice(&b"abcdefgh".repeat(1 << 16)[..1 << 19]);
+        assert!(
+            !looks_incompressible(&half),
+            "a compressible part is not skipped"
+        );
         let zeros = vec![0u8; 1 << 20];
+        assert!(!looks_incompressible(&zeros));
         let b = compress(Compression::Lz4, &zeros);
         assert!(decompress(&b, 1024, "t").is_err());
         let mut forged = b.clone();

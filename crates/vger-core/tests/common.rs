@@ -51,6 +51,7 @@ pub fn backup_opts(paths: &[&Path]) -> BackupOptions {
         username: "user".into(),
         compression: Compression::Lz4,
         threads: 2,
+        cache_dir: None,
     }
 }
 

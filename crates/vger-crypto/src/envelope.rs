@@ -179,6 +179,23 @@ impl Crypter {
         out
     }
 
+    /// Seals in place: `buf` holds [`HEADER_LEN`] bytes of room followed by the plaintext; on
+    /// return it holds the whole envelope (the same bytes [`Crypter::seal`] returns), without
+    /// copying the plaintext.
+    pub fn seal_in_place(&self, context: &[u8], buf: &mut Vec<u8>) {
+        assert!(buf.len() >= HEADER_LEN, "seal_in_place needs header room");
+        let session = self.session();
+        let nonce: [u8; 12] = random_bytes();
+        buf[0] = self.alg as u8;
+        buf[1..17].copy_from_slice(&session.id);
+        buf[17..HEADER_LEN].copy_from_slice(&nonce);
+        let mut aad = Vec::with_capacity(context.len() + HEADER_LEN);
+        aad.extend_from_slice(context);
+        aad.extend_from_slice(&buf[..HEADER_LEN]);
+        let tag = session.cipher.seal(&nonce, &aad, &mut buf[HEADER_LEN..]);
+        buf.extend_from_slice(&tag);
+    }
+
     /// Verifies and opens an envelope. `None` means it is not authentic under this key and
     /// context: damaged, forged, or moved from another object.
     pub fn open(&self, context: &[u8], envelope: &[u8]) -> Option<Vec<u8>> {
@@ -228,6 +245,17 @@ impl Crypter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seal_in_place_opens_like_seal() {
+        let c = Crypter::new(Algorithm::Aes256Gcm, &MasterKey::generate());
+        let mut buf = vec![0u8; HEADER_LEN];
+        buf.extend_from_slice(b"in place");
+        c.seal_in_place(b"ctx", &mut buf);
+        assert_eq!(buf.len(), 8 + ENVELOPE_OVERHEAD);
+        assert_eq!(c.open(b"ctx", &buf).as_deref(), Some(&b"in place"[..]));
+        assert!(c.open(b"other", &buf).is_none());
+    }
     use crate::master::MASTER_KEY_LEN;
 
     fn key() -> MasterKey {

@@ -73,6 +73,11 @@ impl MasterKey {
         ChunkId(*blake3::keyed_hash(key, plaintext).as_bytes())
     }
 
+    /// A key for local caches (the file cache's MAC): derived from the id key, never stored.
+    pub fn cache_key(&self) -> [u8; 32] {
+        blake3::derive_key("vger 2026-11 local cache mac key v1", &self.id)
+    }
+
     /// The 256-entry FastCDC gear table derived from the chunker key, so that cut points (and so
     /// chunk sizes) do not fingerprint content to someone who lacks the key.
     pub fn gear_table(&self) -> [u64; 256] {

@@ -100,6 +100,9 @@ pub struct BackupOptions {
     /// 'lz4' (default) | 'zstd' | 'none'
     pub compression: Option<String>,
     pub zstd_level: Option<i32>,
+    /// Directory of the file cache (e.g. `~/.cache/vger`); without it every file is read, except
+    /// those the parent snapshot shows unchanged.
+    pub cache_dir: Option<String>,
 }
 
 #[napi(object)]

@@ -18,3 +18,18 @@ pub use repo::{CancelToken, Repository};
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+/// Allocator tuning for the CLI process (library users are left alone: it changes the allocator of
+/// the whole process). glibc's malloc raises its mmap threshold after large buffers are freed and
+/// then keeps such buffers (chunks, packs) in per-thread arenas, so a backup's resident memory
+/// grows well past what it uses (measured: 235 MB peak instead of 184 MB on the benchmark
+/// corpus). A fixed 1 MiB threshold returns every large buffer to the system when it is freed,
+/// and two arenas bound the per-thread caches of small ones. Call it before the first job.
+#[napi_derive::napi]
+pub fn tune_allocator() {
+    // SAFETY: mallopt only changes allocator tuning parameters; it takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}

@@ -150,6 +150,7 @@ impl Repository {
             username: opts.username,
             compression,
             threads: 0,
+            cache_dir: opts.cache_dir.map(PathBuf::from),
         };
         let repo = Arc::clone(&self.inner);
         let cancel = token(cancel);

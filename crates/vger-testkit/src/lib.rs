@@ -238,6 +238,7 @@ pub fn backup_opts(src: &Path, label: &str) -> BackupOptions {
         username: "user".into(),
         compression: Compression::Lz4,
         threads: 2,
+        cache_dir: None,
     }
 }
 

@@ -125,6 +125,7 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
           username,
           compression: flags.compression ?? repo.compression.algorithm,
           zstdLevel: repo.compression.zstdLevel,
+          cacheDir: ctx.config().cacheDir,
           signal: ctx.signal,
           onProgress: progress.onProgress,
         })

@@ -2,6 +2,7 @@
 //! then one new index segment, then the snapshot object: a crash before the snapshot leaves only
 //! unreferenced packs or an index segment over existing packs, never a broken snapshot.
 
+mod filecache;
 mod pipeline;
 mod source;
 pub(crate) use source::join_rel;
@@ -19,6 +20,7 @@ use crate::repo::Repository;
 use crate::repo::index::seal_segment;
 use crate::repo::lock::LockKind;
 use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
+use filecache::FileCache;
 use pipeline::Uploader;
 use walk::Walker;
 
@@ -33,6 +35,10 @@ pub struct BackupOptions {
     pub compression: Compression,
     /// Worker threads for compression and encryption; 0 = one per core.
     pub threads: usize,
+    /// Where the file cache lives (one file per repository and set of source paths); `None`
+    /// turns it off. Without a usable cache the parent snapshot (the latest with the same label
+    /// and hostname) stands in for it.
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,9 +91,27 @@ pub fn backup(
         opts.compression,
         threads,
     );
-    let mut walker = Walker::new(repo, &uploader, progress, cancel);
-    let walked = source::backup_sources(&mut walker, &opts.paths, &opts.exclude);
-    let (stats, warnings, omitted) = walker.into_parts();
+    let sources: Vec<Vec<u8>> = opts
+        .paths
+        .iter()
+        .map(|p| source::absolute_bytes(p))
+        .collect();
+    let cache = match &opts.cache_dir {
+        Some(dir) => FileCache::open(
+            &filecache::cache_file(dir, &repo.config().id, &sources),
+            &repo.master().cache_key(),
+            start_ns,
+        ),
+        None => FileCache::disabled(),
+    };
+    let parent = if cache.loaded() {
+        None
+    } else {
+        parent_tree(repo, opts)
+    };
+    let mut walker = Walker::new(repo, &uploader, progress, cancel, cache, true);
+    let walked = source::backup_sources(&mut walker, &opts.paths, &opts.exclude, parent.as_ref());
+    let (stats, warnings, omitted, cache) = walker.into_parts();
     let written = uploader.finish();
     let (tree, written) = match (walked, written) {
         (Ok(t), Ok(w)) => (t, w),
@@ -116,11 +140,7 @@ pub fn backup(
         hostname: opts.hostname.clone(),
         username: opts.username.clone(),
         label: opts.label.clone(),
-        paths: opts
-            .paths
-            .iter()
-            .map(|p| source::absolute_bytes(p))
-            .collect(),
+        paths: sources,
         tree,
         stats: SnapshotStats {
             stored_bytes: written.stored_bytes,
@@ -132,9 +152,21 @@ pub fn backup(
         &snapshot::key(&snapshot.id),
         &snapshot.seal(repo.crypter(), &repo.config().id),
     )?;
+    cache.commit();
     Ok(BackupOutcome {
         snapshot,
         warnings,
         warnings_omitted: omitted,
     })
+}
+
+/// The root tree of the latest snapshot with the same label and hostname, if any. A repository
+/// whose snapshots cannot be listed just has no parent: every file is then read.
+fn parent_tree(repo: &Repository, opts: &BackupOptions) -> Option<vger_types::ChunkId> {
+    let list = repo.snapshots().ok()?;
+    list.snapshots
+        .iter()
+        .rev()
+        .find(|s| s.label == opts.label && s.hostname == opts.hostname)
+        .map(|s| s.tree)
 }

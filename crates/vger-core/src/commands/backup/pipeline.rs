@@ -1,8 +1,10 @@
 //! The upload half of a backup: worker threads compress and seal new blobs in parallel, one
-//! packer thread appends them to packs and writes each full pack. Channels are bounded, so memory
-//! stays at about 4 × workers + 3 blobs (queued, being sealed, sealed, being packed) plus one pack.
+//! packer thread appends them to packs, and one writer thread stores each full pack (so the
+//! fsync of one pack overlaps with building the next). Memory is bounded by a byte budget: blobs
+//! between `submit` and the packer hold at most [`BLOB_BUDGET`] bytes (a single larger blob is
+//! let through alone), plus the pack being built and the pack being written.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -10,12 +12,41 @@ use vger_crypto::{BlobKind, Crypter};
 use vger_storage::Backend;
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
-use crate::compress::{Compression, compress};
+use crate::compress::{Compression, compress_into};
 use crate::repo::context::{ObjectKind, context};
 use crate::repo::pack::{self, BlobEntry, PackWriter};
 
 /// Packs are written once they reach this size.
 pub const PACK_TARGET: usize = 32 << 20;
+
+/// Raw bytes of blobs submitted but not yet added to a pack.
+pub const BLOB_BUDGET: usize = 24 << 20;
+
+/// A counting semaphore over bytes.
+#[derive(Default)]
+struct Budget {
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Budget {
+    fn acquire(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        while *used > 0 && *used + n > BLOB_BUDGET {
+            used = self
+                .freed
+                .wait(used)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *used += n;
+    }
+
+    fn release(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        *used = used.saturating_sub(n);
+        self.freed.notify_all();
+    }
+}
 
 struct Job {
     id: ChunkId,
@@ -40,6 +71,7 @@ pub struct Uploader {
     workers: Vec<JoinHandle<()>>,
     packer: Option<JoinHandle<Result<Written>>>,
     failed: Arc<Mutex<Option<String>>>,
+    budget: Arc<Budget>,
 }
 
 impl Uploader {
@@ -63,14 +95,16 @@ impl Uploader {
             .collect();
         drop(stx);
         let failed = Arc::new(Mutex::new(None));
+        let budget = Arc::new(Budget::default());
         let flag = Arc::clone(&failed);
-        let packer =
-            thread::spawn(move || pack_loop(&srx, backend.as_ref(), &crypter, &repo_id, &flag));
+        let b = Arc::clone(&budget);
+        let packer = thread::spawn(move || pack_loop(&srx, backend, &crypter, &repo_id, &flag, &b));
         Self {
             tx: Some(tx),
             workers,
             packer: Some(packer),
             failed,
+            budget,
         }
     }
 
@@ -78,6 +112,7 @@ impl Uploader {
     pub fn submit(&self, id: ChunkId, kind: BlobKind, data: Vec<u8>) -> Result<()> {
         self.check()?;
         let tx = self.tx.as_ref().ok_or(VgerError::Cancelled)?;
+        self.budget.acquire(data.len());
         if tx.send(Job { id, kind, data }).is_err() {
             self.check()?;
             return Err(VgerError::invalid(
@@ -141,10 +176,14 @@ fn seal_loop(
     c: Compression,
 ) {
     for job in rx {
-        let plain = compress(c, &job.data);
+        // Compressed straight into the envelope buffer, then sealed in place: one copy.
+        let mut sealed = Vec::with_capacity(job.data.len() + 64);
+        sealed.resize(vger_crypto::HEADER_LEN, 0);
+        compress_into(c, &job.data, &mut sealed);
         let ctx = context(ObjectKind::from(job.kind), repo_id, &job.id.0);
-        let sealed = crypter.seal(&ctx, &plain);
+        crypter.seal_in_place(&ctx, &mut sealed);
         let raw_len = job.data.len() as u32;
+        drop(job.data);
         if tx
             .send(Sealed {
                 id: job.id,
@@ -161,6 +200,52 @@ fn seal_loop(
 
 fn pack_loop(
     rx: &Receiver<Sealed>,
+    backend: Arc<dyn Backend>,
+    crypter: &Arc<Crypter>,
+    repo_id: &[u8; 32],
+    failed: &Arc<Mutex<Option<String>>>,
+    budget: &Budget,
+) -> Result<Written> {
+    // A rendezvous channel: at most one pack is being written while the next one fills.
+    let (ptx, prx) = bounded::<PackWriter>(0);
+    let writer_thread = {
+        let crypter = Arc::clone(crypter);
+        let failed = Arc::clone(failed);
+        let repo_id = *repo_id;
+        thread::spawn(move || write_loop(&prx, backend.as_ref(), &crypter, &repo_id, &failed))
+    };
+    let is_failed = || {
+        failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    };
+    let mut writer = PackWriter::new();
+    for s in rx {
+        budget.release(s.raw_len as usize);
+        if is_failed() {
+            continue; // drain so the workers never block
+        }
+        writer.add(s.id, s.kind, &s.sealed, s.raw_len);
+        if writer.size() >= PACK_TARGET {
+            let full = std::mem::take(&mut writer);
+            let _ = ptx.send(full);
+        }
+    }
+    if !writer.is_empty() && !is_failed() {
+        let _ = ptx.send(writer);
+    }
+    drop(ptx);
+    match writer_thread.join() {
+        Ok(r) => r,
+        Err(_) => Err(VgerError::Internal(
+            "the pack writer thread panicked".into(),
+        )),
+    }
+}
+
+fn write_loop(
+    rx: &Receiver<PackWriter>,
     backend: &dyn Backend,
     crypter: &Crypter,
     repo_id: &[u8; 32],
@@ -170,36 +255,25 @@ fn pack_loop(
         packs: Vec::new(),
         stored_bytes: 0,
     };
-    let mut writer = PackWriter::new();
-    let flush = |w: PackWriter, out: &mut Written| -> Result<()> {
+    let mut error = None;
+    for w in rx {
+        if error.is_some() {
+            continue;
+        }
         let (id, bytes, entries) = w.finish(crypter, repo_id);
         match backend.put_new(&pack::key(&id), &bytes) {
-            Ok(()) | Err(VgerError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        out.stored_bytes += bytes.len() as u64;
-        out.packs.push((id, entries));
-        Ok(())
-    };
-    let mut error = None;
-    for s in rx {
-        if error.is_some() {
-            continue; // drain so the workers never block
-        }
-        writer.add(s.id, s.kind, &s.sealed, s.raw_len);
-        if writer.size() >= PACK_TARGET {
-            let full = std::mem::take(&mut writer);
-            if let Err(e) = flush(full, &mut out) {
+            Ok(()) | Err(VgerError::AlreadyExists { .. }) => {
+                out.stored_bytes += bytes.len() as u64;
+                out.packs.push((id, entries));
+            }
+            Err(e) => {
                 *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
                 error = Some(e);
             }
         }
     }
-    if let Some(e) = error {
-        return Err(e);
+    match error {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
-    if !writer.is_empty() {
-        flush(writer, &mut out)?;
-    }
-    Ok(out)
 }

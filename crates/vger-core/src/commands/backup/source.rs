@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use vger_types::{ChunkId, Result, VgerError};
 
-use super::walk::{Excludes, Walker};
+use super::walk::{Excludes, Walker, find};
 use crate::tree::{Content, Kind};
 
 pub fn absolute(p: &Path) -> PathBuf {
@@ -29,6 +29,7 @@ pub fn backup_sources(
     w: &mut Walker<'_>,
     paths: &[PathBuf],
     exclude: &[String],
+    parent: Option<&ChunkId>,
 ) -> Result<ChunkId> {
     for p in paths {
         if std::fs::symlink_metadata(p).is_err() {
@@ -41,14 +42,15 @@ pub fn backup_sources(
         let meta = std::fs::symlink_metadata(&root)
             .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
         if meta.is_dir() {
-            return w.root_tree(&root, &excludes);
+            return w.root_tree(&root, &excludes, parent);
         }
         let name = root
             .file_name()
             .map(|n| n.as_bytes().to_vec())
             .unwrap_or_else(|| b"root".to_vec());
+        let old = w.parent_entries(parent);
         let entries: Vec<_> = w
-            .entry(&root, name.clone(), &name, &excludes)?
+            .entry(&root, name.clone(), &name, &excludes, find(&old, &name))?
             .into_iter()
             .collect();
         return w.store_tree(entries);
@@ -64,7 +66,7 @@ pub fn backup_sources(
         }
         node.source = Some(abs);
     }
-    emit(w, &top, Path::new("/"), b"", exclude)
+    emit(w, &top, Path::new("/"), b"", exclude, parent)
 }
 
 fn emit(
@@ -73,19 +75,26 @@ fn emit(
     dir: &Path,
     rel: &[u8],
     exclude: &[String],
+    parent: Option<&ChunkId>,
 ) -> Result<ChunkId> {
+    let old = w.parent_entries(parent);
     let mut entries = Vec::new();
     for (name, child) in &node.children {
         let path = dir.join(std::ffi::OsStr::from_bytes(name));
         let child_rel = join_rel(rel, name);
+        let prev = find(&old, name);
         if let Some(src) = &child.source {
             let excludes = Excludes::new(src, exclude)?;
-            if let Some(e) = w.entry(src, name.clone(), &child_rel, &excludes)? {
+            if let Some(e) = w.entry(src, name.clone(), &child_rel, &excludes, prev)? {
                 entries.push(e);
             }
             continue;
         }
-        let sub = emit(w, child, &path, &child_rel, exclude)?;
+        let sub_parent = match prev.map(|e| &e.content) {
+            Some(Content::Subtree(id)) => Some(id),
+            _ => None,
+        };
+        let sub = emit(w, child, &path, &child_rel, exclude, sub_parent)?;
         let meta = std::fs::symlink_metadata(&path)
             .map_err(|e| VgerError::io(format!("reading {}", path.display()), e))?;
         let mut e = w.describe(&path, name.clone(), &meta);

@@ -14,6 +14,7 @@ use vger_crypto::BlobKind;
 use vger_types::{ChunkId, Result, VgerError};
 
 use super::MAX_WARNINGS;
+use super::filecache::{FileCache, Identity};
 use super::pipeline::Uploader;
 use super::source::join_rel as join;
 use crate::cancel::CancelToken;
@@ -64,6 +65,9 @@ pub struct Walker<'a> {
     stats: SnapshotStats,
     warnings: Vec<Warning>,
     omitted: u64,
+    cache: FileCache,
+    /// No file cache was loaded: the parent snapshot's trees stand in for it.
+    use_parent: bool,
 }
 
 impl<'a> Walker<'a> {
@@ -72,6 +76,8 @@ impl<'a> Walker<'a> {
         uploader: &'a Uploader,
         progress: &'a dyn Progress,
         cancel: &'a CancelToken,
+        cache: FileCache,
+        use_parent: bool,
     ) -> Self {
         let chunker = Rc::new(Chunker::new(
             repo.config().chunker,
@@ -91,11 +97,22 @@ impl<'a> Walker<'a> {
             stats: SnapshotStats::default(),
             warnings: Vec::new(),
             omitted: 0,
+            use_parent: use_parent && !cache.loaded(),
+            cache,
         }
     }
 
-    pub fn into_parts(self) -> (SnapshotStats, Vec<Warning>, u64) {
-        (self.stats, self.warnings, self.omitted)
+    pub fn into_parts(self) -> (SnapshotStats, Vec<Warning>, u64, FileCache) {
+        (self.stats, self.warnings, self.omitted, self.cache)
+    }
+
+    /// The entries of a tree of the parent snapshot, sorted by name; empty when the parent is
+    /// not used or the tree cannot be read (the files are then simply read again).
+    pub fn parent_entries(&self, tree: Option<&ChunkId>) -> Vec<Entry> {
+        match tree {
+            Some(id) if self.use_parent => self.repo.read_tree(id).unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 
     /// Records a skipped entry.
@@ -137,10 +154,15 @@ impl<'a> Walker<'a> {
     }
 
     /// The tree of source root directory `path`; an unreadable root is an error.
-    pub fn root_tree(&mut self, path: &Path, ex: &Excludes) -> Result<ChunkId> {
+    pub fn root_tree(
+        &mut self,
+        path: &Path,
+        ex: &Excludes,
+        parent: Option<&ChunkId>,
+    ) -> Result<ChunkId> {
         let names = read_names(path)
             .map_err(|e| VgerError::io(format!("reading directory {}", path.display()), e))?;
-        self.dir_tree(path, names, b"", ex)
+        self.dir_tree(path, names, b"", ex, parent)
     }
 
     fn dir_tree(
@@ -149,12 +171,15 @@ impl<'a> Walker<'a> {
         names: Vec<Vec<u8>>,
         rel: &[u8],
         ex: &Excludes,
+        parent: Option<&ChunkId>,
     ) -> Result<ChunkId> {
+        let old = self.parent_entries(parent);
         let mut entries = Vec::with_capacity(names.len());
         for name in names {
             let child = path.join(std::ffi::OsStr::from_bytes(&name));
             let child_rel = join(rel, &name);
-            if let Some(e) = self.entry(&child, name, &child_rel, ex)? {
+            let prev = find(&old, &name);
+            if let Some(e) = self.entry(&child, name, &child_rel, ex, prev)? {
                 entries.push(e);
             }
         }
@@ -168,6 +193,7 @@ impl<'a> Walker<'a> {
         name: Vec<u8>,
         rel: &[u8],
         ex: &Excludes,
+        prev: Option<&Entry>,
     ) -> Result<Option<Entry>> {
         self.cancel.check()?;
         let meta = match fs::symlink_metadata(path) {
@@ -191,7 +217,15 @@ impl<'a> Walker<'a> {
                 }
             };
             e.kind = Kind::Dir;
-            e.content = Content::Subtree(self.dir_tree(path, names, rel, ex)?);
+            let sub = match prev {
+                Some(Entry {
+                    kind: Kind::Dir,
+                    content: Content::Subtree(id),
+                    ..
+                }) => Some(id),
+                _ => None,
+            };
+            e.content = Content::Subtree(self.dir_tree(path, names, rel, ex, sub)?);
             self.stats.dirs += 1;
         } else if ft.is_file() {
             if meta.nlink() > 1
@@ -202,7 +236,12 @@ impl<'a> Walker<'a> {
                 self.stats.files += 1;
                 return Ok(Some(e));
             }
-            match self.read_file(path, &meta)? {
+            let found = self.unchanged(path, &meta, prev);
+            let read = match found {
+                Some(chunks) => Some(chunks),
+                None => self.read_file(path, &meta)?,
+            };
+            match read {
                 Some(chunks) => {
                     e.kind = Kind::File;
                     e.content = Content::Chunks(chunks);
@@ -287,6 +326,46 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The chunks of a file that has not changed since the last backup: from the file cache, or
+    /// without one from the parent snapshot's entry (same size, mtime and ctime). Counted as
+    /// read; recorded in the new cache.
+    fn unchanged(
+        &mut self,
+        path: &Path,
+        meta: &Metadata,
+        prev: Option<&Entry>,
+    ) -> Option<Vec<(ChunkId, u32)>> {
+        let id = Identity::of(meta);
+        let chunks = if self.cache.loaded() {
+            self.cache.lookup(path, &id, &self.repo.index())?
+        } else {
+            match prev {
+                Some(Entry {
+                    kind: Kind::File,
+                    content: Content::Chunks(c),
+                    size,
+                    mtime_ns,
+                    ctime_ns,
+                    ..
+                }) if (*size, *mtime_ns, *ctime_ns) == (id.size, id.mtime_ns, id.ctime_ns)
+                    && super::filecache::chunks_valid(c, id.size, &self.repo.index()) =>
+                {
+                    c.clone()
+                }
+                _ => return None,
+            }
+        };
+        self.cache.record(path, &id, &chunks);
+        self.stats.files += 1;
+        self.stats.bytes += id.size;
+        self.progress.event(Event::Backup {
+            files: self.stats.files,
+            bytes: self.stats.bytes,
+            new_bytes: self.stats.new_bytes,
+        });
+        Some(chunks)
+    }
+
     /// Chunks a regular file. `Ok(None)` means it was skipped with a warning.
     fn read_file(&mut self, path: &Path, meta: &Metadata) -> Result<Option<Vec<(ChunkId, u32)>>> {
         let file = match OpenOptions::new()
@@ -326,11 +405,14 @@ impl<'a> Walker<'a> {
         self.stats.files += 1;
         self.stats.bytes += bytes;
         if changed(&file, meta) {
+            // Not cached: the next backup must read it again.
             let msg = format!(
                 "{} changed while it was read; the snapshot holds the bytes read",
                 path.display()
             );
             self.note(path, "VGER_SOURCE_CHANGED", msg);
+        } else {
+            self.cache.record(path, &Identity::of(meta), &chunks);
         }
         self.progress.event(Event::Backup {
             files: self.stats.files,
@@ -339,6 +421,14 @@ impl<'a> Walker<'a> {
         });
         Ok(Some(chunks))
     }
+}
+
+/// The entry named `name` in a tree's entries (sorted by name).
+pub fn find<'e>(entries: &'e [Entry], name: &[u8]) -> Option<&'e Entry> {
+    entries
+        .binary_search_by(|e| e.name.as_slice().cmp(name))
+        .ok()
+        .map(|i| &entries[i])
 }
 
 /// Entry names of a directory, sorted by their bytes.

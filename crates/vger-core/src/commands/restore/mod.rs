@@ -5,22 +5,21 @@
 //! tree was decoded, so nothing can land outside the destination. A chunk is written only after it
 //! has been authenticated and its keyed id recomputed: a damaged file is removed and reported.
 
+mod packed;
 mod plan;
 mod write;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use vger_types::{Result, VgerError};
 
 use crate::cancel::CancelToken;
-use crate::progress::{Event, Progress, Warning};
+use crate::progress::{Progress, Warning};
 use crate::repo::Repository;
 use crate::repo::lock::LockKind;
 use crate::tree::Kind;
-use plan::Plan;
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
@@ -72,7 +71,19 @@ pub fn restore(
         write::create_dir(&dest, &d.rel)?;
         out.dirs += 1;
     }
-    let (files, bytes) = restore_files(repo, &plan, &dest, opts.threads, progress, cancel, &fail)?;
+    let threads = match opts.threads {
+        0 => 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let ctx = packed::Ctx {
+        repo,
+        dest: &dest,
+        files: &plan.files,
+        progress,
+        cancel,
+        fail: &fail,
+    };
+    let (files, bytes) = packed::restore_files(&ctx, threads)?;
     out.files += files;
     out.bytes += bytes;
     for it in &plan.others {
@@ -120,65 +131,4 @@ fn prepare_dest(dest: &Path) -> Result<PathBuf> {
             .map_err(|e| VgerError::io(format!("creating {}", dest.display()), e))?,
     }
     fs::canonicalize(dest).map_err(|e| VgerError::io(format!("resolving {}", dest.display()), e))
-}
-
-fn restore_files(
-    repo: &Repository,
-    plan: &Plan,
-    dest: &Path,
-    threads: usize,
-    progress: &dyn Progress,
-    cancel: &CancelToken,
-    fail: &(dyn Fn(&[u8], &VgerError) + Sync),
-) -> Result<(u64, u64)> {
-    let threads = match threads {
-        0 => 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
-    let next = AtomicUsize::new(0);
-    let files = AtomicU64::new(0);
-    let bytes = AtomicU64::new(0);
-    let total_files = plan.files.len() as u64;
-    let total_bytes: u64 = plan.files.iter().map(|f| f.entry.size).sum();
-    let worker = || -> Result<()> {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(item) = plan.files.get(i) else {
-                return Ok(());
-            };
-            cancel.check()?;
-            match write::file(repo, dest, item, cancel) {
-                Ok(n) => {
-                    let f = files.fetch_add(1, Ordering::Relaxed) + 1;
-                    let b = bytes.fetch_add(n, Ordering::Relaxed) + n;
-                    progress.event(Event::Restore {
-                        files: f,
-                        bytes: b,
-                        total_files,
-                        total_bytes,
-                    });
-                }
-                Err(VgerError::Cancelled) => return Err(VgerError::Cancelled),
-                Err(e @ VgerError::NoSpace { .. }) => return Err(e),
-                Err(e) => {
-                    progress.event(Event::Warning(Warning {
-                        path: String::from_utf8_lossy(&item.rel).into_owned(),
-                        code: e.code().as_str(),
-                        message: e.to_string(),
-                    }));
-                    fail(&item.rel, &e);
-                }
-            }
-        }
-    };
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.min(plan.files.len().max(1)))
-            .map(|_| s.spawn(worker))
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or(Err(VgerError::Internal("a restore thread panicked".into())))
-        })
-    })?;
-    Ok((files.into_inner(), bytes.into_inner()))
 }

@@ -2,22 +2,18 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use filetime::FileTime;
 use nix::sys::stat::{Mode, SFlag, mknod};
-use vger_crypto::BlobKind;
 use vger_types::{Result, VgerError};
 
 use super::plan::{Item, Plan, check_rel};
-use crate::cancel::CancelToken;
-use crate::repo::Repository;
 use crate::tree::{Content, Entry, Kind};
 
-fn target(dest: &Path, rel: &[u8]) -> PathBuf {
+pub fn target(dest: &Path, rel: &[u8]) -> PathBuf {
     dest.join(OsStr::from_bytes(rel))
 }
 
@@ -30,45 +26,24 @@ pub fn create_dir(dest: &Path, rel: &[u8]) -> Result<()> {
     fs::create_dir(&p).map_err(|e| io(&p, "creating directory", e))
 }
 
-/// Writes one regular file; returns its size. On any failure the partial file is removed.
-pub fn file(repo: &Repository, dest: &Path, item: &Item, cancel: &CancelToken) -> Result<u64> {
+/// Creates a regular file without content (size 0, or every chunk a hole) with its metadata.
+pub fn create_empty(dest: &Path, item: &Item) -> Result<()> {
     let path = target(dest, &item.rel);
-    let mut f = OpenOptions::new()
+    let f = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&path)
         .map_err(|e| io(&path, "creating", e))?;
-    let written = (|| -> Result<u64> {
-        let mut n = 0u64;
-        if let Content::Chunks(chunks) = &item.entry.content {
-            let cap = repo.config().chunker.max_size as usize;
-            for (id, len) in chunks {
-                cancel.check()?;
-                let data = repo.read_blob(id, BlobKind::Data, cap)?;
-                if data.len() != *len as usize {
-                    return Err(VgerError::corrupt(
-                        format!("chunk {}", id.to_hex()),
-                        "length differs from the tree",
-                    ));
-                }
-                f.write_all(&data).map_err(|e| io(&path, "writing", e))?;
-                n += data.len() as u64;
-            }
-        }
-        Ok(n)
-    })();
-    let n = match written {
-        Ok(n) => n,
-        Err(e) => {
-            drop(f);
-            let _ = fs::remove_file(&path);
-            return Err(e);
-        }
-    };
-    apply_file_meta(&f, &path, &item.entry)?;
-    Ok(n)
+    let r = f
+        .set_len(item.entry.size)
+        .map_err(|e| io(&path, "writing", e))
+        .and_then(|()| apply_file_meta(&f, &path, &item.entry));
+    if r.is_err() {
+        let _ = fs::remove_file(&path);
+    }
+    r
 }
 
 fn is_root() -> bool {
@@ -98,7 +73,7 @@ fn mtime(e: &Entry) -> FileTime {
     )
 }
 
-fn apply_file_meta(f: &File, path: &Path, e: &Entry) -> Result<()> {
+pub fn apply_file_meta(f: &File, path: &Path, e: &Entry) -> Result<()> {
     chown(path, e)?;
     // Extended attributes first: a read-only mode would refuse them afterwards.
     xattrs(path, e)?;

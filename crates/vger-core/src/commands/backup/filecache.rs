@@ -1,0 +1,251 @@
+//! The file cache: a regular file whose (device, inode, size, mtime, ctime) are unchanged since
+//! the last backup of the same sources to the same repository is not read again; its chunk list
+//! is reused. The cache is a local file, not part of the repository:
+//!
+//! ```text
+//! <cache dir>/files/<32 hex: BLAKE3 of repository id and source paths>
+//! "VGERFC01" ‖ entries ‖ 32-byte keyed BLAKE3 MAC of everything before it
+//! entry: path hash 16 ‖ dev u64 ‖ inode u64 ‖ size u64 ‖ mtime ns i64 ‖ ctime ns i64 ‖
+//!        chunk count u32 ‖ count × (chunk id 32 ‖ length u32)          (little-endian)
+//! ```
+//!
+//! The MAC key is derived from the repository's master key, so a cache written for another
+//! repository, or altered, is ignored as a whole. Even an authentic entry is only a suggestion:
+//! every chunk must be in the repository index with the same length, and the lengths must add up
+//! to the file's size, or the file is read again. Files changed within the second the backup
+//! started are not cached (their mtime could change again without a visible difference).
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use vger_types::ChunkId;
+
+use crate::repo::index::ChunkIndex;
+
+const MAGIC: &[u8; 8] = b"VGERFC01";
+const MAC_LEN: usize = 32;
+
+/// What identifies an unchanged file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl Identity {
+    pub fn of(m: &fs::Metadata) -> Self {
+        Identity {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+        }
+    }
+}
+
+struct Cached {
+    id: Identity,
+    chunks: Box<[(ChunkId, u32)]>,
+}
+
+/// The cache of the previous backup (read-only) and the one this backup writes.
+pub struct FileCache {
+    old: HashMap<u128, Cached>,
+    loaded: bool,
+    new: Option<Writer>,
+}
+
+struct Writer {
+    out: BufWriter<File>,
+    mac: blake3::Hasher,
+    tmp: PathBuf,
+    dest: PathBuf,
+    cutoff_ns: i64,
+}
+
+fn path_key(path: &Path) -> u128 {
+    let h = blake3::hash(path.as_os_str().as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h.as_bytes()[..16]);
+    u128::from_le_bytes(b)
+}
+
+/// The cache file for a repository and a set of source paths.
+pub fn cache_file(dir: &Path, repo_id: &[u8; 32], sources: &[Vec<u8>]) -> PathBuf {
+    let mut h = blake3::Hasher::new();
+    h.update(repo_id);
+    for s in sources {
+        h.update(&(s.len() as u64).to_le_bytes()).update(s);
+    }
+    dir.join("files")
+        .join(hex::encode(&h.finalize().as_bytes()[..16]))
+}
+
+impl FileCache {
+    /// No cache at all (no cache directory given).
+    pub fn disabled() -> Self {
+        FileCache {
+            old: HashMap::new(),
+            loaded: false,
+            new: None,
+        }
+    }
+
+    /// Loads `file` if it is authentic and starts writing its successor. Problems with the cache
+    /// only turn it off: it never fails a backup.
+    pub fn open(file: &Path, key: &[u8; 32], start_ns: i64) -> Self {
+        let old = fs::read(file)
+            .ok()
+            .and_then(|b| parse(&b, key))
+            .unwrap_or_default();
+        let loaded = !old.is_empty();
+        let new = Writer::create(file, key, start_ns - start_ns.rem_euclid(1_000_000_000)).ok();
+        FileCache { old, loaded, new }
+    }
+
+    /// Whether a previous cache was loaded (if not, the parent snapshot stands in).
+    pub fn loaded(&self) -> bool {
+        self.loaded
+    }
+
+    /// The chunks of an unchanged file, if every one is still in the index with its length.
+    pub fn lookup(
+        &self,
+        path: &Path,
+        id: &Identity,
+        index: &ChunkIndex,
+    ) -> Option<Vec<(ChunkId, u32)>> {
+        let c = self.old.get(&path_key(path))?;
+        (c.id == *id && chunks_valid(&c.chunks, id.size, index)).then(|| c.chunks.to_vec())
+    }
+
+    /// Records a file for the next backup.
+    pub fn record(&mut self, path: &Path, id: &Identity, chunks: &[(ChunkId, u32)]) {
+        let Some(w) = self.new.as_mut() else { return };
+        if id.mtime_ns >= w.cutoff_ns || id.ctime_ns >= w.cutoff_ns {
+            return;
+        }
+        let mut e = Vec::with_capacity(60 + chunks.len() * 36);
+        e.extend_from_slice(&path_key(path).to_le_bytes());
+        for v in [id.dev, id.ino, id.size] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        e.extend_from_slice(&id.mtime_ns.to_le_bytes());
+        e.extend_from_slice(&id.ctime_ns.to_le_bytes());
+        e.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
+        for (c, n) in chunks {
+            e.extend_from_slice(&c.0);
+            e.extend_from_slice(&n.to_le_bytes());
+        }
+        w.mac.update(&e);
+        if w.out.write_all(&e).is_err() {
+            self.new = None; // a cache that cannot be written is simply not kept
+        }
+    }
+
+    /// Makes the new cache the current one; called after the snapshot is stored.
+    pub fn commit(mut self) {
+        if let Some(mut w) = self.new.take() {
+            let mac = *w.mac.finalize().as_bytes();
+            let ok = w.out.write_all(&mac).is_ok() && w.out.flush().is_ok();
+            if !(ok && fs::rename(&w.tmp, &w.dest).is_ok()) {
+                let _ = fs::remove_file(&w.tmp);
+            }
+        }
+    }
+}
+
+impl Drop for FileCache {
+    fn drop(&mut self) {
+        if let Some(w) = self.new.take() {
+            let _ = fs::remove_file(&w.tmp);
+        }
+    }
+}
+
+impl Writer {
+    fn create(dest: &Path, key: &[u8; 32], cutoff_ns: i64) -> std::io::Result<Self> {
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(
+            ".tmp.{}",
+            hex::encode(vger_crypto::random_bytes::<8>())
+        ));
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(&tmp)?);
+        out.write_all(MAGIC)?;
+        let mut mac = blake3::Hasher::new_keyed(key);
+        mac.update(MAGIC);
+        Ok(Writer {
+            out,
+            mac,
+            tmp,
+            dest: dest.to_path_buf(),
+            cutoff_ns,
+        })
+    }
+}
+
+/// Every chunk is in the index with the recorded length, and the lengths add up to `size`.
+pub fn chunks_valid(chunks: &[(ChunkId, u32)], size: u64, index: &ChunkIndex) -> bool {
+    let mut total = 0u64;
+    for (id, len) in chunks {
+        match index.get(id) {
+            Some((_, loc)) if loc.raw_len == *len && loc.kind == vger_crypto::BlobKind::Data => {
+                total += u64::from(*len);
+            }
+            _ => return false,
+        }
+    }
+    total == size
+}
+
+fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<HashMap<u128, Cached>> {
+    let body_len = bytes.len().checked_sub(MAC_LEN)?;
+    let (body, mac) = bytes.split_at(body_len);
+    if !body.starts_with(MAGIC)
+        || blake3::keyed_hash(key, body) != *<&[u8; 32]>::try_from(mac).ok()?
+    {
+        return None;
+    }
+    let mut r = &body[MAGIC.len()..];
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (a, b) = r.split_at_checked(n)?;
+        r = b;
+        Some(a)
+    };
+    let mut map = HashMap::new();
+    let u64_at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+    while let Some(head) = take(60) {
+        let key = u128::from_le_bytes(head[..16].try_into().ok()?);
+        let id = Identity {
+            dev: u64_at(head, 16),
+            ino: u64_at(head, 24),
+            size: u64_at(head, 32),
+            mtime_ns: u64_at(head, 40) as i64,
+            ctime_ns: u64_at(head, 48) as i64,
+        };
+        let n = u32::from_le_bytes(head[56..60].try_into().ok()?) as usize;
+        let raw = take(n.checked_mul(36)?)?;
+        let chunks = raw
+            .chunks_exact(36)
+            .map(|c| {
+                let mut id = [0u8; 32];
+                id.copy_from_slice(&c[..32]);
+                (
+                    ChunkId(id),
+                    u32::from_le_bytes([c[32], c[33], c[34], c[35]]),
+                )
+            })
+            .collect();
+        map.insert(key, Cached { id, chunks });
+    }
+    Some(map)
+}

@@ -1,0 +1,143 @@
+//! The file cache and its stand-in, the parent snapshot: unchanged files keep their chunks,
+//! changed ones are read again, and a damaged cache never changes what is stored.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use vger_core::{Algorithm, BackupOptions, CancelToken, NoProgress, Repository, backup};
+
+fn tree(root: &Path) {
+    fs::create_dir_all(root.join("a/b")).unwrap();
+    fs::write(root.join("a/one.bin"), bytes(50_000, 1)).unwrap();
+    fs::write(root.join("a/b/two.txt"), b"two\n").unwrap();
+    fs::write(root.join("three.bin"), bytes(20_000, 3)).unwrap();
+}
+
+fn run(repo: &Repository, src: &Path, cache: Option<&Path>) -> vger_core::BackupOutcome {
+    let opts = BackupOptions {
+        cache_dir: cache.map(Path::to_path_buf),
+        ..backup_opts(&[src])
+    };
+    backup(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
+}
+
+fn restored_equals(repo: &Repository, snap: &str, src: &Path, dest: &Path) {
+    run_restore(repo, snap, dest, None).unwrap();
+    for rel in ["a/one.bin", "a/b/two.txt", "three.bin"] {
+        assert_eq!(
+            fs::read(src.join(rel)).unwrap(),
+            fs::read(dest.join(rel)).unwrap(),
+            "{rel}"
+        );
+    }
+}
+
+/// Same size and mtime but new content: the ctime differs, so the file is read again.
+fn rewrite_same_size(path: &Path, seed: u64) {
+    let m = fs::metadata(path).unwrap();
+    let mtime = filetime::FileTime::from_last_modification_time(&m);
+    fs::write(path, bytes(m.len() as usize, seed)).unwrap();
+    filetime::set_file_mtime(path, mtime).unwrap();
+}
+
+fn cache_files(cache: &Path) -> Vec<std::path::PathBuf> {
+    fs::read_dir(cache.join("files"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+fn age(src: &Path) {
+    // Files changed in the second the backup starts are not cached: make them older.
+    let t = filetime::FileTime::from_unix_time(1_700_000_000, 0);
+    for rel in ["a/one.bin", "a/b/two.txt", "three.bin"] {
+        filetime::set_file_mtime(src.join(rel), t).unwrap();
+    }
+}
+
+#[test]
+fn cache_reuses_unchanged_files_and_reads_changed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, cache) = (dir.path().join("src"), dir.path().join("cache"));
+    tree(&src);
+    age(&src);
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let first = run(&repo, &src, Some(&cache));
+    assert_eq!(
+        cache_files(&cache).len(),
+        1,
+        "one cache file per repository and sources"
+    );
+    let second = run(&repo, &src, Some(&cache));
+    assert_eq!(first.snapshot.tree, second.snapshot.tree);
+    assert_eq!(second.snapshot.stats.files, 3);
+    assert_eq!(second.snapshot.stats.bytes, first.snapshot.stats.bytes);
+
+    rewrite_same_size(&src.join("a/one.bin"), 9);
+    let third = run(&repo, &src, Some(&cache));
+    assert_ne!(third.snapshot.tree, first.snapshot.tree);
+    restored_equals(
+        &repo,
+        &third.snapshot.id.to_hex(),
+        &src,
+        &dir.path().join("out"),
+    );
+}
+
+#[test]
+fn a_damaged_cache_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, cache) = (dir.path().join("src"), dir.path().join("cache"));
+    tree(&src);
+    age(&src);
+    let repo = new_repo(dir.path(), Algorithm::ChaCha20Poly1305);
+    run(&repo, &src, Some(&cache));
+    let file = cache_files(&cache).pop().unwrap();
+    let mut b = fs::read(&file).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 1;
+    fs::write(&file, &b).unwrap();
+    rewrite_same_size(&src.join("three.bin"), 7);
+    let again = run(&repo, &src, Some(&cache));
+    restored_equals(
+        &repo,
+        &again.snapshot.id.to_hex(),
+        &src,
+        &dir.path().join("out"),
+    );
+    // Another repository's key does not authenticate this repository's cache either.
+    let other = new_repo(&dir.path().join("other"), Algorithm::Aes256Gcm);
+    let o = run(&other, &src, Some(&cache));
+    restored_equals(
+        &other,
+        &o.snapshot.id.to_hex(),
+        &src,
+        &dir.path().join("out2"),
+    );
+}
+
+#[test]
+fn without_a_cache_the_parent_snapshot_stands_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    tree(&src);
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let first = run(&repo, &src, None);
+    let second = run(&repo, &src, None);
+    assert_eq!(first.snapshot.tree, second.snapshot.tree);
+    rewrite_same_size(&src.join("a/b/two.txt"), 3);
+    fs::write(src.join("a/new.txt"), b"new").unwrap();
+    let third = run(&repo, &src, None);
+    restored_equals(
+        &repo,
+        &third.snapshot.id.to_hex(),
+        &src,
+        &dir.path().join("out"),
+    );
+    assert_eq!(
+        fs::read(dir.path().join("out/a/new.txt")).unwrap(),
+        b"new".to_vec()
+    );
+}
