@@ -44,35 +44,129 @@ pub struct Location {
     pub raw_len: u32,
 }
 
+/// One blob in the sorted table: 48 bytes, no per-entry allocation or hash-table slack (a hash
+/// map of the same entries costs 90-110 bytes each at its usual load).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    id: ChunkId,
+    /// Index into `packs`; the top bit marks a tree blob.
+    pack: u32,
+    offset: u32,
+    len: u32,
+    raw_len: u32,
+}
+
+const TREE_BIT: u32 = 1 << 31;
+
+impl Slot {
+    fn new(id: ChunkId, pack: u32, e: &BlobEntry) -> Self {
+        let kind = if e.kind == BlobKind::Tree {
+            TREE_BIT
+        } else {
+            0
+        };
+        Slot {
+            id,
+            pack: pack | kind,
+            offset: e.offset,
+            len: e.len,
+            raw_len: e.raw_len,
+        }
+    }
+
+    fn location(&self) -> Location {
+        Location {
+            pack: self.pack & !TREE_BIT,
+            kind: if self.pack & TREE_BIT != 0 {
+                BlobKind::Tree
+            } else {
+                BlobKind::Data
+            },
+            offset: self.offset,
+            len: self.len,
+            raw_len: self.raw_len,
+        }
+    }
+}
+
+/// Where every blob lives: a table sorted by id (built once from the segments) plus a small hash
+/// map of blobs added since (those of the running backup). When an id appears in several packs,
+/// the first segment read wins, as a reader would find it.
 #[derive(Default)]
 pub struct ChunkIndex {
     packs: Vec<PackId>,
     pack_pos: HashMap<PackId, u32>,
-    map: IdMap<Location>,
+    sorted: Vec<Slot>,
+    recent: IdMap<Location>,
+}
+
+/// Collects segments, then sorts once ([`IndexBuilder::finish`]).
+#[derive(Default)]
+pub struct IndexBuilder {
+    index: ChunkIndex,
+}
+
+impl IndexBuilder {
+    pub fn add_pack(&mut self, pack: PackId, entries: &[BlobEntry]) {
+        let pos = self.index.pack_position(pack);
+        self.index
+            .sorted
+            .extend(entries.iter().map(|e| Slot::new(e.id, pos, e)));
+    }
+
+    pub fn finish(mut self) -> ChunkIndex {
+        // Stable, so among equal ids the first added stays first, and dedup keeps it.
+        self.index.sorted.sort_by_key(|s| s.id.0);
+        self.index.sorted.dedup_by(|b, a| a.id == b.id);
+        self.index.sorted.shrink_to_fit();
+        self.index
+    }
 }
 
 impl ChunkIndex {
+    fn pack_position(&mut self, pack: PackId) -> u32 {
+        let next = self.packs.len() as u32;
+        let pos = *self.pack_pos.entry(pack).or_insert(next);
+        if pos == next {
+            self.packs.push(pack);
+        }
+        pos
+    }
+
+    fn find(&self, id: &ChunkId) -> Option<Location> {
+        match self.sorted.binary_search_by(|s| s.id.0.cmp(&id.0)) {
+            Ok(i) => Some(self.sorted[i].location()),
+            Err(_) => self.recent.get(id).copied(),
+        }
+    }
+
     pub fn get(&self, id: &ChunkId) -> Option<(PackId, Location)> {
-        self.map.get(id).map(|l| (self.packs[l.pack as usize], *l))
+        self.find(id).map(|l| (self.packs[l.pack as usize], l))
     }
 
     pub fn contains(&self, id: &ChunkId) -> bool {
-        self.map.contains_key(id)
+        self.find(id).is_some()
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.sorted.len() + self.recent.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// Every blob: id, pack and location (in no particular order).
     pub fn iter(&self) -> impl Iterator<Item = (&ChunkId, PackId, Location)> + '_ {
-        self.map
+        let sorted = self.sorted.iter().map(|s| {
+            let l = s.location();
+            (&s.id, self.packs[l.pack as usize], l)
+        });
+        let recent = self
+            .recent
             .iter()
-            .map(|(id, l)| (id, self.packs[l.pack as usize], *l))
+            .map(|(id, l)| (id, self.packs[l.pack as usize], *l));
+        sorted.chain(recent)
     }
 
     /// The packs the index refers to.
@@ -80,20 +174,13 @@ impl ChunkIndex {
         &self.packs
     }
 
+    /// Adds a pack written after the index was built (an id already present keeps its place).
     pub fn insert_pack(&mut self, pack: PackId, entries: &[BlobEntry]) {
-        let next = self.packs.len() as u32;
-        let pos = *self.pack_pos.entry(pack).or_insert(next);
-        if pos == next {
-            self.packs.push(pack);
-        }
+        let pos = self.pack_position(pack);
         for e in entries {
-            self.map.entry(e.id).or_insert(Location {
-                pack: pos,
-                kind: e.kind,
-                offset: e.offset,
-                len: e.len,
-                raw_len: e.raw_len,
-            });
+            if !self.contains(&e.id) {
+                self.recent.insert(e.id, Slot::new(e.id, pos, e).location());
+            }
         }
     }
 }
@@ -166,4 +253,59 @@ pub fn open_segment(
     }
     r.finish()?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    fn entry(id: u8, kind: BlobKind, offset: u32) -> BlobEntry {
+        BlobEntry {
+            id: ChunkId([id; 32]),
+            kind,
+            offset,
+            len: 10,
+            raw_len: 20,
+        }
+    }
+
+    #[test]
+    fn sorted_table_first_wins_and_recent_inserts() {
+        assert_eq!(std::mem::size_of::<Slot>(), 48);
+        let (p1, p2, p3) = (PackId([1; 32]), PackId([2; 32]), PackId([3; 32]));
+        let mut b = IndexBuilder::default();
+        b.add_pack(
+            p1,
+            &[entry(9, BlobKind::Data, 100), entry(3, BlobKind::Tree, 200)],
+        );
+        b.add_pack(
+            p2,
+            &[entry(3, BlobKind::Data, 300), entry(5, BlobKind::Data, 400)],
+        );
+        let mut idx = b.finish();
+        assert_eq!(idx.len(), 3);
+        let (pack, loc) = idx.get(&ChunkId([3; 32])).unwrap();
+        assert_eq!(
+            (pack, loc.kind, loc.offset),
+            (p1, BlobKind::Tree, 200),
+            "first wins"
+        );
+        assert_eq!(idx.get(&ChunkId([5; 32])).unwrap().0, p2);
+        assert!(!idx.contains(&ChunkId([7; 32])));
+        idx.insert_pack(
+            p3,
+            &[entry(7, BlobKind::Data, 1), entry(9, BlobKind::Data, 2)],
+        );
+        assert_eq!(idx.len(), 4);
+        assert_eq!(idx.get(&ChunkId([7; 32])).unwrap().0, p3);
+        assert_eq!(
+            idx.get(&ChunkId([9; 32])).unwrap().1.offset,
+            100,
+            "kept its place"
+        );
+        let mut ids: Vec<u8> = idx.iter().map(|(id, _, _)| id.0[0]).collect();
+        ids.sort();
+        assert_eq!(ids, [3, 5, 7, 9]);
+        assert_eq!(idx.packs(), &[p1, p2, p3]);
+    }
 }

@@ -22,7 +22,7 @@ use crate::progress::Warning;
 use crate::tree::{self, Entry};
 use config::RepoConfig;
 use context::{ObjectKind, context};
-use index::ChunkIndex;
+use index::{ChunkIndex, IndexBuilder};
 use lock::{Lease, LeaseSettings, LockKind};
 use snapshot::Snapshot;
 
@@ -146,7 +146,7 @@ impl Repository {
     /// Rebuilds the in-memory index from the segments in storage now (after taking a lease, so
     /// a compaction that ran since opening is seen). Returns the damaged segments.
     pub fn reload_index(&self) -> Result<Vec<Warning>> {
-        let mut index = ChunkIndex::default();
+        let mut index = IndexBuilder::default();
         let mut warnings = Vec::new();
         let keys = self.backend.list("index")?;
         for key in &keys {
@@ -157,7 +157,7 @@ impl Repository {
             match loaded {
                 Ok(packs) => {
                     for (pack, entries) in packs {
-                        index.insert_pack(pack, &entries);
+                        index.add_pack(pack, &entries);
                     }
                 }
                 Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => warnings
@@ -169,7 +169,7 @@ impl Repository {
                 Err(e) => return Err(e),
             }
         }
-        *self.index.write().unwrap_or_else(PoisonError::into_inner) = index;
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = index.finish();
         *self.segments.lock().unwrap_or_else(PoisonError::into_inner) = keys;
         Ok(warnings)
     }
