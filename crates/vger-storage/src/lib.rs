@@ -24,6 +24,12 @@ pub trait Backend: Send + Sync {
     fn get(&self, key: &str) -> Result<Vec<u8>>;
     /// Reads `len` bytes at `offset`; fewer bytes than asked is reported as damage by the caller.
     fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>>;
+    /// Like [`Backend::get_range`], into `buf` (replacing its contents), so that a caller reading
+    /// many ranges can reuse one buffer instead of allocating each time.
+    fn get_range_into(&self, key: &str, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<()> {
+        *buf = self.get_range(key, offset, len)?;
+        Ok(())
+    }
     /// Creates an object atomically and durably. It never overwrites: an existing key is
     /// [`VgerError::AlreadyExists`], which lets an append-only server refuse every overwrite.
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()>;

@@ -12,6 +12,7 @@ use vger_crypto::{BlobKind, Crypter};
 use vger_storage::Backend;
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
+use crate::bufpool::BufPool;
 use crate::compress::{Compression, compress_into};
 use crate::repo::context::{ObjectKind, context};
 use crate::repo::pack::{self, BlobEntry, PackWriter};
@@ -72,6 +73,7 @@ pub struct Uploader {
     packer: Option<JoinHandle<Result<Written>>>,
     failed: Arc<Mutex<Option<String>>>,
     budget: Arc<Budget>,
+    pool: Arc<BufPool>,
 }
 
 impl Uploader {
@@ -85,12 +87,15 @@ impl Uploader {
         let threads = threads.max(1);
         let (tx, rx) = bounded::<Job>(threads * 2);
         let (stx, srx) = bounded::<Sealed>(threads + 2);
+        // Chunk and sealed-blob buffers circulate: walker -> worker -> packer -> pool.
+        let pool = Arc::new(BufPool::new(BLOB_BUDGET));
         let workers = (0..threads)
             .map(|_| {
                 let rx = rx.clone();
                 let stx = stx.clone();
                 let crypter = Arc::clone(&crypter);
-                thread::spawn(move || seal_loop(&rx, &stx, &crypter, &repo_id, compression))
+                let pool = Arc::clone(&pool);
+                thread::spawn(move || seal_loop(&rx, &stx, &crypter, &repo_id, compression, &pool))
             })
             .collect();
         drop(stx);
@@ -98,14 +103,24 @@ impl Uploader {
         let budget = Arc::new(Budget::default());
         let flag = Arc::clone(&failed);
         let b = Arc::clone(&budget);
-        let packer = thread::spawn(move || pack_loop(&srx, backend, &crypter, &repo_id, &flag, &b));
+        let p = Arc::clone(&pool);
+        let packer =
+            thread::spawn(move || pack_loop(&srx, backend, &crypter, &repo_id, &flag, &b, &p));
         Self {
             tx: Some(tx),
             workers,
             packer: Some(packer),
             failed,
             budget,
+            pool,
         }
+    }
+
+    /// A copy of `data` in a recycled buffer, to pass to [`Uploader::submit`].
+    pub fn copy_of(&self, data: &[u8]) -> Vec<u8> {
+        let mut v = self.pool.take(data.len());
+        v.extend_from_slice(data);
+        v
     }
 
     /// Queues a new blob. Fails fast once the packer has failed (for example a full disk).
@@ -174,16 +189,18 @@ fn seal_loop(
     crypter: &Crypter,
     repo_id: &[u8; 32],
     c: Compression,
+    pool: &BufPool,
 ) {
     for job in rx {
         // Compressed straight into the envelope buffer, then sealed in place: one copy.
-        let mut sealed = Vec::with_capacity(job.data.len() + 64);
+        let bound = zstd::zstd_safe::compress_bound(job.data.len()).max(job.data.len());
+        let mut sealed = pool.take(bound + 64);
         sealed.resize(vger_crypto::HEADER_LEN, 0);
         compress_into(c, &job.data, &mut sealed);
         let ctx = context(ObjectKind::from(job.kind), repo_id, &job.id.0);
         crypter.seal_in_place(&ctx, &mut sealed);
         let raw_len = job.data.len() as u32;
-        drop(job.data);
+        pool.give(job.data);
         if tx
             .send(Sealed {
                 id: job.id,
@@ -205,6 +222,7 @@ fn pack_loop(
     repo_id: &[u8; 32],
     failed: &Arc<Mutex<Option<String>>>,
     budget: &Budget,
+    pool: &BufPool,
 ) -> Result<Written> {
     // A rendezvous channel: at most one pack is being written while the next one fills.
     let (ptx, prx) = bounded::<PackWriter>(0);
@@ -227,6 +245,7 @@ fn pack_loop(
             continue; // drain so the workers never block
         }
         writer.add(s.id, s.kind, &s.sealed, s.raw_len);
+        pool.give(s.sealed);
         if writer.size() >= PACK_TARGET {
             let full = std::mem::take(&mut writer);
             let _ = ptx.send(full);

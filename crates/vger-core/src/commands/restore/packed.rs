@@ -111,9 +111,11 @@ pub fn restore_files(c: &Ctx<'_>, threads: usize) -> Result<(u64, u64)> {
     }
     let next = AtomicUsize::new(0);
     let worker = || -> Result<()> {
+        // Reused for every segment: no allocation (and so no fresh pages) per read.
+        let mut bufs = (Vec::new(), Vec::new());
         while let Some(seg) = segments.get(next.fetch_add(1, Ordering::Relaxed)) {
             c.cancel.check()?;
-            segment(c, seg, &states, &finish)?;
+            segment(c, seg, &states, &finish, &mut bufs)?;
         }
         Ok(())
     };
@@ -233,38 +235,40 @@ fn segment(
     seg: &Segment,
     states: &[FileState],
     finish: &(dyn Fn(usize, Option<Arc<File>>) + Sync),
+    (bytes, out): &mut (Vec<u8>, Vec<u8>),
 ) -> Result<()> {
     let cap = c.repo.config().chunker.max_size as usize;
     let what = format!("pack {}", seg.pack.to_hex());
-    let bytes =
-        match c
-            .repo
-            .backend()
-            .get_range(&pack::key(&seg.pack), seg.start, seg.end - seg.start)
-        {
-            Ok(b) => b,
-            Err(e @ VgerError::NoSpace { .. }) => return Err(e),
-            Err(e) => {
-                for b in &seg.blobs {
-                    for &(i, _) in &b.targets {
-                        failed(c, &states[i], i, &e);
-                    }
+    let read = c.repo.backend().get_range_into(
+        &pack::key(&seg.pack),
+        seg.start,
+        seg.end - seg.start,
+        bytes,
+    );
+    match read {
+        Ok(()) => {}
+        Err(e @ VgerError::NoSpace { .. }) => return Err(e),
+        Err(e) => {
+            for b in &seg.blobs {
+                for &(i, _) in &b.targets {
+                    failed(c, &states[i], i, &e);
                 }
-                return Ok(());
             }
-        };
+            return Ok(());
+        }
+    };
     for b in &seg.blobs {
         c.cancel.check()?;
         let at = (u64::from(b.offset) - seg.start) as usize;
         let w = format!("chunk {} in pack {}", b.id.to_hex(), seg.pack.to_hex());
-        let data = match bytes.get(at..at + b.len as usize) {
+        let data = match bytes.get_mut(at..at + b.len as usize) {
             None => Err(VgerError::corrupt(
                 &what,
                 "pack shorter than the index says",
             )),
             Some(sealed) => c
                 .repo
-                .open_blob(&b.id, BlobKind::Data, sealed, cap, &w)
+                .open_blob_into(&b.id, BlobKind::Data, sealed, cap, &w, out)
                 .and_then(|d| {
                     if d.len() == b.raw_len as usize {
                         Ok(d)
