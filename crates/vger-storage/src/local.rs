@@ -1,6 +1,8 @@
 //! The local filesystem backend. Writes go to a temporary file in the target directory, are
 //! fsynced, then linked into place with `link(2)` (which fails if the name exists, so nothing is
 //! ever overwritten), and the directory is fsynced. A crash leaves at most a `.tmp.*` file.
+//! Spooled objects (packs) are written to a `.tmp.*` file in the directory above their final
+//! one (`packs/`) as they fill, and linked into place the same way once their key is known.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
@@ -10,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use vger_types::{Result, VgerError};
 
-use crate::{Backend, ObjectMeta, validate_key};
+use crate::{Backend, ObjectMeta, SpoolParts, Spooled, validate_key};
 
 pub struct LocalBackend {
     root: PathBuf,
@@ -44,6 +46,32 @@ impl LocalBackend {
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| VgerError::io(format!("syncing directory {}", dir.display()), e))
+    }
+
+    /// The directory of `path`, created (and its own entry made durable) if missing.
+    fn ensure_dir(&self, path: &Path) -> Result<PathBuf> {
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)
+                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+            // The new directory's own entry must be durable too, not only the file inside it.
+            Self::sync_dir(dir.parent().unwrap_or(&self.root))?;
+        }
+        Ok(dir)
+    }
+
+    /// Gives the synced temporary file `tmp` its final name (`link(2)` fails if the name
+    /// exists, so nothing is overwritten), removes the temporary name and syncs `dir`.
+    fn link_into_place(tmp: &Path, key: &str, path: &Path, dir: &Path) -> Result<()> {
+        let linked = fs::hard_link(tmp, path);
+        let _ = fs::remove_file(tmp);
+        match linked {
+            Ok(()) => Self::sync_dir(dir),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(VgerError::AlreadyExists {
+                key: key.to_string(),
+            }),
+            Err(e) => Err(VgerError::io(format!("writing {}", path.display()), e)),
+        }
     }
 
     /// Visits every stored object under `dir` (temporary files excluded unless `debris`).
@@ -122,13 +150,7 @@ impl Backend for LocalBackend {
 
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
         let path = self.path(key)?;
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir)
-                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
-            // The new directory's own entry must be durable too, not only the file inside it.
-            Self::sync_dir(dir.parent().unwrap_or(&self.root))?;
-        }
+        let dir = self.ensure_dir(&path)?;
         let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
         let write = || -> std::io::Result<()> {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
@@ -139,14 +161,42 @@ impl Backend for LocalBackend {
             let _ = fs::remove_file(&tmp);
             return Err(VgerError::io(format!("writing {}", path.display()), e));
         }
-        let linked = fs::hard_link(&tmp, &path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => Self::sync_dir(&dir),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(VgerError::AlreadyExists {
-                key: key.to_string(),
-            }),
-            Err(e) => Err(VgerError::io(format!("writing {}", path.display()), e)),
+        Self::link_into_place(&tmp, key, &path, &dir)
+    }
+
+    fn spool(&self, dir: &str) -> Result<Spooled> {
+        let dir = self.path(dir)?;
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)
+                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+        }
+        let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
+        let f = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| VgerError::io(format!("creating {}", tmp.display()), e))?;
+        Ok(Spooled::file(f, tmp))
+    }
+
+    fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
+        match spool.into_parts()? {
+            SpoolParts::Memory(bytes) => self.put_new(key, &bytes),
+            SpoolParts::File(f, tmp) => {
+                drop(f);
+                // The temporary file is synced: link it under its name like put_new does.
+                let r = self
+                    .path(key)
+                    .and_then(|path| Ok((self.ensure_dir(&path)?, path)));
+                match r {
+                    Ok((dir, path)) => Self::link_into_place(&tmp, key, &path, &dir),
+                    Err(e) => {
+                        let _ = fs::remove_file(&tmp);
+                        Err(e)
+                    }
+                }
+            }
         }
     }
 
@@ -283,5 +333,37 @@ mod tests {
         assert!(b.put_new("a//b", b"x").is_err());
         let leftovers: Vec<_> = fs::read_dir(dir.path().join("packs/ab")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files remain");
+    }
+
+    #[test]
+    fn spooled_objects_are_create_only_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "t");
+        b.create().unwrap();
+        let mut s = b.spool("packs").unwrap();
+        s.write(b"hel").unwrap();
+        s.write(b"lo").unwrap();
+        assert_eq!(s.len(), 5);
+        assert_eq!(
+            b.remove_debris(Duration::ZERO).unwrap(),
+            1,
+            "an open spool is debris"
+        );
+        let mut s = b.spool("packs").unwrap();
+        s.write(b"hello").unwrap();
+        b.put_spooled("packs/cd/y", s).unwrap();
+        assert_eq!(b.get("packs/cd/y").unwrap(), b"hello");
+        let mut s = b.spool("packs").unwrap();
+        s.write(b"other").unwrap();
+        let e = b.put_spooled("packs/cd/y", s).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::AlreadyExists);
+        assert_eq!(b.get("packs/cd/y").unwrap(), b"hello");
+        drop(b.spool("packs").unwrap()); // abandoned: removed
+        let names: Vec<_> = fs::read_dir(dir.path().join("packs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["cd"], "no temporary files remain");
+        assert_eq!(b.list("packs").unwrap(), vec!["packs/cd/y".to_string()]);
     }
 }

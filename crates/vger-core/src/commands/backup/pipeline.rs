@@ -1,21 +1,22 @@
 //! The upload half of a backup: worker threads compress and seal new blobs in parallel, one
-//! packer thread appends them to packs, and one writer thread stores each full pack (so the
-//! fsync of one pack overlaps with building the next). Memory is bounded by a byte budget: blobs
-//! between `submit` and the packer hold at most [`BLOB_BUDGET`] bytes (a single larger blob is
-//! let through alone), plus the pack being built and the pack being written.
+//! packer thread appends them to packs, streamed to the backend's spool (a temporary file for a
+//! local repository) as they fill, and one writer thread commits each full pack (so the fsync of
+//! one pack overlaps with filling the next). Memory is bounded by a byte budget: blobs between
+//! `submit` and the packer hold at most [`BLOB_BUDGET`] bytes (a single larger blob is let
+//! through alone); packs are not held in memory (except by backends without a spool).
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 use vger_crypto::{BlobKind, Crypter};
-use vger_storage::Backend;
+use vger_storage::{Backend, Spooled};
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
 use crate::bufpool::BufPool;
 use crate::compress::{Compression, compress_into};
 use crate::repo::context::{ObjectKind, context};
-use crate::repo::pack::{self, BlobEntry, PackWriter};
+use crate::repo::pack::{self, BlobEntry, PackStream};
 
 /// Packs are written once they reach this size.
 pub const PACK_TARGET: usize = 32 << 20;
@@ -224,13 +225,19 @@ fn pack_loop(
     budget: &Budget,
     pool: &BufPool,
 ) -> Result<Written> {
-    // A rendezvous channel: at most one pack is being written while the next one fills.
-    let (ptx, prx) = bounded::<PackWriter>(0);
+    // A rendezvous channel: at most one pack is being committed (fsync, link) while the next
+    // one fills.
+    let (ptx, prx) = bounded::<Full>(0);
     let writer_thread = {
-        let crypter = Arc::clone(crypter);
         let failed = Arc::clone(failed);
-        let repo_id = *repo_id;
-        thread::spawn(move || write_loop(&prx, backend.as_ref(), &crypter, &repo_id, &failed))
+        let backend = Arc::clone(&backend);
+        thread::spawn(move || write_loop(&prx, backend.as_ref(), &failed))
+    };
+    let fail = |e: VgerError| {
+        failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| e.to_string());
     };
     let is_failed = || {
         failed
@@ -238,21 +245,40 @@ fn pack_loop(
             .unwrap_or_else(PoisonError::into_inner)
             .is_some()
     };
-    let mut writer = PackWriter::new();
+    let mut writer: Option<PackStream> = None;
     for s in rx {
         budget.release(s.raw_len as usize);
         if is_failed() {
             continue; // drain so the workers never block
         }
-        writer.add(s.id, s.kind, &s.sealed, s.raw_len);
+        // Packs are written to a spool (a temporary file) as they fill, not held in memory.
+        let w = match writer.take() {
+            Some(w) => Ok(w),
+            None => backend.spool("packs").and_then(PackStream::new),
+        };
+        let added = w.and_then(|mut w| {
+            w.add(s.id, s.kind, &s.sealed, s.raw_len)?;
+            Ok(w)
+        });
         pool.give(s.sealed);
-        if writer.size() >= PACK_TARGET {
-            let full = std::mem::take(&mut writer);
-            let _ = ptx.send(full);
+        match added {
+            Ok(w) if w.size() >= PACK_TARGET => match w.finish(crypter, repo_id) {
+                Ok(full) => {
+                    let _ = ptx.send(full);
+                }
+                Err(e) => fail(e),
+            },
+            Ok(w) => writer = Some(w),
+            Err(e) => fail(e),
         }
     }
-    if !writer.is_empty() && !is_failed() {
-        let _ = ptx.send(writer);
+    if let Some(w) = writer.filter(|w| !w.is_empty() && !is_failed()) {
+        match w.finish(crypter, repo_id) {
+            Ok(full) => {
+                let _ = ptx.send(full);
+            }
+            Err(e) => fail(e),
+        }
     }
     drop(ptx);
     match writer_thread.join() {
@@ -263,11 +289,12 @@ fn pack_loop(
     }
 }
 
+/// A full pack: id, spooled bytes, blobs.
+type Full = (PackId, Spooled, Vec<BlobEntry>);
+
 fn write_loop(
-    rx: &Receiver<PackWriter>,
+    rx: &Receiver<Full>,
     backend: &dyn Backend,
-    crypter: &Crypter,
-    repo_id: &[u8; 32],
     failed: &Mutex<Option<String>>,
 ) -> Result<Written> {
     let mut out = Written {
@@ -275,14 +302,14 @@ fn write_loop(
         stored_bytes: 0,
     };
     let mut error = None;
-    for w in rx {
+    for (id, spooled, entries) in rx {
         if error.is_some() {
             continue;
         }
-        let (id, bytes, entries) = w.finish(crypter, repo_id);
-        match backend.put_new(&pack::key(&id), &bytes) {
+        let len = spooled.len();
+        match backend.put_spooled(&pack::key(&id), spooled) {
             Ok(()) | Err(VgerError::AlreadyExists { .. }) => {
-                out.stored_bytes += bytes.len() as u64;
+                out.stored_bytes += len;
                 out.packs.push((id, entries));
             }
             Err(e) => {
