@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vger_crypto::BlobKind;
@@ -53,6 +53,8 @@ enum Slot {
 
 struct FileState {
     remaining: AtomicU32,
+    /// A chunk of zeros was skipped (left as a hole).
+    holes: AtomicBool,
     slot: Mutex<Slot>,
 }
 
@@ -63,6 +65,8 @@ pub struct Ctx<'a> {
     pub progress: &'a dyn Progress,
     pub cancel: &'a CancelToken,
     pub fail: &'a (dyn Fn(&[u8], &VgerError) + Sync),
+    /// The destination is set-group-ID (see [`write::apply_file_meta`]).
+    pub setgid: bool,
 }
 
 /// Restores every regular file of the plan; returns (files, bytes).
@@ -75,13 +79,18 @@ pub fn restore_files(c: &Ctx<'_>, threads: usize) -> Result<(u64, u64)> {
     let finish = |i: usize, f: Option<Arc<File>>| {
         let item = &c.files[i];
         let r = match f {
-            Some(f) => f
-                .set_len(item.entry.size)
-                .map_err(|e| {
-                    VgerError::io(format!("writing {}", target(c.dest, i, c).display()), e)
-                })
-                .and_then(|()| write::apply_file_meta(&f, &target(c.dest, i, c), &item.entry)),
-            None => write::create_empty(c.dest, item),
+            // Every chunk written: the length is right already. Otherwise the file ends in a
+            // hole, which only the length creates.
+            Some(f) => if states[i].holes.load(Ordering::Relaxed) {
+                f.set_len(item.entry.size)
+            } else {
+                Ok(())
+            }
+            .map_err(|e| VgerError::io(format!("writing {}", target(c.dest, i, c).display()), e))
+            .and_then(|()| {
+                write::apply_file_meta(&f, &target(c.dest, i, c), &item.entry, c.setgid)
+            }),
+            None => write::create_empty(c.dest, item, c.setgid),
         };
         match r {
             Ok(()) => {
@@ -191,6 +200,7 @@ fn plan(c: &Ctx<'_>) -> Result<(Vec<Segment>, Vec<FileState>)> {
         }
         let state = FileState {
             remaining: AtomicU32::new(n),
+            holes: AtomicBool::new(false),
             slot: Mutex::new(Slot::Closed),
         };
         if let Some(e) = missing {
@@ -296,7 +306,9 @@ fn segment(
                     continue;
                 }
             };
-            if !zero && let Err(e) = file.write_all_at(data, off) {
+            if zero {
+                s.holes.store(true, Ordering::Relaxed);
+            } else if let Err(e) = file.write_all_at(data, off) {
                 let e = VgerError::io(format!("writing {}", target(c.dest, i, c).display()), e);
                 if matches!(e, VgerError::NoSpace { .. }) {
                     return Err(e);
