@@ -24,6 +24,11 @@ pub const PACK_TARGET: usize = 32 << 20;
 /// Raw bytes of blobs submitted but not yet added to a pack.
 pub const BLOB_BUDGET: usize = 24 << 20;
 
+/// Blobs travel between threads in batches of up to this many bytes (or [`BATCH_BLOBS`]
+/// blobs): tens of thousands of small files would otherwise cost a thread wake-up each.
+const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BLOBS: usize = 64;
+
 /// A counting semaphore over bytes.
 #[derive(Default)]
 struct Budget {
@@ -69,7 +74,9 @@ pub struct Written {
 }
 
 pub struct Uploader {
-    tx: Option<Sender<Job>>,
+    tx: Option<Sender<Vec<Job>>>,
+    /// Blobs submitted but not yet sent to the workers, and their raw bytes.
+    pending: Mutex<(Vec<Job>, usize)>,
     workers: Vec<JoinHandle<()>>,
     packer: Option<JoinHandle<Result<Written>>>,
     failed: Arc<Mutex<Option<String>>>,
@@ -86,8 +93,8 @@ impl Uploader {
         threads: usize,
     ) -> Self {
         let threads = threads.max(1);
-        let (tx, rx) = bounded::<Job>(threads * 2);
-        let (stx, srx) = bounded::<Sealed>(threads + 2);
+        let (tx, rx) = bounded::<Vec<Job>>(threads * 2);
+        let (stx, srx) = bounded::<Vec<Sealed>>(threads + 2);
         // Chunk and sealed-blob buffers circulate: walker -> worker -> packer -> pool.
         let pool = Arc::new(BufPool::new(BLOB_BUDGET));
         let workers = (0..threads)
@@ -109,6 +116,7 @@ impl Uploader {
             thread::spawn(move || pack_loop(&srx, backend, &crypter, &repo_id, &flag, &b, &p));
         Self {
             tx: Some(tx),
+            pending: Mutex::new((Vec::new(), 0)),
             workers,
             packer: Some(packer),
             failed,
@@ -126,10 +134,26 @@ impl Uploader {
 
     /// Queues a new blob. Fails fast once the packer has failed (for example a full disk).
     pub fn submit(&self, id: ChunkId, kind: BlobKind, data: Vec<u8>) -> Result<()> {
+        let batch = {
+            let mut p = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            p.1 += data.len();
+            p.0.push(Job { id, kind, data });
+            if p.0.len() < BATCH_BLOBS && p.1 < BATCH_BYTES {
+                return Ok(());
+            }
+            std::mem::take(&mut *p)
+        };
+        self.send(batch)
+    }
+
+    fn send(&self, (batch, bytes): (Vec<Job>, usize)) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         self.check()?;
         let tx = self.tx.as_ref().ok_or(VgerError::Cancelled)?;
-        self.budget.acquire(data.len());
-        if tx.send(Job { id, kind, data }).is_err() {
+        self.budget.acquire(bytes);
+        if tx.send(batch).is_err() {
             self.check()?;
             return Err(VgerError::invalid(
                 "the upload pipeline stopped unexpectedly",
@@ -155,6 +179,9 @@ impl Uploader {
 
     /// Flushes every queued blob and the last pack; returns what was written.
     pub fn finish(mut self) -> Result<Written> {
+        let rest =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let sent = self.send(rest);
         self.tx.take();
         let mut panicked = false;
         for w in self.workers.drain(..) {
@@ -168,7 +195,9 @@ impl Uploader {
         if panicked {
             return Err(VgerError::Internal("a compression worker panicked".into()));
         }
-        written
+        let written = written?;
+        sent?;
+        Ok(written)
     }
 }
 
@@ -185,39 +214,40 @@ impl Drop for Uploader {
 }
 
 fn seal_loop(
-    rx: &Receiver<Job>,
-    tx: &Sender<Sealed>,
+    rx: &Receiver<Vec<Job>>,
+    tx: &Sender<Vec<Sealed>>,
     crypter: &Crypter,
     repo_id: &[u8; 32],
     c: Compression,
     pool: &BufPool,
 ) {
-    for job in rx {
-        // Compressed straight into the envelope buffer, then sealed in place: one copy.
-        let bound = zstd::zstd_safe::compress_bound(job.data.len()).max(job.data.len());
-        let mut sealed = pool.take(bound + 64);
-        sealed.resize(vger_crypto::HEADER_LEN, 0);
-        compress_into(c, &job.data, &mut sealed);
-        let ctx = context(ObjectKind::from(job.kind), repo_id, &job.id.0);
-        crypter.seal_in_place(&ctx, &mut sealed);
-        let raw_len = job.data.len() as u32;
-        pool.give(job.data);
-        if tx
-            .send(Sealed {
+    for batch in rx {
+        let mut out = Vec::with_capacity(batch.len());
+        for job in batch {
+            // Compressed straight into the envelope buffer, then sealed in place: one copy.
+            let bound = zstd::zstd_safe::compress_bound(job.data.len()).max(job.data.len());
+            let mut sealed = pool.take(bound + 64);
+            sealed.resize(vger_crypto::HEADER_LEN, 0);
+            compress_into(c, &job.data, &mut sealed);
+            let ctx = context(ObjectKind::from(job.kind), repo_id, &job.id.0);
+            crypter.seal_in_place(&ctx, &mut sealed);
+            let raw_len = job.data.len() as u32;
+            pool.give(job.data);
+            out.push(Sealed {
                 id: job.id,
                 kind: job.kind,
                 sealed,
                 raw_len,
-            })
-            .is_err()
-        {
+            });
+        }
+        if tx.send(out).is_err() {
             return;
         }
     }
 }
 
 fn pack_loop(
-    rx: &Receiver<Sealed>,
+    rx: &Receiver<Vec<Sealed>>,
     backend: Arc<dyn Backend>,
     crypter: &Arc<Crypter>,
     repo_id: &[u8; 32],
@@ -246,8 +276,10 @@ fn pack_loop(
             .is_some()
     };
     let mut writer: Option<PackStream> = None;
-    for s in rx {
-        budget.release(s.raw_len as usize);
+    for s in rx.iter().flat_map(|batch| {
+        budget.release(batch.iter().map(|s| s.raw_len as usize).sum());
+        batch
+    }) {
         if is_failed() {
             continue; // drain so the workers never block
         }
