@@ -99,19 +99,21 @@ fn zstd_into(level: i32, data: &[u8], dst: &mut [u8]) -> Option<usize> {
     })
 }
 
-fn zstd_decompress(payload: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
+fn zstd_decompress_into(payload: &[u8], raw_len: usize, out: &mut Vec<u8>) -> std::io::Result<()> {
     thread_local! {
         static UNZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
             const { std::cell::RefCell::new(None) };
     }
+    out.clear();
+    out.reserve(raw_len);
     UNZSTD.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             *slot = Some(zstd::bulk::Decompressor::new()?);
         }
         match slot.as_mut() {
-            Some(d) => d.decompress(payload, raw_len),
-            None => zstd::bulk::decompress(payload, raw_len),
+            Some(d) => d.decompress_to_buffer(payload, out).map(|_| ()),
+            None => zstd::bulk::decompress(payload, raw_len).map(|v| *out = v),
         }
     })
 }
@@ -151,6 +153,22 @@ pub fn looks_incompressible(data: &[u8]) -> bool {
 
 /// Decodes blob plaintext; the decompressed size may not exceed `cap`.
 pub fn decompress(blob: &[u8], cap: usize, what: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let n = decompress_into(blob, cap, what, &mut out)?.len();
+    if blob.first() == Some(&0) {
+        return Ok(blob[HEADER..HEADER + n].to_vec());
+    }
+    Ok(out)
+}
+
+/// Decodes blob plaintext without allocating: the result is the stored payload itself (codec
+/// none) or the decompressed bytes in `out` (a buffer the caller reuses).
+pub fn decompress_into<'a>(
+    blob: &'a [u8],
+    cap: usize,
+    what: &str,
+    out: &'a mut Vec<u8>,
+) -> Result<&'a [u8]> {
     if blob.len() < HEADER {
         return Err(VgerError::corrupt(what, "blob shorter than its header"));
     }
@@ -164,12 +182,21 @@ pub fn decompress(blob: &[u8], cap: usize, what: &str) -> Result<Vec<u8>> {
         ));
     }
     let payload = &blob[HEADER..];
-    let out = match blob[0] {
-        0 => payload.to_vec(),
-        1 => lz4_flex::block::decompress(payload, raw_len)
-            .map_err(|e| VgerError::corrupt(what, format!("lz4: {e}")))?,
-        2 => zstd_decompress(payload, raw_len)
-            .map_err(|e| VgerError::corrupt(what, format!("zstd: {e}")))?,
+    let got: &[u8] = match blob[0] {
+        0 => payload,
+        1 => {
+            out.clear();
+            out.resize(raw_len, 0);
+            let n = lz4_flex::block::decompress_into(payload, out)
+                .map_err(|e| VgerError::corrupt(what, format!("lz4: {e}")))?;
+            out.truncate(n);
+            out
+        }
+        2 => {
+            zstd_decompress_into(payload, raw_len, out)
+                .map_err(|e| VgerError::corrupt(what, format!("zstd: {e}")))?;
+            out
+        }
         // Blob plaintext has no version of its own: a codec this vger does not know can only
         // come from a newer vger (damage is caught earlier, by authentication).
         t => {
@@ -180,13 +207,13 @@ pub fn decompress(blob: &[u8], cap: usize, what: &str) -> Result<Vec<u8>> {
             });
         }
     };
-    if out.len() != raw_len {
+    if got.len() != raw_len {
         return Err(VgerError::corrupt(
             what,
             "decompressed size differs from the header",
         ));
     }
-    Ok(out)
+    Ok(got)
 }
 
 #[cfg(test)]

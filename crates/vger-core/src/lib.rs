@@ -2,6 +2,7 @@
 //! nothing of hooks or schedules: callers pass options in, get outcomes back, and observe long
 //! jobs through [`progress::Progress`] events and a [`cancel::CancelToken`].
 
+pub(crate) mod bufpool;
 pub mod cancel;
 pub mod chunker;
 pub mod commands;

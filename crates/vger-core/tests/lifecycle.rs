@@ -241,3 +241,33 @@ proptest! {
         prop_assert_eq!(describe_tree(&src), describe_tree(&dest));
     }
 }
+
+#[test]
+fn files_with_runs_of_zeros_are_restored_with_their_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    let zeros = vec![0u8; 200_000];
+    let data = bytes(50_000, 7);
+    fs::write(src.join("tail-zeros"), [&data[..], &zeros[..]].concat()).unwrap();
+    fs::write(src.join("head-zeros"), [&zeros[..], &data[..]].concat()).unwrap();
+    fs::write(
+        src.join("middle-zeros"),
+        [&data[..], &zeros[..], &data[..]].concat(),
+    )
+    .unwrap();
+    fs::write(src.join("all-zeros"), &zeros).unwrap();
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    run_backup(&repo, &[&src]);
+    let dest = dir.path().join("out");
+    let r = run_restore(&repo, "latest", &dest, None).unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(describe_tree(&src), describe_tree(&dest));
+    for name in ["tail-zeros", "head-zeros", "middle-zeros", "all-zeros"] {
+        assert_eq!(
+            fs::read(src.join(name)).unwrap(),
+            fs::read(dest.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+}

@@ -199,6 +199,16 @@ impl Crypter {
     /// Verifies and opens an envelope. `None` means it is not authentic under this key and
     /// context: damaged, forged, or moved from another object.
     pub fn open(&self, context: &[u8], envelope: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = envelope.to_vec();
+        let n = self.open_in_place(context, &mut buf)?.len();
+        buf.copy_within(HEADER_LEN..HEADER_LEN + n, 0);
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    /// Like [`Crypter::open`], decrypting in place: returns the plaintext, a part of `envelope`.
+    /// On `None` the bytes of `envelope` are unspecified.
+    pub fn open_in_place<'b>(&self, context: &[u8], envelope: &'b mut [u8]) -> Option<&'b [u8]> {
         if envelope.len() < ENVELOPE_OVERHEAD || envelope[0] != self.alg as u8 {
             return None;
         }
@@ -221,11 +231,13 @@ impl Crypter {
         let mut aad = Vec::with_capacity(context.len() + HEADER_LEN);
         aad.extend_from_slice(context);
         aad.extend_from_slice(&envelope[..HEADER_LEN]);
-        let mut buf = envelope[HEADER_LEN..envelope.len() - TAG_LEN].to_vec();
-        session
-            .cipher
-            .open(&nonce, &aad, &mut buf, &tag)
-            .then_some(buf)
+        let end = envelope.len() - TAG_LEN;
+        let buf = &mut envelope[HEADER_LEN..end];
+        if session.cipher.open(&nonce, &aad, buf, &tag) {
+            Some(&envelope[HEADER_LEN..end])
+        } else {
+            None
+        }
     }
 
     /// Deterministic sealing for golden test vectors only.

@@ -3,10 +3,12 @@
 //! SFTP and the REST server plug in here without changes to the engine.
 
 mod local;
+mod spool;
 
 use std::time::{Duration, SystemTime};
 
 pub use local::LocalBackend;
+pub use spool::{SpoolParts, Spooled};
 use vger_types::{Result, VgerError};
 
 /// What a listing knows about an object without reading it.
@@ -24,9 +26,26 @@ pub trait Backend: Send + Sync {
     fn get(&self, key: &str) -> Result<Vec<u8>>;
     /// Reads `len` bytes at `offset`; fewer bytes than asked is reported as damage by the caller.
     fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>>;
+    /// Like [`Backend::get_range`], into `buf` (replacing its contents), so that a caller reading
+    /// many ranges can reuse one buffer instead of allocating each time.
+    fn get_range_into(&self, key: &str, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<()> {
+        *buf = self.get_range(key, offset, len)?;
+        Ok(())
+    }
     /// Creates an object atomically and durably. It never overwrites: an existing key is
     /// [`VgerError::AlreadyExists`], which lets an append-only server refuse every overwrite.
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()>;
+    /// Starts an object that will be stored in directory `dir` under a key known only once all
+    /// its bytes are written (a pack: its key is its hash). The local backend spools to a
+    /// temporary file in `dir`; the default keeps the bytes in memory.
+    fn spool(&self, _dir: &str) -> Result<Spooled> {
+        Ok(Spooled::memory())
+    }
+    /// Stores a spooled object under `key` with the guarantees of [`Backend::put_new`]
+    /// (create-only, atomic, durable). The default reads the bytes back and calls `put_new`.
+    fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
+        self.put_new(key, &spool.into_bytes()?)
+    }
     /// Lists the keys directly or indirectly under `prefix` (a directory such as `snapshots`).
     fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Like [`Backend::list`], with sizes and modification times.

@@ -1,15 +1,18 @@
 //! The local filesystem backend. Writes go to a temporary file in the target directory, are
 //! fsynced, then linked into place with `link(2)` (which fails if the name exists, so nothing is
 //! ever overwritten), and the directory is fsynced. A crash leaves at most a `.tmp.*` file.
+//! Spooled objects (packs) are written to a `.tmp.*` file in the directory above their final
+//! one (`packs/`) as they fill, and linked into place the same way once their key is known.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use vger_types::{Result, VgerError};
 
-use crate::{Backend, ObjectMeta, validate_key};
+use crate::{Backend, ObjectMeta, SpoolParts, Spooled, validate_key};
 
 pub struct LocalBackend {
     root: PathBuf,
@@ -43,6 +46,32 @@ impl LocalBackend {
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| VgerError::io(format!("syncing directory {}", dir.display()), e))
+    }
+
+    /// The directory of `path`, created (and its own entry made durable) if missing.
+    fn ensure_dir(&self, path: &Path) -> Result<PathBuf> {
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)
+                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+            // The new directory's own entry must be durable too, not only the file inside it.
+            Self::sync_dir(dir.parent().unwrap_or(&self.root))?;
+        }
+        Ok(dir)
+    }
+
+    /// Gives the synced temporary file `tmp` its final name (`link(2)` fails if the name
+    /// exists, so nothing is overwritten), removes the temporary name and syncs `dir`.
+    fn link_into_place(tmp: &Path, key: &str, path: &Path, dir: &Path) -> Result<()> {
+        let linked = fs::hard_link(tmp, path);
+        let _ = fs::remove_file(tmp);
+        match linked {
+            Ok(()) => Self::sync_dir(dir),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(VgerError::AlreadyExists {
+                key: key.to_string(),
+            }),
+            Err(e) => Err(VgerError::io(format!("writing {}", path.display()), e)),
+        }
     }
 
     /// Visits every stored object under `dir` (temporary files excluded unless `debris`).
@@ -100,15 +129,28 @@ impl Backend for LocalBackend {
         Ok(buf)
     }
 
+    fn get_range_into(&self, key: &str, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<()> {
+        let path = self.path(key)?;
+        let f = File::open(&path).map_err(|e| self.missing_or_io(key, e, "opening"))?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX).min(1 << 30);
+        buf.clear();
+        buf.resize(len, 0);
+        let mut got = 0;
+        while got < len {
+            match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.missing_or_io(key, e, "reading")),
+            }
+        }
+        buf.truncate(got);
+        Ok(())
+    }
+
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
         let path = self.path(key)?;
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir)
-                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
-            // The new directory's own entry must be durable too, not only the file inside it.
-            Self::sync_dir(dir.parent().unwrap_or(&self.root))?;
-        }
+        let dir = self.ensure_dir(&path)?;
         let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
         let write = || -> std::io::Result<()> {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
@@ -119,14 +161,42 @@ impl Backend for LocalBackend {
             let _ = fs::remove_file(&tmp);
             return Err(VgerError::io(format!("writing {}", path.display()), e));
         }
-        let linked = fs::hard_link(&tmp, &path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => Self::sync_dir(&dir),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(VgerError::AlreadyExists {
-                key: key.to_string(),
-            }),
-            Err(e) => Err(VgerError::io(format!("writing {}", path.display()), e)),
+        Self::link_into_place(&tmp, key, &path, &dir)
+    }
+
+    fn spool(&self, dir: &str) -> Result<Spooled> {
+        let dir = self.path(dir)?;
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)
+                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+        }
+        let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
+        let f = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| VgerError::io(format!("creating {}", tmp.display()), e))?;
+        Ok(Spooled::file(f, tmp))
+    }
+
+    fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
+        match spool.into_parts()? {
+            SpoolParts::Memory(bytes) => self.put_new(key, &bytes),
+            SpoolParts::File(f, tmp) => {
+                drop(f);
+                // The temporary file is synced: link it under its name like put_new does.
+                let r = self
+                    .path(key)
+                    .and_then(|path| Ok((self.ensure_dir(&path)?, path)));
+                match r {
+                    Ok((dir, path)) => Self::link_into_place(&tmp, key, &path, &dir),
+                    Err(e) => {
+                        let _ = fs::remove_file(&tmp);
+                        Err(e)
+                    }
+                }
+            }
         }
     }
 
@@ -250,6 +320,9 @@ mod tests {
         b.put_new("packs/ab/x", b"hello").unwrap();
         assert_eq!(b.get("packs/ab/x").unwrap(), b"hello");
         assert_eq!(b.get_range("packs/ab/x", 1, 3).unwrap(), b"ell");
+        let mut buf = b"old".repeat(9);
+        b.get_range_into("packs/ab/x", 2, 9, &mut buf).unwrap();
+        assert_eq!(buf, b"llo", "a short read returns what exists");
         let e = b.put_new("packs/ab/x", b"other").unwrap_err();
         assert_eq!(e.code(), ErrorCode::AlreadyExists);
         assert_eq!(b.get("packs/ab/x").unwrap(), b"hello");
@@ -260,5 +333,37 @@ mod tests {
         assert!(b.put_new("a//b", b"x").is_err());
         let leftovers: Vec<_> = fs::read_dir(dir.path().join("packs/ab")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files remain");
+    }
+
+    #[test]
+    fn spooled_objects_are_create_only_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "t");
+        b.create().unwrap();
+        let mut s = b.spool("packs").unwrap();
+        s.write(b"hel").unwrap();
+        s.write(b"lo").unwrap();
+        assert_eq!(s.len(), 5);
+        assert_eq!(
+            b.remove_debris(Duration::ZERO).unwrap(),
+            1,
+            "an open spool is debris"
+        );
+        let mut s = b.spool("packs").unwrap();
+        s.write(b"hello").unwrap();
+        b.put_spooled("packs/cd/y", s).unwrap();
+        assert_eq!(b.get("packs/cd/y").unwrap(), b"hello");
+        let mut s = b.spool("packs").unwrap();
+        s.write(b"other").unwrap();
+        let e = b.put_spooled("packs/cd/y", s).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::AlreadyExists);
+        assert_eq!(b.get("packs/cd/y").unwrap(), b"hello");
+        drop(b.spool("packs").unwrap()); // abandoned: removed
+        let names: Vec<_> = fs::read_dir(dir.path().join("packs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["cd"], "no temporary files remain");
+        assert_eq!(b.list("packs").unwrap(), vec!["packs/cd/y".to_string()]);
     }
 }

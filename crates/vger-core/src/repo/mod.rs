@@ -300,6 +300,31 @@ impl Repository {
         Ok(data)
     }
 
+    /// Like [`Repository::open_blob`] without allocating: `sealed` is decrypted in place and a
+    /// compressed blob is decompressed into `out`; returns the authenticated, re-hashed data.
+    pub fn open_blob_into<'a>(
+        &self,
+        id: &ChunkId,
+        kind: BlobKind,
+        sealed: &'a mut [u8],
+        cap: usize,
+        what: &str,
+        out: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8]> {
+        let plain = self
+            .crypter
+            .open_in_place(
+                &context(ObjectKind::from(kind), &self.config.id, &id.0),
+                sealed,
+            )
+            .ok_or_else(|| VgerError::corrupt(what, "failed authentication"))?;
+        let data = crate::compress::decompress_into(plain, cap, what, out)?;
+        if self.master.blob_id(kind, data) != *id {
+            return Err(VgerError::corrupt(what, "content does not match its id"));
+        }
+        Ok(data)
+    }
+
     pub fn read_tree(&self, id: &ChunkId) -> Result<Vec<Entry>> {
         let plain = self.read_blob(id, BlobKind::Tree, MAX_TREE_SIZE)?;
         tree::decode(&plain, &format!("tree {}", id.to_hex()))

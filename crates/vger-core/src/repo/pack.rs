@@ -14,6 +14,7 @@
 //! is stored at `packs/<first 2 hex>/<64 hex>`.
 
 use vger_crypto::{BlobKind, Crypter, random_bytes};
+use vger_storage::Spooled;
 use vger_types::codec::{Reader, Writer};
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
@@ -91,16 +92,89 @@ impl PackWriter {
         crypter: &Crypter,
         repo_id: &[u8; 32],
     ) -> (PackId, Vec<u8>, Vec<BlobEntry>) {
-        let trailer = encode_table(&self.entries);
-        let sealed = crypter.seal(
-            &context(ObjectKind::PackTrailer, repo_id, &self.salt),
-            &trailer,
-        );
-        self.buf.extend_from_slice(&sealed);
         self.buf
-            .extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+            .extend_from_slice(&trailer(&self.entries, &self.salt, crypter, repo_id));
         let id = PackId(*blake3::hash(&self.buf).as_bytes());
         (id, self.buf, self.entries)
+    }
+}
+
+/// The sealed trailer followed by its length: the end of a pack.
+fn trailer(
+    entries: &[BlobEntry],
+    salt: &[u8; 16],
+    crypter: &Crypter,
+    repo_id: &[u8; 32],
+) -> Vec<u8> {
+    let mut sealed = crypter.seal(
+        &context(ObjectKind::PackTrailer, repo_id, salt),
+        &encode_table(entries),
+    );
+    let len = sealed.len() as u32;
+    sealed.extend_from_slice(&len.to_le_bytes());
+    sealed
+}
+
+/// Builds one pack straight into a backend spool (for the local backend a temporary file in
+/// `packs/`), hashing as it goes: the same bytes as [`PackWriter`] without holding the pack in
+/// memory.
+pub struct PackStream {
+    out: Spooled,
+    hasher: blake3::Hasher,
+    salt: [u8; 16],
+    entries: Vec<BlobEntry>,
+}
+
+impl PackStream {
+    pub fn new(out: Spooled) -> Result<Self> {
+        let mut s = Self {
+            out,
+            hasher: blake3::Hasher::new(),
+            salt: random_bytes::<16>(),
+            entries: Vec::new(),
+        };
+        let mut head = [0u8; HEADER_LEN];
+        head[..8].copy_from_slice(MAGIC);
+        head[8] = VERSION;
+        head[9..].copy_from_slice(&s.salt);
+        s.put(&head)?;
+        Ok(s)
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        self.hasher.update(bytes);
+        self.out.write(bytes)
+    }
+
+    pub fn add(&mut self, id: ChunkId, kind: BlobKind, sealed: &[u8], raw_len: u32) -> Result<()> {
+        self.entries.push(BlobEntry {
+            id,
+            kind,
+            offset: self.out.len() as u32,
+            len: sealed.len() as u32,
+            raw_len,
+        });
+        self.put(sealed)
+    }
+
+    pub fn size(&self) -> usize {
+        self.out.len() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Writes the sealed trailer; returns the pack id, the spooled bytes, and the blobs.
+    pub fn finish(
+        mut self,
+        crypter: &Crypter,
+        repo_id: &[u8; 32],
+    ) -> Result<(PackId, Spooled, Vec<BlobEntry>)> {
+        let end = trailer(&self.entries, &self.salt, crypter, repo_id);
+        self.put(&end)?;
+        let id = PackId(*self.hasher.finalize().as_bytes());
+        Ok((id, self.out, self.entries))
     }
 }
 
@@ -216,4 +290,42 @@ pub fn parse_table(
     }
     r.finish()?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vger_crypto::{Algorithm, MasterKey};
+
+    #[test]
+    fn streamed_pack_has_the_same_bytes_as_a_pack_built_in_memory() {
+        let master = MasterKey::generate();
+        let crypter = Crypter::new(Algorithm::Aes256Gcm, &master);
+        let repo_id = [7u8; 32];
+        let mut mem = PackWriter::new();
+        let mut stream = PackStream::new(Spooled::memory()).unwrap();
+        mem.salt = stream.salt;
+        mem.buf[9..25].copy_from_slice(&stream.salt);
+        for i in 0..3u8 {
+            let blob = vec![i; 1000 + usize::from(i)];
+            mem.add(ChunkId([i; 32]), BlobKind::Data, &blob, 7);
+            stream
+                .add(ChunkId([i; 32]), BlobKind::Data, &blob, 7)
+                .unwrap();
+        }
+        let body = mem.size();
+        assert_eq!(body, stream.size());
+        let (id, bytes, entries) = mem.finish(&crypter, &repo_id);
+        let (sid, spooled, sentries) = stream.finish(&crypter, &repo_id).unwrap();
+        let sbytes = spooled.into_bytes().unwrap();
+        assert_eq!(entries, sentries);
+        assert_eq!(bytes.len(), sbytes.len());
+        assert_eq!(bytes[..body], sbytes[..body], "header and blobs");
+        assert_eq!(sid, PackId(*blake3::hash(&sbytes).as_bytes()));
+        assert_eq!(id, PackId(*blake3::hash(&bytes).as_bytes()));
+        assert_eq!(
+            read_table(&sbytes, &sid, &crypter, &repo_id).unwrap(),
+            entries
+        );
+    }
 }

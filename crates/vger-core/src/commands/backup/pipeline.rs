@@ -1,26 +1,33 @@
 //! The upload half of a backup: worker threads compress and seal new blobs in parallel, one
-//! packer thread appends them to packs, and one writer thread stores each full pack (so the
-//! fsync of one pack overlaps with building the next). Memory is bounded by a byte budget: blobs
-//! between `submit` and the packer hold at most [`BLOB_BUDGET`] bytes (a single larger blob is
-//! let through alone), plus the pack being built and the pack being written.
+//! packer thread appends them to packs, streamed to the backend's spool (a temporary file for a
+//! local repository) as they fill, and one writer thread commits each full pack (so the fsync of
+//! one pack overlaps with filling the next). Memory is bounded by a byte budget: blobs between
+//! `submit` and the packer hold at most [`BLOB_BUDGET`] bytes (a single larger blob is let
+//! through alone); packs are not held in memory (except by backends without a spool).
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 use vger_crypto::{BlobKind, Crypter};
-use vger_storage::Backend;
+use vger_storage::{Backend, Spooled};
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
+use crate::bufpool::BufPool;
 use crate::compress::{Compression, compress_into};
 use crate::repo::context::{ObjectKind, context};
-use crate::repo::pack::{self, BlobEntry, PackWriter};
+use crate::repo::pack::{self, BlobEntry, PackStream};
 
 /// Packs are written once they reach this size.
 pub const PACK_TARGET: usize = 32 << 20;
 
 /// Raw bytes of blobs submitted but not yet added to a pack.
 pub const BLOB_BUDGET: usize = 24 << 20;
+
+/// Blobs travel between threads in batches of up to this many bytes (or [`BATCH_BLOBS`]
+/// blobs): tens of thousands of small files would otherwise cost a thread wake-up each.
+const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BLOBS: usize = 64;
 
 /// A counting semaphore over bytes.
 #[derive(Default)]
@@ -67,11 +74,14 @@ pub struct Written {
 }
 
 pub struct Uploader {
-    tx: Option<Sender<Job>>,
+    tx: Option<Sender<Vec<Job>>>,
+    /// Blobs submitted but not yet sent to the workers, and their raw bytes.
+    pending: Mutex<(Vec<Job>, usize)>,
     workers: Vec<JoinHandle<()>>,
     packer: Option<JoinHandle<Result<Written>>>,
     failed: Arc<Mutex<Option<String>>>,
     budget: Arc<Budget>,
+    pool: Arc<BufPool>,
 }
 
 impl Uploader {
@@ -83,14 +93,17 @@ impl Uploader {
         threads: usize,
     ) -> Self {
         let threads = threads.max(1);
-        let (tx, rx) = bounded::<Job>(threads * 2);
-        let (stx, srx) = bounded::<Sealed>(threads + 2);
+        let (tx, rx) = bounded::<Vec<Job>>(threads * 2);
+        let (stx, srx) = bounded::<Vec<Sealed>>(threads + 2);
+        // Chunk and sealed-blob buffers circulate: walker -> worker -> packer -> pool.
+        let pool = Arc::new(BufPool::new(BLOB_BUDGET));
         let workers = (0..threads)
             .map(|_| {
                 let rx = rx.clone();
                 let stx = stx.clone();
                 let crypter = Arc::clone(&crypter);
-                thread::spawn(move || seal_loop(&rx, &stx, &crypter, &repo_id, compression))
+                let pool = Arc::clone(&pool);
+                thread::spawn(move || seal_loop(&rx, &stx, &crypter, &repo_id, compression, &pool))
             })
             .collect();
         drop(stx);
@@ -98,22 +111,49 @@ impl Uploader {
         let budget = Arc::new(Budget::default());
         let flag = Arc::clone(&failed);
         let b = Arc::clone(&budget);
-        let packer = thread::spawn(move || pack_loop(&srx, backend, &crypter, &repo_id, &flag, &b));
+        let p = Arc::clone(&pool);
+        let packer =
+            thread::spawn(move || pack_loop(&srx, backend, &crypter, &repo_id, &flag, &b, &p));
         Self {
             tx: Some(tx),
+            pending: Mutex::new((Vec::new(), 0)),
             workers,
             packer: Some(packer),
             failed,
             budget,
+            pool,
         }
+    }
+
+    /// A copy of `data` in a recycled buffer, to pass to [`Uploader::submit`].
+    pub fn copy_of(&self, data: &[u8]) -> Vec<u8> {
+        let mut v = self.pool.take(data.len());
+        v.extend_from_slice(data);
+        v
     }
 
     /// Queues a new blob. Fails fast once the packer has failed (for example a full disk).
     pub fn submit(&self, id: ChunkId, kind: BlobKind, data: Vec<u8>) -> Result<()> {
+        let batch = {
+            let mut p = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            p.1 += data.len();
+            p.0.push(Job { id, kind, data });
+            if p.0.len() < BATCH_BLOBS && p.1 < BATCH_BYTES {
+                return Ok(());
+            }
+            std::mem::take(&mut *p)
+        };
+        self.send(batch)
+    }
+
+    fn send(&self, (batch, bytes): (Vec<Job>, usize)) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         self.check()?;
         let tx = self.tx.as_ref().ok_or(VgerError::Cancelled)?;
-        self.budget.acquire(data.len());
-        if tx.send(Job { id, kind, data }).is_err() {
+        self.budget.acquire(bytes);
+        if tx.send(batch).is_err() {
             self.check()?;
             return Err(VgerError::invalid(
                 "the upload pipeline stopped unexpectedly",
@@ -139,6 +179,9 @@ impl Uploader {
 
     /// Flushes every queued blob and the last pack; returns what was written.
     pub fn finish(mut self) -> Result<Written> {
+        let rest =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let sent = self.send(rest);
         self.tx.take();
         let mut panicked = false;
         for w in self.workers.drain(..) {
@@ -152,7 +195,9 @@ impl Uploader {
         if panicked {
             return Err(VgerError::Internal("a compression worker panicked".into()));
         }
-        written
+        let written = written?;
+        sent?;
+        Ok(written)
     }
 }
 
@@ -169,50 +214,60 @@ impl Drop for Uploader {
 }
 
 fn seal_loop(
-    rx: &Receiver<Job>,
-    tx: &Sender<Sealed>,
+    rx: &Receiver<Vec<Job>>,
+    tx: &Sender<Vec<Sealed>>,
     crypter: &Crypter,
     repo_id: &[u8; 32],
     c: Compression,
+    pool: &BufPool,
 ) {
-    for job in rx {
-        // Compressed straight into the envelope buffer, then sealed in place: one copy.
-        let mut sealed = Vec::with_capacity(job.data.len() + 64);
-        sealed.resize(vger_crypto::HEADER_LEN, 0);
-        compress_into(c, &job.data, &mut sealed);
-        let ctx = context(ObjectKind::from(job.kind), repo_id, &job.id.0);
-        crypter.seal_in_place(&ctx, &mut sealed);
-        let raw_len = job.data.len() as u32;
-        drop(job.data);
-        if tx
-            .send(Sealed {
+    for batch in rx {
+        let mut out = Vec::with_capacity(batch.len());
+        for job in batch {
+            // Compressed straight into the envelope buffer, then sealed in place: one copy.
+            let bound = zstd::zstd_safe::compress_bound(job.data.len()).max(job.data.len());
+            let mut sealed = pool.take(bound + 64);
+            sealed.resize(vger_crypto::HEADER_LEN, 0);
+            compress_into(c, &job.data, &mut sealed);
+            let ctx = context(ObjectKind::from(job.kind), repo_id, &job.id.0);
+            crypter.seal_in_place(&ctx, &mut sealed);
+            let raw_len = job.data.len() as u32;
+            pool.give(job.data);
+            out.push(Sealed {
                 id: job.id,
                 kind: job.kind,
                 sealed,
                 raw_len,
-            })
-            .is_err()
-        {
+            });
+        }
+        if tx.send(out).is_err() {
             return;
         }
     }
 }
 
 fn pack_loop(
-    rx: &Receiver<Sealed>,
+    rx: &Receiver<Vec<Sealed>>,
     backend: Arc<dyn Backend>,
     crypter: &Arc<Crypter>,
     repo_id: &[u8; 32],
     failed: &Arc<Mutex<Option<String>>>,
     budget: &Budget,
+    pool: &BufPool,
 ) -> Result<Written> {
-    // A rendezvous channel: at most one pack is being written while the next one fills.
-    let (ptx, prx) = bounded::<PackWriter>(0);
+    // A rendezvous channel: at most one pack is being committed (fsync, link) while the next
+    // one fills.
+    let (ptx, prx) = bounded::<Full>(0);
     let writer_thread = {
-        let crypter = Arc::clone(crypter);
         let failed = Arc::clone(failed);
-        let repo_id = *repo_id;
-        thread::spawn(move || write_loop(&prx, backend.as_ref(), &crypter, &repo_id, &failed))
+        let backend = Arc::clone(&backend);
+        thread::spawn(move || write_loop(&prx, backend.as_ref(), &failed))
+    };
+    let fail = |e: VgerError| {
+        failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| e.to_string());
     };
     let is_failed = || {
         failed
@@ -220,20 +275,42 @@ fn pack_loop(
             .unwrap_or_else(PoisonError::into_inner)
             .is_some()
     };
-    let mut writer = PackWriter::new();
-    for s in rx {
-        budget.release(s.raw_len as usize);
+    let mut writer: Option<PackStream> = None;
+    for s in rx.iter().flat_map(|batch| {
+        budget.release(batch.iter().map(|s| s.raw_len as usize).sum());
+        batch
+    }) {
         if is_failed() {
             continue; // drain so the workers never block
         }
-        writer.add(s.id, s.kind, &s.sealed, s.raw_len);
-        if writer.size() >= PACK_TARGET {
-            let full = std::mem::take(&mut writer);
-            let _ = ptx.send(full);
+        // Packs are written to a spool (a temporary file) as they fill, not held in memory.
+        let w = match writer.take() {
+            Some(w) => Ok(w),
+            None => backend.spool("packs").and_then(PackStream::new),
+        };
+        let added = w.and_then(|mut w| {
+            w.add(s.id, s.kind, &s.sealed, s.raw_len)?;
+            Ok(w)
+        });
+        pool.give(s.sealed);
+        match added {
+            Ok(w) if w.size() >= PACK_TARGET => match w.finish(crypter, repo_id) {
+                Ok(full) => {
+                    let _ = ptx.send(full);
+                }
+                Err(e) => fail(e),
+            },
+            Ok(w) => writer = Some(w),
+            Err(e) => fail(e),
         }
     }
-    if !writer.is_empty() && !is_failed() {
-        let _ = ptx.send(writer);
+    if let Some(w) = writer.filter(|w| !w.is_empty() && !is_failed()) {
+        match w.finish(crypter, repo_id) {
+            Ok(full) => {
+                let _ = ptx.send(full);
+            }
+            Err(e) => fail(e),
+        }
     }
     drop(ptx);
     match writer_thread.join() {
@@ -244,11 +321,12 @@ fn pack_loop(
     }
 }
 
+/// A full pack: id, spooled bytes, blobs.
+type Full = (PackId, Spooled, Vec<BlobEntry>);
+
 fn write_loop(
-    rx: &Receiver<PackWriter>,
+    rx: &Receiver<Full>,
     backend: &dyn Backend,
-    crypter: &Crypter,
-    repo_id: &[u8; 32],
     failed: &Mutex<Option<String>>,
 ) -> Result<Written> {
     let mut out = Written {
@@ -256,14 +334,14 @@ fn write_loop(
         stored_bytes: 0,
     };
     let mut error = None;
-    for w in rx {
+    for (id, spooled, entries) in rx {
         if error.is_some() {
             continue;
         }
-        let (id, bytes, entries) = w.finish(crypter, repo_id);
-        match backend.put_new(&pack::key(&id), &bytes) {
+        let len = spooled.len();
+        match backend.put_spooled(&pack::key(&id), spooled) {
             Ok(()) | Err(VgerError::AlreadyExists { .. }) => {
-                out.stored_bytes += bytes.len() as u64;
+                out.stored_bytes += len;
                 out.packs.push((id, entries));
             }
             Err(e) => {

@@ -143,7 +143,8 @@ impl<'a> Walker<'a> {
             self.queued.insert(id, ());
             self.stats.new_chunks += 1;
             self.stats.new_bytes += data.len() as u64;
-            self.uploader.submit(id, kind, data.to_vec())?;
+            self.uploader
+                .submit(id, kind, self.uploader.copy_of(data))?;
         }
         Ok(id)
     }

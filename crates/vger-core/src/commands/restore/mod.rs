@@ -82,6 +82,7 @@ pub fn restore(
         progress,
         cancel,
         fail: &fail,
+        setgid: write::is_setgid(&dest),
     };
     let (files, bytes) = packed::restore_files(&ctx, threads)?;
     out.files += files;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vger_crypto::BlobKind;
@@ -53,6 +53,8 @@ enum Slot {
 
 struct FileState {
     remaining: AtomicU32,
+    /// A chunk of zeros was skipped (left as a hole).
+    holes: AtomicBool,
     slot: Mutex<Slot>,
 }
 
@@ -63,6 +65,8 @@ pub struct Ctx<'a> {
     pub progress: &'a dyn Progress,
     pub cancel: &'a CancelToken,
     pub fail: &'a (dyn Fn(&[u8], &VgerError) + Sync),
+    /// The destination is set-group-ID (see [`write::apply_file_meta`]).
+    pub setgid: bool,
 }
 
 /// Restores every regular file of the plan; returns (files, bytes).
@@ -75,13 +79,18 @@ pub fn restore_files(c: &Ctx<'_>, threads: usize) -> Result<(u64, u64)> {
     let finish = |i: usize, f: Option<Arc<File>>| {
         let item = &c.files[i];
         let r = match f {
-            Some(f) => f
-                .set_len(item.entry.size)
-                .map_err(|e| {
-                    VgerError::io(format!("writing {}", target(c.dest, i, c).display()), e)
-                })
-                .and_then(|()| write::apply_file_meta(&f, &target(c.dest, i, c), &item.entry)),
-            None => write::create_empty(c.dest, item),
+            // Every chunk written: the length is right already. Otherwise the file ends in a
+            // hole, which only the length creates.
+            Some(f) => if states[i].holes.load(Ordering::Relaxed) {
+                f.set_len(item.entry.size)
+            } else {
+                Ok(())
+            }
+            .map_err(|e| VgerError::io(format!("writing {}", target(c.dest, i, c).display()), e))
+            .and_then(|()| {
+                write::apply_file_meta(&f, &target(c.dest, i, c), &item.entry, c.setgid)
+            }),
+            None => write::create_empty(c.dest, item, c.setgid),
         };
         match r {
             Ok(()) => {
@@ -111,9 +120,11 @@ pub fn restore_files(c: &Ctx<'_>, threads: usize) -> Result<(u64, u64)> {
     }
     let next = AtomicUsize::new(0);
     let worker = || -> Result<()> {
+        // Reused for every segment: no allocation (and so no fresh pages) per read.
+        let mut bufs = (Vec::new(), Vec::new());
         while let Some(seg) = segments.get(next.fetch_add(1, Ordering::Relaxed)) {
             c.cancel.check()?;
-            segment(c, seg, &states, &finish)?;
+            segment(c, seg, &states, &finish, &mut bufs)?;
         }
         Ok(())
     };
@@ -189,6 +200,7 @@ fn plan(c: &Ctx<'_>) -> Result<(Vec<Segment>, Vec<FileState>)> {
         }
         let state = FileState {
             remaining: AtomicU32::new(n),
+            holes: AtomicBool::new(false),
             slot: Mutex::new(Slot::Closed),
         };
         if let Some(e) = missing {
@@ -233,38 +245,40 @@ fn segment(
     seg: &Segment,
     states: &[FileState],
     finish: &(dyn Fn(usize, Option<Arc<File>>) + Sync),
+    (bytes, out): &mut (Vec<u8>, Vec<u8>),
 ) -> Result<()> {
     let cap = c.repo.config().chunker.max_size as usize;
     let what = format!("pack {}", seg.pack.to_hex());
-    let bytes =
-        match c
-            .repo
-            .backend()
-            .get_range(&pack::key(&seg.pack), seg.start, seg.end - seg.start)
-        {
-            Ok(b) => b,
-            Err(e @ VgerError::NoSpace { .. }) => return Err(e),
-            Err(e) => {
-                for b in &seg.blobs {
-                    for &(i, _) in &b.targets {
-                        failed(c, &states[i], i, &e);
-                    }
+    let read = c.repo.backend().get_range_into(
+        &pack::key(&seg.pack),
+        seg.start,
+        seg.end - seg.start,
+        bytes,
+    );
+    match read {
+        Ok(()) => {}
+        Err(e @ VgerError::NoSpace { .. }) => return Err(e),
+        Err(e) => {
+            for b in &seg.blobs {
+                for &(i, _) in &b.targets {
+                    failed(c, &states[i], i, &e);
                 }
-                return Ok(());
             }
-        };
+            return Ok(());
+        }
+    };
     for b in &seg.blobs {
         c.cancel.check()?;
         let at = (u64::from(b.offset) - seg.start) as usize;
         let w = format!("chunk {} in pack {}", b.id.to_hex(), seg.pack.to_hex());
-        let data = match bytes.get(at..at + b.len as usize) {
+        let data = match bytes.get_mut(at..at + b.len as usize) {
             None => Err(VgerError::corrupt(
                 &what,
                 "pack shorter than the index says",
             )),
             Some(sealed) => c
                 .repo
-                .open_blob(&b.id, BlobKind::Data, sealed, cap, &w)
+                .open_blob_into(&b.id, BlobKind::Data, sealed, cap, &w, out)
                 .and_then(|d| {
                     if d.len() == b.raw_len as usize {
                         Ok(d)
@@ -292,7 +306,9 @@ fn segment(
                     continue;
                 }
             };
-            if !zero && let Err(e) = file.write_all_at(data, off) {
+            if zero {
+                s.holes.store(true, Ordering::Relaxed);
+            } else if let Err(e) = file.write_all_at(data, off) {
                 let e = VgerError::io(format!("writing {}", target(c.dest, i, c).display()), e);
                 if matches!(e, VgerError::NoSpace { .. }) {
                     return Err(e);

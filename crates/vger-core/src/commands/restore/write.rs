@@ -27,7 +27,7 @@ pub fn create_dir(dest: &Path, rel: &[u8]) -> Result<()> {
 }
 
 /// Creates a regular file without content (size 0, or every chunk a hole) with its metadata.
-pub fn create_empty(dest: &Path, item: &Item) -> Result<()> {
+pub fn create_empty(dest: &Path, item: &Item, setgid: bool) -> Result<()> {
     let path = target(dest, &item.rel);
     let f = OpenOptions::new()
         .write(true)
@@ -39,15 +39,31 @@ pub fn create_empty(dest: &Path, item: &Item) -> Result<()> {
     let r = f
         .set_len(item.entry.size)
         .map_err(|e| io(&path, "writing", e))
-        .and_then(|()| apply_file_meta(&f, &path, &item.entry));
+        .and_then(|()| apply_file_meta(&f, &path, &item.entry, setgid));
     if r.is_err() {
         let _ = fs::remove_file(&path);
     }
     r
 }
 
+/// The effective user and group when running as root (asked once per process).
+fn root_ids() -> Option<(u32, u32)> {
+    static IDS: std::sync::OnceLock<Option<(u32, u32)>> = std::sync::OnceLock::new();
+    *IDS.get_or_init(|| {
+        let uid = nix::unistd::geteuid();
+        uid.is_root()
+            .then(|| (uid.as_raw(), nix::unistd::getegid().as_raw()))
+    })
+}
+
 fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+    root_ids().is_some()
+}
+
+/// Whether a directory is set-group-ID (new files in it take its group, not the creator's).
+pub fn is_setgid(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(dir).is_ok_and(|m| m.mode() & 0o2000 != 0)
 }
 
 fn chown(path: &Path, e: &Entry) -> Result<()> {
@@ -73,8 +89,16 @@ fn mtime(e: &Entry) -> FileTime {
     )
 }
 
-pub fn apply_file_meta(f: &File, path: &Path, e: &Entry) -> Result<()> {
-    chown(path, e)?;
+/// Metadata of a regular file this restore created (`setgid`: the destination is set-group-ID,
+/// so a new file's group is not the creator's).
+pub fn apply_file_meta(f: &File, path: &Path, e: &Entry, setgid: bool) -> Result<()> {
+    // A new file belongs to the creator already: no chown when that is the stored owner.
+    match root_ids() {
+        Some(ids) if ids == (e.uid, e.gid) && !setgid => {}
+        Some(_) => std::os::unix::fs::fchown(f, Some(e.uid), Some(e.gid))
+            .map_err(|err| io(path, "setting owner of", err))?,
+        None => {}
+    }
     // Extended attributes first: a read-only mode would refuse them afterwards.
     xattrs(path, e)?;
     f.set_permissions(Permissions::from_mode(e.mode & 0o7777))
