@@ -20,15 +20,15 @@ use vger_core::{
     Repository, backup, init,
 };
 
-const FILES: usize = 100_000;
+const FILES: usize = 200_000;
 const BIG_LEN: u64 = 2 << 30;
 const DATA_REGIONS: u64 = 8;
 const REGION: usize = 8 << 20;
-/// Peak resident memory allowed for the whole test process, in MiB. Measured: 126 MiB with
-/// 100,000 files and 153 MiB with 200,000 (see docs/benchmarks.md); 200,000 files took about two
-/// minutes on the 2-core machine, so the suite uses 100,000. With packs spooled to temporary
-/// files instead of held in memory: 121 MiB with 100,000 files (the bound was 170 MiB before).
-const BOUND_MIB: u64 = 160;
+/// Peak resident memory allowed for the whole test process, in MiB, chosen from measurements on
+/// the 2-core machine with packs spooled to temporary files: 121 MiB with 100,000 files, 160 MiB
+/// with the 200,000 the issue asks for (the re-backup's file cache and the trees being built grow
+/// by ~450 bytes per file); ~60 s in all.
+const BOUND_MIB: u64 = 185;
 
 fn vm_hwm_kib() -> u64 {
     let s = fs::read_to_string("/proc/self/status").unwrap_or_default();
