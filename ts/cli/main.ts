@@ -1,8 +1,17 @@
 #!/usr/bin/env node
 /** The `vger` executable: wires process streams and signals to `run`. */
-import { enableAllocatorTuning } from '../native.js'
-import { run } from './program.js'
+import { readFileSync } from 'node:fs'
 
+// `vger --version` answers before the command tree, the config loader and YAML are loaded.
+const args = process.argv.slice(2)
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
+  process.stdout.write(`${pkg.version ?? '0.0.0'}\n`)
+  process.exit(0)
+}
+
+const { enableAllocatorTuning } = await import('../native.js')
+const { run } = await import('./program.js')
 enableAllocatorTuning()
 
 const controller = new AbortController()

@@ -18,7 +18,7 @@ use vger_core::{
     Algorithm, BackupOptions, CancelToken, CheckOptions, ChunkerParams, InitOptions, KdfParams,
     NoProgress, Repository, RestoreOptions,
 };
-use vger_storage::{Backend, LocalBackend, ObjectMeta};
+use vger_storage::{Backend, LocalBackend, ObjectMeta, Spooled};
 use vger_types::{Result, VgerError};
 
 pub const PASS: &str = "campaign passphrase";
@@ -104,6 +104,15 @@ impl Backend for FaultyBackend {
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
         self.step(key, Some(data))?;
         self.inner.put_new(key, data)
+    }
+    // Packs take the local backend's real path: spooled to a temporary file as they fill, then
+    // linked into place. A fault before the link leaves the (complete or partial) spool behind.
+    fn spool(&self, dir: &str) -> Result<Spooled> {
+        self.inner.spool(dir)
+    }
+    fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
+        self.step(key, None)?;
+        self.inner.put_spooled(key, spool)
     }
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
         self.inner.list(prefix)
