@@ -83,6 +83,17 @@ pub struct Entry {
     pub content: Content,
 }
 
+/// Joins a '/'-separated relative path and one more name (the root is the empty path).
+pub fn join_path(rel: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rel.len() + 1 + name.len());
+    out.extend_from_slice(rel);
+    if !rel.is_empty() {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
+    out
+}
+
 /// A name is one path component: not empty, not `.` or `..`, no `/` and no NUL.
 pub fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)

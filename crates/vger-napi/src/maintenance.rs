@@ -260,12 +260,6 @@ fn pack_use(u: &vger_core::PackUse) -> PackUse {
     }
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
 #[napi]
 impl Repository {
     /// Removes snapshot objects (all references are resolved first; one bad id removes nothing).
@@ -318,7 +312,7 @@ impl Repository {
             labels: opts.labels.unwrap_or_default(),
             force: opts.force.unwrap_or(false),
             dry_run: opts.dry_run.unwrap_or(false),
-            now_ns: now_ns(),
+            now_ns: vger_core::commands::now_ns(),
             utc_offset_secs: opts.utc_offset_secs.unwrap_or(0).into(),
         };
         let repo = Arc::clone(self.core());
@@ -473,7 +467,7 @@ impl Repository {
         let repo = Arc::clone(self.core());
         env.spawn_future(async move {
             let locks = blocking(move || vger_core::list_locks(&repo)).await?;
-            let now = now_ns();
+            let now = vger_core::commands::now_ns();
             Ok(locks
                 .iter()
                 .map(|l| LockInfo {

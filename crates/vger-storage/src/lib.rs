@@ -97,6 +97,16 @@ pub fn open_backend(url: &str) -> Result<Box<dyn Backend>> {
     }
 }
 
+/// Deletes `key`; an object that is already gone is not an error (it returns false). Maintenance
+/// uses it so that a run interrupted after some deletions can simply be repeated.
+pub fn delete_if_present(backend: &dyn Backend, key: &str) -> Result<bool> {
+    match backend.delete(key) {
+        Ok(()) => Ok(true),
+        Err(VgerError::ObjectMissing { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Checks that a key is a relative `/`-separated path with no empty, `.` or `..` components.
 pub fn validate_key(key: &str) -> Result<()> {
     let ok = !key.is_empty()

@@ -18,7 +18,7 @@ use crate::repo::index::{IdMap, Location};
 use crate::repo::lock::LockKind;
 use crate::repo::pack;
 use crate::repo::snapshot::Snapshot;
-use crate::tree::{Content, Kind};
+use crate::tree::{Content, Kind, join_path as join};
 
 /// Damaged files listed per snapshot; beyond this they are only counted.
 pub const MAX_FILES_LISTED: usize = 1000;
@@ -371,13 +371,6 @@ struct Walker<'a> {
     seen_chunks: IdMap<()>,
     problems: Vec<Problem>,
     trees: u64,
-}
-
-fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut p = prefix.to_vec();
-    p.push(b'/');
-    p.extend_from_slice(name);
-    p
 }
 
 impl Walker<'_> {

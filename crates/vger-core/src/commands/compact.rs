@@ -11,6 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
+use vger_storage::delete_if_present;
 use vger_types::{PackId, Result, VgerError};
 
 use super::liveness;
@@ -19,10 +20,8 @@ use crate::progress::{Event, Progress};
 use crate::repo::Repository;
 use crate::repo::index::{Location, seal_segment};
 use crate::repo::lock::{Lease, LockKind};
-use crate::repo::pack::{self, BlobEntry, PackWriter};
+use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
 
-/// Target size of a repacked pack (as in backup).
-const PACK_TARGET: usize = 32 << 20;
 /// Blobs per consolidated index segment.
 const SEGMENT_BLOBS: usize = 200_000;
 
@@ -333,7 +332,7 @@ fn apply(
         cancel.check()?;
         lease.ensure(repo)?;
         for key in &plan.segments {
-            delete_if_present(repo, key)?;
+            delete_if_present(repo.backend().as_ref(), key)?;
         }
     }
     lease.ensure(repo)?;
@@ -344,7 +343,7 @@ fn apply(
         .map(|u| pack::key(&u.pack))
         .chain(plan.orphans.iter().map(|(k, _)| k.clone()));
     for key in doomed {
-        delete_if_present(repo, &key)?;
+        delete_if_present(repo.backend().as_ref(), &key)?;
         out.packs_deleted += 1;
     }
     out.debris_removed = repo.backend().remove_debris(opts.grace)? as u64;
@@ -357,13 +356,6 @@ fn flush(repo: &Repository, w: PackWriter) -> Result<(PackId, Vec<BlobEntry>)> {
     match repo.backend().put_new(&pack::key(&id), &bytes) {
         // Same bytes, same id: an identical pack is already there.
         Ok(()) | Err(VgerError::AlreadyExists { .. }) => Ok((id, entries)),
-        Err(e) => Err(e),
-    }
-}
-
-fn delete_if_present(repo: &Repository, key: &str) -> Result<()> {
-    match repo.backend().delete(key) {
-        Ok(()) | Err(VgerError::ObjectMissing { .. }) => Ok(()),
         Err(e) => Err(e),
     }
 }

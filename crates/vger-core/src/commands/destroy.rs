@@ -2,7 +2,8 @@
 //! leaves a location that no longer opens as a repository (and that `init` refuses until it is
 //! emptied) rather than a repository with holes.
 
-use vger_types::{Result, VgerError};
+use vger_storage::delete_if_present;
+use vger_types::Result;
 
 use crate::repo::Repository;
 use crate::repo::lock::LockKind;
@@ -34,10 +35,7 @@ pub fn destroy(repo: &Repository) -> Result<DestroyPlan> {
     b.delete("config")?;
     for prefix in ["snapshots", "index", "packs", "keys"] {
         for key in b.list(prefix)? {
-            match b.delete(&key) {
-                Ok(()) | Err(VgerError::ObjectMissing { .. }) => {}
-                Err(e) => return Err(e),
-            }
+            delete_if_present(b.as_ref(), &key)?;
         }
     }
     drop(lease);

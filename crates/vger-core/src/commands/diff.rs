@@ -8,7 +8,7 @@ use vger_types::{ChunkId, Result};
 use crate::repo::Repository;
 use crate::repo::lock::LockKind;
 use crate::repo::snapshot::Snapshot;
-use crate::tree::{Content, Entry, Kind};
+use crate::tree::{Content, Entry, Kind, join_path as join};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -110,15 +110,6 @@ struct Differ<'a> {
     repo: &'a Repository,
     entries: Vec<DiffEntry>,
     trees_read: u64,
-}
-
-fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut p = prefix.to_vec();
-    if !p.is_empty() {
-        p.push(b'/');
-    }
-    p.extend_from_slice(name);
-    p
 }
 
 fn subtree(e: &Entry) -> Option<ChunkId> {

@@ -13,7 +13,7 @@ use vger_types::{ChunkId, Result, VgerError};
 use crate::repo::Repository;
 use crate::repo::lock::LockKind;
 use crate::repo::snapshot::Snapshot;
-use crate::tree::{Content, Entry, Kind};
+use crate::tree::{Content, Entry, Kind, join_path as join};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KindFilter {
@@ -169,15 +169,6 @@ pub fn find(repo: &Repository, opts: &FindOptions) -> Result<FindOutcome> {
         })
         .collect();
     Ok(FindOutcome { snapshots, results })
-}
-
-fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut p = prefix.to_vec();
-    if !p.is_empty() && !name.is_empty() {
-        p.push(b'/');
-    }
-    p.extend_from_slice(name);
-    p
 }
 
 impl Finder<'_> {

@@ -3,6 +3,7 @@
 //! liveness from the snapshots that remain. Deleting snapshots needs only a shared lease, so it
 //! never blocks backups for longer than the deletions take.
 
+use vger_storage::delete_if_present;
 use vger_types::{Result, VgerError};
 
 use crate::repo::Repository;
@@ -31,11 +32,10 @@ pub fn forget(repo: &Repository, plan: &[Snapshot]) -> Result<u64> {
     let _lease = repo.lease(LockKind::Shared, "snapshot delete")?;
     let mut n = 0;
     for s in plan {
-        match repo.backend().delete(&snapshot::key(&s.id)) {
-            Ok(()) => n += 1,
-            Err(VgerError::ObjectMissing { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        n += u64::from(delete_if_present(
+            repo.backend().as_ref(),
+            &snapshot::key(&s.id),
+        )?);
     }
     Ok(n)
 }

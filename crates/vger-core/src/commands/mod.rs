@@ -17,7 +17,8 @@ pub mod stats;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub(crate) fn now_ns() -> i64 {
+/// Nanoseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))

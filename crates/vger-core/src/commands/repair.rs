@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 
+use vger_storage::delete_if_present;
 use vger_types::{PackId, Result, VgerError};
 
 use super::check::{CheckOptions, CheckReport, check};
@@ -18,9 +19,7 @@ use crate::progress::{Event, Progress};
 use crate::repo::Repository;
 use crate::repo::index::seal_segment;
 use crate::repo::lock::LockKind;
-use crate::repo::pack::{self, BlobEntry, PackWriter};
-
-const SALVAGE_TARGET: usize = 32 << 20;
+use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
 
 fn seal_pack(repo: &Repository, w: PackWriter) -> (PackId, Vec<u8>, Vec<BlobEntry>) {
     w.finish(repo.crypter(), &repo.config().id)
@@ -136,7 +135,7 @@ pub fn repair(
                 good.push(e);
             } else {
                 salvage.add(e.id, e.kind, sealed, e.raw_len);
-                if salvage.size() >= SALVAGE_TARGET {
+                if salvage.size() >= PACK_TARGET {
                     salvaged.push(seal_pack(repo, std::mem::take(&mut salvage)));
                 }
             }
@@ -200,17 +199,11 @@ pub fn repair(
     }
     lease.ensure(repo)?;
     for key in &plan.segments_replaced {
-        match repo.backend().delete(key) {
-            Ok(()) | Err(VgerError::ObjectMissing { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        delete_if_present(repo.backend().as_ref(), key)?;
     }
     // Damaged packs go only now: what could be read from them lives in the salvage packs.
     for key in &plan.packs_damaged {
-        match repo.backend().delete(key) {
-            Ok(()) | Err(VgerError::ObjectMissing { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        delete_if_present(repo.backend().as_ref(), key)?;
     }
     repo.reload_index()?;
     drop(lease);

@@ -194,11 +194,7 @@ fn remove_all_locks(backend: &dyn vger_storage::Backend) -> Result<usize> {
     let keys = backend.list("locks")?;
     let mut n = 0;
     for k in keys {
-        match backend.delete(&k) {
-            Ok(()) => n += 1,
-            Err(VgerError::ObjectMissing { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        n += usize::from(vger_storage::delete_if_present(backend, &k)?);
     }
     Ok(n)
 }

@@ -23,6 +23,8 @@ use super::context::{ObjectKind, context};
 pub const MAGIC: &[u8; 8] = b"VGERPACK";
 pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 25;
+/// Packs are closed once they reach this size (backup, compact and repair alike).
+pub const PACK_TARGET: usize = 32 << 20;
 const ENTRY_LEN: usize = 32 + 1 + 4 + 4 + 4;
 
 pub fn key(id: &PackId) -> String {

@@ -5,7 +5,6 @@
 mod filecache;
 mod pipeline;
 mod source;
-pub(crate) use source::join_rel;
 mod walk;
 
 use std::path::PathBuf;

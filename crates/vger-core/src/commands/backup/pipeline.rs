@@ -18,8 +18,7 @@ use crate::compress::{Compression, compress_into};
 use crate::repo::context::{ObjectKind, context};
 use crate::repo::pack::{self, BlobEntry, PackStream};
 
-/// Packs are written once they reach this size.
-pub const PACK_TARGET: usize = 32 << 20;
+pub use crate::repo::pack::PACK_TARGET;
 
 /// Raw bytes of blobs submitted but not yet added to a pack.
 pub const BLOB_BUDGET: usize = 24 << 20;

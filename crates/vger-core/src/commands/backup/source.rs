@@ -81,7 +81,7 @@ fn emit(
     let mut entries = Vec::new();
     for (name, child) in &node.children {
         let path = dir.join(std::ffi::OsStr::from_bytes(name));
-        let child_rel = join_rel(rel, name);
+        let child_rel = crate::tree::join_path(rel, name);
         let prev = find(&old, name);
         if let Some(src) = &child.source {
             let excludes = Excludes::new(src, exclude)?;
@@ -103,14 +103,4 @@ fn emit(
         entries.push(e);
     }
     w.store_tree(entries)
-}
-
-pub fn join_rel(rel: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rel.len() + 1 + name.len());
-    out.extend_from_slice(rel);
-    if !rel.is_empty() {
-        out.push(b'/');
-    }
-    out.extend_from_slice(name);
-    out
 }

@@ -16,13 +16,13 @@ use vger_types::{ChunkId, Result, VgerError};
 use super::MAX_WARNINGS;
 use super::filecache::{FileCache, Identity};
 use super::pipeline::Uploader;
-use super::source::join_rel as join;
 use crate::cancel::CancelToken;
 use crate::chunker::{Chunker, StreamError};
 use crate::progress::{Event, Progress, Warning};
 use crate::repo::Repository;
 use crate::repo::index::IdMap;
 use crate::repo::snapshot::SnapshotStats;
+use crate::tree::join_path as join;
 use crate::tree::{self, Content, Entry, Kind};
 
 /// gitignore-style exclusion for one source root.

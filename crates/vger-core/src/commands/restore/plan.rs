@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use globset::{Glob, GlobMatcher};
 use vger_types::{ChunkId, Result, VgerError};
 
-use crate::commands::backup::join_rel;
 use crate::repo::Repository;
+use crate::tree::join_path;
 use crate::tree::{Content, Entry, Kind, valid_name};
 
 pub struct Item {
@@ -74,7 +74,7 @@ fn walk(
 ) -> Result<bool> {
     let mut any = false;
     for e in repo.read_tree(tree)? {
-        let path = join_rel(rel, &e.name);
+        let path = join_path(rel, &e.name);
         let sel =
             selected || m.is_some_and(|m| m.is_match(String::from_utf8_lossy(&path).as_ref()));
         match (e.kind, &e.content) {
