@@ -18,6 +18,7 @@ export type TsErrorCode =
   | 'VGER_RESTORE_INCOMPLETE' // restore finished but some files could not be written
   | 'VGER_NOT_AVAILABLE' // the loaded native addon does not have this feature yet
   | 'VGER_CHECK_FAILED' // vger check found problems (they are listed before this error; exit code 1)
+  | 'VGER_REPO_CHANGED' // the URL holds another repository than this machine used there, or an unencrypted one
   | 'VGER_INTERNAL' // anything that did not carry a code
 
 /** Codes of the native engine (vger-types `ErrorCode`); new ones still arrive as plain strings. */

@@ -5,10 +5,12 @@
 import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../config/load.js'
+import { knownRepositoriesFile } from '../config/paths.js'
 import { type Selection, selectRepositories } from '../config/select.js'
 import type { EncryptionConfig, RepositoryConfig, VgerConfig } from '../config/types.js'
 import { VgerError, fromNativeError, isVgerError } from '../errors.js'
 import { currentUsername, shortHostname } from '../host.js'
+import { KnownRepositories, type Seen } from '../known-repos.js'
 import type { KdfParams, RepoInfo } from '../native-types.js'
 import { type Prompter, resolvePassphrase } from '../passphrase.js'
 import type { Repository } from '../repository.js'
@@ -71,6 +73,7 @@ export class CliContext {
     new: new Map<EncryptionConfig, Promise<string>>(),
   }
   #config: VgerConfig | undefined
+  #known: KnownRepositories | undefined
 
   constructor(
     readonly io: CliIo,
@@ -157,14 +160,29 @@ export class CliContext {
    * reported as such, and an unencrypted one opens, without asking for a passphrase.
    */
   async open(repo: RepositoryConfig): Promise<Repository> {
-    const encrypted = (await this.probe(repo)).encryption !== 'none'
+    const seen = await this.probe(repo)
+    this.knownRepositories().check(repo.url, repo.name, seen)
     const { Repository } = await import('../repository.js')
     this.throwIfAborted()
-    const passphrase = encrypted ? await this.passphrase(repo) : undefined
+    const passphrase = seen.encryption !== 'none' ? await this.passphrase(repo) : undefined
     const lockWaitSecs = this.options.lockWait
     const opened = await Repository.open({ url: repo.url, passphrase, ...(lockWaitSecs === undefined ? {} : { lockWaitSecs }) })
     for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
+    // Recorded only once the key opened it: for an encrypted repository that authenticates the id.
+    this.remember(repo.url, opened.info())
     return opened
+  }
+
+  /** The repositories this machine has used (repository swap and downgrade protection). */
+  knownRepositories(): KnownRepositories {
+    this.#known ??= new KnownRepositories(knownRepositoriesFile({ env: this.io.env, home: this.home }))
+    return this.#known
+  }
+
+  /** Records the repository at `url` (after init or open); a failure to write is a warning. */
+  remember(url: string, seen: Seen): void {
+    const warning = this.knownRepositories().remember(url, seen)
+    if (warning !== undefined) this.out.warn(warning)
   }
 
   /** Fails with a helpful VGER_REPO_NOT_FOUND when there is no repository at `repo.url`. */

@@ -66,7 +66,17 @@ export function findConfigFile(flag: string | undefined, loc: Locations, exists 
   return candidateFiles(loc).find((c) => exists(c.file)) ?? null
 }
 
-/** `$XDG_DATA_HOME/vger/repo` or `~/.local/share/vger/repo`: the repository of the embedded default config. */
+/** `$XDG_DATA_HOME/vger` or `~/.local/share/vger`: vger's data directory on this machine. */
+export function dataDir(loc: Pick<Locations, 'env' | 'home'>): string {
+  return path.join(xdgDir(loc.env, 'XDG_DATA_HOME', loc.home, path.join('.local', 'share')), 'vger')
+}
+
+/** `<data dir>/repo`: the repository of the embedded default config. */
 export function defaultRepositoryPath(loc: Pick<Locations, 'env' | 'home'>): string {
-  return path.join(xdgDir(loc.env, 'XDG_DATA_HOME', loc.home, path.join('.local', 'share')), 'vger', 'repo')
+  return path.join(dataDir(loc), 'repo')
+}
+
+/** `<data dir>/known-repositories.json`: the id and encryption seen at each repository URL (ts/known-repos.ts). */
+export function knownRepositoriesFile(loc: Pick<Locations, 'env' | 'home'>): string {
+  return path.join(dataDir(loc), 'known-repositories.json')
 }
