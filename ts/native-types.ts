@@ -68,6 +68,15 @@ export interface BackupOptions {
    * files (device, inode, size, mtime, ctime) are not read again. Without it, or on a cold cache, the
    * parent snapshot (latest with the same label and hostname) stands in. */
   cacheDir?: string
+  /** A directory holding an entry with one of these names (e.g. `.nobackup`, `CACHEDIR.TAG`) is skipped;
+   * a source root never is. */
+  excludeIfPresent?: string[]
+  /** Stay on the source root's filesystem: mount points are stored as empty directories. Default false. */
+  oneFileSystem?: boolean
+  /** Honour `.gitignore` files found in the tree (each applies below its directory). Default false. */
+  gitIgnore?: boolean
+  /** Record extended attributes. Default true. */
+  xattrs?: boolean
 }
 
 export interface SnapshotStats {

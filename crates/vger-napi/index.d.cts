@@ -72,6 +72,14 @@ export interface BackupOptions {
    * those the parent snapshot shows unchanged.
    */
   cacheDir?: string
+  /** A directory holding an entry with one of these names is skipped. */
+  excludeIfPresent?: Array<string>
+  /** Do not descend into other filesystems (mount points are stored empty). Default false. */
+  oneFileSystem?: boolean
+  /** Honour `.gitignore` files in the tree. Default false. */
+  gitIgnore?: boolean
+  /** Record extended attributes. Default true. */
+  xattrs?: boolean
 }
 
 export interface BackupOutcome {

@@ -42,7 +42,7 @@ function source(label: string, paths: string[], extra: Partial<SourceConfig> = {
     excludeIfPresent: [],
     oneFileSystem: false,
     gitIgnore: false,
-    xattrs: false,
+    xattrs: true,
     hooks: {},
     commandDumps: [],
     ...extra,

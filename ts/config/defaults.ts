@@ -25,7 +25,7 @@ export const NO_SOURCE_DEFAULTS: SourceDefaults = {
   excludeIfPresent: [],
   oneFileSystem: false,
   gitIgnore: false,
-  xattrs: false,
+  xattrs: true,
 }
 
 /** A source with the inherited options filled in. */

@@ -68,7 +68,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
     excludeIfPresent: raw.exclude_if_present ?? [],
     oneFileSystem: raw.one_file_system ?? false,
     gitIgnore: raw.git_ignore ?? false,
-    xattrs: raw.xattrs?.enabled ?? false,
+    xattrs: raw.xattrs?.enabled ?? true,
   }
   const labels = repositories.flatMap((r) => (r.label === undefined ? [] : [r.label]))
   const sources = resolveSources(raw.sources ?? [], defaults, baseDir, ctx.home, labels, problem)

@@ -13,7 +13,7 @@ pub mod retention;
 pub mod tree;
 
 pub use cancel::CancelToken;
-pub use commands::backup::{BackupOptions, BackupOutcome, backup};
+pub use commands::backup::{BackupOptions, BackupOutcome, SourceFilter, backup};
 pub use commands::check::{CheckOptions, CheckReport, DamagedSnapshot, Problem, check};
 pub use commands::compact::{CompactOptions, CompactOutcome, CompactPlan, PackUse, compact};
 pub use commands::destroy::{DestroyPlan, destroy, plan_destroy};

@@ -47,6 +47,7 @@ pub fn backup_opts(paths: &[&Path]) -> BackupOptions {
         paths: paths.iter().map(|p| p.to_path_buf()).collect(),
         label: "test".into(),
         exclude: vec![],
+        filter: Default::default(),
         hostname: "host".into(),
         username: "user".into(),
         compression: Compression::Lz4,

@@ -103,6 +103,14 @@ pub struct BackupOptions {
     /// Directory of the file cache (e.g. `~/.cache/vger`); without it every file is read, except
     /// those the parent snapshot shows unchanged.
     pub cache_dir: Option<String>,
+    /// A directory holding an entry with one of these names is skipped.
+    pub exclude_if_present: Option<Vec<String>>,
+    /// Do not descend into other filesystems (mount points are stored empty). Default false.
+    pub one_file_system: Option<bool>,
+    /// Honour `.gitignore` files in the tree. Default false.
+    pub git_ignore: Option<bool>,
+    /// Record extended attributes. Default true.
+    pub xattrs: Option<bool>,
 }
 
 #[napi(object)]

@@ -146,6 +146,12 @@ impl Repository {
             paths: opts.paths.iter().map(PathBuf::from).collect(),
             label: opts.label,
             exclude: opts.exclude.unwrap_or_default(),
+            filter: vger_core::SourceFilter {
+                exclude_if_present: opts.exclude_if_present.unwrap_or_default(),
+                one_file_system: opts.one_file_system.unwrap_or(false),
+                git_ignore: opts.git_ignore.unwrap_or(false),
+                xattrs: opts.xattrs.unwrap_or(true),
+            },
             hostname: opts.hostname,
             username: opts.username,
             compression,

@@ -243,6 +243,7 @@ pub fn backup_opts(src: &Path, label: &str) -> BackupOptions {
         paths: vec![src.to_path_buf()],
         label: label.into(),
         exclude: vec![],
+        filter: Default::default(),
         hostname: "host".into(),
         username: "user".into(),
         compression: Compression::Lz4,

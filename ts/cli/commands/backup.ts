@@ -69,10 +69,6 @@ export function selectSources(sources: SourceConfig[], labels: readonly string[]
 /** What a source asks for that this version does not do yet: said once per source and run. */
 function notYetApplied(source: SourceConfig): string[] {
   const out: string[] = []
-  if (source.excludeIfPresent.length > 0) out.push('exclude_if_present')
-  if (source.oneFileSystem) out.push('one_file_system')
-  if (source.gitIgnore) out.push('git_ignore')
-  if (source.xattrs) out.push('xattrs')
   if (Object.keys(source.hooks).length > 0) out.push('hooks')
   if (source.commandDumps.length > 0) out.push('command_dumps')
   return out
@@ -121,6 +117,10 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
           paths: source.paths,
           label: source.label,
           exclude: source.exclude,
+          excludeIfPresent: source.excludeIfPresent,
+          oneFileSystem: source.oneFileSystem,
+          gitIgnore: source.gitIgnore,
+          xattrs: source.xattrs,
           hostname,
           username,
           compression: flags.compression ?? repo.compression.algorithm,

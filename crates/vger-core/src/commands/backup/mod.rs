@@ -21,6 +21,7 @@ use crate::repo::lock::LockKind;
 use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
 use filecache::FileCache;
 use pipeline::Uploader;
+pub use walk::SourceFilter;
 use walk::Walker;
 
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct BackupOptions {
     pub label: String,
     /// gitignore-style patterns, relative to each source root.
     pub exclude: Vec<String>,
+    /// Marker files, filesystem boundaries, `.gitignore` files, xattrs.
+    pub filter: SourceFilter,
     pub hostname: String,
     pub username: String,
     pub compression: Compression,
@@ -108,8 +111,22 @@ pub fn backup(
     } else {
         parent_tree(repo, opts)
     };
-    let mut walker = Walker::new(repo, &uploader, progress, cancel, cache, true);
-    let walked = source::backup_sources(&mut walker, &opts.paths, &opts.exclude, parent.as_ref());
+    let mut walker = Walker::new(
+        repo,
+        &uploader,
+        progress,
+        cancel,
+        cache,
+        true,
+        opts.filter.xattrs,
+    );
+    let walked = source::backup_sources(
+        &mut walker,
+        &opts.paths,
+        &opts.exclude,
+        &opts.filter,
+        parent.as_ref(),
+    );
     let (stats, warnings, omitted, cache) = walker.into_parts();
     let written = uploader.finish();
     let (tree, written) = match (walked, written) {

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use vger_types::{ChunkId, Result, VgerError};
 
-use super::walk::{Excludes, Walker, find};
+use super::walk::{Excludes, SourceFilter, Walker, find};
 use crate::tree::{Content, Kind};
 
 pub fn absolute(p: &Path) -> PathBuf {
@@ -29,6 +29,7 @@ pub fn backup_sources(
     w: &mut Walker<'_>,
     paths: &[PathBuf],
     exclude: &[String],
+    filter: &SourceFilter,
     parent: Option<&ChunkId>,
 ) -> Result<ChunkId> {
     for p in paths {
@@ -38,7 +39,7 @@ pub fn backup_sources(
     }
     if let [only] = paths {
         let root = absolute(only);
-        let excludes = Excludes::new(&root, exclude)?;
+        let excludes = Excludes::new(&root, exclude, filter)?;
         let meta = std::fs::symlink_metadata(&root)
             .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
         if meta.is_dir() {
@@ -66,7 +67,7 @@ pub fn backup_sources(
         }
         node.source = Some(abs);
     }
-    emit(w, &top, Path::new("/"), b"", exclude, parent)
+    emit(w, &top, Path::new("/"), b"", exclude, filter, parent)
 }
 
 fn emit(
@@ -75,6 +76,7 @@ fn emit(
     dir: &Path,
     rel: &[u8],
     exclude: &[String],
+    filter: &SourceFilter,
     parent: Option<&ChunkId>,
 ) -> Result<ChunkId> {
     let old = w.parent_entries(parent);
@@ -84,7 +86,7 @@ fn emit(
         let child_rel = crate::tree::join_path(rel, name);
         let prev = find(&old, name);
         if let Some(src) = &child.source {
-            let excludes = Excludes::new(src, exclude)?;
+            let excludes = Excludes::new(src, exclude, filter)?;
             if let Some(e) = w.entry(src, name.clone(), &child_rel, &excludes, prev)? {
                 entries.push(e);
             }
@@ -94,7 +96,7 @@ fn emit(
             Some(Content::Subtree(id)) => Some(id),
             _ => None,
         };
-        let sub = emit(w, child, &path, &child_rel, exclude, sub_parent)?;
+        let sub = emit(w, child, &path, &child_rel, exclude, filter, sub_parent)?;
         let meta = std::fs::symlink_metadata(&path)
             .map_err(|e| VgerError::io(format!("reading {}", path.display()), e))?;
         let mut e = w.describe(&path, name.clone(), &meta);

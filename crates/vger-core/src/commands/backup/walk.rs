@@ -25,13 +25,64 @@ use crate::repo::snapshot::SnapshotStats;
 use crate::tree::join_path as join;
 use crate::tree::{self, Content, Entry, Kind};
 
-/// gitignore-style exclusion for one source root.
-pub struct Excludes(Option<Gitignore>);
+/// What the walk of a source skips or records, besides its exclude patterns.
+#[derive(Debug, Clone)]
+pub struct SourceFilter {
+    /// A directory holding an entry with one of these names is not backed up (a source root
+    /// always is).
+    pub exclude_if_present: Vec<String>,
+    /// Directories on another filesystem than their source root are stored empty (mount points
+    /// are kept, their contents are not); other entries there are skipped.
+    pub one_file_system: bool,
+    /// `.gitignore` files found in the tree exclude what they match, below their directory.
+    pub git_ignore: bool,
+    /// Extended attributes are recorded.
+    pub xattrs: bool,
+}
+
+impl Default for SourceFilter {
+    fn default() -> Self {
+        Self {
+            exclude_if_present: Vec::new(),
+            one_file_system: false,
+            git_ignore: false,
+            xattrs: true,
+        }
+    }
+}
+
+/// The exclusion rules of one source root: gitignore-style patterns, marker files and the
+/// root's filesystem.
+pub struct Excludes {
+    patterns: Option<Gitignore>,
+    markers: Vec<Vec<u8>>,
+    /// The source root's device, when the walk stays on one filesystem.
+    root_dev: Option<u64>,
+    git_ignore: bool,
+}
 
 impl Excludes {
-    pub fn new(root: &Path, patterns: &[String]) -> Result<Self> {
+    pub fn new(root: &Path, patterns: &[String], filter: &SourceFilter) -> Result<Self> {
+        let root_dev = if filter.one_file_system {
+            let m = fs::metadata(root)
+                .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
+            Some(m.dev())
+        } else {
+            None
+        };
+        let markers = filter
+            .exclude_if_present
+            .iter()
+            .map(|n| n.as_bytes().to_vec())
+            .collect();
+        let mut ex = Self {
+            patterns: None,
+            markers,
+            root_dev,
+            git_ignore: filter.git_ignore,
+        };
         if patterns.is_empty() {
-            return Ok(Self(None));
+            return Ok(ex);
         }
         let mut b = GitignoreBuilder::new(root);
         for p in patterns {
@@ -41,13 +92,24 @@ impl Excludes {
         let g = b
             .build()
             .map_err(|e| VgerError::invalid(format!("exclude patterns: {e}")))?;
-        Ok(Self(Some(g)))
+        ex.patterns = Some(g);
+        Ok(ex)
     }
 
     fn excludes(&self, path: &Path, is_dir: bool) -> bool {
-        self.0
+        self.patterns
             .as_ref()
             .is_some_and(|g| g.matched(path, is_dir).is_ignore())
+    }
+
+    /// A directory with these entry names holds a marker file.
+    fn marked(&self, names: &[Vec<u8>]) -> bool {
+        self.markers.iter().any(|m| names.binary_search(m).is_ok())
+    }
+
+    /// The entry lies on another filesystem than the source root.
+    fn foreign(&self, meta: &Metadata) -> bool {
+        self.root_dev.is_some_and(|dev| dev != meta.dev())
     }
 }
 
@@ -68,6 +130,9 @@ pub struct Walker<'a> {
     cache: FileCache,
     /// No file cache was loaded: the parent snapshot's trees stand in for it.
     use_parent: bool,
+    xattrs: bool,
+    /// The `.gitignore` matchers of the directories being walked, outermost first.
+    gitignores: Vec<Gitignore>,
 }
 
 impl<'a> Walker<'a> {
@@ -78,6 +143,7 @@ impl<'a> Walker<'a> {
         cancel: &'a CancelToken,
         cache: FileCache,
         use_parent: bool,
+        xattrs: bool,
     ) -> Self {
         let chunker = Rc::new(Chunker::new(
             repo.config().chunker,
@@ -99,6 +165,8 @@ impl<'a> Walker<'a> {
             omitted: 0,
             use_parent: use_parent && !cache.loaded(),
             cache,
+            xattrs,
+            gitignores: Vec::new(),
         }
     }
 
@@ -175,16 +243,66 @@ impl<'a> Walker<'a> {
         parent: Option<&ChunkId>,
     ) -> Result<ChunkId> {
         let old = self.parent_entries(parent);
+        let pushed = ex.git_ignore && self.push_gitignore(path, &names);
         let mut entries = Vec::with_capacity(names.len());
+        let mut result = Ok(());
         for name in names {
             let child = path.join(std::ffi::OsStr::from_bytes(&name));
             let child_rel = join(rel, &name);
             let prev = find(&old, &name);
-            if let Some(e) = self.entry(&child, name, &child_rel, ex, prev)? {
-                entries.push(e);
+            match self.entry(&child, name, &child_rel, ex, prev) {
+                Ok(Some(e)) => entries.push(e),
+                Ok(None) => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
         }
+        if pushed {
+            self.gitignores.pop();
+        }
+        result?;
         self.store_tree(entries)
+    }
+
+    /// Loads `dir/.gitignore` when the directory has one; true when a matcher was pushed. A file
+    /// that cannot be read or has bad lines is reported, and its good lines still apply.
+    fn push_gitignore(&mut self, dir: &Path, names: &[Vec<u8>]) -> bool {
+        if names.binary_search(&b".gitignore".to_vec()).is_err() {
+            return false;
+        }
+        let file = dir.join(".gitignore");
+        let mut b = GitignoreBuilder::new(dir);
+        if let Some(err) = b.add(&file) {
+            let msg = format!("{}: {err}", file.display());
+            self.note(&file, "VGER_INVALID_ARGUMENT", msg);
+        }
+        match b.build() {
+            Ok(g) => {
+                self.gitignores.push(g);
+                true
+            }
+            Err(err) => {
+                let msg = format!("{}: {err}", file.display());
+                self.note(&file, "VGER_INVALID_ARGUMENT", msg);
+                false
+            }
+        }
+    }
+
+    /// The innermost `.gitignore` with an opinion decides (a `!pattern` re-includes).
+    fn git_ignored(&self, path: &Path, is_dir: bool) -> bool {
+        for g in self.gitignores.iter().rev() {
+            let m = g.matched(path, is_dir);
+            if m.is_ignore() {
+                return true;
+            }
+            if m.is_whitelist() {
+                return false;
+            }
+        }
+        false
     }
 
     /// Describes one filesystem object and stores its content. `None` when excluded or skipped.
@@ -205,10 +323,20 @@ impl<'a> Walker<'a> {
             }
         };
         let ft = meta.file_type();
-        if ex.excludes(path, ft.is_dir()) {
+        if ex.excludes(path, ft.is_dir()) || self.git_ignored(path, ft.is_dir()) {
             return Ok(None);
         }
-        let mut e = self.describe(path, name, &meta);
+        if ex.foreign(&meta) {
+            if !ft.is_dir() {
+                return Ok(None);
+            }
+            // A mount point: the directory is kept, what is mounted on it is not.
+            let mut e = self.describe(path, name, &meta);
+            e.kind = Kind::Dir;
+            e.content = Content::Subtree(self.store_tree(Vec::new())?);
+            self.stats.dirs += 1;
+            return Ok(Some(e));
+        }
         if ft.is_dir() {
             let names = match read_names(path) {
                 Ok(n) => n,
@@ -217,6 +345,10 @@ impl<'a> Walker<'a> {
                     return Ok(None);
                 }
             };
+            if ex.marked(&names) {
+                return Ok(None);
+            }
+            let mut e = self.describe(path, name, &meta);
             e.kind = Kind::Dir;
             let sub = match prev {
                 Some(Entry {
@@ -228,7 +360,10 @@ impl<'a> Walker<'a> {
             };
             e.content = Content::Subtree(self.dir_tree(path, names, rel, ex, sub)?);
             self.stats.dirs += 1;
-        } else if ft.is_file() {
+            return Ok(Some(e));
+        }
+        let mut e = self.describe(path, name, &meta);
+        if ft.is_file() {
             if meta.nlink() > 1
                 && let Some(first) = self.hardlinks.get(&(meta.dev(), meta.ino()))
             {
@@ -301,16 +436,20 @@ impl<'a> Walker<'a> {
                 .unwrap_or_default()
         });
         let group = group.clone();
-        let xattrs = xattr::list(path)
-            .map(|names| {
-                names
-                    .filter_map(|n| {
-                        let v = xattr::get(path, &n).ok().flatten()?;
-                        Some((n.as_bytes().to_vec(), v))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let xattrs = if !self.xattrs {
+            Vec::new()
+        } else {
+            xattr::list(path)
+                .map(|names| {
+                    names
+                        .filter_map(|n| {
+                            let v = xattr::get(path, &n).ok().flatten()?;
+                            Some((n.as_bytes().to_vec(), v))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         Entry {
             name,
             kind: Kind::Fifo,
