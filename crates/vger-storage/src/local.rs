@@ -366,4 +366,38 @@ mod tests {
         assert_eq!(names, vec!["cd"], "no temporary files remain");
         assert_eq!(b.list("packs").unwrap(), vec!["packs/cd/y".to_string()]);
     }
+
+    /// Spool files use direct I/O where the filesystem allows it (the temporary directory) and
+    /// the page cache where it does not (tmpfs): the bytes are the same either way, whatever the
+    /// sizes of the writes and however the length falls against the 4 KiB blocks.
+    #[test]
+    fn spooled_bytes_survive_direct_io_and_its_fallback() {
+        let shm = std::path::Path::new("/dev/shm");
+        let mut roots = vec![tempfile::tempdir().unwrap()];
+        if shm.is_dir() {
+            roots.push(tempfile::tempdir_in(shm).unwrap());
+        }
+        for root in &roots {
+            let b = LocalBackend::new(root.path(), "t");
+            b.create().unwrap();
+            for (i, total) in [0usize, 1, 4096, 524_288, 524_289, 1_300_001]
+                .into_iter()
+                .enumerate()
+            {
+                let data: Vec<u8> = (0..total).map(|j| (j * 31 + i) as u8).collect();
+                let mut s = b.spool("packs").unwrap();
+                for piece in data.chunks(7_777 + i * 1_000) {
+                    s.write(piece).unwrap();
+                }
+                let key = format!("packs/ab/{i}");
+                b.put_spooled(&key, s).unwrap();
+                assert_eq!(
+                    b.get(&key).unwrap(),
+                    data,
+                    "{total} bytes in {:?}",
+                    root.path()
+                );
+            }
+        }
+    }
 }

@@ -1,10 +1,20 @@
 //! Objects written before their key is known. A pack's key is the hash of its bytes, so the
 //! backup streams a pack into a [`Spooled`] object as it fills and names it at the end
 //! ([`crate::Backend::put_spooled`]). Backends without a place to spool keep the bytes in memory.
+//!
+//! A spool file is written with direct I/O (`O_DIRECT`) where the filesystem allows it: whole
+//! aligned blocks go from the write buffer to the device without a copy into the page cache, which
+//! took about an eighth of a first backup's CPU time (a pack is not read again by the backup, and
+//! its bytes would only push the user's data out of the cache). The last partial block is written
+//! through the page cache, and the file is synced before it is named, as before. Where direct I/O
+//! is refused (tmpfs, some network filesystems), the file is written through the page cache.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
 use vger_types::{Result, VgerError};
 
@@ -17,11 +27,97 @@ pub struct Spooled {
 
 enum Inner {
     Memory(Vec<u8>),
-    File(Option<(BufWriter<File>, PathBuf)>),
+    File(Option<(FileWriter, PathBuf)>),
 }
 
 /// Write buffer of a spool file: small blobs are gathered into writes of this size.
 const FILE_BUFFER: usize = 512 << 10;
+/// Alignment of direct I/O buffers, lengths and offsets (a page covers every block size in use).
+const ALIGN: usize = 4096;
+
+/// A buffered writer whose buffer is aligned for direct I/O and which writes only whole buffers
+/// while direct I/O is on.
+struct FileWriter {
+    file: File,
+    /// `FILE_BUFFER + ALIGN` bytes; the buffer proper starts at `start`, which is aligned.
+    mem: Vec<u8>,
+    start: usize,
+    filled: usize,
+    direct: bool,
+}
+
+impl FileWriter {
+    fn new(file: File) -> Self {
+        let mem = vec![0u8; FILE_BUFFER + ALIGN];
+        let start = mem.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let direct = set_direct(&file, true);
+        Self {
+            file,
+            mem,
+            start,
+            filled: 0,
+            direct,
+        }
+    }
+
+    fn write_all(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() {
+            let n = (FILE_BUFFER - self.filled).min(data.len());
+            let at = self.start + self.filled;
+            self.mem[at..at + n].copy_from_slice(&data[..n]);
+            self.filled += n;
+            data = &data[n..];
+            if self.filled == FILE_BUFFER {
+                self.flush_buffer()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_buffer(&mut self) -> std::io::Result<()> {
+        let buf = &self.mem[self.start..self.start + self.filled];
+        let mut done = 0;
+        while done < buf.len() {
+            match (&self.file).write(&buf[done..]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Direct I/O refused (or a short direct write left the rest unaligned): the rest
+                // goes through the page cache.
+                Err(e) if self.direct && e.raw_os_error() == Some(nix::libc::EINVAL) => {
+                    self.direct = false;
+                    set_direct(&self.file, false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.filled = 0;
+        Ok(())
+    }
+
+    /// Writes what is buffered (a partial block without direct I/O) and syncs the file.
+    fn finish(mut self) -> std::io::Result<File> {
+        if self.direct && !self.filled.is_multiple_of(ALIGN) {
+            self.direct = false;
+            set_direct(&self.file, false);
+        }
+        if self.filled > 0 {
+            self.flush_buffer()?;
+        }
+        self.file.sync_all()?;
+        Ok(self.file)
+    }
+}
+
+/// Turns `O_DIRECT` on or off for an open file; false when it is not on afterwards.
+fn set_direct(file: &File, on: bool) -> bool {
+    let Ok(bits) = fcntl(file.as_fd(), FcntlArg::F_GETFL) else {
+        return false;
+    };
+    let mut flags = OFlag::from_bits_truncate(bits);
+    flags.set(OFlag::O_DIRECT, on);
+    fcntl(file.as_fd(), FcntlArg::F_SETFL(flags)).is_ok() && on
+}
 
 impl Spooled {
     pub fn memory() -> Self {
@@ -34,7 +130,7 @@ impl Spooled {
     /// A spool in `file`, newly created at `path` (removed again unless stored).
     pub fn file(file: File, path: PathBuf) -> Self {
         Self {
-            inner: Inner::File(Some((BufWriter::with_capacity(FILE_BUFFER, file), path))),
+            inner: Inner::File(Some((FileWriter::new(file), path))),
             len: 0,
         }
     }
@@ -67,19 +163,13 @@ impl Spooled {
             Inner::Memory(v) => Ok(SpoolParts::Memory(std::mem::take(v))),
             Inner::File(slot) => {
                 let (w, path) = slot.take().expect("a spool is taken apart once");
-                let io = |e| VgerError::io(format!("writing {}", path.display()), e);
-                let file = match w.into_inner() {
-                    Ok(f) => f,
+                match w.finish() {
+                    Ok(file) => Ok(SpoolParts::File(file, path)),
                     Err(e) => {
                         let _ = fs::remove_file(&path);
-                        return Err(io(e.into_error()));
+                        Err(VgerError::io(format!("writing {}", path.display()), e))
                     }
-                };
-                if let Err(e) = file.sync_all() {
-                    let _ = fs::remove_file(&path);
-                    return Err(io(e));
                 }
-                Ok(SpoolParts::File(file, path))
             }
         }
     }

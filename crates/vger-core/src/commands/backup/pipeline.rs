@@ -21,7 +21,7 @@ use crate::repo::pack::{self, BlobEntry, PackStream};
 pub use crate::repo::pack::PACK_TARGET;
 
 /// Raw bytes of blobs submitted but not yet added to a pack.
-pub const BLOB_BUDGET: usize = 24 << 20;
+pub const BLOB_BUDGET: usize = 16 << 20;
 
 /// Blobs travel between threads in batches of up to this many bytes (or [`BATCH_BLOBS`]
 /// blobs): tens of thousands of small files would otherwise cost a thread wake-up each.
