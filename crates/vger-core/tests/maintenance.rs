@@ -421,3 +421,69 @@ fn a_waiter_never_fences_out_a_live_holder() {
         assert_eq!(w.join().unwrap().code(), ErrorCode::Locked);
     });
 }
+
+/// A backend whose first listing of `index/` still shows a segment that a compaction has just
+/// deleted (the race between opening, which takes no lease, and a concurrent compact).
+struct StaleIndexListing {
+    inner: vger_storage::LocalBackend,
+    stale_once: std::sync::atomic::AtomicBool,
+}
+
+impl vger_storage::Backend for StaleIndexListing {
+    fn get(&self, key: &str) -> vger_core::Result<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> vger_core::Result<Vec<u8>> {
+        self.inner.get_range(key, offset, len)
+    }
+    fn put_new(&self, key: &str, data: &[u8]) -> vger_core::Result<()> {
+        self.inner.put_new(key, data)
+    }
+    fn list(&self, prefix: &str) -> vger_core::Result<Vec<String>> {
+        let mut keys = self.inner.list(prefix)?;
+        if prefix == "index"
+            && self
+                .stale_once
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            keys.insert(0, format!("index/{}", "0".repeat(64)));
+        }
+        Ok(keys)
+    }
+    fn size(&self, key: &str) -> vger_core::Result<Option<u64>> {
+        self.inner.size(key)
+    }
+    fn delete(&self, key: &str) -> vger_core::Result<()> {
+        self.inner.delete(key)
+    }
+    fn is_empty(&self) -> vger_core::Result<bool> {
+        self.inner.is_empty()
+    }
+    fn create(&self) -> vger_core::Result<()> {
+        self.inner.create()
+    }
+    fn location(&self) -> &str {
+        self.inner.location()
+    }
+}
+
+#[test]
+fn opening_while_a_compaction_replaces_index_segments_reads_the_new_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f.bin"), bytes(50_000, 7)).unwrap();
+    run_backup(&repo, &[&src]);
+    let chunks = repo.index().len();
+    drop(repo);
+    let backend = std::sync::Arc::new(StaleIndexListing {
+        inner: vger_storage::LocalBackend::new(repo_url(dir.path()), &repo_url(dir.path())),
+        stale_once: std::sync::atomic::AtomicBool::new(true),
+    });
+    let reopened =
+        Repository::open_with(backend.clone(), Some(PASS)).expect("a stale listing is retried");
+    assert!(!backend.stale_once.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(reopened.index().len(), chunks);
+    assert!(reopened.index_still_current().unwrap());
+}

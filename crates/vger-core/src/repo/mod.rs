@@ -145,7 +145,22 @@ impl Repository {
 
     /// Rebuilds the in-memory index from the segments in storage now (after taking a lease, so
     /// a compaction that ran since opening is seen). Returns the damaged segments.
+    ///
+    /// Opening takes no lease, so a compaction may replace segments between the listing and the
+    /// reads: it writes the new segments before it deletes the old ones, so a listed segment that
+    /// is gone when read means the listing is stale, and the load starts again from a new one.
     pub fn reload_index(&self) -> Result<Vec<Warning>> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 1;
+        loop {
+            match self.load_segments() {
+                Err(VgerError::ObjectMissing { .. }) if attempt < ATTEMPTS => attempt += 1,
+                r => return r,
+            }
+        }
+    }
+
+    fn load_segments(&self) -> Result<Vec<Warning>> {
         let mut index = IndexBuilder::default();
         let mut warnings = Vec::new();
         let keys = self.backend.list("index")?;
