@@ -487,3 +487,31 @@ fn opening_while_a_compaction_replaces_index_segments_reads_the_new_listing() {
     assert_eq!(reopened.index().len(), chunks);
     assert!(reopened.index_still_current().unwrap());
 }
+
+/// A repository opened before a compaction and used after it (a long-lived handle, or a restore
+/// whose lease waited for the compaction) must not read packs the compaction deleted.
+#[test]
+fn a_handle_opened_before_a_compaction_restores_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("keep.bin"), bytes(60_000, 1)).unwrap();
+    fs::write(src.join("drop.bin"), bytes(400_000, 2)).unwrap();
+    let first = run_backup(&repo, &[&src]).snapshot.id.to_hex();
+    fs::remove_file(src.join("drop.bin")).unwrap();
+    run_backup(&repo, &[&src]);
+
+    let reader = Repository::open(&repo_url(dir.path()), Some(PASS)).unwrap();
+    forget(&repo, &plan_forget(&repo, &[first]).unwrap()).unwrap();
+    let done = compact_now(&repo, false);
+    assert!(
+        done.packs_deleted > 0,
+        "the compaction removed the old pack"
+    );
+
+    let out = dir.path().join("out");
+    let restored = run_restore(&reader, "latest", &out, None).unwrap();
+    assert!(restored.errors.is_empty(), "{:?}", restored.errors);
+    assert_eq!(fs::read(out.join("keep.bin")).unwrap(), bytes(60_000, 1));
+}

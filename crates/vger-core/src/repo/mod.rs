@@ -207,9 +207,15 @@ impl Repository {
         self.lease = s;
     }
 
-    /// Takes a lease for an operation (see [`lock`]).
+    /// Takes a lease for an operation (see [`lock`]). The index was loaded when the repository
+    /// was opened, without a lease: if a compaction has replaced segments since, it is loaded
+    /// again now, so every reader works from what exists while it holds the lease.
     pub fn lease(&self, kind: LockKind, operation: &str) -> Result<Lease> {
-        Lease::acquire(self, kind, operation)
+        let lease = Lease::acquire(self, kind, operation)?;
+        if !self.index_still_current()? {
+            self.reload_index()?;
+        }
+        Ok(lease)
     }
 
     /// Re-wraps the master key under a new passphrase: the new key file is written first, then
