@@ -397,6 +397,10 @@ mod tests {
                     "{total} bytes in {:?}",
                     root.path()
                 );
+                // Read back from the spool file itself (backends without a spool of their own).
+                let mut s = b.spool("packs").unwrap();
+                s.write(&data).unwrap();
+                assert_eq!(s.into_bytes().unwrap(), data, "{total} bytes read back");
             }
         }
     }

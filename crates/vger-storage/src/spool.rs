@@ -95,7 +95,8 @@ impl FileWriter {
         Ok(())
     }
 
-    /// Writes what is buffered (a partial block without direct I/O) and syncs the file.
+    /// Writes what is buffered (a partial block without direct I/O) and syncs the file, which is
+    /// left without `O_DIRECT` so that it can be read back with any buffer.
     fn finish(mut self) -> std::io::Result<File> {
         if self.direct && !self.filled.is_multiple_of(ALIGN) {
             self.direct = false;
@@ -103,6 +104,10 @@ impl FileWriter {
         }
         if self.filled > 0 {
             self.flush_buffer()?;
+        }
+        if self.direct {
+            self.direct = false;
+            set_direct(&self.file, false);
         }
         self.file.sync_all()?;
         Ok(self.file)

@@ -64,6 +64,7 @@ pub struct Excludes {
 impl Excludes {
     pub fn new(root: &Path, patterns: &[String], filter: &SourceFilter) -> Result<Self> {
         let root_dev = if filter.one_file_system {
+            // The directory walked (a root given as a symlink to a directory is walked through it).
             let m = fs::metadata(root)
                 .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
             Some(m.dev())
