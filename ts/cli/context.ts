@@ -185,6 +185,12 @@ export class CliContext {
     if (warning !== undefined) this.out.warn(warning)
   }
 
+  /** Drops the record of `url` (after `vger delete`); a failure to write is a warning. */
+  forget(url: string): void {
+    const warning = this.knownRepositories().forget(url)
+    if (warning !== undefined) this.out.warn(warning)
+  }
+
   /** Fails with a helpful VGER_REPO_NOT_FOUND when there is no repository at `repo.url`. */
   async probe(repo: RepositoryConfig): Promise<RepoInfo> {
     const { Repository } = await import('../repository.js')

@@ -151,16 +151,6 @@ pub fn looks_incompressible(data: &[u8]) -> bool {
     entropy > 7.5
 }
 
-/// Decodes blob plaintext; the decompressed size may not exceed `cap`.
-pub fn decompress(blob: &[u8], cap: usize, what: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let n = decompress_into(blob, cap, what, &mut out)?.len();
-    if blob.first() == Some(&0) {
-        return Ok(blob[HEADER..HEADER + n].to_vec());
-    }
-    Ok(out)
-}
-
 /// Decodes blob plaintext without allocating: the result is the stored payload itself (codec
 /// none) or the decompressed bytes in `out` (a buffer the caller reuses).
 pub fn decompress_into<'a>(
@@ -219,6 +209,12 @@ pub fn decompress_into<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`decompress_into`] into a new vector.
+    fn decompress(blob: &[u8], cap: usize, what: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        Ok(decompress_into(blob, cap, what, &mut out)?.to_vec())
+    }
 
     #[test]
     fn round_trips_and_golden_headers() {

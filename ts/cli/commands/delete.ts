@@ -41,8 +41,7 @@ export async function deleteRepository(ctx: CliContext, flags: DeleteFlags): Pro
   }
   ctx.throwIfAborted()
   const done = await repository.deleteRepository()
-  const warning = ctx.knownRepositories().forget(repo.url)
-  if (warning !== undefined) ctx.out.warn(warning)
+  ctx.forget(repo.url)
   ctx.out.line(`Deleted repository "${repo.name}" (${repo.url}): ${formatCount(done.objects, 'object')}, ${formatBytes(done.bytes)}.`)
   ctx.out.result({ repository: repo.name, url: repo.url, ...done })
   return 0

@@ -17,7 +17,7 @@ use vger_crypto::{
 use vger_storage::{Backend, open_backend};
 use vger_types::{ChunkId, PackId, Result, SnapshotId, VgerError};
 
-use crate::compress::decompress;
+use crate::compress::decompress_into;
 use crate::progress::Warning;
 use crate::tree::{self, Entry};
 use config::RepoConfig;
@@ -307,18 +307,11 @@ impl Repository {
         cap: usize,
         what: &str,
     ) -> Result<Vec<u8>> {
-        let plain = self
-            .crypter
-            .open(
-                &context(ObjectKind::from(kind), &self.config.id, &id.0),
-                sealed,
-            )
-            .ok_or_else(|| VgerError::corrupt(what, "failed authentication"))?;
-        let data = decompress(&plain, cap, what)?;
-        if self.master.blob_id(kind, &data) != *id {
-            return Err(VgerError::corrupt(what, "content does not match its id"));
-        }
-        Ok(data)
+        let mut buf = sealed.to_vec();
+        let mut out = Vec::new();
+        Ok(self
+            .open_blob_into(id, kind, &mut buf, cap, what, &mut out)?
+            .to_vec())
     }
 
     /// Like [`Repository::open_blob`] without allocating: `sealed` is decrypted in place and a
@@ -339,7 +332,7 @@ impl Repository {
                 sealed,
             )
             .ok_or_else(|| VgerError::corrupt(what, "failed authentication"))?;
-        let data = crate::compress::decompress_into(plain, cap, what, out)?;
+        let data = decompress_into(plain, cap, what, out)?;
         if self.master.blob_id(kind, data) != *id {
             return Err(VgerError::corrupt(what, "content does not match its id"));
         }

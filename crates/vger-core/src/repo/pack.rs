@@ -42,12 +42,9 @@ pub struct BlobEntry {
     pub raw_len: u32,
 }
 
-/// Builds one pack in memory.
-pub struct PackWriter {
-    buf: Vec<u8>,
-    salt: [u8; 16],
-    entries: Vec<BlobEntry>,
-}
+/// Builds one pack in memory (compact and repair): a [`PackStream`] over a memory spool, whose
+/// writes cannot fail.
+pub struct PackWriter(PackStream);
 
 impl Default for PackWriter {
     fn default() -> Self {
@@ -57,47 +54,35 @@ impl Default for PackWriter {
 
 impl PackWriter {
     pub fn new() -> Self {
-        let salt = random_bytes::<16>();
-        let mut buf = Vec::with_capacity(1 << 20);
-        buf.extend_from_slice(MAGIC);
-        buf.push(VERSION);
-        buf.extend_from_slice(&salt);
-        Self {
-            buf,
-            salt,
-            entries: Vec::new(),
-        }
+        Self(PackStream::new(Spooled::memory()).expect("writing to memory does not fail"))
     }
 
     pub fn add(&mut self, id: ChunkId, kind: BlobKind, sealed: &[u8], raw_len: u32) {
-        self.entries.push(BlobEntry {
-            id,
-            kind,
-            offset: self.buf.len() as u32,
-            len: sealed.len() as u32,
-            raw_len,
-        });
-        self.buf.extend_from_slice(sealed);
+        self.0
+            .add(id, kind, sealed, raw_len)
+            .expect("writing to memory does not fail");
     }
 
     pub fn size(&self) -> usize {
-        self.buf.len()
+        self.0.size()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.0.is_empty()
     }
 
     /// Seals the trailer and returns the pack id, its bytes, and its blobs.
     pub fn finish(
-        mut self,
+        self,
         crypter: &Crypter,
         repo_id: &[u8; 32],
     ) -> (PackId, Vec<u8>, Vec<BlobEntry>) {
-        self.buf
-            .extend_from_slice(&trailer(&self.entries, &self.salt, crypter, repo_id));
-        let id = PackId(*blake3::hash(&self.buf).as_bytes());
-        (id, self.buf, self.entries)
+        let (id, out, entries) = self
+            .0
+            .finish(crypter, repo_id)
+            .expect("writing to memory does not fail");
+        let bytes = out.into_bytes().expect("a memory spool is its bytes");
+        (id, bytes, entries)
     }
 }
 
@@ -117,9 +102,8 @@ fn trailer(
     sealed
 }
 
-/// Builds one pack straight into a backend spool (for the local backend a temporary file in
-/// `packs/`), hashing as it goes: the same bytes as [`PackWriter`] without holding the pack in
-/// memory.
+/// Builds one pack into a backend spool (for the local backend a temporary file in `packs/`,
+/// so the pack is never held in memory), hashing as it goes.
 pub struct PackStream {
     out: Spooled,
     hasher: blake3::Hasher,
@@ -300,33 +284,27 @@ mod tests {
     use vger_crypto::{Algorithm, MasterKey};
 
     #[test]
-    fn streamed_pack_has_the_same_bytes_as_a_pack_built_in_memory() {
+    fn a_pack_is_header_blobs_and_sealed_table_and_its_id_is_its_hash() {
         let master = MasterKey::generate();
         let crypter = Crypter::new(Algorithm::Aes256Gcm, &master);
         let repo_id = [7u8; 32];
-        let mut mem = PackWriter::new();
-        let mut stream = PackStream::new(Spooled::memory()).unwrap();
-        mem.salt = stream.salt;
-        mem.buf[9..25].copy_from_slice(&stream.salt);
-        for i in 0..3u8 {
-            let blob = vec![i; 1000 + usize::from(i)];
-            mem.add(ChunkId([i; 32]), BlobKind::Data, &blob, 7);
-            stream
-                .add(ChunkId([i; 32]), BlobKind::Data, &blob, 7)
-                .unwrap();
+        let mut w = PackWriter::new();
+        let blobs: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 1000 + usize::from(i)]).collect();
+        for (i, blob) in blobs.iter().enumerate() {
+            w.add(ChunkId([i as u8; 32]), BlobKind::Data, blob, 7);
         }
-        let body = mem.size();
-        assert_eq!(body, stream.size());
-        let (id, bytes, entries) = mem.finish(&crypter, &repo_id);
-        let (sid, spooled, sentries) = stream.finish(&crypter, &repo_id).unwrap();
-        let sbytes = spooled.into_bytes().unwrap();
-        assert_eq!(entries, sentries);
-        assert_eq!(bytes.len(), sbytes.len());
-        assert_eq!(bytes[..body], sbytes[..body], "header and blobs");
-        assert_eq!(sid, PackId(*blake3::hash(&sbytes).as_bytes()));
+        let body = w.size();
+        let (id, bytes, entries) = w.finish(&crypter, &repo_id);
+        assert_eq!(&bytes[..8], MAGIC);
+        assert_eq!(bytes[8], VERSION);
+        assert_eq!(body, HEADER_LEN + blobs.iter().map(Vec::len).sum::<usize>());
+        for (e, blob) in entries.iter().zip(&blobs) {
+            let at = e.offset as usize;
+            assert_eq!(&bytes[at..at + e.len as usize], blob.as_slice());
+        }
         assert_eq!(id, PackId(*blake3::hash(&bytes).as_bytes()));
         assert_eq!(
-            read_table(&sbytes, &sid, &crypter, &repo_id).unwrap(),
+            read_table(&bytes, &id, &crypter, &repo_id).unwrap(),
             entries
         );
     }

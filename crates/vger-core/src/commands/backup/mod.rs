@@ -75,11 +75,9 @@ pub fn backup(
             )));
         }
     }
+    // Taking the lease reloads the index if a compaction ran since the repository was opened,
+    // so the backup deduplicates against what exists now.
     let lease = repo.lease(LockKind::Shared, "backup")?;
-    if !repo.index_still_current()? {
-        // A compaction ran since the repository was opened: deduplicate against what exists now.
-        repo.reload_index()?;
-    }
     let start_ns = super::now_ns();
     let started = Instant::now();
     let threads = match opts.threads {
