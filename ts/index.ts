@@ -1,60 +1,9 @@
 /** vger's public library API (re-exports only). */
-export { Repository } from './repository.js'
-export type {
-  BackupOptions,
-  CheckOptions,
-  CompactOptions,
-  DryRunOptions,
-  JobOptions,
-  ListContentsOptions,
-  MaintenanceStep,
-  PruneOptions,
-  RepairOptions,
-  RestoreOptions,
-} from './repository.js'
-export { VgerError, isVgerError } from './errors.js'
+export { Repository, engineErrorCodes, nativeVersion } from './repository.js'
+/** Option and outcome types: the wrapper's own, and the addon's generated declarations re-exported. */
+export type * from './repository.js'
+export { VgerError, asVgerError, isVgerError } from './errors.js'
 export type { ErrorCode, NativeErrorCode, TsErrorCode } from './errors.js'
-export { nativeVersion } from './native.js'
-export type {
-  BackupOutcome,
-  CheckReport,
-  ChunkerParams,
-  CompactOutcome,
-  DamagedSnapshot,
-  DestroyOutcome,
-  CompressionAlgorithm,
-  DiffChange,
-  DiffEntry,
-  DiffOutcome,
-  EncryptionMode,
-  EntryKind,
-  FindOptions,
-  FindResult,
-  FindVersion,
-  ForgetOutcome,
-  GroupByOptions,
-  InitOptions,
-  KdfParams,
-  ListEntry,
-  LockInfo,
-  OpenOptions,
-  PackUse,
-  Problem,
-  ProgressCallback,
-  ProgressEvent,
-  PruneDecision,
-  PruneGroup,
-  PruneOutcome,
-  RepairOutcome,
-  RepoInfo,
-  RepoStats,
-  RestoreOutcome,
-  Retention,
-  SnapshotListing,
-  SnapshotStats,
-  SnapshotSummary,
-  Warning,
-} from './native-types.js'
 export { loadConfig } from './config/load.js'
 export type {
   CommandDump,

@@ -1,45 +1,89 @@
 /**
- * The idiomatic library API: options objects, `AbortSignal` for cancellation and an `onProgress` callback.
+ * The one TypeScript wrapper of the native addon: options objects, `AbortSignal` for cancellation,
+ * an `onProgress` callback, and errors as `VgerError`.
  *
  * ```ts
  * await Repository.init({ url: '/backups/repo', passphrase, encryption: 'auto' })
  * const repo = await Repository.open({ url: '/backups/repo', passphrase })
  * const outcome = await repo.backup({ paths: ['/home/me'], label: 'home', signal, onProgress: console.log })
  * ```
+ *
+ * The types of the addon are the generated `crates/vger-napi/index.d.cts`, re-exported here; nothing
+ * restates them. The addon loads on first use, not at import time, so that `vger --version` and config
+ * errors never pay for (or fail on) it.
  */
-import { VgerError, isVgerError } from './errors.js'
+import { createRequire } from 'node:module'
+import type * as native from '../crates/vger-napi/index.cjs'
+import { VgerError, asVgerError, isVgerError } from './errors.js'
 import { currentUsername, shortHostname } from './host.js'
-import { type MaintenanceStep, type NativeRepo, type OptionalMethod, breakLocksAt, createCancelToken, initRepository, openRepository, probeRepository } from './native.js'
-import type {
-  BackupOptions as NativeBackupOptions,
-  BackupOutcome,
-  CheckOptions as NativeCheckOptions,
-  CheckReport,
-  CompactOptions as NativeCompactOptions,
-  CompactOutcome,
-  DestroyOutcome,
-  DiffOutcome,
-  FindOptions,
-  FindResult,
-  InitOptions,
-  ForgetOutcome,
-  KdfParams,
-  ListEntry,
-  LockInfo,
-  NativeCancelToken,
-  OpenOptions,
-  ProgressCallback,
-  PruneOptions as NativePruneOptions,
-  PruneOutcome,
-  RepairOptions as NativeRepairOptions,
-  RepairOutcome,
-  RepoInfo,
-  RepoStats,
-  RestoreOptions as NativeRestoreOptions,
-  RestoreOutcome,
-  SnapshotListing,
-  Warning,
-} from './native-types.js'
+
+export type * from '../crates/vger-napi/index.cjs'
+
+type Addon = typeof native
+
+/** Resolves the same way from ts/ (tests) and dist/ (the published CLI). */
+const ADDON_PATH = '../crates/vger-napi/index.cjs'
+
+let addon: Addon | undefined
+let tuneAllocator = false
+
+/**
+ * Asks for the engine's allocator tuning when the addon loads (see `tune_allocator` in crates/vger-napi).
+ * The CLI calls this; a library user's process is left alone, since the setting applies to the whole process.
+ */
+export function enableAllocatorTuning(): void {
+  tuneAllocator = true
+}
+
+function loadAddon(): Addon {
+  if (addon !== undefined) return addon
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as Addon
+    if (tuneAllocator) addon.tuneAllocator()
+  } catch (e) {
+    const detail = e instanceof Error ? e.message.split('\n')[0] : String(e)
+    throw new VgerError(
+      'VGER_NATIVE_UNAVAILABLE',
+      `the native addon could not be loaded (${detail}); build it with "npm run build:native"`,
+      { cause: e },
+    )
+  }
+  return addon
+}
+
+/** True once the addon has been loaded in this process (used to keep `--version` addon-free). */
+export function isNativeLoaded(): boolean {
+  return addon !== undefined
+}
+
+/** The version of the native engine. */
+export function nativeVersion(): string {
+  return lift(() => loadAddon().version())
+}
+
+/** Every code the engine can reject with, in the engine's order. */
+export function engineErrorCodes(): native.ErrorCode[] {
+  return lift(() => loadAddon().errorCodes())
+}
+
+/** Runs a native call; whatever it throws or rejects with becomes a `VgerError`. */
+async function call<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (e) {
+    throw asVgerError(e)
+  }
+}
+
+function lift<T>(run: () => T): T {
+  try {
+    return run()
+  } catch (e) {
+    throw asVgerError(e)
+  }
+}
+
+export type ProgressCallback = (event: native.ProgressEvent) => void
 
 /** Options every long job accepts. */
 export interface JobOptions {
@@ -49,21 +93,20 @@ export interface JobOptions {
   onProgress?: ProgressCallback
 }
 
-export interface BackupOptions extends Omit<NativeBackupOptions, 'hostname' | 'username'>, JobOptions {
+export interface BackupOptions extends Omit<native.BackupOptions, 'hostname' | 'username'>, JobOptions {
   /** Default: the machine's short hostname. */
   hostname?: string
   /** Default: the current user. */
   username?: string
 }
 
-export interface RestoreOptions extends NativeRestoreOptions, JobOptions {}
-
-export interface CompactOptions extends NativeCompactOptions, JobOptions {}
-export interface CheckOptions extends NativeCheckOptions, JobOptions {}
-export interface RepairOptions extends NativeRepairOptions, JobOptions {}
+export interface RestoreOptions extends native.RestoreOptions, JobOptions {}
+export interface CompactOptions extends native.CompactOptions, JobOptions {}
+export interface CheckOptions extends native.CheckOptions, JobOptions {}
+export interface RepairOptions extends native.RepairOptions, JobOptions {}
 
 /** Prune reports no progress and runs to the end once started; `signal` is checked before it starts. */
-export interface PruneOptions extends NativePruneOptions {
+export interface PruneOptions extends native.PruneOptions {
   signal?: AbortSignal
 }
 
@@ -78,46 +121,46 @@ export interface ListContentsOptions {
 }
 
 export class Repository {
-  readonly #native: NativeRepo
+  readonly #native: native.Repository
 
-  private constructor(native: NativeRepo) {
-    this.#native = native
+  private constructor(handle: native.Repository) {
+    this.#native = handle
   }
 
   /** Creates a new repository; it must not exist yet. */
-  static init(opts: InitOptions): Promise<RepoInfo> {
-    return initRepository(opts)
+  static init(opts: native.InitOptions): Promise<native.RepoInfo> {
+    return call(() => loadAddon().Repository.init(opts))
   }
 
   /** Reads only the unencrypted config: fails with VGER_REPO_NOT_FOUND when there is no repository, and
    * tells whether opening it needs a passphrase (`encryption !== 'none'`). */
-  static probe(url: string): Promise<RepoInfo> {
-    return probeRepository(url)
+  static probe(url: string): Promise<native.RepoInfo> {
+    return call(() => loadAddon().Repository.probe(url))
   }
 
   /** Removes every lock object without opening the repository (no passphrase); returns how many. Only for
    * locks of processes that are gone. */
   static breakLocks(url: string): Promise<number> {
-    return breakLocksAt(url)
+    return call(() => loadAddon().Repository.breakLocks(url))
   }
 
   /** Opens an existing repository (derives the key: takes as long as the KDF). */
-  static async open(opts: OpenOptions): Promise<Repository> {
-    return new Repository(await openRepository(opts))
+  static async open(opts: native.OpenOptions): Promise<Repository> {
+    return new Repository(await call(() => loadAddon().Repository.open(opts)))
   }
 
-  info(): RepoInfo {
-    return this.#native.info()
+  info(): native.RepoInfo {
+    return lift(() => this.#native.info())
   }
 
   /** Problems found while opening that did not prevent it (e.g. a damaged index segment). */
-  openWarnings(): Warning[] {
-    return this.#native.openWarnings()
+  openWarnings(): native.Warning[] {
+    return lift(() => this.#native.openWarnings())
   }
 
-  backup(opts: BackupOptions): Promise<BackupOutcome> {
+  backup(opts: BackupOptions): Promise<native.BackupOutcome> {
     const { signal, onProgress, hostname, username, ...rest } = opts
-    const nativeOpts: NativeBackupOptions = {
+    const nativeOpts: native.BackupOptions = {
       ...rest,
       hostname: hostname ?? shortHostname(),
       username: username ?? currentUsername(),
@@ -125,91 +168,84 @@ export class Repository {
     return runJob({ signal, onProgress }, (progress, token) => this.#native.backup(nativeOpts, progress, token))
   }
 
-  listSnapshots(): Promise<SnapshotListing> {
-    return this.#native.listSnapshots()
+  listSnapshots(): Promise<native.SnapshotListing> {
+    return call(() => this.#native.listSnapshots())
   }
 
-  listContents(snapshot: string, opts: ListContentsOptions = {}): Promise<ListEntry[]> {
-    return this.#native.listContents(snapshot, opts.path)
+  listContents(snapshot: string, opts: ListContentsOptions = {}): Promise<native.ListEntry[]> {
+    return call(() => this.#native.listContents(snapshot, opts.path))
   }
 
-  restore(opts: RestoreOptions): Promise<RestoreOutcome> {
+  restore(opts: RestoreOptions): Promise<native.RestoreOutcome> {
     const { signal, onProgress, ...nativeOpts } = opts
     return runJob({ signal, onProgress }, (progress, token) => this.#native.restore(nativeOpts, progress, token))
   }
 
   /** Repository totals: snapshots, original / deduplicated / compressed / stored bytes, chunks, packs. */
-  stats(): Promise<RepoStats> {
-    return this.#native.stats()
+  stats(): Promise<native.RepoStats> {
+    return call(() => this.#native.stats())
   }
 
   /** What changed from snapshot `a` to snapshot `b` (full ids or unique prefixes). */
-  diff(a: string, b: string): Promise<DiffOutcome> {
-    return this.#native.diff(a, b)
+  diff(a: string, b: string): Promise<native.DiffOutcome> {
+    return call(() => this.#native.diff(a, b))
   }
 
   /** A per-path timeline of matching entries across the given snapshots. */
-  find(opts: FindOptions): Promise<FindResult[]> {
-    return this.#native.find(opts)
+  find(opts: native.FindOptions): Promise<native.FindResult[]> {
+    return call(() => this.#native.find(opts))
   }
 
   /** Re-wraps the master key with a new passphrase (the data is not re-encrypted). */
-  changePassphrase(newPassphrase: string, kdf?: KdfParams): Promise<void> {
-    return this.#native.changePassphrase(newPassphrase, kdf)
+  async changePassphrase(newPassphrase: string, kdf?: native.KdfParams): Promise<void> {
+    await call(() => this.#native.changePassphrase(newPassphrase, kdf))
   }
 
   /** Removes snapshots by full id (the engine resolves them all first: one unknown id removes nothing). */
-  deleteSnapshots(ids: string[], opts: DryRunOptions = {}): Promise<ForgetOutcome> {
-    return this.#native.deleteSnapshots(ids, opts.dryRun)
+  deleteSnapshots(ids: string[], opts: DryRunOptions = {}): Promise<native.DeleteSnapshotsOutcome> {
+    return call(() => this.#native.deleteSnapshots(ids, opts.dryRun))
   }
 
   /** Applies retention (snapshot objects only; `compact` reclaims the space). */
-  async prune(opts: PruneOptions): Promise<PruneOutcome> {
+  async prune(opts: PruneOptions): Promise<native.PruneOutcome> {
     const { signal, ...nativeOpts } = opts
     if (isAborted(signal)) throw cancelledError(signal?.reason)
-    return this.#native.prune(nativeOpts)
+    return call(() => this.#native.prune(nativeOpts))
   }
 
   /** Repacks or deletes packs no snapshot (fully) uses, removes old debris, consolidates the index. */
-  compact(opts: CompactOptions = {}): Promise<CompactOutcome> {
+  compact(opts: CompactOptions = {}): Promise<native.CompactOutcome> {
     const { signal, onProgress, ...nativeOpts } = opts
     return runJob({ signal, onProgress }, (progress, token) => this.#native.compact(nativeOpts, progress, token))
   }
 
   /** Verifies that every snapshot is restorable; with `verifyData`, reads and authenticates the data too. */
-  check(opts: CheckOptions = {}): Promise<CheckReport> {
+  check(opts: CheckOptions = {}): Promise<native.CheckReport> {
     const { signal, onProgress, ...nativeOpts } = opts
     return runJob({ signal, onProgress }, (progress, token) => this.#native.check(nativeOpts, progress, token))
   }
 
   /** Rebuilds the index from the packs and salvages damaged packs; returns the plan and a check afterwards. */
-  repair(opts: RepairOptions = {}): Promise<RepairOutcome> {
+  repair(opts: RepairOptions = {}): Promise<native.RepairOutcome> {
     const { signal, onProgress, ...nativeOpts } = opts
     return runJob({ signal, onProgress }, (progress, token) => this.#native.repair(nativeOpts, progress, token))
   }
 
   /** Lock objects in the repository, live and stale. */
-  locks(): Promise<LockInfo[]> {
-    return this.#native.locks()
+  locks(): Promise<native.LockInfo[]> {
+    return call(() => this.#native.locks())
   }
 
   /** Removes every lock object; returns how many. Only for locks of processes that are gone. */
   breakLock(): Promise<number> {
-    return this.#native.breakLock()
+    return call(() => this.#native.breakLock())
   }
 
   /** Deletes the whole repository (with `dryRun`: counts what that would remove). */
-  deleteRepository(opts: DryRunOptions = {}): Promise<DestroyOutcome> {
-    return this.#native.deleteRepository(opts.dryRun)
-  }
-
-  /** Whether the loaded engine has this method yet. */
-  has(method: OptionalMethod): boolean {
-    return this.#native.has(method)
+  deleteRepository(opts: DryRunOptions = {}): Promise<native.DeleteRepositoryOutcome> {
+    return call(() => this.#native.deleteRepository(opts.dryRun))
   }
 }
-
-export type { MaintenanceStep }
 
 function cancelledError(cause?: unknown): VgerError {
   return new VgerError('VGER_CANCELLED', 'the operation was cancelled', { cause })
@@ -223,10 +259,10 @@ function isAborted(signal: AbortSignal | undefined): boolean {
 /** Wires an AbortSignal and a progress callback to a native job through a CancelToken. */
 async function runJob<T>(
   { signal, onProgress }: JobOptions,
-  start: (progress: ProgressCallback | undefined, token: NativeCancelToken) => Promise<T>,
+  start: (progress: ProgressCallback | undefined, token: native.CancelToken) => Promise<T>,
 ): Promise<T> {
   if (signal !== undefined && isAborted(signal)) throw cancelledError(signal.reason)
-  const token = createCancelToken()
+  const token = lift(() => new (loadAddon().CancelToken)())
   const onAbort = (): void => token.cancel()
   signal?.addEventListener('abort', onAbort, { once: true })
 
@@ -235,7 +271,7 @@ async function runJob<T>(
   const progress =
     onProgress === undefined
       ? undefined
-      : (e: Parameters<ProgressCallback>[0]): void => {
+      : (e: native.ProgressEvent): void => {
           if (failed.set) return
           try {
             onProgress(e)
@@ -246,7 +282,7 @@ async function runJob<T>(
         }
 
   try {
-    const result = await start(progress, token)
+    const result = await call(() => start(progress, token))
     if (failed.set) throw failed.error
     return result
   } catch (e) {

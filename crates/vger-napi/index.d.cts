@@ -25,19 +25,23 @@ export declare class Repository {
   /** A per-path timeline across snapshots. */
   find(opts: FindOptions): Promise<Array<FindResult>>
   /** Re-wraps the master key under a new passphrase; the old one stops working. */
-  changePassphrase(newPassphrase: string, kdf?: KdfOptions | undefined | null): Promise<undefined>
+  changePassphrase(newPassphrase: string, kdf?: KdfParams | undefined | null): Promise<undefined>
   /** Removes snapshot objects (all references are resolved first; one bad id removes nothing). */
-  deleteSnapshots(ids: Array<string>, dryRun?: boolean | undefined | null): Promise<ForgetOutcome>
+  deleteSnapshots(ids: Array<string>, dryRun?: boolean | undefined | null): Promise<DeleteSnapshotsOutcome>
+  /** Applies retention: removes the snapshot objects the policy does not keep. */
   prune(opts: PruneOptions): Promise<PruneOutcome>
-  compact(opts: CompactOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<CompactOutcome>
-  check(opts: CheckOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<CheckReport>
-  repair(opts: RepairOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<RepairOutcome>
+  /** Repacks or deletes packs no snapshot (fully) uses. */
+  compact(opts: CompactOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<CompactOutcome>
+  /** Verifies that every snapshot is restorable (with verifyData: reads every blob too). */
+  check(opts: CheckOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<CheckReport>
+  /** Rebuilds the index from the packs and salvages damaged packs. */
+  repair(opts: RepairOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<RepairOutcome>
   /** Lock objects in the repository (live and stale). */
   locks(): Promise<Array<LockInfo>>
   /** Removes every lock object at once; returns how many. */
   breakLock(): Promise<number>
   /** Deletes the whole repository (or, with dryRun, says what that would remove). */
-  deleteRepository(dryRun?: boolean | undefined | null): Promise<DestroyOutcome>
+  deleteRepository(dryRun?: boolean | undefined | null): Promise<DeleteRepositoryOutcome>
   /** Creates a new repository. */
   static init(opts: InitOptions): Promise<RepoInfo>
   /**
@@ -52,10 +56,10 @@ export declare class Repository {
   info(): RepoInfo
   /** Problems found while opening (for example a damaged index segment). */
   openWarnings(): Array<Warning>
-  backup(opts: BackupOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<BackupOutcome>
+  backup(opts: BackupOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<BackupOutcome>
   listSnapshots(): Promise<SnapshotListing>
   listContents(snapshot: string, path?: string | undefined | null): Promise<Array<ListEntry>>
-  restore(opts: RestoreOptions, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null, cancel?: CancelToken | undefined | null): Promise<RestoreOutcome>
+  restore(opts: RestoreOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<RestoreOutcome>
 }
 
 export interface BackupOptions {
@@ -64,8 +68,8 @@ export interface BackupOptions {
   exclude?: Array<string>
   hostname: string
   username: string
-  /** 'lz4' (default) | 'zstd' | 'none' */
-  compression?: string
+  /** Default lz4. */
+  compression?: CompressionAlgorithm
   zstdLevel?: number
   /**
    * Directory of the file cache (e.g. `~/.cache/vger`); without it every file is read, except
@@ -145,24 +149,34 @@ export interface CompactOutcome {
   damagedBlobs: number
 }
 
+export type CompressionAlgorithm = 'lz4' | 'zstd' | 'none'
+
 export interface DamagedSnapshot {
   snapshot: SnapshotSummary
   files: Array<string>
   filesTotal: number
 }
 
-export interface DestroyOutcome {
+export interface DeleteRepositoryOutcome {
   objects: number
   bytes: number
   applied: boolean
 }
 
+export interface DeleteSnapshotsOutcome {
+  snapshots: Array<SnapshotSummary>
+  removed: number
+  applied: boolean
+}
+
+/** How an entry differs between two snapshots. */
+export type DiffChange = 'added' | 'removed' | 'modified' | 'metadata'
+
 export interface DiffEntry {
   path: string
-  /** 'added' | 'removed' | 'modified' | 'metadata' */
-  change: string
-  kind: string
-  oldKind?: string
+  change: DiffChange
+  kind: EntryKind
+  oldKind?: EntryKind
   oldSize?: number
   newSize?: number
   fields: Array<string>
@@ -182,36 +196,48 @@ export interface DiffOutcome {
   treesRead: number
 }
 
+/** What a repository is sealed with. */
+export type Encryption = 'aes256gcm' | 'chacha20poly1305' | 'none'
+
+/** What `init` is asked for: `auto` picks AES-256-GCM when the CPU accelerates it. */
+export type EncryptionMode = 'auto' | 'aes256gcm' | 'chacha20poly1305' | 'none'
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket'
+
+/** Every code the engine can reject with (`err.code`); docs/errors.md says what to do about each. */
+export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_UNSAFE_PATH' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
+
+/** Every engine error code, in the engine's order (for tests and documentation checks). */
+export declare function errorCodes(): Array<ErrorCode>
+
+/** The entry types `find` can filter on (`file` includes hard links). */
+export type FindKind = 'file' | 'dir' | 'symlink'
+
 export interface FindOptions {
   snapshots: Array<string>
   path?: string
   name?: string
   iname?: string
-  /** 'file' | 'dir' | 'symlink' */
-  kind?: string
+  kind?: FindKind
   larger?: number
   smaller?: number
 }
 
 export interface FindResult {
   path: string
-  kind: string
+  kind: EntryKind
   versions: Array<FindVersion>
 }
+
+/** A version's status in a `find` timeline. */
+export type FindStatus = 'added' | 'modified' | 'unchanged'
 
 export interface FindVersion {
   snapshot: string
   time: string
   size: number
   mtime: string
-  /** 'added' | 'modified' | 'unchanged' */
-  status: string
-}
-
-export interface ForgetOutcome {
-  snapshots: Array<SnapshotSummary>
-  removed: number
-  applied: boolean
+  status: FindStatus
 }
 
 export interface GroupByOptions {
@@ -221,24 +247,29 @@ export interface GroupByOptions {
 }
 
 export interface InitOptions {
+  /** Local path or file:// URL (other schemes: VGER_UNSUPPORTED_BACKEND for now). */
   url: string
+  /** Required unless encryption is 'none'. */
   passphrase?: string
-  /** 'auto' | 'aes256gcm' | 'chacha20poly1305' | 'none' */
-  encryption: string
+  encryption: EncryptionMode
+  /** Default 512 KiB / 2 MiB / 8 MiB. */
   chunker?: ChunkerParams
-  kdf?: KdfOptions
+  kdf?: KdfParams
 }
 
-export interface KdfOptions {
+/** Argon2id cost of a key file (default m=64 MiB, t=3, p=4). */
+export interface KdfParams {
   memoryKib: number
   iterations: number
   parallelism: number
 }
 
 export interface ListEntry {
+  /** '/'-separated, relative to the snapshot root; non-UTF-8 bytes escaped as `\xNN`. */
   path: string
-  kind: string
+  kind: EntryKind
   size: number
+  /** The full st_mode, file-type bits included. */
   mode: number
   uid: number
   gid: number
@@ -248,8 +279,7 @@ export interface ListEntry {
 
 export interface LockInfo {
   key: string
-  /** 'shared' | 'exclusive' */
-  kind: string
+  kind: LockKind
   created: string
   expires: string
   live: boolean
@@ -257,6 +287,8 @@ export interface LockInfo {
   pid: number
   operation: string
 }
+
+export type LockKind = 'shared' | 'exclusive'
 
 export interface OpenOptions {
   url: string
@@ -275,29 +307,16 @@ export interface PackUse {
 
 export interface Problem {
   object: string
-  code: string
+  code: ErrorCode
   message: string
 }
 
-export interface ProgressEvent {
-  /** 'backup' | 'restore' | 'step' | 'warning' */
-  type: string
-  files: number
-  bytes: number
-  newBytes: number
-  totalFiles: number
-  totalBytes: number
-  path?: string
-  code?: string
-  message?: string
-  /**
-   * For 'step': the phase of a maintenance job (mark, repack, packs, data, trees…) and its
-   * progress (`total` 0 when unknown).
-   */
-  phase?: string
-  done: number
-  total: number
-}
+/** One progress event; TypeScript narrows on `type`. Mapped one to one from the engine's `Event`. */
+export type ProgressEvent =
+  | { type: 'backup'; files: number; bytes: number; newBytes: number }
+  | { type: 'restore'; files: number; bytes: number; totalFiles: number; totalBytes: number }
+  | { type: 'step'; phase: string; done: number; total: number }
+  | { type: 'warning'; path: string; code: ErrorCode; message: string }
 
 export interface PruneDecision {
   snapshot: SnapshotSummary
@@ -356,9 +375,10 @@ export interface RepairOutcome {
 export interface RepoInfo {
   url: string
   id: string
-  encryption: string
+  encryption: Encryption
   formatVersion: number
   chunker: ChunkerParams
+  /** RFC 3339. */
   created: string
 }
 
@@ -446,6 +466,6 @@ export declare function version(): string
 
 export interface Warning {
   path: string
-  code: string
+  code: ErrorCode
   message: string
 }

@@ -8,7 +8,7 @@ import type { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
 import { configShape } from '../../ts/config/schema.js'
 import type { Shape } from '../../ts/config/validate.js'
-import { buildProgram } from '../../ts/cli/tree.js'
+import { buildProgram } from '../../ts/cli/command-line.js'
 
 const doc = (name: string): string => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8')
 

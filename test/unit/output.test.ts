@@ -3,7 +3,7 @@ import { renderListing } from '../../ts/cli/commands/list.js'
 import { renderEntries } from '../../ts/cli/commands/snapshot-list.js'
 import { Output, formatBytes, formatDuration, formatMode, formatTable, shortId } from '../../ts/cli/output.js'
 import { formatEta, progressDisplay, progressLine } from '../../ts/cli/progress.js'
-import type { SnapshotSummary } from '../../ts/native-types.js'
+import type { SnapshotSummary } from '../../ts/repository.js'
 
 describe('formatters', () => {
   it('formats sizes in binary units', () => {
@@ -31,11 +31,11 @@ describe('formatters', () => {
   })
 
   it('renders a progress line', () => {
-    const e = { type: 'restore' as const, files: 5, bytes: 512, newBytes: 0, totalFiles: 10, totalBytes: 1024 }
+    const e = { type: 'restore' as const, files: 5, bytes: 512, totalFiles: 10, totalBytes: 1024 }
     expect(progressLine('restore latest', e, 1000)).toBe(
       'restore latest: [##########----------] 50%, 5/10 files, 512 B of 1.00 KiB, 512 B/s, ETA 0:01',
     )
-    const backup = { type: 'backup' as const, files: 1204, bytes: 3 * 1024 * 1024, newBytes: 0, totalFiles: 0, totalBytes: 0 }
+    const backup = { type: 'backup' as const, files: 1204, bytes: 3 * 1024 * 1024, newBytes: 0 }
     expect(progressLine('backup docs', backup, 2000)).toBe('backup docs: 1,204 files, 3.00 MiB, 1.50 MiB/s')
   })
 
@@ -48,7 +48,7 @@ describe('formatters', () => {
     const written: string[] = []
     const tty = { write: (s: string) => written.push(s), isTTY: true, columns: 120 }
     const display = progressDisplay(new Output({ write: () => true }, tty, { json: false, quiet: false, verbose: 0 }), 'restore x', {})
-    display.onProgress?.({ type: 'restore', files: 1, bytes: 10, newBytes: 0, totalFiles: 2, totalBytes: 20 })
+    display.onProgress?.({ type: 'restore', files: 1, bytes: 10, totalFiles: 2, totalBytes: 20 })
     display.finish()
     expect(written[0]).toMatch(/^\r\x1b\[2Krestore x: \[#{10}-{10}\] 50%, 1\/2 files/)
     expect(written.at(-1)).toBe('\r\x1b[2K')
@@ -62,8 +62,8 @@ describe('formatters', () => {
   it('emits JSON progress lines with --json', () => {
     const lines: string[] = []
     const display = progressDisplay(new Output({ write: () => true }, { write: (s: string) => lines.push(s) }, { json: true, quiet: false, verbose: 0 }), 't', { repository: 'r' })
-    display.onProgress?.({ type: 'backup', files: 1, bytes: 2, newBytes: 2, totalFiles: 0, totalBytes: 0 })
-    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([{ type: 'backup', files: 1, bytes: 2, newBytes: 2, totalFiles: 0, totalBytes: 0, repository: 'r' }])
+    display.onProgress?.({ type: 'backup', files: 1, bytes: 2, newBytes: 2 })
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([{ type: 'backup', files: 1, bytes: 2, newBytes: 2, repository: 'r' }])
   })
 })
 

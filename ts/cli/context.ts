@@ -8,10 +8,10 @@ import { loadConfig } from '../config/load.js'
 import { knownRepositoriesFile } from '../config/paths.js'
 import { type Selection, selectRepositories } from '../config/select.js'
 import type { EncryptionConfig, RepositoryConfig, VgerConfig } from '../config/types.js'
-import { VgerError, fromNativeError, isVgerError } from '../errors.js'
+import { VgerError, asVgerError, isVgerError } from '../errors.js'
 import { currentUsername, shortHostname } from '../host.js'
 import { KnownRepositories, type Seen } from '../known-repos.js'
-import type { KdfParams, RepoInfo } from '../native-types.js'
+import type { KdfParams, RepoInfo } from '../repository.js'
 import { type Prompter, resolvePassphrase } from '../passphrase.js'
 import type { Repository } from '../repository.js'
 import { Output, type Stream } from './output.js'
@@ -228,7 +228,7 @@ export class CliContext {
       try {
         results.push({ repo, value: await fn(repo) })
       } catch (e) {
-        const err = fromNativeError(e)
+        const err = asVgerError(e)
         if (FATAL.has(err.code) || this.signal.aborted || repos.length === 1) throw err
         failures.push(this.fail(err, repo.name))
       }

@@ -10,7 +10,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.exit(0)
 }
 
-const { enableAllocatorTuning } = await import('../native.js')
+const { enableAllocatorTuning } = await import('../repository.js')
 const { run } = await import('./program.js')
 enableAllocatorTuning()
 

@@ -2,7 +2,7 @@
  * Everything the CLI prints goes through here: results to stdout (text or `--json`), status and errors to
  * stderr. In `--json` mode stderr carries JSON lines (progress, warnings) plus the final error line.
  */
-import { VgerError, fromNativeError } from '../errors.js'
+import { VgerError, asVgerError } from '../errors.js'
 
 export interface Stream {
   write(chunk: string): unknown
@@ -55,7 +55,7 @@ export class Output {
 
   /** `vger: error[CODE]: message`, continuation lines indented; a stack trace only with `-v`. */
   error(e: unknown, context?: string): VgerError {
-    const err = fromNativeError(e)
+    const err = asVgerError(e)
     const text = context === undefined ? err.message : `${context}: ${err.message}`
     this.event({ type: 'error', code: err.code, message: text })
     this.stderr.write(`vger: error[${err.code}]: ${text.replaceAll('\n', '\n  ')}\n`)

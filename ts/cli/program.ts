@@ -1,36 +1,22 @@
 /**
- * Runs the CLI: parses the command line (the tree is in tree.ts), builds the context, maps errors to exit
- * codes. Never throws.
+ * Runs the CLI: parses the command line (declared in command-line.ts), builds the context, maps errors to
+ * exit codes. Never throws.
  */
-import { readFileSync } from 'node:fs'
 import { type Command, CommanderError } from 'commander'
 import { VgerError, isVgerError } from '../errors.js'
+import { type Action, buildProgram, usageError } from './command-line.js'
 import { CliContext, type CliIo, type GlobalOptions, type Secrets } from './context.js'
+import { EXIT, type ExitCode, exitCodeFor } from './exit.js'
 import { Output } from './output.js'
-import { type Action, buildProgram } from './tree.js'
-
-export const EXIT = { ok: 0, error: 1, usage: 2, partial: 3, interrupted: 130 } as const
-
-export function packageVersion(): string {
-  // ../../package.json from both ts/cli/ and dist/cli/.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
-  return pkg.version ?? '0.0.0'
-}
-
-export function exitCodeFor(e: VgerError): number {
-  if (e.code === 'VGER_USAGE') return EXIT.usage
-  if (e.code === 'VGER_CANCELLED') return EXIT.interrupted
-  return EXIT.error
-}
 
 /** Runs the CLI; resolves to the process exit code. Never throws. */
-export async function run(argv: string[], io: CliIo): Promise<number> {
+export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
   // Read once and hide from child processes (passcommand, later hooks).
   const secrets: Secrets = { passphrase: io.env.VGER_PASSPHRASE, newPassphrase: io.env.VGER_NEW_PASSPHRASE }
   delete io.env.VGER_PASSPHRASE
   delete io.env.VGER_NEW_PASSPHRASE
 
-  let exitCode: number = EXIT.ok
+  let exitCode: ExitCode = EXIT.ok
   const program = buildProgram(io, async (cmd, action) => {
     exitCode = await execute(io, cmd, secrets, action)
   })
@@ -49,7 +35,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   return exitCode
 }
 
-async function execute(io: CliIo, cmd: Command, secrets: Secrets, action: Action): Promise<number> {
+async function execute(io: CliIo, cmd: Command, secrets: Secrets, action: Action): Promise<ExitCode> {
   const ctx = new CliContext(io, globalOptions(cmd), secrets)
   try {
     const code = await action(ctx)
@@ -74,9 +60,3 @@ function globalOptions(cmd: Command): GlobalOptions {
     ...(o.lockWait === undefined ? {} : { lockWait: o.lockWait }),
   }
 }
-
-export function usageError(text: string): string {
-  const message = text.replace(/^error: /, '').trim().replaceAll('\n', ' ')
-  return `vger: error[VGER_USAGE]: ${message} (see --help)\n`
-}
-

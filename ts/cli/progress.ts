@@ -2,7 +2,7 @@
  * Progress display: one updating line on a terminal, JSON lines with `--json`, nothing otherwise.
  * Warnings are not shown here; commands print them from the job's outcome so they are never doubled.
  */
-import type { ProgressCallback, ProgressEvent } from '../native-types.js'
+import type { ProgressCallback, ProgressEvent } from '../repository.js'
 import { type Output, formatBytes, formatCount } from './output.js'
 
 export interface ProgressDisplay {
@@ -61,7 +61,7 @@ export function bar(fraction: number, width = 20): string {
  * "backup docs → default: 1,204 files, 350 MiB, 48.2 MiB/s"; when the total is known (restore):
  * "restore 1a2b3c4d: [#####---] 50%, 5/10 files, 512 B of 1.00 KiB, 512 B/s, ETA 0:01".
  */
-export function progressLine(title: string, e: ProgressEvent, elapsedMs: number): string {
+export function progressLine(title: string, e: Exclude<ProgressEvent, { type: 'warning' }>, elapsedMs: number): string {
   if (e.type === 'step') return stepLine(title, e)
   const perSecond = elapsedMs > 0 ? (e.bytes * 1000) / elapsedMs : 0
   const rate = elapsedMs > 0 ? `${formatBytes(perSecond)}/s` : ''
@@ -82,8 +82,8 @@ export function progressLine(title: string, e: ProgressEvent, elapsedMs: number)
  * A maintenance job's phase: "check main: data [####------] 40%, 4/10" when the total is known, else
  * "compact main: mark 120".
  */
-export function stepLine(title: string, e: ProgressEvent): string {
-  const phase = e.phase ?? 'working'
+export function stepLine(title: string, e: Extract<ProgressEvent, { type: 'step' }>): string {
+  const phase = e.phase
   if (e.total > 0) {
     const fraction = Math.min(1, e.done / e.total)
     const done = e.done.toLocaleString('en-US')

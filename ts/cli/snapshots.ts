@@ -3,7 +3,7 @@
  * of an id (at least 4 hex digits). Resolved here from `listSnapshots()`, so native calls always get a full id.
  */
 import { VgerError } from '../errors.js'
-import type { SnapshotListing, SnapshotSummary } from '../native-types.js'
+import type { SnapshotListing, SnapshotSummary } from '../repository.js'
 import type { Repository } from '../repository.js'
 
 const PREFIX = /^[0-9a-f]{4,64}$/

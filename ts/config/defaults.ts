@@ -1,6 +1,6 @@
 /** Defaults of every config section, shared by the resolver, the embedded default config and ad-hoc input. */
 import path from 'node:path'
-import type { ChunkerParams } from '../native-types.js'
+import type { ChunkerParams } from '../repository.js'
 import type { Env } from './interpolate.js'
 import type { CompressionConfig, EncryptionConfig, LimitsConfig, ScheduleConfig, SourceConfig } from './types.js'
 

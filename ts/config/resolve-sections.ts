@@ -1,5 +1,5 @@
 /** Raw (snake_case) sections → resolved (camelCase) ones, defaults applied. */
-import type { ChunkerParams } from '../native-types.js'
+import type { ChunkerParams } from '../repository.js'
 import { DEFAULT_CHUNKER, DEFAULT_COMPRESSION, DEFAULT_ENCRYPTION, DEFAULT_LIMITS, DEFAULT_SCHEDULE } from './defaults.js'
 import type { RawChunker, RawCompression, RawEncryption, RawHooks, RawLimits, RawRetention, RawSchedule } from './schema.js'
 import type { CompressionConfig, EncryptionConfig, HooksConfig, LimitsConfig, RetentionConfig, ScheduleConfig } from './types.js'

@@ -4,7 +4,7 @@
  * Keys are snake_case, following vykar. docs/config.md documents every key; test/unit/docs.test.ts fails
  * when a key of `configShape` is not mentioned there.
  */
-import type { CompressionAlgorithm, EncryptionMode } from '../native-types.js'
+import type { CompressionAlgorithm, EncryptionMode } from '../repository.js'
 import { parseCron, parseInterval, parseKeepWithin, parseSize } from './units.js'
 import { parseRepositoryUrl } from './url.js'
 import type { ObjectShape, Shape, StringShape, ValueShape } from './validate.js'

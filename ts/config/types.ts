@@ -1,5 +1,5 @@
 /** The resolved configuration: defaults applied, paths absolute, sources normalised, overrides merged. */
-import type { ChunkerParams, CompressionAlgorithm, EncryptionMode } from '../native-types.js'
+import type { ChunkerParams, CompressionAlgorithm, EncryptionMode } from '../repository.js'
 import type { RepositoryLocation } from './url.js'
 
 export interface EncryptionConfig {

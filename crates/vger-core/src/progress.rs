@@ -1,11 +1,13 @@
 //! Events the engine emits during long jobs. The engine emits freely; the binding throttles what
 //! reaches JavaScript.
 
+use vger_types::ErrorCode;
+
 /// A file or directory that was skipped (backup) or could not be restored (restore).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     pub path: String,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 

@@ -4,9 +4,12 @@
 use napi_derive::napi;
 use vger_core::tree::{Content, Kind};
 use vger_core::{
-    ChunkerParams as CoreChunker, Event, KdfParams, RepoConfig, Snapshot,
+    ChunkerParams as CoreChunker, KdfParams as CoreKdf, RepoConfig, Snapshot,
     SnapshotStats as CoreStats, Warning as CoreWarning,
 };
+
+use crate::enums::{CompressionAlgorithm, Encryption, EncryptionMode, EntryKind};
+use crate::errors::ErrorCode;
 
 #[napi(object)]
 #[derive(Clone)]
@@ -16,16 +19,17 @@ pub struct ChunkerParams {
     pub max_size: u32,
 }
 
+/// Argon2id cost of a key file (default m=64 MiB, t=3, p=4).
 #[napi(object)]
-pub struct KdfOptions {
+pub struct KdfParams {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
 }
 
-impl From<KdfOptions> for KdfParams {
-    fn from(k: KdfOptions) -> Self {
-        KdfParams {
+impl From<KdfParams> for CoreKdf {
+    fn from(k: KdfParams) -> Self {
+        CoreKdf {
             memory_kib: k.memory_kib,
             iterations: k.iterations,
             parallelism: k.parallelism,
@@ -35,12 +39,14 @@ impl From<KdfOptions> for KdfParams {
 
 #[napi(object)]
 pub struct InitOptions {
+    /// Local path or file:// URL (other schemes: VGER_UNSUPPORTED_BACKEND for now).
     pub url: String,
+    /// Required unless encryption is 'none'.
     pub passphrase: Option<String>,
-    /// 'auto' | 'aes256gcm' | 'chacha20poly1305' | 'none'
-    pub encryption: String,
+    pub encryption: EncryptionMode,
+    /// Default 512 KiB / 2 MiB / 8 MiB.
     pub chunker: Option<ChunkerParams>,
-    pub kdf: Option<KdfOptions>,
+    pub kdf: Option<KdfParams>,
 }
 
 #[napi(object)]
@@ -57,9 +63,10 @@ pub struct OpenOptions {
 pub struct RepoInfo {
     pub url: String,
     pub id: String,
-    pub encryption: String,
+    pub encryption: Encryption,
     pub format_version: u32,
     pub chunker: ChunkerParams,
+    /// RFC 3339.
     pub created: String,
 }
 
@@ -68,7 +75,7 @@ impl RepoInfo {
         RepoInfo {
             url: url.to_string(),
             id: hex(&c.id),
-            encryption: c.algorithm.name().to_string(),
+            encryption: c.algorithm.into(),
             format_version: vger_core::repo::config::FORMAT_VERSION,
             chunker: ChunkerParams {
                 min_size: c.chunker.min_size,
@@ -97,8 +104,8 @@ pub struct BackupOptions {
     pub exclude: Option<Vec<String>>,
     pub hostname: String,
     pub username: String,
-    /// 'lz4' (default) | 'zstd' | 'none'
-    pub compression: Option<String>,
+    /// Default lz4.
+    pub compression: Option<CompressionAlgorithm>,
     pub zstd_level: Option<i32>,
     /// Directory of the file cache (e.g. `~/.cache/vger`); without it every file is read, except
     /// those the parent snapshot shows unchanged.
@@ -145,7 +152,7 @@ impl From<&CoreStats> for SnapshotStats {
 #[napi(object)]
 pub struct Warning {
     pub path: String,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -153,7 +160,7 @@ impl From<&CoreWarning> for Warning {
     fn from(w: &CoreWarning) -> Self {
         Warning {
             path: w.path.clone(),
-            code: w.code.to_string(),
+            code: w.code.into(),
             message: w.message.clone(),
         }
     }
@@ -211,9 +218,11 @@ pub struct SnapshotListing {
 
 #[napi(object)]
 pub struct ListEntry {
+    /// '/'-separated, relative to the snapshot root; non-UTF-8 bytes escaped as `\xNN`.
     pub path: String,
-    pub kind: String,
+    pub kind: EntryKind,
     pub size: f64,
+    /// The full st_mode, file-type bits included.
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
@@ -226,7 +235,7 @@ impl From<&vger_core::ListEntry> for ListEntry {
         let e = &l.entry;
         ListEntry {
             path: escape(&l.path),
-            kind: e.kind.name().to_string(),
+            kind: e.kind.into(),
             size: e.size as f64,
             mode: e.mode,
             uid: e.uid,
@@ -255,77 +264,6 @@ pub struct RestoreOutcome {
     pub others: f64,
     pub bytes: f64,
     pub errors: Vec<Warning>,
-}
-
-#[napi(object)]
-#[derive(Clone)]
-pub struct ProgressEvent {
-    /// 'backup' | 'restore' | 'step' | 'warning'
-    pub r#type: String,
-    pub files: f64,
-    pub bytes: f64,
-    pub new_bytes: f64,
-    pub total_files: f64,
-    pub total_bytes: f64,
-    pub path: Option<String>,
-    pub code: Option<String>,
-    pub message: Option<String>,
-    /// For 'step': the phase of a maintenance job (mark, repack, packs, data, trees…) and its
-    /// progress (`total` 0 when unknown).
-    pub phase: Option<String>,
-    pub done: f64,
-    pub total: f64,
-}
-
-impl From<Event> for ProgressEvent {
-    fn from(e: Event) -> Self {
-        let mut p = ProgressEvent {
-            r#type: String::new(),
-            files: 0.0,
-            bytes: 0.0,
-            new_bytes: 0.0,
-            total_files: 0.0,
-            total_bytes: 0.0,
-            path: None,
-            code: None,
-            message: None,
-            phase: None,
-            done: 0.0,
-            total: 0.0,
-        };
-        match e {
-            Event::Backup {
-                files,
-                bytes,
-                new_bytes,
-            } => {
-                p.r#type = "backup".into();
-                (p.files, p.bytes, p.new_bytes) = (files as f64, bytes as f64, new_bytes as f64);
-            }
-            Event::Restore {
-                files,
-                bytes,
-                total_files,
-                total_bytes,
-            } => {
-                p.r#type = "restore".into();
-                (p.files, p.bytes) = (files as f64, bytes as f64);
-                (p.total_files, p.total_bytes) = (total_files as f64, total_bytes as f64);
-            }
-            Event::Step { phase, done, total } => {
-                p.r#type = "step".into();
-                p.phase = Some(phase.into());
-                (p.done, p.total) = (done as f64, total as f64);
-            }
-            Event::Warning(w) => {
-                p.r#type = "warning".into();
-                p.path = Some(w.path);
-                p.code = Some(w.code.to_string());
-                p.message = Some(w.message);
-            }
-        }
-        p
-    }
 }
 
 pub fn hex(b: &[u8]) -> String {

@@ -1,13 +1,12 @@
 //! Read-only inspection: repository totals, snapshot diff and find, and the passphrase change.
 
-use std::sync::Arc;
-
 use napi::bindgen_prelude::PromiseRaw;
 use napi::{Env, Result};
 use napi_derive::napi;
 
-use crate::dto::{KdfOptions, escape, rfc3339};
-use crate::errors::{blocking, to_napi};
+use crate::dto::{KdfParams, escape, rfc3339};
+use crate::enums::{DiffChange, EntryKind, FindKind, FindStatus};
+use crate::job::run;
 use crate::repo::Repository;
 
 #[napi(object)]
@@ -24,10 +23,9 @@ pub struct RepoStats {
 #[napi(object)]
 pub struct DiffEntry {
     pub path: String,
-    /// 'added' | 'removed' | 'modified' | 'metadata'
-    pub change: String,
-    pub kind: String,
-    pub old_kind: Option<String>,
+    pub change: DiffChange,
+    pub kind: EntryKind,
+    pub old_kind: Option<EntryKind>,
     pub old_size: Option<f64>,
     pub new_size: Option<f64>,
     pub fields: Vec<String>,
@@ -54,8 +52,7 @@ pub struct FindOptions {
     pub path: Option<String>,
     pub name: Option<String>,
     pub iname: Option<String>,
-    /// 'file' | 'dir' | 'symlink'
-    pub kind: Option<String>,
+    pub kind: Option<FindKind>,
     pub larger: Option<f64>,
     pub smaller: Option<f64>,
 }
@@ -66,46 +63,34 @@ pub struct FindVersion {
     pub time: String,
     pub size: f64,
     pub mtime: String,
-    /// 'added' | 'modified' | 'unchanged'
-    pub status: String,
+    pub status: FindStatus,
 }
 
 #[napi(object)]
 pub struct FindResult {
     pub path: String,
-    pub kind: String,
+    pub kind: EntryKind,
     pub versions: Vec<FindVersion>,
 }
 
-fn size(v: Option<f64>, what: &str) -> Result<Option<u64>> {
+fn size(v: Option<f64>, what: &str) -> vger_core::Result<Option<u64>> {
     match v {
         None => Ok(None),
         Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x as u64)),
-        Some(x) => Err(to_napi(vger_core::VgerError::invalid(format!(
+        Some(x) => Err(vger_core::VgerError::invalid(format!(
             "{what} must be a size in bytes, not {x}"
-        )))),
+        ))),
     }
 }
 
 impl FindOptions {
-    fn into_core(self) -> Result<vger_core::FindOptions> {
-        let kind = match self.kind.as_deref() {
-            None => None,
-            Some("file" | "f") => Some(vger_core::KindFilter::File),
-            Some("dir" | "d") => Some(vger_core::KindFilter::Dir),
-            Some("symlink" | "l") => Some(vger_core::KindFilter::Symlink),
-            Some(k) => {
-                return Err(to_napi(vger_core::VgerError::invalid(format!(
-                    "unknown entry type {k:?}: use file, dir or symlink"
-                ))));
-            }
-        };
+    fn into_core(self) -> vger_core::Result<vger_core::FindOptions> {
         Ok(vger_core::FindOptions {
             snapshots: self.snapshots,
             path: self.path.unwrap_or_default(),
             name: self.name,
             iname: self.iname,
-            kind,
+            kind: self.kind.map(Into::into),
             larger: size(self.larger, "larger")?,
             smaller: size(self.smaller, "smaller")?,
         })
@@ -117,9 +102,9 @@ impl Repository {
     /// Repository totals: snapshots, original, deduplicated, compressed and stored sizes.
     #[napi]
     pub fn stats<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, RepoStats>> {
-        let repo = Arc::clone(self.core());
-        env.spawn_future(async move {
-            let s = blocking(move || vger_core::repo_stats(&repo)).await?;
+        let repo = self.core();
+        run(env, move || {
+            let s = vger_core::repo_stats(&repo)?;
             Ok(RepoStats {
                 snapshots: s.snapshots as f64,
                 original_bytes: s.original_bytes as f64,
@@ -140,9 +125,9 @@ impl Repository {
         a: String,
         b: String,
     ) -> Result<PromiseRaw<'e, DiffOutcome>> {
-        let repo = Arc::clone(self.core());
-        env.spawn_future(async move {
-            let d = blocking(move || vger_core::diff(&repo, &a, &b)).await?;
+        let repo = self.core();
+        run(env, move || {
+            let d = vger_core::diff(&repo, &a, &b)?;
             Ok(DiffOutcome {
                 a: d.a.id.to_hex(),
                 b: d.b.id.to_hex(),
@@ -151,9 +136,9 @@ impl Repository {
                     .iter()
                     .map(|e| DiffEntry {
                         path: escape(&e.path),
-                        change: e.change.name().into(),
-                        kind: e.kind.name().into(),
-                        old_kind: e.old_kind.map(|k| k.name().into()),
+                        change: e.change.into(),
+                        kind: e.kind.into(),
+                        old_kind: e.old_kind.map(Into::into),
                         old_size: e.old_size.map(|s| s as f64),
                         new_size: e.new_size.map(|s| s as f64),
                         fields: e.fields.iter().map(|f| (*f).into()).collect(),
@@ -177,10 +162,9 @@ impl Repository {
         env: &'e Env,
         opts: FindOptions,
     ) -> Result<PromiseRaw<'e, Vec<FindResult>>> {
-        let core = opts.into_core()?;
-        let repo = Arc::clone(self.core());
-        env.spawn_future(async move {
-            let out = blocking(move || vger_core::find(&repo, &core)).await?;
+        let repo = self.core();
+        run(env, move || {
+            let out = vger_core::find(&repo, &opts.into_core()?)?;
             let snaps: Vec<(String, String)> = out
                 .snapshots
                 .iter()
@@ -191,7 +175,7 @@ impl Repository {
                 .iter()
                 .map(|r| FindResult {
                     path: escape(&r.path),
-                    kind: r.kind.name().into(),
+                    kind: r.kind.into(),
                     versions: r
                         .versions
                         .iter()
@@ -200,7 +184,7 @@ impl Repository {
                             time: snaps[v.snapshot].1.clone(),
                             size: v.size as f64,
                             mtime: rfc3339(v.mtime_ns),
-                            status: v.status.name().into(),
+                            status: v.status.into(),
                         })
                         .collect(),
                 })
@@ -214,12 +198,10 @@ impl Repository {
         &self,
         env: &'e Env,
         new_passphrase: String,
-        kdf: Option<KdfOptions>,
+        kdf: Option<KdfParams>,
     ) -> Result<PromiseRaw<'e, ()>> {
-        let repo = Arc::clone(self.core());
+        let repo = self.core();
         let kdf = kdf.map(Into::into).unwrap_or_default();
-        env.spawn_future(async move {
-            blocking(move || repo.change_passphrase(&new_passphrase, kdf)).await
-        })
+        run(env, move || repo.change_passphrase(&new_passphrase, kdf))
     }
 }

@@ -1,16 +1,19 @@
 //! Node-API binding for vger: the only crate that names napi. It converts options and outcomes,
-//! runs every long job on Tokio's blocking pool (Rust threads, never libuv's pool), bridges
-//! progress events with throttling, and maps `VgerError` to JS errors whose message starts with
-//! the stable `VGER_*` code (`ts/native.ts` lifts it into `err.code`).
+//! runs every engine call as a job on Tokio's blocking pool (Rust threads, never libuv's pool;
+//! see `job.rs`), bridges progress events with throttling, and rejects with JS errors whose
+//! `code` is the engine's stable `VGER_*` code (`errors.rs`).
 #![deny(clippy::all)]
 
 mod dto;
+mod enums;
 mod errors;
 mod inspect;
+mod job;
 mod maintenance;
 mod progress;
 mod repo;
 
+pub use errors::error_codes;
 pub use repo::{CancelToken, Repository};
 
 /// The version of the native engine.

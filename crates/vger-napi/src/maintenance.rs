@@ -1,22 +1,23 @@
 //! Maintenance: snapshot delete, prune, compact, check, repair, locks and repository delete.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
+use napi::Env;
+use napi::Result;
 use napi::bindgen_prelude::PromiseRaw;
-use napi::threadsafe_function::ThreadsafeFunction;
-use napi::{Env, Result, Status};
 use napi_derive::napi;
 use vger_core::retention::{GroupBy, RetentionPolicy};
 
-use crate::dto::{ProgressEvent, SnapshotSummary, escape, rfc3339};
-use crate::errors::{blocking, to_napi};
-use crate::progress::JsProgress;
-use crate::repo::{CancelToken, Repository, token};
+use crate::dto::{SnapshotSummary, escape, rfc3339};
+use crate::enums::LockKind;
+use crate::errors::ErrorCode;
+use crate::job::{job, run};
+use crate::progress::ProgressFn;
+use crate::repo::{CancelToken, Repository};
 
 #[napi(object)]
-pub struct ForgetOutcome {
+pub struct DeleteSnapshotsOutcome {
     pub snapshots: Vec<SnapshotSummary>,
     pub removed: f64,
     pub applied: bool,
@@ -145,7 +146,7 @@ pub struct CheckOptions {
 #[napi(object)]
 pub struct Problem {
     pub object: String,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -235,8 +236,7 @@ pub struct RepairOutcome {
 #[napi(object)]
 pub struct LockInfo {
     pub key: String,
-    /// 'shared' | 'exclusive'
-    pub kind: String,
+    pub kind: LockKind,
     pub created: String,
     pub expires: String,
     pub live: bool,
@@ -246,7 +246,7 @@ pub struct LockInfo {
 }
 
 #[napi(object)]
-pub struct DestroyOutcome {
+pub struct DeleteRepositoryOutcome {
     pub objects: f64,
     pub bytes: f64,
     pub applied: bool,
@@ -269,20 +269,16 @@ impl Repository {
         env: &'e Env,
         ids: Vec<String>,
         dry_run: Option<bool>,
-    ) -> Result<PromiseRaw<'e, ForgetOutcome>> {
-        let repo = Arc::clone(self.core());
-        env.spawn_future(async move {
-            let (plan, removed) = blocking(move || {
-                let plan = vger_core::plan_forget(&repo, &ids)?;
-                let removed = if dry_run == Some(true) {
-                    None
-                } else {
-                    Some(vger_core::forget(&repo, &plan)?)
-                };
-                Ok((plan, removed))
-            })
-            .await?;
-            Ok(ForgetOutcome {
+    ) -> Result<PromiseRaw<'e, DeleteSnapshotsOutcome>> {
+        let repo = self.core();
+        run(env, move || {
+            let plan = vger_core::plan_forget(&repo, &ids)?;
+            let removed = if dry_run == Some(true) {
+                None
+            } else {
+                Some(vger_core::forget(&repo, &plan)?)
+            };
+            Ok(DeleteSnapshotsOutcome {
                 snapshots: plan.iter().map(Into::into).collect(),
                 removed: removed.unwrap_or(0) as f64,
                 applied: removed.is_some(),
@@ -290,34 +286,34 @@ impl Repository {
         })
     }
 
+    /// Applies retention: removes the snapshot objects the policy does not keep.
     #[napi]
     pub fn prune<'e>(
         &self,
         env: &'e Env,
         opts: PruneOptions,
     ) -> Result<PromiseRaw<'e, PruneOutcome>> {
-        let policy = opts.retention.into_core().map_err(to_napi)?;
-        let mut by_label = HashMap::new();
-        for (k, v) in opts.by_label.unwrap_or_default() {
-            by_label.insert(k, v.into_core().map_err(to_napi)?);
-        }
-        let core = vger_core::PruneOptions {
-            policy,
-            by_label,
-            group_by: opts.group_by.map_or_else(GroupBy::default, |g| GroupBy {
-                host: g.host,
-                label: g.label,
-                paths: g.paths,
-            }),
-            labels: opts.labels.unwrap_or_default(),
-            force: opts.force.unwrap_or(false),
-            dry_run: opts.dry_run.unwrap_or(false),
-            now_ns: vger_core::commands::now_ns(),
-            utc_offset_secs: opts.utc_offset_secs.unwrap_or(0).into(),
-        };
-        let repo = Arc::clone(self.core());
-        env.spawn_future(async move {
-            let out = blocking(move || vger_core::prune(&repo, &core)).await?;
+        let repo = self.core();
+        run(env, move || {
+            let mut by_label = HashMap::new();
+            for (k, v) in opts.by_label.unwrap_or_default() {
+                by_label.insert(k, v.into_core()?);
+            }
+            let core = vger_core::PruneOptions {
+                policy: opts.retention.into_core()?,
+                by_label,
+                group_by: opts.group_by.map_or_else(GroupBy::default, |g| GroupBy {
+                    host: g.host,
+                    label: g.label,
+                    paths: g.paths,
+                }),
+                labels: opts.labels.unwrap_or_default(),
+                force: opts.force.unwrap_or(false),
+                dry_run: opts.dry_run.unwrap_or(false),
+                now_ns: vger_core::commands::now_ns(),
+                utc_offset_secs: opts.utc_offset_secs.unwrap_or(0).into(),
+            };
+            let out = vger_core::prune(&repo, &core)?;
             let groups = out
                 .groups
                 .iter()
@@ -352,12 +348,13 @@ impl Repository {
         })
     }
 
+    /// Repacks or deletes packs no snapshot (fully) uses.
     #[napi]
     pub fn compact<'e>(
         &self,
         env: &'e Env,
         opts: CompactOptions,
-        on_progress: Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>,
+        on_progress: Option<ProgressFn>,
         cancel: Option<&CancelToken>,
     ) -> Result<PromiseRaw<'e, CompactOutcome>> {
         let mut core = vger_core::CompactOptions {
@@ -371,14 +368,9 @@ impl Repository {
         if let Some(g) = opts.grace_secs.filter(|g| g.is_finite() && *g >= 0.0) {
             core.grace = Duration::from_secs_f64(g);
         }
-        let repo = Arc::clone(self.core());
-        let cancel = token(cancel);
-        env.spawn_future(async move {
-            let progress = Arc::new(JsProgress::new(on_progress));
-            let p = Arc::clone(&progress);
-            let out = blocking(move || vger_core::compact(&repo, &core, p.as_ref(), &cancel)).await;
-            progress.flush();
-            let o = out?;
+        let repo = self.core();
+        job(env, on_progress, cancel, move |progress, cancel| {
+            let o = vger_core::compact(&repo, &core, progress, cancel)?;
             let plan = &o.plan;
             Ok(CompactOutcome {
                 applied: o.applied,
@@ -401,49 +393,43 @@ impl Repository {
         })
     }
 
+    /// Verifies that every snapshot is restorable (with verifyData: reads every blob too).
     #[napi]
     pub fn check<'e>(
         &self,
         env: &'e Env,
         opts: CheckOptions,
-        on_progress: Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>,
+        on_progress: Option<ProgressFn>,
         cancel: Option<&CancelToken>,
     ) -> Result<PromiseRaw<'e, CheckReport>> {
         let core = vger_core::CheckOptions {
             verify_data: opts.verify_data.unwrap_or(false),
             read_data_subset_pct: opts.read_data_subset_pct,
         };
-        let repo = Arc::clone(self.core());
-        let cancel = token(cancel);
-        env.spawn_future(async move {
-            let progress = Arc::new(JsProgress::new(on_progress));
-            let p = Arc::clone(&progress);
-            let out = blocking(move || vger_core::check(&repo, &core, p.as_ref(), &cancel)).await;
-            progress.flush();
-            Ok(CheckReport::from(&out?))
+        let repo = self.core();
+        job(env, on_progress, cancel, move |progress, cancel| {
+            Ok(CheckReport::from(&vger_core::check(
+                &repo, &core, progress, cancel,
+            )?))
         })
     }
 
+    /// Rebuilds the index from the packs and salvages damaged packs.
     #[napi]
     pub fn repair<'e>(
         &self,
         env: &'e Env,
         opts: RepairOptions,
-        on_progress: Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>,
+        on_progress: Option<ProgressFn>,
         cancel: Option<&CancelToken>,
     ) -> Result<PromiseRaw<'e, RepairOutcome>> {
         let core = vger_core::RepairOptions {
             verify_data: opts.verify_data.unwrap_or(false),
             dry_run: opts.dry_run.unwrap_or(false),
         };
-        let repo = Arc::clone(self.core());
-        let cancel = token(cancel);
-        env.spawn_future(async move {
-            let progress = Arc::new(JsProgress::new(on_progress));
-            let p = Arc::clone(&progress);
-            let out = blocking(move || vger_core::repair(&repo, &core, p.as_ref(), &cancel)).await;
-            progress.flush();
-            let o = out?;
+        let repo = self.core();
+        job(env, on_progress, cancel, move |progress, cancel| {
+            let o = vger_core::repair(&repo, &core, progress, cancel)?;
             let plan = &o.plan;
             Ok(RepairOutcome {
                 applied: o.applied,
@@ -464,18 +450,15 @@ impl Repository {
     /// Lock objects in the repository (live and stale).
     #[napi]
     pub fn locks<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, Vec<LockInfo>>> {
-        let repo = Arc::clone(self.core());
-        env.spawn_future(async move {
-            let locks = blocking(move || vger_core::list_locks(&repo)).await?;
+        let repo = self.core();
+        run(env, move || {
+            let locks = vger_core::list_locks(&repo)?;
             let now = vger_core::commands::now_ns();
             Ok(locks
                 .iter()
                 .map(|l| LockInfo {
                     key: l.key.clone(),
-                    kind: match l.kind {
-                        vger_core::LockKind::Shared => "shared".into(),
-                        vger_core::LockKind::Exclusive => "exclusive".into(),
-                    },
+                    kind: l.kind.into(),
                     created: rfc3339(l.created_ns),
                     expires: rfc3339(l.expires_ns),
                     live: l.live(now),
@@ -490,10 +473,8 @@ impl Repository {
     /// Removes every lock object at once; returns how many.
     #[napi]
     pub fn break_lock<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, f64>> {
-        let repo = Arc::clone(self.core());
-        env.spawn_future(async move {
-            Ok(blocking(move || vger_core::break_locks(&repo)).await? as f64)
-        })
+        let repo = self.core();
+        run(env, move || Ok(vger_core::break_locks(&repo)? as f64))
     }
 
     /// Deletes the whole repository (or, with dryRun, says what that would remove).
@@ -502,19 +483,16 @@ impl Repository {
         &self,
         env: &'e Env,
         dry_run: Option<bool>,
-    ) -> Result<PromiseRaw<'e, DestroyOutcome>> {
-        let repo = Arc::clone(self.core());
+    ) -> Result<PromiseRaw<'e, DeleteRepositoryOutcome>> {
+        let repo = self.core();
         let dry = dry_run.unwrap_or(false);
-        env.spawn_future(async move {
-            let plan = blocking(move || {
-                if dry {
-                    vger_core::plan_destroy(&repo)
-                } else {
-                    vger_core::destroy(&repo)
-                }
-            })
-            .await?;
-            Ok(DestroyOutcome {
+        run(env, move || {
+            let plan = if dry {
+                vger_core::plan_destroy(&repo)?
+            } else {
+                vger_core::destroy(&repo)?
+            };
+            Ok(DeleteRepositoryOutcome {
                 objects: plan.objects as f64,
                 bytes: plan.bytes as f64,
                 applied: !dry,

@@ -1,26 +1,97 @@
-//! Bridges engine events to a JS callback, at most ~10 per second (warnings always pass).
+//! Engine events as a tagged union, bridged to a JS callback at most ~10 times per second
+//! (warnings always pass; the last totals are flushed when the job ends).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use napi::Status;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
 use vger_core::{Event, Progress};
 
-use crate::dto::ProgressEvent;
+use crate::errors::ErrorCode;
+
+/// One progress event; TypeScript narrows on `type`. Mapped one to one from the engine's `Event`.
+#[napi(discriminant = "type", discriminant_case = "lowercase")]
+#[derive(Clone)]
+pub enum ProgressEvent {
+    /// Running totals of a backup.
+    Backup {
+        files: f64,
+        bytes: f64,
+        new_bytes: f64,
+    },
+    /// Running totals of a restore against the planned totals.
+    Restore {
+        files: f64,
+        bytes: f64,
+        total_files: f64,
+        total_bytes: f64,
+    },
+    /// A maintenance job (check, compact, repair): `done` of `total` units of its current phase
+    /// (mark, repack, packs, data, snapshots; `total` 0 when unknown).
+    Step {
+        phase: String,
+        done: f64,
+        total: f64,
+    },
+    /// Something was skipped; the job goes on.
+    Warning {
+        path: String,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl From<Event> for ProgressEvent {
+    fn from(e: Event) -> Self {
+        match e {
+            Event::Backup {
+                files,
+                bytes,
+                new_bytes,
+            } => ProgressEvent::Backup {
+                files: files as f64,
+                bytes: bytes as f64,
+                new_bytes: new_bytes as f64,
+            },
+            Event::Restore {
+                files,
+                bytes,
+                total_files,
+                total_bytes,
+            } => ProgressEvent::Restore {
+                files: files as f64,
+                bytes: bytes as f64,
+                total_files: total_files as f64,
+                total_bytes: total_bytes as f64,
+            },
+            Event::Step { phase, done, total } => ProgressEvent::Step {
+                phase: phase.into(),
+                done: done as f64,
+                total: total as f64,
+            },
+            Event::Warning(w) => ProgressEvent::Warning {
+                path: w.path,
+                code: w.code.into(),
+                message: w.message,
+            },
+        }
+    }
+}
 
 pub type ProgressFn = ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>;
 
 const INTERVAL: Duration = Duration::from_millis(100);
 
 pub struct JsProgress {
-    tsfn: Option<ProgressFn>,
+    tsfn: ProgressFn,
     last: Mutex<Option<Instant>>,
     pending: Mutex<Option<ProgressEvent>>,
 }
 
 impl JsProgress {
-    pub fn new(tsfn: Option<ProgressFn>) -> Self {
+    pub fn new(tsfn: ProgressFn) -> Self {
         Self {
             tsfn,
             last: Mutex::new(None),
@@ -29,9 +100,7 @@ impl JsProgress {
     }
 
     fn send(&self, e: ProgressEvent) {
-        if let Some(f) = &self.tsfn {
-            f.call(e, ThreadsafeFunctionCallMode::NonBlocking);
-        }
+        self.tsfn.call(e, ThreadsafeFunctionCallMode::NonBlocking);
     }
 
     /// Sends the last coalesced totals, so the final numbers always reach JS.
@@ -45,11 +114,8 @@ impl JsProgress {
 
 impl Progress for JsProgress {
     fn event(&self, event: Event) {
-        if self.tsfn.is_none() {
-            return;
-        }
         let e = ProgressEvent::from(event);
-        if e.r#type == "warning" {
+        if matches!(e, ProgressEvent::Warning { .. }) {
             self.send(e);
             return;
         }

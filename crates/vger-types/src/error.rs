@@ -53,6 +53,8 @@ pub enum VgerError {
     UnsafePath(String),
     #[error("source path {0} does not exist or cannot be read")]
     SourceNotFound(String),
+    #[error("{0} changed while it was read; the snapshot holds the bytes read")]
+    SourceChanged(String),
     #[error(
         "the repository is locked by {holder}; wait for it to finish, or run `vger break-lock` if that process is gone"
     )]
@@ -85,6 +87,7 @@ pub enum ErrorCode {
     DestinationNotEmpty,
     UnsafePath,
     SourceNotFound,
+    SourceChanged,
     Locked,
     LockLost,
     Cancelled,
@@ -92,7 +95,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::Io,
         ErrorCode::NoSpace,
         ErrorCode::RepoNotFound,
@@ -110,11 +113,19 @@ impl ErrorCode {
         ErrorCode::DestinationNotEmpty,
         ErrorCode::UnsafePath,
         ErrorCode::SourceNotFound,
+        ErrorCode::SourceChanged,
         ErrorCode::Locked,
         ErrorCode::LockLost,
         ErrorCode::Cancelled,
         ErrorCode::Internal,
     ];
+}
+
+/// A code equals its stable string (`code == "VGER_CORRUPT"`).
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl AsRef<str> for ErrorCode {
@@ -143,6 +154,7 @@ impl ErrorCode {
             ErrorCode::DestinationNotEmpty => "VGER_DEST_NOT_EMPTY",
             ErrorCode::UnsafePath => "VGER_UNSAFE_PATH",
             ErrorCode::SourceNotFound => "VGER_SOURCE_NOT_FOUND",
+            ErrorCode::SourceChanged => "VGER_SOURCE_CHANGED",
             ErrorCode::Locked => "VGER_LOCKED",
             ErrorCode::LockLost => "VGER_LOCK_LOST",
             ErrorCode::Cancelled => "VGER_CANCELLED",
@@ -171,6 +183,7 @@ impl VgerError {
             VgerError::DestinationNotEmpty(_) => ErrorCode::DestinationNotEmpty,
             VgerError::UnsafePath(_) => ErrorCode::UnsafePath,
             VgerError::SourceNotFound(_) => ErrorCode::SourceNotFound,
+            VgerError::SourceChanged(_) => ErrorCode::SourceChanged,
             VgerError::Locked { .. } => ErrorCode::Locked,
             VgerError::LockLost(_) => ErrorCode::LockLost,
             VgerError::Cancelled => ErrorCode::Cancelled,

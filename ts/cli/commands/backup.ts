@@ -8,10 +8,11 @@ import { didYouMean } from '../../config/problems.js'
 import { labelForPaths } from '../../config/resolve.js'
 import type { RepositoryConfig, SourceConfig } from '../../config/types.js'
 import { VgerError } from '../../errors.js'
-import type { BackupOutcome, CompressionAlgorithm } from '../../native-types.js'
+import type { BackupOutcome, CompressionAlgorithm } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
 import { formatBytes, formatCount, formatDuration, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
 export interface BackupFlags {
   label?: string
@@ -74,15 +75,15 @@ function notYetApplied(source: SourceConfig): string[] {
   return out
 }
 
-export async function backup(ctx: CliContext, paths: string[], flags: BackupFlags): Promise<number> {
+export async function backup(ctx: CliContext, paths: string[], flags: BackupFlags): Promise<ExitCode> {
   const run = await runBackups(ctx, backupSources(ctx, paths, flags), flags)
   ctx.out.result({ snapshots: run.saved, errors: run.failures })
   return backupExitCode(run)
 }
 
-export function backupExitCode(run: BackupRun): number {
-  if (run.failures.length > 0) return 1
-  return run.saved.some((s) => s.partial) ? 3 : 0
+export function backupExitCode(run: BackupRun): ExitCode {
+  if (run.failures.length > 0) return EXIT.error
+  return run.saved.some((s) => s.partial) ? EXIT.partial : EXIT.ok
 }
 
 /** Backs up `sources` to every selected repository (a source's `repos` restricts where it goes). */

@@ -5,11 +5,12 @@
  * salvages damaged packs, and checks again.
  */
 import { VgerError } from '../../errors.js'
-import type { CheckReport, RepairOutcome } from '../../native-types.js'
+import type { CheckReport, RepairOutcome } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount, formatTime, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
+import { exitFor, type ExitCode } from '../exit.js'
 
 export interface CheckFlags {
   verifyData?: boolean
@@ -40,7 +41,7 @@ async function runRepair(ctx: CliContext, name: string, repository: Repository, 
     .finally(() => progress.finish())
 }
 
-export async function check(ctx: CliContext, flags: CheckFlags): Promise<number> {
+export async function check(ctx: CliContext, flags: CheckFlags): Promise<ExitCode> {
   if (flags.dryRun === true && flags.repair !== true) {
     throw new VgerError('VGER_USAGE', '--dry-run goes with --repair (a plain check never changes anything)')
   }
@@ -66,7 +67,7 @@ export async function check(ctx: CliContext, flags: CheckFlags): Promise<number>
   })
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })), errors: failures })
   if (bad.length > 0) throw checkFailed(bad, flags)
-  return failures.length > 0 ? 1 : 0
+  return exitFor(failures)
 }
 
 export function checkFailed(repos: string[], flags: CheckFlags = {}): VgerError {

@@ -3,11 +3,12 @@
  * what the snapshots use, plans (repack partly used packs, delete unused ones and old debris, consolidate
  * the index) and, unless `--dry-run`, applies the plan under an exclusive lock.
  */
-import type { CompactOptions, CompactOutcome, PackUse } from '../../native-types.js'
+import type { CompactOptions, CompactOutcome, PackUse } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount } from '../output.js'
 import { progressDisplay } from '../progress.js'
+import { exitFor, type ExitCode } from '../exit.js'
 
 export interface CompactFlags {
   threshold?: number
@@ -30,7 +31,7 @@ export async function runCompact(ctx: CliContext, name: string, repository: Repo
     .finally(() => progress.finish())
 }
 
-export async function compact(ctx: CliContext, flags: CompactFlags): Promise<number> {
+export async function compact(ctx: CliContext, flags: CompactFlags): Promise<ExitCode> {
   const repos = ctx.repositories('all')
   const { results, failures } = await ctx.eachRepository(repos, async (repo) => {
     const repository = await ctx.open(repo)
@@ -42,7 +43,7 @@ export async function compact(ctx: CliContext, flags: CompactFlags): Promise<num
     return outcome
   })
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })), errors: failures })
-  return failures.length > 0 ? 1 : 0
+  return exitFor(failures)
 }
 
 function packLine(verb: string, p: PackUse): string {

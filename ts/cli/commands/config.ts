@@ -5,10 +5,11 @@ import { expandHome } from '../../config/paths.js'
 import { STARTER_CONFIG } from '../../config/starter.js'
 import { VgerError } from '../../errors.js'
 import type { CliContext } from '../context.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
 export const DEFAULT_DEST = 'vger.yaml'
 
-export function writeStarterConfig(ctx: CliContext, opts: { dest?: string }): Promise<number> {
+export function writeStarterConfig(ctx: CliContext, opts: { dest?: string }): Promise<ExitCode> {
   const dest = ctx.resolvePath(expandHome(opts.dest ?? DEFAULT_DEST, ctx.home))
   try {
     mkdirSync(path.dirname(dest), { recursive: true })
@@ -23,5 +24,5 @@ export function writeStarterConfig(ctx: CliContext, opts: { dest?: string }): Pr
   }
   ctx.out.line(`Wrote a starter config to ${dest}. Edit it, then run "vger -c ${dest} init" (or keep it as ./vger.yaml).`)
   ctx.out.result({ path: dest })
-  return Promise.resolve(0)
+  return Promise.resolve(EXIT.ok)
 }

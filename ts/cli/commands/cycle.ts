@@ -2,20 +2,22 @@
  * Bare `vger`: the full cycle for every selected repository, as vykar does: backup of all configured
  * sources (or the `-S` ones), then prune, compact and check. Prune is skipped without retention rules;
  * prune and compact are skipped for a repository whose backup failed. The check verifies structure, not
- * every data pack (`vger check --verify-data` does that). A step the loaded engine does not have is
- * reported as "not available yet" and does not fail the run.
+ * every data pack (`vger check --verify-data` does that).
  */
 import type { RepositoryConfig } from '../../config/types.js'
-import { VgerError, fromNativeError, isVgerError } from '../../errors.js'
+import { VgerError, asVgerError, isVgerError } from '../../errors.js'
 import type { Repository } from '../../repository.js'
-import type { MaintenanceStep } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
 import { backupExitCode, backupSources, runBackups } from './backup.js'
 import { renderCheck, runCheck } from './check.js'
 import { renderCompact, runCompact } from './compact.js'
 import { hasRetention, renderPrune, runPrune } from './prune.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
-export type StepStatus = 'ok' | 'skipped' | 'unavailable' | 'failed'
+/** The jobs of the full cycle after the backup. */
+export type MaintenanceStep = 'prune' | 'compact' | 'check'
+
+export type StepStatus = 'ok' | 'skipped' | 'failed'
 
 export interface StepReport {
   step: MaintenanceStep
@@ -55,7 +57,7 @@ async function runStep(ctx: CliContext, step: MaintenanceStep, repo: RepositoryC
   }
 }
 
-export async function cycle(ctx: CliContext): Promise<number> {
+export async function cycle(ctx: CliContext): Promise<ExitCode> {
   const sources = backupSources(ctx, [], { exclude: [] })
   const backup = await runBackups(ctx, sources, {})
   const failedRepos = new Set(backup.failures.map((f) => f.repository))
@@ -87,13 +89,8 @@ export async function cycle(ctx: CliContext): Promise<number> {
         steps.push({ step, status: 'ok', result })
       } catch (e) {
         if (ctx.signal.aborted) throw e
-        if (isVgerError(e, 'VGER_NOT_AVAILABLE')) {
-          steps.push({ step, status: 'unavailable', reason: 'not available in this version yet' })
-          ctx.out.line(`${step} "${repo.name}": not available in this version yet`)
-          continue
-        }
         const failure = ctx.fail(e, repo.name)
-        const err = fromNativeError(e)
+        const err = asVgerError(e)
         stepFailures.push(failure)
         const report = (e as { report?: unknown }).report
         steps.push({ step, status: 'failed', ...(report === undefined ? {} : { result: report }), error: { code: err.code, message: err.message } })
@@ -105,6 +102,6 @@ export async function cycle(ctx: CliContext): Promise<number> {
   }
 
   ctx.out.result({ backup: { snapshots: backup.saved, errors: backup.failures }, repositories: reports })
-  if (stepFailures.length > 0) return 1
+  if (stepFailures.length > 0) return EXIT.error
   return backupExitCode(backup)
 }

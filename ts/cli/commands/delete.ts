@@ -5,13 +5,14 @@
 import { VgerError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount } from '../output.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
 export interface DeleteFlags {
   yesDeleteThisRepo?: boolean
   dryRun?: boolean
 }
 
-export async function deleteRepository(ctx: CliContext, flags: DeleteFlags): Promise<number> {
+export async function deleteRepository(ctx: CliContext, flags: DeleteFlags): Promise<ExitCode> {
   const repo = ctx.repository()
   const pick = ctx.options.repo === undefined ? '' : ` -R ${ctx.options.repo}`
   const confirm = flags.dryRun === true || flags.yesDeleteThisRepo === true ? undefined : ctx.confirmer()
@@ -29,7 +30,7 @@ export async function deleteRepository(ctx: CliContext, flags: DeleteFlags): Pro
   if (flags.dryRun === true) {
     ctx.out.line(`Dry run: deleting repository "${repo.name}" (${repo.url}) would remove ${what}; nothing changed.`)
     ctx.out.result({ repository: repo.name, url: repo.url, ...plan })
-    return 0
+    return EXIT.ok
   }
   if (confirm !== undefined) {
     ctx.io.stderr.write(`This deletes repository "${repo.name}" at ${repo.url}: ${what}, every snapshot in it. It cannot be undone.\n`)
@@ -44,5 +45,5 @@ export async function deleteRepository(ctx: CliContext, flags: DeleteFlags): Pro
   ctx.forget(repo.url)
   ctx.out.line(`Deleted repository "${repo.name}" (${repo.url}): ${formatCount(done.objects, 'object')}, ${formatBytes(done.bytes)}.`)
   ctx.out.result({ repository: repo.name, url: repo.url, ...done })
-  return 0
+  return EXIT.ok
 }

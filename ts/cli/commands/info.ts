@@ -1,15 +1,16 @@
 /** `vger info`: each selected repository's details and totals. */
-import type { RepoInfo, RepoStats, SnapshotSummary } from '../../native-types.js'
+import type { RepoInfo, RepoStats, SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount, formatTime, shortId } from '../output.js'
 import { snapshotsByTime } from '../snapshots.js'
+import { exitFor, type ExitCode } from '../exit.js'
 
 export interface InfoResult extends RepoInfo {
   stats: RepoStats
   lastSnapshot: { id: string; time: string; label: string } | null
 }
 
-export async function info(ctx: CliContext): Promise<number> {
+export async function info(ctx: CliContext): Promise<ExitCode> {
   const repos = ctx.repositories('all')
   const { results, failures } = await ctx.eachRepository(repos, async (repo): Promise<InfoResult> => {
     const repository = await ctx.open(repo)
@@ -24,7 +25,7 @@ export async function info(ctx: CliContext): Promise<number> {
     repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })),
     errors: failures,
   })
-  return failures.length > 0 ? 1 : 0
+  return exitFor(failures)
 }
 
 function pickLast(s: SnapshotSummary): { id: string; time: string; label: string } {

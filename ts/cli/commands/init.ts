@@ -1,9 +1,10 @@
 /** `vger init`: create every selected repository. */
-import type { RepoInfo } from '../../native-types.js'
+import type { RepoInfo } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { shortId } from '../output.js'
+import { exitFor, type ExitCode } from '../exit.js'
 
-export async function init(ctx: CliContext): Promise<number> {
+export async function init(ctx: CliContext): Promise<ExitCode> {
   const repos = ctx.repositories('all')
   const kdf = ctx.initKdf()
   const chunker = ctx.config().chunker
@@ -26,5 +27,5 @@ export async function init(ctx: CliContext): Promise<number> {
     repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })),
     errors: failures,
   })
-  return failures.length > 0 ? 1 : 0
+  return exitFor(failures)
 }

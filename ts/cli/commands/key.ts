@@ -5,6 +5,7 @@
  */
 import { VgerError } from '../../errors.js'
 import type { CliContext } from '../context.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
 export async function newPassphrase(ctx: CliContext, repository: string): Promise<string> {
   const fromEnv = ctx.secrets.newPassphrase
@@ -23,7 +24,7 @@ export async function newPassphrase(ctx: CliContext, repository: string): Promis
   return first
 }
 
-export async function changePassphrase(ctx: CliContext): Promise<number> {
+export async function changePassphrase(ctx: CliContext): Promise<ExitCode> {
   const repo = ctx.repository()
   const repository = await ctx.open(repo)
   if (repository.info().encryption === 'none') {
@@ -34,5 +35,5 @@ export async function changePassphrase(ctx: CliContext): Promise<number> {
   await repository.changePassphrase(passphrase, ctx.initKdf())
   ctx.out.line(`Changed the passphrase of repository "${repo.name}". Update encryption.passcommand or VGER_PASSPHRASE to match.`)
   ctx.out.result({ repository: repo.name, changed: true })
-  return 0
+  return EXIT.ok
 }

@@ -1,8 +1,9 @@
 /** `vger list [-S LABEL]... [--last N] [--host H]`: the snapshots of every selected repository, oldest first. */
-import type { SnapshotListing, SnapshotSummary } from '../../native-types.js'
+import type { SnapshotListing, SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount, formatTable, formatTime, shortId } from '../output.js'
 import { snapshotsByTime } from '../snapshots.js'
+import { exitFor, type ExitCode } from '../exit.js'
 
 export interface ListFlags {
   last?: number
@@ -15,7 +16,7 @@ export function filterSnapshots(listing: SnapshotListing, labels: readonly strin
   return flags.last === undefined ? byHost : byHost.slice(-flags.last)
 }
 
-export async function list(ctx: CliContext, flags: ListFlags = {}): Promise<number> {
+export async function list(ctx: CliContext, flags: ListFlags = {}): Promise<ExitCode> {
   const repos = ctx.repositories('all')
   const { results, failures } = await ctx.eachRepository(repos, async (repo): Promise<SnapshotListing> => {
     const repository = await ctx.open(repo)
@@ -32,7 +33,7 @@ export async function list(ctx: CliContext, flags: ListFlags = {}): Promise<numb
     repositories: results.map(({ repo, value }) => ({ repository: repo.name, url: repo.url, ...value })),
     errors: failures,
   })
-  return failures.length > 0 ? 1 : 0
+  return exitFor(failures)
 }
 
 export function renderListing(snapshots: SnapshotSummary[], hiddenNewer: number): string {

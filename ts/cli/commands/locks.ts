@@ -5,10 +5,11 @@
  * Only for locks left by processes that are gone: a live lock protects a running job.
  */
 import type { RepositoryConfig } from '../../config/types.js'
-import type { LockInfo } from '../../native-types.js'
+import type { LockInfo } from '../../repository.js'
 import { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatCount, formatTable, formatTime } from '../output.js'
+import { exitFor, type ExitCode } from '../exit.js'
 
 export function renderLocks(locks: LockInfo[]): string {
   if (locks.length === 0) return 'No locks.'
@@ -24,7 +25,7 @@ export function renderLocks(locks: LockInfo[]): string {
   return formatTable(['Lock', 'Kind', 'State', 'Operation', 'Host:PID', 'Created', 'Expires'], rows)
 }
 
-export async function locks(ctx: CliContext): Promise<number> {
+export async function locks(ctx: CliContext): Promise<ExitCode> {
   const repos = ctx.repositories('all')
   const { results, failures } = await ctx.eachRepository(repos, async (repo) => {
     const repository = await ctx.open(repo)
@@ -34,7 +35,7 @@ export async function locks(ctx: CliContext): Promise<number> {
     return list
   })
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, locks: value })), errors: failures })
-  return failures.length > 0 ? 1 : 0
+  return exitFor(failures)
 }
 
 /** The locks, when the repository opens without asking for anything; null otherwise (said on stderr). */
@@ -53,7 +54,7 @@ async function listQuietly(ctx: CliContext, repo: RepositoryConfig): Promise<Loc
   }
 }
 
-export async function breakLock(ctx: CliContext, flags: { dryRun?: boolean }): Promise<number> {
+export async function breakLock(ctx: CliContext, flags: { dryRun?: boolean }): Promise<ExitCode> {
   const repos = ctx.repositories('all')
   const { results, failures } = await ctx.eachRepository(repos, async (repo) => {
     if (flags.dryRun === true) {
@@ -72,5 +73,5 @@ export async function breakLock(ctx: CliContext, flags: { dryRun?: boolean }): P
     return { ...(list === null ? {} : { locks: list }), removed, applied: true }
   })
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })), errors: failures })
-  return failures.length > 0 ? 1 : 0
+  return exitFor(failures)
 }

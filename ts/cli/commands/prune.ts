@@ -6,10 +6,11 @@
  */
 import type { RepositoryConfig, RetentionConfig } from '../../config/types.js'
 import { VgerError, isVgerError } from '../../errors.js'
-import type { PruneGroup, PruneOptions, PruneOutcome, Retention } from '../../native-types.js'
+import type { PruneGroup, PruneOptions, PruneOutcome, Retention } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatCount, formatTable, formatTime, shortId } from '../output.js'
+import { exitFor, type ExitCode } from '../exit.js'
 
 export interface PruneFlags {
   dryRun?: boolean
@@ -78,7 +79,7 @@ export async function runPrune(ctx: CliContext, repo: RepositoryConfig, reposito
   }
 }
 
-export async function prune(ctx: CliContext, flags: PruneFlags): Promise<number> {
+export async function prune(ctx: CliContext, flags: PruneFlags): Promise<ExitCode> {
   const repos = ctx.repositories('all')
   const missing = repos.find((r) => !hasRetention(ctx, r))
   if (missing !== undefined) throw noRetention(ctx, missing)
@@ -92,7 +93,7 @@ export async function prune(ctx: CliContext, flags: PruneFlags): Promise<number>
     return outcome
   })
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })), errors: failures })
-  return failures.length > 0 ? 1 : 0
+  return exitFor(failures)
 }
 
 /** "host laptop, label docs", or "all snapshots" when grouping by nothing. */

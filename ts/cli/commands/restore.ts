@@ -4,8 +4,9 @@ import type { CliContext } from '../context.js'
 import { formatBytes, formatCount, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
 import { resolveSnapshot } from '../snapshots.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
-export async function restore(ctx: CliContext, ref: string, dest: string, opts: { pattern?: string }): Promise<number> {
+export async function restore(ctx: CliContext, ref: string, dest: string, opts: { pattern?: string }): Promise<ExitCode> {
   const repo = ctx.repository()
   const target = ctx.resolvePath(dest)
   const repository = await ctx.open(repo)
@@ -21,7 +22,7 @@ export async function restore(ctx: CliContext, ref: string, dest: string, opts: 
   ctx.out.line(`Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) from snapshot ${shortId(snapshot.id)} to ${target}`)
   ctx.out.result({ repository: repo.name, snapshot: snapshot.id, label: snapshot.label, dest: target, ...outcome })
 
-  if (outcome.errors.length === 0) return 0
+  if (outcome.errors.length === 0) return EXIT.ok
   for (const e of outcome.errors) ctx.out.warn(`${e.path}: ${e.message} [${e.code}]`)
   throw new VgerError(
     'VGER_RESTORE_INCOMPLETE',

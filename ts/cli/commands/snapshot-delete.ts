@@ -3,13 +3,14 @@
  * (`latest`, an id prefix) is resolved first, so one unknown name removes nothing. Only the snapshot
  * objects go; `vger compact` gives their data back.
  */
-import type { SnapshotSummary } from '../../native-types.js'
+import type { SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatCount } from '../output.js'
 import { pickSnapshot } from '../snapshots.js'
 import { renderListing } from './list.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
-export async function snapshotDelete(ctx: CliContext, refs: string[], flags: { dryRun?: boolean }): Promise<number> {
+export async function snapshotDelete(ctx: CliContext, refs: string[], flags: { dryRun?: boolean }): Promise<ExitCode> {
   const repo = ctx.repository()
   const repository = await ctx.open(repo)
   const listing = await repository.listSnapshots()
@@ -26,5 +27,5 @@ export async function snapshotDelete(ctx: CliContext, refs: string[], flags: { d
       : `Dry run: would delete ${formatCount(outcome.snapshots.length, 'snapshot')} from "${repo.name}"; nothing changed.`,
   )
   ctx.out.result({ repository: repo.name, ...outcome })
-  return 0
+  return EXIT.ok
 }

@@ -1,10 +1,11 @@
 /** `vger snapshot diff A B`: added, removed, modified and metadata-only changes, with size deltas. */
-import type { DiffEntry, DiffOutcome } from '../../native-types.js'
+import type { DiffEntry, DiffOutcome } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount, formatTable, shortId } from '../output.js'
 import { resolveSnapshot } from '../snapshots.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
-export async function snapshotDiff(ctx: CliContext, refA: string, refB: string): Promise<number> {
+export async function snapshotDiff(ctx: CliContext, refA: string, refB: string): Promise<ExitCode> {
   const repo = ctx.repository()
   const repository = await ctx.open(repo)
   const a = await resolveSnapshot(repository, refA, ctx.options.source)
@@ -12,7 +13,7 @@ export async function snapshotDiff(ctx: CliContext, refA: string, refB: string):
   const outcome = await repository.diff(a.id, b.id)
   ctx.out.line(renderDiff(outcome))
   ctx.out.result({ repository: repo.name, ...outcome })
-  return 0
+  return EXIT.ok
 }
 
 const SIGN: Record<DiffEntry['change'], string> = { added: '+', removed: '-', modified: 'M', metadata: 'm' }

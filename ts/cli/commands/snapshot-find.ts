@@ -2,10 +2,11 @@
  * `vger snapshot find [PATH] [--name GLOB] [--iname GLOB] [--type f|d|l] [--since D] [--larger S]
  * [--smaller S] [--last N]`: for every matching path, its versions across the chosen snapshots.
  */
-import type { FindOptions, FindResult, SnapshotSummary } from '../../native-types.js'
+import type { FindOptions, FindResult, SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatTable, formatTime, shortId } from '../output.js'
 import { snapshotsByTime } from '../snapshots.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
 export interface FindFlags {
   name?: string
@@ -39,14 +40,14 @@ export function findOptions(snapshots: SnapshotSummary[], path: string | undefin
   return opts
 }
 
-export async function snapshotFind(ctx: CliContext, path: string | undefined, flags: FindFlags): Promise<number> {
+export async function snapshotFind(ctx: CliContext, path: string | undefined, flags: FindFlags): Promise<ExitCode> {
   const repo = ctx.repository()
   const repository = await ctx.open(repo)
   const snapshots = findScope(snapshotsByTime(await repository.listSnapshots()), ctx.options.source, flags)
   const results = snapshots.length === 0 ? [] : await repository.find(findOptions(snapshots, path, flags))
   ctx.out.line(renderFind(results, snapshots.length))
   ctx.out.result({ repository: repo.name, snapshots: snapshots.map((s) => s.id), results })
-  return 0
+  return EXIT.ok
 }
 
 export function renderFind(results: FindResult[], searched: number): string {

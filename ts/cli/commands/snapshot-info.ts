@@ -1,16 +1,17 @@
 /** `vger snapshot info SNAPSHOT`: the metadata and statistics of one snapshot. */
-import type { SnapshotSummary } from '../../native-types.js'
+import type { SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount, formatTime } from '../output.js'
 import { resolveSnapshot } from '../snapshots.js'
+import { EXIT, type ExitCode } from '../exit.js'
 
-export async function snapshotInfo(ctx: CliContext, ref: string): Promise<number> {
+export async function snapshotInfo(ctx: CliContext, ref: string): Promise<ExitCode> {
   const repo = ctx.repository()
   const repository = await ctx.open(repo)
   const snapshot = await resolveSnapshot(repository, ref, ctx.options.source)
   ctx.out.line(renderSnapshotInfo(snapshot))
   ctx.out.result({ repository: repo.name, snapshot })
-  return 0
+  return EXIT.ok
 }
 
 export function renderSnapshotInfo(s: SnapshotSummary): string {

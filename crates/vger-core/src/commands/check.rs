@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use vger_types::{ChunkId, PackId, Result, VgerError};
+use vger_types::{ChunkId, ErrorCode, PackId, Result, VgerError};
 
 use crate::cancel::CancelToken;
 use crate::progress::{Event, Progress};
@@ -35,7 +35,7 @@ pub struct CheckOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub object: String,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -72,7 +72,7 @@ impl CheckReport {
     fn problem(&mut self, object: impl Into<String>, e: &VgerError) {
         self.problems.push(Problem {
             object: object.into(),
-            code: e.code().as_str(),
+            code: e.code(),
             message: e.to_string(),
         });
     }
@@ -384,7 +384,7 @@ impl Walker<'_> {
             Err(e @ (VgerError::Corrupt { .. } | VgerError::ObjectMissing { .. })) => {
                 self.problems.push(Problem {
                     object: format!("tree {}", id.to_hex()),
-                    code: e.code().as_str(),
+                    code: e.code(),
                     message: e.to_string(),
                 });
                 out.push(Vec::new());

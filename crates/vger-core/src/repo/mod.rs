@@ -178,7 +178,7 @@ impl Repository {
                 Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => warnings
                     .push(Warning {
                         path: key.clone(),
-                        code: e.code().as_str(),
+                        code: e.code(),
                         message: e.to_string(),
                     }),
                 Err(e) => return Err(e),
@@ -369,7 +369,7 @@ impl Repository {
                 Err(VgerError::ObjectMissing { .. }) => {}
                 Err(e @ VgerError::Corrupt { .. }) => out.damaged.push(Warning {
                     path: key,
-                    code: e.code().as_str(),
+                    code: e.code(),
                     message: e.to_string(),
                 }),
                 Err(e) => return Err(e),

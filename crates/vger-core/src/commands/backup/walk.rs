@@ -187,15 +187,15 @@ impl<'a> Walker<'a> {
     /// Records a skipped entry.
     fn warn(&mut self, path: &Path, err: &VgerError) {
         self.stats.skipped += 1;
-        self.note(path, err.code().as_str(), err.to_string());
+        self.note(path, err);
     }
 
     /// Records a warning about an entry that was stored anyway.
-    fn note(&mut self, path: &Path, code: &'static str, message: String) {
+    fn note(&mut self, path: &Path, err: &VgerError) {
         let w = Warning {
             path: path.display().to_string(),
-            code,
-            message,
+            code: err.code(),
+            message: err.to_string(),
         };
         self.progress.event(Event::Warning(w.clone()));
         if self.warnings.len() < MAX_WARNINGS {
@@ -277,7 +277,7 @@ impl<'a> Walker<'a> {
         let mut b = GitignoreBuilder::new(dir);
         if let Some(err) = b.add(&file) {
             let msg = format!("{}: {err}", file.display());
-            self.note(&file, "VGER_INVALID_ARGUMENT", msg);
+            self.note(&file, &VgerError::invalid(msg));
         }
         match b.build() {
             Ok(g) => {
@@ -286,7 +286,7 @@ impl<'a> Walker<'a> {
             }
             Err(err) => {
                 let msg = format!("{}: {err}", file.display());
-                self.note(&file, "VGER_INVALID_ARGUMENT", msg);
+                self.note(&file, &VgerError::invalid(msg));
                 false
             }
         }
@@ -547,11 +547,8 @@ impl<'a> Walker<'a> {
         self.stats.bytes += bytes;
         if changed(&file, meta) {
             // Not cached: the next backup must read it again.
-            let msg = format!(
-                "{} changed while it was read; the snapshot holds the bytes read",
-                path.display()
-            );
-            self.note(path, "VGER_SOURCE_CHANGED", msg);
+            let err = VgerError::SourceChanged(path.display().to_string());
+            self.note(path, &err);
         } else {
             self.cache.record(path, &Identity::of(meta), &chunks);
         }

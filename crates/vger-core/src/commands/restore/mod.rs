@@ -62,7 +62,7 @@ pub fn restore(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(Warning {
                 path: String::from_utf8_lossy(rel).into_owned(),
-                code: e.code().as_str(),
+                code: e.code(),
                 message: e.to_string(),
             });
     };

@@ -155,7 +155,7 @@ fn failed(c: &Ctx<'_>, s: &FileState, i: usize, e: &VgerError) {
     let rel = &c.files[i].rel;
     c.progress.event(Event::Warning(Warning {
         path: String::from_utf8_lossy(rel).into_owned(),
-        code: e.code().as_str(),
+        code: e.code(),
         message: e.to_string(),
     }));
     (c.fail)(rel, e);

@@ -1,17 +1,18 @@
 /**
- * The commander tree. Command modules (and through them the native addon) are imported only when their
+ * The command line: every command and option, declared with commander. Command modules (and through them the native addon) are imported only when their
  * command runs, so `vger --version` and `vger --help` stay fast and work without the addon.
  * docs/commands.md mentions every command and long option here (test/unit/docs.test.ts checks it).
  */
+import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { didYouMean } from '../config/problems.js'
 import { COMPRESSION_ALGORITHMS } from '../config/schema.js'
 import { parseRetentionDuration, parseSize } from '../config/units.js'
 import { VgerError } from '../errors.js'
 import type { CliContext, CliIo } from './context.js'
-import { packageVersion, usageError } from './program.js'
+import type { ExitCode } from './exit.js'
 
-export type Action = (ctx: CliContext) => Promise<number>
+export type Action = (ctx: CliContext) => Promise<ExitCode>
 export type Runner = (cmd: Command, action: Action) => Promise<void>
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -52,6 +53,18 @@ function duration(value: string): number {
   const r = parseRetentionDuration(value)
   if ('error' in r) throw new InvalidArgumentError(r.error)
   return r.value
+}
+
+export function packageVersion(): string {
+  // ../../package.json from both ts/cli/ and dist/cli/.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
+  return pkg.version ?? '0.0.0'
+}
+
+/** A usage error line, as commander's own errors are printed. */
+export function usageError(text: string): string {
+  const message = text.replace(/^error: /, '').trim().replaceAll('\n', ' ')
+  return `vger: error[VGER_USAGE]: ${message} (see --help)\n`
 }
 
 const SNAPSHOT_ARG = 'snapshot id (a unique prefix of at least 4 hex digits), or "latest" (newest, among -S labels if given)'
