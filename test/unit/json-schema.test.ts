@@ -45,6 +45,10 @@ describe('schema/vger.schema.json', () => {
     expect(schema.$id).toBe(SCHEMA_URL)
   })
 
+  it('is named by the first line of the starter config, for yaml-language-server', () => {
+    expect(STARTER_CONFIG.split('\n')[0]).toBe(`# yaml-language-server: $schema=${SCHEMA_URL}`)
+  })
+
   it('uses only keywords the test checker understands', () => {
     expect([...keywordsOf(schema)].filter((k) => !KEYWORDS.has(k))).toEqual([])
   })

@@ -5,6 +5,12 @@
  * schema/vger.schema.json), the raw types below and the resolved section types (types.ts) all come from
  * it. Keys are snake_case, following vykar. docs/config.md documents every key; test/unit/docs.test.ts
  * fails when a key of `configShape` is not mentioned there.
+ *
+ * Adding a key: declare it below (type, limits, default), add its row to docs/config.md, and run
+ * `npm run schema` to regenerate schema/vger.schema.json (a test fails until it is committed). A key of a
+ * section (encryption, compression, chunker, retention, limits, schedule, a repository's backend
+ * settings) then reaches the resolved config by itself; a top-level or source key whose meaning needs code
+ * also gets its field in types.ts and its line in resolve.ts or resolve-sources.ts.
  */
 import type { CompressionAlgorithm, EncryptionMode } from '../repository.js'
 import { type Infer, bool, either, enumOf, int, list, obj, str, strings, value } from './shape.js'
