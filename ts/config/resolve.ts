@@ -133,7 +133,7 @@ function resolveRepository(
   }
 }
 
-/** The config used when no file exists: one local repository, encryption auto, no sources. */
+/** The config used when no file exists: one local repository, no sources, every declared default. */
 export function defaultConfig(env: Env, home: string): VgerConfig {
   const url = defaultRepositoryPath({ env, home })
   const top = {
@@ -149,14 +149,14 @@ export function defaultConfig(env: Env, home: string): VgerConfig {
       { url, label: DEFAULT_REPOSITORY_LABEL, name: DEFAULT_REPOSITORY_LABEL, location: { backend: 'local', path: url }, ...top, hooks: {} },
     ],
     sources: [],
-    excludePatterns: [],
+    excludePatterns: [...NO_SOURCE_DEFAULTS.exclude],
     ...top,
     chunker: chunkerOf(undefined),
     hooks: {},
-    excludeIfPresent: [],
-    oneFileSystem: false,
-    gitIgnore: false,
-    xattrs: false,
+    excludeIfPresent: [...NO_SOURCE_DEFAULTS.excludeIfPresent],
+    oneFileSystem: NO_SOURCE_DEFAULTS.oneFileSystem,
+    gitIgnore: NO_SOURCE_DEFAULTS.gitIgnore,
+    xattrs: NO_SOURCE_DEFAULTS.xattrs,
     cacheDir: defaultCacheDir(env, home),
     envFiles: [],
   }
