@@ -13,7 +13,7 @@
  * also gets its field in types.ts and its line in resolve.ts or resolve-sources.ts.
  */
 import type { CompressionAlgorithm, EncryptionMode } from '../repository.js'
-import { type Infer, bool, either, enumOf, int, list, obj, str, strings, value } from './shape.js'
+import { type Infer, type JsonSchema, bool, either, enumOf, int, list, obj, str, strings, value } from './shape.js'
 import {
   CRON_EXAMPLE,
   CRON_PATTERN,
@@ -50,9 +50,13 @@ const textList = list(text)
 const flag = bool()
 const count = int({ min: 0 })
 
-const size = <const D extends string>(written: D) =>
-  value(parseSize, { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: SIZE_PATTERN }], description: SIZE_EXAMPLE }, { default: written })
-const duration = value(parseKeepWithin, { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: RETENTION_PATTERN }], description: RETENTION_EXAMPLE })
+/** For editors: a value written as a whole number, or as text (`pattern`) such as "2MiB" or "7d". */
+const numberOrText = (minimum: number, pattern: string, description: string): JsonSchema => ({
+  anyOf: [{ type: 'integer', minimum }, { type: 'string', pattern }],
+  description,
+})
+const size = <const D extends string>(written: D) => value(parseSize, numberOrText(0, SIZE_PATTERN, SIZE_EXAMPLE), { default: written })
+const duration = value(parseKeepWithin, numberOrText(1, RETENTION_PATTERN, RETENTION_EXAMPLE))
 const cron = value(parseCron, { type: 'string', pattern: CRON_PATTERN, description: CRON_EXAMPLE })
 
 const repositoryUrl = value(
@@ -108,7 +112,7 @@ export const scheduleShape = obj(
   {
     enabled: bool({ default: false }),
     /** The default applies only without `cron`. */
-    every: value(parseInterval, { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: INTERVAL_PATTERN }], description: INTERVAL_EXAMPLE }, { default: '24h' }),
+    every: value(parseInterval, numberOrText(1, INTERVAL_PATTERN, INTERVAL_EXAMPLE), { default: '24h' }),
     cron,
     on_startup: bool({ default: false }),
     jitter_seconds: int({ min: 0, default: 0 }),
@@ -203,5 +207,5 @@ export const configShape = obj(
 export type RawConfig = Infer<typeof configShape>
 export type RawRepository = Infer<typeof repositoryShape>
 export type RawRichSource = Infer<typeof richSourceShape>
-export type RawSource = string | RawRichSource
+export type RawSource = NonNullable<RawConfig['sources']>[number]
 export type RawHooks = Infer<typeof hooksShape>

@@ -14,8 +14,8 @@
 export type Parsed<T> = { value: T } | { error: string }
 
 /**
- * The same syntax as a JSON Schema pattern (ECMA-262 without flags, so case-insensitive by spelling):
- * `units` lists the unit words, '' meaning none.
+ * A number and a unit as a JSON Schema pattern, for editors: ECMA-262 without flags, so the case-insensitive
+ * match is spelled out (`[kK][iI][bB]`). `units` are the keys of a unit table, '' meaning "no unit".
  */
 function unitPattern(number: string, units: readonly string[]): string {
   const caseless = (word: string): string => [...word].map((c) => `[${c.toLowerCase()}${c.toUpperCase()}]`).join('')
