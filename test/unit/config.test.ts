@@ -300,6 +300,14 @@ describe('config discovery', () => {
     const noXdg = loadConfig({ env: {}, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc })
     expect(noXdg.repositories[0]?.url).toBe(path.join(dirs.home, '.local', 'share', 'vger', 'repo'))
   })
+
+  it('gives the embedded default the same top-level defaults as a file that sets nothing', () => {
+    const { dirs } = layout()
+    const { file: _none, repositories: _builtIn, cacheDir: _cache, ...embedded } = loadConfig({ env: {}, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc })
+    const { file: _file, repositories: _given, cacheDir: _dir, ...fromFile } = parseConfig(REPO, path.join(dirs.cwd, 'vger.yaml'), { env: {}, home: dirs.home })
+    expect(embedded).toEqual(fromFile)
+    expect(embedded.xattrs).toBe(true)
+  })
 })
 
 describe('repository selection (-R)', () => {

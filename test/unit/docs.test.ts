@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream'
 import type { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
 import { configShape } from '../../ts/config/schema.js'
-import type { Shape } from '../../ts/config/validate.js'
+import type { Shape } from '../../ts/config/shape.js'
 import { buildProgram } from '../../ts/cli/command-line.js'
 
 const doc = (name: string): string => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8')

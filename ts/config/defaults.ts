@@ -1,14 +1,12 @@
-/** Defaults of every config section, shared by the resolver, the embedded default config and ad-hoc input. */
+/**
+ * Defaults that are not a key's declared default (those live in schema.ts), and the per-source options a
+ * source inherits; shared by the resolver, the embedded default config and ad-hoc input.
+ */
 import path from 'node:path'
-import type { ChunkerParams } from '../repository.js'
 import type { Env } from './interpolate.js'
-import type { CompressionConfig, EncryptionConfig, LimitsConfig, ScheduleConfig, SourceConfig } from './types.js'
+import { configShape } from './schema.js'
+import type { SourceConfig } from './types.js'
 
-export const DEFAULT_ENCRYPTION: EncryptionConfig = { mode: 'auto' }
-export const DEFAULT_COMPRESSION: CompressionConfig = { algorithm: 'lz4', zstdLevel: 3 }
-export const DEFAULT_CHUNKER: ChunkerParams = { minSize: 512 * 1024, avgSize: 2 * 1024 * 1024, maxSize: 8 * 1024 * 1024 }
-export const DEFAULT_LIMITS: LimitsConfig = { connections: 2, threads: 0, nice: 0, uploadMibPerSec: 0, downloadMibPerSec: 0 }
-export const DEFAULT_SCHEDULE: ScheduleConfig = { enabled: false, every: 24 * 3600, onStartup: false, jitterSeconds: 0 }
 export const DEFAULT_REPOSITORY_LABEL = 'default'
 
 /** The per-source options a source inherits from the top level when it does not set them. */
@@ -20,12 +18,15 @@ export interface SourceDefaults {
   xattrs: boolean
 }
 
+const top = configShape.fields
+
+/** What a source inherits when the top level does not set it either: the declared defaults. */
 export const NO_SOURCE_DEFAULTS: SourceDefaults = {
-  exclude: [],
-  excludeIfPresent: [],
-  oneFileSystem: false,
-  gitIgnore: false,
-  xattrs: true,
+  exclude: [...top.exclude_patterns.default],
+  excludeIfPresent: [...top.exclude_if_present.default],
+  oneFileSystem: top.one_file_system.default,
+  gitIgnore: top.git_ignore.default,
+  xattrs: top.xattrs.fields.enabled.default,
 }
 
 /** A source with the inherited options filled in. */

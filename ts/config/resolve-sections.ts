@@ -1,26 +1,27 @@
-/** Raw (snake_case) sections → resolved (camelCase) ones, defaults applied. */
+/** Raw (snake_case) sections → resolved (camelCase) ones, with the defaults declared in schema.ts. */
 import type { ChunkerParams } from '../repository.js'
-import { DEFAULT_CHUNKER, DEFAULT_COMPRESSION, DEFAULT_ENCRYPTION, DEFAULT_LIMITS, DEFAULT_SCHEDULE } from './defaults.js'
-import type { RawChunker, RawCompression, RawEncryption, RawHooks, RawLimits, RawRetention, RawSchedule } from './schema.js'
+import {
+  type RawHooks,
+  chunkerShape,
+  compressionShape,
+  encryptionShape,
+  limitsShape,
+  retentionShape,
+  scheduleShape,
+} from './schema.js'
+import { type Infer, resolveSection } from './shape.js'
 import type { CompressionConfig, EncryptionConfig, HooksConfig, LimitsConfig, RetentionConfig, ScheduleConfig } from './types.js'
 
-export function encryptionOf(raw: RawEncryption | undefined): EncryptionConfig {
-  return { ...DEFAULT_ENCRYPTION, ...raw }
+export function encryptionOf(raw: Infer<typeof encryptionShape> | undefined): EncryptionConfig {
+  return resolveSection(encryptionShape, raw)
 }
 
-export function compressionOf(raw: RawCompression | undefined): CompressionConfig {
-  return {
-    algorithm: raw?.algorithm ?? DEFAULT_COMPRESSION.algorithm,
-    zstdLevel: raw?.zstd_level ?? DEFAULT_COMPRESSION.zstdLevel,
-  }
+export function compressionOf(raw: Infer<typeof compressionShape> | undefined): CompressionConfig {
+  return resolveSection(compressionShape, raw)
 }
 
-export function chunkerOf(raw: RawChunker | undefined): ChunkerParams {
-  return {
-    minSize: raw?.min_size ?? DEFAULT_CHUNKER.minSize,
-    avgSize: raw?.avg_size ?? DEFAULT_CHUNKER.avgSize,
-    maxSize: raw?.max_size ?? DEFAULT_CHUNKER.maxSize,
-  }
+export function chunkerOf(raw: Infer<typeof chunkerShape> | undefined): ChunkerParams {
+  return resolveSection(chunkerShape, raw)
 }
 
 /** The engine's FastCDC bounds (vger-core ChunkerParams::check); null when the sizes are acceptable. */
@@ -35,38 +36,19 @@ export function chunkerProblem(c: ChunkerParams): string | null {
   return null
 }
 
-export function retentionOf(raw: RawRetention | undefined): RetentionConfig {
-  const out: RetentionConfig = {}
-  if (raw?.keep_last !== undefined) out.keepLast = raw.keep_last
-  if (raw?.keep_hourly !== undefined) out.keepHourly = raw.keep_hourly
-  if (raw?.keep_daily !== undefined) out.keepDaily = raw.keep_daily
-  if (raw?.keep_weekly !== undefined) out.keepWeekly = raw.keep_weekly
-  if (raw?.keep_monthly !== undefined) out.keepMonthly = raw.keep_monthly
-  if (raw?.keep_yearly !== undefined) out.keepYearly = raw.keep_yearly
-  if (raw?.keep_within !== undefined) out.keepWithin = raw.keep_within
-  if (raw?.group_by !== undefined) out.groupBy = [...raw.group_by]
-  return out
+/** A source's retention (rules only) resolves the same way: its keys are a subset. */
+export function retentionOf(raw: Infer<typeof retentionShape> | undefined): RetentionConfig {
+  return resolveSection(retentionShape, raw)
 }
 
-export function limitsOf(raw: RawLimits | undefined): LimitsConfig {
-  return {
-    connections: raw?.connections ?? DEFAULT_LIMITS.connections,
-    threads: raw?.threads ?? DEFAULT_LIMITS.threads,
-    nice: raw?.nice ?? DEFAULT_LIMITS.nice,
-    uploadMibPerSec: raw?.upload_mib_per_sec ?? DEFAULT_LIMITS.uploadMibPerSec,
-    downloadMibPerSec: raw?.download_mib_per_sec ?? DEFAULT_LIMITS.downloadMibPerSec,
-  }
+export function limitsOf(raw: Infer<typeof limitsShape> | undefined): LimitsConfig {
+  return resolveSection(limitsShape, raw)
 }
 
-export function scheduleOf(raw: RawSchedule | undefined): ScheduleConfig {
-  const out: ScheduleConfig = {
-    enabled: raw?.enabled ?? DEFAULT_SCHEDULE.enabled,
-    onStartup: raw?.on_startup ?? DEFAULT_SCHEDULE.onStartup,
-    jitterSeconds: raw?.jitter_seconds ?? DEFAULT_SCHEDULE.jitterSeconds,
-  }
-  if (raw?.cron !== undefined) out.cron = raw.cron
-  else out.every = raw?.every ?? DEFAULT_SCHEDULE.every
-  return out
+/** `every` has a default only while `cron` is not set. */
+export function scheduleOf(raw: Infer<typeof scheduleShape> | undefined): ScheduleConfig {
+  const { every, ...rest } = resolveSection(scheduleShape, raw)
+  return rest.cron === undefined ? { ...rest, every } : rest
 }
 
 export function hooksOf(raw: RawHooks | undefined): HooksConfig {

@@ -8,7 +8,7 @@
  */
 import path from 'node:path'
 import type { Env } from './interpolate.js'
-import { DEFAULT_CHUNKER, DEFAULT_REPOSITORY_LABEL, NO_SOURCE_DEFAULTS, defaultCacheDir } from './defaults.js'
+import { DEFAULT_REPOSITORY_LABEL, NO_SOURCE_DEFAULTS, defaultCacheDir } from './defaults.js'
 import { defaultRepositoryPath, expandHome } from './paths.js'
 import { type ConfigProblem, ConfigError, type Position } from './problems.js'
 import {
@@ -22,11 +22,12 @@ import {
   scheduleOf,
 } from './resolve-sections.js'
 import { resolveSources } from './resolve-sources.js'
-import type { RawConfig, RawRepository } from './schema.js'
+import { type RawConfig, type RawRepository, backendShape } from './schema.js'
+import { resolveSection } from './shape.js'
 import type { RepositoryConfig, VgerConfig } from './types.js'
 import { hasScheme, parseRepositoryUrl } from './url.js'
 
-export { DEFAULT_COMPRESSION, DEFAULT_ENCRYPTION, DEFAULT_REPOSITORY_LABEL } from './defaults.js'
+export { DEFAULT_REPOSITORY_LABEL } from './defaults.js'
 export { labelForPaths } from './resolve-sources.js'
 
 export interface ResolveContext {
@@ -61,14 +62,13 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
   if (chunkerError !== null) problem('chunker', chunkerError)
 
   const repositories = raw.repositories.map((r, i) => resolveRepository(r, i, top, baseDir, ctx.home, problem))
-  const excludePatterns = raw.exclude_patterns ?? []
+  const excludePatterns = raw.exclude_patterns ?? [...NO_SOURCE_DEFAULTS.exclude]
   const defaults = {
-    ...NO_SOURCE_DEFAULTS,
     exclude: excludePatterns,
-    excludeIfPresent: raw.exclude_if_present ?? [],
-    oneFileSystem: raw.one_file_system ?? false,
-    gitIgnore: raw.git_ignore ?? false,
-    xattrs: raw.xattrs?.enabled ?? true,
+    excludeIfPresent: raw.exclude_if_present ?? [...NO_SOURCE_DEFAULTS.excludeIfPresent],
+    oneFileSystem: raw.one_file_system ?? NO_SOURCE_DEFAULTS.oneFileSystem,
+    gitIgnore: raw.git_ignore ?? NO_SOURCE_DEFAULTS.gitIgnore,
+    xattrs: raw.xattrs?.enabled ?? NO_SOURCE_DEFAULTS.xattrs,
   }
   const labels = repositories.flatMap((r) => (r.label === undefined ? [] : [r.label]))
   const sources = resolveSources(raw.sources ?? [], defaults, baseDir, ctx.home, labels, problem)
@@ -115,15 +115,9 @@ function resolveRepository(
   if (r.schedule !== undefined && (r.schedule.every !== undefined || r.schedule.cron !== undefined) && r.schedule.enabled !== true) {
     problem(`${key}.schedule`, `${key}.schedule sets "every" or "cron" but not "enabled: true"; add it, or remove the cadence`)
   }
-  const backend = {
-    allowInsecureHttp: r.allow_insecure_http ?? false,
-    region: r.region,
-    accessKeyId: r.access_key_id,
-    secretAccessKey: r.secret_access_key,
-    sftpKey: r.sftp_key === undefined ? undefined : path.resolve(baseDir, expandHome(r.sftp_key, home)),
-    sftpKnownHosts: r.sftp_known_hosts === undefined ? undefined : path.resolve(baseDir, expandHome(r.sftp_known_hosts, home)),
-    accessToken: r.access_token,
-  }
+  const backend = resolveSection(backendShape, r)
+  if (backend.sftpKey !== undefined) backend.sftpKey = path.resolve(baseDir, expandHome(backend.sftpKey, home))
+  if (backend.sftpKnownHosts !== undefined) backend.sftpKnownHosts = path.resolve(baseDir, expandHome(backend.sftpKnownHosts, home))
   return {
     url,
     label: r.label,
@@ -139,7 +133,7 @@ function resolveRepository(
   }
 }
 
-/** The config used when no file exists: one local repository, encryption auto, no sources. */
+/** The config used when no file exists: one local repository, no sources, every declared default. */
 export function defaultConfig(env: Env, home: string): VgerConfig {
   const url = defaultRepositoryPath({ env, home })
   const top = {
@@ -155,14 +149,14 @@ export function defaultConfig(env: Env, home: string): VgerConfig {
       { url, label: DEFAULT_REPOSITORY_LABEL, name: DEFAULT_REPOSITORY_LABEL, location: { backend: 'local', path: url }, ...top, hooks: {} },
     ],
     sources: [],
-    excludePatterns: [],
+    excludePatterns: [...NO_SOURCE_DEFAULTS.exclude],
     ...top,
-    chunker: { ...DEFAULT_CHUNKER },
+    chunker: chunkerOf(undefined),
     hooks: {},
-    excludeIfPresent: [],
-    oneFileSystem: false,
-    gitIgnore: false,
-    xattrs: false,
+    excludeIfPresent: [...NO_SOURCE_DEFAULTS.excludeIfPresent],
+    oneFileSystem: NO_SOURCE_DEFAULTS.oneFileSystem,
+    gitIgnore: NO_SOURCE_DEFAULTS.gitIgnore,
+    xattrs: NO_SOURCE_DEFAULTS.xattrs,
     cacheDir: defaultCacheDir(env, home),
     envFiles: [],
   }

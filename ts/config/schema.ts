@@ -1,13 +1,34 @@
 /**
- * The YAML config schema: the validation table and the raw (validated, not yet resolved) types.
+ * The YAML config schema: the one declaration of every key, its type, limits and default.
  *
- * Keys are snake_case, following vykar. docs/config.md documents every key; test/unit/docs.test.ts fails
- * when a key of `configShape` is not mentioned there.
+ * The validator (validate.ts), the JSON Schema for editors (json-schema.ts, published as
+ * schema/vger.schema.json), the raw types below and the resolved section types (types.ts) all come from
+ * it. Keys are snake_case, following vykar. docs/config.md documents every key; test/unit/docs.test.ts
+ * fails when a key of `configShape` is not mentioned there.
+ *
+ * Adding a key: declare it below (type, limits, default), add its row to docs/config.md, and run
+ * `npm run schema` to regenerate schema/vger.schema.json (a test fails until it is committed). A key of a
+ * section (encryption, compression, chunker, retention, limits, schedule, a repository's backend
+ * settings) then reaches the resolved config by itself; a top-level or source key whose meaning needs code
+ * also gets its field in types.ts and its line in resolve.ts or resolve-sources.ts.
  */
 import type { CompressionAlgorithm, EncryptionMode } from '../repository.js'
-import { parseCron, parseInterval, parseKeepWithin, parseSize } from './units.js'
-import { parseRepositoryUrl } from './url.js'
-import type { ObjectShape, Shape, StringShape, ValueShape } from './validate.js'
+import { type Infer, type JsonSchema, bool, either, enumOf, int, list, obj, str, strings, value } from './shape.js'
+import {
+  CRON_EXAMPLE,
+  CRON_PATTERN,
+  INTERVAL_EXAMPLE,
+  INTERVAL_PATTERN,
+  RETENTION_EXAMPLE,
+  RETENTION_PATTERN,
+  SIZE_EXAMPLE,
+  SIZE_PATTERN,
+  parseCron,
+  parseInterval,
+  parseKeepWithin,
+  parseSize,
+} from './units.js'
+import { URL_FORMS, parseRepositoryUrl } from './url.js'
 
 export const ENCRYPTION_MODES: readonly EncryptionMode[] = ['auto', 'aes256gcm', 'chacha20poly1305', 'none']
 export const COMPRESSION_ALGORITHMS: readonly CompressionAlgorithm[] = ['lz4', 'zstd', 'none']
@@ -15,131 +36,117 @@ export const HOOK_EVENTS = ['before', 'after', 'failed', 'finally'] as const
 export const HOOK_COMMANDS = ['backup', 'prune', 'compact', 'check'] as const
 export type HookEvent = (typeof HOOK_EVENTS)[number]
 export type HookCommand = (typeof HOOK_COMMANDS)[number]
+export type HookKey = HookEvent | `${HookEvent}_${HookCommand}`
 /** `before`, …, `finally`, then `before_backup`, …, `finally_check`. */
-export const HOOK_KEYS: readonly string[] = [
+export const HOOK_KEYS: readonly HookKey[] = [
   ...HOOK_EVENTS,
-  ...HOOK_COMMANDS.flatMap((c) => HOOK_EVENTS.map((e) => `${e}_${c}`)),
+  ...HOOK_COMMANDS.flatMap((c) => HOOK_EVENTS.map((e) => `${e}_${c}` as const)),
 ]
+export const GROUP_BY_KEYS = ['host', 'label', 'paths'] as const
+export type GroupByKey = (typeof GROUP_BY_KEYS)[number]
 
-const text: StringShape = { kind: 'string' }
-const textList: Shape = { kind: 'list', items: text }
-const flag: Shape = { kind: 'boolean' }
-const count: Shape = { kind: 'integer', min: 0 }
-const size: ValueShape = { kind: 'value', parse: parseSize }
-const strings: Shape = { kind: 'strings' }
+const text = str()
+const textList = list(text)
+const flag = bool()
+const count = int({ min: 0 })
 
-const repositoryUrl: ValueShape = {
-  kind: 'value',
-  parse: (v) => {
+/** For editors: a value written as a whole number, or as text (`pattern`) such as "2MiB" or "7d". */
+const numberOrText = (minimum: number, pattern: string, description: string): JsonSchema => ({
+  anyOf: [{ type: 'integer', minimum }, { type: 'string', pattern }],
+  description,
+})
+const size = <const D extends string>(written: D) => value(parseSize, numberOrText(0, SIZE_PATTERN, SIZE_EXAMPLE), { default: written })
+const duration = value(parseKeepWithin, numberOrText(1, RETENTION_PATTERN, RETENTION_EXAMPLE))
+const cron = value(parseCron, { type: 'string', pattern: CRON_PATTERN, description: CRON_EXAMPLE })
+
+const repositoryUrl = value(
+  (v) => {
     if (v === undefined) return { error: 'expected a string (a path or URL)' }
     if (typeof v !== 'string') return { error: `expected a string, got a ${typeof v} (${String(v)}); quote it: "${String(v)}"` }
     if (v.trim() === '') return { error: 'expected a non-empty string' }
     const parsed = parseRepositoryUrl(v)
     return 'error' in parsed ? parsed : { value: v }
   },
-}
+  { type: 'string', pattern: '\\S', description: URL_FORMS },
+)
 
-export const encryptionShape: ObjectShape = {
-  kind: 'object',
-  fields: {
-    mode: { kind: 'string', oneOf: ENCRYPTION_MODES },
-    passphrase: text,
-    passcommand: text,
-  },
-}
-
-export const compressionShape: ObjectShape = {
-  kind: 'object',
-  fields: {
-    algorithm: { kind: 'string', oneOf: COMPRESSION_ALGORITHMS },
-    zstd_level: { kind: 'integer', min: 1, max: 22 },
-  },
-}
-
-export const chunkerShape: ObjectShape = {
-  kind: 'object',
-  fields: { min_size: size, avg_size: size, max_size: size },
-}
-
-export const GROUP_BY_KEYS = ['host', 'label', 'paths'] as const
-export type GroupByKey = (typeof GROUP_BY_KEYS)[number]
-
-/** A source's own retention rules (grouping is a property of the whole prune, not of one source). */
-export const sourceRetentionShape: ObjectShape = {
-  kind: 'object',
-  fields: {
-    keep_last: count,
-    keep_hourly: count,
-    keep_daily: count,
-    keep_weekly: count,
-    keep_monthly: count,
-    keep_yearly: count,
-    keep_within: { kind: 'value', parse: parseKeepWithin },
-  },
-}
-
-/** Top-level and per-repository retention: the rules, and how snapshots are grouped before applying them. */
-export const retentionShape: ObjectShape = {
-  kind: 'object',
-  fields: {
-    ...sourceRetentionShape.fields,
-    group_by: { kind: 'list', items: { kind: 'string', oneOf: GROUP_BY_KEYS } },
-  },
-}
-
-export const limitsShape: ObjectShape = {
-  kind: 'object',
-  fields: {
-    connections: { kind: 'integer', min: 1, max: 16 },
-    threads: { kind: 'integer', min: 0, max: 128 },
-    nice: { kind: 'integer', min: -20, max: 19 },
-    upload_mib_per_sec: count,
-    download_mib_per_sec: count,
-  },
-}
-
-export const scheduleShape: ObjectShape = {
-  kind: 'object',
-  fields: {
-    enabled: flag,
-    every: { kind: 'value', parse: parseInterval },
-    cron: { kind: 'value', parse: parseCron },
-    on_startup: flag,
-    jitter_seconds: count,
-  },
-  rules: [{ rule: 'exclusive', keys: ['every', 'cron'] }],
-}
-
-const hooksFor = (keys: readonly string[]): ObjectShape => ({
-  kind: 'object',
-  fields: Object.fromEntries(keys.map((k) => [k, strings])),
+export const encryptionShape = obj({
+  mode: enumOf(ENCRYPTION_MODES, { default: 'auto' }),
+  passphrase: text,
+  passcommand: text,
 })
 
+export const compressionShape = obj({
+  algorithm: enumOf(COMPRESSION_ALGORITHMS, { default: 'lz4' }),
+  zstd_level: int({ min: 1, max: 22, default: 3 }),
+})
+
+export const chunkerShape = obj({ min_size: size('512KiB'), avg_size: size('2MiB'), max_size: size('8MiB') })
+
+/** A source's own retention rules (grouping is a property of the whole prune, not of one source). */
+export const sourceRetentionShape = obj({
+  keep_last: count,
+  keep_hourly: count,
+  keep_daily: count,
+  keep_weekly: count,
+  keep_monthly: count,
+  keep_yearly: count,
+  keep_within: duration,
+})
+
+/** Top-level and per-repository retention: the rules, and how snapshots are grouped before applying them. */
+export const retentionShape = obj({
+  ...sourceRetentionShape.fields,
+  group_by: list(enumOf(GROUP_BY_KEYS)),
+})
+
+export const limitsShape = obj({
+  connections: int({ min: 1, max: 16, default: 2 }),
+  threads: int({ min: 0, max: 128, default: 0 }),
+  nice: int({ min: -20, max: 19, default: 0 }),
+  upload_mib_per_sec: int({ min: 0, default: 0 }),
+  download_mib_per_sec: int({ min: 0, default: 0 }),
+})
+
+export const scheduleShape = obj(
+  {
+    enabled: bool({ default: false }),
+    /** The default applies only without `cron`. */
+    every: value(parseInterval, numberOrText(1, INTERVAL_PATTERN, INTERVAL_EXAMPLE), { default: '24h' }),
+    cron,
+    on_startup: bool({ default: false }),
+    jitter_seconds: int({ min: 0, default: 0 }),
+  },
+  { rules: [{ rule: 'exclusive', keys: ['every', 'cron'] }] },
+)
+
+const hooksFor = <K extends HookKey>(keys: readonly K[]) =>
+  obj(Object.fromEntries(keys.map((k) => [k, strings()])) as Record<K, ReturnType<typeof strings>>)
+
 /** Global and per-repository hooks: every event, optionally per command. */
-export const hooksShape: ObjectShape = hooksFor(HOOK_KEYS)
+export const hooksShape = hooksFor(HOOK_KEYS)
 /** Per-source hooks: around that source's backup only. */
-export const sourceHooksShape: ObjectShape = hooksFor(HOOK_EVENTS)
+export const sourceHooksShape = hooksFor(HOOK_EVENTS)
 
-const commandDumpShape: ObjectShape = {
-  kind: 'object',
-  fields: { name: text, command: text },
-  required: ['name', 'command'],
-}
+/** `name` is the file name under `vger-dumps/` in the snapshot. */
+export const commandDumpShape = obj({ name: text, command: text }, { required: ['name', 'command'] })
 
-const xattrsShape: ObjectShape = { kind: 'object', fields: { enabled: flag } }
+/** A repository's storage settings, kept together in the resolved config as `backend`. */
+export const backendShape = obj({
+  allow_insecure_http: bool({ default: false }),
+  region: text,
+  access_key_id: text,
+  secret_access_key: text,
+  sftp_key: text,
+  sftp_known_hosts: text,
+  access_token: text,
+})
 
-const repositoryShape: ObjectShape = {
-  kind: 'object',
-  fields: {
+const repositoryShape = obj(
+  {
     url: repositoryUrl,
     label: text,
-    allow_insecure_http: flag,
-    region: text,
-    access_key_id: text,
-    secret_access_key: text,
-    sftp_key: text,
-    sftp_known_hosts: text,
-    access_token: text,
+    ...backendShape.fields,
     encryption: encryptionShape,
     compression: compressionShape,
     retention: retentionShape,
@@ -147,46 +154,41 @@ const repositoryShape: ObjectShape = {
     schedule: scheduleShape,
     hooks: hooksShape,
   },
-  required: ['url'],
-}
+  { required: ['url'] },
+)
 
-const sourceShape: Shape = {
-  kind: 'either',
-  expected: 'a path or a mapping with "path" or "paths"',
-  string: text,
-  object: {
-    kind: 'object',
-    fields: {
-      path: text,
-      paths: { kind: 'list', items: text, nonEmpty: true },
-      label: text,
-      exclude: textList,
-      exclude_if_present: textList,
-      one_file_system: flag,
-      git_ignore: flag,
-      xattrs: xattrsShape,
-      repos: { kind: 'list', items: text, nonEmpty: true },
-      retention: sourceRetentionShape,
-      hooks: sourceHooksShape,
-      command_dumps: { kind: 'list', items: commandDumpShape, uniqueKey: 'name' },
-    },
+const richSourceShape = obj(
+  {
+    path: text,
+    paths: list(text, { nonEmpty: true }),
+    label: text,
+    exclude: textList,
+    exclude_if_present: textList,
+    one_file_system: flag,
+    git_ignore: flag,
+    xattrs: obj({ enabled: flag }),
+    repos: list(text, { nonEmpty: true }),
+    retention: sourceRetentionShape,
+    hooks: sourceHooksShape,
+    command_dumps: list(commandDumpShape, { uniqueKey: 'name' }),
+  },
+  {
     rules: [
       { rule: 'exclusive', keys: ['path', 'paths'] },
       { rule: 'requires', key: 'paths', needs: 'label' },
     ],
   },
-}
+)
 
-export const configShape: ObjectShape = {
-  kind: 'object',
-  fields: {
-    repositories: { kind: 'list', items: repositoryShape, nonEmpty: true, uniqueKey: 'label' },
-    sources: { kind: 'list', items: sourceShape, uniqueKey: 'label' },
-    exclude_patterns: textList,
-    exclude_if_present: textList,
-    one_file_system: flag,
-    git_ignore: flag,
-    xattrs: xattrsShape,
+export const configShape = obj(
+  {
+    repositories: list(repositoryShape, { nonEmpty: true, uniqueKey: 'label' }),
+    sources: list(either(richSourceShape, 'a path or a mapping with "path" or "paths"'), { uniqueKey: 'label' }),
+    exclude_patterns: list(text, { default: [] }),
+    exclude_if_present: list(text, { default: [] }),
+    one_file_system: bool({ default: false }),
+    git_ignore: bool({ default: false }),
+    xattrs: obj({ enabled: bool({ default: true }) }),
     encryption: encryptionShape,
     compression: compressionShape,
     chunker: chunkerShape,
@@ -196,117 +198,14 @@ export const configShape: ObjectShape = {
     hooks: hooksShape,
     hostname: text,
     cache_dir: text,
-    env_file: strings,
+    env_file: strings(),
   },
-  required: ['repositories'],
-  hint: 'for example: repositories: [{url: /backups/repo}]',
-}
-
-export interface RawEncryption {
-  mode?: EncryptionMode
-  passphrase?: string
-  passcommand?: string
-}
-
-export interface RawCompression {
-  algorithm?: CompressionAlgorithm
-  zstd_level?: number
-}
-
-export interface RawChunker {
-  min_size?: number
-  avg_size?: number
-  max_size?: number
-}
-
-export interface RawRetention {
-  keep_last?: number
-  keep_hourly?: number
-  keep_daily?: number
-  keep_weekly?: number
-  keep_monthly?: number
-  keep_yearly?: number
-  /** Normalised duration text ("48h", "7d"). */
-  keep_within?: string
-  group_by?: GroupByKey[]
-}
-
-export interface RawLimits {
-  connections?: number
-  threads?: number
-  nice?: number
-  upload_mib_per_sec?: number
-  download_mib_per_sec?: number
-}
-
-export interface RawSchedule {
-  enabled?: boolean
-  /** Seconds. */
-  every?: number
-  cron?: string
-  on_startup?: boolean
-  jitter_seconds?: number
-}
-
-export type RawHooks = Partial<Record<string, string[]>>
-
-export interface RawCommandDump {
-  name: string
-  command: string
-}
-
-export interface RawRepository {
-  url: string
-  label?: string
-  allow_insecure_http?: boolean
-  region?: string
-  access_key_id?: string
-  secret_access_key?: string
-  sftp_key?: string
-  sftp_known_hosts?: string
-  access_token?: string
-  encryption?: RawEncryption
-  compression?: RawCompression
-  retention?: RawRetention
-  limits?: RawLimits
-  schedule?: RawSchedule
-  hooks?: RawHooks
-}
-
-export interface RawRichSource {
-  path?: string
-  paths?: string[]
-  label?: string
-  exclude?: string[]
-  exclude_if_present?: string[]
-  one_file_system?: boolean
-  git_ignore?: boolean
-  xattrs?: { enabled?: boolean }
-  repos?: string[]
-  retention?: RawRetention
-  hooks?: RawHooks
-  command_dumps?: RawCommandDump[]
-}
-
-export type RawSource = string | RawRichSource
+  { required: ['repositories'], hint: 'for example: repositories: [{url: /backups/repo}]' },
+)
 
 /** What `configShape` accepts, once validation found no problem. */
-export interface RawConfig {
-  repositories: RawRepository[]
-  sources?: RawSource[]
-  exclude_patterns?: string[]
-  exclude_if_present?: string[]
-  one_file_system?: boolean
-  git_ignore?: boolean
-  xattrs?: { enabled?: boolean }
-  encryption?: RawEncryption
-  compression?: RawCompression
-  chunker?: RawChunker
-  retention?: RawRetention
-  limits?: RawLimits
-  schedule?: RawSchedule
-  hooks?: RawHooks
-  hostname?: string
-  cache_dir?: string
-  env_file?: string[]
-}
+export type RawConfig = Infer<typeof configShape>
+export type RawRepository = Infer<typeof repositoryShape>
+export type RawRichSource = Infer<typeof richSourceShape>
+export type RawSource = NonNullable<RawConfig['sources']>[number]
+export type RawHooks = Infer<typeof hooksShape>

@@ -1,6 +1,11 @@
-/** The commented starter config written by `vger config`. It must pass validation as written (tested). */
+/**
+ * The commented starter config written by `vger config`. It must pass validation as written (tested). Its
+ * first line points editors that use yaml-language-server at the published JSON Schema.
+ */
+import { SCHEMA_URL } from './json-schema.js'
 
-export const STARTER_CONFIG = `# vger configuration. Reference: docs/config.md. Check it with: vger -c THIS_FILE list
+export const STARTER_CONFIG = `# yaml-language-server: $schema=${SCHEMA_URL}
+# vger configuration. Reference: docs/config.md. Check it with: vger -c THIS_FILE list
 # Environment variables are expanded everywhere, comments included (see docs/config.md).
 
 repositories:

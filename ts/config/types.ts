@@ -1,64 +1,46 @@
-/** The resolved configuration: defaults applied, paths absolute, sources normalised, overrides merged. */
-import type { ChunkerParams, CompressionAlgorithm, EncryptionMode } from '../repository.js'
+/**
+ * The resolved configuration: defaults applied, paths absolute, sources normalised, overrides merged.
+ *
+ * The sections are derived from their declaration in schema.ts (camelCase keys, defaults applied); the
+ * interfaces below are the shape of the resolved whole, which resolve.ts assembles.
+ */
+import type { ChunkerParams } from '../repository.js'
+import type {
+  HookKey,
+  backendShape,
+  commandDumpShape,
+  compressionShape,
+  encryptionShape,
+  limitsShape,
+  retentionShape,
+  scheduleShape,
+} from './schema.js'
+import type { Infer, Resolved } from './shape.js'
 import type { RepositoryLocation } from './url.js'
 
-export interface EncryptionConfig {
-  mode: EncryptionMode
-  passphrase?: string
-  passcommand?: string
-}
-
-export interface CompressionConfig {
-  algorithm: CompressionAlgorithm
-  /** 1..22. */
-  zstdLevel: number
-}
-
-/** Retention rules; an empty object means "no rules" (prune then keeps everything). */
-export interface RetentionConfig {
-  keepLast?: number
-  keepHourly?: number
-  keepDaily?: number
-  keepWeekly?: number
-  keepMonthly?: number
-  keepYearly?: number
-  /** Keep every snapshot younger than this: duration text as the engine parses it ("48h", "7d", "6m"). */
-  keepWithin?: string
-  /** How snapshots are grouped before the rules apply (default host and label); top level and repositories only. */
-  groupBy?: ('host' | 'label' | 'paths')[]
-}
-
-/** Resource limits (parsed and validated; the engine does not apply them yet). */
-export interface LimitsConfig {
-  /** 1..16, default 2. */
-  connections: number
-  /** 0 = automatic. */
-  threads: number
-  /** -20..19, default 0. */
-  nice: number
-  /** 0 = unlimited. */
-  uploadMibPerSec: number
-  downloadMibPerSec: number
-}
-
-/** When the daemon runs the full cycle (parsed and validated; there is no daemon yet). */
-export interface ScheduleConfig {
-  enabled: boolean
-  /** Seconds between runs (default 24 h) unless `cron` is set. */
-  every?: number
-  cron?: string
-  onStartup: boolean
-  jitterSeconds: number
-}
+/** Encryption: `mode` (default auto), `passphrase`, `passcommand`. */
+export type EncryptionConfig = Resolved<typeof encryptionShape>
+/** Compression: `algorithm` (default lz4) and `zstdLevel` (1..22, default 3). */
+export type CompressionConfig = Resolved<typeof compressionShape>
+/**
+ * Retention rules; an empty object means "no rules" (prune then keeps everything). `keepWithin` is the
+ * duration text as the engine parses it ("48h", "7d", "6m"); `groupBy` (default host and label) exists at
+ * the top level and in repositories only.
+ */
+export type RetentionConfig = Resolved<typeof retentionShape>
+/** Resource limits (parsed and validated; the engine does not apply them yet). `threads` 0 = automatic. */
+export type LimitsConfig = Resolved<typeof limitsShape>
+/**
+ * When the daemon runs the full cycle (parsed and validated; there is no daemon yet). `every` is in
+ * seconds, and is absent when `cron` is set.
+ */
+export type ScheduleConfig = Omit<Resolved<typeof scheduleShape>, 'every'> & { every?: number }
 
 /** Hook commands by key (`before`, `after_backup`, …); each a list of shell commands, in order. */
-export type HooksConfig = Readonly<Partial<Record<string, readonly string[]>>>
+export type HooksConfig = Readonly<Partial<Record<HookKey, readonly string[]>>>
 
-export interface CommandDump {
-  /** The file name under `vger-dumps/` in the snapshot. */
-  name: string
-  command: string
-}
+/** `name` is the file name under `vger-dumps/` in the snapshot. */
+export type CommandDump = Infer<typeof commandDumpShape>
 
 export interface RepositoryConfig {
   /** Local absolute path, or a URL with a scheme (file://, s3://, sftp://, http(s)://). */
@@ -76,19 +58,11 @@ export interface RepositoryConfig {
   schedule: ScheduleConfig
   /** The repository's own hooks; they run in addition to the top-level hooks. */
   hooks: HooksConfig
-  /** Backend settings (S3, SFTP, REST), as given. */
   backend?: BackendSettings
 }
 
-export interface BackendSettings {
-  allowInsecureHttp: boolean
-  region?: string
-  accessKeyId?: string
-  secretAccessKey?: string
-  sftpKey?: string
-  sftpKnownHosts?: string
-  accessToken?: string
-}
+/** Backend settings (S3, SFTP, REST), as given; `sftpKey` and `sftpKnownHosts` made absolute. */
+export type BackendSettings = Resolved<typeof backendShape>
 
 export interface SourceConfig {
   label: string

@@ -13,6 +13,16 @@
 
 export type Parsed<T> = { value: T } | { error: string }
 
+/**
+ * A number and a unit as a JSON Schema pattern, for editors: ECMA-262 without flags, so the case-insensitive
+ * match is spelled out (`[kK][iI][bB]`). `units` are the keys of a unit table, '' meaning "no unit".
+ */
+function unitPattern(number: string, units: readonly string[]): string {
+  const caseless = (word: string): string => [...word].map((c) => `[${c.toLowerCase()}${c.toUpperCase()}]`).join('')
+  const words = units.filter((u) => u !== '').sort((a, b) => b.length - a.length)
+  return `^\\s*${number}\\s*(${words.map(caseless).join('|')})${units.includes('') ? '?' : ''}\\s*$`
+}
+
 const SIZE = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1,
@@ -32,6 +42,8 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
 }
 
 export const SIZE_EXAMPLE = 'a size such as 2MiB, 512KiB or 1048576'
+/** A size written as text (a bare number is bytes). */
+export const SIZE_PATTERN = unitPattern('\\d+(\\.\\d+)?', Object.keys(SIZE_UNITS))
 
 /** "2MiB" → 2097152; a non-negative integer is taken as bytes. */
 export function parseSize(input: unknown): Parsed<number> {
@@ -55,6 +67,9 @@ const INTERVAL_UNITS: Readonly<Record<string, number>> = { '': DAY, s: 1, m: 60,
 
 export const RETENTION_EXAMPLE = 'a duration such as 24h, 7d, 2w, 6m (months) or 1y'
 export const INTERVAL_EXAMPLE = 'an interval such as 30m (minutes), 6h or 1d'
+/** Durations and intervals written as text: a whole number greater than zero, then a unit or none. */
+export const RETENTION_PATTERN = unitPattern('0*[1-9]\\d*', Object.keys(RETENTION_UNITS))
+export const INTERVAL_PATTERN = unitPattern('0*[1-9]\\d*', Object.keys(INTERVAL_UNITS))
 
 function parseWith(units: Readonly<Record<string, number>>, example: string, input: unknown): Parsed<number> {
   const text = typeof input === 'number' ? String(input) : input
@@ -89,7 +104,12 @@ export function parseInterval(input: unknown): Parsed<number> {
   return parseWith(INTERVAL_UNITS, INTERVAL_EXAMPLE, input)
 }
 
-const CRON_FIELD = /^(\*|\d+(-\d+)?|[a-z]{3}(-[a-z]{3})?)(\/\d+)?(,(\*|\d+(-\d+)?|[a-z]{3}(-[a-z]{3})?)(\/\d+)?)*$/i
+const CRON_PART = '(\\*|\\d+(-\\d+)?|[A-Za-z]{3}(-[A-Za-z]{3})?)(/\\d+)?'
+const CRON_FIELD_SYNTAX = `${CRON_PART}(,${CRON_PART})*`
+const CRON_FIELD = new RegExp(`^${CRON_FIELD_SYNTAX}$`)
+export const CRON_EXAMPLE = 'a cron expression such as "0 3 * * *" (minute hour day month weekday)'
+/** Five fields of the right syntax (their ranges are checked by `parseCron` only). */
+export const CRON_PATTERN = `^\\s*${CRON_FIELD_SYNTAX}(\\s+${CRON_FIELD_SYNTAX}){4}\\s*$`
 const CRON_RANGES: readonly [string, number, number][] = [
   ['minute', 0, 59],
   ['hour', 0, 23],

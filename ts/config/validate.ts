@@ -2,80 +2,12 @@
  * A small table-driven validator over the YAML syntax tree.
  *
  * It walks `yaml` nodes (not plain values) so that every problem carries the line and column of the
- * offending key or value. Shapes are plain data (see schema.ts); the walker collects every problem in one
- * pass and returns the plain JS value plus the position of every path it visited.
+ * offending key or value. Shapes are plain data (shape.ts, declared in schema.ts); the walker collects
+ * every problem in one pass and returns the plain JS value plus the position of every path it visited.
  */
 import { type Document, type LineCounter, type Node, isAlias, isMap, isScalar, isSeq } from 'yaml'
 import { type ConfigProblem, type Position, didYouMean } from './problems.js'
-
-export type Shape =
-  | StringShape
-  | IntegerShape
-  | BooleanShape
-  | ValueShape
-  | StringsShape
-  | ListShape
-  | ObjectShape
-  | EitherShape
-
-export interface BooleanShape {
-  kind: 'boolean'
-}
-
-/** A scalar (string or number) turned into a typed value by `parse`, e.g. "2MiB" → 2097152. */
-export interface ValueShape {
-  kind: 'value'
-  /** Errors start with "expected …" (rephrased as "expected PATH to be …") or are a sentence of their own. */
-  parse: (value: unknown) => { value: unknown } | { error: string }
-}
-
-/** A string or a list of strings, always returned as a list (hooks, env_file). */
-export interface StringsShape {
-  kind: 'strings'
-}
-
-export interface StringShape {
-  kind: 'string'
-  /** Allowed values (an enum). */
-  oneOf?: readonly string[]
-}
-
-export interface IntegerShape {
-  kind: 'integer'
-  min?: number
-  max?: number
-}
-
-export interface ListShape {
-  kind: 'list'
-  items: Shape
-  nonEmpty?: boolean
-  /** Items (mappings) whose value for this key must be unique. */
-  uniqueKey?: string
-}
-
-export type ObjectRule =
-  | { rule: 'exclusive'; keys: readonly [string, string] }
-  | { rule: 'oneRequired'; keys: readonly string[] }
-  | { rule: 'requires'; key: string; needs: string }
-
-export interface ObjectShape {
-  kind: 'object'
-  fields: Readonly<Record<string, Shape>>
-  required?: readonly string[]
-  rules?: readonly ObjectRule[]
-  /** Appended to "missing required key" problems. */
-  hint?: string
-}
-
-/** A plain string or a mapping, e.g. a source given as a path or as `{path, label}`. */
-export interface EitherShape {
-  kind: 'either'
-  string: StringShape
-  object: ObjectShape
-  /** What the value should be, for the error message. */
-  expected: string
-}
+import type { IntegerShape, ListShape, ObjectShape, Shape, StringShape, ValueShape } from './shape.js'
 
 export interface Validated {
   value: unknown
