@@ -14,7 +14,9 @@ use vger_crypto::Algorithm;
 use vger_types::codec::{Reader, Writer};
 use vger_types::{Result, VgerError};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// Format 2: envelopes without a cleartext header, one derived key per object (docs/format.md §7).
+/// Format 1 repositories are refused as older (nothing was released with it).
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"VGERREPO";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,13 @@ impl RepoConfig {
         let version = r.u32()?;
         if version > FORMAT_VERSION {
             return Err(VgerError::NewerFormat {
+                object: what.into(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if version < FORMAT_VERSION {
+            return Err(VgerError::OlderFormat {
                 object: what.into(),
                 found: version,
                 supported: FORMAT_VERSION,
