@@ -263,9 +263,16 @@ mod tests {
         let a = c.seal_fixed(b"object a", b"same bytes", n);
         let b = c.seal_fixed(b"object b", b"same bytes", n);
         assert_eq!(a[..HEADER_LEN], b[..HEADER_LEN]);
-        assert_ne!(a[HEADER_LEN..], b[HEADER_LEN..], "same nonce, other object: other keystream");
+        assert_ne!(
+            a[HEADER_LEN..],
+            b[HEADER_LEN..],
+            "same nonce, other object: other keystream"
+        );
         let other = Crypter::new(Algorithm::ChaCha20Poly1305, &key());
-        assert!(other.open(b"object a", &a).is_none(), "another algorithm fails");
+        assert!(
+            other.open(b"object a", &a).is_none(),
+            "another algorithm fails"
+        );
     }
 
     #[test]

@@ -98,15 +98,17 @@ impl RepoConfig {
                 supported: FORMAT_VERSION,
             });
         }
+        // Format 1 had this same 97-byte layout: a config that checks out under it is older, one
+        // that does not is damaged (a flipped version byte must not pass for an old repository).
+        if bytes.len() != 97 || blake3::hash(&bytes[..65]).as_bytes() != &bytes[65..] {
+            return Err(VgerError::corrupt(what, "checksum mismatch"));
+        }
         if version < FORMAT_VERSION {
             return Err(VgerError::OlderFormat {
                 object: what.into(),
                 found: version,
                 supported: FORMAT_VERSION,
             });
-        }
-        if bytes.len() != 97 || blake3::hash(&bytes[..65]).as_bytes() != &bytes[65..] {
-            return Err(VgerError::corrupt(what, "checksum mismatch"));
         }
         let id = r.array()?;
         let algorithm = Algorithm::from_u8(r.u8()?)
