@@ -212,6 +212,21 @@ fn wrong_passphrase_and_newer_formats_have_their_own_codes() {
     let e = Repository::open(&url, Some(PASS)).err().unwrap();
     assert_eq!(e.code(), ErrorCode::NewerFormat);
     assert!(e.to_string().contains("newer vger"));
+
+    // A format 1 config (the same layout with a valid checksum) is older, never "damaged"; the same
+    // bytes with a bad checksum are damaged.
+    b = fs::read(&cfg).unwrap();
+    b[8] = 1;
+    let sum = *blake3::hash(&b[..65]).as_bytes();
+    b[65..].copy_from_slice(&sum);
+    fs::write(&cfg, &b).unwrap();
+    let e = Repository::open(&url, Some(PASS)).err().unwrap();
+    assert_eq!(e.code(), ErrorCode::OlderFormat);
+    assert!(e.to_string().contains("older vger"), "{e}");
+    b[70] ^= 1;
+    fs::write(&cfg, &b).unwrap();
+    let e = Repository::open(&url, Some(PASS)).err().unwrap();
+    assert_eq!(e.code(), ErrorCode::Corrupt);
 }
 
 /// Writes a snapshot whose root tree holds `entries` (bypassing the validation of `backup`).

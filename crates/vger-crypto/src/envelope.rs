@@ -1,37 +1,39 @@
-//! The sealed envelope around every stored blob and object:
+//! The sealed envelope around every stored object (format 2):
 //!
 //! ```text
-//! [0]      algorithm (0 none, 1 AES-256-GCM, 2 ChaCha20-Poly1305)
-//! [1..17]  session id (16 random bytes, one per writing session)
-//! [17..29] nonce (12 random bytes)
-//! [29..n]  ciphertext (plaintext itself for `none`)
+//! [0..12]   nonce (12 random bytes)
+//! [12..n]   ciphertext (the plaintext itself for `none`)
 //! [n..n+16] tag: the AEAD tag, or for `none` the first 16 bytes of a keyed BLAKE3 MAC
 //! ```
 //!
-//! The key of a session is `BLAKE3-derive_key("vger 2026-11 session key v1", enc_key ‖ session_id)`,
-//! so the master key itself never encrypts anything. A session seals at most
-//! [`SESSION_MESSAGE_LIMIT`] (2^31) messages under random 96-bit nonces and then rolls over to a
-//! fresh session id, keeping every subkey far below the 2^32-message bound for random nonces.
-//! The associated data is the caller's context (object kind, repository id, object id) followed by
-//! the 29 header bytes.
-
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+//! Nothing in an envelope repeats from one envelope to the next: no algorithm byte, no session
+//! id, no length. Packed back to back, blobs therefore leave no structure a scan of a pack could
+//! find (format 1 began every blob with the same 17 cleartext bytes, which gave away every blob
+//! boundary and size).
+//!
+//! Every object has its own key, derived from the repository's encryption key and the object's
+//! context (`"vger/2" ‖ kind ‖ repository id ‖ object id`, built by the caller from what it
+//! expects, never from the object):
+//! `key = BLAKE3-derive_key("vger 2026-12 object key v2", enc_key ‖ context)`. So the master key
+//! never encrypts anything, an envelope cannot be opened as another object or in another
+//! repository, and a key seals only the few messages its one object ever needs (a chunk stored
+//! again, a lock refreshed), far below the 2^32-message bound for random 96-bit nonces, with no
+//! counter shared between writers. The context is also the associated data.
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
+use zeroize::Zeroize;
 
 use crate::{Algorithm, MasterKey, random_bytes};
 
-pub const HEADER_LEN: usize = 29;
+/// The cleartext in front of the ciphertext: the nonce.
+pub const HEADER_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 pub const ENVELOPE_OVERHEAD: usize = HEADER_LEN + TAG_LEN;
-pub const SESSION_MESSAGE_LIMIT: u64 = 1 << 31;
 
-const SESSION_CONTEXT: &str = "vger 2026-11 session key v1";
-const MAC_CONTEXT: &str = "vger 2026-11 none-mode mac key v1";
+const KEY_CONTEXT: &str = "vger 2026-12 object key v2";
+const MAC_CONTEXT: &str = "vger 2026-12 none-mode object mac key v2";
 
 enum Cipher {
     Aes(Box<Aes256Gcm>),
@@ -39,28 +41,39 @@ enum Cipher {
     Mac([u8; 32]),
 }
 
+impl Drop for Cipher {
+    fn drop(&mut self) {
+        if let Cipher::Mac(k) = self {
+            k.zeroize();
+        }
+    }
+}
+
 impl Cipher {
-    fn for_session(alg: Algorithm, enc_key: &[u8; 32], session: &[u8; 16]) -> Self {
-        let mut ikm = [0u8; 48];
-        ikm[..32].copy_from_slice(enc_key);
-        ikm[32..].copy_from_slice(session);
-        let context = if alg == Algorithm::None {
+    /// The key of one object.
+    fn for_object(alg: Algorithm, enc_key: &[u8; 32], context: &[u8]) -> Self {
+        let mut h = blake3::Hasher::new_derive_key(if alg == Algorithm::None {
             MAC_CONTEXT
         } else {
-            SESSION_CONTEXT
-        };
-        let key = blake3::derive_key(context, &ikm);
-        match alg {
+            KEY_CONTEXT
+        });
+        h.update(enc_key);
+        h.update(context);
+        let mut key: [u8; 32] = *h.finalize().as_bytes();
+        let cipher = match alg {
             Algorithm::None => Cipher::Mac(key),
             Algorithm::Aes256Gcm => Cipher::Aes(Box::new(Aes256Gcm::new(&key.into()))),
             Algorithm::ChaCha20Poly1305 => {
                 Cipher::ChaCha(Box::new(ChaCha20Poly1305::new(&key.into())))
             }
-        }
+        };
+        key.zeroize();
+        cipher
     }
 
-    fn mac(key: &[u8; 32], aad: &[u8], data: &[u8]) -> [u8; TAG_LEN] {
+    fn mac(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], data: &[u8]) -> [u8; TAG_LEN] {
         let mut h = blake3::Hasher::new_keyed(key);
+        h.update(nonce);
         h.update(&(aad.len() as u64).to_le_bytes());
         h.update(aad);
         h.update(data);
@@ -74,10 +87,10 @@ impl Cipher {
         let tag = match self {
             Cipher::Aes(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
             Cipher::ChaCha(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
-            Cipher::Mac(k) => return Self::mac(k, aad, buf),
+            Cipher::Mac(k) => return Self::mac(k, nonce, aad, buf),
         };
-        // Encryption only fails for messages above 64 GiB, which no caller produces.
-        tag.expect("AEAD message length within limits").into()
+        // Encryption only fails for messages above 64 GiB; packs and objects are far smaller.
+        tag.map(Into::into).unwrap_or([0; TAG_LEN])
     }
 
     /// Verifies and decrypts `buf` in place.
@@ -90,7 +103,7 @@ impl Cipher {
                 .decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into())
                 .is_ok(),
             Cipher::Mac(k) => {
-                let expect = Self::mac(k, aad, buf);
+                let expect = Self::mac(k, nonce, aad, buf);
                 expect
                     .iter()
                     .zip(tag)
@@ -101,103 +114,61 @@ impl Cipher {
     }
 }
 
-struct Session {
-    id: [u8; 16],
-    cipher: Cipher,
-    used: AtomicU64,
-}
-
 /// Seals and opens envelopes for one repository. Thread-safe; cheap to share behind an `Arc`.
 pub struct Crypter {
     alg: Algorithm,
     enc_key: [u8; 32],
-    current: Mutex<Arc<Session>>,
-    opened: Mutex<HashMap<[u8; 16], Arc<Session>>>,
 }
 
 impl Drop for Crypter {
     fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.enc_key);
+        self.enc_key.zeroize();
     }
 }
 
 impl Crypter {
     pub fn new(alg: Algorithm, master: &MasterKey) -> Self {
-        let enc_key = *master.enc_key();
-        let session = Self::new_session(alg, &enc_key, random_bytes());
         Self {
             alg,
-            enc_key,
-            current: Mutex::new(session),
-            opened: Mutex::new(HashMap::new()),
+            enc_key: *master.enc_key(),
         }
-    }
-
-    fn new_session(alg: Algorithm, key: &[u8; 32], id: [u8; 16]) -> Arc<Session> {
-        Arc::new(Session {
-            id,
-            cipher: Cipher::for_session(alg, key, &id),
-            used: AtomicU64::new(0),
-        })
     }
 
     pub fn algorithm(&self) -> Algorithm {
         self.alg
     }
 
-    fn session(&self) -> Arc<Session> {
-        let mut cur = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if cur.used.fetch_add(1, Ordering::Relaxed) >= SESSION_MESSAGE_LIMIT {
-            *cur = Self::new_session(self.alg, &self.enc_key, random_bytes());
-            cur.used.store(1, Ordering::Relaxed);
-        }
-        Arc::clone(&cur)
-    }
-
-    /// Seals `plaintext` with associated data `context`; returns the whole envelope.
+    /// Seals `plaintext` as the object named by `context`; returns the whole envelope.
     pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        self.seal_with(context, plaintext, &self.session(), random_bytes())
+        self.seal_with(context, plaintext, random_bytes())
     }
 
-    fn seal_with(
-        &self,
-        context: &[u8],
-        plaintext: &[u8],
-        session: &Session,
-        nonce: [u8; 12],
-    ) -> Vec<u8> {
+    fn seal_with(&self, context: &[u8], plaintext: &[u8], nonce: [u8; 12]) -> Vec<u8> {
         let mut out = Vec::with_capacity(plaintext.len() + ENVELOPE_OVERHEAD);
-        out.push(self.alg as u8);
-        out.extend_from_slice(&session.id);
         out.extend_from_slice(&nonce);
-        let mut aad = Vec::with_capacity(context.len() + HEADER_LEN);
-        aad.extend_from_slice(context);
-        aad.extend_from_slice(&out);
         out.extend_from_slice(plaintext);
-        let tag = session.cipher.seal(&nonce, &aad, &mut out[HEADER_LEN..]);
+        let cipher = Cipher::for_object(self.alg, &self.enc_key, context);
+        let tag = cipher.seal(&nonce, context, &mut out[HEADER_LEN..]);
         out.extend_from_slice(&tag);
         out
     }
 
     /// Seals in place: `buf` holds [`HEADER_LEN`] bytes of room followed by the plaintext; on
-    /// return it holds the whole envelope (the same bytes [`Crypter::seal`] returns), without
-    /// copying the plaintext.
+    /// return it holds the whole envelope (the same layout [`Crypter::seal`] returns), without
+    /// copying the plaintext. A `buf` shorter than the header is taken as room for an empty plaintext.
     pub fn seal_in_place(&self, context: &[u8], buf: &mut Vec<u8>) {
-        assert!(buf.len() >= HEADER_LEN, "seal_in_place needs header room");
-        let session = self.session();
+        if buf.len() < HEADER_LEN {
+            buf.resize(HEADER_LEN, 0);
+        }
         let nonce: [u8; 12] = random_bytes();
-        buf[0] = self.alg as u8;
-        buf[1..17].copy_from_slice(&session.id);
-        buf[17..HEADER_LEN].copy_from_slice(&nonce);
-        let mut aad = Vec::with_capacity(context.len() + HEADER_LEN);
-        aad.extend_from_slice(context);
-        aad.extend_from_slice(&buf[..HEADER_LEN]);
-        let tag = session.cipher.seal(&nonce, &aad, &mut buf[HEADER_LEN..]);
+        buf[..HEADER_LEN].copy_from_slice(&nonce);
+        let cipher = Cipher::for_object(self.alg, &self.enc_key, context);
+        let tag = cipher.seal(&nonce, context, &mut buf[HEADER_LEN..]);
         buf.extend_from_slice(&tag);
     }
 
     /// Verifies and opens an envelope. `None` means it is not authentic under this key and
-    /// context: damaged, forged, or moved from another object.
+    /// context: damaged, forged, moved from another object, or sealed with another algorithm.
     pub fn open(&self, context: &[u8], envelope: &[u8]) -> Option<Vec<u8>> {
         let mut buf = envelope.to_vec();
         let n = self.open_in_place(context, &mut buf)?.len();
@@ -209,31 +180,16 @@ impl Crypter {
     /// Like [`Crypter::open`], decrypting in place: returns the plaintext, a part of `envelope`.
     /// On `None` the bytes of `envelope` are unspecified.
     pub fn open_in_place<'b>(&self, context: &[u8], envelope: &'b mut [u8]) -> Option<&'b [u8]> {
-        if envelope.len() < ENVELOPE_OVERHEAD || envelope[0] != self.alg as u8 {
+        if envelope.len() < ENVELOPE_OVERHEAD {
             return None;
         }
-        let mut session_id = [0u8; 16];
-        session_id.copy_from_slice(&envelope[1..17]);
         let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&envelope[17..29]);
+        nonce.copy_from_slice(&envelope[..HEADER_LEN]);
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&envelope[envelope.len() - TAG_LEN..]);
-        let session = {
-            let mut map = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
-            if map.len() > 4096 {
-                map.clear();
-            }
-            Arc::clone(
-                map.entry(session_id)
-                    .or_insert_with(|| Self::new_session(self.alg, &self.enc_key, session_id)),
-            )
-        };
-        let mut aad = Vec::with_capacity(context.len() + HEADER_LEN);
-        aad.extend_from_slice(context);
-        aad.extend_from_slice(&envelope[..HEADER_LEN]);
         let end = envelope.len() - TAG_LEN;
-        let buf = &mut envelope[HEADER_LEN..end];
-        if session.cipher.open(&nonce, &aad, buf, &tag) {
+        let cipher = Cipher::for_object(self.alg, &self.enc_key, context);
+        if cipher.open(&nonce, context, &mut envelope[HEADER_LEN..end], &tag) {
             Some(&envelope[HEADER_LEN..end])
         } else {
             None
@@ -242,15 +198,8 @@ impl Crypter {
 
     /// Deterministic sealing for golden test vectors only.
     #[doc(hidden)]
-    pub fn seal_fixed(
-        &self,
-        context: &[u8],
-        plaintext: &[u8],
-        session: [u8; 16],
-        nonce: [u8; 12],
-    ) -> Vec<u8> {
-        let s = Self::new_session(self.alg, &self.enc_key, session);
-        self.seal_with(context, plaintext, &s, nonce)
+    pub fn seal_fixed(&self, context: &[u8], plaintext: &[u8], nonce: [u8; 12]) -> Vec<u8> {
+        self.seal_with(context, plaintext, nonce)
     }
 }
 
@@ -308,20 +257,37 @@ mod tests {
     }
 
     #[test]
-    fn golden_envelopes() {
-        let s = [7u8; 16];
+    fn every_object_has_its_own_key() {
+        let c = Crypter::new(Algorithm::Aes256Gcm, &key());
         let n = [9u8; 12];
-        let aes = Crypter::new(Algorithm::Aes256Gcm, &key()).seal_fixed(b"ctx", b"vger", s, n);
-        let cha =
-            Crypter::new(Algorithm::ChaCha20Poly1305, &key()).seal_fixed(b"ctx", b"vger", s, n);
-        let none = Crypter::new(Algorithm::None, &key()).seal_fixed(b"ctx", b"vger", s, n);
+        let a = c.seal_fixed(b"object a", b"same bytes", n);
+        let b = c.seal_fixed(b"object b", b"same bytes", n);
+        assert_eq!(a[..HEADER_LEN], b[..HEADER_LEN]);
+        assert_ne!(
+            a[HEADER_LEN..],
+            b[HEADER_LEN..],
+            "same nonce, other object: other keystream"
+        );
+        let other = Crypter::new(Algorithm::ChaCha20Poly1305, &key());
+        assert!(
+            other.open(b"object a", &a).is_none(),
+            "another algorithm fails"
+        );
+    }
+
+    #[test]
+    fn golden_envelopes() {
+        let n = [9u8; 12];
+        let aes = Crypter::new(Algorithm::Aes256Gcm, &key()).seal_fixed(b"ctx", b"vger", n);
+        let cha = Crypter::new(Algorithm::ChaCha20Poly1305, &key()).seal_fixed(b"ctx", b"vger", n);
+        let none = Crypter::new(Algorithm::None, &key()).seal_fixed(b"ctx", b"vger", n);
         assert_eq!(
             [hex::encode(&aes), hex::encode(&cha), hex::encode(&none)],
             [GOLDEN_AES, GOLDEN_CHACHA, GOLDEN_NONE]
         );
     }
 
-    const GOLDEN_AES: &str = "01070707070707070707070707070707070909090909090909090909093a41f9cef37fa9374e08e6e8a0f1d78d8d2c27a5";
-    const GOLDEN_CHACHA: &str = "02070707070707070707070707070707070909090909090909090909095e4748a350c827569b7af6788cdd5333b6502b92";
-    const GOLDEN_NONE: &str = "00070707070707070707070707070707070909090909090909090909097667657292d58dd0eb62440c061d4efcb6fd95c2";
+    const GOLDEN_AES: &str = "0909090909090909090909091ae1e49b1d71d79094239e01fcfea2d83bbdb016";
+    const GOLDEN_CHACHA: &str = "0909090909090909090909090ef3bcc8dcd9dcab62efff6e66e96ebe4361c5ae";
+    const GOLDEN_NONE: &str = "0909090909090909090909097667657217a76185ef3395b63d7f40b3b6c5d690";
 }

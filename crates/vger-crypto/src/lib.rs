@@ -1,6 +1,6 @@
 //! Cryptography of vger: the random master key, Argon2id key wrapping, keyed chunk ids, the keyed
 //! FastCDC gear table, and the sealed envelope that authenticates (and, unless the repository is
-//! `none`, encrypts) every stored object under per-session subkeys.
+//! `none`, encrypts) every stored object under its own derived key.
 
 mod algorithm;
 mod envelope;
@@ -8,7 +8,7 @@ mod keyfile;
 mod master;
 
 pub use algorithm::Algorithm;
-pub use envelope::{Crypter, ENVELOPE_OVERHEAD, HEADER_LEN, SESSION_MESSAGE_LIMIT, TAG_LEN};
+pub use envelope::{Crypter, ENVELOPE_OVERHEAD, HEADER_LEN, TAG_LEN};
 pub use keyfile::{KdfParams, unwrap_master_key, wrap_master_key};
 pub use master::{BlobKind, MasterKey};
 

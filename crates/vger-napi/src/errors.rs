@@ -30,6 +30,8 @@ pub enum ErrorCode {
     Corrupt,
     #[napi(value = "VGER_NEWER_FORMAT")]
     NewerFormat,
+    #[napi(value = "VGER_OLDER_FORMAT")]
+    OlderFormat,
     #[napi(value = "VGER_OBJECT_MISSING")]
     ObjectMissing,
     #[napi(value = "VGER_ALREADY_EXISTS")]
@@ -74,6 +76,7 @@ impl From<vger_types::ErrorCode> for ErrorCode {
             C::PassphraseRequired => ErrorCode::PassphraseRequired,
             C::Corrupt => ErrorCode::Corrupt,
             C::NewerFormat => ErrorCode::NewerFormat,
+            C::OlderFormat => ErrorCode::OlderFormat,
             C::ObjectMissing => ErrorCode::ObjectMissing,
             C::AlreadyExists => ErrorCode::AlreadyExists,
             C::InvalidArgument => ErrorCode::InvalidArgument,

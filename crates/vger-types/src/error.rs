@@ -35,6 +35,14 @@ pub enum VgerError {
         found: u32,
         supported: u32,
     },
+    #[error(
+        "{object} was written by an older vger (format {found}; this vger reads format {supported}); read it with the vger that wrote it, or create a new repository with `vger init` and back up again"
+    )]
+    OlderFormat {
+        object: String,
+        found: u32,
+        supported: u32,
+    },
     #[error("{object} is missing from the repository")]
     ObjectMissing { object: String },
     #[error("object {key} already exists in the repository")]
@@ -78,6 +86,7 @@ pub enum ErrorCode {
     PassphraseRequired,
     Corrupt,
     NewerFormat,
+    OlderFormat,
     ObjectMissing,
     AlreadyExists,
     InvalidArgument,
@@ -95,7 +104,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::Io,
         ErrorCode::NoSpace,
         ErrorCode::RepoNotFound,
@@ -104,6 +113,7 @@ impl ErrorCode {
         ErrorCode::PassphraseRequired,
         ErrorCode::Corrupt,
         ErrorCode::NewerFormat,
+        ErrorCode::OlderFormat,
         ErrorCode::ObjectMissing,
         ErrorCode::AlreadyExists,
         ErrorCode::InvalidArgument,
@@ -145,6 +155,7 @@ impl ErrorCode {
             ErrorCode::PassphraseRequired => "VGER_PASSPHRASE_REQUIRED",
             ErrorCode::Corrupt => "VGER_CORRUPT",
             ErrorCode::NewerFormat => "VGER_NEWER_FORMAT",
+            ErrorCode::OlderFormat => "VGER_OLDER_FORMAT",
             ErrorCode::ObjectMissing => "VGER_OBJECT_MISSING",
             ErrorCode::AlreadyExists => "VGER_ALREADY_EXISTS",
             ErrorCode::InvalidArgument => "VGER_INVALID_ARGUMENT",
@@ -174,6 +185,7 @@ impl VgerError {
             VgerError::PassphraseRequired => ErrorCode::PassphraseRequired,
             VgerError::Corrupt { .. } => ErrorCode::Corrupt,
             VgerError::NewerFormat { .. } => ErrorCode::NewerFormat,
+            VgerError::OlderFormat { .. } => ErrorCode::OlderFormat,
             VgerError::ObjectMissing { .. } => ErrorCode::ObjectMissing,
             VgerError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
             VgerError::InvalidArgument(_) => ErrorCode::InvalidArgument,

@@ -14,7 +14,9 @@ use vger_crypto::Algorithm;
 use vger_types::codec::{Reader, Writer};
 use vger_types::{Result, VgerError};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// Format 2: envelopes without a cleartext header, one derived key per object (docs/format.md §7).
+/// Format 1 repositories are refused as older (nothing was released with it).
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"VGERREPO";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +98,17 @@ impl RepoConfig {
                 supported: FORMAT_VERSION,
             });
         }
+        // Format 1 had this same 97-byte layout: a config that checks out under it is older, one
+        // that does not is damaged (a flipped version byte must not pass for an old repository).
         if bytes.len() != 97 || blake3::hash(&bytes[..65]).as_bytes() != &bytes[65..] {
             return Err(VgerError::corrupt(what, "checksum mismatch"));
+        }
+        if version < FORMAT_VERSION {
+            return Err(VgerError::OlderFormat {
+                object: what.into(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
         }
         let id = r.array()?;
         let algorithm = Algorithm::from_u8(r.u8()?)

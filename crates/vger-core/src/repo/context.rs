@@ -1,6 +1,6 @@
-//! Associated data for sealed objects: `"vger/1" ‖ kind ‖ repository id ‖ object id`. Binding all
-//! three means no object can be replayed as another object, another kind, or into another
-//! repository.
+//! The context of a sealed object: `"vger/2" ‖ kind ‖ repository id ‖ object id`. Each object's
+//! key is derived from it and it is the associated data, so no object can be replayed as another
+//! object, another kind, or into another repository.
 
 use vger_crypto::BlobKind;
 
@@ -25,7 +25,7 @@ impl From<BlobKind> for ObjectKind {
 
 pub fn context(kind: ObjectKind, repo_id: &[u8; 32], object_id: &[u8]) -> Vec<u8> {
     let mut c = Vec::with_capacity(7 + 32 + object_id.len());
-    c.extend_from_slice(b"vger/1");
+    c.extend_from_slice(b"vger/2");
     c.push(kind as u8);
     c.extend_from_slice(repo_id);
     c.extend_from_slice(object_id);

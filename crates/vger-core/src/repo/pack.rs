@@ -1,15 +1,16 @@
 //! Packs: many sealed blobs in one object, so the storage host sees neither chunk boundaries nor
-//! chunk sizes. Layout:
+//! chunk sizes: an envelope (format 2) is a random nonce, ciphertext and tag, so the body is one
+//! run of random-looking bytes with nothing to find in it. Layout:
 //!
 //! ```text
 //! [0..8]   magic "VGERPACK"
-//! [8]      pack format version (1)
+//! [8]      pack format version (2)
 //! [9..25]  salt (16 random bytes; binds the trailer to this pack)
 //! [25..t]  blobs: sealed envelopes, back to back
 //! [t..e]   trailer: sealed (kind PackTrailer, id = salt) table of the blobs
 //! [e..e+4] trailer length (u32 LE)
 //! ```
-//! Trailer plaintext: `u8 version (1) ‖ u32 count ‖ count × (chunk id 32 ‖ kind u8 ‖ offset u32 ‖
+//! Trailer plaintext: `u8 version (2) ‖ u32 count ‖ count × (chunk id 32 ‖ kind u8 ‖ offset u32 ‖
 //! length u32 ‖ raw length u32)`. The pack id is the unkeyed BLAKE3 of all the bytes; the object
 //! is stored at `packs/<first 2 hex>/<64 hex>`.
 
@@ -21,7 +22,7 @@ use vger_types::{ChunkId, PackId, Result, VgerError};
 use super::context::{ObjectKind, context};
 
 pub const MAGIC: &[u8; 8] = b"VGERPACK";
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 pub const HEADER_LEN: usize = 25;
 /// Packs are closed once they reach this size (backup, compact and repair alike).
 pub const PACK_TARGET: usize = 32 << 20;
@@ -237,6 +238,13 @@ pub fn parse_table(
     }
     if bytes[8] > VERSION {
         return Err(VgerError::NewerFormat {
+            object: what,
+            found: bytes[8].into(),
+            supported: VERSION.into(),
+        });
+    }
+    if bytes[8] < VERSION {
+        return Err(VgerError::OlderFormat {
             object: what,
             found: bytes[8].into(),
             supported: VERSION.into(),
