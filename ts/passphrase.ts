@@ -42,6 +42,9 @@ const MAX_OUTPUT = 64 * 1024
 
 export async function resolvePassphrase(req: PassphraseRequest): Promise<ResolvedPassphrase> {
   const { encryption } = req
+  if (encryption.passphrase !== undefined && encryption.passphraseFromEnv === true) {
+    return { passphrase: encryption.passphrase, source: 'config' }
+  }
   if (encryption.passphrase !== undefined) {
     const where = req.configFile === null || req.configFile === undefined ? 'the config' : req.configFile
     req.warn?.(

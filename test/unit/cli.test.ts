@@ -201,6 +201,20 @@ describe.skipIf(!addonBuilt)(`passphrase sources against a real repository${addo
     expect(r.stderr).toBe(`vger: warning: the passphrase for repository "main" is stored in plain text in ${file}; prefer encryption.passcommand or VGER_PASSPHRASE\n`)
     expect(r.stderr).not.toContain(PASS)
   })
+
+  it('takes a ${VAR} passphrase whole, whatever YAML would make of it, and does not call it plain text', async () => {
+    const pw = 'correct horse #battery'
+    const dir = path.join(tempDir(), 'repo')
+    const file = writeConfig(`repositories:\n  - url: ${dir}\n    label: hash\nencryption:\n  passphrase: \${PW}\n`).file
+    const init = await vger(['-c', file, 'init'], { env: { PW: pw } })
+    expect(init.code, init.stderr).toBe(0)
+    expect(init.stderr).not.toContain('plain text')
+    // The repository opens with the whole passphrase from another source, and not with the part before " #".
+    const byEnv = writeConfig(`repositories:\n  - url: ${dir}\n    label: hash\n`).file
+    expect((await vger(['-c', byEnv, 'list'], { env: { VGER_PASSPHRASE: pw } })).code).toBe(0)
+    const cut = await vger(['-c', byEnv, 'list'], { env: { VGER_PASSPHRASE: 'correct horse' } })
+    expect(cut.stderr).toContain('VGER_WRONG_PASSPHRASE')
+  })
 })
 
 describe('secrets', () => {

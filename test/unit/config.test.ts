@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig } from '../../ts/config/load.js'
-import { interpolateEnv } from '../../ts/config/interpolate.js'
 import { findConfigFile } from '../../ts/config/paths.js'
 import { ConfigError } from '../../ts/config/problems.js'
 import { selectRepositories } from '../../ts/config/select.js'
@@ -193,13 +192,29 @@ hostname: laptop
 describe('environment expansion', () => {
   const env = { REPO: '/mnt/backup', EMPTY: '' }
 
-  it('expands ${VAR} and ${VAR:-default} before parsing, comments included', () => {
-    expect(interpolateEnv('a: ${REPO}/x # ${REPO}\n', env, FILE)).toBe('a: /mnt/backup/x # /mnt/backup\n')
-    expect(interpolateEnv('a: ${UNSET:-/tmp/r}', env, FILE)).toBe('a: /tmp/r')
-    expect(interpolateEnv('a: ${EMPTY:-fallback}', env, FILE)).toBe('a: fallback')
-    expect(interpolateEnv('a: ${REPO:-ignored}', env, FILE)).toBe('a: /mnt/backup')
-    expect(interpolateEnv('a: "${EMPTY}"', env, FILE)).toBe('a: ""')
-    expect(interpolateEnv('a: $REPO and $', env, FILE)).toBe('a: $REPO and $')
+  it('expands ${VAR} and ${VAR:-default} inside values, never in keys or comments', () => {
+    const label = (text: string): string | undefined => parse(`repositories:\n  - url: /r\n    label: ${text}\n`, env).repositories[0]?.name
+    expect(label('${REPO}x # ${UNSET}')).toBe('/mnt/backupx')
+    expect(label('${UNSET:-fallback}')).toBe('fallback')
+    expect(label('${EMPTY:-fallback}')).toBe('fallback')
+    expect(label('${REPO:-ignored}')).toBe('/mnt/backup')
+    expect(label('"a${EMPTY}b"')).toBe('ab')
+    expect(label('$REPO-and-$')).toBe('$REPO-and-$')
+    expect(problems('${REPO}: 1\n', env)[0]).toMatch(/^1:1: unknown key "\$\{REPO\}"/)
+  })
+
+  it('keeps a value whole whatever YAML would make of its characters', () => {
+    // Expanding the raw text cut this passphrase at " #" (a comment) and created a repository with
+    // the wrong one.
+    const pw = { PW: 'correct horse #battery: [x] {y} *z &w' }
+    expect(parse(`${REPO}encryption:\n  passphrase: \${PW}\n`, pw).encryption.passphrase).toBe(pw.PW)
+    expect(parse(`${REPO}encryption:\n  passphrase: "\${PW}"\n`, pw).encryption.passphrase).toBe(pw.PW)
+    // A passphrase of digits stays a string; an integer key takes the digits as a number.
+    expect(parse(`${REPO}encryption:\n  passphrase: \${PW}\n`, { PW: '1234' }).encryption.passphrase).toBe('1234')
+    expect(parse(`${REPO}compression:\n  algorithm: zstd\n  zstd_level: \${L}\n`, { L: '7' }).compression).toMatchObject({ zstdLevel: 7 })
+    expect(problems(`${REPO}compression:\n  algorithm: zstd\n  zstd_level: \${L}\n`, { L: 'high' })).toEqual([
+      '5:15: expected compression.zstd_level to be an integer from 1 to 22, got "high"',
+    ])
   })
 
   it('feeds the expanded text to the parser', () => {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { LineCounter, parseDocument } from 'yaml'
 import { loadEnvFiles } from './env-file.js'
-import { type Env, interpolateEnv } from './interpolate.js'
+import { type Env, interpolateDocument } from './interpolate.js'
 import { type Locations, defaultLocations, findConfigFile } from './paths.js'
 import { type ConfigProblem, ConfigError } from './problems.js'
 import { defaultConfig, resolveConfig } from './resolve.js'
@@ -33,9 +33,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): VgerConfig {
 /** Parses config text as if read from `file` (relative paths resolve against its directory). */
 export function parseConfig(text: string, file: string, loc: Pick<Locations, 'env' | 'home'>): VgerConfig {
   const envFiles = loadEnvFiles(text, file, loc.env, loc.home)
-  const expanded = interpolateEnv(text, envFiles.env, file)
   const lines = new LineCounter()
-  const doc = parseDocument(expanded, { lineCounter: lines, prettyErrors: true, uniqueKeys: true })
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true })
   const syntax = [...doc.errors, ...doc.warnings].map((e): ConfigProblem => {
     const at = e.linePos?.[0] ?? lines.linePos(e.pos[0])
     // The yaml message repeats the position and adds a code frame; keep the first sentence only.
@@ -43,9 +42,10 @@ export function parseConfig(text: string, file: string, loc: Pick<Locations, 'en
     return { file, line: at.line, col: at.col, message: `invalid YAML: ${message}` }
   })
   if (syntax.length > 0) throw new ConfigError(syntax)
-  const { value, problems, positions } = validate(doc, lines, file, configShape)
+  interpolateDocument(doc, lines, envFiles.env, file)
+  const { value, problems, positions, expanded } = validate(doc, lines, file, configShape)
   if (problems.length > 0) throw new ConfigError(problems)
-  return resolveConfig(value as RawConfig, { file, home: loc.home, env: envFiles.env, positions, envFiles: envFiles.files })
+  return resolveConfig(value as RawConfig, { file, home: loc.home, env: envFiles.env, positions, expanded, envFiles: envFiles.files })
 }
 
 function withoutUndefined(opts: LoadConfigOptions): Partial<Locations> {

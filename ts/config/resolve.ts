@@ -24,7 +24,7 @@ import {
 import { resolveSources } from './resolve-sources.js'
 import { type RawConfig, type RawRepository, backendShape } from './schema.js'
 import { resolveSection } from './shape.js'
-import type { RepositoryConfig, VgerConfig } from './types.js'
+import type { EncryptionConfig, RepositoryConfig, VgerConfig } from './types.js'
 import { hasScheme, parseRepositoryUrl } from './url.js'
 
 export { DEFAULT_REPOSITORY_LABEL } from './defaults.js'
@@ -35,6 +35,8 @@ export interface ResolveContext {
   home: string
   env?: Env
   positions: ReadonlyMap<string, Position>
+  /** The paths whose value came out of a `${VAR}` expansion. */
+  expanded?: ReadonlySet<string>
   /** Env files loaded before expansion (absolute). */
   envFiles?: string[]
 }
@@ -50,8 +52,12 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
   const at = (key: string): Position => ctx.positions.get(key) ?? { line: 1, col: 1 }
   const problem = (key: string, message: string): void => void problems.push({ file: ctx.file, ...at(key), message })
 
+  const encryption = (e: RawConfig['encryption'], key: string): EncryptionConfig => {
+    const resolved = encryptionOf(e)
+    return ctx.expanded?.has(`${key}.passphrase`) === true ? { ...resolved, passphraseFromEnv: true } : resolved
+  }
   const top = {
-    encryption: encryptionOf(raw.encryption),
+    encryption: encryption(raw.encryption, 'encryption'),
     compression: compressionOf(raw.compression),
     retention: retentionOf(raw.retention),
     limits: limitsOf(raw.limits),
@@ -61,7 +67,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
   const chunkerError = chunkerProblem(chunker)
   if (chunkerError !== null) problem('chunker', chunkerError)
 
-  const repositories = raw.repositories.map((r, i) => resolveRepository(r, i, top, baseDir, ctx.home, problem))
+  const repositories = raw.repositories.map((r, i) => resolveRepository(r, i, top, baseDir, ctx.home, problem, encryption))
   const excludePatterns = raw.exclude_patterns ?? [...NO_SOURCE_DEFAULTS.exclude]
   const defaults = {
     exclude: excludePatterns,
@@ -104,6 +110,7 @@ function resolveRepository(
   baseDir: string,
   home: string,
   problem: (key: string, message: string) => void,
+  encryption: (e: RawConfig['encryption'], key: string) => EncryptionConfig,
 ): RepositoryConfig {
   const url = resolveRepositoryUrl(r.url, baseDir, home)
   const parsed = parseRepositoryUrl(url)
@@ -123,7 +130,7 @@ function resolveRepository(
     label: r.label,
     name: r.label ?? url,
     location,
-    encryption: r.encryption === undefined ? top.encryption : encryptionOf(r.encryption),
+    encryption: r.encryption === undefined ? top.encryption : encryption(r.encryption, `${key}.encryption`),
     compression: r.compression === undefined ? top.compression : compressionOf(r.compression),
     retention: r.retention === undefined ? top.retention : retentionOf(r.retention),
     limits: r.limits === undefined ? top.limits : limitsOf(r.limits),

@@ -18,8 +18,11 @@ import type {
 import type { Infer, Resolved } from './shape.js'
 import type { RepositoryLocation } from './url.js'
 
-/** Encryption: `mode` (default auto), `passphrase`, `passcommand`. */
-export type EncryptionConfig = Resolved<typeof encryptionShape>
+/**
+ * Encryption: `mode` (default auto), `passphrase`, `passcommand`. `passphraseFromEnv` says the passphrase
+ * was written as a `${VAR}`, so it is not stored in the file (no plain-text warning).
+ */
+export type EncryptionConfig = Resolved<typeof encryptionShape> & { passphraseFromEnv?: true }
 /** Compression: `algorithm` (default lz4) and `zstdLevel` (1..22, default 3). */
 export type CompressionConfig = Resolved<typeof compressionShape>
 /**

@@ -6,6 +6,7 @@
  * every problem in one pass and returns the plain JS value plus the position of every path it visited.
  */
 import { type Document, type LineCounter, type Node, isAlias, isMap, isScalar, isSeq } from 'yaml'
+import { expandedScalar } from './interpolate.js'
 import { type ConfigProblem, type Position, didYouMean } from './problems.js'
 import type { IntegerShape, ListShape, ObjectShape, Shape, StringShape, ValueShape } from './shape.js'
 
@@ -14,6 +15,8 @@ export interface Validated {
   problems: ConfigProblem[]
   /** Position of every visited path, e.g. `sources[1].label`; '' is the document. */
   positions: Map<string, Position>
+  /** The paths whose value came out of a `${VAR}` expansion. */
+  expanded: Set<string>
 }
 
 interface Walk {
@@ -22,16 +25,17 @@ interface Walk {
   lines: LineCounter
   problems: ConfigProblem[]
   positions: Map<string, Position>
+  expanded: Set<string>
 }
 
 export function validate(doc: Document, lines: LineCounter, file: string, shape: ObjectShape): Validated {
-  const walk: Walk = { file, doc, lines, problems: [], positions: new Map() }
+  const walk: Walk = { file, doc, lines, problems: [], positions: new Map(), expanded: new Set() }
   const root = doc.contents as Node | null
   const start = { line: 1, col: 1 }
   walk.positions.set('', start)
   // An empty document is an empty mapping, so the "missing key" messages explain what is needed.
   const value = root === null ? checkObject(walk, null, shape, '', start) : check(walk, root, shape, '', start)
-  return { value, problems: walk.problems, positions: walk.positions }
+  return { value, problems: walk.problems, positions: walk.positions, expanded: walk.expanded }
 }
 
 function positionOf(walk: Walk, node: Node | null | undefined, fallback: Position): Position {
@@ -63,13 +67,14 @@ function check(walk: Walk, raw: Node, shape: Shape, path: string, fallback: Posi
   const node = isAlias(raw) ? ((raw.resolve(walk.doc) as Node | undefined) ?? raw) : raw
   const at = positionOf(walk, node, fallback)
   walk.positions.set(path, at)
+  if (expandedScalar(node)) walk.expanded.add(path)
   switch (shape.kind) {
     case 'string':
       return checkString(walk, node, shape, path, at)
     case 'integer':
       return checkInteger(walk, node, shape, path, at)
     case 'boolean':
-      if (isScalar(node) && typeof node.value === 'boolean') return node.value
+      if (typeof typed(node) === 'boolean') return typed(node) as boolean
       return void report(walk, at, `expected ${path} to be true or false, got ${describe(node)}`)
     case 'value':
       return checkValue(walk, node, shape, path, at)
@@ -106,8 +111,23 @@ function checkString(walk: Walk, node: Node, shape: StringShape, path: string, a
   return value
 }
 
+/**
+ * A scalar's value as YAML would type it. An expanded `${VAR}` stays a string, so that a passphrase of
+ * digits is still a string, but where a number or a boolean is expected its text counts as one.
+ */
+function typed(node: Node): unknown {
+  if (!isScalar(node)) return undefined
+  const v = node.value
+  if (typeof v !== 'string' || !expandedScalar(node)) return v
+  const t = v.trim()
+  if (/^[-+]?[0-9]+$/.test(t)) return Number(t)
+  if (/^(true|True|TRUE)$/.test(t)) return true
+  if (/^(false|False|FALSE)$/.test(t)) return false
+  return v
+}
+
 function checkInteger(walk: Walk, node: Node, shape: IntegerShape, path: string, at: Position): number | undefined {
-  const value = isScalar(node) ? node.value : undefined
+  const value = typed(node)
   const { min, max } = shape
   const range =
     min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` of at least ${min}` : ''
@@ -127,7 +147,7 @@ function wrap(value: string | undefined): string[] | undefined {
 }
 
 function checkValue(walk: Walk, node: Node, shape: ValueShape, path: string, at: Position): unknown {
-  const parsed = shape.parse(isScalar(node) ? node.value : undefined)
+  const parsed = shape.parse(typed(node))
   if ('value' in parsed) return parsed.value
   const message = parsed.error.startsWith('expected ')
     ? `expected ${path} to be ${parsed.error.slice('expected '.length)}`
