@@ -70,6 +70,30 @@ describe('usage errors exit with 2', () => {
     expect(r.stderr).toBe("vger: error[VGER_USAGE]: unknown command 'lsit' (did you mean 'list'?; see --help)\n")
   })
 
+  it('calls an unknown command with arguments unknown, not "too many arguments"', async () => {
+    const typo = await vger(['restor', 'latest', 'x'])
+    expect([typo.code, typo.stderr]).toEqual([2, "vger: error[VGER_USAGE]: unknown command 'restor' (did you mean 'restore'?; see --help)\n"])
+    const missing = await vger(['mount', 'latest'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/^vger: error\[VGER_USAGE\]: unknown command 'mount' \(commands: config, init, backup, /)
+  })
+
+  it("suggests the command's own option, not a root-only one", async () => {
+    expect((await vger(['check', '--verify'])).stderr).toBe(
+      "vger: error[VGER_USAGE]: unknown option '--verify' (did you mean --verify-data?) (see --help)\n",
+    )
+    expect((await vger(['check', '--jsn'])).stderr).toContain('(did you mean --json?)')
+  })
+
+  it('has "vger help COMMAND"', async () => {
+    const r = await vger(['help', 'restore'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^Usage: vger restore \[options\] <snapshot> <dest>/)
+    const bad = await vger(['help', 'restre'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/vger: error\[VGER_USAGE\]: unknown command 'restre' \(did you mean 'restore'\?\) \(see --help\)\n$/)
+  })
+
   it('formats commander errors like every other error', async () => {
     const r = await vger(['list', '--frob'])
     expect(r.stderr).toMatch(USAGE_LINE)

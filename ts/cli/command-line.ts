@@ -69,8 +69,33 @@ export function usageError(text: string): string {
 
 const SNAPSHOT_ARG = 'snapshot id (a unique prefix of at least 4 hex digits), or "latest" (newest, among -S labels if given)'
 
+/**
+ * Commander's suggestion for an unknown option weighs every long option up the chain by edit distance,
+ * so `check --verify` suggested the root's `--version`. Here the command's own options come first, a
+ * prefix match wins (`--verify` → `--verify-data`), and root-only flags (`--version`, `--help`) are left out.
+ */
+class VgerCommand extends Command {
+  override createCommand(name?: string): VgerCommand {
+    return new VgerCommand(name)
+  }
+
+  /** Called by commander for an unknown flag (not in its typings, hence no `override`). */
+  unknownOption(flag: string): void {
+    const own = this.options.map((o) => o.long).filter((l): l is string => l !== undefined)
+    const inherited: string[] = []
+    for (let c = this.parent; c !== null; c = c.parent) {
+      for (const o of c.options) if (o.long !== undefined && o.long !== '--version') inherited.push(o.long)
+    }
+    const strip = (f: string): string => f.replace(/^--/, '')
+    const name = strip(flag)
+    const guess = flag.startsWith('--') ? (didYouMean(name, own.map(strip)) ?? didYouMean(name, inherited.map(strip))) : undefined
+    const hint = guess === undefined ? '' : ` (did you mean --${guess}?)`
+    this.error(`error: unknown option '${flag}'${hint}`, { code: 'commander.unknownOption' })
+  }
+}
+
 export function buildProgram(io: CliIo, runAction: Runner): Command {
-  const program = new Command('vger')
+  const program = new VgerCommand('vger')
   // Inherited by every subcommand created below.
   program
     .exitOverride()
@@ -99,7 +124,11 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('-q, --quiet', 'no progress or status messages')
     .option('--lock-wait <secs>', 'wait this long for a conflicting lock before failing with VGER_LOCKED (default 600)', seconds)
     .argument('[command]', 'a command (see below); none runs the full cycle')
-    .action(async (command: string | undefined, _opts, cmd: Command) => {
+    // Taken so that an unknown command with arguments is reported as unknown, not as "too many arguments".
+    .argument('[args...]')
+    .helpCommand('help [command]', 'show the help of a command')
+    .usage('[options] [command] [args...]')
+    .action(async (command: string | undefined, _args: string[], _opts, cmd: Command) => {
       if (command !== undefined) {
         const names = cmd.commands.map((c) => c.name())
         const guess = didYouMean(command, names)

@@ -3,6 +3,7 @@
  * exit codes. Never throws.
  */
 import { type Command, CommanderError } from 'commander'
+import { didYouMean } from '../config/problems.js'
 import { VgerError, isVgerError } from '../errors.js'
 import { type Action, buildProgram, usageError } from './command-line.js'
 import { CliContext, type CliIo, type GlobalOptions, type Secrets } from './context.js'
@@ -26,13 +27,23 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return EXIT.ok
       // Help shown because a command is missing (`vger`, `vger snapshot`): say so after the help.
-      if (e.code === 'commander.help') io.stderr.write(usageError('a command is required'))
+      if (e.code === 'commander.help') io.stderr.write(usageError(missingCommand(program, argv.slice(2))))
       return EXIT.usage
     }
     const out = new Output(io.stdout, io.stderr, { json: false, quiet: false, verbose: 1 })
     return exitCodeFor(out.error(e))
   }
   return exitCode
+}
+
+/** Why help was shown with an error: no command, or `vger help NAME` naming no command. */
+function missingCommand(program: Command, args: string[]): string {
+  const i = args.indexOf('help')
+  const asked = i >= 0 ? args[i + 1] : undefined
+  if (asked === undefined) return 'a command is required'
+  const names = program.commands.map((c) => c.name())
+  const guess = didYouMean(asked, names)
+  return `unknown command '${asked}' (${guess === undefined ? `commands: ${names.join(', ')}` : `did you mean '${guess}'?`})`
 }
 
 async function execute(io: CliIo, cmd: Command, secrets: Secrets, action: Action): Promise<ExitCode> {
