@@ -10,20 +10,21 @@
 //! `PACK_TARGET` in walk order; the snapshot describes the walk.
 //!
 //! Four encodings of each object:
-//! - `hand`: the format-1 codec (`tree::encode`/`decode`, `index::encode_segment` and the decode
+//! - hand (format 1): the codec of today (`tree::encode`/`decode`, `index::encode_segment` and the decode
 //!   loop of `index::open_segment` without the envelope, `Snapshot::encode`/`decode`);
-//! - `mp-array`: rmp-serde `to_vec` (structs as arrays: compact, positional);
-//! - `mp-map`: rmp-serde `to_vec_named` with the Rust field names as keys (the evolvable form,
+//! - arrays: rmp-serde `to_vec` (structs as arrays: compact, positional);
+//! - maps: rmp-serde `to_vec_named` with the Rust field names as keys (the evolvable form,
 //!   where `#[serde(default)]` absorbs new optional fields);
-//! - `mp-map-short`: the same maps with one- or two-letter keys.
+//! - short-key maps: the same maps with one- or two-letter keys.
 //!
 //! Byte fields (names, targets, xattrs, ids) are MessagePack `bin`, not arrays of integers.
 //! MessagePack decoding is timed up to validated vger types (the same name, order, length and kind
 //! checks the hand decoders make); encoding is timed from mirror structs built beforehand, as a
 //! derive on the real types would serialize. Trees are compressed one blob at a time with vger's own
 //! `compress` (zstd-3 and the default lz4), as a backup does; segments and snapshots are not
-//! compressed by vger, their zstd-3 size is given for comparison. Times are the best of RUNS
-//! (default 5) runs.
+//! compressed by vger, their zstd-3 size is given for comparison. Each run times every codec in
+//! turn (interleaved, so load from elsewhere hits them alike); times are the best of RUNS
+//! (default 5) runs, one thread. Findings: docs/architecture.md section 8.
 //!
 //! Then the hostile-input checks: forged lengths and counts, allocation per input byte, nesting,
 //! and how each form takes an added field.
