@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
 import type { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
+import { INERT_KEYS } from '../../ts/config/inert.js'
 import { configShape } from '../../ts/config/schema.js'
 import type { Shape } from '../../ts/config/shape.js'
 import { buildProgram } from '../../ts/cli/command-line.js'
@@ -62,6 +63,16 @@ describe('docs/config.md', () => {
 
   it.each(keys.map((k) => [k.path, k.key]))('mentions %s', (_path, key) => {
     expect(text).toContain(`\`${key}\``)
+  })
+
+  it('marks exactly the keys that warn as accepted but not applied', () => {
+    const marked = text
+      .split('\n')
+      .filter((line) => line.startsWith('| `') && /not (applied|used|run) yet/.test(line))
+      .map((line) => /^\| `([a-z_]+)`/.exec(line)?.[1])
+    const inert = [...INERT_KEYS.top, ...INERT_KEYS.repository, ...INERT_KEYS.source]
+    expect(new Set(marked)).toEqual(new Set(inert))
+    expect(marked.every((line) => line !== undefined)).toBe(true)
   })
 })
 

@@ -4,6 +4,7 @@
  */
 import os from 'node:os'
 import path from 'node:path'
+import { inertWarning } from '../config/inert.js'
 import { loadConfig } from '../config/load.js'
 import { knownRepositoriesFile } from '../config/paths.js'
 import { type Selection, selectRepositories } from '../config/select.js'
@@ -93,7 +94,11 @@ export class CliContext {
   }
 
   config(): VgerConfig {
-    this.#config ??= loadConfig({ configFile: this.options.config, env: this.io.env, cwd: this.io.cwd, home: this.home })
+    if (this.#config === undefined) {
+      const config = loadConfig({ configFile: this.options.config, env: this.io.env, cwd: this.io.cwd, home: this.home })
+      for (const key of config.inert) this.out.warn(inertWarning(config.file ?? 'the config', key))
+      this.#config = config
+    }
     return this.#config
   }
 

@@ -21,6 +21,7 @@ import {
   retentionOf,
   scheduleOf,
 } from './resolve-sections.js'
+import { inertKeys } from './inert.js'
 import { resolveSources } from './resolve-sources.js'
 import { type RawConfig, type RawRepository, backendShape } from './schema.js'
 import { resolveSection } from './shape.js'
@@ -98,6 +99,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
         ? defaultCacheDir(ctx.env ?? {}, ctx.home)
         : path.resolve(baseDir, expandHome(raw.cache_dir, ctx.home)),
     envFiles: ctx.envFiles ?? [],
+    inert: inertKeys(raw, ctx.positions),
   }
 }
 
@@ -166,5 +168,6 @@ export function defaultConfig(env: Env, home: string): VgerConfig {
     xattrs: NO_SOURCE_DEFAULTS.xattrs,
     cacheDir: defaultCacheDir(env, home),
     envFiles: [],
+    inert: [],
   }
 }

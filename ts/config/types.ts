@@ -15,6 +15,7 @@ import type {
   retentionShape,
   scheduleShape,
 } from './schema.js'
+import type { InertKey } from './inert.js'
 import type { Infer, Resolved } from './shape.js'
 import type { RepositoryLocation } from './url.js'
 
@@ -109,4 +110,6 @@ export interface VgerConfig {
   cacheDir: string
   /** The env files that were loaded (absolute paths). */
   envFiles: string[]
+  /** Keys the file sets that this version accepts but does not apply yet (inert.ts). */
+  inert: InertKey[]
 }

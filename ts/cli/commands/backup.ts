@@ -67,14 +67,6 @@ export function selectSources(sources: SourceConfig[], labels: readonly string[]
   return sources.filter((s) => labels.includes(s.label))
 }
 
-/** What a source asks for that this version does not do yet: said once per source and run. */
-function notYetApplied(source: SourceConfig): string[] {
-  const out: string[] = []
-  if (Object.keys(source.hooks).length > 0) out.push('hooks')
-  if (source.commandDumps.length > 0) out.push('command_dumps')
-  return out
-}
-
 export async function backup(ctx: CliContext, paths: string[], flags: BackupFlags): Promise<ExitCode> {
   const run = await runBackups(ctx, backupSources(ctx, paths, flags), flags)
   ctx.out.result({ snapshots: run.saved, errors: run.failures })
@@ -93,14 +85,6 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
   const username = ctx.username()
   const saved: Saved[] = []
   const failures: Failure[] = []
-  for (const source of sources) {
-    const missing = notYetApplied(source)
-    if (missing.length > 0) ctx.out.warn(`source "${source.label}": ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not applied by this version yet`)
-  }
-  const config = ctx.config()
-  if (Object.keys(config.hooks).length > 0 || repos.some((r) => Object.keys(r.hooks).length > 0)) {
-    ctx.out.warn('hooks are configured but not run by this version yet')
-  }
   const runnable = sources.filter((s) => s.paths.length > 0)
   const goesTo = (source: SourceConfig, repo: RepositoryConfig): boolean =>
     source.repos === undefined || (repo.label !== undefined && source.repos.includes(repo.label))
