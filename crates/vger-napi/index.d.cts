@@ -230,7 +230,7 @@ export interface FindResult {
 }
 
 /** A version's status in a `find` timeline. */
-export type FindStatus = 'added' | 'modified' | 'unchanged'
+export type FindStatus = 'added' | 'modified' | 'metadata' | 'unchanged'
 
 export interface FindVersion {
   snapshot: string

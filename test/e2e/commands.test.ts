@@ -198,9 +198,11 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
     const out = json<Found>(await vger(['-S', 'docs', 'snapshot', 'find', '--name', '*.txt', '--json']))
     expect(out.snapshots).toEqual(ids.docs)
     const timeline = Object.fromEntries(out.results.map((r) => [r.path, r.versions.map((v) => v.status)]))
-    expect(timeline).toEqual({ 'a.txt': ['added', 'modified'], 'new.txt': ['added'], 'sub/b.txt': ['added', 'unchanged'] })
+    // One rule with snapshot diff: a mode-only change is "metadata", and so is an mtime-only one.
+    expect(timeline).toEqual({ 'a.txt': ['added', 'modified'], 'new.txt': ['added'], 'sub/b.txt': ['added', 'metadata'] })
     const ci = json<Found>(await vger(['-S', 'docs', 'snapshot', 'find', '--iname', '*.pdf', '--json']))
     expect(ci.results.map((r) => r.path)).toEqual(['Report.PDF'])
+    expect(ci.results[0]?.versions.map((v) => v.status)).toEqual(['added', 'metadata'])
     const dirs = json<Found>(await vger(['-S', 'docs', 'snapshot', 'find', '--type', 'd', '--json']))
     expect(dirs.results.map((r) => r.path)).toContain('sub')
     expect(dirs.results.every((r) => r.kind === 'dir')).toBe(true)

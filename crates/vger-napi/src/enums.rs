@@ -71,8 +71,10 @@ pub enum DiffChange {
 pub enum FindStatus {
     /// First seen, or back after being absent from the previous snapshot searched.
     Added,
-    /// Content, size, kind or mtime differ from the previous snapshot searched.
+    /// Kind, size or content differ from the previous snapshot searched (the rule of `diff`).
     Modified,
+    /// Only metadata differs (mode, owner, mtime, xattrs), as `diff` calls it.
+    Metadata,
     Unchanged,
 }
 
@@ -157,6 +159,7 @@ impl From<vger_core::Status> for FindStatus {
         match s {
             vger_core::Status::Added => FindStatus::Added,
             vger_core::Status::Modified => FindStatus::Modified,
+            vger_core::Status::Metadata => FindStatus::Metadata,
             vger_core::Status::Unchanged => FindStatus::Unchanged,
         }
     }

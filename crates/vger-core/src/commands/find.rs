@@ -44,8 +44,10 @@ pub struct FindOptions {
 pub enum Status {
     /// First seen, or back after being absent from the previous snapshot searched.
     Added,
-    /// Content, size, kind or mtime differ from the previous snapshot.
+    /// Kind, size or content differ from the previous snapshot (the rule of `diff`).
     Modified,
+    /// Only metadata differs (mode, owner, mtime, xattrs), as `diff` calls it.
+    Metadata,
     Unchanged,
 }
 
@@ -54,6 +56,7 @@ impl Status {
         match self {
             Status::Added => "added",
             Status::Modified => "modified",
+            Status::Metadata => "metadata",
             Status::Unchanged => "unchanged",
         }
     }
@@ -91,7 +94,25 @@ struct Match {
     kind: Kind,
     size: u64,
     mtime_ns: i64,
-    fingerprint: [u8; 32],
+    /// Kind, size and content (not a directory's subtree): what makes a version "modified".
+    content: [u8; 32],
+    /// Mode, owner and xattrs; with the mtime, what makes it "metadata" when the content is equal.
+    metadata: [u8; 32],
+    /// A directory's subtree: its mtime follows its children, so it counts only when they are equal.
+    subtree: Option<ChunkId>,
+}
+
+/// How version `m` differs from the previous one, with the rule `diff` uses.
+fn status(prev: &Match, m: &Match) -> Status {
+    if prev.content != m.content {
+        Status::Modified
+    } else if prev.metadata != m.metadata
+        || (prev.mtime_ns != m.mtime_ns && (m.kind != Kind::Dir || prev.subtree == m.subtree))
+    {
+        Status::Metadata
+    } else {
+        Status::Unchanged
+    }
 }
 
 struct Finder<'a> {
@@ -144,15 +165,13 @@ pub fn find(repo: &Repository, opts: &FindOptions) -> Result<FindOutcome> {
         .into_iter()
         .map(|(path, seen)| {
             let mut versions = Vec::with_capacity(seen.len());
-            let mut prev: Option<(usize, [u8; 32])> = None;
+            let mut prev: Option<(usize, Match)> = None;
             let mut kind = Kind::File;
             for (i, m) in seen {
-                let status = match prev {
-                    Some((p, fp)) if p + 1 == i && fp == m.fingerprint => Status::Unchanged,
-                    Some((p, _)) if p + 1 == i => Status::Modified,
+                let status = match &prev {
+                    Some((p, before)) if p + 1 == i => status(before, &m),
                     _ => Status::Added,
                 };
-                prev = Some((i, m.fingerprint));
                 kind = m.kind;
                 versions.push(FindVersion {
                     snapshot: i,
@@ -160,6 +179,7 @@ pub fn find(repo: &Repository, opts: &FindOptions) -> Result<FindOutcome> {
                     mtime_ns: m.mtime_ns,
                     status,
                 });
+                prev = Some((i, m));
             }
             FindResult {
                 path,
@@ -251,7 +271,6 @@ impl Finder<'_> {
         let mut h = blake3::Hasher::new();
         h.update(&[e.kind as u8]);
         h.update(&e.size.to_le_bytes());
-        h.update(&e.mtime_ns.to_le_bytes());
         match &e.content {
             Content::None => {}
             Content::Chunks(c) => {
@@ -260,9 +279,7 @@ impl Finder<'_> {
                     h.update(&len.to_le_bytes());
                 }
             }
-            Content::Subtree(id) => {
-                h.update(&id.0);
-            }
+            Content::Subtree(_) => {}
             Content::Target(t) => {
                 h.update(t);
             }
@@ -270,12 +287,33 @@ impl Finder<'_> {
                 h.update(&r.to_le_bytes());
             }
         }
+        let content = *h.finalize().as_bytes();
+        let mut h = blake3::Hasher::new();
+        h.update(&e.mode.to_le_bytes());
+        h.update(&e.uid.to_le_bytes());
+        h.update(&e.gid.to_le_bytes());
+        for name in [&e.user, &e.group] {
+            h.update(&(name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+        }
+        h.update(&(e.xattrs.len() as u64).to_le_bytes());
+        for (k, v) in &e.xattrs {
+            for part in [k, v] {
+                h.update(&(part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+        }
         Match {
             path,
             kind: e.kind,
             size: e.size,
             mtime_ns: e.mtime_ns,
-            fingerprint: *h.finalize().as_bytes(),
+            content,
+            metadata: *h.finalize().as_bytes(),
+            subtree: match e.content {
+                Content::Subtree(id) => Some(id),
+                _ => None,
+            },
         }
     }
 }
