@@ -5,6 +5,7 @@
 pub(crate) mod bufpool;
 pub mod cancel;
 pub mod chunker;
+pub mod clock;
 pub mod commands;
 pub mod compress;
 pub mod progress;

@@ -113,7 +113,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         } else {
             String::new()
         };
-        let mtime = m.mtime() * 1_000_000_000 + m.mtime_nsec();
+        let mtime = vger_core::clock::ns_from_stat(m.mtime(), m.mtime_nsec());
         out.push(format!(
             "{:?} mode={:o} nlink={} mtime={} {}",
             rel,

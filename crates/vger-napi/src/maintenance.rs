@@ -7,9 +7,10 @@ use napi::Env;
 use napi::Result;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
+use vger_core::clock::{now_ns, rfc3339};
 use vger_core::retention::{GroupBy, RetentionPolicy};
 
-use crate::dto::{SnapshotSummary, escape, rfc3339};
+use crate::dto::{SnapshotSummary, escape};
 use crate::enums::LockKind;
 use crate::errors::ErrorCode;
 use crate::job::{job, run};
@@ -310,7 +311,7 @@ impl Repository {
                 labels: opts.labels.unwrap_or_default(),
                 force: opts.force.unwrap_or(false),
                 dry_run: opts.dry_run.unwrap_or(false),
-                now_ns: vger_core::commands::now_ns(),
+                now_ns: now_ns(),
                 utc_offset_secs: opts.utc_offset_secs.unwrap_or(0).into(),
             };
             let out = vger_core::prune(&repo, &core)?;
@@ -453,7 +454,7 @@ impl Repository {
         let repo = self.core();
         run(env, move || {
             let locks = vger_core::list_locks(&repo)?;
-            let now = vger_core::commands::now_ns();
+            let now = now_ns();
             Ok(locks
                 .iter()
                 .map(|l| LockInfo {

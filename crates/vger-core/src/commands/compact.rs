@@ -16,6 +16,7 @@ use vger_types::{PackId, Result, VgerError};
 
 use super::liveness;
 use crate::cancel::CancelToken;
+use crate::clock;
 use crate::progress::{Event, Progress};
 use crate::repo::Repository;
 use crate::repo::index::{Location, seal_segment};
@@ -200,14 +201,13 @@ fn make_plan(
     }
     let indexed: HashSet<String> = index.packs().iter().map(pack::key).collect();
     drop(index);
-    let now = SystemTime::now();
     for (key, (size, modified)) in &stored {
         plan.packs_total += 1;
         plan.bytes_total += size;
         if indexed.contains(key) {
             continue;
         }
-        let age = modified.and_then(|m| now.duration_since(m).ok());
+        let age = modified.and_then(clock::age);
         if age.is_some_and(|a| a >= opts.grace) {
             plan.orphans.push((key.clone(), *size));
             plan.bytes_freed += size;

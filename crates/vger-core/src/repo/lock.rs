@@ -26,7 +26,7 @@ use vger_types::{Result, VgerError};
 
 use super::Repository;
 use super::context::{ObjectKind, context};
-use crate::commands::now_ns;
+use crate::clock::{duration_ns, now_ns, ns_since_epoch};
 
 const VERSION: u8 = 1;
 /// Tolerated clock difference between clients before a lock counts as expired.
@@ -112,7 +112,7 @@ impl LockInfo {
     }
 
     pub fn live(&self, now_ns: i64) -> bool {
-        now_ns < self.expires_ns.saturating_add(SKEW.as_nanos() as i64)
+        now_ns < self.expires_ns.saturating_add(duration_ns(SKEW))
     }
 
     pub fn describe(&self) -> String {
@@ -157,16 +157,13 @@ pub fn list_locks(repo: &Repository) -> Result<Vec<LockInfo>> {
                 if repo.backend().size(&meta.key)?.is_none() {
                     continue;
                 }
-                let modified = meta.modified.map_or(now_ns(), |t| {
-                    t.duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos() as i64)
-                });
+                let modified = meta.modified.map_or(now_ns(), ns_since_epoch);
                 out.push(LockInfo {
                     key: meta.key.clone(),
                     lease: [0; 16],
                     kind: LockKind::Exclusive,
                     created_ns: modified,
-                    expires_ns: modified.saturating_add(ttl.as_nanos() as i64),
+                    expires_ns: modified.saturating_add(duration_ns(ttl)),
                     hostname: "?".into(),
                     pid: 0,
                     operation: format!("an unreadable lock {}", meta.key),
@@ -225,7 +222,7 @@ impl LeaseRepo {
     fn write(&self, info: &mut LockInfo) -> Result<()> {
         let id = random_bytes::<16>();
         info.key = format!("locks/{}", hex::encode(id));
-        info.expires_ns = now_ns().saturating_add(self.ttl.as_nanos() as i64);
+        info.expires_ns = now_ns().saturating_add(duration_ns(self.ttl));
         let sealed = self.crypter.seal(
             &context(ObjectKind::Lock, &self.repo_id, &id),
             &info.encode(),

@@ -13,6 +13,7 @@ use std::time::Instant;
 use vger_types::{Result, SnapshotId, VgerError};
 
 use crate::cancel::CancelToken;
+use crate::clock;
 use crate::compress::Compression;
 use crate::progress::{Progress, Warning};
 use crate::repo::Repository;
@@ -78,7 +79,7 @@ pub fn backup(
     // Taking the lease reloads the index if a compaction ran since the repository was opened,
     // so the backup deduplicates against what exists now.
     let lease = repo.lease(LockKind::Shared, "backup")?;
-    let start_ns = super::now_ns();
+    let start_ns = clock::now_ns();
     let started = Instant::now();
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -150,7 +151,7 @@ pub fn backup(
         format_version: snapshot::FORMAT_VERSION,
         id: SnapshotId(vger_crypto::random_bytes()),
         start_ns,
-        end_ns: start_ns + i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX),
+        end_ns: start_ns + clock::duration_ns(started.elapsed()),
         hostname: opts.hostname.clone(),
         username: opts.username.clone(),
         label: opts.label.clone(),

@@ -18,6 +18,7 @@ use super::filecache::{FileCache, Identity};
 use super::pipeline::Uploader;
 use crate::cancel::CancelToken;
 use crate::chunker::{Chunker, StreamError};
+use crate::clock::ns_from_stat;
 use crate::progress::{Event, Progress, Warning};
 use crate::repo::Repository;
 use crate::repo::index::IdMap;
@@ -459,8 +460,8 @@ impl<'a> Walker<'a> {
             gid: meta.gid(),
             user,
             group,
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            mtime_ns: ns_from_stat(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns_from_stat(meta.ctime(), meta.ctime_nsec()),
             size: if meta.is_file() { meta.len() } else { 0 },
             xattrs,
             content: Content::None,
