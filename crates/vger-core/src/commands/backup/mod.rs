@@ -3,6 +3,7 @@
 //! unreferenced packs or an index segment over existing packs, never a broken snapshot.
 
 mod filecache;
+mod filter;
 mod pipeline;
 mod source;
 mod walk;
@@ -21,8 +22,8 @@ use crate::repo::index::seal_segment;
 use crate::repo::lock::LockKind;
 use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
 use filecache::FileCache;
+pub use filter::SourceFilter;
 use pipeline::Uploader;
-pub use walk::SourceFilter;
 use walk::Walker;
 
 #[derive(Debug, Clone)]
