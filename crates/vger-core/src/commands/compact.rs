@@ -14,12 +14,12 @@ use std::time::{Duration, SystemTime};
 use vger_storage::delete_if_present;
 use vger_types::{PackId, Result, VgerError};
 
-use super::liveness;
 use crate::cancel::CancelToken;
 use crate::clock;
 use crate::progress::{Event, Progress};
 use crate::repo::Repository;
 use crate::repo::index::{Location, seal_segment};
+use crate::repo::liveness;
 use crate::repo::lock::{Lease, LockKind};
 use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
 

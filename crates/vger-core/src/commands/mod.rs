@@ -9,7 +9,6 @@ pub mod find;
 pub mod forget;
 pub mod init;
 pub mod list;
-pub mod liveness;
 pub mod prune;
 pub mod repair;
 pub mod restore;
