@@ -9,8 +9,8 @@ use std::time::Duration;
 use common::*;
 use vger_core::{
     Algorithm, CancelToken, CheckOptions, CompactOptions, ErrorCode, LeaseSettings, LockKind,
-    NoProgress, RepairOptions, Repository, break_locks, check, compact, forget, list_locks,
-    plan_forget, repair, repo_stats,
+    NoProgress, RepairOptions, Repository, break_locks, check, compact, delete_snapshots,
+    list_locks, plan_delete_snapshots, repair, repo_stats,
 };
 
 fn compact_now(repo: &Repository, dry_run: bool) -> vger_core::CompactOutcome {
@@ -79,9 +79,9 @@ fn delete_then_compact_gives_the_space_back() {
     let ids = three_generations(&repo, &src);
     let expected = tree_files(&src);
 
-    let plan = plan_forget(&repo, &ids[..2]).unwrap();
+    let plan = plan_delete_snapshots(&repo, &ids[..2]).unwrap();
     assert_eq!(plan.len(), 2);
-    assert_eq!(forget(&repo, &plan).unwrap(), 2);
+    assert_eq!(delete_snapshots(&repo, &plan).unwrap(), 2);
 
     let before: Vec<_> = walk_keys(&repo);
     let dry = compact_now(&repo, true);
@@ -152,7 +152,7 @@ fn compact_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
     let src = dir.path().join("src");
     let ids = three_generations(&repo, &src);
     // Deleting the middle generation leaves packs partly used (f0 is shared by all).
-    forget(&repo, &plan_forget(&repo, &ids[1..2]).unwrap()).unwrap();
+    delete_snapshots(&repo, &plan_delete_snapshots(&repo, &ids[1..2]).unwrap()).unwrap();
     let out = compact(
         &repo,
         &CompactOptions {
@@ -503,7 +503,7 @@ fn a_handle_opened_before_a_compaction_restores_after_it() {
     run_backup(&repo, &[&src]);
 
     let reader = Repository::open(&repo_url(dir.path()), Some(PASS)).unwrap();
-    forget(&repo, &plan_forget(&repo, &[first]).unwrap()).unwrap();
+    delete_snapshots(&repo, &plan_delete_snapshots(&repo, &[first]).unwrap()).unwrap();
     let done = compact_now(&repo, false);
     assert!(
         done.packs_deleted > 0,

@@ -273,11 +273,11 @@ impl Repository {
     ) -> Result<PromiseRaw<'e, DeleteSnapshotsOutcome>> {
         let repo = self.core();
         run(env, move || {
-            let plan = vger_core::plan_forget(&repo, &ids)?;
+            let plan = vger_core::plan_delete_snapshots(&repo, &ids)?;
             let removed = if dry_run == Some(true) {
                 None
             } else {
-                Some(vger_core::forget(&repo, &plan)?)
+                Some(vger_core::delete_snapshots(&repo, &plan)?)
             };
             Ok(DeleteSnapshotsOutcome {
                 snapshots: plan.iter().map(Into::into).collect(),
@@ -486,17 +486,16 @@ impl Repository {
         dry_run: Option<bool>,
     ) -> Result<PromiseRaw<'e, DeleteRepositoryOutcome>> {
         let repo = self.core();
-        let dry = dry_run.unwrap_or(false);
+        let apply = dry_run != Some(true);
         run(env, move || {
-            let plan = if dry {
-                vger_core::plan_destroy(&repo)?
-            } else {
-                vger_core::destroy(&repo)?
-            };
+            let plan = vger_core::plan_delete_repository(&repo)?;
+            if apply {
+                vger_core::delete_repository(&repo)?;
+            }
             Ok(DeleteRepositoryOutcome {
                 objects: plan.objects as f64,
                 bytes: plan.bytes as f64,
-                applied: !dry,
+                applied: apply,
             })
         })
     }

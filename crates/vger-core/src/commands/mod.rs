@@ -3,10 +3,10 @@
 pub mod backup;
 pub mod check;
 pub mod compact;
-pub mod destroy;
+pub mod delete_repository;
+pub mod delete_snapshots;
 pub mod diff;
 pub mod find;
-pub mod forget;
 pub mod init;
 pub mod list;
 pub mod prune;

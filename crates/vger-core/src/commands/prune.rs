@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use vger_types::{Result, VgerError};
 
-use super::forget::forget;
+use super::delete_snapshots::delete_snapshots;
 use crate::repo::Repository;
 use crate::repo::snapshot::Snapshot;
 use crate::retention::{self, GroupBy, GroupPlan, RetentionPolicy};
@@ -89,7 +89,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneOutcome> {
             describe(g)
         )));
     }
-    out.removed = forget(repo, &doomed)?;
+    out.removed = delete_snapshots(repo, &doomed)?;
     out.applied = true;
     Ok(out)
 }
