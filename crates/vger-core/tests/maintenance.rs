@@ -8,18 +8,22 @@ use std::time::Duration;
 
 use common::*;
 use vger_core::{
-    Algorithm, CancelToken, CheckOptions, CompactOptions, ErrorCode, LeaseSettings, LockKind,
-    NoProgress, RepairOptions, Repository, break_locks, check, compact, delete_snapshots,
-    list_locks, plan_delete_snapshots, repair, repo_stats,
+    Algorithm, CancelToken, CheckOptions, CompactOptions, CompactPlan, ErrorCode, LeaseSettings,
+    LockKind, NoProgress, RepairOptions, Repository, break_locks, check, compact, delete_snapshots,
+    list_locks, plan_compact, plan_delete_snapshots, plan_repair, repair, repo_stats,
 };
 
-fn compact_now(repo: &Repository, dry_run: bool) -> vger_core::CompactOutcome {
+/// A compaction plan without a grace period (it holds the exclusive lease until dropped).
+fn plan_now(repo: &Repository) -> CompactPlan {
     let opts = CompactOptions {
         grace: Duration::ZERO,
-        dry_run,
         ..Default::default()
     };
-    compact(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
+    plan_compact(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
+}
+
+fn compact_now(repo: &Repository) -> vger_core::CompactOutcome {
+    compact(repo, plan_now(repo), &NoProgress, &CancelToken::new()).unwrap()
 }
 
 fn check_all(repo: &Repository, verify: bool) -> vger_core::CheckReport {
@@ -84,13 +88,13 @@ fn delete_then_compact_gives_the_space_back() {
     assert_eq!(delete_snapshots(&repo, &plan).unwrap(), 2);
 
     let before: Vec<_> = walk_keys(&repo);
-    let dry = compact_now(&repo, true);
-    assert!(!dry.applied);
-    assert!(dry.plan.bytes_freed > 0);
+    let dry = plan_now(&repo);
+    assert!(dry.bytes_freed > 0);
+    drop(dry);
     assert_eq!(walk_keys(&repo), before, "a dry run changes nothing");
 
-    let out = compact_now(&repo, false);
-    assert!(out.applied && out.packs_deleted > 0, "{out:?}");
+    let out = compact_now(&repo);
+    assert!(out.packs_deleted > 0, "{out:?}");
     let report = check_all(&repo, true);
     assert!(report.ok(), "{:?}", report.problems);
 
@@ -112,8 +116,9 @@ fn delete_then_compact_gives_the_space_back() {
     assert!(r.errors.is_empty());
     assert_eq!(tree_files(&out_dir), expected);
     // Nothing left to do.
-    let again = compact_now(&repo, false);
-    assert!(again.plan.repack.is_empty() && again.plan.delete.is_empty());
+    let again = plan_now(&repo);
+    assert!(again.repack.is_empty() && again.delete.is_empty());
+    compact(&repo, again, &NoProgress, &CancelToken::new()).unwrap();
     assert_eq!(repo_stats(&repo).unwrap().snapshots, 1);
 }
 
@@ -153,7 +158,7 @@ fn compact_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
     let ids = three_generations(&repo, &src);
     // Deleting the middle generation leaves packs partly used (f0 is shared by all).
     delete_snapshots(&repo, &plan_delete_snapshots(&repo, &ids[1..2]).unwrap()).unwrap();
-    let out = compact(
+    let plan = plan_compact(
         &repo,
         &CompactOptions {
             threshold_pct: 0.0,
@@ -164,10 +169,9 @@ fn compact_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
         &CancelToken::new(),
     )
     .unwrap();
-    assert!(
-        out.packs_written > 0 || !out.plan.delete.is_empty(),
-        "{out:?}"
-    );
+    let deletes = !plan.delete.is_empty();
+    let out = compact(&repo, plan, &NoProgress, &CancelToken::new()).unwrap();
+    assert!(out.packs_written > 0 || deletes, "{out:?}");
     assert_eq!(out.damaged_blobs, 0);
     assert!(check_all(&repo, true).ok());
     for id in [&ids[0], &ids[2]] {
@@ -249,26 +253,17 @@ fn repair_rebuilds_the_index_salvages_packs_and_the_next_backup_heals() {
 
     let before = check_all(&repo, true);
     assert!(!before.ok());
-    let run = |dry_run| {
-        repair(
-            &repo,
-            &RepairOptions {
-                verify_data: true,
-                dry_run,
-            },
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap()
+    let plan = || {
+        let opts = RepairOptions { verify_data: true };
+        plan_repair(&repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
     };
-    let dry = run(true);
-    assert!(!dry.applied);
+    drop(plan());
     assert_eq!(repo.backend().list("index").unwrap(), segs, "dry run");
-    let fixed = run(false);
-    assert!(fixed.applied);
-    assert_eq!(fixed.plan.packs_damaged.len(), 1);
-    assert_eq!(fixed.plan.blobs_damaged, 1);
-    assert!(fixed.plan.blobs_salvaged > 0);
+    let fixed = plan();
+    assert_eq!(fixed.packs_damaged.len(), 1);
+    assert_eq!(fixed.blobs_damaged, 1);
+    assert!(fixed.blobs_salvaged > 0);
+    repair(&repo, fixed, &CancelToken::new()).unwrap();
     // No problem with the index or packs any more; the lost chunk is named per snapshot and
     // file, and everything else is readable.
     let after = check_all(&repo, true);
@@ -340,24 +335,21 @@ fn compact_refuses_while_referenced_data_is_missing() {
     // A repair after losing a pack drops its index entries; the snapshot still references them.
     let pack = repo.backend().list("packs").unwrap()[0].clone();
     fs::remove_file(dir.path().join("repo").join(&pack)).unwrap();
-    repair(
-        &repo,
-        &RepairOptions::default(),
-        &NoProgress,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let cancel = CancelToken::new();
+    let plan = plan_repair(&repo, &RepairOptions::default(), &NoProgress, &cancel).unwrap();
+    repair(&repo, plan, &cancel).unwrap();
     let before = walk_keys(&repo);
-    let e = compact(
+    let e = plan_compact(
         &repo,
         &CompactOptions {
             grace: Duration::ZERO,
             ..Default::default()
         },
         &NoProgress,
-        &CancelToken::new(),
+        &cancel,
     )
-    .unwrap_err();
+    .err()
+    .expect("compact refuses");
     assert_eq!(e.code(), ErrorCode::Corrupt);
     assert!(e.to_string().contains("missing"), "{e}");
     assert_eq!(walk_keys(&repo), before, "nothing was touched");
@@ -504,7 +496,7 @@ fn a_handle_opened_before_a_compaction_restores_after_it() {
 
     let reader = Repository::open(&repo_url(dir.path()), Some(PASS)).unwrap();
     delete_snapshots(&repo, &plan_delete_snapshots(&repo, &[first]).unwrap()).unwrap();
-    let done = compact_now(&repo, false);
+    let done = compact_now(&repo);
     assert!(
         done.packs_deleted > 0,
         "the compaction removed the old pack"

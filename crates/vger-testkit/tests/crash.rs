@@ -147,7 +147,7 @@ fn campaign(op: &str) {
             &CancelToken::new(),
         )
         .unwrap_or_else(|e| panic!("{ctx}: next backup: {e}"));
-        vger_core::compact(
+        vger_core::plan_compact(
             &r,
             &CompactOptions {
                 grace: Duration::ZERO,
@@ -156,6 +156,7 @@ fn campaign(op: &str) {
             &NoProgress,
             &CancelToken::new(),
         )
+        .and_then(|plan| vger_core::compact(&r, plan, &NoProgress, &CancelToken::new()))
         .unwrap_or_else(|e| panic!("{ctx}: compact: {e}"));
         let report =
             vger_core::check(&r, &Default::default(), &NoProgress, &CancelToken::new()).unwrap();
