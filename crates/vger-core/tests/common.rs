@@ -1,5 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

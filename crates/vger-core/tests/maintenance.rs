@@ -1,5 +1,11 @@
 //! Snapshot delete, compact, check, repair and leases on real repositories.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 mod common;
 
 use std::fs;
