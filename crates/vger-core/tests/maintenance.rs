@@ -420,6 +420,74 @@ fn a_waiter_never_fences_out_a_live_holder() {
     });
 }
 
+/// A backend that runs a hook once, right after a listing of `locks/` and before any lock is
+/// read: there, another client's lease renewal (new lock object written, old one removed).
+struct RenewalAfterListing {
+    inner: vger_storage::LocalBackend,
+    hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl vger_storage::Backend for RenewalAfterListing {
+    fn get(&self, key: &str) -> vger_core::Result<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> vger_core::Result<Vec<u8>> {
+        self.inner.get_range(key, offset, len)
+    }
+    fn put_new(&self, key: &str, data: &[u8]) -> vger_core::Result<()> {
+        self.inner.put_new(key, data)
+    }
+    fn list(&self, prefix: &str) -> vger_core::Result<Vec<String>> {
+        let keys = self.inner.list(prefix)?;
+        if prefix == "locks"
+            && let Some(hook) = self.hook.lock().unwrap().take()
+        {
+            hook();
+        }
+        Ok(keys)
+    }
+    fn size(&self, key: &str) -> vger_core::Result<Option<u64>> {
+        self.inner.size(key)
+    }
+    fn delete(&self, key: &str) -> vger_core::Result<()> {
+        self.inner.delete(key)
+    }
+    fn is_empty(&self) -> vger_core::Result<bool> {
+        self.inner.is_empty()
+    }
+    fn create(&self) -> vger_core::Result<()> {
+        self.inner.create()
+    }
+    fn location(&self) -> &str {
+        self.inner.location()
+    }
+}
+
+/// The race behind `a_waiter_never_fences_out_a_live_holder`'s rare failures: a holder's renewal
+/// between a client's listing of the locks and its reading them removed the only listed object of
+/// the holder, and the client took an exclusive lease beside the live shared one.
+#[test]
+fn a_renewal_during_a_look_does_not_hide_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::sync::Arc::new(new_repo(dir.path(), Algorithm::Aes256Gcm));
+    let holder = std::sync::Arc::new(repo.lease(LockKind::Shared, "backup").unwrap());
+    let backend = std::sync::Arc::new(RenewalAfterListing {
+        inner: vger_storage::LocalBackend::new(repo_url(dir.path()), &repo_url(dir.path())),
+        hook: std::sync::Mutex::new(None),
+    });
+    let mut waiter = Repository::open_with(backend.clone(), Some(PASS)).unwrap();
+    waiter.set_lease_settings(LeaseSettings {
+        ttl: Duration::from_secs(60),
+        wait: Duration::ZERO,
+    });
+    let (r, h) = (repo.clone(), holder.clone());
+    *backend.hook.lock().unwrap() = Some(Box::new(move || h.ensure(&r).unwrap()));
+    let e = waiter.lease(LockKind::Exclusive, "compact").err();
+    assert!(backend.hook.lock().unwrap().is_none(), "the renewal ran");
+    assert_eq!(e.map(|e| e.code()), Some(ErrorCode::Locked));
+    holder.ensure(&repo).expect("the holder keeps its lease");
+}
+
 /// A backend whose first listing of `index/` still shows a segment that a compaction has just
 /// deleted (the race between opening, which takes no lease, and a concurrent compact).
 struct StaleIndexListing {
