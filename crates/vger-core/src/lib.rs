@@ -5,6 +5,7 @@
 pub(crate) mod bufpool;
 pub mod cancel;
 pub mod chunker;
+pub mod clock;
 pub mod commands;
 pub mod compress;
 pub mod progress;
@@ -15,15 +16,19 @@ pub mod tree;
 pub use cancel::CancelToken;
 pub use commands::backup::{BackupOptions, BackupOutcome, SourceFilter, backup};
 pub use commands::check::{CheckOptions, CheckReport, DamagedSnapshot, Problem, check};
-pub use commands::compact::{CompactOptions, CompactOutcome, CompactPlan, PackUse, compact};
-pub use commands::destroy::{DestroyPlan, destroy, plan_destroy};
+pub use commands::compact::{
+    CompactOptions, CompactOutcome, CompactPlan, PackUse, compact, plan_compact,
+};
+pub use commands::delete_repository::{
+    DeleteRepositoryPlan, delete_repository, plan_delete_repository,
+};
+pub use commands::delete_snapshots::{delete_snapshots, plan_delete_snapshots};
 pub use commands::diff::{Change, DiffEntry, DiffOutcome, diff};
 pub use commands::find::{FindOptions, FindOutcome, FindResult, KindFilter, Status, find};
-pub use commands::forget::{forget, plan_forget};
 pub use commands::init::{InitOptions, init};
 pub use commands::list::{ListEntry, list_contents};
-pub use commands::prune::{PruneOptions, PruneOutcome, prune};
-pub use commands::repair::{RepairOptions, RepairOutcome, RepairPlan, repair};
+pub use commands::prune::{PruneOptions, PrunePlan, plan_prune, prune};
+pub use commands::repair::{RepairOptions, RepairPlan, plan_repair, repair};
 pub use commands::restore::{RestoreOptions, RestoreOutcome, restore};
 pub use commands::stats::{RepoStats, repo_stats};
 pub use progress::{Event, NoProgress, Progress, Warning};

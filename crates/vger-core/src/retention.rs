@@ -51,11 +51,8 @@ use std::collections::BTreeMap;
 
 use vger_types::{Result, SnapshotId, VgerError};
 
+use crate::clock::{self, DAY_SECS, HOUR_SECS, NS_PER_SEC};
 use crate::repo::snapshot::Snapshot;
-
-const NS_PER_SEC: i64 = 1_000_000_000;
-const HOUR_SECS: i64 = 3_600;
-const DAY_SECS: i64 = 86_400;
 
 /// Which snapshots to keep. Every rule is optional; a snapshot is kept if any rule keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -320,12 +317,12 @@ impl Period {
             Period::Last => i64::try_from(index).unwrap_or(i64::MAX),
             Period::Hour => local_secs.div_euclid(HOUR_SECS),
             Period::Day => days,
-            Period::Week => time::iso_week_monday(days),
+            Period::Week => clock::iso_week_monday(days),
             Period::Month => {
-                let (y, m, _) = time::civil_from_days(days);
+                let (y, m, _) = clock::civil_from_days(days);
                 y * 12 + m
             }
-            Period::Year => time::civil_from_days(days).0,
+            Period::Year => clock::civil_from_days(days).0,
         }
     }
 }
@@ -344,53 +341,9 @@ fn fmt_duration(ns: i64) -> String {
     }
 }
 
-/// Civil calendar arithmetic on day numbers (days since 1970-01-01, proleptic Gregorian).
-mod time {
-    /// `(year, month 1–12, day 1–31)`, after Howard Hinnant's public-domain civil-from-days
-    /// algorithm (the same as `rfc3339` in vger-napi's `dto.rs`).
-    pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
-    }
-
-    /// The day number of the Monday that starts the ISO 8601 week containing `days`. Two days
-    /// share an ISO week (year and number) exactly when they share this Monday.
-    pub fn iso_week_monday(days: i64) -> i64 {
-        // 1970-01-01 was a Thursday: three days after a Monday.
-        days - (days + 3).rem_euclid(7)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::time::{civil_from_days, iso_week_monday};
     use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(19_722), (2023, 12, 31));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-    }
-
-    #[test]
-    fn iso_weeks_start_on_monday() {
-        // 2024-01-01 (day 19723) was a Monday; 2023-12-31 the Sunday before.
-        assert_eq!(iso_week_monday(19_723), 19_723);
-        assert_eq!(iso_week_monday(19_729), 19_723);
-        assert_eq!(iso_week_monday(19_722), 19_716);
-        // 1970-01-01 (Thursday) belongs to the week of Monday 1969-12-29.
-        assert_eq!(iso_week_monday(0), -3);
-    }
 
     #[test]
     fn durations_print_in_whole_units() {

@@ -1,5 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -113,7 +118,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         } else {
             String::new()
         };
-        let mtime = m.mtime() * 1_000_000_000 + m.mtime_nsec();
+        let mtime = vger_core::clock::ns_from_stat(m.mtime(), m.mtime_nsec());
         out.push(format!(
             "{:?} mode={:o} nlink={} mtime={} {}",
             rel,

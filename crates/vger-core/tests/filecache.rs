@@ -1,6 +1,12 @@
 //! The file cache and its stand-in, the parent snapshot: unchanged files keep their chunks,
 //! changed ones are read again, and a damaged cache never changes what is stored.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 mod common;
 
 use std::fs;

@@ -1,5 +1,11 @@
 //! Diff, find, repository totals and the passphrase change, on snapshots with known changes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 mod common;
 
 use std::fs;

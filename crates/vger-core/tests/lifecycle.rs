@@ -1,5 +1,11 @@
 //! Backup then restore: content and metadata survive, dedup works, patterns and excludes apply.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 mod common;
 
 use std::ffi::OsStr;

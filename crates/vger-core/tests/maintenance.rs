@@ -1,5 +1,11 @@
 //! Snapshot delete, compact, check, repair and leases on real repositories.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 mod common;
 
 use std::fs;
@@ -8,18 +14,22 @@ use std::time::Duration;
 
 use common::*;
 use vger_core::{
-    Algorithm, CancelToken, CheckOptions, CompactOptions, ErrorCode, LeaseSettings, LockKind,
-    NoProgress, RepairOptions, Repository, break_locks, check, compact, forget, list_locks,
-    plan_forget, repair, repo_stats,
+    Algorithm, CancelToken, CheckOptions, CompactOptions, CompactPlan, ErrorCode, LeaseSettings,
+    LockKind, NoProgress, RepairOptions, Repository, break_locks, check, compact, delete_snapshots,
+    list_locks, plan_compact, plan_delete_snapshots, plan_repair, repair, repo_stats,
 };
 
-fn compact_now(repo: &Repository, dry_run: bool) -> vger_core::CompactOutcome {
+/// A compaction plan without a grace period (it holds the exclusive lease until dropped).
+fn plan_now(repo: &Repository) -> CompactPlan {
     let opts = CompactOptions {
         grace: Duration::ZERO,
-        dry_run,
         ..Default::default()
     };
-    compact(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
+    plan_compact(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
+}
+
+fn compact_now(repo: &Repository) -> vger_core::CompactOutcome {
+    compact(repo, plan_now(repo), &NoProgress, &CancelToken::new()).unwrap()
 }
 
 fn check_all(repo: &Repository, verify: bool) -> vger_core::CheckReport {
@@ -79,18 +89,18 @@ fn delete_then_compact_gives_the_space_back() {
     let ids = three_generations(&repo, &src);
     let expected = tree_files(&src);
 
-    let plan = plan_forget(&repo, &ids[..2]).unwrap();
+    let plan = plan_delete_snapshots(&repo, &ids[..2]).unwrap();
     assert_eq!(plan.len(), 2);
-    assert_eq!(forget(&repo, &plan).unwrap(), 2);
+    assert_eq!(delete_snapshots(&repo, &plan).unwrap(), 2);
 
     let before: Vec<_> = walk_keys(&repo);
-    let dry = compact_now(&repo, true);
-    assert!(!dry.applied);
-    assert!(dry.plan.bytes_freed > 0);
+    let dry = plan_now(&repo);
+    assert!(dry.bytes_freed > 0);
+    drop(dry);
     assert_eq!(walk_keys(&repo), before, "a dry run changes nothing");
 
-    let out = compact_now(&repo, false);
-    assert!(out.applied && out.packs_deleted > 0, "{out:?}");
+    let out = compact_now(&repo);
+    assert!(out.packs_deleted > 0, "{out:?}");
     let report = check_all(&repo, true);
     assert!(report.ok(), "{:?}", report.problems);
 
@@ -112,8 +122,9 @@ fn delete_then_compact_gives_the_space_back() {
     assert!(r.errors.is_empty());
     assert_eq!(tree_files(&out_dir), expected);
     // Nothing left to do.
-    let again = compact_now(&repo, false);
-    assert!(again.plan.repack.is_empty() && again.plan.delete.is_empty());
+    let again = plan_now(&repo);
+    assert!(again.repack.is_empty() && again.delete.is_empty());
+    compact(&repo, again, &NoProgress, &CancelToken::new()).unwrap();
     assert_eq!(repo_stats(&repo).unwrap().snapshots, 1);
 }
 
@@ -152,8 +163,8 @@ fn compact_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
     let src = dir.path().join("src");
     let ids = three_generations(&repo, &src);
     // Deleting the middle generation leaves packs partly used (f0 is shared by all).
-    forget(&repo, &plan_forget(&repo, &ids[1..2]).unwrap()).unwrap();
-    let out = compact(
+    delete_snapshots(&repo, &plan_delete_snapshots(&repo, &ids[1..2]).unwrap()).unwrap();
+    let plan = plan_compact(
         &repo,
         &CompactOptions {
             threshold_pct: 0.0,
@@ -164,10 +175,9 @@ fn compact_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
         &CancelToken::new(),
     )
     .unwrap();
-    assert!(
-        out.packs_written > 0 || !out.plan.delete.is_empty(),
-        "{out:?}"
-    );
+    let deletes = !plan.delete.is_empty();
+    let out = compact(&repo, plan, &NoProgress, &CancelToken::new()).unwrap();
+    assert!(out.packs_written > 0 || deletes, "{out:?}");
     assert_eq!(out.damaged_blobs, 0);
     assert!(check_all(&repo, true).ok());
     for id in [&ids[0], &ids[2]] {
@@ -249,26 +259,17 @@ fn repair_rebuilds_the_index_salvages_packs_and_the_next_backup_heals() {
 
     let before = check_all(&repo, true);
     assert!(!before.ok());
-    let run = |dry_run| {
-        repair(
-            &repo,
-            &RepairOptions {
-                verify_data: true,
-                dry_run,
-            },
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap()
+    let plan = || {
+        let opts = RepairOptions { verify_data: true };
+        plan_repair(&repo, &opts, &NoProgress, &CancelToken::new()).unwrap()
     };
-    let dry = run(true);
-    assert!(!dry.applied);
+    drop(plan());
     assert_eq!(repo.backend().list("index").unwrap(), segs, "dry run");
-    let fixed = run(false);
-    assert!(fixed.applied);
-    assert_eq!(fixed.plan.packs_damaged.len(), 1);
-    assert_eq!(fixed.plan.blobs_damaged, 1);
-    assert!(fixed.plan.blobs_salvaged > 0);
+    let fixed = plan();
+    assert_eq!(fixed.packs_damaged.len(), 1);
+    assert_eq!(fixed.blobs_damaged, 1);
+    assert!(fixed.blobs_salvaged > 0);
+    repair(&repo, fixed, &CancelToken::new()).unwrap();
     // No problem with the index or packs any more; the lost chunk is named per snapshot and
     // file, and everything else is readable.
     let after = check_all(&repo, true);
@@ -340,24 +341,21 @@ fn compact_refuses_while_referenced_data_is_missing() {
     // A repair after losing a pack drops its index entries; the snapshot still references them.
     let pack = repo.backend().list("packs").unwrap()[0].clone();
     fs::remove_file(dir.path().join("repo").join(&pack)).unwrap();
-    repair(
-        &repo,
-        &RepairOptions::default(),
-        &NoProgress,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let cancel = CancelToken::new();
+    let plan = plan_repair(&repo, &RepairOptions::default(), &NoProgress, &cancel).unwrap();
+    repair(&repo, plan, &cancel).unwrap();
     let before = walk_keys(&repo);
-    let e = compact(
+    let e = plan_compact(
         &repo,
         &CompactOptions {
             grace: Duration::ZERO,
             ..Default::default()
         },
         &NoProgress,
-        &CancelToken::new(),
+        &cancel,
     )
-    .unwrap_err();
+    .err()
+    .expect("compact refuses");
     assert_eq!(e.code(), ErrorCode::Corrupt);
     assert!(e.to_string().contains("missing"), "{e}");
     assert_eq!(walk_keys(&repo), before, "nothing was touched");
@@ -420,6 +418,74 @@ fn a_waiter_never_fences_out_a_live_holder() {
         assert!(checks > 10);
         assert_eq!(w.join().unwrap().code(), ErrorCode::Locked);
     });
+}
+
+/// A backend that runs a hook once, right after a listing of `locks/` and before any lock is
+/// read: there, another client's lease renewal (new lock object written, old one removed).
+struct RenewalAfterListing {
+    inner: vger_storage::LocalBackend,
+    hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl vger_storage::Backend for RenewalAfterListing {
+    fn get(&self, key: &str) -> vger_core::Result<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> vger_core::Result<Vec<u8>> {
+        self.inner.get_range(key, offset, len)
+    }
+    fn put_new(&self, key: &str, data: &[u8]) -> vger_core::Result<()> {
+        self.inner.put_new(key, data)
+    }
+    fn list(&self, prefix: &str) -> vger_core::Result<Vec<String>> {
+        let keys = self.inner.list(prefix)?;
+        if prefix == "locks"
+            && let Some(hook) = self.hook.lock().unwrap().take()
+        {
+            hook();
+        }
+        Ok(keys)
+    }
+    fn size(&self, key: &str) -> vger_core::Result<Option<u64>> {
+        self.inner.size(key)
+    }
+    fn delete(&self, key: &str) -> vger_core::Result<()> {
+        self.inner.delete(key)
+    }
+    fn is_empty(&self) -> vger_core::Result<bool> {
+        self.inner.is_empty()
+    }
+    fn create(&self) -> vger_core::Result<()> {
+        self.inner.create()
+    }
+    fn location(&self) -> &str {
+        self.inner.location()
+    }
+}
+
+/// The race behind `a_waiter_never_fences_out_a_live_holder`'s rare failures: a holder's renewal
+/// between a client's listing of the locks and its reading them removed the only listed object of
+/// the holder, and the client took an exclusive lease beside the live shared one.
+#[test]
+fn a_renewal_during_a_look_does_not_hide_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::sync::Arc::new(new_repo(dir.path(), Algorithm::Aes256Gcm));
+    let holder = std::sync::Arc::new(repo.lease(LockKind::Shared, "backup").unwrap());
+    let backend = std::sync::Arc::new(RenewalAfterListing {
+        inner: vger_storage::LocalBackend::new(repo_url(dir.path()), &repo_url(dir.path())),
+        hook: std::sync::Mutex::new(None),
+    });
+    let mut waiter = Repository::open_with(backend.clone(), Some(PASS)).unwrap();
+    waiter.set_lease_settings(LeaseSettings {
+        ttl: Duration::from_secs(60),
+        wait: Duration::ZERO,
+    });
+    let (r, h) = (repo.clone(), holder.clone());
+    *backend.hook.lock().unwrap() = Some(Box::new(move || h.ensure(&r).unwrap()));
+    let e = waiter.lease(LockKind::Exclusive, "compact").err();
+    assert!(backend.hook.lock().unwrap().is_none(), "the renewal ran");
+    assert_eq!(e.map(|e| e.code()), Some(ErrorCode::Locked));
+    holder.ensure(&repo).expect("the holder keeps its lease");
 }
 
 /// A backend whose first listing of `index/` still shows a segment that a compaction has just
@@ -503,8 +569,8 @@ fn a_handle_opened_before_a_compaction_restores_after_it() {
     run_backup(&repo, &[&src]);
 
     let reader = Repository::open(&repo_url(dir.path()), Some(PASS)).unwrap();
-    forget(&repo, &plan_forget(&repo, &[first]).unwrap()).unwrap();
-    let done = compact_now(&repo, false);
+    delete_snapshots(&repo, &plan_delete_snapshots(&repo, &[first]).unwrap()).unwrap();
+    let done = compact_now(&repo);
     assert!(
         done.packs_deleted > 0,
         "the compaction removed the old pack"

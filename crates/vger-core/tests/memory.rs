@@ -6,6 +6,12 @@
 //! rest reads as zeros, which deduplicate to one chunk). Disk use stays near 100 MB and everything
 //! is deleted afterwards. Backed up twice with the file cache, with the repository's default
 //! chunker sizes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
 #![allow(clippy::print_stderr)]
 
 mod common;

@@ -2,6 +2,12 @@
 //! snapshots (and, where it matters, the reasons). Snapshot ids are `[n; 32]`; helpers report
 //! kept snapshots by that `n`, newest first.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 use vger_core::retention::plan;
 use vger_core::{ErrorCode, GroupBy, GroupPlan, RetentionPolicy, Snapshot, SnapshotStats};
 use vger_types::{ChunkId, SnapshotId};

@@ -1,6 +1,11 @@
 //! What a source's walk leaves out: marker files (`exclude_if_present`), `.gitignore` files,
 //! other filesystems (`one_file_system`) and, on request, extended attributes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
 #![allow(clippy::print_stderr)] // a test that cannot run here says why
 
 mod common;

@@ -2,6 +2,12 @@
 //! passphrase and a newer format have their own codes, and forged trees cannot escape the
 //! restore destination.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 mod common;
 
 use std::fs;

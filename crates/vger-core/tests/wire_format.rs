@@ -2,6 +2,12 @@
 //! that is never a stale expectation to regenerate, but a format change that needs a new version
 //! and an update of docs/format.md.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 use vger_core::Algorithm;
 use vger_core::repo::config::{ChunkerParams, RepoConfig};
 use vger_core::repo::index::encode_segment;

@@ -2,6 +2,7 @@
 //! 2^53) so that TypeScript never sees a bigint.
 
 use napi_derive::napi;
+use vger_core::clock::rfc3339;
 use vger_core::tree::{Content, Kind};
 use vger_core::{
     ChunkerParams as CoreChunker, KdfParams as CoreKdf, RepoConfig, Snapshot,
@@ -291,28 +292,4 @@ pub fn escape(b: &[u8]) -> String {
             out
         }
     }
-}
-
-/// Nanoseconds since the epoch as RFC 3339 UTC with nanosecond precision.
-pub fn rfc3339(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let nanos = ns.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil-from-days (proleptic Gregorian), after Howard Hinnant's public-domain algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
 }

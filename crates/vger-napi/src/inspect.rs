@@ -3,8 +3,9 @@
 use napi::bindgen_prelude::PromiseRaw;
 use napi::{Env, Result};
 use napi_derive::napi;
+use vger_core::clock::rfc3339;
 
-use crate::dto::{KdfParams, escape, rfc3339};
+use crate::dto::{KdfParams, escape};
 use crate::enums::{DiffChange, EntryKind, FindKind, FindStatus};
 use crate::job::run;
 use crate::repo::Repository;

@@ -30,7 +30,10 @@ pub fn version() -> String {
 /// and two arenas bound the per-thread caches of small ones. Call it before the first job.
 #[napi_derive::napi]
 pub fn tune_allocator() {
+    // The one unsafe call of the workspace (which denies `unsafe_code`): a C function with no
+    // safe wrapper in libc.
     // SAFETY: mallopt only changes allocator tuning parameters; it takes no pointers.
+    #[allow(unsafe_code, reason = "mallopt is an FFI call")]
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
         libc::mallopt(libc::M_ARENA_MAX, 2);

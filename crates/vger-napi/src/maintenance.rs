@@ -7,9 +7,10 @@ use napi::Env;
 use napi::Result;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
+use vger_core::clock::{now_ns, rfc3339};
 use vger_core::retention::{GroupBy, RetentionPolicy};
 
-use crate::dto::{SnapshotSummary, escape, rfc3339};
+use crate::dto::{SnapshotSummary, escape};
 use crate::enums::LockKind;
 use crate::errors::ErrorCode;
 use crate::job::{job, run};
@@ -252,6 +253,49 @@ pub struct DeleteRepositoryOutcome {
     pub applied: bool,
 }
 
+/// A plan not applied (yet).
+impl From<&vger_core::CompactPlan> for CompactOutcome {
+    fn from(plan: &vger_core::CompactPlan) -> Self {
+        CompactOutcome {
+            applied: false,
+            snapshots: plan.snapshots as f64,
+            packs_total: plan.packs_total as f64,
+            bytes_total: plan.bytes_total as f64,
+            repack: plan.repack.iter().map(pack_use).collect(),
+            delete: plan.delete.iter().map(pack_use).collect(),
+            orphans: plan.orphans.len() as f64,
+            young_orphans: plan.young_orphans as f64,
+            segments: plan.segments.len() as f64,
+            bytes_freed: plan.bytes_freed as f64,
+            bytes_repacked: plan.bytes_repacked as f64,
+            packs_written: 0.0,
+            packs_deleted: 0.0,
+            segments_written: 0.0,
+            debris_removed: 0.0,
+            damaged_blobs: 0.0,
+        }
+    }
+}
+
+/// A plan not applied (yet), with an empty check report until the check runs.
+impl From<&vger_core::RepairPlan> for RepairOutcome {
+    fn from(plan: &vger_core::RepairPlan) -> Self {
+        RepairOutcome {
+            applied: false,
+            packs_scanned: plan.packs_scanned as f64,
+            packs_damaged: plan.packs_damaged.clone(),
+            packs_newer: plan.packs_newer.clone(),
+            blobs_indexed: plan.blobs_indexed as f64,
+            blobs_damaged: plan.blobs_damaged as f64,
+            blobs_salvaged: plan.blobs_salvaged as f64,
+            entries_dropped: plan.entries_dropped as f64,
+            entries_added: plan.entries_added as f64,
+            segments_replaced: plan.segments_replaced.len() as f64,
+            check: (&vger_core::CheckReport::default()).into(),
+        }
+    }
+}
+
 fn pack_use(u: &vger_core::PackUse) -> PackUse {
     PackUse {
         pack: u.pack.to_hex(),
@@ -272,11 +316,11 @@ impl Repository {
     ) -> Result<PromiseRaw<'e, DeleteSnapshotsOutcome>> {
         let repo = self.core();
         run(env, move || {
-            let plan = vger_core::plan_forget(&repo, &ids)?;
+            let plan = vger_core::plan_delete_snapshots(&repo, &ids)?;
             let removed = if dry_run == Some(true) {
                 None
             } else {
-                Some(vger_core::forget(&repo, &plan)?)
+                Some(vger_core::delete_snapshots(&repo, &plan)?)
             };
             Ok(DeleteSnapshotsOutcome {
                 snapshots: plan.iter().map(Into::into).collect(),
@@ -309,12 +353,16 @@ impl Repository {
                 }),
                 labels: opts.labels.unwrap_or_default(),
                 force: opts.force.unwrap_or(false),
-                dry_run: opts.dry_run.unwrap_or(false),
-                now_ns: vger_core::commands::now_ns(),
+                now_ns: now_ns(),
                 utc_offset_secs: opts.utc_offset_secs.unwrap_or(0).into(),
             };
-            let out = vger_core::prune(&repo, &core)?;
-            let groups = out
+            let plan = vger_core::plan_prune(&repo, &core)?;
+            let removed = if opts.dry_run == Some(true) {
+                None
+            } else {
+                Some(vger_core::prune(&repo, &plan)?)
+            };
+            let groups = plan
                 .groups
                 .iter()
                 .map(|g| PruneGroup {
@@ -330,7 +378,7 @@ impl Repository {
                         .iter()
                         .filter_map(|d| {
                             Some(PruneDecision {
-                                snapshot: out.snapshots.get(&d.id)?.into(),
+                                snapshot: plan.snapshots.get(&d.id)?.into(),
                                 keep: d.keep,
                                 reasons: d.reasons.clone(),
                             })
@@ -340,10 +388,10 @@ impl Repository {
                 .collect();
             Ok(PruneOutcome {
                 groups,
-                keep: out.keep as f64,
-                remove: out.remove as f64,
-                removed: out.removed as f64,
-                applied: out.applied,
+                keep: plan.keep as f64,
+                remove: plan.remove as f64,
+                removed: removed.unwrap_or(0) as f64,
+                applied: removed.is_some(),
             })
         })
     }
@@ -357,8 +405,8 @@ impl Repository {
         on_progress: Option<ProgressFn>,
         cancel: Option<&CancelToken>,
     ) -> Result<PromiseRaw<'e, CompactOutcome>> {
+        let apply = opts.dry_run != Some(true);
         let mut core = vger_core::CompactOptions {
-            dry_run: opts.dry_run.unwrap_or(false),
             max_repack_bytes: opts.max_repack_bytes.map(|b| b.max(0.0) as u64),
             ..Default::default()
         };
@@ -370,26 +418,18 @@ impl Repository {
         }
         let repo = self.core();
         job(env, on_progress, cancel, move |progress, cancel| {
-            let o = vger_core::compact(&repo, &core, progress, cancel)?;
-            let plan = &o.plan;
-            Ok(CompactOutcome {
-                applied: o.applied,
-                snapshots: plan.snapshots as f64,
-                packs_total: plan.packs_total as f64,
-                bytes_total: plan.bytes_total as f64,
-                repack: plan.repack.iter().map(pack_use).collect(),
-                delete: plan.delete.iter().map(pack_use).collect(),
-                orphans: plan.orphans.len() as f64,
-                young_orphans: plan.young_orphans as f64,
-                segments: plan.segments.len() as f64,
-                bytes_freed: plan.bytes_freed as f64,
-                bytes_repacked: plan.bytes_repacked as f64,
-                packs_written: o.packs_written as f64,
-                packs_deleted: o.packs_deleted as f64,
-                segments_written: o.segments_written as f64,
-                debris_removed: o.debris_removed as f64,
-                damaged_blobs: o.damaged_blobs as f64,
-            })
+            let plan = vger_core::plan_compact(&repo, &core, progress, cancel)?;
+            let mut out = CompactOutcome::from(&plan);
+            if apply {
+                let done = vger_core::compact(&repo, plan, progress, cancel)?;
+                out.applied = true;
+                out.packs_written = done.packs_written as f64;
+                out.packs_deleted = done.packs_deleted as f64;
+                out.segments_written = done.segments_written as f64;
+                out.debris_removed = done.debris_removed as f64;
+                out.damaged_blobs = done.damaged_blobs as f64;
+            }
+            Ok(out)
         })
     }
 
@@ -423,27 +463,24 @@ impl Repository {
         on_progress: Option<ProgressFn>,
         cancel: Option<&CancelToken>,
     ) -> Result<PromiseRaw<'e, RepairOutcome>> {
+        let apply = opts.dry_run != Some(true);
         let core = vger_core::RepairOptions {
             verify_data: opts.verify_data.unwrap_or(false),
-            dry_run: opts.dry_run.unwrap_or(false),
         };
         let repo = self.core();
         job(env, on_progress, cancel, move |progress, cancel| {
-            let o = vger_core::repair(&repo, &core, progress, cancel)?;
-            let plan = &o.plan;
-            Ok(RepairOutcome {
-                applied: o.applied,
-                packs_scanned: plan.packs_scanned as f64,
-                packs_damaged: plan.packs_damaged.clone(),
-                packs_newer: plan.packs_newer.clone(),
-                blobs_indexed: plan.blobs_indexed as f64,
-                blobs_damaged: plan.blobs_damaged as f64,
-                blobs_salvaged: plan.blobs_salvaged as f64,
-                entries_dropped: plan.entries_dropped as f64,
-                entries_added: plan.entries_added as f64,
-                segments_replaced: plan.segments_replaced.len() as f64,
-                check: (&o.check).into(),
-            })
+            let plan = vger_core::plan_repair(&repo, &core, progress, cancel)?;
+            let mut out = RepairOutcome::from(&plan);
+            if apply {
+                vger_core::repair(&repo, plan, cancel)?;
+                out.applied = true;
+            } else {
+                // Releases the exclusive lease: the check takes a shared one.
+                drop(plan);
+            }
+            let check = vger_core::check(&repo, &Default::default(), progress, cancel)?;
+            out.check = (&check).into();
+            Ok(out)
         })
     }
 
@@ -453,7 +490,7 @@ impl Repository {
         let repo = self.core();
         run(env, move || {
             let locks = vger_core::list_locks(&repo)?;
-            let now = vger_core::commands::now_ns();
+            let now = now_ns();
             Ok(locks
                 .iter()
                 .map(|l| LockInfo {
@@ -485,17 +522,16 @@ impl Repository {
         dry_run: Option<bool>,
     ) -> Result<PromiseRaw<'e, DeleteRepositoryOutcome>> {
         let repo = self.core();
-        let dry = dry_run.unwrap_or(false);
+        let apply = dry_run != Some(true);
         run(env, move || {
-            let plan = if dry {
-                vger_core::plan_destroy(&repo)?
-            } else {
-                vger_core::destroy(&repo)?
-            };
+            let plan = vger_core::plan_delete_repository(&repo)?;
+            if apply {
+                vger_core::delete_repository(&repo)?;
+            }
             Ok(DeleteRepositoryOutcome {
                 objects: plan.objects as f64,
                 bytes: plan.bytes as f64,
-                applied: !dry,
+                applied: apply,
             })
         })
     }

@@ -27,7 +27,7 @@ pub struct Spooled {
 
 enum Inner {
     Memory(Vec<u8>),
-    File(Option<(FileWriter, PathBuf)>),
+    File(FileWriter, PathBuf),
 }
 
 /// Write buffer of a spool file: small blobs are gathered into writes of this size.
@@ -135,7 +135,7 @@ impl Spooled {
     /// A spool in `file`, newly created at `path` (removed again unless stored).
     pub fn file(file: File, path: PathBuf) -> Self {
         Self {
-            inner: Inner::File(Some((FileWriter::new(file), path))),
+            inner: Inner::File(FileWriter::new(file), path),
             len: 0,
         }
     }
@@ -143,10 +143,9 @@ impl Spooled {
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         match &mut self.inner {
             Inner::Memory(v) => v.extend_from_slice(data),
-            Inner::File(Some((w, path))) => w
+            Inner::File(w, path) => w
                 .write_all(data)
                 .map_err(|e| VgerError::io(format!("writing {}", path.display()), e))?,
-            Inner::File(None) => unreachable!("a spool is used after it was taken apart"),
         }
         self.len += data.len() as u64;
         Ok(())
@@ -164,18 +163,16 @@ impl Spooled {
     /// The in-memory bytes, or the file flushed, synced and with its path (the caller now owns
     /// the file and must remove it).
     pub fn into_parts(mut self) -> Result<SpoolParts> {
-        match &mut self.inner {
-            Inner::Memory(v) => Ok(SpoolParts::Memory(std::mem::take(v))),
-            Inner::File(slot) => {
-                let (w, path) = slot.take().expect("a spool is taken apart once");
-                match w.finish() {
-                    Ok(file) => Ok(SpoolParts::File(file, path)),
-                    Err(e) => {
-                        let _ = fs::remove_file(&path);
-                        Err(VgerError::io(format!("writing {}", path.display()), e))
-                    }
+        // Taken out of `self`, whose drop then has no file to remove.
+        match std::mem::replace(&mut self.inner, Inner::Memory(Vec::new())) {
+            Inner::Memory(v) => Ok(SpoolParts::Memory(v)),
+            Inner::File(w, path) => match w.finish() {
+                Ok(file) => Ok(SpoolParts::File(file, path)),
+                Err(e) => {
+                    let _ = fs::remove_file(&path);
+                    Err(VgerError::io(format!("writing {}", path.display()), e))
                 }
-            }
+            },
         }
     }
 
@@ -201,7 +198,7 @@ pub enum SpoolParts {
 
 impl Drop for Spooled {
     fn drop(&mut self) {
-        if let Inner::File(Some((_, path))) = &self.inner {
+        if let Inner::File(_, path) = &self.inner {
             let _ = fs::remove_file(path);
         }
     }

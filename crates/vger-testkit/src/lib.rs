@@ -327,9 +327,8 @@ pub fn seed(var: &str) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
+            // The clock's nanoseconds as bits; 1 if the clock is before the epoch.
+            vger_core::clock::now_ns().max(1) as u64
         })
 }
 

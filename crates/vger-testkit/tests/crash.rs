@@ -21,9 +21,9 @@ struct Pristine {
     expected: HashMap<String, BTreeMap<String, String>>,
 }
 
-/// Three generations backed up under one label; `forget_two` removes the older two so that
+/// Three generations backed up under one label; `delete_two` removes the older two so that
 /// compact has work.
-fn pristine(forget_two: bool) -> Pristine {
+fn pristine(delete_two: bool) -> Pristine {
     let dir = tempfile::tempdir().unwrap();
     let repo = init_repo(&dir.path().join("repo"));
     let mut expected = HashMap::new();
@@ -42,9 +42,9 @@ fn pristine(forget_two: bool) -> Pristine {
         expected.insert(id.clone(), digest(&src));
         ids.push(id);
     }
-    if forget_two {
-        let plan = vger_core::plan_forget(&repo, &ids[..2]).unwrap();
-        vger_core::forget(&repo, &plan).unwrap();
+    if delete_two {
+        let plan = vger_core::plan_delete_snapshots(&repo, &ids[..2]).unwrap();
+        vger_core::delete_snapshots(&repo, &plan).unwrap();
         for id in &ids[..2] {
             expected.remove(id);
         }
@@ -147,7 +147,7 @@ fn campaign(op: &str) {
             &CancelToken::new(),
         )
         .unwrap_or_else(|e| panic!("{ctx}: next backup: {e}"));
-        vger_core::compact(
+        vger_core::plan_compact(
             &r,
             &CompactOptions {
                 grace: Duration::ZERO,
@@ -156,6 +156,7 @@ fn campaign(op: &str) {
             &NoProgress,
             &CancelToken::new(),
         )
+        .and_then(|plan| vger_core::compact(&r, plan, &NoProgress, &CancelToken::new()))
         .unwrap_or_else(|e| panic!("{ctx}: compact: {e}"));
         let report =
             vger_core::check(&r, &Default::default(), &NoProgress, &CancelToken::new()).unwrap();

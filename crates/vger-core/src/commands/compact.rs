@@ -1,7 +1,9 @@
-//! `compact`: give space back. Under an exclusive lease it marks what the snapshots use, then
-//! plans: repack packs whose unused share is above the threshold, delete packs nothing uses,
-//! delete unindexed packs older than the grace period (debris of interrupted backups), and
-//! consolidate the index segments. `dry_run` stops after the plan.
+//! `compact`: give space back. [`plan_compact`] takes an exclusive lease, marks what the
+//! snapshots use, and decides: repack packs whose unused share is above the threshold, delete
+//! packs nothing uses, delete unindexed packs older than the grace period (debris of interrupted
+//! backups), and consolidate the index segments. The plan keeps the lease; [`compact`] applies it
+//! under that same lease, so nothing the plan read can change before it is applied. A dry run
+//! drops the plan, which releases the lease.
 //!
 //! Crash safety comes from the order of the writes: new packs, then the new index segments, then
 //! (after re-checking the lease) the old segments are removed, and only then the old packs. At
@@ -12,13 +14,14 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use vger_storage::delete_if_present;
-use vger_types::{PackId, Result, VgerError};
+use vger_types::{ChunkId, PackId, Result, VgerError};
 
-use super::liveness;
 use crate::cancel::CancelToken;
+use crate::clock;
 use crate::progress::{Event, Progress};
 use crate::repo::Repository;
-use crate::repo::index::{Location, seal_segment};
+use crate::repo::index::{IdMap, Location, seal_segment};
+use crate::repo::liveness;
 use crate::repo::lock::{Lease, LockKind};
 use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
 
@@ -33,7 +36,6 @@ pub struct CompactOptions {
     pub max_repack_bytes: Option<u64>,
     /// Unindexed packs younger than this are left alone (a backup may still be writing them).
     pub grace: Duration,
-    pub dry_run: bool,
 }
 
 impl Default for CompactOptions {
@@ -42,7 +44,6 @@ impl Default for CompactOptions {
             threshold_pct: 10.0,
             max_repack_bytes: None,
             grace: Duration::from_secs(3600),
-            dry_run: false,
         }
     }
 }
@@ -56,7 +57,8 @@ pub struct PackUse {
     pub live_blobs: u64,
 }
 
-#[derive(Debug, Clone, Default)]
+/// What a compaction does, decided under an exclusive lease that the plan holds until it is
+/// applied by [`compact`] or dropped.
 pub struct CompactPlan {
     pub snapshots: u64,
     pub live_blobs: u64,
@@ -76,12 +78,17 @@ pub struct CompactPlan {
     pub bytes_freed: u64,
     /// Live bytes copied by repacking.
     pub bytes_repacked: u64,
+    /// The live blobs of each pack to repack, the ones the apply copies.
+    moving: HashMap<PackId, Vec<(ChunkId, Location)>>,
+    /// Temporary files older than this are debris the apply removes.
+    grace: Duration,
+    /// The exclusive lease the plan was made under; the apply fences with it.
+    lease: Lease,
 }
 
-#[derive(Debug, Clone)]
+/// What applying a [`CompactPlan`] did.
+#[derive(Debug, Clone, Default)]
 pub struct CompactOutcome {
-    pub plan: CompactPlan,
-    pub applied: bool,
     pub packs_written: u64,
     pub packs_deleted: u64,
     pub segments_written: u64,
@@ -90,12 +97,13 @@ pub struct CompactOutcome {
     pub damaged_blobs: u64,
 }
 
-pub fn compact(
+/// Marks and decides under an exclusive lease (reads only); the lease stays with the plan.
+pub fn plan_compact(
     repo: &Repository,
     opts: &CompactOptions,
     progress: &dyn Progress,
     cancel: &CancelToken,
-) -> Result<CompactOutcome> {
+) -> Result<CompactPlan> {
     if !(0.0..=100.0).contains(&opts.threshold_pct) {
         return Err(VgerError::invalid(
             "the threshold is a percentage between 0 and 100",
@@ -131,22 +139,7 @@ pub fn compact(
             ),
         ));
     }
-    let plan = make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs)?;
-    let mut out = CompactOutcome {
-        plan,
-        applied: false,
-        packs_written: 0,
-        packs_deleted: 0,
-        segments_written: 0,
-        debris_removed: 0,
-        damaged_blobs: 0,
-    };
-    if opts.dry_run {
-        return Ok(out);
-    }
-    apply(repo, &lease, &live.blobs, &mut out, opts, progress, cancel)?;
-    out.applied = true;
-    Ok(out)
+    make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs, lease)
 }
 
 fn refuse(object: &str, why: &str) -> VgerError {
@@ -160,7 +153,8 @@ fn make_plan(
     repo: &Repository,
     opts: &CompactOptions,
     snapshots: u64,
-    live: &crate::repo::index::IdMap<()>,
+    live: &IdMap<()>,
+    lease: Lease,
 ) -> Result<CompactPlan> {
     let stored: HashMap<String, (u64, Option<SystemTime>)> = repo
         .backend()
@@ -187,7 +181,19 @@ fn make_plan(
     }
     let mut plan = CompactPlan {
         snapshots,
-        ..Default::default()
+        live_blobs: 0,
+        packs_total: 0,
+        bytes_total: 0,
+        repack: Vec::new(),
+        delete: Vec::new(),
+        orphans: Vec::new(),
+        young_orphans: 0,
+        segments: Vec::new(),
+        bytes_freed: 0,
+        bytes_repacked: 0,
+        moving: HashMap::new(),
+        grace: opts.grace,
+        lease,
     };
     for (id, pack, loc) in index.iter() {
         if live.contains_key(id)
@@ -200,14 +206,13 @@ fn make_plan(
     }
     let indexed: HashSet<String> = index.packs().iter().map(pack::key).collect();
     drop(index);
-    let now = SystemTime::now();
     for (key, (size, modified)) in &stored {
         plan.packs_total += 1;
         plan.bytes_total += size;
         if indexed.contains(key) {
             continue;
         }
-        let age = modified.and_then(|m| now.duration_since(m).ok());
+        let age = modified.and_then(clock::age);
         if age.is_some_and(|a| a >= opts.grace) {
             plan.orphans.push((key.clone(), *size));
             plan.bytes_freed += size;
@@ -237,6 +242,12 @@ fn make_plan(
             plan.repack.push(u);
         }
     }
+    let repacked: HashSet<PackId> = plan.repack.iter().map(|u| u.pack).collect();
+    for (id, pack, loc) in repo.index().iter() {
+        if repacked.contains(&pack) && live.contains_key(id) {
+            plan.moving.entry(pack).or_default().push((*id, loc));
+        }
+    }
     let segments = repo.backend().list("index")?;
     // Consolidate when there is more than one segment or when any pack goes away.
     if segments.len() > 1 || !plan.repack.is_empty() || !plan.delete.is_empty() {
@@ -245,37 +256,34 @@ fn make_plan(
     Ok(plan)
 }
 
-fn apply(
+/// Applies the plan under the lease it was made under, then releases the lease.
+pub fn compact(
     repo: &Repository,
-    lease: &Lease,
-    live: &crate::repo::index::IdMap<()>,
-    out: &mut CompactOutcome,
-    opts: &CompactOptions,
+    plan: CompactPlan,
     progress: &dyn Progress,
     cancel: &CancelToken,
-) -> Result<()> {
-    let plan = &out.plan;
-    let gone: HashSet<PackId> = plan
-        .repack
-        .iter()
-        .chain(&plan.delete)
-        .map(|u| u.pack)
-        .collect();
+) -> Result<CompactOutcome> {
+    let mut out = CompactOutcome::default();
+    let CompactPlan {
+        repack,
+        delete,
+        orphans,
+        segments,
+        mut moving,
+        grace,
+        lease,
+        ..
+    } = plan;
+    let gone: HashSet<PackId> = repack.iter().chain(&delete).map(|u| u.pack).collect();
     // 1. Copy live blobs out of the packs being repacked (authenticated first: damage is never
     //    copied into a new pack).
-    let mut by_pack: HashMap<PackId, Vec<(vger_types::ChunkId, Location)>> = HashMap::new();
-    for (id, pack, loc) in repo.index().iter() {
-        if gone.contains(&pack) && live.contains_key(id) {
-            by_pack.entry(pack).or_default().push((*id, loc));
-        }
-    }
     let mut kept: Vec<(PackId, Vec<BlobEntry>)> = Vec::new();
     let mut writer = PackWriter::new();
-    let total = plan.repack.len() as u64;
-    for (i, u) in plan.repack.iter().enumerate() {
+    let total = repack.len() as u64;
+    for (i, u) in repack.iter().enumerate() {
         cancel.check()?;
         let bytes = repo.backend().get(&pack::key(&u.pack))?;
-        let mut blobs = by_pack.remove(&u.pack).unwrap_or_default();
+        let mut blobs = moving.remove(&u.pack).unwrap_or_default();
         blobs.sort_by_key(|(_, l)| l.offset);
         for (id, loc) in blobs {
             let (start, end) = (loc.offset as usize, loc.offset as usize + loc.len as usize);
@@ -306,7 +314,7 @@ fn apply(
         out.packs_written += 1;
     }
     // 2. New index segments: every blob of the packs that stay, plus the new packs.
-    if !plan.segments.is_empty() {
+    if !segments.is_empty() {
         let mut stay: HashMap<PackId, Vec<BlobEntry>> = HashMap::new();
         for (id, pack, loc) in repo.index().iter() {
             if !gone.contains(&pack) {
@@ -331,24 +339,24 @@ fn apply(
         // 3. Only while still holding the repository: retire the old segments, then the packs.
         cancel.check()?;
         lease.ensure(repo)?;
-        for key in &plan.segments {
+        for key in &segments {
             delete_if_present(repo.backend().as_ref(), key)?;
         }
     }
     lease.ensure(repo)?;
-    let doomed = plan
-        .repack
+    let doomed = repack
         .iter()
-        .chain(&plan.delete)
+        .chain(&delete)
         .map(|u| pack::key(&u.pack))
-        .chain(plan.orphans.iter().map(|(k, _)| k.clone()));
+        .chain(orphans.iter().map(|(k, _)| k.clone()));
     for key in doomed {
         delete_if_present(repo.backend().as_ref(), &key)?;
         out.packs_deleted += 1;
     }
-    out.debris_removed = repo.backend().remove_debris(opts.grace)? as u64;
+    out.debris_removed = repo.backend().remove_debris(grace)? as u64;
     repo.reload_index()?;
-    Ok(())
+    drop(lease);
+    Ok(out)
 }
 
 fn flush(repo: &Repository, w: PackWriter) -> Result<(PackId, Vec<BlobEntry>)> {

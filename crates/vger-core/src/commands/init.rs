@@ -41,7 +41,7 @@ pub fn init(opts: &InitOptions) -> Result<RepoConfig> {
         id: random_bytes(),
         algorithm: opts.algorithm,
         chunker: opts.chunker,
-        created_ns: super::now_ns(),
+        created_ns: crate::clock::now_ns(),
     };
     let config_bytes = config.encode();
     let master = MasterKey::generate();

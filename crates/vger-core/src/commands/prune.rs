@@ -1,12 +1,12 @@
-//! `prune`: apply retention. The plan comes from [`crate::retention::plan`]; applying it removes
-//! snapshot objects only (under a shared lease, so backups go on), and `compact` reclaims the
-//! space afterwards.
+//! `prune`: apply retention. [`plan_prune`] decides with [`crate::retention::plan`] (reading only,
+//! without a lease); [`prune`] applies the plan, removing snapshot objects only (under a shared
+//! lease, so backups go on), and `compact` reclaims the space afterwards.
 
 use std::collections::HashMap;
 
 use vger_types::{Result, VgerError};
 
-use super::forget::forget;
+use super::delete_snapshots::delete_snapshots;
 use crate::repo::Repository;
 use crate::repo::snapshot::Snapshot;
 use crate::retention::{self, GroupBy, GroupPlan, RetentionPolicy};
@@ -22,23 +22,25 @@ pub struct PruneOptions {
     pub labels: Vec<String>,
     /// Apply even when a group would lose every snapshot.
     pub force: bool,
-    pub dry_run: bool,
     pub now_ns: i64,
     pub utc_offset_secs: i64,
 }
 
+/// Which snapshots retention keeps and removes.
 #[derive(Debug, Clone)]
-pub struct PruneOutcome {
+pub struct PrunePlan {
     pub groups: Vec<GroupPlan>,
     /// Snapshots by id, for showing the plan.
     pub snapshots: HashMap<vger_types::SnapshotId, Snapshot>,
     pub keep: u64,
     pub remove: u64,
-    pub removed: u64,
-    pub applied: bool,
+    /// The snapshots to remove.
+    doomed: Vec<Snapshot>,
+    force: bool,
 }
 
-pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneOutcome> {
+/// Applies the policies to the snapshots (reads only).
+pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
     if opts.policy.is_empty() && opts.by_label.values().all(RetentionPolicy::is_empty) {
         return Err(VgerError::invalid(
             "no retention rule is configured: set `retention` (for example keep_daily: 7) in the config",
@@ -70,28 +72,28 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneOutcome> {
         .filter(|d| !d.keep)
         .filter_map(|d| snapshots.get(&d.id).cloned())
         .collect();
-    let mut out = PruneOutcome {
+    Ok(PrunePlan {
         keep: (snapshots.len() - doomed.len()) as u64,
         remove: doomed.len() as u64,
         groups,
         snapshots,
-        removed: 0,
-        applied: false,
-    };
-    if opts.dry_run {
-        return Ok(out);
-    }
-    if !opts.force
-        && let Some(g) = out.groups.iter().find(|g| g.policy_would_remove_all)
+        doomed,
+        force: opts.force,
+    })
+}
+
+/// Removes the snapshots the plan does not keep; returns how many were removed. Without `force`
+/// it refuses a plan that would remove every snapshot of a group.
+pub fn prune(repo: &Repository, plan: &PrunePlan) -> Result<u64> {
+    if !plan.force
+        && let Some(g) = plan.groups.iter().find(|g| g.policy_would_remove_all)
     {
         return Err(VgerError::invalid(format!(
             "the retention policy would remove every snapshot of {}; check the policy, or use --force",
             describe(g)
         )));
     }
-    out.removed = forget(repo, &doomed)?;
-    out.applied = true;
-    Ok(out)
+    delete_snapshots(repo, &plan.doomed)
 }
 
 fn describe(g: &GroupPlan) -> String {

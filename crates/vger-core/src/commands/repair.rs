@@ -7,18 +7,21 @@
 //! authenticated one by one and copied into a new pack before the damaged one is removed. Snapshots
 //! are never rewritten or deleted (least of all one written by a newer vger); files whose data is
 //! gone stay listed in the report and restore names them instead of writing wrong bytes.
+//!
+//! [`plan_repair`] takes an exclusive lease, reads every pack and builds the new index (and the
+//! salvage packs) in memory; the plan keeps the lease, and [`repair`] writes it under that same
+//! lease. A dry run drops the plan, which releases the lease.
 
 use std::collections::HashSet;
 
 use vger_storage::delete_if_present;
 use vger_types::{PackId, Result, VgerError};
 
-use super::check::{CheckOptions, CheckReport, check};
 use crate::cancel::CancelToken;
 use crate::progress::{Event, Progress};
 use crate::repo::Repository;
 use crate::repo::index::seal_segment;
-use crate::repo::lock::LockKind;
+use crate::repo::lock::{Lease, LockKind};
 use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
 
 fn seal_pack(repo: &Repository, w: PackWriter) -> (PackId, Vec<u8>, Vec<BlobEntry>) {
@@ -44,10 +47,10 @@ fn old_entries(repo: &Repository, id: &PackId) -> Vec<BlobEntry> {
 pub struct RepairOptions {
     /// Authenticate every blob and leave damaged ones out of the index.
     pub verify_data: bool,
-    pub dry_run: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+/// What a repair writes and removes, decided under an exclusive lease that the plan holds until
+/// it is applied by [`repair`] or dropped.
 pub struct RepairPlan {
     pub packs_scanned: u64,
     /// Damaged packs (bytes do not match the id, or the table is unreadable): their readable
@@ -66,30 +69,41 @@ pub struct RepairPlan {
     pub entries_added: u64,
     /// Segments replaced by the rebuilt index.
     pub segments_replaced: Vec<String>,
+    /// The new index: the readable blobs of every intact pack and of the salvage packs.
+    rebuilt: Vec<(PackId, Vec<BlobEntry>)>,
+    /// Sealed salvage packs (id, bytes, blobs), written before anything is removed.
+    salvaged: Vec<(PackId, Vec<u8>, Vec<BlobEntry>)>,
+    /// The exclusive lease the plan was made under; the apply fences with it.
+    lease: Lease,
 }
 
-#[derive(Debug, Clone)]
-pub struct RepairOutcome {
-    pub plan: RepairPlan,
-    pub applied: bool,
-    /// A check after the repair (before it, on a dry run).
-    pub check: CheckReport,
-}
-
-pub fn repair(
+/// Reads and verifies every pack under an exclusive lease (writes nothing); the lease stays with
+/// the plan.
+pub fn plan_repair(
     repo: &Repository,
     opts: &RepairOptions,
     progress: &dyn Progress,
     cancel: &CancelToken,
-) -> Result<RepairOutcome> {
+) -> Result<RepairPlan> {
     let lease = repo.lease(LockKind::Exclusive, "repair")?;
     repo.reload_index()?;
-    let mut plan = RepairPlan::default();
+    let mut plan = RepairPlan {
+        packs_scanned: 0,
+        packs_damaged: Vec::new(),
+        blobs_salvaged: 0,
+        packs_newer: Vec::new(),
+        blobs_indexed: 0,
+        blobs_damaged: 0,
+        entries_dropped: 0,
+        entries_added: 0,
+        segments_replaced: Vec::new(),
+        rebuilt: Vec::new(),
+        salvaged: Vec::new(),
+        lease,
+    };
     let keys = repo.backend().list("packs")?;
     let total = keys.len() as u64;
-    let mut rebuilt: Vec<(PackId, Vec<BlobEntry>)> = Vec::new();
     let mut salvage = PackWriter::new();
-    let mut salvaged: Vec<(PackId, Vec<u8>, Vec<BlobEntry>)> = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         cancel.check()?;
         let Some(id) = key
@@ -136,13 +150,14 @@ pub fn repair(
             } else {
                 salvage.add(e.id, e.kind, sealed, e.raw_len);
                 if salvage.size() >= PACK_TARGET {
-                    salvaged.push(seal_pack(repo, std::mem::take(&mut salvage)));
+                    plan.salvaged
+                        .push(seal_pack(repo, std::mem::take(&mut salvage)));
                 }
             }
         }
         if intact {
             plan.blobs_indexed += good.len() as u64;
-            rebuilt.push((id, good));
+            plan.rebuilt.push((id, good));
         } else {
             plan.packs_damaged.push(key.clone());
         }
@@ -153,14 +168,15 @@ pub fn repair(
         });
     }
     if !salvage.is_empty() {
-        salvaged.push(seal_pack(repo, salvage));
+        plan.salvaged.push(seal_pack(repo, salvage));
     }
-    for (id, _, entries) in &salvaged {
+    for (id, _, entries) in &plan.salvaged {
         plan.blobs_indexed += entries.len() as u64;
         plan.blobs_salvaged += entries.len() as u64;
-        rebuilt.push((*id, entries.clone()));
+        plan.rebuilt.push((*id, entries.clone()));
     }
-    let new: HashSet<(vger_types::ChunkId, PackId)> = rebuilt
+    let new: HashSet<(vger_types::ChunkId, PackId)> = plan
+        .rebuilt
         .iter()
         .flat_map(|(p, es)| es.iter().map(move |e| (e.id, *p)))
         .collect();
@@ -178,14 +194,20 @@ pub fn repair(
             .count() as u64;
     }
     plan.segments_replaced = repo.backend().list("index")?;
-    if opts.dry_run {
-        drop(lease);
-        return Ok(RepairOutcome {
-            plan,
-            applied: false,
-            check: check(repo, &CheckOptions::default(), progress, cancel)?,
-        });
-    }
+    Ok(plan)
+}
+
+/// Writes the plan under the lease it was made under: salvage packs, then the new index
+/// segments, then (after fencing) the old segments and the damaged packs go. Releases the lease.
+pub fn repair(repo: &Repository, plan: RepairPlan, cancel: &CancelToken) -> Result<()> {
+    let RepairPlan {
+        packs_damaged,
+        segments_replaced,
+        rebuilt,
+        salvaged,
+        lease,
+        ..
+    } = plan;
     for (id, bytes, _) in &salvaged {
         match repo.backend().put_new(&pack::key(id), bytes) {
             Ok(()) | Err(VgerError::AlreadyExists { .. }) => {}
@@ -198,19 +220,14 @@ pub fn repair(
         repo.backend().put_new(&key, &bytes)?;
     }
     lease.ensure(repo)?;
-    for key in &plan.segments_replaced {
+    for key in &segments_replaced {
         delete_if_present(repo.backend().as_ref(), key)?;
     }
     // Damaged packs go only now: what could be read from them lives in the salvage packs.
-    for key in &plan.packs_damaged {
+    for key in &packs_damaged {
         delete_if_present(repo.backend().as_ref(), key)?;
     }
     repo.reload_index()?;
     drop(lease);
-    let report = check(repo, &CheckOptions::default(), progress, cancel)?;
-    Ok(RepairOutcome {
-        plan,
-        applied: true,
-        check: report,
-    })
+    Ok(())
 }

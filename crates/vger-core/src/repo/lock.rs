@@ -26,7 +26,7 @@ use vger_types::{Result, VgerError};
 
 use super::Repository;
 use super::context::{ObjectKind, context};
-use crate::commands::now_ns;
+use crate::clock::{duration_ns, now_ns, ns_since_epoch};
 
 const VERSION: u8 = 1;
 /// Tolerated clock difference between clients before a lock counts as expired.
@@ -112,7 +112,7 @@ impl LockInfo {
     }
 
     pub fn live(&self, now_ns: i64) -> bool {
-        now_ns < self.expires_ns.saturating_add(SKEW.as_nanos() as i64)
+        now_ns < self.expires_ns.saturating_add(duration_ns(SKEW))
     }
 
     pub fn describe(&self) -> String {
@@ -137,44 +137,81 @@ fn lock_id(key: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+/// Looks repeated when listed locks vanish before they are read (see [`list_locks`]).
+const LOOKS: usize = 5;
+
 /// Every lock object. One that cannot be read (damaged, or from another key) is reported as an
 /// exclusive lock that is live while its object is younger than the lease lifetime.
+///
+/// A lock that is listed but gone before it is read was released, or renewed: a renewal writes
+/// the lease's new object before it removes the old one, so the holder is still there, under a
+/// name this listing may not have. Skipping it would let a client take a conflicting lease beside
+/// a live holder, so the look is repeated until every listed lock is read; if locks still vanish
+/// after [`LOOKS`] looks, each one counts as a live exclusive lock.
 pub fn list_locks(repo: &Repository) -> Result<Vec<LockInfo>> {
-    let mut out = Vec::new();
     let ttl = repo.lease_settings().ttl;
-    for meta in repo.backend().list_meta("locks")? {
-        let opened = lock_id(&meta.key).and_then(|id| {
-            let bytes = repo.backend().get(&meta.key).ok()?;
+    let mut looks = 0;
+    loop {
+        looks += 1;
+        let (mut locks, vanished) = read_locks(repo, ttl)?;
+        if vanished.is_empty() {
+            return Ok(locks);
+        }
+        if looks == LOOKS {
+            let now = now_ns();
+            locks.extend(vanished.into_iter().map(|key| LockInfo {
+                operation: format!("a lock that kept changing while it was read ({key})"),
+                key,
+                lease: [0; 16],
+                kind: LockKind::Exclusive,
+                created_ns: now,
+                expires_ns: now.saturating_add(duration_ns(ttl)),
+                hostname: "?".into(),
+                pid: 0,
+            }));
+            return Ok(locks);
+        }
+    }
+}
+
+/// One look: the locks read, and the keys of those that vanished between the listing and the read.
+fn read_locks(repo: &Repository, ttl: Duration) -> Result<(Vec<LockInfo>, Vec<String>)> {
+    let (mut locks, mut vanished) = (Vec::new(), Vec::new());
+    // Listed by name only: a listing that also inspects each object would silently leave out one
+    // that vanished in between.
+    for key in repo.backend().list("locks")? {
+        let opened = lock_id(&key).and_then(|id| {
+            let bytes = repo.backend().get(&key).ok()?;
             let plain = repo
                 .crypter()
                 .open(&context(ObjectKind::Lock, &repo.config().id, &id), &bytes)?;
-            LockInfo::decode(&meta.key, &plain).ok()
+            LockInfo::decode(&key, &plain).ok()
         });
-        match opened {
-            Some(info) => out.push(info),
-            None => {
-                // Deleted between the listing and the read: gone, not a lock.
-                if repo.backend().size(&meta.key)?.is_none() {
-                    continue;
-                }
-                let modified = meta.modified.map_or(now_ns(), |t| {
-                    t.duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos() as i64)
-                });
-                out.push(LockInfo {
-                    key: meta.key.clone(),
-                    lease: [0; 16],
-                    kind: LockKind::Exclusive,
-                    created_ns: modified,
-                    expires_ns: modified.saturating_add(ttl.as_nanos() as i64),
-                    hostname: "?".into(),
-                    pid: 0,
-                    operation: format!("an unreadable lock {}", meta.key),
-                });
-            }
+        if let Some(info) = opened {
+            locks.push(info);
+        } else if repo.backend().size(&key)?.is_none() {
+            vanished.push(key);
+        } else {
+            let modified = repo
+                .backend()
+                .list_meta("locks")?
+                .into_iter()
+                .find(|m| m.key == key)
+                .and_then(|m| m.modified)
+                .map_or(now_ns(), ns_since_epoch);
+            locks.push(LockInfo {
+                operation: format!("an unreadable lock {key}"),
+                key,
+                lease: [0; 16],
+                kind: LockKind::Exclusive,
+                created_ns: modified,
+                expires_ns: modified.saturating_add(duration_ns(ttl)),
+                hostname: "?".into(),
+                pid: 0,
+            });
         }
     }
-    Ok(out)
+    Ok((locks, vanished))
 }
 
 /// Removes every lock object (`vger break-lock`); returns how many.
@@ -225,7 +262,7 @@ impl LeaseRepo {
     fn write(&self, info: &mut LockInfo) -> Result<()> {
         let id = random_bytes::<16>();
         info.key = format!("locks/{}", hex::encode(id));
-        info.expires_ns = now_ns().saturating_add(self.ttl.as_nanos() as i64);
+        info.expires_ns = now_ns().saturating_add(duration_ns(self.ttl));
         let sealed = self.crypter.seal(
             &context(ObjectKind::Lock, &self.repo_id, &id),
             &info.encode(),

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod context;
 pub mod index;
+pub mod liveness;
 pub mod lock;
 pub mod pack;
 pub mod snapshot;

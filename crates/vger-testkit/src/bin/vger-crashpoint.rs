@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     let result = match op {
         "backup" => vger_core::backup(&repo, &backup_opts(src.expect("src"), "data"), &np, &cancel)
             .map(|_| ()),
-        "prune" => vger_core::prune(
+        "prune" => vger_core::plan_prune(
             &repo,
             &PruneOptions {
                 policy: RetentionPolicy {
@@ -38,8 +38,9 @@ fn main() -> ExitCode {
                 ..Default::default()
             },
         )
+        .and_then(|plan| vger_core::prune(&repo, &plan))
         .map(|_| ()),
-        "compact" => vger_core::compact(
+        "compact" => vger_core::plan_compact(
             &repo,
             &CompactOptions {
                 threshold_pct: 0.0,
@@ -49,17 +50,15 @@ fn main() -> ExitCode {
             &np,
             &cancel,
         )
+        .and_then(|plan| vger_core::compact(&repo, plan, &np, &cancel))
         .map(|_| ()),
-        "repair" => vger_core::repair(
-            &repo,
-            &RepairOptions {
-                verify_data: true,
-                dry_run: false,
-            },
-            &np,
-            &cancel,
-        )
-        .map(|_| ()),
+        // Planned, applied and checked, as the binding's `repair` does.
+        "repair" => {
+            vger_core::plan_repair(&repo, &RepairOptions { verify_data: true }, &np, &cancel)
+                .and_then(|plan| vger_core::repair(&repo, plan, &cancel))
+                .and_then(|()| vger_core::check(&repo, &Default::default(), &np, &cancel))
+                .map(|_| ())
+        }
         other => panic!("unknown operation {other}"),
     };
     let ops = backend.ops();

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use vger_types::ChunkId;
 
+use crate::clock::{NS_PER_SEC, ns_from_stat};
 use crate::repo::index::ChunkIndex;
 
 const MAGIC: &[u8; 8] = b"VGERFC01";
@@ -45,8 +46,8 @@ impl Identity {
             dev: m.dev(),
             ino: m.ino(),
             size: m.len(),
-            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+            mtime_ns: ns_from_stat(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns_from_stat(m.ctime(), m.ctime_nsec()),
         }
     }
 }
@@ -107,7 +108,7 @@ impl FileCache {
             .and_then(|b| parse(&b, key))
             .unwrap_or_default();
         let loaded = !old.is_empty();
-        let new = Writer::create(file, key, start_ns - start_ns.rem_euclid(1_000_000_000)).ok();
+        let new = Writer::create(file, key, start_ns - start_ns.rem_euclid(NS_PER_SEC)).ok();
         FileCache { old, loaded, new }
     }
 

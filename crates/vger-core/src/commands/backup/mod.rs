@@ -3,6 +3,7 @@
 //! unreferenced packs or an index segment over existing packs, never a broken snapshot.
 
 mod filecache;
+mod filter;
 mod pipeline;
 mod source;
 mod walk;
@@ -13,6 +14,7 @@ use std::time::Instant;
 use vger_types::{Result, SnapshotId, VgerError};
 
 use crate::cancel::CancelToken;
+use crate::clock;
 use crate::compress::Compression;
 use crate::progress::{Progress, Warning};
 use crate::repo::Repository;
@@ -20,8 +22,8 @@ use crate::repo::index::seal_segment;
 use crate::repo::lock::LockKind;
 use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
 use filecache::FileCache;
+pub use filter::SourceFilter;
 use pipeline::Uploader;
-pub use walk::SourceFilter;
 use walk::Walker;
 
 #[derive(Debug, Clone)]
@@ -78,7 +80,7 @@ pub fn backup(
     // Taking the lease reloads the index if a compaction ran since the repository was opened,
     // so the backup deduplicates against what exists now.
     let lease = repo.lease(LockKind::Shared, "backup")?;
-    let start_ns = super::now_ns();
+    let start_ns = clock::now_ns();
     let started = Instant::now();
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -150,7 +152,7 @@ pub fn backup(
         format_version: snapshot::FORMAT_VERSION,
         id: SnapshotId(vger_crypto::random_bytes()),
         start_ns,
-        end_ns: start_ns + i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX),
+        end_ns: start_ns + clock::duration_ns(started.elapsed()),
         hostname: opts.hostname.clone(),
         username: opts.username.clone(),
         label: opts.label.clone(),

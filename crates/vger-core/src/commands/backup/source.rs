@@ -8,7 +8,8 @@ use std::path::{Component, Path, PathBuf};
 
 use vger_types::{ChunkId, Result, VgerError};
 
-use super::walk::{Excludes, SourceFilter, Walker, find};
+use super::filter::{Excludes, SourceFilter};
+use super::walk::{Walker, find};
 use crate::tree::{Content, Kind};
 
 pub fn absolute(p: &Path) -> PathBuf {

@@ -9,110 +9,22 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::rc::Rc;
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use vger_crypto::BlobKind;
 use vger_types::{ChunkId, Result, VgerError};
 
 use super::MAX_WARNINGS;
 use super::filecache::{FileCache, Identity};
+use super::filter::{Excludes, GitIgnores, Verdict};
 use super::pipeline::Uploader;
 use crate::cancel::CancelToken;
 use crate::chunker::{Chunker, StreamError};
+use crate::clock::ns_from_stat;
 use crate::progress::{Event, Progress, Warning};
 use crate::repo::Repository;
 use crate::repo::index::IdMap;
 use crate::repo::snapshot::SnapshotStats;
 use crate::tree::join_path as join;
 use crate::tree::{self, Content, Entry, Kind};
-
-/// What the walk of a source skips or records, besides its exclude patterns.
-#[derive(Debug, Clone)]
-pub struct SourceFilter {
-    /// A directory holding an entry with one of these names is not backed up (a source root
-    /// always is).
-    pub exclude_if_present: Vec<String>,
-    /// Directories on another filesystem than their source root are stored empty (mount points
-    /// are kept, their contents are not); other entries there are skipped.
-    pub one_file_system: bool,
-    /// `.gitignore` files found in the tree exclude what they match, below their directory.
-    pub git_ignore: bool,
-    /// Extended attributes are recorded.
-    pub xattrs: bool,
-}
-
-impl Default for SourceFilter {
-    fn default() -> Self {
-        Self {
-            exclude_if_present: Vec::new(),
-            one_file_system: false,
-            git_ignore: false,
-            xattrs: true,
-        }
-    }
-}
-
-/// The exclusion rules of one source root: gitignore-style patterns, marker files and the
-/// root's filesystem.
-pub struct Excludes {
-    patterns: Option<Gitignore>,
-    markers: Vec<Vec<u8>>,
-    /// The source root's device, when the walk stays on one filesystem.
-    root_dev: Option<u64>,
-    git_ignore: bool,
-}
-
-impl Excludes {
-    pub fn new(root: &Path, patterns: &[String], filter: &SourceFilter) -> Result<Self> {
-        let root_dev = if filter.one_file_system {
-            // The directory walked (a root given as a symlink to a directory is walked through it).
-            let m = fs::metadata(root)
-                .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
-            Some(m.dev())
-        } else {
-            None
-        };
-        let markers = filter
-            .exclude_if_present
-            .iter()
-            .map(|n| n.as_bytes().to_vec())
-            .collect();
-        let mut ex = Self {
-            patterns: None,
-            markers,
-            root_dev,
-            git_ignore: filter.git_ignore,
-        };
-        if patterns.is_empty() {
-            return Ok(ex);
-        }
-        let mut b = GitignoreBuilder::new(root);
-        for p in patterns {
-            b.add_line(None, p)
-                .map_err(|e| VgerError::invalid(format!("exclude pattern {p:?}: {e}")))?;
-        }
-        let g = b
-            .build()
-            .map_err(|e| VgerError::invalid(format!("exclude patterns: {e}")))?;
-        ex.patterns = Some(g);
-        Ok(ex)
-    }
-
-    fn excludes(&self, path: &Path, is_dir: bool) -> bool {
-        self.patterns
-            .as_ref()
-            .is_some_and(|g| g.matched(path, is_dir).is_ignore())
-    }
-
-    /// A directory with these entry names holds a marker file.
-    fn marked(&self, names: &[Vec<u8>]) -> bool {
-        self.markers.iter().any(|m| names.binary_search(m).is_ok())
-    }
-
-    /// The entry lies on another filesystem than the source root.
-    fn foreign(&self, meta: &Metadata) -> bool {
-        self.root_dev.is_some_and(|dev| dev != meta.dev())
-    }
-}
 
 pub struct Walker<'a> {
     repo: &'a Repository,
@@ -132,8 +44,7 @@ pub struct Walker<'a> {
     /// No file cache was loaded: the parent snapshot's trees stand in for it.
     use_parent: bool,
     xattrs: bool,
-    /// The `.gitignore` matchers of the directories being walked, outermost first.
-    gitignores: Vec<Gitignore>,
+    gitignores: GitIgnores,
 }
 
 impl<'a> Walker<'a> {
@@ -167,7 +78,7 @@ impl<'a> Walker<'a> {
             use_parent: use_parent && !cache.loaded(),
             cache,
             xattrs,
-            gitignores: Vec::new(),
+            gitignores: GitIgnores::default(),
         }
     }
 
@@ -244,7 +155,7 @@ impl<'a> Walker<'a> {
         parent: Option<&ChunkId>,
     ) -> Result<ChunkId> {
         let old = self.parent_entries(parent);
-        let pushed = ex.git_ignore && self.push_gitignore(path, &names);
+        let pushed = ex.reads_gitignore() && self.push_gitignore(path, &names);
         let mut entries = Vec::with_capacity(names.len());
         let mut result = Ok(());
         for name in names {
@@ -267,43 +178,16 @@ impl<'a> Walker<'a> {
         self.store_tree(entries)
     }
 
-    /// Loads `dir/.gitignore` when the directory has one; true when a matcher was pushed. A file
-    /// that cannot be read or has bad lines is reported, and its good lines still apply.
+    /// Loads `dir/.gitignore` (see [`GitIgnores::push`]) and reports its problems.
     fn push_gitignore(&mut self, dir: &Path, names: &[Vec<u8>]) -> bool {
-        if names.binary_search(&b".gitignore".to_vec()).is_err() {
-            return false;
-        }
-        let file = dir.join(".gitignore");
-        let mut b = GitignoreBuilder::new(dir);
-        if let Some(err) = b.add(&file) {
-            let msg = format!("{}: {err}", file.display());
-            self.note(&file, &VgerError::invalid(msg));
-        }
-        match b.build() {
-            Ok(g) => {
-                self.gitignores.push(g);
-                true
-            }
-            Err(err) => {
-                let msg = format!("{}: {err}", file.display());
-                self.note(&file, &VgerError::invalid(msg));
-                false
+        let (pushed, problems) = self.gitignores.push(dir, names);
+        if !problems.is_empty() {
+            let file = dir.join(".gitignore");
+            for e in &problems {
+                self.note(&file, e);
             }
         }
-    }
-
-    /// The innermost `.gitignore` with an opinion decides (a `!pattern` re-includes).
-    fn git_ignored(&self, path: &Path, is_dir: bool) -> bool {
-        for g in self.gitignores.iter().rev() {
-            let m = g.matched(path, is_dir);
-            if m.is_ignore() {
-                return true;
-            }
-            if m.is_whitelist() {
-                return false;
-            }
-        }
-        false
+        pushed
     }
 
     /// Describes one filesystem object and stores its content. `None` when excluded or skipped.
@@ -323,21 +207,18 @@ impl<'a> Walker<'a> {
                 return Ok(None);
             }
         };
-        let ft = meta.file_type();
-        if ex.excludes(path, ft.is_dir()) || self.git_ignored(path, ft.is_dir()) {
-            return Ok(None);
-        }
-        if ex.foreign(&meta) {
-            if !ft.is_dir() {
-                return Ok(None);
+        match ex.verdict(path, &meta, &self.gitignores) {
+            Verdict::Skip => return Ok(None),
+            Verdict::MountPoint => {
+                let mut e = self.describe(path, name, &meta);
+                e.kind = Kind::Dir;
+                e.content = Content::Subtree(self.store_tree(Vec::new())?);
+                self.stats.dirs += 1;
+                return Ok(Some(e));
             }
-            // A mount point: the directory is kept, what is mounted on it is not.
-            let mut e = self.describe(path, name, &meta);
-            e.kind = Kind::Dir;
-            e.content = Content::Subtree(self.store_tree(Vec::new())?);
-            self.stats.dirs += 1;
-            return Ok(Some(e));
+            Verdict::Keep => {}
         }
+        let ft = meta.file_type();
         if ft.is_dir() {
             let names = match read_names(path) {
                 Ok(n) => n,
@@ -459,8 +340,8 @@ impl<'a> Walker<'a> {
             gid: meta.gid(),
             user,
             group,
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            mtime_ns: ns_from_stat(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns_from_stat(meta.ctime(), meta.ctime_nsec()),
             size: if meta.is_file() { meta.len() } else { 0 },
             xattrs,
             content: Content::None,

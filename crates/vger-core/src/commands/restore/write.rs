@@ -11,6 +11,7 @@ use nix::sys::stat::{Mode, SFlag, mknod};
 use vger_types::{Result, VgerError};
 
 use super::plan::{Item, Plan, check_rel};
+use crate::clock::split_ns;
 use crate::tree::{Content, Entry, Kind};
 
 pub fn target(dest: &Path, rel: &[u8]) -> PathBuf {
@@ -83,10 +84,8 @@ fn xattrs(path: &Path, e: &Entry) -> Result<()> {
 }
 
 fn mtime(e: &Entry) -> FileTime {
-    FileTime::from_unix_time(
-        e.mtime_ns.div_euclid(1_000_000_000),
-        e.mtime_ns.rem_euclid(1_000_000_000) as u32,
-    )
+    let (secs, nanos) = split_ns(e.mtime_ns);
+    FileTime::from_unix_time(secs, nanos)
 }
 
 /// Metadata of a regular file this restore created (`setgid`: the destination is set-group-ID,

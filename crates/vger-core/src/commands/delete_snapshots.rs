@@ -11,7 +11,7 @@ use crate::repo::lock::LockKind;
 use crate::repo::snapshot::{self, Snapshot};
 
 /// Resolves every reference first: one unknown or ambiguous id removes nothing.
-pub fn plan_forget(repo: &Repository, specs: &[String]) -> Result<Vec<Snapshot>> {
+pub fn plan_delete_snapshots(repo: &Repository, specs: &[String]) -> Result<Vec<Snapshot>> {
     if specs.is_empty() {
         return Err(VgerError::invalid("give at least one snapshot id"));
     }
@@ -28,7 +28,7 @@ pub fn plan_forget(repo: &Repository, specs: &[String]) -> Result<Vec<Snapshot>>
 
 /// Removes the planned snapshot objects; returns how many were removed (one already gone, for
 /// example removed by a concurrent prune, is not an error).
-pub fn forget(repo: &Repository, plan: &[Snapshot]) -> Result<u64> {
+pub fn delete_snapshots(repo: &Repository, plan: &[Snapshot]) -> Result<u64> {
     let _lease = repo.lease(LockKind::Shared, "snapshot delete")?;
     let mut n = 0;
     for s in plan {

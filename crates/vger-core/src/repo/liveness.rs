@@ -1,5 +1,5 @@
-//! Mark phase shared by compact and check: what the snapshots reference, computed from the
-//! snapshots themselves (never from a counter a client could tamper with).
+//! The mark phase of compact: what the snapshots reference, computed from the snapshots
+//! themselves (never from a counter a client could tamper with).
 
 use std::collections::HashSet;
 

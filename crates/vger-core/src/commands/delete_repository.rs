@@ -8,14 +8,17 @@ use vger_types::Result;
 use crate::repo::Repository;
 use crate::repo::lock::LockKind;
 
+/// What deleting the repository removes.
 #[derive(Debug, Clone, Default)]
-pub struct DestroyPlan {
+pub struct DeleteRepositoryPlan {
+    /// Objects in storage, the config included.
     pub objects: u64,
     pub bytes: u64,
 }
 
-pub fn plan_destroy(repo: &Repository) -> Result<DestroyPlan> {
-    let mut plan = DestroyPlan::default();
+/// Counts what [`delete_repository`] would remove (reads only).
+pub fn plan_delete_repository(repo: &Repository) -> Result<DeleteRepositoryPlan> {
+    let mut plan = DeleteRepositoryPlan::default();
     for prefix in ["packs", "index", "snapshots", "keys", "locks"] {
         for o in repo.backend().list_meta(prefix)? {
             plan.objects += 1;
@@ -27,8 +30,8 @@ pub fn plan_destroy(repo: &Repository) -> Result<DestroyPlan> {
     Ok(plan)
 }
 
-pub fn destroy(repo: &Repository) -> Result<DestroyPlan> {
-    let plan = plan_destroy(repo)?;
+/// Removes every object of the repository, under an exclusive lease, and then its location.
+pub fn delete_repository(repo: &Repository) -> Result<()> {
     let lease = repo.lease(LockKind::Exclusive, "delete")?;
     lease.ensure(repo)?;
     let b = repo.backend();
@@ -43,6 +46,5 @@ pub fn destroy(repo: &Repository) -> Result<DestroyPlan> {
         let _ = b.delete(&key);
     }
     b.remove_debris(std::time::Duration::ZERO)?;
-    b.destroy()?;
-    Ok(plan)
+    b.destroy()
 }
