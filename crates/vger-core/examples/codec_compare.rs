@@ -29,6 +29,12 @@
 //! Then the hostile-input checks: forged lengths and counts, allocation per input byte, nesting,
 //! and how each form takes an added field.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a measurement tool: a failure ends the run"
+)]
 // The counting allocator below needs `unsafe impl GlobalAlloc`; this is a measuring tool only.
 #![allow(unsafe_code)]
 

@@ -4,6 +4,12 @@
 //! hand for any value that would let a scan find blob boundaries, and their bodies are tested for
 //! byte frequencies against uniform.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
 mod common;
 
 use std::collections::HashMap;
