@@ -87,11 +87,7 @@ function passcommandError(message: string, cause?: unknown): VgerError {
 }
 
 /** Runs `command` with `sh -c` and returns its trimmed standard output. */
-export function runPasscommand(
-  command: string,
-  timeoutMs = PASSCOMMAND_TIMEOUT_MS,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string> {
+export function runPasscommand(command: string, timeoutMs = PASSCOMMAND_TIMEOUT_MS, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve, reject) => {
     // Own process group, so a timeout also kills whatever the shell started.
     const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env })

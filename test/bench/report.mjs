@@ -15,12 +15,19 @@ if (!dir) {
   console.error('usage: report.mjs RESULTS_DIR [--docs FILE]')
   process.exit(2)
 }
-const rows = readFileSync(path.join(dir, 'runs.csv'), 'utf8').trim().split('\n').slice(1).map((l) => {
-  const [tool, rep, step, rc, wall, user, sys, rss, bytes] = l.split(',')
-  return { tool, rep, step, rc: +rc, wall: +wall, cpu: +user + +sys, user: +user, sys: +sys, rss: +rss, bytes: +bytes }
-})
+const rows = readFileSync(path.join(dir, 'runs.csv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((l) => {
+    const [tool, rep, step, rc, wall, user, sys, rss, bytes] = l.split(',')
+    return { tool, rep, step, rc: +rc, wall: +wall, cpu: +user + +sys, user: +user, sys: +sys, rss: +rss, bytes: +bytes }
+  })
 const env = Object.fromEntries(
-  readFileSync(path.join(dir, 'env.txt'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+  readFileSync(path.join(dir, 'env.txt'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
 )
 
 const median = (xs) => {
@@ -36,10 +43,12 @@ const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–')
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN)
 
 const out = []
-out.push(`Run ${env.date_utc}: ${env.nproc} cores (${env.cpu}), ${env.mem} RAM, kernel ${env.kernel}, ${env.fs}; ` +
-  `vger ${env.vger}, restic ${env.restic ?? '–'}, Borg ${env.borg ?? '–'}. Corpus: ${env.corpus}. ` +
-  `Medians of ${env.reps} interleaved repetitions; load average before ${env.load_before}, after ${env.load_after ?? '?'}` +
-  `${env.restore_cache ? `; restores ${env.restore_cache}` : ''}.`)
+out.push(
+  `Run ${env.date_utc}: ${env.nproc} cores (${env.cpu}), ${env.mem} RAM, kernel ${env.kernel}, ${env.fs}; ` +
+    `vger ${env.vger}, restic ${env.restic ?? '–'}, Borg ${env.borg ?? '–'}. Corpus: ${env.corpus}. ` +
+    `Medians of ${env.reps} interleaved repetitions; load average before ${env.load_before}, after ${env.load_after ?? '?'}` +
+    `${env.restore_cache ? `; restores ${env.restore_cache}` : ''}.`,
+)
 out.push('')
 out.push('| step | tool | wall s (min–max) | CPU s (user + sys) | peak RSS MiB | MB/s | failed |')
 out.push('| --- | --- | --- | --- | --- | --- | --- |')
@@ -51,8 +60,10 @@ for (const [step, name] of Object.entries(STEPS)) {
     const lo = Math.min(...rs.map((r) => r.wall))
     const hi = Math.max(...rs.map((r) => r.wall))
     const mbs = stat(t, step, 'bytes') / 1e6 / w
-    out.push(`| ${name} | ${t} | ${f(w)} (${f(lo)}–${f(hi)}) | ${f(stat(t, step, 'cpu'))} (${f(stat(t, step, 'user'))} + ${f(stat(t, step, 'sys'))}) ` +
-      `| ${f(stat(t, step, 'rss') / 1024, 0)} | ${f(mbs, 0)} | ${rs.filter((r) => r.rc !== 0).length} |`)
+    out.push(
+      `| ${name} | ${t} | ${f(w)} (${f(lo)}–${f(hi)}) | ${f(stat(t, step, 'cpu'))} (${f(stat(t, step, 'user'))} + ${f(stat(t, step, 'sys'))}) ` +
+        `| ${f(stat(t, step, 'rss') / 1024, 0)} | ${f(mbs, 0)} | ${rs.filter((r) => r.rc !== 0).length} |`,
+    )
   }
 }
 out.push('')
@@ -69,7 +80,9 @@ if (tools.includes('vger') && peers.length > 0) {
 out.push('| repository size (MB, allocated) | ' + tools.join(' | ') + ' |')
 out.push('| --- | ' + tools.map(() => '---').join(' | ') + ' |')
 for (const s of ['size-after-a', 'size-after-c']) {
-  out.push(`| ${s === 'size-after-a' ? 'after the first backup' : 'after the third backup'} | ${tools.map((t) => f(stat(t, s, 'bytes') / 1e6, 0)).join(' | ')} |`)
+  out.push(
+    `| ${s === 'size-after-a' ? 'after the first backup' : 'after the third backup'} | ${tools.map((t) => f(stat(t, s, 'bytes') / 1e6, 0)).join(' | ')} |`,
+  )
 }
 const checks = tools.map((t) => {
   const rs = pick(t, 'restore-check')

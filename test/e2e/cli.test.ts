@@ -189,7 +189,8 @@ describe.skipIf(!addonBuilt)(`vger CLI end to end${addonBuilt ? '' : ` — skipp
   it('with several repositories: backs up to all, and restore needs -R', async () => {
     const cfg = path.join(work, 'two.yaml')
     writeFileSync(cfg, 'repositories:\n  - url: ./two-a\n    label: a\n  - url: ./two-b\n    label: b\n')
-    const two = (args: string[]) => runCli(['-c', cfg, ...args], { cwd: work, env: { HOME: home, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast' } })
+    const two = (args: string[]) =>
+      runCli(['-c', cfg, ...args], { cwd: work, env: { HOME: home, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast' } })
     expect((await two(['init'])).code).toBe(0)
     const b = await two(['backup', path.join(src, 'bin'), '--label', 'tools'])
     expect(b.code, b.stderr).toBe(0)
@@ -225,12 +226,16 @@ describe.skipIf(!addonBuilt)(`vger CLI end to end${addonBuilt ? '' : ` — skipp
     }
     const started = Date.now()
     // Interrupt at the first progress event (or after 3 s, if the engine reports none).
-    const r = await vger(['backup', sparse, '--json'], {}, {
-      onSpawn: (child) => setTimeout(() => interrupt(child), 3000),
-      onStderr: (chunk, child) => {
-        if (chunk.includes('"type":"backup"')) interrupt(child)
+    const r = await vger(
+      ['backup', sparse, '--json'],
+      {},
+      {
+        onSpawn: (child) => setTimeout(() => interrupt(child), 3000),
+        onStderr: (chunk, child) => {
+          if (chunk.includes('"type":"backup"')) interrupt(child)
+        },
       },
-    })
+    )
     expect(sent).toBe(true)
     expect(r.code, r.stderr).toBe(130)
     expect(errorCode(r.stderr)).toBe('VGER_CANCELLED')

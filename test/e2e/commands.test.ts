@@ -80,7 +80,9 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
     expect(errorCode(check.stderr)).toBe('VGER_REPO_NOT_FOUND')
     const again = await runCli(['config', '--dest', dest], { cwd: work, env: { HOME: home } })
     expect(again.code).toBe(2)
-    expect(again.stderr).toBe(`vger: error[VGER_USAGE]: ${dest} already exists; edit it, or write the starter config elsewhere with --dest PATH\n`)
+    expect(again.stderr).toBe(
+      `vger: error[VGER_USAGE]: ${dest} already exists; edit it, or write the starter config elsewhere with --dest PATH\n`,
+    )
     const cwdDefault = await runCli(['config'], { cwd: path.dirname(dest), env: { HOME: home } })
     expect(cwdDefault.code).toBe(2) // ./vger.yaml is the default destination, and it exists
   })
@@ -88,7 +90,9 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
   it('a missing repository is reported without asking for a passphrase', async () => {
     const r = await vger(['list'], { VGER_PASSPHRASE: undefined })
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/^vger: error\[VGER_REPO_NOT_FOUND\]: no repository at .*\/repo \(repository "main"\); create it with "vger init"/m)
+    expect(r.stderr).toMatch(
+      /^vger: error\[VGER_REPO_NOT_FOUND\]: no repository at .*\/repo \(repository "main"\); create it with "vger init"/m,
+    )
   })
 
   it('init, then backup -S picks one configured source', async () => {
@@ -140,9 +144,15 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^Snapshots: +3$/m)
     expect(r.stdout).toMatch(/^Deduplicated size: /m)
-    const out = json<{ repositories: { repository: string; encryption: string; chunker: unknown; stats: Record<string, number>; lastSnapshot: { id: string } }[] }>(
-      await vger(['info', '--json']),
-    )
+    const out = json<{
+      repositories: {
+        repository: string
+        encryption: string
+        chunker: unknown
+        stats: Record<string, number>
+        lastSnapshot: { id: string }
+      }[]
+    }>(await vger(['info', '--json']))
     const repo = out.repositories[0]
     expect(repo?.repository).toBe('main')
     expect(repo).toMatchObject({ chunker: { minSize: 256 * 1024, avgSize: 1024 * 1024, maxSize: 4 * 1024 * 1024 } }) // from the config, at init
@@ -154,9 +164,15 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
     expect(repo?.stats.uniqueChunks).toBeGreaterThan(0)
     expect(repo?.stats.packs).toBeGreaterThan(0)
     expect(repo?.stats.compressedBytes).toBeLessThanOrEqual(repo?.stats.storedBytes ?? 0)
-    expect(Object.keys(repo?.stats ?? {}).sort()).toEqual(
-      ['compressedBytes', 'deduplicatedBytes', 'originalBytes', 'packs', 'snapshots', 'storedBytes', 'uniqueChunks'],
-    )
+    expect(Object.keys(repo?.stats ?? {}).sort()).toEqual([
+      'compressedBytes',
+      'deduplicatedBytes',
+      'originalBytes',
+      'packs',
+      'snapshots',
+      'storedBytes',
+      'uniqueChunks',
+    ])
     expect(repo?.lastSnapshot.id).toBe(ids.photos?.[0])
   })
 
@@ -179,7 +195,13 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
   it('snapshot diff shows added, modified and metadata-only changes with size deltas', async () => {
     const [a, b] = ids.docs ?? []
     const r = await vger(['snapshot', 'diff', a ?? '', b ?? '', '--json'])
-    const out = json<{ a: string; b: string; entries: { path: string; change: string; fields: string[]; oldSize?: number; newSize?: number }[]; added: number; modified: number }>(r)
+    const out = json<{
+      a: string
+      b: string
+      entries: { path: string; change: string; fields: string[]; oldSize?: number; newSize?: number }[]
+      added: number
+      modified: number
+    }>(r)
     expect([out.a, out.b]).toEqual([a, b])
     const byPath = Object.fromEntries(out.entries.map((e) => [e.path, e]))
     expect(byPath['new.txt']).toMatchObject({ change: 'added', newSize: 9 })
@@ -240,7 +262,10 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
   it('bare vger runs the full cycle: backup of every source, then prune, compact, check', async () => {
     const r = await vger(['--json'])
     expect(r.code, r.stderr).toBe(0)
-    type Cycle = { backup: { snapshots: { source: string }[]; errors: unknown[] }; repositories: { repository: string; steps: { step: string; status: string }[] }[] }
+    type Cycle = {
+      backup: { snapshots: { source: string }[]; errors: unknown[] }
+      repositories: { repository: string; steps: { step: string; status: string }[] }[]
+    }
     const out = json<Cycle>(r)
     expect(out.backup.snapshots.map((s) => s.source)).toEqual(['docs', 'photos'])
     expect(out.repositories[0]?.steps.map((s) => s.step)).toEqual(['prune', 'compact', 'check'])
@@ -253,7 +278,11 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
   })
 
   it('usage errors exit with 2 and never touch the repository', async () => {
-    for (const args of [['snapshot', 'find', '--type', 'x'], ['snapshot', 'find', '--larger', 'big'], ['snapshot', 'diff', 'latest']]) {
+    for (const args of [
+      ['snapshot', 'find', '--type', 'x'],
+      ['snapshot', 'find', '--larger', 'big'],
+      ['snapshot', 'diff', 'latest'],
+    ]) {
       const r = await vger(args)
       expect(r.code, args.join(' ')).toBe(2)
       expect(errorCode(r.stderr)).toBe('VGER_USAGE')

@@ -130,7 +130,10 @@ describe.skipIf(!addonBuilt)(`concurrent backups, prune and compact${addonBuilt 
     )
 
     // Only VGER_LOCKED is an acceptable failure, and with a 300 s lock wait there should be none.
-    expect(failures.filter((f) => f.error !== 'VGER_LOCKED'), JSON.stringify(failures, null, 2)).toEqual([])
+    expect(
+      failures.filter((f) => f.error !== 'VGER_LOCKED'),
+      JSON.stringify(failures, null, 2),
+    ).toEqual([])
     expect(failures).toEqual([])
     expect(counts.backups).toBeGreaterThanOrEqual(WORKERS * 2)
     expect(counts.prunes).toBeGreaterThan(0)
@@ -142,7 +145,8 @@ describe.skipIf(!addonBuilt)(`concurrent backups, prune and compact${addonBuilt 
     expect(check.stdout).toContain('no problems found')
 
     const list = await vger(['list', '--json'])
-    const snapshots = (JSON.parse(list.stdout) as { repositories: { snapshots: { id: string; label: string }[]; damaged: unknown[] }[] }).repositories[0]
+    const snapshots = (JSON.parse(list.stdout) as { repositories: { snapshots: { id: string; label: string }[]; damaged: unknown[] }[] })
+      .repositories[0]
     expect(snapshots?.damaged).toEqual([])
     const left = snapshots?.snapshots ?? []
     // Prune ran last for every label at most a few backups ago: at least keep_last of each label remain.

@@ -46,7 +46,15 @@ async function setup(configTail: string[] = [], sources: Record<string, Record<s
   const srcLines = Object.keys(sources).flatMap((label) => [`  - path: ${label}`])
   writeFileSync(
     config,
-    ['repositories:', '  - url: ./repo', '    label: main', ...(srcLines.length > 0 ? ['sources:', ...srcLines] : []), 'hostname: e2e', ...configTail, ''].join('\n'),
+    [
+      'repositories:',
+      '  - url: ./repo',
+      '    label: main',
+      ...(srcLines.length > 0 ? ['sources:', ...srcLines] : []),
+      'hostname: e2e',
+      ...configTail,
+      '',
+    ].join('\n'),
   )
   const vger = (args: string[], env: Record<string, string | undefined> = {}, timeoutMs?: number) =>
     runCli(['-c', config, ...args], { cwd: work, env: { HOME: home, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast', ...env }, timeoutMs })
@@ -121,7 +129,14 @@ describe.skipIf(!addonBuilt)(`maintenance end to end${addonBuilt ? '' : ` — sk
     // -S restricts prune to one label.
     const onlyDocs = await vger(['-S', 'docs', 'prune', '--json'])
     expect(onlyDocs.code, onlyDocs.stderr).toBe(0)
-    type Pruned = { repositories: { repository: string; removed: number; applied: boolean; groups: { label: string; decisions: { snapshot: Snap; keep: boolean; reasons: string[] }[] }[] }[] }
+    type Pruned = {
+      repositories: {
+        repository: string
+        removed: number
+        applied: boolean
+        groups: { label: string; decisions: { snapshot: Snap; keep: boolean; reasons: string[] }[] }[]
+      }[]
+    }
     const out = json<Pruned>(onlyDocs).repositories[0]
     expect(out).toMatchObject({ repository: 'main', removed: 1, applied: true })
     expect(out?.groups.map((g) => g.label)).toEqual(['docs'])
@@ -139,8 +154,16 @@ describe.skipIf(!addonBuilt)(`maintenance end to end${addonBuilt ? '' : ` — sk
     if (shim === undefined) ctx.skip('no C compiler to build the clock shim')
     // Two snapshots "taken three days ago": keep_within 1d keeps neither.
     const old = { LD_PRELOAD: shim, VGER_TEST_CLOCK_SHIFT: String(3 * DAY) }
-    const ids = [...(await vger(['backup', '--json'], old).then((r) => json<{ snapshots: { snapshotId: string }[] }>(r).snapshots.map((s) => s.snapshotId)))]
-    ids.push(...(await vger(['backup', '--json'], old).then((r) => json<{ snapshots: { snapshotId: string }[] }>(r).snapshots.map((s) => s.snapshotId))))
+    const ids = [
+      ...(await vger(['backup', '--json'], old).then((r) =>
+        json<{ snapshots: { snapshotId: string }[] }>(r).snapshots.map((s) => s.snapshotId),
+      )),
+    ]
+    ids.push(
+      ...(await vger(['backup', '--json'], old).then((r) =>
+        json<{ snapshots: { snapshotId: string }[] }>(r).snapshots.map((s) => s.snapshotId),
+      )),
+    )
     expect(ids).toHaveLength(2)
 
     const dry = await vger(['prune', '--dry-run', '--list'])
@@ -185,7 +208,16 @@ describe.skipIf(!addonBuilt)(`maintenance end to end${addonBuilt ? '' : ` — sk
     const before = repoListing(repo)
     const dry = await vger(['compact', '--dry-run', '--json'])
     expect(dry.code, dry.stderr).toBe(0)
-    type Compacted = { repositories: { repository: string; applied: boolean; bytesFreed: number; repack: unknown[]; delete: unknown[]; packsDeleted: number }[] }
+    type Compacted = {
+      repositories: {
+        repository: string
+        applied: boolean
+        bytesFreed: number
+        repack: unknown[]
+        delete: unknown[]
+        packsDeleted: number
+      }[]
+    }
     const plan = json<Compacted>(dry).repositories[0]
     expect(plan?.applied).toBe(false)
     expect(plan?.bytesFreed).toBeGreaterThan(big.length / 2)
@@ -222,7 +254,13 @@ describe.skipIf(!addonBuilt)(`maintenance end to end${addonBuilt ? '' : ` — sk
     const [snap] = await backupIds(vger)
     const ok = await vger(['check', '--verify-data', '--json'])
     expect(ok.code, ok.stderr).toBe(0)
-    type Report = { repository: string; ok: boolean; packsRead: number; problems: { object: string; code: string }[]; damaged: { snapshot: Snap; files: string[]; filesTotal: number }[] }
+    type Report = {
+      repository: string
+      ok: boolean
+      packsRead: number
+      problems: { object: string; code: string }[]
+      damaged: { snapshot: Snap; files: string[]; filesTotal: number }[]
+    }
     expect(json<{ repositories: Report[] }>(ok).repositories[0]).toMatchObject({ repository: 'main', ok: true, problems: [], damaged: [] })
 
     // The biggest pack holds the victim's data; damage a byte in its middle.
@@ -256,10 +294,19 @@ describe.skipIf(!addonBuilt)(`maintenance end to end${addonBuilt ? '' : ` — sk
     expect(repoListing(repo)).toEqual(before)
 
     const repaired = await vger(['check', '--repair', '--verify-data', '--json'])
-    type Repair = { repository: string; applied: boolean; packsDamaged: string[]; blobsSalvaged: number; entriesDropped: number; check: Report }
+    type Repair = {
+      repository: string
+      applied: boolean
+      packsDamaged: string[]
+      blobsSalvaged: number
+      entriesDropped: number
+      check: Report
+    }
     const outcome = json<{ repositories: Repair[] }>(repaired).repositories[0]
     expect(outcome?.applied).toBe(true)
-    expect(outcome?.packsDamaged.map((p) => path.basename(pack).startsWith(p) || p.startsWith(path.basename(pack)) || pack.includes(p))).toEqual([true])
+    expect(
+      outcome?.packsDamaged.map((p) => path.basename(pack).startsWith(p) || p.startsWith(path.basename(pack)) || pack.includes(p)),
+    ).toEqual([true])
     expect(outcome?.entriesDropped).toBeGreaterThan(0)
     // The damaged pack is gone; the data it held is not, and the check after the repair still says so.
     expect(existsSync(pack)).toBe(false)
@@ -388,7 +435,11 @@ describe.skipIf(!addonBuilt)(`maintenance end to end${addonBuilt ? '' : ` — sk
     // No passphrase needed: the locks are counted and removed.
     const blind = await vger(['break-lock', '--json'], { VGER_PASSPHRASE: undefined })
     expect(blind.code, blind.stderr).toBe(0)
-    expect(json<{ repositories: { removed: number; applied: boolean; locks?: unknown }[] }>(blind).repositories[0]).toEqual({ repository: 'main', removed: 1, applied: true })
+    expect(json<{ repositories: { removed: number; applied: boolean; locks?: unknown }[] }>(blind).repositories[0]).toEqual({
+      repository: 'main',
+      removed: 1,
+      applied: true,
+    })
     expect(json<Locks>(await vger(['locks', '--json'])).repositories[0]?.locks).toEqual([])
     expect((await vger(['--lock-wait', '1', 'compact'])).code).toBe(0)
 

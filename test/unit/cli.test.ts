@@ -20,7 +20,12 @@ async function vger(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: strin
   let err = ''
   stdout.on('data', (c: Buffer) => (out += c.toString()))
   stderr.on('data', (c: Buffer) => (err += c.toString()))
-  const env: NodeJS.ProcessEnv = { HOME: home, XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'cfg'), ...opts.env }
+  const env: NodeJS.ProcessEnv = {
+    HOME: home,
+    XDG_DATA_HOME: path.join(home, 'data'),
+    XDG_CONFIG_HOME: path.join(home, 'cfg'),
+    ...opts.env,
+  }
   const stdin = new PassThrough()
   const code = await run(['node', 'vger', ...args], { stdout, stderr, stdin, env, cwd, signal: new AbortController().signal })
   return { code, stdout: out, stderr: err, env }
@@ -72,7 +77,10 @@ describe('usage errors exit with 2', () => {
 
   it('calls an unknown command with arguments unknown, not "too many arguments"', async () => {
     const typo = await vger(['restor', 'latest', 'x'])
-    expect([typo.code, typo.stderr]).toEqual([2, "vger: error[VGER_USAGE]: unknown command 'restor' (did you mean 'restore'?; see --help)\n"])
+    expect([typo.code, typo.stderr]).toEqual([
+      2,
+      "vger: error[VGER_USAGE]: unknown command 'restor' (did you mean 'restore'?; see --help)\n",
+    ])
     const missing = await vger(['mount', 'latest'])
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(/^vger: error\[VGER_USAGE\]: unknown command 'mount' \(commands: config, init, backup, /)
@@ -147,7 +155,9 @@ describe('errors exit with 1 and print "vger: error[CODE]: message"', () => {
   it('reports a missing repository before asking for a passphrase (VGER_REPO_NOT_FOUND, next step)', async () => {
     const r = await vger(['list'])
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/^vger: error\[VGER_REPO_NOT_FOUND\]: no repository at .*vger\/repo \(repository "default"\); create it with "vger init"/)
+    expect(r.stderr).toMatch(
+      /^vger: error\[VGER_REPO_NOT_FOUND\]: no repository at .*vger\/repo \(repository "default"\); create it with "vger init"/,
+    )
     expect(r.stderr).not.toMatch(/passphrase/i)
     expect(r.stderr).not.toMatch(/^\s+at /m)
   })
@@ -222,7 +232,9 @@ describe.skipIf(!addonBuilt)(`passphrase sources against a real repository${addo
     const file = config(`encryption:\n  passphrase: "${PASS}"\n  passcommand: "exit 9"\n`)
     const r = await vger(['-c', file, 'list'], { env: { VGER_PASSPHRASE: 'wrong' } })
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stderr).toBe(`vger: warning: the passphrase for repository "main" is stored in plain text in ${file}; prefer encryption.passcommand or VGER_PASSPHRASE\n`)
+    expect(r.stderr).toBe(
+      `vger: warning: the passphrase for repository "main" is stored in plain text in ${file}; prefer encryption.passcommand or VGER_PASSPHRASE\n`,
+    )
     expect(r.stderr).not.toContain(PASS)
   })
 

@@ -102,7 +102,12 @@ describe('every config key', () => {
 
   it('resolves repositories with their locations and overrides (wholesale, no field merge)', () => {
     const [local, remote, nas, rest] = c.repositories
-    expect(local).toMatchObject({ name: 'local', location: { backend: 'local', path: '/backups/local' }, encryption: c.encryption, compression: c.compression })
+    expect(local).toMatchObject({
+      name: 'local',
+      location: { backend: 'local', path: '/backups/local' },
+      encryption: c.encryption,
+      compression: c.compression,
+    })
     expect(local?.hooks).toEqual({ after_backup: ['echo local done'] })
     expect(remote).toMatchObject({
       location: { backend: 's3', endpoint: 'https://minio.lan:9000', bucket: 'bucket', prefix: 'vger', insecure: false },
@@ -114,13 +119,25 @@ describe('every config key', () => {
       schedule: { enabled: true, cron: '0 3 * * *', onStartup: false, jitterSeconds: 0 },
     })
     expect(remote?.schedule.every).toBeUndefined()
-    expect(nas).toMatchObject({ location: { backend: 'sftp', user: 'backup', host: 'nas', port: 2222, path: '/srv/vger' }, backend: { sftpKey: `${HOME}/.ssh/id_ed25519` } })
-    expect(rest).toMatchObject({ location: { backend: 'rest', url: 'https://backup.example.com/repo', insecure: false }, backend: { accessToken: 'tok' } })
+    expect(nas).toMatchObject({
+      location: { backend: 'sftp', user: 'backup', host: 'nas', port: 2222, path: '/srv/vger' },
+      backend: { sftpKey: `${HOME}/.ssh/id_ed25519` },
+    })
+    expect(rest).toMatchObject({
+      location: { backend: 'rest', url: 'https://backup.example.com/repo', insecure: false },
+      backend: { accessToken: 'tok' },
+    })
   })
 
   it('resolves sources: inherited options, own options, hooks as lists, dumps', () => {
     const [notes, db, dumps] = c.sources
-    expect(notes).toMatchObject({ label: 'notes', paths: [`${HOME}/notes`], exclude: ['.cache/'], excludeIfPresent: ['.vgerignore'], oneFileSystem: false })
+    expect(notes).toMatchObject({
+      label: 'notes',
+      paths: [`${HOME}/notes`],
+      exclude: ['.cache/'],
+      excludeIfPresent: ['.vgerignore'],
+      oneFileSystem: false,
+    })
     expect(db).toEqual({
       label: 'databases',
       paths: ['/srv/db'],
@@ -139,7 +156,15 @@ describe('every config key', () => {
 
   it('resolves the top-level sections with units', () => {
     expect(c.chunker).toEqual({ minSize: 256 * 1024, avgSize: 1024 * 1024, maxSize: 4 * 1024 * 1024 })
-    expect(c.retention).toEqual({ keepLast: 2, keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 6, keepYearly: 1, keepWithin: '2d' })
+    expect(c.retention).toEqual({
+      keepLast: 2,
+      keepHourly: 24,
+      keepDaily: 7,
+      keepWeekly: 4,
+      keepMonthly: 6,
+      keepYearly: 1,
+      keepWithin: '2d',
+    })
     expect(c.limits).toEqual({ connections: 4, threads: 2, nice: 10, uploadMibPerSec: 0, downloadMibPerSec: 50 })
     expect(c.schedule).toEqual({ enabled: true, every: 6 * 3600, onStartup: true, jitterSeconds: 300 })
     expect(c.hooks).toEqual({ before: ['echo start'], failed: ['notify-send failed'], finally_check: ['echo checked'] })
@@ -158,29 +183,109 @@ describe('every config key', () => {
 describe('validation of the new sections, with positions', () => {
   it.each([
     ['an unknown retention key', `${REPO}retention:\n  keep_dayly: 3\n`, '4:3: unknown key "keep_dayly" (did you mean "keep_daily"?)'],
-    ['a negative keep count', `${REPO}retention:\n  keep_last: -1\n`, '4:14: expected retention.keep_last to be an integer of at least 0, got a number (-1)'],
-    ['a bad keep_within', `${REPO}retention:\n  keep_within: 2 days\n`, '4:16: expected retention.keep_within to be a duration such as 24h, 7d, 2w, 6m (months) or 1y, got "2 days"'],
-    ['a bad size', `${REPO}chunker:\n  avg_size: 2 lemons\n`, '4:13: expected chunker.avg_size to be a size such as 2MiB, 512KiB or 1048576, got "2 lemons"'],
-    ['chunker sizes out of order', `${REPO}chunker:\n  min_size: 4MiB\n  avg_size: 1MiB\n`, '4:3: chunker.min_size must be from 64 B to 1 MiB, got 4194304 bytes'],
-    ['chunker min above avg', `${REPO}chunker:\n  min_size: 1MiB\n  avg_size: 512KiB\n`, '4:3: chunker sizes must satisfy min_size <= avg_size <= max_size, got 1048576 / 524288 / 8388608 bytes'],
-    ['threads out of range', `${REPO}limits:\n  threads: 500\n`, '4:12: expected limits.threads to be an integer from 0 to 128, got a number (500)'],
+    [
+      'a negative keep count',
+      `${REPO}retention:\n  keep_last: -1\n`,
+      '4:14: expected retention.keep_last to be an integer of at least 0, got a number (-1)',
+    ],
+    [
+      'a bad keep_within',
+      `${REPO}retention:\n  keep_within: 2 days\n`,
+      '4:16: expected retention.keep_within to be a duration such as 24h, 7d, 2w, 6m (months) or 1y, got "2 days"',
+    ],
+    [
+      'a bad size',
+      `${REPO}chunker:\n  avg_size: 2 lemons\n`,
+      '4:13: expected chunker.avg_size to be a size such as 2MiB, 512KiB or 1048576, got "2 lemons"',
+    ],
+    [
+      'chunker sizes out of order',
+      `${REPO}chunker:\n  min_size: 4MiB\n  avg_size: 1MiB\n`,
+      '4:3: chunker.min_size must be from 64 B to 1 MiB, got 4194304 bytes',
+    ],
+    [
+      'chunker min above avg',
+      `${REPO}chunker:\n  min_size: 1MiB\n  avg_size: 512KiB\n`,
+      '4:3: chunker sizes must satisfy min_size <= avg_size <= max_size, got 1048576 / 524288 / 8388608 bytes',
+    ],
+    [
+      'threads out of range',
+      `${REPO}limits:\n  threads: 500\n`,
+      '4:12: expected limits.threads to be an integer from 0 to 128, got a number (500)',
+    ],
     ['nice out of range', `${REPO}limits:\n  nice: 20\n`, '4:9: expected limits.nice to be an integer from -20 to 19, got a number (20)'],
-    ['every and cron together', `${REPO}schedule:\n  every: 1h\n  cron: "0 * * * *"\n`, '4:3: use either "every" or "cron" in schedule, not both'],
-    ['a cron with 4 fields', `${REPO}schedule:\n  cron: "0 3 * *"\n`, '4:9: expected schedule.cron to be a cron expression with 5 fields (minute hour day month weekday), got 4: "0 3 * *"'],
-    ['a cron hour out of range', `${REPO}schedule:\n  cron: "0 25 * * *"\n`, '4:9: schedule.cron: cron hour "25" is out of range 0-23 in "0 25 * * *"'],
-    ['a bad interval', `${REPO}schedule:\n  every: 1w\n`, '4:10: expected schedule.every to be an interval such as 30m (minutes), 6h or 1d, got "1w"'],
+    [
+      'every and cron together',
+      `${REPO}schedule:\n  every: 1h\n  cron: "0 * * * *"\n`,
+      '4:3: use either "every" or "cron" in schedule, not both',
+    ],
+    [
+      'a cron with 4 fields',
+      `${REPO}schedule:\n  cron: "0 3 * *"\n`,
+      '4:9: expected schedule.cron to be a cron expression with 5 fields (minute hour day month weekday), got 4: "0 3 * *"',
+    ],
+    [
+      'a cron hour out of range',
+      `${REPO}schedule:\n  cron: "0 25 * * *"\n`,
+      '4:9: schedule.cron: cron hour "25" is out of range 0-23 in "0 25 * * *"',
+    ],
+    [
+      'a bad interval',
+      `${REPO}schedule:\n  every: 1w\n`,
+      '4:10: expected schedule.every to be an interval such as 30m (minutes), 6h or 1d, got "1w"',
+    ],
     ['a boolean that is a string', `${REPO}one_file_system: "yes"\n`, '3:18: expected one_file_system to be true or false, got "yes"'],
-    ['an unknown hook', `${REPO}hooks:\n  before_restore: x\n`, '4:3: unknown key "before_restore"; valid keys in hooks: before, after, failed, finally, before_backup, after_backup, failed_backup, finally_backup, before_prune, after_prune, failed_prune, finally_prune, before_compact, after_compact, failed_compact, finally_compact, before_check, after_check, failed_check, finally_check'],
-    ['a command hook on a source', `${REPO}sources:\n  - path: /a\n    hooks:\n      before_backup: x\n`, '6:7: unknown key "before_backup"; valid keys in sources[0].hooks: before, after, failed, finally'],
+    [
+      'an unknown hook',
+      `${REPO}hooks:\n  before_restore: x\n`,
+      '4:3: unknown key "before_restore"; valid keys in hooks: before, after, failed, finally, before_backup, after_backup, failed_backup, finally_backup, before_prune, after_prune, failed_prune, finally_prune, before_compact, after_compact, failed_compact, finally_compact, before_check, after_check, failed_check, finally_check',
+    ],
+    [
+      'a command hook on a source',
+      `${REPO}sources:\n  - path: /a\n    hooks:\n      before_backup: x\n`,
+      '6:7: unknown key "before_backup"; valid keys in sources[0].hooks: before, after, failed, finally',
+    ],
     ['a hook that is a mapping', `${REPO}hooks:\n  before: {a: b}\n`, '4:11: expected hooks.before to be a string, got a mapping'],
-    ['an unsupported URL scheme', 'repositories:\n  - url: ftp://host/x\n', '2:10: repositories[0].url: unsupported URL scheme "ftp://" in "ftp://host/x"; expected a local path, file:///path, s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path or https://host/path'],
-    ['an S3 URL without bucket', 'repositories:\n  - url: s3://host\n', '2:10: repositories[0].url: "s3://host": an S3 URL needs a host and a bucket: s3://host[:port]/bucket[/prefix]'],
-    ['plain http without consent', 'repositories:\n  - url: http://nas/repo\n', '2:10: repositories[0].url uses plain http; set "allow_insecure_http: true" in repositories[0] to accept that (credentials and metadata travel unencrypted)'],
-    ['a source naming an unknown repository', 'repositories:\n  - url: /a\n    label: usb\nsources:\n  - path: /x\n    repos: [ubs]\n', '6:13: sources[0].repos names "ubs", which is not a repository label (did you mean "usb"?)'],
-    ['a dump name with a slash', `${REPO}sources:\n  - label: d\n    command_dumps:\n      - name: a/b\n        command: x\n`, '6:15: sources[0].command_dumps[0].name "a/b" must be a plain file name (no "/" or "\\")'],
-    ['a dump-only source without label', `${REPO}sources:\n  - command_dumps:\n      - {name: a, command: x}\n`, '4:5: sources[0] has only command dumps: give it a "label"'],
-    ['a duplicate dump name', `${REPO}sources:\n  - label: d\n    command_dumps:\n      - {name: a, command: x}\n      - {name: a, command: y}\n`, '7:16: duplicate name "a" in sources[0].command_dumps (first used at line 6)'],
-    ['a repository schedule with a cadence but not enabled', 'repositories:\n  - url: /a\n    schedule:\n      every: 1h\n', '4:7: repositories[0].schedule sets "every" or "cron" but not "enabled: true"; add it, or remove the cadence'],
+    [
+      'an unsupported URL scheme',
+      'repositories:\n  - url: ftp://host/x\n',
+      '2:10: repositories[0].url: unsupported URL scheme "ftp://" in "ftp://host/x"; expected a local path, file:///path, s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path or https://host/path',
+    ],
+    [
+      'an S3 URL without bucket',
+      'repositories:\n  - url: s3://host\n',
+      '2:10: repositories[0].url: "s3://host": an S3 URL needs a host and a bucket: s3://host[:port]/bucket[/prefix]',
+    ],
+    [
+      'plain http without consent',
+      'repositories:\n  - url: http://nas/repo\n',
+      '2:10: repositories[0].url uses plain http; set "allow_insecure_http: true" in repositories[0] to accept that (credentials and metadata travel unencrypted)',
+    ],
+    [
+      'a source naming an unknown repository',
+      'repositories:\n  - url: /a\n    label: usb\nsources:\n  - path: /x\n    repos: [ubs]\n',
+      '6:13: sources[0].repos names "ubs", which is not a repository label (did you mean "usb"?)',
+    ],
+    [
+      'a dump name with a slash',
+      `${REPO}sources:\n  - label: d\n    command_dumps:\n      - name: a/b\n        command: x\n`,
+      '6:15: sources[0].command_dumps[0].name "a/b" must be a plain file name (no "/" or "\\")',
+    ],
+    [
+      'a dump-only source without label',
+      `${REPO}sources:\n  - command_dumps:\n      - {name: a, command: x}\n`,
+      '4:5: sources[0] has only command dumps: give it a "label"',
+    ],
+    [
+      'a duplicate dump name',
+      `${REPO}sources:\n  - label: d\n    command_dumps:\n      - {name: a, command: x}\n      - {name: a, command: y}\n`,
+      '7:16: duplicate name "a" in sources[0].command_dumps (first used at line 6)',
+    ],
+    [
+      'a repository schedule with a cadence but not enabled',
+      'repositories:\n  - url: /a\n    schedule:\n      every: 1h\n',
+      '4:7: repositories[0].schedule sets "every" or "cron" but not "enabled: true"; add it, or remove the cadence',
+    ],
   ])('%s', (_, text, expected) => {
     expect(problems(text)).toEqual([expected])
   })
@@ -210,10 +315,14 @@ describe('env_file and ${VAR}', () => {
     const dir = tempDir()
     const file = path.join(dir, 'vger.yaml')
     writeFileSync(file, 'env_file: [missing.env]\nrepositories:\n  - url: /r\n')
-    expect(() => loadConfig({ configFile: file, env: {}, cwd: dir, home: HOME })).toThrow(`${file}:1:12: env_file ${path.join(dir, 'missing.env')} does not exist`)
+    expect(() => loadConfig({ configFile: file, env: {}, cwd: dir, home: HOME })).toThrow(
+      `${file}:1:12: env_file ${path.join(dir, 'missing.env')} does not exist`,
+    )
     writeFileSync(path.join(dir, 'bad.env'), 'OK=1\nnot a line\n')
     writeFileSync(file, 'env_file: bad.env\nrepositories:\n  - url: /r\n')
-    expect(() => loadConfig({ configFile: file, env: {}, cwd: dir, home: HOME })).toThrow(`${path.join(dir, 'bad.env')}:2:1: expected KEY=VALUE`)
+    expect(() => loadConfig({ configFile: file, env: {}, cwd: dir, home: HOME })).toThrow(
+      `${path.join(dir, 'bad.env')}:2:1: expected KEY=VALUE`,
+    )
   })
 
   it('names an unset ${VAR} with its file, line and column', () => {
@@ -258,7 +367,9 @@ describe('units', () => {
   it('parses every repository URL form', () => {
     expect(parseRepositoryUrl('/r')).toEqual({ value: { backend: 'local', path: '/r' } })
     expect(parseRepositoryUrl('file:///mnt/r')).toEqual({ value: { backend: 'local', path: '/mnt/r' } })
-    expect(parseRepositoryUrl('s3+http://minio:9000/b')).toEqual({ value: { backend: 's3', endpoint: 'http://minio:9000', bucket: 'b', prefix: '', insecure: true } })
+    expect(parseRepositoryUrl('s3+http://minio:9000/b')).toEqual({
+      value: { backend: 's3', endpoint: 'http://minio:9000', bucket: 'b', prefix: '', insecure: true },
+    })
     expect(parseRepositoryUrl('sftp://host/data')).toEqual({ value: { backend: 'sftp', host: 'host', path: '/data' } })
     expect(parseRepositoryUrl('file://server/share')).toHaveProperty('error')
     expect(parseRepositoryUrl('sftp://u:pw@host/x')).toHaveProperty('error')

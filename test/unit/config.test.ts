@@ -57,18 +57,46 @@ describe('config validation errors carry line:col', () => {
       `${REPO}encryption:\n  colour: red\n`,
       '4:3: unknown key "colour"; valid keys in encryption: mode, passphrase, passcommand',
     ],
-    ['a number where a string is expected', 'repositories:\n  - url: 42\n', '2:10: expected repositories[0].url to be a string, got a number (42); quote it: "42"'],
-    ['an unquoted numeric label', `${REPO}    label: 2024\n`, '3:12: expected repositories[0].label to be a string, got a number (2024); quote it: "2024"'],
+    [
+      'a number where a string is expected',
+      'repositories:\n  - url: 42\n',
+      '2:10: expected repositories[0].url to be a string, got a number (42); quote it: "42"',
+    ],
+    [
+      'an unquoted numeric label',
+      `${REPO}    label: 2024\n`,
+      '3:12: expected repositories[0].label to be a string, got a number (2024); quote it: "2024"',
+    ],
     [
       'an unknown enum value',
       `${REPO}encryption:\n  mode: aes\n`,
       '4:9: expected encryption.mode to be one of auto, aes256gcm, chacha20poly1305, none, got "aes" (did you mean "aes256gcm"?)',
     ],
-    ['a non-string enum value', `${REPO}compression:\n  algorithm: 4\n`, '4:14: expected compression.algorithm to be one of lz4, zstd, none, got a number (4)'],
-    ['an integer out of range', `${REPO}compression:\n  zstd_level: 23\n`, '4:15: expected compression.zstd_level to be an integer from 1 to 22, got a number (23)'],
-    ['a fraction for an integer', `${REPO}compression:\n  zstd_level: 2.5\n`, '4:15: expected compression.zstd_level to be an integer from 1 to 22, got a number (2.5)'],
-    ['a mapping where a list is expected', `${REPO}exclude_patterns:\n  a: b\n`, '4:3: expected exclude_patterns to be a list, got a mapping'],
-    ['a string where a mapping is expected', `${REPO}encryption: aes256gcm\n`, '3:13: expected encryption to be a mapping, got "aes256gcm"'],
+    [
+      'a non-string enum value',
+      `${REPO}compression:\n  algorithm: 4\n`,
+      '4:14: expected compression.algorithm to be one of lz4, zstd, none, got a number (4)',
+    ],
+    [
+      'an integer out of range',
+      `${REPO}compression:\n  zstd_level: 23\n`,
+      '4:15: expected compression.zstd_level to be an integer from 1 to 22, got a number (23)',
+    ],
+    [
+      'a fraction for an integer',
+      `${REPO}compression:\n  zstd_level: 2.5\n`,
+      '4:15: expected compression.zstd_level to be an integer from 1 to 22, got a number (2.5)',
+    ],
+    [
+      'a mapping where a list is expected',
+      `${REPO}exclude_patterns:\n  a: b\n`,
+      '4:3: expected exclude_patterns to be a list, got a mapping',
+    ],
+    [
+      'a string where a mapping is expected',
+      `${REPO}encryption: aes256gcm\n`,
+      '3:13: expected encryption to be a mapping, got "aes256gcm"',
+    ],
     ['a list where a string is expected', `${REPO}hostname: [a, b]\n`, '3:11: expected hostname to be a string, got a list'],
     ['an empty string', `${REPO}hostname: ""\n`, '3:11: expected hostname to be a non-empty string'],
     ['a missing url', 'repositories:\n  - label: x\n', '2:5: missing required key "url" in repositories[0]'],
@@ -83,15 +111,27 @@ describe('config validation errors carry line:col', () => {
       'repositories:\n  - url: /a\n    label: x\n  - url: /b\n    label: x\n',
       '5:12: duplicate label "x" in repositories (first used at line 3)',
     ],
-    ['a source with path and paths', `${REPO}sources:\n  - path: /a\n    paths: [/b]\n    label: ab\n`, '4:5: use either "path" or "paths" in sources[0], not both'],
+    [
+      'a source with path and paths',
+      `${REPO}sources:\n  - path: /a\n    paths: [/b]\n    label: ab\n`,
+      '4:5: use either "path" or "paths" in sources[0], not both',
+    ],
     ['a source with paths but no label', `${REPO}sources:\n  - paths: [/a, /b]\n`, '4:5: "paths" needs a "label" in sources[0]'],
     [
       'a source with neither path nor paths',
       `${REPO}sources:\n  - label: x\n`,
       '4:5: missing required key "path" or "paths" in sources[0] (or "command_dumps" with a "label")',
     ],
-    ['a source that is a number', `${REPO}sources:\n  - 12\n`, '4:5: expected sources[0] to be a path or a mapping with "path" or "paths", got a number (12)'],
-    ['a source exclude that is not a list', `${REPO}sources:\n  - path: /a\n    exclude: "*.tmp"\n`, '5:14: expected sources[0].exclude to be a list, got "*.tmp"'],
+    [
+      'a source that is a number',
+      `${REPO}sources:\n  - 12\n`,
+      '4:5: expected sources[0] to be a path or a mapping with "path" or "paths", got a number (12)',
+    ],
+    [
+      'a source exclude that is not a list',
+      `${REPO}sources:\n  - path: /a\n    exclude: "*.tmp"\n`,
+      '5:14: expected sources[0].exclude to be a list, got "*.tmp"',
+    ],
     [
       'two sources with the same implicit label',
       `${REPO}sources:\n  - path: /a/docs\n  - path: /b/docs\n`,
@@ -162,7 +202,10 @@ compression:
   zstd_level: 19
 hostname: laptop
 `)
-    expect(c.repositories.map((r) => [r.name, r.url])).toEqual([['main', '/r'], ['file:///mnt/usb/repo', 'file:///mnt/usb/repo']])
+    expect(c.repositories.map((r) => [r.name, r.url])).toEqual([
+      ['main', '/r'],
+      ['file:///mnt/usb/repo', 'file:///mnt/usb/repo'],
+    ])
     expect(c.encryption).toEqual({ mode: 'chacha20poly1305', passcommand: 'pass show vger' })
     expect(c.repositories[0]?.encryption).toBe(c.encryption)
     expect(c.compression).toEqual({ algorithm: 'zstd', zstdLevel: 19 })
@@ -258,7 +301,12 @@ describe('config discovery', () => {
 
   it('follows --config, VGER_CONFIG, ./vger.yaml, XDG (or ~/.config), /etc in that order', () => {
     const { dirs, files, write } = layout()
-    const loc = (env: Record<string, string> = {}) => ({ env: { XDG_CONFIG_HOME: dirs.xdg, ...env }, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc })
+    const loc = (env: Record<string, string> = {}) => ({
+      env: { XDG_CONFIG_HOME: dirs.xdg, ...env },
+      cwd: dirs.cwd,
+      home: dirs.home,
+      systemDir: dirs.etc,
+    })
     const found = (flag?: string, env?: Record<string, string>) => findConfigFile(flag, loc(env))?.origin ?? null
 
     expect(found()).toBeNull()
@@ -284,14 +332,18 @@ describe('config discovery', () => {
   it('ignores a relative XDG_CONFIG_HOME, as the XDG spec requires', () => {
     const { dirs, files, write } = layout()
     write('home')
-    expect(findConfigFile(undefined, { env: { XDG_CONFIG_HOME: 'rel' }, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc })?.file).toBe(files.home)
+    expect(findConfigFile(undefined, { env: { XDG_CONFIG_HOME: 'rel' }, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc })?.file).toBe(
+      files.home,
+    )
   })
 
   it('fails when --config or VGER_CONFIG names a missing file', () => {
     const { dirs } = layout()
     const loc = { env: {}, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc }
     expect(() => findConfigFile('missing.yaml', loc)).toThrow(/config file .*missing\.yaml \(from --config\) does not exist/)
-    expect(() => findConfigFile(undefined, { ...loc, env: { VGER_CONFIG: '/nope.yaml' } })).toThrow(/\/nope\.yaml \(from VGER_CONFIG\) does not exist/)
+    expect(() => findConfigFile(undefined, { ...loc, env: { VGER_CONFIG: '/nope.yaml' } })).toThrow(
+      /\/nope\.yaml \(from VGER_CONFIG\) does not exist/,
+    )
   })
 
   it('uses the embedded default when no file exists', () => {
@@ -318,8 +370,18 @@ describe('config discovery', () => {
 
   it('gives the embedded default the same top-level defaults as a file that sets nothing', () => {
     const { dirs } = layout()
-    const { file: _none, repositories: _builtIn, cacheDir: _cache, ...embedded } = loadConfig({ env: {}, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc })
-    const { file: _file, repositories: _given, cacheDir: _dir, ...fromFile } = parseConfig(REPO, path.join(dirs.cwd, 'vger.yaml'), { env: {}, home: dirs.home })
+    const {
+      file: _none,
+      repositories: _builtIn,
+      cacheDir: _cache,
+      ...embedded
+    } = loadConfig({ env: {}, cwd: dirs.cwd, home: dirs.home, systemDir: dirs.etc })
+    const {
+      file: _file,
+      repositories: _given,
+      cacheDir: _dir,
+      ...fromFile
+    } = parseConfig(REPO, path.join(dirs.cwd, 'vger.yaml'), { env: {}, home: dirs.home })
     expect(embedded).toEqual(fromFile)
     expect(embedded.xattrs).toBe(true)
   })
@@ -331,14 +393,20 @@ describe('repository selection (-R)', () => {
 
   it('selects all, or insists on one when a command needs one', () => {
     expect(selectRepositories(two, undefined, 'all', opts).map((r) => r.name)).toEqual(['a', '/r/b'])
-    expect(() => selectRepositories(two, undefined, 'one', opts)).toThrow(/2 repositories are configured \(a, \/r\/b\); pick one with -R LABEL/)
+    expect(() => selectRepositories(two, undefined, 'one', opts)).toThrow(
+      /2 repositories are configured \(a, \/r\/b\); pick one with -R LABEL/,
+    )
     expect(selectRepositories(parse(REPO), undefined, 'one', opts)).toHaveLength(1)
   })
 
   it('matches a label or a URL, or takes a path as an ad-hoc repository', () => {
     expect(selectRepositories(two, 'a', 'one', opts)[0]?.url).toBe('/r/a')
     expect(selectRepositories(two, '/r/b', 'one', opts)[0]?.name).toBe('/r/b')
-    expect(selectRepositories(two, './other', 'one', opts)[0]).toMatchObject({ url: '/work/other', name: '/work/other', encryption: two.encryption })
+    expect(selectRepositories(two, './other', 'one', opts)[0]).toMatchObject({
+      url: '/work/other',
+      name: '/work/other',
+      encryption: two.encryption,
+    })
   })
 
   it('rejects an unknown label with VGER_USAGE', () => {

@@ -48,7 +48,9 @@ describe('prune options', () => {
   })
 
   it('group_by is refused on a source (grouping belongs to the whole prune)', () => {
-    expect(() => load('repositories: [{url: /r}]\nsources:\n  - path: /a\n    retention: {keep_last: 1, group_by: [host]}\n')).toThrow(/group_by/)
+    expect(() => load('repositories: [{url: /r}]\nsources:\n  - path: /a\n    retention: {keep_last: 1, group_by: [host]}\n')).toThrow(
+      /group_by/,
+    )
   })
 
   it('knows when there is no rule at all (group_by alone is not a rule)', () => {

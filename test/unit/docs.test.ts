@@ -48,7 +48,14 @@ function commands(cmd: Command, prefix: string[] = []): { name: string; cmd: Com
 }
 
 const program = buildProgram(
-  { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: '/', signal: new AbortController().signal },
+  {
+    stdout: new PassThrough(),
+    stderr: new PassThrough(),
+    stdin: new PassThrough(),
+    env: {},
+    cwd: '/',
+    signal: new AbortController().signal,
+  },
   async () => {},
 )
 
@@ -82,7 +89,19 @@ describe('docs/commands.md', () => {
 
   it('finds the whole tree', () => {
     expect(all.map((c) => c.name)).toEqual(
-      expect.arrayContaining(['config', 'init', 'backup', 'list', 'info', 'restore', 'snapshot list', 'snapshot info', 'snapshot find', 'snapshot diff', 'key change-passphrase']),
+      expect.arrayContaining([
+        'config',
+        'init',
+        'backup',
+        'list',
+        'info',
+        'restore',
+        'snapshot list',
+        'snapshot info',
+        'snapshot find',
+        'snapshot diff',
+        'key change-passphrase',
+      ]),
     )
   })
 
@@ -107,7 +126,12 @@ describe('docs/commands.md', () => {
 
 describe('docs/json.md', () => {
   const text = doc('json.md')
-  it.each(['', ...commands(program).filter((c) => c.leaf).map((c) => ` ${c.name}`)])('describes `vger%s --json`', (name) => {
+  it.each([
+    '',
+    ...commands(program)
+      .filter((c) => c.leaf)
+      .map((c) => ` ${c.name}`),
+  ])('describes `vger%s --json`', (name) => {
     expect(section(text, `## \`vger${name}\``), `a "## \`vger${name}\`" section`).toBeDefined()
   })
 })

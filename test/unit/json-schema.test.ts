@@ -74,7 +74,10 @@ describe('valid configs pass both vger and the JSON Schema', () => {
   it.each([
     ['plain path sources and hooks as lists', `${REPO}sources: [~/a, /b]\nhooks:\n  before: [a, b]\n  after_backup: c\n`],
     ['sizes as numbers and text', `${REPO}chunker: {min_size: 65536, avg_size: 1.5M, max_size: " 8 mib "}\n`],
-    ['durations as numbers and text', `${REPO}retention: {keep_within: 7, group_by: []}\nsources:\n  - path: /a\n    retention: {keep_within: 36H}\n`],
+    [
+      'durations as numbers and text',
+      `${REPO}retention: {keep_within: 7, group_by: []}\nsources:\n  - path: /a\n    retention: {keep_within: 36H}\n`,
+    ],
     ['a cron schedule', `${REPO}schedule: {enabled: true, cron: "*/15 2-4 * * mon-fri"}\n`],
     ['an interval in seconds', `${REPO}schedule: {every: 90s, on_startup: true}\n`],
     ['env_file as a list, paths with a label', `env_file: [a.env, b.env]\n${REPO}sources:\n  - paths: [/a, /b]\n    label: both\n`],

@@ -27,7 +27,16 @@ describe('formatters', () => {
   })
 
   it('aligns table columns', () => {
-    expect(formatTable(['A', 'Num'], [['x', '1'], ['long', '100']], ['left', 'right'])).toBe('A     Num\nx       1\nlong  100')
+    expect(
+      formatTable(
+        ['A', 'Num'],
+        [
+          ['x', '1'],
+          ['long', '100'],
+        ],
+        ['left', 'right'],
+      ),
+    ).toBe('A     Num\nx       1\nlong  100')
   })
 
   it('renders a progress line', () => {
@@ -53,7 +62,11 @@ describe('formatters', () => {
     expect(written[0]).toMatch(/^\r\x1b\[2Krestore x: \[#{10}-{10}\] 50%, 1\/2 files/)
     expect(written.at(-1)).toBe('\r\x1b[2K')
     const quiet: string[] = []
-    const pipe = progressDisplay(new Output({ write: () => true }, { write: (s: string) => quiet.push(s) }, { json: false, quiet: false, verbose: 0 }), 't', {})
+    const pipe = progressDisplay(
+      new Output({ write: () => true }, { write: (s: string) => quiet.push(s) }, { json: false, quiet: false, verbose: 0 }),
+      't',
+      {},
+    )
     expect(pipe.onProgress).toBeUndefined()
     pipe.finish()
     expect(quiet).toEqual([])
@@ -61,14 +74,28 @@ describe('formatters', () => {
 
   it('emits JSON progress lines with --json', () => {
     const lines: string[] = []
-    const display = progressDisplay(new Output({ write: () => true }, { write: (s: string) => lines.push(s) }, { json: true, quiet: false, verbose: 0 }), 't', { repository: 'r' })
+    const display = progressDisplay(
+      new Output({ write: () => true }, { write: (s: string) => lines.push(s) }, { json: true, quiet: false, verbose: 0 }),
+      't',
+      { repository: 'r' },
+    )
     display.onProgress?.({ type: 'backup', files: 1, bytes: 2, newBytes: 2 })
     expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([{ type: 'backup', files: 1, bytes: 2, newBytes: 2, repository: 'r' }])
   })
 })
 
 describe('vger list rendering', () => {
-  const stats = { files: 1234, dirs: 3, symlinks: 0, others: 0, bytes: 5 * 1024 * 1024, newChunks: 0, newBytes: 0, storedBytes: 0, skipped: 0 }
+  const stats = {
+    files: 1234,
+    dirs: 3,
+    symlinks: 0,
+    others: 0,
+    bytes: 5 * 1024 * 1024,
+    newChunks: 0,
+    newBytes: 0,
+    storedBytes: 0,
+    skipped: 0,
+  }
   const snap = (id: string, partial = false): SnapshotSummary => ({
     id,
     time: '2026-01-05T14:03:22Z',

@@ -160,7 +160,10 @@ describe('Repository (errors of the addon)', () => {
     await expect(repo.stats()).rejects.toMatchObject({ name: 'VgerError', code: 'VGER_IO', message: 'cannot list packs' })
     await expect(repo.diff('a', 'b')).rejects.toMatchObject({ code: 'VGER_SNAPSHOT_NOT_FOUND' })
     await expect(repo.restore({ snapshot: 'latest', dest: '/d' })).rejects.toMatchObject({ code: 'VGER_DEST_NOT_EMPTY' })
-    await expect(repo.compact()).rejects.toMatchObject({ code: 'VGER_LOCKED', message: expect.stringContaining('locked by backup') as string })
+    await expect(repo.compact()).rejects.toMatchObject({
+      code: 'VGER_LOCKED',
+      message: expect.stringContaining('locked by backup') as string,
+    })
     await expect(repo.check()).rejects.toMatchObject({ code: 'VGER_LOCK_LOST' })
     await expect(Repository.init({ url: '/r', encryption: 'none' })).rejects.toMatchObject({ code: 'VGER_REPO_EXISTS' })
   })

@@ -63,7 +63,10 @@ export function packageVersion(): string {
 
 /** A usage error line, as commander's own errors are printed. */
 export function usageError(text: string): string {
-  const message = text.replace(/^error: /, '').trim().replaceAll('\n', ' ')
+  const message = text
+    .replace(/^error: /, '')
+    .trim()
+    .replaceAll('\n', ' ')
   return `vger: error[VGER_USAGE]: ${message} (see --help)\n`
 }
 
@@ -113,10 +116,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
         'Without a command: the full cycle for every repository (backup of all sources, prune, compact, check).',
     )
     .version(packageVersion(), '-V, --version', 'print the version')
-    .option(
-      '-c, --config <path>',
-      'config file (default: $VGER_CONFIG, ./vger.yaml, ~/.config/vger/config.yaml, /etc/vger/config.yaml)',
-    )
+    .option('-c, --config <path>', 'config file (default: $VGER_CONFIG, ./vger.yaml, ~/.config/vger/config.yaml, /etc/vger/config.yaml)')
     .option('-R, --repo <label|url>', 'repository label or URL (default: every configured repository)')
     .option('-S, --source <label>', 'source label: restricts backup, list, find and "latest" (repeatable)', collect)
     .option('--json', 'print the result as JSON on stdout, progress as JSON lines on stderr')

@@ -69,9 +69,7 @@ export function progressLine(title: string, e: Exclude<ProgressEvent, { type: 'w
     const fraction = Math.min(1, e.bytes / e.totalBytes)
     const pct = Math.floor(fraction * 100)
     const files =
-      e.totalFiles > 0
-        ? `${e.files.toLocaleString('en-US')}/${formatCount(e.totalFiles, 'file')}`
-        : formatCount(e.files, 'file')
+      e.totalFiles > 0 ? `${e.files.toLocaleString('en-US')}/${formatCount(e.totalFiles, 'file')}` : formatCount(e.files, 'file')
     const eta = perSecond > 0 && e.bytes < e.totalBytes ? `, ETA ${formatEta((e.totalBytes - e.bytes) / perSecond)}` : ''
     return `${title}: ${bar(fraction)} ${pct}%, ${files}, ${formatBytes(e.bytes)} of ${formatBytes(e.totalBytes)}, ${rate}${eta}`
   }

@@ -28,9 +28,7 @@ export function promptHidden(question: string, { input, output }: PromptStreams)
       fn()
     }
     rl.on('SIGINT', () => finish(() => reject(new VgerError('VGER_CANCELLED', 'interrupted at the passphrase prompt'))))
-    rl.on('close', () =>
-      finish(() => reject(new VgerError('VGER_PASSPHRASE_REQUIRED', 'no passphrase entered (end of input)'))),
-    )
+    rl.on('close', () => finish(() => reject(new VgerError('VGER_PASSPHRASE_REQUIRED', 'no passphrase entered (end of input)'))))
     rl.question(question, (answer) => finish(() => resolve(answer)))
     muted = true
   })

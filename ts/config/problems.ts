@@ -21,8 +21,7 @@ export class ConfigError extends VgerError {
 
   constructor(problemsOrMessage: readonly ConfigProblem[] | string, options?: { cause?: unknown }) {
     const problems = typeof problemsOrMessage === 'string' ? [] : problemsOrMessage
-    const message =
-      typeof problemsOrMessage === 'string' ? problemsOrMessage : problemsOrMessage.map(formatProblem).join('\n')
+    const message = typeof problemsOrMessage === 'string' ? problemsOrMessage : problemsOrMessage.map(formatProblem).join('\n')
     super('VGER_CONFIG', message, options)
     this.problems = problems
   }
@@ -30,7 +29,9 @@ export class ConfigError extends VgerError {
 
 /** Edit distance with adjacent transpositions (optimal string alignment), for "did you mean" hints. */
 function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  )
   const at = (i: number, j: number): number => d[i]?.[j] ?? 0
   for (let i = 1; i <= a.length; i++) {
     const row = d[i] ?? []

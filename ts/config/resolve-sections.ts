@@ -1,14 +1,6 @@
 /** Raw (snake_case) sections → resolved (camelCase) ones, with the defaults declared in schema.ts. */
 import type { ChunkerParams } from '../repository.js'
-import {
-  type RawHooks,
-  chunkerShape,
-  compressionShape,
-  encryptionShape,
-  limitsShape,
-  retentionShape,
-  scheduleShape,
-} from './schema.js'
+import { type RawHooks, chunkerShape, compressionShape, encryptionShape, limitsShape, retentionShape, scheduleShape } from './schema.js'
 import { type Infer, resolveSection } from './shape.js'
 import type { CompressionConfig, EncryptionConfig, HooksConfig, LimitsConfig, RetentionConfig, ScheduleConfig } from './types.js'
 

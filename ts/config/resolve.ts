@@ -11,16 +11,7 @@ import type { Env } from './interpolate.js'
 import { DEFAULT_REPOSITORY_LABEL, NO_SOURCE_DEFAULTS, defaultCacheDir } from './defaults.js'
 import { defaultRepositoryPath, expandHome } from './paths.js'
 import { type ConfigProblem, ConfigError, type Position } from './problems.js'
-import {
-  chunkerOf,
-  chunkerProblem,
-  compressionOf,
-  encryptionOf,
-  hooksOf,
-  limitsOf,
-  retentionOf,
-  scheduleOf,
-} from './resolve-sections.js'
+import { chunkerOf, chunkerProblem, compressionOf, encryptionOf, hooksOf, limitsOf, retentionOf, scheduleOf } from './resolve-sections.js'
 import { inertKeys } from './inert.js'
 import { resolveSources } from './resolve-sources.js'
 import { type RawConfig, type RawRepository, backendShape } from './schema.js'
@@ -95,9 +86,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
     gitIgnore: defaults.gitIgnore,
     xattrs: defaults.xattrs,
     cacheDir:
-      raw.cache_dir === undefined
-        ? defaultCacheDir(ctx.env ?? {}, ctx.home)
-        : path.resolve(baseDir, expandHome(raw.cache_dir, ctx.home)),
+      raw.cache_dir === undefined ? defaultCacheDir(ctx.env ?? {}, ctx.home) : path.resolve(baseDir, expandHome(raw.cache_dir, ctx.home)),
     envFiles: ctx.envFiles ?? [],
     inert: inertKeys(raw, ctx.positions),
   }
@@ -119,7 +108,10 @@ function resolveRepository(
   const location = 'value' in parsed ? parsed.value : undefined
   const key = `repositories[${i}]`
   if (location !== undefined && 'insecure' in location && location.insecure && r.allow_insecure_http !== true) {
-    problem(`${key}.url`, `${key}.url uses plain http; set "allow_insecure_http: true" in ${key} to accept that (credentials and metadata travel unencrypted)`)
+    problem(
+      `${key}.url`,
+      `${key}.url uses plain http; set "allow_insecure_http: true" in ${key} to accept that (credentials and metadata travel unencrypted)`,
+    )
   }
   if (r.schedule !== undefined && (r.schedule.every !== undefined || r.schedule.cron !== undefined) && r.schedule.enabled !== true) {
     problem(`${key}.schedule`, `${key}.schedule sets "every" or "cron" but not "enabled: true"; add it, or remove the cadence`)
@@ -155,7 +147,14 @@ export function defaultConfig(env: Env, home: string): VgerConfig {
   return {
     file: null,
     repositories: [
-      { url, label: DEFAULT_REPOSITORY_LABEL, name: DEFAULT_REPOSITORY_LABEL, location: { backend: 'local', path: url }, ...top, hooks: {} },
+      {
+        url,
+        label: DEFAULT_REPOSITORY_LABEL,
+        name: DEFAULT_REPOSITORY_LABEL,
+        location: { backend: 'local', path: url },
+        ...top,
+        hooks: {},
+      },
     ],
     sources: [],
     excludePatterns: [...NO_SOURCE_DEFAULTS.exclude],

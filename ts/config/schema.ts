@@ -38,10 +38,7 @@ export type HookEvent = (typeof HOOK_EVENTS)[number]
 export type HookCommand = (typeof HOOK_COMMANDS)[number]
 export type HookKey = HookEvent | `${HookEvent}_${HookCommand}`
 /** `before`, …, `finally`, then `before_backup`, …, `finally_check`. */
-export const HOOK_KEYS: readonly HookKey[] = [
-  ...HOOK_EVENTS,
-  ...HOOK_COMMANDS.flatMap((c) => HOOK_EVENTS.map((e) => `${e}_${c}` as const)),
-]
+export const HOOK_KEYS: readonly HookKey[] = [...HOOK_EVENTS, ...HOOK_COMMANDS.flatMap((c) => HOOK_EVENTS.map((e) => `${e}_${c}` as const))]
 export const GROUP_BY_KEYS = ['host', 'label', 'paths'] as const
 export type GroupByKey = (typeof GROUP_BY_KEYS)[number]
 
@@ -52,7 +49,10 @@ const count = int({ min: 0 })
 
 /** For editors: a value written as a whole number, or as text (`pattern`) such as "2MiB" or "7d". */
 const numberOrText = (minimum: number, pattern: string, description: string): JsonSchema => ({
-  anyOf: [{ type: 'integer', minimum }, { type: 'string', pattern }],
+  anyOf: [
+    { type: 'integer', minimum },
+    { type: 'string', pattern },
+  ],
   description,
 })
 const size = <const D extends string>(written: D) => value(parseSize, numberOrText(0, SIZE_PATTERN, SIZE_EXAMPLE), { default: written })

@@ -13,15 +13,7 @@ export type Json = null | boolean | number | string | readonly Json[] | { readon
 /** A JSON Schema (draft-07) fragment. */
 export type JsonSchema = { readonly [key: string]: Json }
 
-export type Shape =
-  | StringShape
-  | IntegerShape
-  | BooleanShape
-  | ValueShape
-  | StringsShape
-  | ListShape
-  | ObjectShape
-  | EitherShape
+export type Shape = StringShape | IntegerShape | BooleanShape | ValueShape | StringsShape | ListShape | ObjectShape | EitherShape
 
 /** A non-empty string, or one of a closed set of words. */
 export interface StringShape<T extends string = string> {
@@ -71,9 +63,7 @@ export interface ListShape<I extends Shape = Shape> {
 export type Fields = Readonly<Record<string, Shape>>
 
 export type ObjectRule<K extends string = string> =
-  | { rule: 'exclusive'; keys: readonly [K, K] }
-  | { rule: 'oneRequired'; keys: readonly K[] }
-  | { rule: 'requires'; key: K; needs: K }
+  { rule: 'exclusive'; keys: readonly [K, K] } | { rule: 'oneRequired'; keys: readonly K[] } | { rule: 'requires'; key: K; needs: K }
 
 /** A mapping with known keys (any other key is an error); `R` are the required ones. */
 export interface ObjectShape<F extends Fields = Fields, R extends string = string> {

@@ -43,14 +43,24 @@ export function parseRepositoryUrl(url: string): Parsed<RepositoryLocation> {
         return { error: `"${url}": an S3 URL needs a host and a bucket: s3://host[:port]/bucket[/prefix]` }
       }
       const insecure = scheme === 's3+http'
-      return { value: { backend: 's3', endpoint: `${insecure ? 'http' : 'https'}://${u.host}`, bucket, prefix: prefix.join('/'), insecure } }
+      return {
+        value: { backend: 's3', endpoint: `${insecure ? 'http' : 'https'}://${u.host}`, bucket, prefix: prefix.join('/'), insecure },
+      }
     }
     case 'sftp': {
       if (u.hostname === '') return { error: `"${url}": an SFTP URL needs a host: sftp://[user@]host[:port]/path` }
       const user = u.username === '' ? undefined : decodeURIComponent(u.username)
       if (u.password !== '') return { error: `"${url}": do not put a password in the URL; use sftp_key` }
       const port = u.port === '' ? undefined : Number(u.port)
-      return { value: { backend: 'sftp', host: u.hostname, path: path === '' ? '/' : path, ...(user === undefined ? {} : { user }), ...(port === undefined ? {} : { port }) } }
+      return {
+        value: {
+          backend: 'sftp',
+          host: u.hostname,
+          path: path === '' ? '/' : path,
+          ...(user === undefined ? {} : { user }),
+          ...(port === undefined ? {} : { port }),
+        },
+      }
     }
     case 'http':
     case 'https':

@@ -129,13 +129,9 @@ function typed(node: Node): unknown {
 function checkInteger(walk: Walk, node: Node, shape: IntegerShape, path: string, at: Position): number | undefined {
   const value = typed(node)
   const { min, max } = shape
-  const range =
-    min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` of at least ${min}` : ''
+  const range = min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` of at least ${min}` : ''
   const inRange =
-    typeof value === 'number' &&
-    Number.isInteger(value) &&
-    (min === undefined || value >= min) &&
-    (max === undefined || value <= max)
+    typeof value === 'number' && Number.isInteger(value) && (min === undefined || value >= min) && (max === undefined || value <= max)
   if (!inRange) {
     return void report(walk, at, `expected ${path} to be an integer${range}, got ${describe(node)}`)
   }
@@ -180,13 +176,7 @@ function checkList(walk: Walk, node: Node, shape: ListShape, path: string, at: P
   })
 }
 
-function checkObject(
-  walk: Walk,
-  node: Node | null,
-  shape: ObjectShape,
-  path: string,
-  at: Position,
-): Record<string, unknown> {
+function checkObject(walk: Walk, node: Node | null, shape: ObjectShape, path: string, at: Position): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   const given = new Set<string>()
   const known = Object.keys(shape.fields)

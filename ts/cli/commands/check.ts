@@ -46,7 +46,10 @@ export async function check(ctx: CliContext, flags: CheckFlags): Promise<ExitCod
     throw new VgerError('VGER_USAGE', '--dry-run goes with --repair (a plain check never changes anything)')
   }
   if (flags.repair === true && flags.readDataSubset !== undefined) {
-    throw new VgerError('VGER_USAGE', '--repair reads every pack; --read-data-subset does not apply to it (use --verify-data to authenticate every blob)')
+    throw new VgerError(
+      'VGER_USAGE',
+      '--repair reads every pack; --read-data-subset does not apply to it (use --verify-data to authenticate every blob)',
+    )
   }
   const repos = ctx.repositories('all')
   const verbose = ctx.options.verbose > 0
@@ -82,18 +85,28 @@ export function checkFailed(repos: string[], flags: CheckFlags = {}): VgerError 
 }
 
 /** The counts, each problem, and for each damaged snapshot the files affected. */
-export function renderCheck(name: string, r: CheckReport, { allFiles = false, after }: { allFiles?: boolean; after?: string } = {}): string {
+export function renderCheck(
+  name: string,
+  r: CheckReport,
+  { allFiles = false, after }: { allFiles?: boolean; after?: string } = {},
+): string {
   const counts = [
     formatCount(r.snapshots, 'snapshot'),
     formatCount(r.trees, 'tree'),
     formatCount(r.chunksReferenced, 'chunk'),
     formatCount(r.packs, 'pack'),
   ]
-  const data = r.packsRead > 0 ? `; data: ${formatCount(r.packsRead, 'pack')} read (${formatBytes(r.bytesRead)}), ${formatCount(r.blobsVerified, 'blob')} verified` : ''
+  const data =
+    r.packsRead > 0
+      ? `; data: ${formatCount(r.packsRead, 'pack')} read (${formatBytes(r.bytesRead)}), ${formatCount(r.blobsVerified, 'blob')} verified`
+      : ''
   const when = after === undefined ? '' : ` (${after})`
   const verdict = r.ok ? 'no problems found' : `${formatCount(r.problems.length, 'problem')} found`
   const lines = [`Check "${name}"${when}: ${counts.join(', ')}${data}: ${verdict}`]
-  if (r.unindexedPacks > 0) lines.push(`  ${formatCount(r.unindexedPacks, 'pack')} not in the index (left by an interrupted backup; compact removes them after the grace period)`)
+  if (r.unindexedPacks > 0)
+    lines.push(
+      `  ${formatCount(r.unindexedPacks, 'pack')} not in the index (left by an interrupted backup; compact removes them after the grace period)`,
+    )
   if (r.hiddenNewer > 0) lines.push(`  ${formatCount(r.hiddenNewer, 'snapshot')} written by a newer vger not checked`)
   for (const p of r.problems) lines.push(`  ${p.object}: ${p.message} [${p.code}]`)
   if (r.damaged.length > 0) {
@@ -115,7 +128,9 @@ export function renderRepair(name: string, o: RepairOutcome): string {
   const lines = [`Repair "${name}": ${formatCount(o.packsScanned, 'pack')} scanned, ${formatCount(o.blobsIndexed, 'blob')} readable`]
   if (o.packsDamaged.length > 0) {
     lines.push(`  damaged packs: ${o.packsDamaged.map((p) => p.slice(0, 12)).join(', ')}`)
-    lines.push(`  ${formatCount(o.blobsDamaged, 'damaged blob')} dropped, ${formatCount(o.blobsSalvaged, 'intact blob')} salvaged into new packs`)
+    lines.push(
+      `  ${formatCount(o.blobsDamaged, 'damaged blob')} dropped, ${formatCount(o.blobsSalvaged, 'intact blob')} salvaged into new packs`,
+    )
   }
   if (o.packsNewer.length > 0) lines.push(`  left alone (written by a newer vger): ${o.packsNewer.map((p) => p.slice(0, 12)).join(', ')}`)
   const index = `index: ${formatCount(o.entriesDropped, 'entry', 'entries')} dropped, ${formatCount(o.entriesAdded, 'entry', 'entries')} added, ${formatCount(o.segmentsReplaced, 'segment')} replaced`

@@ -38,7 +38,9 @@ export async function compact(ctx: CliContext, flags: CompactFlags): Promise<Exi
     const outcome = await runCompact(ctx, repo.name, repository, flags)
     ctx.out.line(renderCompact(repo.name, outcome, { packs: flags.dryRun === true || ctx.options.verbose > 0 }))
     if (outcome.damagedBlobs > 0) {
-      ctx.out.warn(`${formatCount(outcome.damagedBlobs, 'damaged blob')} left out while repacking; run "vger check" to see what they affect`)
+      ctx.out.warn(
+        `${formatCount(outcome.damagedBlobs, 'damaged blob')} left out while repacking; run "vger check" to see what they affect`,
+      )
     }
     return outcome
   })
@@ -58,12 +60,14 @@ export function renderCompact(name: string, o: CompactOutcome, { packs = false }
     `Compact "${name}": ${formatCount(o.packsTotal, 'pack')} (${formatBytes(o.bytesTotal)}) used by ${formatCount(o.snapshots, 'snapshot')}`,
   ]
   const plan: string[] = []
-  if (o.repack.length > 0) plan.push(`repack ${formatCount(o.repack.length, 'pack')} (${formatBytes(sum(o.repack))}, ${formatBytes(o.bytesRepacked)} still used)`)
+  if (o.repack.length > 0)
+    plan.push(`repack ${formatCount(o.repack.length, 'pack')} (${formatBytes(sum(o.repack))}, ${formatBytes(o.bytesRepacked)} still used)`)
   if (o.delete.length > 0) plan.push(`delete ${formatCount(o.delete.length, 'unused pack')} (${formatBytes(sum(o.delete))})`)
   if (o.orphans > 0) plan.push(`delete ${formatCount(o.orphans, 'unindexed pack')} older than the grace period`)
   if (o.segments > 0) plan.push(`consolidate ${formatCount(o.segments, 'index segment')}`)
   lines.push(plan.length === 0 ? '  nothing to do' : `  plan: ${plan.join(', ')}; frees ${formatBytes(o.bytesFreed)}`)
-  if (o.youngOrphans > 0) lines.push(`  left alone: ${formatCount(o.youngOrphans, 'unindexed pack')} younger than the grace period (a backup may be writing it)`)
+  if (o.youngOrphans > 0)
+    lines.push(`  left alone: ${formatCount(o.youngOrphans, 'unindexed pack')} younger than the grace period (a backup may be writing it)`)
   if (packs) {
     for (const p of o.repack) lines.push(packLine('repack', p))
     for (const p of o.delete) lines.push(packLine('delete', p))

@@ -48,7 +48,10 @@ async function runStep(ctx: CliContext, step: MaintenanceStep, repo: RepositoryC
       if (!report.ok) {
         // The report goes into the JSON result as well; the step counts as failed.
         throw Object.assign(
-          new VgerError('VGER_CHECK_FAILED', `check found ${report.problems.length} problems (listed above); run "vger check --repair --dry-run" to see what a repair would do`),
+          new VgerError(
+            'VGER_CHECK_FAILED',
+            `check found ${report.problems.length} problems (listed above); run "vger check --repair --dry-run" to see what a repair would do`,
+          ),
           { report },
         )
       }
@@ -93,7 +96,12 @@ export async function cycle(ctx: CliContext): Promise<ExitCode> {
         const err = asVgerError(e)
         stepFailures.push(failure)
         const report = (e as { report?: unknown }).report
-        steps.push({ step, status: 'failed', ...(report === undefined ? {} : { result: report }), error: { code: err.code, message: err.message } })
+        steps.push({
+          step,
+          status: 'failed',
+          ...(report === undefined ? {} : { result: report }),
+          error: { code: err.code, message: err.message },
+        })
         // Without an open repository the remaining steps would fail the same way.
         if (repository === undefined) break
       }

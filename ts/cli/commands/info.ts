@@ -48,7 +48,10 @@ export function renderInfo(name: string, r: InfoResult): string {
     ['Chunker', `${formatBytes(r.chunker.minSize)} / ${formatBytes(r.chunker.avgSize)} / ${formatBytes(r.chunker.maxSize)}`],
     ['Created', formatTime(r.created)],
     ['Snapshots', s.snapshots.toLocaleString('en-US')],
-    ['Last snapshot', r.lastSnapshot === null ? '-' : `${shortId(r.lastSnapshot.id)} "${r.lastSnapshot.label}" ${formatTime(r.lastSnapshot.time)}`],
+    [
+      'Last snapshot',
+      r.lastSnapshot === null ? '-' : `${shortId(r.lastSnapshot.id)} "${r.lastSnapshot.label}" ${formatTime(r.lastSnapshot.time)}`,
+    ],
     ['Original size', formatBytes(s.originalBytes)],
     ['Deduplicated size', `${formatBytes(s.deduplicatedBytes)}${ratio(s.deduplicatedBytes, s.originalBytes)}`],
     ['Compressed size', `${formatBytes(s.compressedBytes)}${ratio(s.compressedBytes, s.originalBytes)}`],

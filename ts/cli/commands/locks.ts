@@ -67,7 +67,8 @@ export async function breakLock(ctx: CliContext, flags: { dryRun?: boolean }): P
     const list = await listQuietly(ctx, repo)
     if (list !== null && list.length > 0) ctx.out.line(renderLocks(list))
     const live = list?.filter((l) => l.live) ?? []
-    if (live.length > 0) ctx.out.warn(`removing ${formatCount(live.length, 'live lock')}: make sure no vger process is still using "${repo.name}"`)
+    if (live.length > 0)
+      ctx.out.warn(`removing ${formatCount(live.length, 'live lock')}: make sure no vger process is still using "${repo.name}"`)
     const removed = await Repository.breakLocks(repo.url)
     ctx.out.line(`Removed ${formatCount(removed, 'lock')} from "${repo.name}".`)
     return { ...(list === null ? {} : { locks: list }), removed, applied: true }

@@ -38,14 +38,18 @@ export function hasRetention(ctx: CliContext, repo: RepositoryConfig): boolean {
 /** What the engine's prune gets: the rules, each source's own rules by label, grouping, -S labels, the UTC offset. */
 export function pruneOptions(ctx: CliContext, repo: RepositoryConfig, flags: PruneFlags = {}, now = new Date()): PruneOptions {
   const byLabel = Object.fromEntries(
-    ctx.config().sources.flatMap((s) => (hasRules(s.retention) && s.retention !== undefined ? [[s.label, nativeRetention(s.retention)]] : [])),
+    ctx
+      .config()
+      .sources.flatMap((s) => (hasRules(s.retention) && s.retention !== undefined ? [[s.label, nativeRetention(s.retention)]] : [])),
   )
   const labels = ctx.options.source
   const groupBy = repo.retention.groupBy
   return {
     retention: nativeRetention(repo.retention),
     byLabel,
-    ...(groupBy === undefined ? {} : { groupBy: { host: groupBy.includes('host'), label: groupBy.includes('label'), paths: groupBy.includes('paths') } }),
+    ...(groupBy === undefined
+      ? {}
+      : { groupBy: { host: groupBy.includes('host'), label: groupBy.includes('label'), paths: groupBy.includes('paths') } }),
     ...(labels.length > 0 ? { labels } : {}),
     ...(flags.force === true ? { force: true } : {}),
     ...(flags.dryRun === true ? { dryRun: true } : {}),
@@ -107,7 +111,9 @@ export function groupName(g: PruneGroup): string {
 
 /** The summary line, and with `list` every snapshot with its decision and the rules that made it. */
 export function renderPrune(name: string, o: PruneOutcome, { list = false, hint = true } = {}): string {
-  const verb = o.applied ? `removed ${formatCount(o.removed, 'snapshot')}` : `would remove ${formatCount(o.remove, 'snapshot')} (dry run: nothing removed)`
+  const verb = o.applied
+    ? `removed ${formatCount(o.removed, 'snapshot')}`
+    : `would remove ${formatCount(o.remove, 'snapshot')} (dry run: nothing removed)`
   const lines = [`Prune "${name}": keeping ${formatCount(o.keep, 'snapshot')}, ${verb}`]
   if (list) {
     for (const g of o.groups) {

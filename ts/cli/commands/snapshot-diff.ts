@@ -42,6 +42,13 @@ export function renderDiff(o: DiffOutcome): string {
     delta(e),
     e.kind === 'dir' ? `${e.path}/` : e.path,
   ])
-  const table = formatTable(['', 'Change', 'Old size', 'New size', 'Delta', 'Path'], rows, ['left', 'left', 'right', 'right', 'right', 'left'])
+  const table = formatTable(['', 'Change', 'Old size', 'New size', 'Delta', 'Path'], rows, [
+    'left',
+    'left',
+    'right',
+    'right',
+    'right',
+    'left',
+  ])
   return `${head}\n${table}\n${formatCount(o.entries.length, 'change')}: ${summary}`
 }

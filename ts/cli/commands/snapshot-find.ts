@@ -53,7 +53,13 @@ export async function snapshotFind(ctx: CliContext, path: string | undefined, fl
 export function renderFind(results: FindResult[], searched: number): string {
   if (results.length === 0) return `No matches in ${searched} snapshot${searched === 1 ? '' : 's'}.`
   const blocks = results.map((r) => {
-    const rows = r.versions.map((v) => [shortId(v.snapshot), formatTime(v.time), v.status, r.kind === 'dir' ? '-' : formatBytes(v.size), formatTime(v.mtime)])
+    const rows = r.versions.map((v) => [
+      shortId(v.snapshot),
+      formatTime(v.time),
+      v.status,
+      r.kind === 'dir' ? '-' : formatBytes(v.size),
+      formatTime(v.mtime),
+    ])
     const table = formatTable(['Snapshot', 'Time', 'Status', 'Size', 'Modified'], rows, ['left', 'left', 'left', 'right', 'left'])
     return `${r.kind === 'dir' ? `${r.path}/` : r.path}\n${table.replace(/^/gm, '  ')}`
   })

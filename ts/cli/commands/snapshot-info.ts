@@ -24,7 +24,15 @@ export function renderSnapshotInfo(s: SnapshotSummary): string {
     ['User', s.username],
     ['Paths', s.paths.join(', ')],
     ['Partial', s.partial ? `yes: ${st.skipped} entries skipped` : 'no'],
-    ['Entries', [formatCount(st.files, 'file'), formatCount(st.dirs, 'dir'), formatCount(st.symlinks, 'symlink'), formatCount(st.others, 'other')].join(', ')],
+    [
+      'Entries',
+      [
+        formatCount(st.files, 'file'),
+        formatCount(st.dirs, 'dir'),
+        formatCount(st.symlinks, 'symlink'),
+        formatCount(st.others, 'other'),
+      ].join(', '),
+    ],
     ['Size', formatBytes(st.bytes)],
     ['Added', `${formatBytes(st.newBytes)} new data in ${st.newChunks} chunks, ${formatBytes(st.storedBytes)} stored`],
     ['Tree', s.tree],
