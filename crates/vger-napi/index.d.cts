@@ -395,7 +395,11 @@ export interface RepoStats {
 export interface RestoreOptions {
   snapshot: string
   dest: string
-  pattern?: string
+  /**
+   * Restore only the paths any of these globs matches (`*` may cross `/`; a matching directory
+   * brings its subtree). A pattern that matches nothing fails with VGER_INVALID_ARGUMENT.
+   */
+  patterns?: Array<string>
 }
 
 export interface RestoreOutcome {

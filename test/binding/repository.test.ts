@@ -116,7 +116,7 @@ describe.skipIf(!addonBuilt)(`Repository (native addon)${addonBuilt ? '' : ` —
   it('restores "latest" with a pattern', async () => {
     const repo = await open()
     const dest = path.join(work, 'pattern')
-    await repo.restore({ snapshot: 'latest', dest, pattern: 'docs/*' })
+    await repo.restore({ snapshot: 'latest', dest, patterns: ['docs/*'] })
     const files = [...readTree(dest)].filter(([, e]) => e.kind === 'file').map(([p]) => p)
     expect(files.sort()).toEqual(['docs/deep/a/b/c/leaf.txt', 'docs/notes.md', 'docs/readme.txt'])
   })

@@ -3,7 +3,7 @@
  * The end-to-end suite is one story (init → backup → list → restore → …): run the whole file, since
  * later tests use the repository and snapshot the earlier ones created.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { NO_ADDON_REASON, ROOT, addonBuilt, isRoot } from '../helpers/addon.js'
@@ -145,6 +145,23 @@ describe.skipIf(!addonBuilt)(`vger CLI end to end${addonBuilt ? '' : ` — skipp
     const r = await vger(['restore', 'latest', dest, '--pattern', 'bin/*'])
     expect(r.code, r.stderr).toBe(0)
     expect([...readTree(dest)].filter(([, e]) => e.kind === 'file').map(([p]) => p)).toEqual(['bin/run.sh'])
+  })
+
+  it('restore --pattern may be repeated: what any of them matches is restored', async () => {
+    const dest = path.join(work, 'bin-and-readme')
+    const r = await vger(['restore', 'latest', dest, '--pattern', 'bin/*', '--pattern', 'docs/readme.txt'])
+    expect(r.code, r.stderr).toBe(0)
+    const files = [...readTree(dest)].filter(([, e]) => e.kind === 'file').map(([p]) => p)
+    expect(files.sort()).toEqual(['bin/run.sh', 'docs/readme.txt'])
+  })
+
+  it('restore --pattern that matches nothing is an error and writes nothing', async () => {
+    const dest = path.join(work, 'nomatch')
+    const r = await vger(['restore', 'latest', dest, '--pattern', 'bin/*', '--pattern', 'nomatch*'])
+    expect(r.code).toBe(1)
+    expect(errorCode(r.stderr)).toBe('VGER_INVALID_ARGUMENT')
+    expect(r.stderr).toContain('no path in the snapshot matches "nomatch*"')
+    expect(existsSync(dest)).toBe(false)
   })
 
   it('restore into a non-empty directory fails with VGER_DEST_NOT_EMPTY', async () => {

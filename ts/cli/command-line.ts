@@ -187,8 +187,8 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .description('restore a snapshot into an empty or new directory')
     .argument('<snapshot>', SNAPSHOT_ARG)
     .argument('<dest>', 'destination directory (must be empty or not exist)')
-    .option('--pattern <glob>', 'restore only paths matching this glob (* may cross /)')
-    .action(async (id: string, dest: string, opts: { pattern?: string }, cmd: Command) => {
+    .option('--pattern <glob>', 'restore only paths matching this glob (* may cross /); repeatable, any may match', collect)
+    .action(async (id: string, dest: string, opts: { pattern?: string[] }, cmd: Command) => {
       await runAction(cmd, async (ctx) => (await import('./commands/restore.js')).restore(ctx, id, dest, opts))
     })
 

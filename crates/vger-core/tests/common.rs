@@ -76,7 +76,7 @@ pub fn run_restore(
         &RestoreOptions {
             snapshot: snapshot.into(),
             dest: dest.to_path_buf(),
-            pattern: pattern.map(str::to_string),
+            patterns: pattern.into_iter().map(str::to_string).collect(),
             threads: 3,
         },
         &NoProgress,

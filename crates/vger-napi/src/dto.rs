@@ -254,7 +254,9 @@ impl From<&vger_core::ListEntry> for ListEntry {
 pub struct RestoreOptions {
     pub snapshot: String,
     pub dest: String,
-    pub pattern: Option<String>,
+    /// Restore only the paths any of these globs matches (`*` may cross `/`; a matching directory
+    /// brings its subtree). A pattern that matches nothing fails with VGER_INVALID_ARGUMENT.
+    pub patterns: Option<Vec<String>>,
 }
 
 #[napi(object)]

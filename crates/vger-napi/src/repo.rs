@@ -204,7 +204,7 @@ impl Repository {
             let core = vger_core::RestoreOptions {
                 snapshot: opts.snapshot,
                 dest: PathBuf::from(opts.dest),
-                pattern: opts.pattern,
+                patterns: opts.patterns.unwrap_or_default(),
                 threads: 0,
             };
             let out = vger_core::restore(&repo, &core, progress, cancel)?;

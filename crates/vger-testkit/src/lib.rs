@@ -301,7 +301,7 @@ pub fn verify(
             &RestoreOptions {
                 snapshot: id.clone(),
                 dest: dest.clone(),
-                pattern: None,
+                patterns: Vec::new(),
                 threads: 2,
             },
             &NoProgress,

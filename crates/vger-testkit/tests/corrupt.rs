@@ -180,7 +180,7 @@ fn every_corruption_is_detected_and_no_wrong_byte_is_restored() {
                 &RestoreOptions {
                     snapshot: id.clone(),
                     dest: dest.clone(),
-                    pattern: None,
+                    patterns: Vec::new(),
                     threads: 2,
                 },
                 &NoProgress,

@@ -1,4 +1,4 @@
-/** `vger restore SNAPSHOT DEST [--pattern GLOB]`: into an empty or new directory. */
+/** `vger restore SNAPSHOT DEST [--pattern GLOB]...`: into an empty or new directory. */
 import { VgerError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, formatCount, shortId } from '../output.js'
@@ -6,14 +6,14 @@ import { progressDisplay } from '../progress.js'
 import { resolveSnapshot } from '../snapshots.js'
 import { EXIT, type ExitCode } from '../exit.js'
 
-export async function restore(ctx: CliContext, ref: string, dest: string, opts: { pattern?: string }): Promise<ExitCode> {
+export async function restore(ctx: CliContext, ref: string, dest: string, opts: { pattern?: string[] }): Promise<ExitCode> {
   const repo = ctx.repository()
   const target = ctx.resolvePath(dest)
   const repository = await ctx.open(repo)
   const snapshot = await resolveSnapshot(repository, ref, ctx.options.source)
   const progress = progressDisplay(ctx.out, `restore ${shortId(snapshot.id)}`, { repository: repo.name, snapshot: snapshot.id })
   const outcome = await repository
-    .restore({ snapshot: snapshot.id, dest: target, pattern: opts.pattern, signal: ctx.signal, onProgress: progress.onProgress })
+    .restore({ snapshot: snapshot.id, dest: target, patterns: opts.pattern ?? [], signal: ctx.signal, onProgress: progress.onProgress })
     .finally(() => progress.finish())
 
   const parts = [formatCount(outcome.files, 'file'), formatCount(outcome.dirs, 'dir')]

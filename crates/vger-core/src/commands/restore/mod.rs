@@ -25,9 +25,10 @@ use crate::tree::Kind;
 pub struct RestoreOptions {
     pub snapshot: String,
     pub dest: PathBuf,
-    /// A glob over '/'-separated snapshot paths (`*` may cross `/`); a matching directory brings
-    /// its whole subtree.
-    pub pattern: Option<String>,
+    /// Globs over '/'-separated snapshot paths (`*` may cross `/`): restore what any of them
+    /// matches (a matching directory brings its whole subtree); empty restores everything. A
+    /// pattern that matches nothing is an error.
+    pub patterns: Vec<String>,
     /// Parallel file writers; 0 = two per core.
     pub threads: usize,
 }
@@ -52,7 +53,7 @@ pub fn restore(
     // Protects the packs being read from a concurrent compaction.
     let _lease = repo.lease(LockKind::Shared, "restore")?;
     let snap = repo.resolve_snapshot(&opts.snapshot)?;
-    let plan = plan::build(repo, &snap.tree, opts.pattern.as_deref())?;
+    let plan = plan::build(repo, &snap.tree, &opts.patterns)?;
     let dest = prepare_dest(&opts.dest)?;
     let mut out = RestoreOutcome::default();
     let errors = Mutex::new(Vec::new());

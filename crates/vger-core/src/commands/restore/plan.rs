@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use globset::{Glob, GlobMatcher};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use vger_types::{ChunkId, Result, VgerError};
 
 use crate::repo::Repository;
@@ -25,24 +25,69 @@ pub struct Plan {
     pub file_set: HashSet<Vec<u8>>,
 }
 
-pub fn build(repo: &Repository, root: &ChunkId, pattern: Option<&str>) -> Result<Plan> {
-    let matcher = match pattern {
-        None => None,
-        Some(p) => {
+/// The patterns a restore is limited to, and which of them matched something.
+struct Selector {
+    set: GlobSet,
+    matched: Vec<bool>,
+}
+
+impl Selector {
+    fn new(patterns: &[String]) -> Result<Self> {
+        let mut b = GlobSetBuilder::new();
+        for p in patterns {
             let p = p.trim_start_matches('/');
-            let g = Glob::new(p).map_err(|e| VgerError::invalid(format!("pattern {p:?}: {e}")))?;
-            Some(g.compile_matcher())
+            b.add(Glob::new(p).map_err(|e| VgerError::invalid(format!("pattern {p:?}: {e}")))?);
         }
+        let set = b
+            .build()
+            .map_err(|e| VgerError::invalid(format!("patterns: {e}")))?;
+        Ok(Self {
+            set,
+            matched: vec![false; patterns.len()],
+        })
+    }
+
+    fn is_match(&mut self, path: &[u8]) -> bool {
+        let hits = self.set.matches(String::from_utf8_lossy(path).as_ref());
+        for &i in &hits {
+            self.matched[i] = true;
+        }
+        !hits.is_empty()
+    }
+}
+
+/// The plan for restoring the tree `root`: everything, or with `patterns` the paths any of them
+/// matches (a matching directory brings its whole subtree). A pattern that matches nothing is an
+/// error, so a typo never restores an empty directory and reports success.
+pub fn build(repo: &Repository, root: &ChunkId, patterns: &[String]) -> Result<Plan> {
+    let mut selector = if patterns.is_empty() {
+        None
+    } else {
+        Some(Selector::new(patterns)?)
     };
     let mut plan = Plan::default();
     walk(
         repo,
         root,
         b"",
-        matcher.as_ref(),
-        matcher.is_none(),
+        selector.as_mut(),
+        patterns.is_empty(),
         &mut plan,
     )?;
+    if let Some(s) = &selector {
+        let unmatched: Vec<String> = patterns
+            .iter()
+            .zip(&s.matched)
+            .filter(|(_, m)| !**m)
+            .map(|(p, _)| format!("{p:?}"))
+            .collect();
+        if !unmatched.is_empty() {
+            return Err(VgerError::invalid(format!(
+                "no path in the snapshot matches {} (patterns match the whole path from the snapshot's root; `*` may cross `/`)",
+                unmatched.join(", ")
+            )));
+        }
+    }
     // A hard link whose first link was not selected becomes a regular file with its content.
     let mut fixed = Vec::with_capacity(plan.others.len());
     for mut it in std::mem::take(&mut plan.others) {
@@ -68,15 +113,16 @@ fn walk(
     repo: &Repository,
     tree: &ChunkId,
     rel: &[u8],
-    m: Option<&GlobMatcher>,
+    mut m: Option<&mut Selector>,
     selected: bool,
     plan: &mut Plan,
 ) -> Result<bool> {
     let mut any = false;
     for e in repo.read_tree(tree)? {
         let path = join_path(rel, &e.name);
-        let sel =
-            selected || m.is_some_and(|m| m.is_match(String::from_utf8_lossy(&path).as_ref()));
+        // Matched even inside a selected directory, so a pattern it covers is not called unmatched.
+        let hit = m.as_deref_mut().is_some_and(|m| m.is_match(&path));
+        let sel = selected || hit;
         match (e.kind, &e.content) {
             (Kind::Dir, Content::Subtree(id)) => {
                 let id = *id;
@@ -85,7 +131,7 @@ fn walk(
                     rel: path.clone(),
                     entry: e,
                 });
-                if walk(repo, &id, &path, m, sel, plan)? || sel {
+                if walk(repo, &id, &path, m.as_deref_mut(), sel, plan)? || sel {
                     any = true;
                 } else {
                     plan.dirs.truncate(at);
