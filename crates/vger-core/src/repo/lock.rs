@@ -159,17 +159,28 @@ pub fn list_locks(repo: &Repository) -> Result<Vec<LockInfo>> {
         }
         if looks == LOOKS {
             let now = now_ns();
-            locks.extend(vanished.into_iter().map(|key| LockInfo {
-                operation: format!("a lock that kept changing while it was read ({key})"),
-                key,
-                lease: [0; 16],
-                kind: LockKind::Exclusive,
-                created_ns: now,
-                expires_ns: now.saturating_add(duration_ns(ttl)),
-                hostname: "?".into(),
-                pid: 0,
+            locks.extend(vanished.into_iter().map(|key| {
+                let operation = format!("a lock that kept changing while it was read ({key})");
+                LockInfo::unknown(key, operation, now, ttl)
             }));
             return Ok(locks);
+        }
+    }
+}
+
+impl LockInfo {
+    /// A lock whose contents cannot be known: counted as a live exclusive lock for one lease from
+    /// `since`, so nothing runs beside what it might be.
+    fn unknown(key: String, operation: String, since: i64, ttl: Duration) -> Self {
+        LockInfo {
+            operation,
+            key,
+            lease: [0; 16],
+            kind: LockKind::Exclusive,
+            created_ns: since,
+            expires_ns: since.saturating_add(duration_ns(ttl)),
+            hostname: "?".into(),
+            pid: 0,
         }
     }
 }
@@ -199,16 +210,8 @@ fn read_locks(repo: &Repository, ttl: Duration) -> Result<(Vec<LockInfo>, Vec<St
                 .find(|m| m.key == key)
                 .and_then(|m| m.modified)
                 .map_or(now_ns(), ns_since_epoch);
-            locks.push(LockInfo {
-                operation: format!("an unreadable lock {key}"),
-                key,
-                lease: [0; 16],
-                kind: LockKind::Exclusive,
-                created_ns: modified,
-                expires_ns: modified.saturating_add(duration_ns(ttl)),
-                hostname: "?".into(),
-                pid: 0,
-            });
+            let operation = format!("an unreadable lock {key}");
+            locks.push(LockInfo::unknown(key, operation, modified, ttl));
         }
     }
     Ok((locks, vanished))
