@@ -38,6 +38,7 @@ pub enum CompressionAlgorithm {
 pub enum LockKind {
     Shared,
     Exclusive,
+    Maintenance,
 }
 
 #[napi(string_enum = "lowercase")]
@@ -124,6 +125,7 @@ impl From<vger_core::LockKind> for LockKind {
         match k {
             vger_core::LockKind::Shared => LockKind::Shared,
             vger_core::LockKind::Exclusive => LockKind::Exclusive,
+            vger_core::LockKind::Maintenance => LockKind::Maintenance,
         }
     }
 }

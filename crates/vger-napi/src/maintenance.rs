@@ -128,6 +128,8 @@ pub struct CompactOutcome {
     pub delete: Vec<PackUse>,
     pub orphans: f64,
     pub young_orphans: f64,
+    /// Packs earlier compactions retired that wait for readers to finish.
+    pub pending_packs: f64,
     pub segments: f64,
     pub bytes_freed: f64,
     pub bytes_repacked: f64,
@@ -136,6 +138,10 @@ pub struct CompactOutcome {
     pub segments_written: f64,
     pub debris_removed: f64,
     pub damaged_blobs: f64,
+    /// Retired packs left for a later compaction because other clients were reading.
+    pub packs_pending: f64,
+    /// Blobs of snapshots made during the compaction, indexed again where they are.
+    pub blobs_reindexed: f64,
 }
 
 #[napi(object)]
@@ -265,6 +271,7 @@ impl From<&vger_core::CompactPlan> for CompactOutcome {
             delete: plan.delete.iter().map(pack_use).collect(),
             orphans: plan.orphans.len() as f64,
             young_orphans: plan.young_orphans as f64,
+            pending_packs: plan.pending_packs as f64,
             segments: plan.segments.len() as f64,
             bytes_freed: plan.bytes_freed as f64,
             bytes_repacked: plan.bytes_repacked as f64,
@@ -273,6 +280,8 @@ impl From<&vger_core::CompactPlan> for CompactOutcome {
             segments_written: 0.0,
             debris_removed: 0.0,
             damaged_blobs: 0.0,
+            packs_pending: 0.0,
+            blobs_reindexed: 0.0,
         }
     }
 }
@@ -428,6 +437,8 @@ impl Repository {
                 out.segments_written = done.segments_written as f64;
                 out.debris_removed = done.debris_removed as f64;
                 out.damaged_blobs = done.damaged_blobs as f64;
+                out.packs_pending = done.packs_pending as f64;
+                out.blobs_reindexed = done.blobs_reindexed as f64;
             }
             Ok(out)
         })

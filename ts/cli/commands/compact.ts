@@ -1,7 +1,7 @@
 /**
  * `vger compact [--threshold PCT] [--max-repack-size SIZE] [--dry-run]`: gives space back. The engine marks
  * what the snapshots use, plans (repack partly used packs, delete unused ones and old debris, consolidate
- * the index) and, unless `--dry-run`, applies the plan under an exclusive lock.
+ * the index) and, unless `--dry-run`, applies the plan under a maintenance lock (backups go on beside it).
  */
 import type { CompactOptions, CompactOutcome, PackUse } from '../../repository.js'
 import type { Repository } from '../../repository.js'
@@ -63,11 +63,13 @@ export function renderCompact(name: string, o: CompactOutcome, { packs = false }
   if (o.repack.length > 0)
     plan.push(`repack ${formatCount(o.repack.length, 'pack')} (${formatBytes(sum(o.repack))}, ${formatBytes(o.bytesRepacked)} still used)`)
   if (o.delete.length > 0) plan.push(`delete ${formatCount(o.delete.length, 'unused pack')} (${formatBytes(sum(o.delete))})`)
-  if (o.orphans > 0) plan.push(`delete ${formatCount(o.orphans, 'unindexed pack')} older than the grace period`)
+  if (o.orphans > 0) plan.push(`delete ${formatCount(o.orphans, 'unindexed pack')} left by interrupted runs`)
   if (o.segments > 0) plan.push(`consolidate ${formatCount(o.segments, 'index segment')}`)
   lines.push(plan.length === 0 ? '  nothing to do' : `  plan: ${plan.join(', ')}; frees ${formatBytes(o.bytesFreed)}`)
   if (o.youngOrphans > 0)
-    lines.push(`  left alone: ${formatCount(o.youngOrphans, 'unindexed pack')} younger than the grace period (a backup may be writing it)`)
+    lines.push(`  left alone: ${formatCount(o.youngOrphans, 'unindexed pack')} younger than the grace period (another client holds a lock and may be writing them)`)
+  if (o.pendingPacks > 0)
+    lines.push(`  ${formatCount(o.pendingPacks, 'pack')} retired by an earlier compaction wait for readers that were running then; deleted once they have finished`)
   if (packs) {
     for (const p of o.repack) lines.push(packLine('repack', p))
     for (const p of o.delete) lines.push(packLine('delete', p))
@@ -82,6 +84,12 @@ export function renderCompact(name: string, o: CompactOutcome, { packs = false }
     ]
     if (o.debrisRemoved > 0) done.push(`removed ${formatCount(o.debrisRemoved, 'leftover temporary file')}`)
     lines.push(`Done: ${done.join(', ')}; ${formatBytes(o.bytesFreed)} freed.`)
+    if (o.packsPending > 0)
+      lines.push(
+        `  ${formatCount(o.packsPending, 'retired pack')} stay until the backups and restores running now have finished; the next compact deletes them`,
+      )
+    if (o.blobsReindexed > 0)
+      lines.push(`  ${formatCount(o.blobsReindexed, 'chunk')} of snapshots saved during the compaction were indexed again`)
   }
   return lines.join('\n')
 }

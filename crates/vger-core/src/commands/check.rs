@@ -157,7 +157,11 @@ fn check_packs(
         by_pack.entry(pack).or_default().push((*id, loc));
     }
     report.packs = stored.len() as u64;
-    let indexed: HashSet<String> = by_pack.keys().map(pack::key).collect();
+    let mut indexed: HashSet<String> = by_pack.keys().map(pack::key).collect();
+    // Packs a compaction retired while others were reading wait for them; they are not debris.
+    for (_, p) in crate::repo::pending::list(repo)?.0 {
+        indexed.extend(p.packs);
+    }
     report.unindexed_packs = stored.keys().filter(|k| !indexed.contains(*k)).count() as u64;
     let mut bad = Bad::default();
     let mut to_read = Vec::new();

@@ -1,14 +1,24 @@
-//! `compact`: give space back. [`plan_compact`] takes an exclusive lease, marks what the
+//! `compact`: give space back. [`plan_compact`] takes a maintenance lease (backups, restores and
+//! checks go on beside it; another compaction, a repair or a delete cannot), marks what the
 //! snapshots use, and decides: repack packs whose unused share is above the threshold, delete
-//! packs nothing uses, delete unindexed packs older than the grace period (debris of interrupted
-//! backups), and consolidate the index segments. The plan keeps the lease; [`compact`] applies it
-//! under that same lease, so nothing the plan read can change before it is applied. A dry run
-//! drops the plan, which releases the lease.
+//! packs nothing uses, delete unindexed packs (debris of interrupted backups and compactions:
+//! at once when no other client holds a lease, else once older than the grace period), and
+//! consolidate the index segments the plan read. The plan keeps the lease; [`compact`] applies
+//! it under that same lease. A dry run drops the plan, which releases the lease.
 //!
-//! Crash safety comes from the order of the writes: new packs, then the new index segments, then
-//! (after re-checking the lease) the old segments are removed, and only then the old packs. At
-//! every point the segments in storage describe packs that exist, so a crash leaves at most
-//! unreferenced packs (removed by the next compact) or two segments describing the same blobs.
+//! Crash safety comes from the order of the writes: new packs, then the new index segments
+//! (naming the segments they replace), then the old segments are removed, and only then the old
+//! packs. At every point the segments in storage describe packs that exist, so a crash leaves at
+//! most unreferenced packs (removed by the next compact) or two segments describing the same
+//! blobs.
+//!
+//! Beside running backups (docs/architecture.md, "Backups beside compaction"): a backup that
+//! began before the new index took effect may reference blobs this compaction dropped, and a
+//! reader may still read the old packs. So after the switch the old packs are deleted at once
+//! only if no other lease is live; otherwise they are recorded as pending ([`pending`]) with the
+//! live leases, and a later compaction deletes them once those leases have ended and the index
+//! does not name them again. Snapshots that appeared while this compaction ran are marked after
+//! the switch, and any blob of theirs the new index lacks is indexed again where it still is.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
@@ -20,10 +30,12 @@ use crate::cancel::CancelToken;
 use crate::clock;
 use crate::progress::{Event, Progress};
 use crate::repo::Repository;
-use crate::repo::index::{IdMap, Location, seal_segment};
+use crate::repo::index::{IdMap, Location, seal_segment, seal_segment_superseding};
 use crate::repo::liveness;
 use crate::repo::lock::{Lease, LockKind};
 use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
+use crate::repo::pending;
+use vger_types::SnapshotId;
 
 /// Blobs per consolidated index segment.
 const SEGMENT_BLOBS: usize = 200_000;
@@ -34,7 +46,8 @@ pub struct CompactOptions {
     pub threshold_pct: f64,
     /// Stop choosing packs to repack once this many bytes are chosen (None: no limit).
     pub max_repack_bytes: Option<u64>,
-    /// Unindexed packs younger than this are left alone (a backup may still be writing them).
+    /// While another client holds a lease, unindexed packs younger than this are left alone (a
+    /// backup may still be writing them). With no other lease, every unindexed pack is debris.
     pub grace: Duration,
 }
 
@@ -68,10 +81,15 @@ pub struct CompactPlan {
     pub repack: Vec<PackUse>,
     /// Indexed packs no snapshot uses.
     pub delete: Vec<PackUse>,
-    /// Packs in storage that no index segment lists, older than the grace period.
+    /// Packs in storage that no index segment lists: all of them when no other client held a
+    /// lease, else those older than the grace period.
     pub orphans: Vec<(String, u64)>,
-    /// Unindexed packs younger than the grace period (left alone).
+    /// Unindexed packs younger than the grace period, left alone because another client held a
+    /// lease (they may be its packs, not yet indexed).
     pub young_orphans: u64,
+    /// Packs earlier compactions retired that wait for readers to finish (deleted by the apply
+    /// once those readers are gone).
+    pub pending_packs: u64,
     /// Index segments to replace with consolidated ones.
     pub segments: Vec<String>,
     /// Bytes the plan frees (roughly: deleted packs plus the unused part of repacked ones).
@@ -82,7 +100,9 @@ pub struct CompactPlan {
     moving: HashMap<PackId, Vec<(ChunkId, Location)>>,
     /// Temporary files older than this are debris the apply removes.
     grace: Duration,
-    /// The exclusive lease the plan was made under; the apply fences with it.
+    /// The snapshots the mark saw (the apply marks the ones that appear after it).
+    marked: HashSet<SnapshotId>,
+    /// The maintenance lease the plan was made under; the apply fences with it.
     lease: Lease,
 }
 
@@ -95,9 +115,13 @@ pub struct CompactOutcome {
     pub debris_removed: u64,
     /// Live blobs that failed authentication while repacking (left out; `check` names them).
     pub damaged_blobs: u64,
+    /// Retired packs left for a later compaction because other clients were reading.
+    pub packs_pending: u64,
+    /// Blobs of snapshots made while this compaction ran, indexed again where they are.
+    pub blobs_reindexed: u64,
 }
 
-/// Marks and decides under an exclusive lease (reads only); the lease stays with the plan.
+/// Marks and decides under a maintenance lease (reads only); the lease stays with the plan.
 pub fn plan_compact(
     repo: &Repository,
     opts: &CompactOptions,
@@ -109,7 +133,7 @@ pub fn plan_compact(
             "the threshold is a percentage between 0 and 100",
         ));
     }
-    let lease = repo.lease(LockKind::Exclusive, "compact")?;
+    let lease = repo.lease(LockKind::Maintenance, "compact")?;
     let damaged = repo.reload_index()?;
     if let Some(w) = damaged.first() {
         return Err(refuse(&w.path, "its index segment is damaged"));
@@ -139,7 +163,14 @@ pub fn plan_compact(
             ),
         ));
     }
-    make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs, lease)
+    let mut plan = make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs, lease)?;
+    plan.marked = list.snapshots.iter().map(|s| s.id).collect();
+    plan.pending_packs = pending::list(repo)?
+        .0
+        .iter()
+        .map(|(_, p)| p.packs.len() as u64)
+        .sum();
+    Ok(plan)
 }
 
 fn refuse(object: &str, why: &str) -> VgerError {
@@ -188,11 +219,13 @@ fn make_plan(
         delete: Vec::new(),
         orphans: Vec::new(),
         young_orphans: 0,
+        pending_packs: 0,
         segments: Vec::new(),
         bytes_freed: 0,
         bytes_repacked: 0,
         moving: HashMap::new(),
         grace: opts.grace,
+        marked: HashSet::new(),
         lease,
     };
     for (id, pack, loc) in index.iter() {
@@ -206,6 +239,9 @@ fn make_plan(
     }
     let indexed: HashSet<String> = index.packs().iter().map(pack::key).collect();
     drop(index);
+    // Packs are written only under a lease, so with no other lease live after the listing above,
+    // every unindexed pack it saw is debris of a client that is gone.
+    let alone = pending::live_leases(repo, &plan.lease.info().lease)?.is_empty();
     for (key, (size, modified)) in &stored {
         plan.packs_total += 1;
         plan.bytes_total += size;
@@ -213,7 +249,7 @@ fn make_plan(
             continue;
         }
         let age = modified.and_then(clock::age);
-        if age.is_some_and(|a| a >= opts.grace) {
+        if alone || age.is_some_and(|a| a >= opts.grace) {
             plan.orphans.push((key.clone(), *size));
             plan.bytes_freed += size;
         } else {
@@ -248,7 +284,9 @@ fn make_plan(
             plan.moving.entry(pack).or_default().push((*id, loc));
         }
     }
-    let segments = repo.backend().list("index")?;
+    // The segments the index was built from (not a new listing: a backup may have added one
+    // since, whose packs this plan does not know).
+    let segments = repo.loaded_segments();
     // Consolidate when there is more than one segment or when any pack goes away.
     if segments.len() > 1 || !plan.repack.is_empty() || !plan.delete.is_empty() {
         plan.segments = segments;
@@ -271,9 +309,11 @@ pub fn compact(
         segments,
         mut moving,
         grace,
+        marked,
         lease,
         ..
     } = plan;
+    let mine = lease.info().lease;
     let gone: HashSet<PackId> = repack.iter().chain(&delete).map(|u| u.pack).collect();
     // 1. Copy live blobs out of the packs being repacked (authenticated first: damage is never
     //    copied into a new pack).
@@ -313,30 +353,27 @@ pub fn compact(
         kept.push(flush(repo, writer)?);
         out.packs_written += 1;
     }
-    // 2. New index segments: every blob of the packs that stay, plus the new packs.
+    // 2. New index segments: every blob of the packs that stay, plus the new packs; they name the
+    //    segments they replace (and those the replaced ones named), so a replayed one is known.
     if !segments.is_empty() {
         let mut stay: HashMap<PackId, Vec<BlobEntry>> = HashMap::new();
         for (id, pack, loc) in repo.index().iter() {
             if !gone.contains(&pack) {
-                stay.entry(pack).or_default().push(BlobEntry {
-                    id: *id,
-                    kind: loc.kind,
-                    offset: loc.offset,
-                    len: loc.len,
-                    raw_len: loc.raw_len,
-                });
+                stay.entry(pack).or_default().push(entry(*id, loc));
             }
         }
         let mut all: Vec<(PackId, Vec<BlobEntry>)> = stay.into_iter().collect();
         all.sort_by_key(|(p, _)| p.0);
         all.extend(kept);
+        let supersedes = repo.supersession(&segments)?;
         for group in segments_of(all) {
             cancel.check()?;
-            let (key, bytes) = seal_segment(&group, repo.crypter(), &repo.config().id);
+            let (key, bytes) =
+                seal_segment_superseding(&group, &supersedes, repo.crypter(), &repo.config().id);
             repo.backend().put_new(&key, &bytes)?;
             out.segments_written += 1;
         }
-        // 3. Only while still holding the repository: retire the old segments, then the packs.
+        // 3. Only while still holding the repository: retire the old segments.
         cancel.check()?;
         lease.ensure(repo)?;
         for key in &segments {
@@ -344,19 +381,105 @@ pub fn compact(
         }
     }
     lease.ensure(repo)?;
-    let doomed = repack
+    // 4. The switch is done: every lease taken from now on reads the new index. Leases live now
+    //    may have read the old one, so they are listed after the switch.
+    let readers: Vec<[u8; 16]> = pending::live_leases(repo, &mine)?
+        .iter()
+        .map(|l| l.lease)
+        .collect();
+    let mut doomed: Vec<String> = repack
         .iter()
         .chain(&delete)
         .map(|u| pack::key(&u.pack))
-        .chain(orphans.iter().map(|(k, _)| k.clone()));
-    for key in doomed {
-        delete_if_present(repo.backend().as_ref(), &key)?;
-        out.packs_deleted += 1;
+        .chain(orphans.iter().map(|(k, _)| k.clone()))
+        .collect();
+    // 5. Snapshots committed while this compaction ran were not marked: whatever of theirs the
+    //    new index lacks is indexed again where it still is, and those packs stay.
+    let (reindexed, keep) = reindex_new_snapshots(repo, &marked, progress, cancel)?;
+    out.blobs_reindexed = reindexed;
+    doomed.retain(|k| !keep.contains(k));
+    if readers.is_empty() {
+        for key in &doomed {
+            out.packs_deleted += u64::from(delete_if_present(repo.backend().as_ref(), key)?);
+        }
+    } else if !doomed.is_empty() {
+        out.packs_pending = doomed.len() as u64;
+        pending::record(repo, readers, doomed)?;
     }
+    // 6. Packs earlier compactions retired whose readers are gone.
+    let swept = pending::sweep(repo, &mine)?;
+    out.packs_deleted += swept.packs_deleted;
     out.debris_removed = repo.backend().remove_debris(grace)? as u64;
     repo.reload_index()?;
     drop(lease);
     Ok(out)
+}
+
+fn entry(id: ChunkId, loc: Location) -> BlobEntry {
+    BlobEntry {
+        id,
+        kind: loc.kind,
+        offset: loc.offset,
+        len: loc.len,
+        raw_len: loc.raw_len,
+    }
+}
+
+/// Marks the snapshots that are not in `marked` (committed while the compaction ran) and indexes
+/// again, at the place the compaction's own view of the index has them, the blobs of theirs the
+/// index in storage now lacks. Returns how many blobs, and the keys of the packs they are in.
+fn reindex_new_snapshots(
+    repo: &Repository,
+    marked: &HashSet<SnapshotId>,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<(u64, HashSet<String>)> {
+    let list = repo.snapshots()?;
+    let new: Vec<_> = list
+        .snapshots
+        .into_iter()
+        .filter(|s| !marked.contains(&s.id))
+        .collect();
+    if new.is_empty() {
+        return Ok((0, HashSet::new()));
+    }
+    let now = repo.read_index()?.index;
+    // The view the compaction worked from knows the blobs it dropped; the packs written since
+    // (by the backups that made the new snapshots) are added to it so their trees can be read.
+    let added: Vec<(PackId, Vec<BlobEntry>)> = {
+        let view = repo.index();
+        let mut by_pack: HashMap<PackId, Vec<BlobEntry>> = HashMap::new();
+        for (id, pack, loc) in now.iter() {
+            if !view.contains(id) {
+                by_pack.entry(pack).or_default().push(entry(*id, loc));
+            }
+        }
+        by_pack.into_iter().collect()
+    };
+    repo.add_to_index(&added);
+    let live = liveness::mark(repo, &new, progress, cancel)?;
+    let mut again: HashMap<PackId, Vec<BlobEntry>> = HashMap::new();
+    {
+        let view = repo.index();
+        for id in live.blobs.keys() {
+            if now.contains(id) {
+                continue;
+            }
+            if let Some((pack, loc)) = view.get(id) {
+                again.entry(pack).or_default().push(entry(*id, loc));
+            }
+        }
+    }
+    if again.is_empty() {
+        return Ok((0, HashSet::new()));
+    }
+    let mut groups: Vec<(PackId, Vec<BlobEntry>)> = again.into_iter().collect();
+    groups.sort_by_key(|(p, _)| p.0);
+    let n = groups.iter().map(|(_, e)| e.len() as u64).sum();
+    let keep = groups.iter().map(|(p, _)| pack::key(p)).collect();
+    let (key, bytes) = seal_segment(&groups, repo.crypter(), &repo.config().id);
+    repo.backend().put_new(&key, &bytes)?;
+    Ok((n, keep))
 }
 
 fn flush(repo: &Repository, w: PackWriter) -> Result<(PackId, Vec<BlobEntry>)> {

@@ -20,7 +20,7 @@ use vger_types::{PackId, Result, VgerError};
 use crate::cancel::CancelToken;
 use crate::progress::{Event, Progress};
 use crate::repo::Repository;
-use crate::repo::index::seal_segment;
+use crate::repo::index::seal_segment_superseding;
 use crate::repo::lock::{Lease, LockKind};
 use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
 
@@ -214,9 +214,11 @@ pub fn repair(repo: &Repository, plan: RepairPlan, cancel: &CancelToken) -> Resu
             Err(e) => return Err(e),
         }
     }
+    let supersedes = repo.supersession(&segments_replaced)?;
     for group in rebuilt.chunks(4096) {
         cancel.check()?;
-        let (key, bytes) = seal_segment(group, repo.crypter(), &repo.config().id);
+        let (key, bytes) =
+            seal_segment_superseding(group, &supersedes, repo.crypter(), &repo.config().id);
         repo.backend().put_new(&key, &bytes)?;
     }
     lease.ensure(repo)?;

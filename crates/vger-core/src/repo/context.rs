@@ -12,6 +12,7 @@ pub enum ObjectKind {
     IndexSegment = 4,
     Snapshot = 5,
     Lock = 6,
+    Pending = 7,
 }
 
 impl From<BlobKind> for ObjectKind {

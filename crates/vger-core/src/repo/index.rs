@@ -2,8 +2,14 @@
 //! (`index/<64 hex random id>`), one per backup; the in-memory view is their union.
 //!
 //! Segment plaintext (sealed with kind IndexSegment and the segment id):
-//! `u8 version (1) ‖ u32 pack count ‖ per pack: pack id 32 ‖ u32 blob count ‖ per blob:
-//! chunk id 32 ‖ kind u8 ‖ offset u32 ‖ length u32 ‖ raw length u32`.
+//! `u8 version (2) ‖ u32 pack count ‖ per pack: pack id 32 ‖ u32 blob count ‖ per blob:
+//! chunk id 32 ‖ kind u8 ‖ offset u32 ‖ length u32 ‖ raw length u32 ‖ u32 superseded count ‖
+//! superseded segment ids (32 each)`.
+//!
+//! The superseded list is how a replayed segment is recognised: a compaction's segments name
+//! every segment they replace, and (transitively) every segment those named, so a segment that
+//! reappears after it was consolidated (a storage host rolled back, a sync tool copied it back)
+//! is ignored with a warning instead of pointing the index at packs that are gone.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -15,7 +21,7 @@ use vger_types::{ChunkId, PackId, Result, VgerError};
 use super::context::{ObjectKind, context};
 use super::pack::BlobEntry;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Chunk ids are keyed BLAKE3 outputs: already uniform and unforgeable without the key, so the
 /// map uses their first 8 bytes as the hash instead of SipHash.
@@ -174,6 +180,23 @@ impl ChunkIndex {
         &self.packs
     }
 
+    /// Drops every blob of the packs `gone` names (packs the index lists that storage lacks);
+    /// returns how many blobs were dropped.
+    pub fn drop_packs(&mut self, gone: &std::collections::HashSet<PackId>) -> usize {
+        let doomed: std::collections::HashSet<u32> = gone
+            .iter()
+            .filter_map(|p| self.pack_pos.get(p).copied())
+            .collect();
+        if doomed.is_empty() {
+            return 0;
+        }
+        let before = self.len();
+        self.sorted
+            .retain(|s| !doomed.contains(&(s.pack & !TREE_BIT)));
+        self.recent.retain(|_, l| !doomed.contains(&l.pack));
+        before - self.len()
+    }
+
     /// Adds a pack written after the index was built (an id already present keeps its place).
     pub fn insert_pack(&mut self, pack: PackId, entries: &[BlobEntry]) {
         let pos = self.pack_position(pack);
@@ -189,22 +212,44 @@ pub fn segment_key(id: &[u8; 32]) -> String {
     format!("index/{}", hex::encode(id))
 }
 
-/// Encodes and seals a new segment; returns its storage key and bytes.
+/// The id in a segment's storage key.
+pub fn segment_id(key: &str) -> Option<[u8; 32]> {
+    key.strip_prefix("index/")
+        .and_then(ChunkId::from_hex)
+        .map(|c| c.0)
+}
+
+/// Encodes and seals a new segment that supersedes none; returns its storage key and bytes.
 pub fn seal_segment(
     packs: &[(PackId, Vec<BlobEntry>)],
+    crypter: &Crypter,
+    repo_id: &[u8; 32],
+) -> (String, Vec<u8>) {
+    seal_segment_superseding(packs, &[], crypter, repo_id)
+}
+
+/// Encodes and seals a segment that replaces the segments `supersedes` names.
+pub fn seal_segment_superseding(
+    packs: &[(PackId, Vec<BlobEntry>)],
+    supersedes: &[[u8; 32]],
     crypter: &Crypter,
     repo_id: &[u8; 32],
 ) -> (String, Vec<u8>) {
     let id = random_bytes::<32>();
     let sealed = crypter.seal(
         &context(ObjectKind::IndexSegment, repo_id, &id),
-        &encode_segment(packs),
+        &encode_segment_with(packs, supersedes),
     );
     (segment_key(&id), sealed)
 }
 
-/// The plaintext of an index segment.
+/// The plaintext of an index segment that supersedes none.
 pub fn encode_segment(packs: &[(PackId, Vec<BlobEntry>)]) -> Vec<u8> {
+    encode_segment_with(packs, &[])
+}
+
+/// The plaintext of an index segment.
+pub fn encode_segment_with(packs: &[(PackId, Vec<BlobEntry>)], supersedes: &[[u8; 32]]) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(VERSION).u32(packs.len() as u32);
     for (pack, entries) in packs {
@@ -213,43 +258,63 @@ pub fn encode_segment(packs: &[(PackId, Vec<BlobEntry>)]) -> Vec<u8> {
             e.encode(&mut w);
         }
     }
+    w.u32(supersedes.len() as u32);
+    for s in supersedes {
+        w.raw(s);
+    }
     w.finish()
 }
 
-/// Opens a segment read from `key` and returns its packs and blobs.
+/// An opened index segment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Segment {
+    pub packs: Vec<(PackId, Vec<BlobEntry>)>,
+    /// Ids of the segments this one replaces (see the module documentation).
+    pub supersedes: Vec<[u8; 32]>,
+}
+
+/// Opens a segment read from `key`.
 pub fn open_segment(
     key: &str,
     bytes: &[u8],
     crypter: &Crypter,
     repo_id: &[u8; 32],
-) -> Result<Vec<(PackId, Vec<BlobEntry>)>> {
+) -> Result<Segment> {
     let what = format!("index segment {key}");
-    let id = key
-        .strip_prefix("index/")
-        .and_then(ChunkId::from_hex)
-        .ok_or_else(|| VgerError::corrupt(&what, "unexpected object name"))?;
+    let id = segment_id(key).ok_or_else(|| VgerError::corrupt(&what, "unexpected object name"))?;
     let plain = crypter
-        .open(&context(ObjectKind::IndexSegment, repo_id, &id.0), bytes)
+        .open(&context(ObjectKind::IndexSegment, repo_id, &id), bytes)
         .ok_or_else(|| VgerError::corrupt(&what, "failed authentication"))?;
-    let mut r = Reader::new(&plain, &what);
+    decode_segment(&plain, &what)
+}
+
+/// Decodes a segment's plaintext.
+pub fn decode_segment(plain: &[u8], what: &str) -> Result<Segment> {
+    let mut r = Reader::new(plain, what);
     let v = r.u8()?;
     if v > VERSION {
         return Err(VgerError::NewerFormat {
-            object: what,
+            object: what.to_string(),
             found: v.into(),
             supported: VERSION.into(),
         });
     }
     let npacks = r.count(36)?;
-    let mut out = Vec::with_capacity(npacks);
+    let mut out = Segment::default();
     for _ in 0..npacks {
         let pack = PackId(r.array()?);
         let n = r.count(BlobEntry::LEN)?;
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
-            entries.push(BlobEntry::decode(&mut r, &what)?);
+            entries.push(BlobEntry::decode(&mut r, what)?);
         }
-        out.push((pack, entries));
+        out.packs.push((pack, entries));
+    }
+    if v >= 2 {
+        let n = r.count(32)?;
+        for _ in 0..n {
+            out.supersedes.push(r.array()?);
+        }
     }
     r.finish()?;
     Ok(out)

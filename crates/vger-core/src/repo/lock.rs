@@ -4,15 +4,17 @@
 //! forward by writing a fresh object and removing the previous one (create-only, like every
 //! other write).
 //!
-//! Shared leases (backup, restore, prune, snapshot delete) coexist; an exclusive lease (compact,
-//! repair, delete) excludes every other. Taking a lease is "write, then look": a client writes its
+//! Shared leases (backup, restore, prune, snapshot delete) coexist; a maintenance lease (compact)
+//! coexists with shared ones but not with another maintenance lease, so backups go on while a
+//! compaction runs (docs/architecture.md, "Backups beside compaction"); an exclusive lease
+//! (repair, delete) excludes every other. Taking a lease is "write, then look": a client writes its
 //! lock, lists the others, and backs off if a conflicting live one exists, so two racing clients
 //! can both back off but never both proceed. An operation that may have lost its lease (its
 //! process was paused past the expiry, or its lock was broken) re-checks before every critical
 //! step ([`Lease::ensure`]) and stops writing if a conflicting lease appeared meanwhile (fencing).
 //!
 //! Plaintext: `u8 version (1) ‖ lease id 16 ‖ kind u8 (1 shared, 2 exclusive) ‖ created ns i64 ‖
-//! expires ns i64 ‖ hostname ‖ pid u32 ‖ operation` (hostname, pid and operation are shown to
+//! expires ns i64 ‖ hostname ‖ pid u32 ‖ operation`; kind 3 is maintenance (hostname, pid and operation are shown to
 //! people, never used to decide anything).
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,6 +38,27 @@ const SKEW: Duration = Duration::from_secs(30);
 pub enum LockKind {
     Shared = 1,
     Exclusive = 2,
+    /// Compact: beside shared leases, never beside another maintenance or an exclusive one.
+    Maintenance = 3,
+}
+
+impl LockKind {
+    /// Whether a lease of this kind may be held while `other` is.
+    pub fn coexists_with(self, other: LockKind) -> bool {
+        use LockKind::*;
+        matches!(
+            (self, other),
+            (Shared, Shared) | (Shared, Maintenance) | (Maintenance, Shared)
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LockKind::Shared => "shared",
+            LockKind::Exclusive => "exclusive",
+            LockKind::Maintenance => "maintenance",
+        }
+    }
 }
 
 /// How long leases last and how long to wait for a conflicting one.
@@ -95,6 +118,7 @@ impl LockInfo {
         let kind = match r.u8()? {
             1 => LockKind::Shared,
             2 => LockKind::Exclusive,
+            3 => LockKind::Maintenance,
             _ => return Err(VgerError::corrupt(&what, "unknown lock kind")),
         };
         let info = LockInfo {
@@ -119,11 +143,7 @@ impl LockInfo {
         format!(
             "{} ({} lock, pid {} on {})",
             self.operation,
-            if self.kind == LockKind::Exclusive {
-                "exclusive"
-            } else {
-                "shared"
-            },
+            self.kind.name(),
             self.pid,
             self.hostname
         )
@@ -293,7 +313,7 @@ fn conflicts(kind: LockKind, mine: &[u8; 16], others: &[LockInfo], now: i64) -> 
     others
         .iter()
         .filter(|o| &o.lease != mine && o.live(now))
-        .find(|o| kind == LockKind::Exclusive || o.kind == LockKind::Exclusive)
+        .find(|o| !kind.coexists_with(o.kind))
         .map(LockInfo::describe)
 }
 

@@ -7,6 +7,7 @@ pub mod index;
 pub mod liveness;
 pub mod lock;
 pub mod pack;
+pub mod pending;
 pub mod snapshot;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
@@ -40,9 +41,44 @@ pub struct Repository {
     /// The key file the passphrase opened, and the config bytes its AAD binds.
     key_name: Mutex<String>,
     config_bytes: Vec<u8>,
+    /// The ids that segments replacing `segments` must name (see [`index`]): theirs, and those
+    /// they named themselves.
+    pub fn supersession(&self, segments: &[String]) -> Result<Vec<[u8; 32]>> {
+        let mut out: std::collections::HashSet<[u8; 32]> =
+            segments.iter().filter_map(|k| index::segment_id(k)).collect();
+        for key in segments {
+            let opened = self
+                .backend
+                .get(key)
+                .and_then(|b| index::open_segment(key, &b, &self.crypter, &self.config.id));
+            match opened {
+                Ok(seg) => out.extend(seg.supersedes),
+                // A segment that is gone or damaged names nothing that can be carried on.
+                Err(VgerError::ObjectMissing { .. } | VgerError::Corrupt { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut out: Vec<[u8; 32]> = out.into_iter().collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
     /// The index segments the in-memory index was built from.
     segments: Mutex<Vec<String>>,
+    /// Segments the last load left out as replayed.
+    replayed: Mutex<Vec<Warning>>,
     lease: LeaseSettings,
+}
+
+/// An index built from storage ([`Repository::read_index`]).
+pub struct IndexLoad {
+    pub index: ChunkIndex,
+    /// Every segment listed (the ones left out included: a compaction replaces them all).
+    pub keys: Vec<String>,
+    /// Segments that could not be read (damaged, or written by a newer vger).
+    pub damaged: Vec<Warning>,
+    /// Segments a present segment names as replaced, left out.
+    pub replayed: Vec<Warning>,
 }
 
 /// Snapshots readable by this vger, plus what could not be shown.
@@ -129,6 +165,7 @@ impl Repository {
             key_name: Mutex::new(key_name),
             config_bytes,
             segments: Mutex::new(Vec::new()),
+            replayed: Mutex::new(Vec::new()),
             lease: LeaseSettings::default(),
         };
         repo.load_index()?;
@@ -139,7 +176,8 @@ impl Repository {
     /// chunks then look absent, so the next backup stores them again and restore names the files
     /// it cannot find, instead of the whole repository becoming unreadable.
     fn load_index(&mut self) -> Result<()> {
-        let warnings = self.reload_index()?;
+        let mut warnings = self.reload_index()?;
+        warnings.extend(self.replayed_segments());
         self.warnings = warnings;
         Ok(())
     }
@@ -162,21 +200,77 @@ impl Repository {
     }
 
     fn load_segments(&self) -> Result<Vec<Warning>> {
-        let mut index = IndexBuilder::default();
-        let mut warnings = Vec::new();
+        let mut load = self.read_index()?;
+        let damaged = std::mem::take(&mut load.damaged);
+        self.install_index(load);
+        Ok(damaged)
+    }
+
+    /// Makes a load from [`Repository::read_index`] the in-memory index.
+    pub(crate) fn install_index(&self, load: IndexLoad) {
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = load.index;
+        *self.segments.lock().unwrap_or_else(PoisonError::into_inner) = load.keys;
+        *self.replayed.lock().unwrap_or_else(PoisonError::into_inner) = load.replayed;
+    }
+
+    /// Forgets the blobs of indexed packs that storage does not have (an index segment that
+    /// outlived its packs: replayed, or left by a damaged repository), so a backup stores those
+    /// chunks again instead of referencing them. Returns the missing packs' keys and how many
+    /// blobs were forgotten.
+    pub(crate) fn forget_missing_packs(&self) -> Result<(Vec<String>, usize)> {
+        let stored: std::collections::HashSet<String> =
+            self.backend.list("packs")?.into_iter().collect();
+        let gone: std::collections::HashSet<PackId> = self
+            .index()
+            .packs()
+            .iter()
+            .filter(|p| !stored.contains(&pack::key(p)))
+            .copied()
+            .collect();
+        if gone.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let n = self
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drop_packs(&gone);
+        let mut keys: Vec<String> = gone.iter().map(pack::key).collect();
+        keys.sort();
+        Ok((keys, n))
+    }
+
+    /// Index segments left out of the last load because a compaction had replaced them (see
+    /// [`Repository::read_index`]).
+    pub fn replayed_segments(&self) -> Vec<Warning> {
+        self.replayed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Builds an index from the segments in storage now, without installing it.
+    ///
+    /// A segment that a present segment names as superseded was consolidated by a compaction and
+    /// has reappeared (a rolled-back host, a sync tool): its entries may point into packs that
+    /// are gone, so it is left out with a warning rather than trusted.
+    pub fn read_index(&self) -> Result<IndexLoad> {
+        let mut damaged = Vec::new();
+        let mut replayed = Vec::new();
         let keys = self.backend.list("index")?;
+        let mut segments = Vec::with_capacity(keys.len());
+        let mut superseded = std::collections::HashSet::new();
         for key in &keys {
             let loaded = self
                 .backend
                 .get(key)
                 .and_then(|b| index::open_segment(key, &b, &self.crypter, &self.config.id));
             match loaded {
-                Ok(packs) => {
-                    for (pack, entries) in packs {
-                        index.add_pack(pack, &entries);
-                    }
+                Ok(seg) => {
+                    superseded.extend(seg.supersedes.iter().copied());
+                    segments.push((key, seg));
                 }
-                Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => warnings
+                Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => damaged
                     .push(Warning {
                         path: key.clone(),
                         code: e.code(),
@@ -185,9 +279,60 @@ impl Repository {
                 Err(e) => return Err(e),
             }
         }
-        *self.index.write().unwrap_or_else(PoisonError::into_inner) = index.finish();
-        *self.segments.lock().unwrap_or_else(PoisonError::into_inner) = keys;
-        Ok(warnings)
+        let mut index = IndexBuilder::default();
+        for (key, seg) in segments {
+            if index::segment_id(key).is_some_and(|id| superseded.contains(&id)) {
+                let e = VgerError::corrupt(
+                    key,
+                    "a compaction replaced this index segment, yet it is back (the storage was rolled back or the segment copied in again); it is ignored, and `vger compact` removes it",
+                );
+                replayed.push(Warning {
+                    path: key.clone(),
+                    code: e.code(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+            for (pack, entries) in seg.packs {
+                index.add_pack(pack, &entries);
+            }
+        }
+        Ok(IndexLoad {
+            index: index.finish(),
+            keys,
+            damaged,
+            replayed,
+        })
+    }
+
+    /// The ids that segments replacing `segments` must name (see [`index`]): theirs, and those
+    /// they named themselves.
+    pub fn supersession(&self, segments: &[String]) -> Result<Vec<[u8; 32]>> {
+        let mut out: std::collections::HashSet<[u8; 32]> =
+            segments.iter().filter_map(|k| index::segment_id(k)).collect();
+        for key in segments {
+            let opened = self
+                .backend
+                .get(key)
+                .and_then(|b| index::open_segment(key, &b, &self.crypter, &self.config.id));
+            match opened {
+                Ok(seg) => out.extend(seg.supersedes),
+                // A segment that is gone or damaged names nothing that can be carried on.
+                Err(VgerError::ObjectMissing { .. } | VgerError::Corrupt { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut out: Vec<[u8; 32]> = out.into_iter().collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The index segments the in-memory index was built from.
+    pub fn loaded_segments(&self) -> Vec<String> {
+        self.segments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether every index segment the in-memory index was built from still exists. A backup

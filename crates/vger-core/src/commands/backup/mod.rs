@@ -5,6 +5,7 @@
 mod filecache;
 mod filter;
 mod pipeline;
+mod settle;
 mod source;
 mod walk;
 
@@ -80,6 +81,8 @@ pub fn backup(
     // Taking the lease reloads the index if a compaction ran since the repository was opened,
     // so the backup deduplicates against what exists now.
     let lease = repo.lease(LockKind::Shared, "backup")?;
+    // An index segment that outlived its packs must not be deduplicated against.
+    let (missing_packs, forgotten) = repo.forget_missing_packs()?;
     let start_ns = clock::now_ns();
     let started = Instant::now();
     let threads = match opts.threads {
@@ -127,21 +130,22 @@ pub fn backup(
         &opts.filter,
         parent.as_ref(),
     );
-    let (stats, warnings, omitted, cache) = walker.into_parts();
+    let (stats, mut warnings, omitted, cache) = walker.into_parts();
+    warnings.extend(missing_packs.iter().map(|key| Warning {
+        path: key.clone(),
+        code: vger_types::ErrorCode::ObjectMissing,
+        message: format!(
+            "the index lists this pack but storage does not have it ({forgotten} chunks in all such packs were stored again where needed); run `vger check`"
+        ),
+    }));
     let written = uploader.finish();
     let (tree, written) = match (walked, written) {
         (Ok(t), Ok(w)) => (t, w),
         (_, Err(e)) | (Err(e), _) => return Err(e),
     };
     cancel.check()?;
-    // Fencing: commit only while holding the lease, and only if no compaction removed index
-    // segments (and so perhaps chunks this backup deduplicated against) since it started.
+    // Fencing: commit only while holding the lease.
     lease.ensure(repo)?;
-    if !repo.index_still_current()? {
-        return Err(VgerError::LockLost(
-            "the repository was compacted while this backup ran".into(),
-        ));
-    }
     if !written.packs.is_empty() {
         let (key, bytes) = seal_segment(&written.packs, repo.crypter(), &repo.config().id);
         repo.backend().put_new(&key, &bytes)?;
@@ -164,10 +168,17 @@ pub fn backup(
         },
         partial,
     };
+    // A compaction that switched the index since this backup loaded it may have dropped blobs
+    // the snapshot references: index them again before the snapshot exists, and after.
+    settle::settle(repo, &snapshot, progress, cancel)?;
+    lease.ensure(repo)?;
     repo.backend().put_new(
         &snapshot::key(&snapshot.id),
         &snapshot.seal(repo.crypter(), &repo.config().id),
     )?;
+    // Not cancellable: the snapshot exists now, and packs it needs may be kept only for as long
+    // as this backup's lease lives.
+    settle::settle(repo, &snapshot, progress, &CancelToken::new())?;
     cache.commit();
     Ok(BackupOutcome {
         snapshot,
