@@ -41,28 +41,6 @@ pub struct Repository {
     /// The key file the passphrase opened, and the config bytes its AAD binds.
     key_name: Mutex<String>,
     config_bytes: Vec<u8>,
-    /// The ids that segments replacing `segments` must name (see [`index`]): theirs, and those
-    /// they named themselves.
-    pub fn supersession(&self, segments: &[String]) -> Result<Vec<[u8; 32]>> {
-        let mut out: std::collections::HashSet<[u8; 32]> =
-            segments.iter().filter_map(|k| index::segment_id(k)).collect();
-        for key in segments {
-            let opened = self
-                .backend
-                .get(key)
-                .and_then(|b| index::open_segment(key, &b, &self.crypter, &self.config.id));
-            match opened {
-                Ok(seg) => out.extend(seg.supersedes),
-                // A segment that is gone or damaged names nothing that can be carried on.
-                Err(VgerError::ObjectMissing { .. } | VgerError::Corrupt { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let mut out: Vec<[u8; 32]> = out.into_iter().collect();
-        out.sort_unstable();
-        Ok(out)
-    }
-
     /// The index segments the in-memory index was built from.
     segments: Mutex<Vec<String>>,
     /// Segments the last load left out as replayed.
