@@ -1,10 +1,11 @@
 /**
  * Concurrency end to end: three CLI processes back up their own changing source trees in a loop while
- * prune and compact run in a loop against the same repository, for a bounded time. Afterwards
+ * prune and compact run in a loop against the same repository, for two minutes. Afterwards
  * `check --verify-data` passes and every snapshot left restores to exactly the content its source had
- * when that backup ran. No process may fail, except with VGER_LOCKED (none should with a generous
- * --lock-wait). Content from older generations comes back on purpose, so backups deduplicate against
- * chunks whose snapshots prune has just removed and compact may be collecting.
+ * when that backup ran. Every command runs with `--lock-wait 0`: backups go on beside compaction (a
+ * maintenance lease), so no process may fail at all, VGER_LOCKED included. Content from older
+ * generations comes back on purpose, so backups deduplicate against chunks whose snapshots prune has
+ * just removed and compact is collecting.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -18,8 +19,9 @@ import { readTree } from '../helpers/tree.js'
 const PASS = 'concurrency passphrase'
 const WORKERS = 3
 /** How long the loops start new commands. */
-const RUN_MS = Number(process.env.VGER_CONCURRENCY_MS ?? 20_000)
-const LOCK_WAIT = '300'
+const RUN_MS = Number(process.env.VGER_CONCURRENCY_MS ?? 120_000)
+/** No waiting: nothing here may ever be refused for a lock. */
+const LOCK_WAIT = '0'
 
 beforeAll(() => ensureBuilt())
 
@@ -70,7 +72,7 @@ describe.skipIf(!addonBuilt)(`concurrent backups, prune and compact${addonBuilt 
 
     const failures: Failure[] = []
     const expected = new Map<string, { label: string; digest: string }>()
-    const counts = { backups: 0, prunes: 0, pruned: 0, compacts: 0, freed: 0 }
+    const counts = { backups: 0, prunes: 0, pruned: 0, compacts: 0, freed: 0, beside: 0 }
     const deadline = Date.now() + RUN_MS
     const record = (who: string, args: string[], r: CliResult): boolean => {
       if (r.code === 0) return true
@@ -117,7 +119,10 @@ describe.skipIf(!addonBuilt)(`concurrent backups, prune and compact${addonBuilt 
         const c = await vger(compact)
         if (record('compact', compact, c)) {
           counts.compacts++
-          counts.freed += (JSON.parse(c.stdout) as { repositories: { bytesFreed: number }[] }).repositories[0]?.bytesFreed ?? 0
+          const done = (JSON.parse(c.stdout) as { repositories: { bytesFreed: number; packsPending: number }[] }).repositories[0]
+          counts.freed += done?.bytesFreed ?? 0
+          // Retired packs kept for readers: this compaction ran while backups were running.
+          if ((done?.packsPending ?? 0) > 0) counts.beside++
         }
       }
     }
@@ -125,20 +130,16 @@ describe.skipIf(!addonBuilt)(`concurrent backups, prune and compact${addonBuilt 
     await Promise.all([...labels.map(backupLoop), maintenanceLoop()])
     console.log(
       `concurrency: ${counts.backups} backups, ${counts.prunes} prunes (${counts.pruned} snapshots removed), ` +
-        `${counts.compacts} compacts (${counts.freed} bytes freed) in ${RUN_MS / 1000} s; ` +
+        `${counts.compacts} compacts (${counts.freed} bytes freed, ${counts.beside} beside running backups) in ${RUN_MS / 1000} s; ` +
         `${failures.length} failed commands${failures.length > 0 ? `: ${failures.map((f) => `${f.who} ${f.error ?? f.code}`).join(', ')}` : ''}`,
     )
 
-    // Only VGER_LOCKED is an acceptable failure, and with a 300 s lock wait there should be none.
-    expect(
-      failures.filter((f) => f.error !== 'VGER_LOCKED'),
-      JSON.stringify(failures, null, 2),
-    ).toEqual([])
-    expect(failures).toEqual([])
+    expect(failures, JSON.stringify(failures, null, 2)).toEqual([])
     expect(counts.backups).toBeGreaterThanOrEqual(WORKERS * 2)
     expect(counts.prunes).toBeGreaterThan(0)
     expect(counts.compacts).toBeGreaterThan(0)
     expect(counts.pruned).toBeGreaterThan(0)
+    expect(counts.beside, 'compactions that overlapped a running backup').toBeGreaterThan(0)
 
     const check = await vger(['check', '--verify-data'])
     expect(check.code, check.stdout + check.stderr).toBe(0)
