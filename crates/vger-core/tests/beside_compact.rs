@@ -212,3 +212,28 @@ fn a_backup_never_deduplicates_against_a_pack_that_is_gone() {
     let fresh = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
     restores_to(&fresh, &out.snapshot.id.to_hex(), &a, tmp.path());
 }
+
+#[test]
+fn a_maintenance_lease_coexists_with_shared_ones_and_excludes_its_own_kind() {
+    use vger_core::{ErrorCode, LockKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut repo = new_repo(tmp.path(), Algorithm::ChaCha20Poly1305);
+    repo.set_lease_settings(LeaseSettings {
+        wait: Duration::ZERO,
+        ..LeaseSettings::default()
+    });
+    let backup = repo.lease(LockKind::Shared, "backup").unwrap();
+    let compact = repo.lease(LockKind::Maintenance, "compact").unwrap();
+    let restore = repo.lease(LockKind::Shared, "restore").unwrap();
+    for kind in [LockKind::Maintenance, LockKind::Exclusive] {
+        let e = repo.lease(kind, "second").err().unwrap();
+        assert_eq!(e.code(), ErrorCode::Locked, "{kind:?}");
+    }
+    drop((backup, restore));
+    assert_eq!(
+        repo.lease(LockKind::Exclusive, "repair").err().unwrap().code(),
+        ErrorCode::Locked
+    );
+    drop(compact);
+    repo.lease(LockKind::Exclusive, "repair").unwrap();
+}
