@@ -13,6 +13,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
 use std::time::Duration;
 
 use common::*;
@@ -38,16 +41,23 @@ fn assert_clean(repo: &Repository) {
         ..Default::default()
     };
     let r = check(repo, &opts, &NoProgress, &CancelToken::new()).unwrap();
-    assert!(r.ok(), "check found problems: {:?} {:?}", r.problems, r.damaged);
+    assert!(
+        r.ok(),
+        "check found problems: {:?} {:?}",
+        r.problems,
+        r.damaged
+    );
     assert_eq!(r.unindexed_packs, 0, "debris left behind");
 }
 
 fn restores_to(repo: &Repository, id: &str, src: &Path, scratch: &Path) {
-    let dest = scratch.join(format!("restore-{id}"));
+    let dest = scratch.join(format!(
+        "restore-{id}-{}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     let out = run_restore(repo, id, &dest, None).unwrap();
     assert!(out.errors.is_empty(), "restore of {id}: {:?}", out.errors);
-    let inner = dest.join(src.strip_prefix("/").unwrap());
-    assert_eq!(describe_tree(&inner), describe_tree(src), "snapshot {id}");
+    assert_eq!(describe_tree(&dest), describe_tree(src), "snapshot {id}");
 }
 
 /// Runs a whole compaction (on its own repository handle, lease wait 0) at the first progress
@@ -93,13 +103,7 @@ fn a_backup_commits_while_a_compaction_drops_what_it_deduplicated_against() {
         done: Mutex::new(None),
     };
     let writer = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
-    let s3 = backup(
-        &writer,
-        &backup_opts(&[&old]),
-        &during,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let s3 = backup(&writer, &backup_opts(&[&old]), &during, &CancelToken::new()).unwrap();
     let outcome = during.done.lock().unwrap().take().unwrap();
     assert!(
         outcome.packs_pending > 0,
@@ -118,7 +122,12 @@ fn a_backup_commits_while_a_compaction_drops_what_it_deduplicated_against() {
     // backup indexed again; everything still restores and checks clean.
     let next = compact_with(&fresh);
     assert!(next.packs_deleted > 0, "{next:?}");
-    assert_eq!(fs::read_dir(repo_path(tmp.path(), "pending")).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(repo_path(tmp.path(), "pending"))
+            .unwrap()
+            .count(),
+        0
+    );
     let fresh = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
     restores_to(&fresh, &s3, &old, tmp.path());
     restores_to(&fresh, &s2, &keep, tmp.path());
@@ -172,12 +181,21 @@ fn a_replayed_index_segment_is_ignored_and_never_deduplicated_against() {
     let fresh = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
     let replayed = fresh.replayed_segments();
     assert_eq!(replayed.len(), 2, "{replayed:?}");
-    assert!(fresh.warnings().iter().any(|w| w.message.contains("rolled back")));
+    assert!(
+        fresh
+            .warnings()
+            .iter()
+            .any(|w| w.message.contains("rolled back"))
+    );
     restores_to(&fresh, &s2, &b, tmp.path());
     // The next backup of A must store A again, not reference the chunks the replayed segment
     // names in a pack that is gone.
     let s3 = run_backup(&fresh, &[&a]);
-    assert!(s3.snapshot.stats.stored_bytes > 200_000, "{:?}", s3.snapshot.stats);
+    assert!(
+        s3.snapshot.stats.stored_bytes > 200_000,
+        "{:?}",
+        s3.snapshot.stats
+    );
     let fresh = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
     restores_to(&fresh, &s3.snapshot.id.to_hex(), &a, tmp.path());
     // Compaction removes the replayed segments; afterwards the repository checks clean.
@@ -231,7 +249,10 @@ fn a_maintenance_lease_coexists_with_shared_ones_and_excludes_its_own_kind() {
     }
     drop((backup, restore));
     assert_eq!(
-        repo.lease(LockKind::Exclusive, "repair").err().unwrap().code(),
+        repo.lease(LockKind::Exclusive, "repair")
+            .err()
+            .unwrap()
+            .code(),
         ErrorCode::Locked
     );
     drop(compact);

@@ -286,8 +286,10 @@ impl Repository {
     /// The ids that segments replacing `segments` must name (see [`index`]): theirs, and those
     /// they named themselves.
     pub fn supersession(&self, segments: &[String]) -> Result<Vec<[u8; 32]>> {
-        let mut out: std::collections::HashSet<[u8; 32]> =
-            segments.iter().filter_map(|k| index::segment_id(k)).collect();
+        let mut out: std::collections::HashSet<[u8; 32]> = segments
+            .iter()
+            .filter_map(|k| index::segment_id(k))
+            .collect();
         for key in segments {
             let opened = self
                 .backend

@@ -71,7 +71,10 @@ impl Pending {
         for _ in 0..n {
             let k = r.string(512)?;
             if !k.starts_with("packs/") || vger_storage::validate_key(&k).is_err() {
-                return Err(VgerError::corrupt(&what, "it names an object that is not a pack"));
+                return Err(VgerError::corrupt(
+                    &what,
+                    "it names an object that is not a pack",
+                ));
             }
             packs.push(k);
         }
@@ -123,9 +126,10 @@ pub fn list(repo: &Repository) -> Result<(Vec<(String, Pending)>, Vec<String>)> 
     for key in repo.backend().list(PREFIX)? {
         let opened = object_id(&key).and_then(|id| {
             let bytes = repo.backend().get(&key).ok()?;
-            let plain = repo
-                .crypter()
-                .open(&context(ObjectKind::Pending, &repo.config().id, &id), &bytes)?;
+            let plain = repo.crypter().open(
+                &context(ObjectKind::Pending, &repo.config().id, &id),
+                &bytes,
+            )?;
             Pending::decode(&key, &plain).ok()
         });
         match opened {
