@@ -139,6 +139,8 @@ export interface CompactOutcome {
   delete: Array<PackUse>
   orphans: number
   youngOrphans: number
+  /** Packs earlier compactions retired that wait for readers to finish. */
+  pendingPacks: number
   segments: number
   bytesFreed: number
   bytesRepacked: number
@@ -147,6 +149,10 @@ export interface CompactOutcome {
   segmentsWritten: number
   debrisRemoved: number
   damagedBlobs: number
+  /** Retired packs left for a later compaction because other clients were reading. */
+  packsPending: number
+  /** Blobs of snapshots made during the compaction, indexed again where they are. */
+  blobsReindexed: number
 }
 
 export type CompressionAlgorithm = 'lz4' | 'zstd' | 'none'
@@ -288,7 +294,7 @@ export interface LockInfo {
   operation: string
 }
 
-export type LockKind = 'shared' | 'exclusive'
+export type LockKind = 'shared' | 'exclusive' | 'maintenance'
 
 export interface OpenOptions {
   url: string
