@@ -67,9 +67,13 @@ export function renderCompact(name: string, o: CompactOutcome, { packs = false }
   if (o.segments > 0) plan.push(`consolidate ${formatCount(o.segments, 'index segment')}`)
   lines.push(plan.length === 0 ? '  nothing to do' : `  plan: ${plan.join(', ')}; frees ${formatBytes(o.bytesFreed)}`)
   if (o.youngOrphans > 0)
-    lines.push(`  left alone: ${formatCount(o.youngOrphans, 'unindexed pack')} younger than the grace period (another client holds a lock and may be writing them)`)
+    lines.push(
+      `  left alone: ${formatCount(o.youngOrphans, 'unindexed pack')} younger than the grace period (another client holds a lock and may be writing them)`,
+    )
   if (o.pendingPacks > 0)
-    lines.push(`  ${formatCount(o.pendingPacks, 'pack')} retired by an earlier compaction wait for readers that were running then; deleted once they have finished`)
+    lines.push(
+      `  ${formatCount(o.pendingPacks, 'pack')} retired by an earlier compaction wait for readers that were running then; deleted once they have finished`,
+    )
   if (packs) {
     for (const p of o.repack) lines.push(packLine('repack', p))
     for (const p of o.delete) lines.push(packLine('delete', p))
