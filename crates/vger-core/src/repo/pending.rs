@@ -119,9 +119,12 @@ pub fn record(repo: &Repository, leases: Vec<[u8; 16]>, packs: Vec<String>) -> R
     repo.backend().put_new(&key, &sealed)
 }
 
+/// The readable pending records with their keys, and the keys of unreadable ones.
+pub type Records = (Vec<(String, Pending)>, Vec<String>);
+
 /// Every pending record: the readable ones with their keys, and the keys of unreadable ones
 /// (left alone: an object that cannot be authenticated never causes a deletion).
-pub fn list(repo: &Repository) -> Result<(Vec<(String, Pending)>, Vec<String>)> {
+pub fn list(repo: &Repository) -> Result<Records> {
     let (mut ok, mut bad) = (Vec::new(), Vec::new());
     for key in repo.backend().list(PREFIX)? {
         let opened = object_id(&key).and_then(|id| {
