@@ -291,6 +291,7 @@ fn entry(name: &[u8], kind: Kind, content: Content) -> Entry {
         size: 0,
         xattrs: vec![],
         content,
+        holes: vec![],
     }
 }
 

@@ -6,6 +6,7 @@ mod filecache;
 mod filter;
 mod pipeline;
 mod source;
+mod sparse;
 mod walk;
 
 use std::path::PathBuf;
