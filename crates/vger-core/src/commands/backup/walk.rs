@@ -103,7 +103,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Records a warning about an entry that was stored anyway.
-    fn note(&mut self, path: &Path, err: &VgerError) {
+    pub(super) fn note(&mut self, path: &Path, err: &VgerError) {
         let w = Warning {
             path: path.display().to_string(),
             code: err.code(),
