@@ -88,7 +88,8 @@ describe.skipIf(!addonBuilt)(`source options${addonBuilt ? '' : ` — skipped: $
     expect(missing.stderr).toContain('link/nope')
     expect(missing.stderr).toContain('VGER_SOURCE_NOT_FOUND')
     const list = await vger(['list', '--json'])
-    const labels = (JSON.parse(list.stdout) as { snapshots: { label: string }[] }).snapshots.map((s) => s.label)
+    const listed = JSON.parse(list.stdout) as { repositories: { snapshots: { label: string }[] }[] }
+    const labels = listed.repositories[0]?.snapshots.map((s) => s.label)
     expect(labels).toEqual(['link', 'nested'])
   })
 })
