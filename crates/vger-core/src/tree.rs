@@ -210,7 +210,7 @@ fn decode_holes(v: &[u8], e: &Entry, what: &str) -> Result<Vec<(u64, u64)>> {
     if e.kind != Kind::File {
         return bad("not a regular file");
     }
-    if v.is_empty() || v.len() % 16 != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(16) {
         return bad("length not a positive multiple of 16");
     }
     let mut holes = Vec::with_capacity(v.len() / 16);
