@@ -307,6 +307,7 @@ impl Walk {
             size: if meta.is_file() { meta.len() } else { 0 },
             xattrs,
             content: Content::None,
+            holes: Vec::new(),
         }
     }
 
@@ -612,6 +613,7 @@ macro_rules! wire_module {
                         size: e.size,
                         xattrs,
                         content,
+                        holes: Vec::new(),
                     });
                 }
                 Ok(out)
@@ -1199,6 +1201,7 @@ fn fifo(name: Vec<u8>) -> Entry {
         size: 0,
         xattrs: Vec::new(),
         content: Content::None,
+        holes: Vec::new(),
     }
 }
 

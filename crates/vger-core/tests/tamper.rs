@@ -210,6 +210,32 @@ fn wrong_passphrase_and_newer_formats_have_their_own_codes() {
         ErrorCode::NewerFormat
     );
 
+    // So is one whose extension list holds a key this vger must understand and does not know;
+    // an unknown optional key is skipped.
+    let base = &list.snapshots[0];
+    for (byte, key, hidden) in [(0xe1u8, 0x8123u16, 2), (0xe2, 0x0123, 2)] {
+        let mut s = base.clone();
+        s.id = SnapshotId([byte; 32]);
+        let mut plain = s.encode();
+        plain.truncate(plain.len() - 2);
+        plain.extend_from_slice(&1u16.to_le_bytes());
+        plain.extend_from_slice(&key.to_le_bytes());
+        plain.extend_from_slice(&0u32.to_le_bytes());
+        let sealed = repo.crypter().seal(
+            &context(ObjectKind::Snapshot, &repo.config().id, &s.id.0),
+            &plain,
+        );
+        repo.backend()
+            .put_new(&snapshot::key(&s.id), &sealed)
+            .unwrap();
+        let list = repo.snapshots().unwrap();
+        assert_eq!((list.hidden_newer, list.damaged.len()), (hidden, 0));
+    }
+    let e = repo.resolve_snapshot("e1e1").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NewerFormat);
+    assert!(e.to_string().contains("0x8123"), "{e}");
+    assert_eq!(repo.snapshots().unwrap().snapshots.len(), 2);
+
     // A newer repository config.
     let cfg = dir.path().join("repo/config");
     let mut b = fs::read(&cfg).unwrap();
@@ -291,6 +317,7 @@ fn entry(name: &[u8], kind: Kind, content: Content) -> Entry {
         size: 0,
         xattrs: vec![],
         content,
+        holes: vec![],
     }
 }
 

@@ -85,12 +85,46 @@ fn snapshot() {
     let bytes = s.encode();
     assert_eq!(hex::encode(&bytes), GOLDEN_SNAPSHOT);
     assert_eq!(Snapshot::decode(&bytes, "t").unwrap(), s);
+
+    // A newer writer's extension list (docs/format.md section 11): optional keys are skipped,
+    // an unknown must-understand key is VGER_NEWER_FORMAT naming the key, and keys out of
+    // order, duplicated or with values past the limit are damage.
+    let with = |items: &[(u16, &[u8])]| {
+        let mut b = bytes[..bytes.len() - 2].to_vec();
+        b.extend_from_slice(&(items.len() as u16).to_le_bytes());
+        for (k, v) in items {
+            b.extend_from_slice(&k.to_le_bytes());
+            b.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            b.extend_from_slice(v);
+        }
+        b
+    };
+    let tagged = with(&[(0x0001, b"tag: nightly"), (0x0002, b"")]);
+    assert_eq!(Snapshot::decode(&tagged, "t").unwrap(), s);
+    let e = Snapshot::decode(&with(&[(0x0001, b""), (0x8007, b"x")]), "snapshot 22").unwrap_err();
+    assert_eq!(e.code(), vger_types::ErrorCode::NewerFormat);
+    assert!(
+        e.to_string().contains("snapshot 22") && e.to_string().contains("0x8007"),
+        "{e}"
+    );
+    for bad in [
+        with(&[(0x0002, b""), (0x0001, b"")]),
+        with(&[(0x0001, b""), (0x0001, b"")]),
+        with(&[(0x0001, &vec![0u8; (1 << 20) + 1])]),
+    ] {
+        let e = Snapshot::decode(&bad, "t").unwrap_err();
+        assert_eq!(e.code(), vger_types::ErrorCode::Corrupt, "{e}");
+    }
+    let mut forged = with(&[]);
+    let n = forged.len();
+    forged[n - 2..].copy_from_slice(&u16::MAX.to_le_bytes());
+    assert!(Snapshot::decode(&forged, "t").is_err());
 }
 
 const GOLDEN_CONFIG: &str = "564745525245504f02000000111111111111111111111111111111111111111111111111111111111111111102000008000000200000008000008003c3286f7718";
 const GOLDEN_TRAILER: &str = "0202000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c8000000";
 const GOLDEN_SEGMENT: &str = "0201000000cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc02000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c800000000000000";
-const GOLDEN_SNAPSHOT: &str = "0100000022222222222222222222222222222222222222222222222222222222222222220100000000000000020000000000000001000000680100000075010000006c01000000020000002f70333333333333333333333333333333333333333333333333333333333333333301000000000000000200000000000000030000000000000004000000000000000500000000000000060000000000000007000000000000000800000000000000090000000000000001";
+const GOLDEN_SNAPSHOT: &str = "0100000022222222222222222222222222222222222222222222222222222222222222220100000000000000020000000000000001000000680100000075010000006c01000000020000002f703333333333333333333333333333333333333333333333333333333333333333010000000000000002000000000000000300000000000000040000000000000005000000000000000600000000000000070000000000000008000000000000000900000000000000010000";
 
 #[test]
 fn lock() {

@@ -4,6 +4,15 @@
 
 use crate::error::{Result, VgerError};
 
+/// Bit 15 of an extension key: a reader that does not know the key must refuse the object
+/// ([`VgerError::NewerExtension`]); an unknown key without it is skipped.
+pub const MUST_UNDERSTAND: u16 = 0x8000;
+/// The smallest encoded extension: a `u16` key and an empty value (`u32` length).
+pub const MIN_EXTENSION: usize = 2 + 4;
+/// The longest value of an extension this reader does not know (skipped, or refused when
+/// it must be understood).
+pub const MAX_UNKNOWN_EXTENSION: usize = 1 << 20;
+
 /// Appends encoded values to a byte vector.
 #[derive(Default)]
 pub struct Writer {
@@ -62,6 +71,15 @@ impl Writer {
 
     pub fn str(&mut self, v: &str) -> &mut Self {
         self.bytes(v.as_bytes())
+    }
+
+    /// The items of an extension list (the caller writes the count, as a `u8` or `u16`):
+    /// `key u16 ‖ value bytes` each. Keys must be given strictly ascending.
+    pub fn extensions(&mut self, items: &[(u16, &[u8])]) -> &mut Self {
+        for (key, value) in items {
+            self.u16(*key).bytes(value);
+        }
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -157,6 +175,40 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    /// The items of an extension list of `n` items (the caller read the count, as a `u8` or
+    /// `u16`): keys strictly ascending, `n` checked against the bytes left before reading.
+    /// `known` gives each key this reader understands with the limit of its value; those are
+    /// returned in key order. An unknown key with [`MUST_UNDERSTAND`] refuses the object as
+    /// written by a newer vger; an unknown optional key is skipped. Every value, known or not,
+    /// is refused above its limit before it is read.
+    pub fn extensions(&mut self, n: usize, known: &[(u16, usize)]) -> Result<Vec<(u16, &'a [u8])>> {
+        if n.saturating_mul(MIN_EXTENSION) > self.remaining() {
+            return Err(self.corrupt(&format!("extension count {n} larger than the data left")));
+        }
+        let mut out = Vec::new();
+        let mut last: Option<u16> = None;
+        for _ in 0..n {
+            let key = self.u16()?;
+            if last.is_some_and(|l| l >= key) {
+                return Err(self.corrupt("extension keys out of order or duplicated"));
+            }
+            last = Some(key);
+            match known.iter().find(|(k, _)| *k == key) {
+                Some(&(_, max)) => out.push((key, self.bytes(max)?)),
+                None => {
+                    self.bytes(MAX_UNKNOWN_EXTENSION)?;
+                    if key & MUST_UNDERSTAND != 0 {
+                        return Err(VgerError::NewerExtension {
+                            object: self.what.to_string(),
+                            key,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -208,5 +260,57 @@ mod tests {
         assert!(Reader::new(&bytes, "t").bytes(1 << 20).is_err());
         assert!(Reader::new(&bytes, "t").count(1).is_err());
         assert!(Reader::new(&[1, 2], "t").u32().is_err());
+    }
+
+    fn ext(items: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.extensions(items);
+        w.finish()
+    }
+
+    #[test]
+    fn extensions_known_returned_unknown_optional_skipped() {
+        let bytes = ext(&[(1, b"a"), (2, b"skip me"), (0x8001, b"bc")]);
+        assert_eq!(
+            hex::encode(&bytes),
+            "01000100000061020007000000736b6970206d6501800200000062 63".replace(' ', "")
+        );
+        let mut r = Reader::new(&bytes, "t");
+        let got = r.extensions(3, &[(1, 4), (0x8001, 4)]).unwrap();
+        assert_eq!(got, vec![(1, &b"a"[..]), (0x8001, &b"bc"[..])]);
+        r.finish().unwrap();
+    }
+
+    #[test]
+    fn extensions_unknown_must_understand_refused() {
+        let bytes = ext(&[(1, b"a"), (0x8002, b"")]);
+        let e = Reader::new(&bytes, "tree x")
+            .extensions(2, &[(1, 4)])
+            .unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::NewerFormat);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("tree x") && msg.contains("0x8002") && msg.contains("newer vger"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn extensions_order_duplicates_and_limits_refused() {
+        for items in [&[(2u16, &b""[..]), (1, b"")][..], &[(1, b""), (1, b"")]] {
+            let bytes = ext(items);
+            let e = Reader::new(&bytes, "t").extensions(2, &[]).unwrap_err();
+            assert!(e.to_string().contains("out of order or duplicated"), "{e}");
+        }
+        // A known value above its limit, an unknown one above the general limit.
+        let bytes = ext(&[(1, b"abcde")]);
+        assert!(Reader::new(&bytes, "t").extensions(1, &[(1, 4)]).is_err());
+        let big = vec![0u8; MAX_UNKNOWN_EXTENSION + 1];
+        let bytes = ext(&[(7, &big)]);
+        assert!(Reader::new(&bytes, "t").extensions(1, &[]).is_err());
+        // A count that the bytes left cannot hold is refused before anything is read.
+        let bytes = ext(&[(1, b"")]);
+        let e = Reader::new(&bytes, "t").extensions(2, &[]).unwrap_err();
+        assert!(e.to_string().contains("extension count 2"), "{e}");
     }
 }

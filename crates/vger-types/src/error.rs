@@ -36,6 +36,10 @@ pub enum VgerError {
         supported: u32,
     },
     #[error(
+        "{object} uses extension 0x{key:04x}, which this vger does not know and must understand to read it: it was written by a newer vger; upgrade vger"
+    )]
+    NewerExtension { object: String, key: u16 },
+    #[error(
         "{object} was written by an older vger (format {found}; this vger reads format {supported}); read it with the vger that wrote it, or create a new repository with `vger init` and back up again"
     )]
     OlderFormat {
@@ -184,7 +188,9 @@ impl VgerError {
             VgerError::WrongPassphrase { .. } => ErrorCode::WrongPassphrase,
             VgerError::PassphraseRequired => ErrorCode::PassphraseRequired,
             VgerError::Corrupt { .. } => ErrorCode::Corrupt,
-            VgerError::NewerFormat { .. } => ErrorCode::NewerFormat,
+            VgerError::NewerFormat { .. } | VgerError::NewerExtension { .. } => {
+                ErrorCode::NewerFormat
+            }
             VgerError::OlderFormat { .. } => ErrorCode::OlderFormat,
             VgerError::ObjectMissing { .. } => ErrorCode::ObjectMissing,
             VgerError::AlreadyExists { .. } => ErrorCode::AlreadyExists,

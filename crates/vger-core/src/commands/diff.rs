@@ -215,7 +215,7 @@ impl Differ<'_> {
         let mut fields = Vec::new();
         let content = match (&a.content, &b.content) {
             (Content::Subtree(_), Content::Subtree(_)) => false,
-            (x, y) => x != y,
+            (x, y) => x != y || a.holes != b.holes,
         };
         if content {
             fields.push(match b.kind {

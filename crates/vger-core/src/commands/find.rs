@@ -278,6 +278,10 @@ impl Finder<'_> {
                     h.update(&id.0);
                     h.update(&len.to_le_bytes());
                 }
+                for (off, len) in &e.holes {
+                    h.update(&off.to_le_bytes());
+                    h.update(&len.to_le_bytes());
+                }
             }
             Content::Subtree(_) => {}
             Content::Target(t) => {

@@ -490,7 +490,9 @@ impl Repository {
                 .and_then(|b| Snapshot::open(&id, &b, &self.crypter, &self.config.id));
             match opened {
                 Ok(s) => out.snapshots.push(s),
-                Err(VgerError::NewerFormat { .. }) => out.hidden_newer += 1,
+                Err(VgerError::NewerFormat { .. } | VgerError::NewerExtension { .. }) => {
+                    out.hidden_newer += 1
+                }
                 // Removed by a concurrent prune between the listing and the read.
                 Err(VgerError::ObjectMissing { .. }) => {}
                 Err(e @ VgerError::Corrupt { .. }) => out.damaged.push(Warning {

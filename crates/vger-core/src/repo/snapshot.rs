@@ -5,7 +5,9 @@
 //! Plaintext: `u32 format version (1) ‖ id 32 ‖ start ns i64 ‖ end ns i64 ‖ hostname ‖ username ‖
 //! label ‖ u32 path count ‖ paths (u32 length + bytes each) ‖ tree root 32 ‖ 9 × u64 stats
 //! (files, dirs, symlinks, others, bytes, new chunks, new bytes, stored bytes, skipped) ‖
-//! u8 flags (bit 0: partial)`.
+//! u8 flags (bit 0: partial) ‖ u16 extension count ‖ extensions (key u16 ‖ value bytes, keys
+//! strictly ascending; no key is defined yet, so unknown optional keys are skipped and an unknown
+//! must-understand key hides the snapshot as written by a newer vger)`.
 
 use vger_crypto::Crypter;
 use vger_types::codec::{Reader, Writer};
@@ -77,6 +79,7 @@ impl Snapshot {
             w.u64(v);
         }
         w.u8(u8::from(self.partial));
+        w.u16(0);
         w.finish()
     }
 
@@ -118,6 +121,8 @@ impl Snapshot {
             skipped,
         ] = v;
         let partial = r.u8()? & 1 == 1;
+        let n_ext = usize::from(r.u16()?);
+        r.extensions(n_ext, &[])?;
         r.finish()?;
         Ok(Self {
             format_version: version,

@@ -7,6 +7,7 @@ mod filter;
 mod pipeline;
 mod settle;
 mod source;
+mod sparse;
 mod walk;
 
 use std::path::PathBuf;

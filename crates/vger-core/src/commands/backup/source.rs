@@ -1,6 +1,10 @@
 //! Mapping source paths to the snapshot root. One directory: its contents are the root. One file:
 //! the root holds that file. Several paths: each is stored under its absolute path without the
 //! leading `/`, with the real metadata of the directories above it.
+//!
+//! A source path that is a symlink is followed (as `find -H` does): the directory or file it
+//! points to is stored under the name the user gave; symlinks below it are stored as symlinks.
+//! A source path inside another one is saved once, as part of the outer one, with a warning.
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
@@ -39,14 +43,15 @@ pub fn backup_sources(
         }
     }
     if let [only] = paths {
-        let root = absolute(only);
+        let given = absolute(only);
+        let root = followed(&given);
         let excludes = Excludes::new(&root, exclude, filter)?;
         let meta = std::fs::symlink_metadata(&root)
             .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
         if meta.is_dir() {
             return w.root_tree(&root, &excludes, parent);
         }
-        let name = root
+        let name = given
             .file_name()
             .map(|n| n.as_bytes().to_vec())
             .unwrap_or_else(|| b"root".to_vec());
@@ -58,17 +63,45 @@ pub fn backup_sources(
         return w.store_tree(entries);
     }
     let mut top = Node::default();
-    for p in paths {
-        let abs = absolute(p);
+    let mut abs: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect();
+    // Shortest first, so an outer path is placed before the paths inside it.
+    abs.sort_by_key(|p| p.components().count());
+    'paths: for p in abs {
         let mut node = &mut top;
-        for c in abs.components() {
+        for c in p.components() {
+            if let Some(outer) = &node.source {
+                let why = format!(
+                    "{} is inside {}, which is also given: it is saved once, as part of {}",
+                    p.display(),
+                    outer.display(),
+                    outer.display()
+                );
+                w.note(&p, &VgerError::invalid(why));
+                continue 'paths;
+            }
             if let Component::Normal(name) = c {
                 node = node.children.entry(name.as_bytes().to_vec()).or_default();
             }
         }
-        node.source = Some(abs);
+        if node.source.is_some() {
+            let why = format!("{} is given twice; it is saved once", p.display());
+            w.note(&p, &VgerError::invalid(why));
+            continue;
+        }
+        node.source = Some(p);
     }
     emit(w, &top, Path::new("/"), b"", exclude, filter, parent)
+}
+
+/// A source path that is a symlink stands for what it points to (its target resolved); any
+/// other path, and a symlink whose target is missing, for itself.
+fn followed(path: &Path) -> PathBuf {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
 }
 
 fn emit(
@@ -86,9 +119,10 @@ fn emit(
         let path = dir.join(std::ffi::OsStr::from_bytes(name));
         let child_rel = crate::tree::join_path(rel, name);
         let prev = find(&old, name);
-        if let Some(src) = &child.source {
-            let excludes = Excludes::new(src, exclude, filter)?;
-            if let Some(e) = w.entry(src, name.clone(), &child_rel, &excludes, prev)? {
+        if let Some(given) = &child.source {
+            let src = followed(given);
+            let excludes = Excludes::new(&src, exclude, filter)?;
+            if let Some(e) = w.entry(&src, name.clone(), &child_rel, &excludes, prev)? {
                 entries.push(e);
             }
             continue;

@@ -16,6 +16,7 @@ use super::MAX_WARNINGS;
 use super::filecache::{FileCache, Identity};
 use super::filter::{Excludes, GitIgnores, Verdict};
 use super::pipeline::Uploader;
+use super::sparse::{self, ExtentReader};
 use crate::cancel::CancelToken;
 use crate::chunker::{Chunker, StreamError};
 use crate::clock::ns_from_stat;
@@ -102,7 +103,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Records a warning about an entry that was stored anyway.
-    fn note(&mut self, path: &Path, err: &VgerError) {
+    pub(super) fn note(&mut self, path: &Path, err: &VgerError) {
         let w = Warning {
             path: path.display().to_string(),
             code: err.code(),
@@ -256,13 +257,14 @@ impl<'a> Walker<'a> {
             }
             let found = self.unchanged(path, &meta, prev);
             let read = match found {
-                Some(chunks) => Some(chunks),
+                Some(stored) => Some(stored),
                 None => self.read_file(path, &meta)?,
             };
             match read {
-                Some(chunks) => {
+                Some((chunks, holes)) => {
                     e.kind = Kind::File;
                     e.content = Content::Chunks(chunks);
+                    e.holes = holes;
                     if meta.nlink() > 1 {
                         self.hardlinks
                             .insert((meta.dev(), meta.ino()), rel.to_vec());
@@ -345,21 +347,21 @@ impl<'a> Walker<'a> {
             size: if meta.is_file() { meta.len() } else { 0 },
             xattrs,
             content: Content::None,
+            holes: Vec::new(),
         }
     }
 
-    /// The chunks of a file that has not changed since the last backup: from the file cache, or
-    /// without one from the parent snapshot's entry (same size, mtime and ctime). Counted as
-    /// read; recorded in the new cache.
-    fn unchanged(
-        &mut self,
-        path: &Path,
-        meta: &Metadata,
-        prev: Option<&Entry>,
-    ) -> Option<Vec<(ChunkId, u32)>> {
+    /// The chunks (and holes) of a file that has not changed since the last backup: from the
+    /// file cache, or without one from the parent snapshot's entry (same size, mtime and
+    /// ctime). Counted as read; recorded in the new cache. The cache holds no hole maps, so a
+    /// sparse file is found only through the parent.
+    fn unchanged(&mut self, path: &Path, meta: &Metadata, prev: Option<&Entry>) -> Option<Stored> {
         let id = Identity::of(meta);
-        let chunks = if self.cache.loaded() {
-            self.cache.lookup(path, &id, &self.repo.index())?
+        let (chunks, holes) = if self.cache.loaded() {
+            (
+                self.cache.lookup(path, &id, &self.repo.index())?,
+                Vec::new(),
+            )
         } else {
             match prev {
                 Some(Entry {
@@ -368,16 +370,24 @@ impl<'a> Walker<'a> {
                     size,
                     mtime_ns,
                     ctime_ns,
+                    holes,
                     ..
                 }) if (*size, *mtime_ns, *ctime_ns) == (id.size, id.mtime_ns, id.ctime_ns)
-                    && super::filecache::chunks_valid(c, id.size, &self.repo.index()) =>
+                    && super::filecache::chunks_valid(
+                        c,
+                        id.size
+                            .saturating_sub(holes.iter().map(|h| h.1).sum::<u64>()),
+                        &self.repo.index(),
+                    ) =>
                 {
-                    c.clone()
+                    (c.clone(), holes.clone())
                 }
                 _ => return None,
             }
         };
-        self.cache.record(path, &id, &chunks);
+        if holes.is_empty() {
+            self.cache.record(path, &id, &chunks);
+        }
         self.stats.files += 1;
         self.stats.bytes += id.size;
         self.progress.event(Event::Backup {
@@ -385,11 +395,12 @@ impl<'a> Walker<'a> {
             bytes: self.stats.bytes,
             new_bytes: self.stats.new_bytes,
         });
-        Some(chunks)
+        Some((chunks, holes))
     }
 
-    /// Chunks a regular file. `Ok(None)` means it was skipped with a warning.
-    fn read_file(&mut self, path: &Path, meta: &Metadata) -> Result<Option<Vec<(ChunkId, u32)>>> {
+    /// Chunks a regular file; of a sparse file only the data extents are read, and the rest is
+    /// returned as its holes. `Ok(None)` means it was skipped with a warning.
+    fn read_file(&mut self, path: &Path, meta: &Metadata) -> Result<Option<Stored>> {
         let file = match OpenOptions::new()
             .read(true)
             .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
@@ -405,13 +416,23 @@ impl<'a> Walker<'a> {
         let mut buf = std::mem::take(&mut self.buf);
         let mut bytes = 0u64;
         let chunker = Rc::clone(&self.chunker);
-        let result = chunker.stream(&file, &mut buf, |chunk| {
+        let mut sink = |chunk: &[u8]| {
             self.cancel.check()?;
             let id = self.store_blob(BlobKind::Data, chunk)?;
             chunks.push((id, chunk.len() as u32));
             bytes += chunk.len() as u64;
             Ok(())
-        });
+        };
+        let (result, holes) = match sparse::data_extents(&file, meta) {
+            None => (chunker.stream(&file, &mut buf, &mut sink), Vec::new()),
+            Some(extents) => {
+                let mut reader = ExtentReader::new(&file, extents);
+                let r = chunker.stream(&mut reader, &mut buf, &mut sink);
+                (r, reader.holes(meta.len()))
+            }
+        };
+        // The size the snapshot counts: holes are part of it, as for a file stored whole.
+        bytes += holes.iter().map(|h| h.1).sum::<u64>();
         self.buf = buf;
         match result {
             Ok(()) => {}
@@ -430,7 +451,7 @@ impl<'a> Walker<'a> {
             // Not cached: the next backup must read it again.
             let err = VgerError::SourceChanged(path.display().to_string());
             self.note(path, &err);
-        } else {
+        } else if holes.is_empty() {
             self.cache.record(path, &Identity::of(meta), &chunks);
         }
         self.progress.event(Event::Backup {
@@ -438,9 +459,12 @@ impl<'a> Walker<'a> {
             bytes: self.stats.bytes,
             new_bytes: self.stats.new_bytes,
         });
-        Ok(Some(chunks))
+        Ok(Some((chunks, holes)))
     }
 }
+
+/// A file's chunks and holes.
+type Stored = (Vec<(ChunkId, u32)>, Vec<(u64, u64)>);
 
 /// The entry named `name` in a tree's entries (sorted by name).
 pub fn find<'e>(entries: &'e [Entry], name: &[u8]) -> Option<&'e Entry> {

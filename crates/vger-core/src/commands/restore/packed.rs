@@ -53,8 +53,10 @@ enum Slot {
 
 struct FileState {
     remaining: AtomicU32,
-    /// A chunk of zeros was skipped (left as a hole).
+    /// A chunk of zeros was skipped (left as a hole), or the file has a hole map.
     holes: AtomicBool,
+    /// Of a sparse file: where its stored bytes go ([`crate::tree::Entry::data_runs`]).
+    runs: Vec<(u64, u64, u64)>,
     slot: Mutex<Slot>,
 }
 
@@ -198,9 +200,15 @@ fn plan(c: &Ctx<'_>) -> Result<(Vec<Segment>, Vec<FileState>)> {
                 off += u64::from(*len);
             }
         }
+        let sparse = !item.entry.holes.is_empty();
         let state = FileState {
             remaining: AtomicU32::new(n),
-            holes: AtomicBool::new(false),
+            holes: AtomicBool::new(sparse),
+            runs: if sparse {
+                item.entry.data_runs()
+            } else {
+                Vec::new()
+            },
             slot: Mutex::new(Slot::Closed),
         };
         if let Some(e) = missing {
@@ -308,7 +316,7 @@ fn segment(
             };
             if zero {
                 s.holes.store(true, Ordering::Relaxed);
-            } else if let Err(e) = file.write_all_at(data, off) {
+            } else if let Err(e) = write_at(&file, data, off, &s.runs) {
                 let e = VgerError::io(format!("writing {}", target(c.dest, i, c).display()), e);
                 if matches!(e, VgerError::NoSpace { .. }) {
                     return Err(e);
@@ -332,6 +340,26 @@ fn segment(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Writes the bytes at offset `off` of a file's stored bytes: at `off` itself, or for a sparse
+/// file piece by piece into its data runs, so the holes between them are never written.
+fn write_at(file: &File, data: &[u8], off: u64, runs: &[(u64, u64, u64)]) -> std::io::Result<()> {
+    if runs.is_empty() {
+        return file.write_all_at(data, off);
+    }
+    let end = off + data.len() as u64;
+    let first = runs.partition_point(|&(stored, _, len)| stored + len <= off);
+    for &(stored, at, len) in &runs[first..] {
+        if stored >= end {
+            break;
+        }
+        let from = off.max(stored);
+        let to = end.min(stored + len);
+        let piece = &data[(from - off) as usize..(to - off) as usize];
+        file.write_all_at(piece, at + (from - stored))?;
     }
     Ok(())
 }

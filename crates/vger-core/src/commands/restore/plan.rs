@@ -97,6 +97,7 @@ pub fn build(repo: &Repository, root: &ChunkId, patterns: &[String]) -> Result<P
                 let target = lookup(repo, root, t)?;
                 it.entry.kind = Kind::File;
                 it.entry.content = target.content;
+                it.entry.holes = target.holes;
                 plan.file_set.insert(it.rel.clone());
                 plan.files.push(it);
                 continue;
