@@ -120,12 +120,53 @@ impl IndexBuilder {
             .extend(entries.iter().map(|e| Slot::new(e.id, pos, e)));
     }
 
-    pub fn finish(mut self) -> ChunkIndex {
+    pub fn finish(self) -> ChunkIndex {
+        self.finish_preferring(|_| Ok(true)).unwrap_or_default()
+    }
+
+    /// Like [`IndexBuilder::finish`], but when several entries share an id, the first whose pack
+    /// `exists` wins (a stale entry into a pack that is gone never hides a good one). `exists` is
+    /// asked only when there are such duplicates.
+    pub fn finish_preferring(
+        mut self,
+        mut exists: impl FnMut(&PackId) -> Result<bool>,
+    ) -> Result<ChunkIndex> {
         // Stable, so among equal ids the first added stays first, and dedup keeps it.
         self.index.sorted.sort_by_key(|s| s.id.0);
+        let dup = self.index.sorted.windows(2).any(|w| w[0].id == w[1].id);
+        if dup {
+            let packs = &self.index.packs;
+            let mut ok = HashMap::new();
+            let sorted = &mut self.index.sorted;
+            let mut i = 0;
+            while i < sorted.len() {
+                let mut j = i + 1;
+                while j < sorted.len() && sorted[j].id == sorted[i].id {
+                    j += 1;
+                }
+                if j - i > 1 {
+                    for k in i..j {
+                        let pos = (sorted[k].pack & !TREE_BIT) as usize;
+                        let here = match ok.get(&pos) {
+                            Some(v) => *v,
+                            None => {
+                                let v = exists(&packs[pos])?;
+                                ok.insert(pos, v);
+                                v
+                            }
+                        };
+                        if here {
+                            sorted.swap(i, k);
+                            break;
+                        }
+                    }
+                }
+                i = j;
+            }
+        }
         self.index.sorted.dedup_by(|b, a| a.id == b.id);
         self.index.sorted.shrink_to_fit();
-        self.index
+        Ok(self.index)
     }
 }
 
@@ -332,6 +373,32 @@ mod table_tests {
             len: 10,
             raw_len: 20,
         }
+    }
+
+    #[test]
+    fn a_duplicate_in_a_pack_that_is_gone_never_hides_a_good_one() {
+        let (gone, good) = (PackId([1; 32]), PackId([2; 32]));
+        let mut b = IndexBuilder::default();
+        b.add_pack(
+            gone,
+            &[entry(3, BlobKind::Data, 100), entry(4, BlobKind::Data, 1)],
+        );
+        b.add_pack(good, &[entry(3, BlobKind::Data, 300)]);
+        let mut asked = Vec::new();
+        let idx = b
+            .finish_preferring(|p| {
+                asked.push(*p);
+                Ok(*p == good)
+            })
+            .unwrap();
+        assert_eq!(idx.get(&ChunkId([3; 32])).unwrap().0, good);
+        assert_eq!(
+            idx.get(&ChunkId([4; 32])).unwrap().0,
+            gone,
+            "no duplicate, kept"
+        );
+        assert_eq!(idx.len(), 2);
+        assert_eq!(asked, [gone, good]);
     }
 
     #[test]

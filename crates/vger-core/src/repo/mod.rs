@@ -258,6 +258,7 @@ impl Repository {
             }
         }
         let mut index = IndexBuilder::default();
+        let mut stored = None;
         for (key, seg) in segments {
             if index::segment_id(key).is_some_and(|id| superseded.contains(&id)) {
                 let e = VgerError::corrupt(
@@ -276,7 +277,18 @@ impl Repository {
             }
         }
         Ok(IndexLoad {
-            index: index.finish(),
+            index: index.finish_preferring(|p| {
+                let stored = match &stored {
+                    Some(s) => s,
+                    None => stored.insert(
+                        self.backend
+                            .list("packs")?
+                            .into_iter()
+                            .collect::<std::collections::HashSet<String>>(),
+                    ),
+                };
+                Ok(stored.contains(&pack::key(p)))
+            })?,
             keys,
             damaged,
             replayed,
