@@ -42,9 +42,13 @@ pub struct Problem {
 #[derive(Debug, Clone)]
 pub struct DamagedSnapshot {
     pub snapshot: Snapshot,
-    /// '/'-separated paths (at most [`MAX_FILES_LISTED`]).
+    /// '/'-separated paths (at most [`MAX_FILES_LISTED`]). A directory whose tree cannot be read
+    /// ends in '/' (nothing under it can be restored); the empty path is the snapshot's root.
     pub files: Vec<Vec<u8>>,
+    /// Damaged paths in all, files and unreadable directories.
     pub files_total: u64,
+    /// How many of `files_total` are unreadable directories.
+    pub dirs_total: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -58,6 +62,9 @@ pub struct CheckReport {
     pub bytes_read: u64,
     /// Packs no index segment lists (debris of interrupted backups; compact removes old ones).
     pub unindexed_packs: u64,
+    /// Packs stored under another key than `packs/<first 2 hex>/<id>` (moved by hand or by a
+    /// sync tool); each is also a problem, and `check --repair` moves it back.
+    pub misplaced_packs: u64,
     /// Snapshots written by a newer vger (not checked, never touched).
     pub hidden_newer: u64,
     pub problems: Vec<Problem>,
@@ -120,6 +127,10 @@ pub fn check(
                 snapshot: snap.clone(),
                 files: damaged.iter().take(MAX_FILES_LISTED).cloned().collect(),
                 files_total: damaged.len() as u64,
+                dirs_total: damaged
+                    .iter()
+                    .filter(|p| p.is_empty() || p.ends_with(b"/"))
+                    .count() as u64,
             });
         }
         progress.event(Event::Step {
@@ -158,7 +169,35 @@ fn check_packs(
     }
     report.packs = stored.len() as u64;
     let indexed: HashSet<String> = by_pack.keys().map(pack::key).collect();
-    report.unindexed_packs = stored.keys().filter(|k| !indexed.contains(*k)).count() as u64;
+    // A pack under another key than its own (its file name is still its id).
+    let misplaced: HashMap<String, &String> = stored
+        .keys()
+        .filter_map(|k| {
+            let name = k.rsplit('/').next()?;
+            let id = ChunkId::from_hex(name)?;
+            (pack::key(&PackId(id.0)) != *k).then(|| (pack::key(&PackId(id.0)), k))
+        })
+        .collect();
+    report.misplaced_packs = misplaced.len() as u64;
+    report.unindexed_packs = stored
+        .keys()
+        .filter(|k| !indexed.contains(*k) && !misplaced.values().any(|m| m == k))
+        .count() as u64;
+    let mut moved: Vec<_> = misplaced.iter().collect();
+    moved.sort();
+    for (home, at) in moved {
+        if stored.contains_key(home) {
+            continue; // a second copy; the one at home is checked below
+        }
+        report.problems.push(Problem {
+            object: at.to_string(),
+            code: ErrorCode::ObjectMissing,
+            message: format!(
+                "pack {} is stored here instead of at {home}, where vger reads it; \"vger check --repair\" moves it back",
+                &home[home.len().saturating_sub(64)..]
+            ),
+        });
+    }
     let mut bad = Bad::default();
     let mut to_read = Vec::new();
     let mut packs: Vec<_> = by_pack.into_iter().collect();
@@ -171,6 +210,8 @@ fn check_packs(
             .max()
             .unwrap_or(0);
         let problem = match stored.get(&key) {
+            // Reported above, with where it is.
+            None if misplaced.contains_key(&key) => None,
             None => Some(VgerError::ObjectMissing {
                 object: format!("pack {}", pack.to_hex()),
             }),
@@ -397,7 +438,8 @@ impl Walker<'_> {
                         (Kind::Dir, Content::Subtree(sub)) => {
                             for p in self.tree(sub)?.iter() {
                                 out.push(if p.is_empty() {
-                                    e.name.clone()
+                                    // The directory's own tree: nothing under it can be read.
+                                    [e.name.as_slice(), b"/"].concat()
                                 } else {
                                     join(&e.name, p)
                                 });
