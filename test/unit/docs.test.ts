@@ -77,7 +77,7 @@ describe('docs/config.md', () => {
       .split('\n')
       .filter((line) => line.startsWith('| `') && /not (applied|used|run) yet/.test(line))
       .map((line) => /^\| `([a-z_]+)`/.exec(line)?.[1])
-    const inert = [...INERT_KEYS.top, ...INERT_KEYS.repository, ...INERT_KEYS.source]
+    const inert = [...INERT_KEYS.top, ...INERT_KEYS.repository, ...INERT_KEYS.source, ...INERT_KEYS.check]
     expect(new Set(marked)).toEqual(new Set(inert))
     expect(marked.every((line) => line !== undefined)).toBe(true)
   })

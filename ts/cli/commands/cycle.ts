@@ -9,7 +9,7 @@ import { VgerError, asVgerError, isVgerError } from '../../errors.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
 import { backupExitCode, backupSources, runBackups } from './backup.js'
-import { renderCheck, runCheck } from './check.js'
+import { renderCheck, runCheck, verdict } from './check.js'
 import { renderCompact, runCompact } from './compact.js'
 import { hasRetention, renderPrune, runPrune } from './prune.js'
 import { EXIT, type ExitCode } from '../exit.js'
@@ -50,7 +50,7 @@ async function runStep(ctx: CliContext, step: MaintenanceStep, repo: RepositoryC
         throw Object.assign(
           new VgerError(
             'VGER_CHECK_FAILED',
-            `check found ${report.problems.length} problems (listed above); run "vger check --repair --dry-run" to see what a repair would do`,
+            `check: ${verdict(report)} (listed above); run "vger check --repair --dry-run" to see what a repair would do`,
           ),
           { report },
         )
