@@ -70,11 +70,27 @@ describe('a vykar config', () => {
   })
 
   it.each([
-    ['access_token and rest_token together', 'repositories:\n  - url: https://h/r\n    access_token: a\n    rest_token: b\n', 'use either "access_token" or "rest_token"'],
-    ['a threshold above 100', 'repositories:\n  - url: /r\ncompact:\n  threshold: 120\n', 'expected compact.threshold to be an integer from 0 to 100'],
+    [
+      'access_token and rest_token together',
+      'repositories:\n  - url: https://h/r\n    access_token: a\n    rest_token: b\n',
+      'use either "access_token" or "rest_token"',
+    ],
+    [
+      'a threshold above 100',
+      'repositories:\n  - url: /r\ncompact:\n  threshold: 120\n',
+      'expected compact.threshold to be an integer from 0 to 100',
+    ],
     ['a retry that is not a mapping', 'repositories:\n  - url: /r\n    retry: 5\n', 'expected repositories[0].retry to be a mapping'],
-    ['a pack size that is not a size', 'repositories:\n  - url: /r\n    max_pack_size: big\n', 'expected repositories[0].max_pack_size to be a size'],
-    ['a misspelt check key', 'repositories:\n  - url: /r\ncheck:\n  max_percnt: 5\n', 'unknown key "max_percnt" (did you mean "max_percent"?)'],
+    [
+      'a pack size that is not a size',
+      'repositories:\n  - url: /r\n    max_pack_size: big\n',
+      'expected repositories[0].max_pack_size to be a size',
+    ],
+    [
+      'a misspelt check key',
+      'repositories:\n  - url: /r\ncheck:\n  max_percnt: 5\n',
+      'unknown key "max_percnt" (did you mean "max_percent"?)',
+    ],
   ])('refuses %s', (_, text, message) => {
     expect(() => parse(text)).toThrow(ConfigError)
     expect(() => parse(text)).toThrow(message)

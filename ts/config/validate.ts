@@ -8,7 +8,15 @@
 import { type Document, type LineCounter, type Node, isAlias, isMap, isScalar, isSeq } from 'yaml'
 import { expandedScalar } from './interpolate.js'
 import { type ConfigProblem, type Position, didYouMean } from './problems.js'
-import { type IntegerShape, type ListShape, type ObjectShape, type Shape, type StringShape, type ValueShape, resolveSection } from './shape.js'
+import {
+  type IntegerShape,
+  type ListShape,
+  type ObjectShape,
+  type Shape,
+  type StringShape,
+  type ValueShape,
+  resolveSection,
+} from './shape.js'
 
 export interface Validated {
   value: unknown

@@ -59,7 +59,8 @@ export async function check(ctx: CliContext, flags: CheckFlags): Promise<ExitCod
     if (flags.repair === true) {
       const outcome = await runRepair(ctx, repo.name, repository, flags)
       ctx.out.line(renderRepair(repo.name, outcome))
-      ctx.out.line(renderCheck(repo.name, outcome.check, { allFiles: verbose, after: outcome.applied ? 'after the repair' : 'now' }))
+      const after = outcome.applied ? 'after the repair' : 'now'
+      ctx.out.line(renderCheck(repo.name, outcome.check, { allFiles: verbose, after, planFound: !outcome.applied && outcome.needed }))
       // A dry run whose plan found damage fails too: the check after it reads no data, so it cannot.
       if (!outcome.check.ok || (!outcome.applied && outcome.needed)) bad.push(repo.name)
       return outcome as CheckReport | RepairOutcome
@@ -89,7 +90,7 @@ export function checkFailed(repos: string[], flags: CheckFlags = {}): VgerError 
 export function renderCheck(
   name: string,
   r: CheckReport,
-  { allFiles = false, after }: { allFiles?: boolean; after?: string } = {},
+  { allFiles = false, after, planFound = false }: { allFiles?: boolean; after?: string; planFound?: boolean } = {},
 ): string {
   const counts = [
     formatCount(r.snapshots, 'snapshot'),
@@ -102,7 +103,9 @@ export function renderCheck(
       ? `; data: ${formatCount(r.packsRead, 'pack')} read (${formatBytes(r.bytesRead)}), ${formatCount(r.blobsVerified, 'blob')} verified`
       : ''
   const when = after === undefined ? '' : ` (${after})`
-  const lines = [`Check "${name}"${when}: ${counts.join(', ')}${data}: ${verdict(r)}`]
+  // After a dry run whose plan found damage, a clean structure check must not read as "no problems".
+  const found = planFound && r.ok ? 'the structure is sound, but the repair plan above found damage' : verdict(r)
+  const lines = [`Check "${name}"${when}: ${counts.join(', ')}${data}: ${found}`]
   if (r.problems.length === 0 && r.damaged.length > 0) {
     lines.push('  data the snapshots below use is in no pack any more (the index lists none for it)')
   }
@@ -123,7 +126,8 @@ export function renderCheck(
       }
       lines.push(`${head}: ${damagedCount(d.filesTotal - d.dirsTotal, d.dirsTotal)}`)
       const shown = allFiles ? d.files : d.files.slice(0, FILES_SHOWN)
-      for (const f of shown) lines.push(`    ${displayPath(f)}${f.endsWith('/') ? ' (directory cannot be read: nothing under it can be restored)' : ''}`)
+      for (const f of shown)
+        lines.push(`    ${displayPath(f)}${f.endsWith('/') ? ' (directory cannot be read: nothing under it can be restored)' : ''}`)
       const more = d.filesTotal - shown.length
       if (more > 0) lines.push(`    … and ${more} more${allFiles ? '' : ' (-v lists them all)'}`)
     }
@@ -166,7 +170,9 @@ export function renderRepair(name: string, o: RepairOutcome): string {
     lines.push(`  ${formatCount(o.blobsDamaged, 'damaged blob')} ${will('left out of the index', 'to leave out of the index')}`)
   }
   if (o.packsMisplaced.length > 0) {
-    const where = o.packsMisplaced.map((k) => `${k.split('/').at(-1)?.slice(0, 12) ?? k} (found at ${k.split('/').slice(0, -1).join('/')}/)`)
+    const where = o.packsMisplaced.map(
+      (k) => `${k.split('/').at(-1)?.slice(0, 12) ?? k} (found at ${k.split('/').slice(0, -1).join('/')}/)`,
+    )
     lines.push(`  packs outside their place, ${will('moved back', 'to move back')}: ${where.join(', ')}`)
   }
   if (o.packsNewer.length > 0) lines.push(`  left alone (written by a newer vger): ${packIds(o.packsNewer)}`)
@@ -174,7 +180,8 @@ export function renderRepair(name: string, o: RepairOutcome): string {
   const index = []
   if (o.entriesDropped > 0) index.push(`${formatCount(o.entriesDropped, 'chunk')} whose data is gone ${will('were', 'to be')} removed`)
   if (o.entriesMoved > 0) index.push(`${formatCount(o.entriesMoved, 'chunk')} ${will('now point', 'to point')} at their new place`)
-  if (o.entriesAdded > 0) index.push(`${formatCount(o.entriesAdded, 'chunk')} found in packs no index listed ${will('were', 'to be')} added`)
+  if (o.entriesAdded > 0)
+    index.push(`${formatCount(o.entriesAdded, 'chunk')} found in packs no index listed ${will('were', 'to be')} added`)
   lines.push(`  index ${will('rebuilt', 'to rebuild')} from the packs${index.length > 0 ? `: ${index.join('; ')}` : ''}`)
   lines.push(o.applied ? 'Repaired.' : 'Dry run: nothing changed. "vger check --repair" applies this plan.')
   return lines.join('\n')

@@ -1,8 +1,8 @@
 /**
  * Bare `vger`: the full cycle for every selected repository, as vykar does: backup of all configured
  * sources (or the `-S` ones), then prune, compact and check. Prune is skipped without retention rules;
- * prune and compact are skipped for a repository whose backup failed. The check verifies structure, not
- * every data pack (`vger check --verify-data` does that).
+ * prune and compact are skipped for a repository whose backup failed. The check verifies structure and
+ * reads the config's `check.max_percent` of the packs (default none; `vger check --verify-data` reads all).
  */
 import type { RepositoryConfig } from '../../config/types.js'
 import { VgerError, asVgerError, isVgerError } from '../../errors.js'
@@ -43,7 +43,9 @@ async function runStep(ctx: CliContext, step: MaintenanceStep, repo: RepositoryC
       return outcome
     }
     case 'check': {
-      const report = await runCheck(ctx, repo.name, repository, {})
+      // The config's `check.max_percent` of the packs is read and verified (0: structure only).
+      const pct = ctx.config().check.maxPercent
+      const report = await runCheck(ctx, repo.name, repository, pct > 0 ? { readDataSubset: pct } : {})
       ctx.out.line(renderCheck(repo.name, report, { allFiles: ctx.options.verbose > 0 }))
       if (!report.ok) {
         // The report goes into the JSON result as well; the step counts as failed.

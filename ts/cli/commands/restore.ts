@@ -19,7 +19,9 @@ export async function restore(ctx: CliContext, ref: string, dest: string, opts: 
   const parts = [formatCount(outcome.files, 'file'), formatCount(outcome.dirs, 'dir')]
   if (outcome.symlinks > 0) parts.push(formatCount(outcome.symlinks, 'symlink'))
   if (outcome.others > 0) parts.push(formatCount(outcome.others, 'other'))
-  ctx.out.line(`Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) from snapshot ${shortId(snapshot.id)} to ${displayPath(target)}`)
+  ctx.out.line(
+    `Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) from snapshot ${shortId(snapshot.id)} to ${displayPath(target)}`,
+  )
   ctx.out.result({ repository: repo.name, snapshot: snapshot.id, label: snapshot.label, dest: target, ...outcome })
 
   if (outcome.errors.length === 0) return EXIT.ok
