@@ -135,13 +135,12 @@ export function renderCheck(
   return lines.join('\n')
 }
 
-/** "2 problems and 1 damaged snapshot found", or "no problems found". */
+/** "2 problems found (1 damaged snapshot)", "1 damaged snapshot found", or "no problems found". */
 export function verdict(r: CheckReport): string {
   if (r.ok) return 'no problems found'
-  const found = []
-  if (r.problems.length > 0) found.push(formatCount(r.problems.length, 'problem'))
-  if (r.damaged.length > 0) found.push(formatCount(r.damaged.length, 'damaged snapshot'))
-  return `${found.join(' and ')} found`
+  const snapshots = formatCount(r.damaged.length, 'damaged snapshot')
+  if (r.problems.length === 0) return `${snapshots} found`
+  return `${formatCount(r.problems.length, 'problem')} found${r.damaged.length > 0 ? ` (${snapshots})` : ''}`
 }
 
 function damagedCount(files: number, dirs: number): string {
