@@ -154,6 +154,8 @@ fn a_pack_in_the_wrong_subdirectory_is_reported_kept_by_compact_and_moved_back_b
     assert!(!report.ok());
     assert_eq!(report.misplaced_packs, 1);
     assert_eq!(report.unindexed_packs, 0, "not debris");
+    // Until it is back, what it holds cannot be restored, and check says which files.
+    assert!(!report.damaged.is_empty());
     let p = report.problems.iter().find(|p| p.object == wrong).unwrap();
     assert_eq!(p.code, ErrorCode::ObjectMissing);
     assert!(p.message.contains(&key) && p.message.contains("--repair"));

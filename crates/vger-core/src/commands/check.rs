@@ -169,26 +169,26 @@ fn check_packs(
     }
     report.packs = stored.len() as u64;
     let indexed: HashSet<String> = by_pack.keys().map(pack::key).collect();
-    // A pack under another key than its own (its file name is still its id).
+    // A pack under another key than its own (its file name is still its id), by its own key;
+    // a stray second copy of a pack that is in place is left out (the one in place is checked).
     let misplaced: HashMap<String, &String> = stored
         .keys()
+        .filter(|k| pack::is_misplaced(k))
         .filter_map(|k| {
-            let name = k.rsplit('/').next()?;
-            let id = ChunkId::from_hex(name)?;
-            (pack::key(&PackId(id.0)) != *k).then(|| (pack::key(&PackId(id.0)), k))
+            let id = ChunkId::from_hex(k.rsplit('/').next()?)?;
+            let home = pack::key(&PackId(id.0));
+            (!stored.contains_key(&home)).then_some((home, k))
         })
         .collect();
     report.misplaced_packs = misplaced.len() as u64;
+    let strays: HashSet<&String> = misplaced.values().copied().collect();
     report.unindexed_packs = stored
         .keys()
-        .filter(|k| !indexed.contains(*k) && !misplaced.values().any(|m| m == k))
+        .filter(|k| !indexed.contains(*k) && !strays.contains(k))
         .count() as u64;
     let mut moved: Vec<_> = misplaced.iter().collect();
     moved.sort();
     for (home, at) in moved {
-        if stored.contains_key(home) {
-            continue; // a second copy; the one at home is checked below
-        }
         report.problems.push(Problem {
             object: at.to_string(),
             code: ErrorCode::ObjectMissing,
@@ -210,8 +210,14 @@ fn check_packs(
             .max()
             .unwrap_or(0);
         let problem = match stored.get(&key) {
-            // Reported above, with where it is.
-            None if misplaced.contains_key(&key) => None,
+            // Reported above, with where it is; until it is back, its blobs cannot be read.
+            None if misplaced.contains_key(&key) => {
+                let why = format!("pack {} is not in its place", pack.to_hex());
+                for (id, _) in &blobs {
+                    bad.insert(*id, why.clone());
+                }
+                continue;
+            }
             None => Some(VgerError::ObjectMissing {
                 object: format!("pack {}", pack.to_hex()),
             }),
