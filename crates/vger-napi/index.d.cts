@@ -110,6 +110,8 @@ export interface CheckReport {
   blobsVerified: number
   bytesRead: number
   unindexedPacks: number
+  /** Packs stored under another key than their own (each is also listed as a problem). */
+  misplacedPacks: number
   hiddenNewer: number
   problems: Array<Problem>
   damaged: Array<DamagedSnapshot>
@@ -159,8 +161,15 @@ export type CompressionAlgorithm = 'lz4' | 'zstd' | 'none'
 
 export interface DamagedSnapshot {
   snapshot: SnapshotSummary
+  /**
+   * Paths that cannot be restored in full (at most 1000). A directory whose listing cannot be
+   * read ends in "/" (nothing under it can be restored); "/" alone is the snapshot's root.
+   */
   files: Array<string>
+  /** Damaged paths in all, unreadable directories included. */
   filesTotal: number
+  /** How many of `filesTotal` are unreadable directories. */
+  dirsTotal: number
 }
 
 export interface DeleteRepositoryOutcome {
@@ -365,15 +374,30 @@ export interface RepairOptions {
 }
 
 export interface RepairOutcome {
+  /** Whether anything needed repair (false: the packs and the index agree, nothing is damaged). */
+  needed: boolean
   applied: boolean
   packsScanned: number
+  /** Ids (64 hex digits) of damaged packs: their readable blobs move to new packs. */
   packsDamaged: Array<string>
+  /** Ids of packs written by a newer vger (left alone). */
   packsNewer: Array<string>
+  /**
+   * Keys at which packs were found outside their own place (the id is the last component):
+   * each is moved back to `packs/<first 2 hex>/<id>`.
+   */
+  packsMisplaced: Array<string>
   blobsIndexed: number
   blobsDamaged: number
   blobsSalvaged: number
+  /** Chunks whose data is missing or unreadable: they leave the index. */
   entriesDropped: number
+  /** Chunks found in packs that no index segment listed. */
   entriesAdded: number
+  /** Chunks whose index entry changes (salvaged into a new pack, or corrected). */
+  entriesMoved: number
+  /** Index segments that could not be read. */
+  segmentsDamaged: number
   segmentsReplaced: number
   check: CheckReport
 }

@@ -76,8 +76,8 @@ describe('docs/config.md', () => {
     const marked = text
       .split('\n')
       .filter((line) => line.startsWith('| `') && /not (applied|used|run) yet/.test(line))
-      .map((line) => /^\| `([a-z_]+)`/.exec(line)?.[1])
-    const inert = [...INERT_KEYS.top, ...INERT_KEYS.repository, ...INERT_KEYS.source]
+      .map((line) => /^\| `([a-z0-9_]+)`/.exec(line)?.[1])
+    const inert = [...INERT_KEYS.top, ...INERT_KEYS.repository, ...INERT_KEYS.source, ...INERT_KEYS.check]
     expect(new Set(marked)).toEqual(new Set(inert))
     expect(marked.every((line) => line !== undefined)).toBe(true)
   })

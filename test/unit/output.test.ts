@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { renderListing } from '../../ts/cli/commands/list.js'
 import { renderEntries } from '../../ts/cli/commands/snapshot-list.js'
-import { Output, formatBytes, formatDuration, formatMode, formatTable, shortId } from '../../ts/cli/output.js'
+import { Output, displayPath, formatBytes, formatDuration, formatMode, formatTable, shortId } from '../../ts/cli/output.js'
 import { formatEta, progressDisplay, progressLine } from '../../ts/cli/progress.js'
 import type { SnapshotSummary } from '../../ts/repository.js'
 
@@ -81,6 +81,20 @@ describe('formatters', () => {
     )
     display.onProgress?.({ type: 'backup', files: 1, bytes: 2, newBytes: 2 })
     expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([{ type: 'backup', files: 1, bytes: 2, newBytes: 2, repository: 'r' }])
+  })
+})
+
+describe('displayPath (file names for a terminal)', () => {
+  it.each([
+    ['plain', 'docs/report 2026.txt', 'docs/report 2026.txt'],
+    ['an escape sequence', 'a\u001b]0;owned\u0007b', 'a\\x1b]0;owned\\x07b'],
+    ['a colour change', '\u001b[31mred', '\\x1b[31mred'],
+    ['newline, tab, carriage return', 'one\ntwo\tthree\rfour', 'one\\ntwo\\tthree\\rfour'],
+    ['DEL and C1 controls', 'x\u007fy\u009bz', 'x\\x7fy\\x9bz'],
+    ['a bidi override', 'invoice\u202eexe.pdf', 'invoice\\u{202e}exe.pdf'],
+    ['other Unicode', 'café/日本', 'café/日本'],
+  ])('%s', (_, name, shown) => {
+    expect(displayPath(name)).toBe(shown)
   })
 })
 

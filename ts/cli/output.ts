@@ -137,6 +137,24 @@ export function formatTable(headers: string[], rows: string[][], align: Align[] 
   return [render(headers), ...rows.map(render)].join('\n')
 }
 
+/**
+ * A file name or path as text for a terminal, like `ls -b`: control characters (C0, DEL, C1) become
+ * `\n`, `\t`, `\r` or `\xNN`, and the bidirectional overrides and isolates `\u{NNNN}`, so a name can
+ * neither move the cursor, recolour the screen nor fake a line of output. A backslash in a name already
+ * arrives doubled from the engine (which writes bytes that are not UTF-8 as `\xNN`), so an escape
+ * shown here is never ambiguous. Every path the CLI prints as text goes through this; `--json` keeps
+ * the engine's string exact.
+ */
+export function displayPath(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.codePointAt(0) ?? 0
+    if (c === '\n') return '\\n'
+    if (c === '\t') return '\\t'
+    if (c === '\r') return '\\r'
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`
+  })
+}
+
 /** The first 8 hex digits of a snapshot or repository id, as users type them. */
 export function shortId(id: string): string {
   return id.slice(0, 8)

@@ -31,6 +31,16 @@ export function pickSnapshot(listing: SnapshotListing, ref: string, labels: read
   const matches = listing.snapshots.filter((s) => s.id.startsWith(prefix))
   const [only, second] = matches
   if (only === undefined) {
+    // A snapshot object that cannot be read is not "not found": say so, and what it means.
+    const damaged = listing.damaged.find((w) => (w.path.split('/').at(-1) ?? '').startsWith(prefix))
+    if (damaged !== undefined) {
+      const id = damaged.path.split('/').at(-1) ?? damaged.path
+      throw new VgerError(
+        'VGER_CORRUPT',
+        `snapshot ${id.slice(0, 12)} is damaged and cannot be read (${damaged.message}); ` +
+          'no file of it can be restored. Other snapshots are unaffected: "vger check" lists what is damaged',
+      )
+    }
     throw new VgerError('VGER_SNAPSHOT_NOT_FOUND', `no snapshot id starts with "${ref}"; run "vger list" to see the ids`)
   }
   if (second !== undefined) {

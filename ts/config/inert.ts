@@ -7,11 +7,16 @@
 import type { Position } from './problems.js'
 import type { RawConfig } from './schema.js'
 
-/** The inert keys, by where they may appear. */
+/**
+ * The inert keys, by where they may appear. The repository keys after `hooks` are vykar's settings for
+ * pack sizes and remote backends: vger's packs have a fixed target size (32 MiB, vykar's minimum) and
+ * there is no remote backend yet, so a vykar config loads and says what it does not do.
+ */
 export const INERT_KEYS = {
   top: ['limits', 'schedule', 'hooks'],
-  repository: ['limits', 'schedule', 'hooks'],
+  repository: ['limits', 'schedule', 'hooks', 'min_pack_size', 'max_pack_size', 'retry', 'sftp_timeout', 's3_soft_delete'],
   source: ['hooks', 'command_dumps'],
+  check: ['full_every'],
 } as const
 
 export interface InertKey {
@@ -31,6 +36,7 @@ export function inertKeys(raw: RawConfig, positions: ReadonlyMap<string, Positio
     }
   }
   add(raw, INERT_KEYS.top, '')
+  if (raw.check !== undefined) add(raw.check, INERT_KEYS.check, 'check.')
   raw.repositories.forEach((r, i) => add(r, INERT_KEYS.repository, `repositories[${i}].`))
   ;(raw.sources ?? []).forEach((s, i) => {
     if (typeof s === 'object') add(s, INERT_KEYS.source, `sources[${i}].`)

@@ -11,7 +11,17 @@ import type { Env } from './interpolate.js'
 import { DEFAULT_REPOSITORY_LABEL, NO_SOURCE_DEFAULTS, defaultCacheDir } from './defaults.js'
 import { defaultRepositoryPath, expandHome } from './paths.js'
 import { type ConfigProblem, ConfigError, type Position } from './problems.js'
-import { chunkerOf, chunkerProblem, compressionOf, encryptionOf, hooksOf, limitsOf, retentionOf, scheduleOf } from './resolve-sections.js'
+import {
+  checkOf,
+  chunkerOf,
+  compactOf,
+  compressionOf,
+  encryptionOf,
+  hooksOf,
+  limitsOf,
+  retentionOf,
+  scheduleOf,
+} from './resolve-sections.js'
 import { inertKeys } from './inert.js'
 import { resolveSources } from './resolve-sources.js'
 import { type RawConfig, type RawRepository, backendShape } from './schema.js'
@@ -56,8 +66,6 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
     schedule: scheduleOf(raw.schedule),
   }
   const chunker = chunkerOf(raw.chunker)
-  const chunkerError = chunkerProblem(chunker)
-  if (chunkerError !== null) problem('chunker', chunkerError)
 
   const repositories = raw.repositories.map((r, i) => resolveRepository(r, i, top, baseDir, ctx.home, problem, encryption))
   const excludePatterns = raw.exclude_patterns ?? [...NO_SOURCE_DEFAULTS.exclude]
@@ -81,6 +89,8 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
     hostname: raw.hostname,
     chunker,
     hooks: hooksOf(raw.hooks),
+    compact: compactOf(raw.compact),
+    check: checkOf(raw.check),
     excludeIfPresent: defaults.excludeIfPresent,
     oneFileSystem: defaults.oneFileSystem,
     gitIgnore: defaults.gitIgnore,
@@ -117,6 +127,8 @@ function resolveRepository(
     problem(`${key}.schedule`, `${key}.schedule sets "every" or "cron" but not "enabled: true"; add it, or remove the cadence`)
   }
   const backend = resolveSection(backendShape, r)
+  // vykar's `rest_token` is `access_token` under its old name (the schema refuses both at once).
+  if (r.rest_token !== undefined) backend.accessToken = r.rest_token
   if (backend.sftpKey !== undefined) backend.sftpKey = path.resolve(baseDir, expandHome(backend.sftpKey, home))
   if (backend.sftpKnownHosts !== undefined) backend.sftpKnownHosts = path.resolve(baseDir, expandHome(backend.sftpKnownHosts, home))
   return {
@@ -161,6 +173,8 @@ export function defaultConfig(env: Env, home: string): VgerConfig {
     ...top,
     chunker: chunkerOf(undefined),
     hooks: {},
+    compact: compactOf(undefined),
+    check: checkOf(undefined),
     excludeIfPresent: [...NO_SOURCE_DEFAULTS.excludeIfPresent],
     oneFileSystem: NO_SOURCE_DEFAULTS.oneFileSystem,
     gitIgnore: NO_SOURCE_DEFAULTS.gitIgnore,

@@ -12,8 +12,8 @@
  * settings) then reaches the resolved config by itself; a top-level or source key whose meaning needs code
  * also gets its field in types.ts and its line in resolve.ts or resolve-sources.ts.
  */
-import type { CompressionAlgorithm, EncryptionMode } from '../repository.js'
-import { type Infer, type JsonSchema, bool, either, enumOf, int, list, obj, str, strings, value } from './shape.js'
+import type { ChunkerParams, CompressionAlgorithm, EncryptionMode } from '../repository.js'
+import { type Infer, type JsonSchema, bool, either, enumOf, int, list, obj, secret, str, strings, value } from './shape.js'
 import {
   CRON_EXAMPLE,
   CRON_PATTERN,
@@ -72,8 +72,8 @@ const repositoryUrl = value(
 
 export const encryptionShape = obj({
   mode: enumOf(ENCRYPTION_MODES, { default: 'auto' }),
-  passphrase: text,
-  passcommand: text,
+  passphrase: secret(),
+  passcommand: secret(),
 })
 
 export const compressionShape = obj({
@@ -81,7 +81,29 @@ export const compressionShape = obj({
   zstd_level: int({ min: 1, max: 22, default: 3 }),
 })
 
-export const chunkerShape = obj({ min_size: size('512KiB'), avg_size: size('2MiB'), max_size: size('8MiB') })
+export const chunkerShape = obj(
+  { min_size: size('512KiB'), avg_size: size('2MiB'), max_size: size('8MiB') },
+  { check: (c) => chunkerProblems(c as unknown as ChunkerParams) },
+)
+
+/**
+ * The engine's FastCDC bounds (vger-core ChunkerParams::check): every size out of its bounds, or else
+ * (sizes in bounds) their order.
+ */
+export function chunkerProblems(c: ChunkerParams): string[] {
+  const MiB = 1024 * 1024
+  const out: string[] = []
+  const bound = (key: string, got: number, min: number, max: number, range: string): void => {
+    if (got < min || got > max) out.push(`chunker.${key} must be from ${range}, got ${got} bytes`)
+  }
+  bound('min_size', c.minSize, 64, MiB, '64 B to 1 MiB')
+  bound('avg_size', c.avgSize, 256, 4 * MiB, '256 B to 4 MiB')
+  bound('max_size', c.maxSize, 1024, 16 * MiB, '1 KiB to 16 MiB')
+  if (out.length === 0 && (c.minSize > c.avgSize || c.avgSize > c.maxSize)) {
+    out.push(`chunker sizes must satisfy min_size <= avg_size <= max_size, got ${c.minSize} / ${c.avgSize} / ${c.maxSize} bytes`)
+  }
+  return out
+}
 
 /** A source's own retention rules (grouping is a property of the whole prune, not of one source). */
 export const sourceRetentionShape = obj({
@@ -131,15 +153,27 @@ export const sourceHooksShape = hooksFor(HOOK_EVENTS)
 /** `name` is the file name under `vger-dumps/` in the snapshot. */
 export const commandDumpShape = obj({ name: text, command: text }, { required: ['name', 'command'] })
 
+/** `compact`: the threshold `vger compact` and the full cycle use when `--threshold` is not given. */
+export const compactShape = obj({ threshold: int({ min: 0, max: 100 }) })
+
+/**
+ * `check` in the full cycle (bare `vger`): `max_percent` of the packs are read and verified each time (0:
+ * structure only); `full_every` (a full `--verify-data` check at that interval) is accepted, not applied yet.
+ */
+export const checkShape = obj({ max_percent: int({ min: 0, max: 100, default: 0 }), full_every: duration })
+
+/** vykar's retry of remote requests (accepted, not applied yet: there is no remote backend yet). */
+export const retryShape = obj({ max_retries: count, retry_delay_ms: count, retry_max_delay_ms: count })
+
 /** A repository's storage settings, kept together in the resolved config as `backend`. */
 export const backendShape = obj({
   allow_insecure_http: bool({ default: false }),
   region: text,
   access_key_id: text,
-  secret_access_key: text,
+  secret_access_key: secret(),
   sftp_key: text,
   sftp_known_hosts: text,
-  access_token: text,
+  access_token: secret(),
 })
 
 const repositoryShape = obj(
@@ -147,6 +181,13 @@ const repositoryShape = obj(
     url: repositoryUrl,
     label: text,
     ...backendShape.fields,
+    /** vykar's older name for `access_token`. */
+    rest_token: secret(),
+    s3_soft_delete: flag,
+    sftp_timeout: int({ min: 1 }),
+    retry: retryShape,
+    min_pack_size: size('32MiB'),
+    max_pack_size: size('192MiB'),
     encryption: encryptionShape,
     compression: compressionShape,
     retention: retentionShape,
@@ -154,7 +195,7 @@ const repositoryShape = obj(
     schedule: scheduleShape,
     hooks: hooksShape,
   },
-  { required: ['url'] },
+  { required: ['url'], rules: [{ rule: 'exclusive', keys: ['access_token', 'rest_token'] }] },
 )
 
 const richSourceShape = obj(
@@ -196,6 +237,8 @@ export const configShape = obj(
     limits: limitsShape,
     schedule: scheduleShape,
     hooks: hooksShape,
+    compact: compactShape,
+    check: checkShape,
     hostname: text,
     cache_dir: text,
     env_file: strings(),

@@ -21,6 +21,8 @@ export interface StringShape<T extends string = string> {
   /** Allowed values (an enum). */
   oneOf?: readonly T[]
   default?: T
+  /** A passphrase or credential: no message ever shows the value, whatever its type. */
+  secret?: boolean
 }
 
 export interface IntegerShape {
@@ -72,6 +74,12 @@ export interface ObjectShape<F extends Fields = Fields, R extends string = strin
   required?: readonly R[]
   /** Cross-key rules (the constructor checks that they name keys of `fields`). */
   rules?: readonly ObjectRule[]
+  /**
+   * A rule on the values together, run by the validator in the same pass as every other check once the
+   * mapping's own keys are valid. It gets the section as `resolveSection` gives it (camelCase, defaults
+   * applied) and returns every problem (reported at the mapping; each message names its keys).
+   */
+  check?: (section: Readonly<Record<string, unknown>>) => readonly string[]
   /** Appended to "missing required key" problems. */
   hint?: string
 }
@@ -86,6 +94,8 @@ export interface EitherShape<O extends ObjectShape = ObjectShape> {
 }
 
 export const str = (): StringShape => ({ kind: 'string' })
+/** A string no error message may show (passphrases, keys, tokens). */
+export const secret = (): StringShape => ({ kind: 'string', secret: true })
 
 export function enumOf<const T extends string, const O extends { default?: NoInfer<T> } = {}>(
   values: readonly T[],
@@ -124,7 +134,12 @@ export function list<I extends Shape, const O extends { nonEmpty?: boolean; uniq
 
 export function obj<F extends Fields, R extends keyof F & string = never>(
   fields: F,
-  opts: { required?: readonly R[]; rules?: readonly ObjectRule<keyof F & string>[]; hint?: string } = {},
+  opts: {
+    required?: readonly R[]
+    rules?: readonly ObjectRule<keyof F & string>[]
+    hint?: string
+    check?: (section: Readonly<Record<string, unknown>>) => readonly string[]
+  } = {},
 ): ObjectShape<F, NoInfer<R>> {
   // NoInfer: inside another shape, the context must not widen R (making every key required).
   return { kind: 'object', fields, ...opts }

@@ -8,7 +8,9 @@ import type { ChunkerParams } from '../repository.js'
 import type {
   HookKey,
   backendShape,
+  checkShape,
   commandDumpShape,
+  compactShape,
   compressionShape,
   encryptionShape,
   limitsShape,
@@ -39,6 +41,11 @@ export type LimitsConfig = Resolved<typeof limitsShape>
  * seconds, and is absent when `cron` is set.
  */
 export type ScheduleConfig = Omit<Resolved<typeof scheduleShape>, 'every'> & { every?: number }
+
+/** `threshold`: the default of `vger compact --threshold` (absent: the engine's default). */
+export type CompactConfig = Resolved<typeof compactShape>
+/** The full cycle's check: `maxPercent` of the packs read and verified (0: structure only). */
+export type CheckConfig = Resolved<typeof checkShape>
 
 /** Hook commands by key (`before`, `after_backup`, …); each a list of shell commands, in order. */
 export type HooksConfig = Readonly<Partial<Record<HookKey, readonly string[]>>>
@@ -102,6 +109,8 @@ export interface VgerConfig {
   limits: LimitsConfig
   schedule: ScheduleConfig
   hooks: HooksConfig
+  compact: CompactConfig
+  check: CheckConfig
   excludeIfPresent: string[]
   oneFileSystem: boolean
   gitIgnore: boolean

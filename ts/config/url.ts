@@ -65,7 +65,11 @@ export function parseRepositoryUrl(url: string): Parsed<RepositoryLocation> {
     case 'http':
     case 'https':
       if (u.hostname === '') return { error: `"${url}": a REST URL needs a host` }
-      if (u.username !== '' || u.password !== '') return { error: `"${url}": do not put credentials in the URL; use access_token` }
+      if (u.username !== '' || u.password !== '') {
+        // Never echo the credentials themselves.
+        const shown = `${scheme}://…@${u.host}${u.pathname}`
+        return { error: `"${shown}": do not put credentials in the URL; use access_token` }
+      }
       return { value: { backend: 'rest', url, insecure: scheme === 'http' } }
     default:
       return { error: `unsupported URL scheme "${scheme}://" in "${url}"; expected ${URL_FORMS}` }

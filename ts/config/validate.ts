@@ -8,7 +8,15 @@
 import { type Document, type LineCounter, type Node, isAlias, isMap, isScalar, isSeq } from 'yaml'
 import { expandedScalar } from './interpolate.js'
 import { type ConfigProblem, type Position, didYouMean } from './problems.js'
-import type { IntegerShape, ListShape, ObjectShape, Shape, StringShape, ValueShape } from './shape.js'
+import {
+  type IntegerShape,
+  type ListShape,
+  type ObjectShape,
+  type Shape,
+  type StringShape,
+  type ValueShape,
+  resolveSection,
+} from './shape.js'
 
 export interface Validated {
   value: unknown
@@ -51,12 +59,14 @@ function label(path: string): string {
   return path === '' ? 'the config' : path
 }
 
-function describe(node: Node): string {
+/** What was found, for a message; with `hide` (a secret) its type only, never its value. */
+function describe(node: Node, hide = false): string {
   if (isMap(node)) return 'a mapping'
   if (isSeq(node)) return 'a list'
   if (isScalar(node)) {
     const v = node.value
     if (v === null) return 'nothing'
+    if (hide) return typeof v === 'string' ? 'a string' : `a ${typeof v}`
     if (typeof v === 'string') return `"${v}"`
     return `a ${typeof v} (${String(v)})`
   }
@@ -98,8 +108,10 @@ function checkString(walk: Walk, node: Node, shape: StringShape, path: string, a
     if (shape.oneOf !== undefined) {
       return void report(walk, at, `expected ${path} to be one of ${shape.oneOf.join(', ')}, got ${describe(node)}`)
     }
-    const quote = isScalar(node) && node.value !== null ? `; quote it: "${String(node.value)}"` : ''
-    return void report(walk, at, `expected ${path} to be a string, got ${describe(node)}${quote}`)
+    const hide = shape.secret === true
+    const written = isScalar(node) && node.value !== null
+    const quote = !written ? '' : hide ? '; quote it (the value is not shown here)' : `; quote it: "${String(node.value)}"`
+    return void report(walk, at, `expected ${path} to be a string, got ${describe(node, hide)}${quote}`)
   }
   const value = node.value
   if (shape.oneOf !== undefined && !shape.oneOf.includes(value)) {
@@ -180,6 +192,7 @@ function checkObject(walk: Walk, node: Node | null, shape: ObjectShape, path: st
   const out: Record<string, unknown> = {}
   const given = new Set<string>()
   const known = Object.keys(shape.fields)
+  const problemsBefore = walk.problems.length
   for (const pair of isMap(node) ? node.items : []) {
     const keyNode = pair.key as Node | null
     const keyAt = positionOf(walk, keyNode, at)
@@ -207,6 +220,10 @@ function checkObject(walk: Walk, node: Node | null, shape: ObjectShape, path: st
     if (!walk.positions.has(keyPath)) walk.positions.set(keyPath, keyAt)
   }
   checkRules(walk, shape, given, path, at)
+  // The rule on the whole mapping needs valid values; it runs in this pass, so its problems come with all others.
+  if (shape.check !== undefined && walk.problems.length === problemsBefore) {
+    for (const message of shape.check(resolveSection(shape, out))) report(walk, at, message)
+  }
   return out
 }
 

@@ -160,8 +160,13 @@ pub struct Problem {
 #[napi(object)]
 pub struct DamagedSnapshot {
     pub snapshot: SnapshotSummary,
+    /// Paths that cannot be restored in full (at most 1000). A directory whose listing cannot be
+    /// read ends in "/" (nothing under it can be restored); "/" alone is the snapshot's root.
     pub files: Vec<String>,
+    /// Damaged paths in all, unreadable directories included.
     pub files_total: f64,
+    /// How many of `filesTotal` are unreadable directories.
+    pub dirs_total: f64,
 }
 
 #[napi(object)]
@@ -175,6 +180,8 @@ pub struct CheckReport {
     pub blobs_verified: f64,
     pub bytes_read: f64,
     pub unindexed_packs: f64,
+    /// Packs stored under another key than their own (each is also listed as a problem).
+    pub misplaced_packs: f64,
     pub hidden_newer: f64,
     pub problems: Vec<Problem>,
     pub damaged: Vec<DamagedSnapshot>,
@@ -192,6 +199,7 @@ impl From<&vger_core::CheckReport> for CheckReport {
             blobs_verified: r.blobs_verified as f64,
             bytes_read: r.bytes_read as f64,
             unindexed_packs: r.unindexed_packs as f64,
+            misplaced_packs: r.misplaced_packs as f64,
             hidden_newer: r.hidden_newer as f64,
             problems: r
                 .problems
@@ -213,6 +221,7 @@ impl From<&vger_core::CheckReport> for CheckReport {
                         .map(|f| if f.is_empty() { "/".into() } else { escape(f) })
                         .collect(),
                     files_total: d.files_total as f64,
+                    dirs_total: d.dirs_total as f64,
                 })
                 .collect(),
         }
@@ -227,15 +236,28 @@ pub struct RepairOptions {
 
 #[napi(object)]
 pub struct RepairOutcome {
+    /// Whether anything needed repair (false: the packs and the index agree, nothing is damaged).
+    pub needed: bool,
     pub applied: bool,
     pub packs_scanned: f64,
+    /// Ids (64 hex digits) of damaged packs: their readable blobs move to new packs.
     pub packs_damaged: Vec<String>,
+    /// Ids of packs written by a newer vger (left alone).
     pub packs_newer: Vec<String>,
+    /// Keys at which packs were found outside their own place (the id is the last component):
+    /// each is moved back to `packs/<first 2 hex>/<id>`.
+    pub packs_misplaced: Vec<String>,
     pub blobs_indexed: f64,
     pub blobs_damaged: f64,
     pub blobs_salvaged: f64,
+    /// Chunks whose data is missing or unreadable: they leave the index.
     pub entries_dropped: f64,
+    /// Chunks found in packs that no index segment listed.
     pub entries_added: f64,
+    /// Chunks whose index entry changes (salvaged into a new pack, or corrected).
+    pub entries_moved: f64,
+    /// Index segments that could not be read.
+    pub segments_damaged: f64,
     pub segments_replaced: f64,
     pub check: CheckReport,
 }
@@ -290,19 +312,32 @@ impl From<&vger_core::CompactPlan> for CompactOutcome {
 impl From<&vger_core::RepairPlan> for RepairOutcome {
     fn from(plan: &vger_core::RepairPlan) -> Self {
         RepairOutcome {
+            needed: plan.needed(),
             applied: false,
             packs_scanned: plan.packs_scanned as f64,
-            packs_damaged: plan.packs_damaged.clone(),
-            packs_newer: plan.packs_newer.clone(),
+            packs_damaged: plan.packs_damaged.iter().map(|k| pack_id_of(k)).collect(),
+            packs_newer: plan.packs_newer.iter().map(|k| pack_id_of(k)).collect(),
+            packs_misplaced: plan
+                .packs_misplaced
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect(),
             blobs_indexed: plan.blobs_indexed as f64,
             blobs_damaged: plan.blobs_damaged as f64,
             blobs_salvaged: plan.blobs_salvaged as f64,
             entries_dropped: plan.entries_dropped as f64,
             entries_added: plan.entries_added as f64,
+            entries_moved: plan.entries_moved as f64,
+            segments_damaged: plan.segments_damaged as f64,
             segments_replaced: plan.segments_replaced.len() as f64,
             check: (&vger_core::CheckReport::default()).into(),
         }
     }
+}
+
+/// A pack's id from its key (`packs/ab/<64 hex>`): the last component.
+fn pack_id_of(key: &str) -> String {
+    key.rsplit('/').next().unwrap_or(key).to_string()
 }
 
 fn pack_use(u: &vger_core::PackUse) -> PackUse {
@@ -482,7 +517,7 @@ impl Repository {
         job(env, on_progress, cancel, move |progress, cancel| {
             let plan = vger_core::plan_repair(&repo, &core, progress, cancel)?;
             let mut out = RepairOutcome::from(&plan);
-            if apply {
+            if apply && plan.needed() {
                 vger_core::repair(&repo, plan, cancel)?;
                 out.applied = true;
             } else {

@@ -3,10 +3,12 @@
 //! ever overwritten), and the directory is fsynced. A crash leaves at most a `.tmp.*` file.
 //! Spooled objects (packs) are written to a `.tmp.*` file in the directory above their final
 //! one (`packs/`) as they fill, and linked into place the same way once their key is known.
+//! Files are created 0600 and directories 0700 whatever the umask: the key file is what a
+//! passphrase guess is tested against, and nothing in a repository is for other users.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -52,8 +54,7 @@ impl LocalBackend {
     fn ensure_dir(&self, path: &Path) -> Result<PathBuf> {
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
         if !dir.is_dir() {
-            fs::create_dir_all(&dir)
-                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+            create_private_dir(&dir)?;
             // The new directory's own entry must be durable too, not only the file inside it.
             Self::sync_dir(dir.parent().unwrap_or(&self.root))?;
         }
@@ -153,7 +154,11 @@ impl Backend for LocalBackend {
         let dir = self.ensure_dir(&path)?;
         let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
         let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(FILE_MODE)
+                .open(&tmp)?;
             f.write_all(data)?;
             f.sync_all()
         };
@@ -167,14 +172,14 @@ impl Backend for LocalBackend {
     fn spool(&self, dir: &str) -> Result<Spooled> {
         let dir = self.path(dir)?;
         if !dir.is_dir() {
-            fs::create_dir_all(&dir)
-                .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))?;
+            create_private_dir(&dir)?;
         }
         let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
         let f = OpenOptions::new()
             .write(true)
             .read(true)
             .create_new(true)
+            .mode(FILE_MODE)
             .open(&tmp)
             .map_err(|e| VgerError::io(format!("creating {}", tmp.display()), e))?;
         Ok(Spooled::file(f, tmp))
@@ -269,9 +274,7 @@ impl Backend for LocalBackend {
 
     fn create(&self) -> Result<()> {
         for dir in ["", "keys", "snapshots", "index", "packs", "locks"] {
-            let p = self.root.join(dir);
-            fs::create_dir_all(&p)
-                .map_err(|e| VgerError::io(format!("creating {}", p.display()), e))?;
+            create_private_dir(&self.root.join(dir))?;
         }
         Ok(())
     }
@@ -298,6 +301,18 @@ impl Backend for LocalBackend {
     fn location(&self) -> &str {
         &self.url
     }
+}
+
+/// Repository files: readable by their owner only (the umask can only take bits away).
+const FILE_MODE: u32 = 0o600;
+
+/// `mkdir -p` with 0700 for every directory it creates (existing ones are left as they are).
+fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))
 }
 
 fn random16() -> [u8; 16] {

@@ -10,7 +10,7 @@ import type { RepositoryConfig, SourceConfig } from '../../config/types.js'
 import { VgerError } from '../../errors.js'
 import type { BackupOutcome, CompressionAlgorithm } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
-import { formatBytes, formatCount, formatDuration, shortId } from '../output.js'
+import { displayPath, formatBytes, formatCount, formatDuration, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
 import { EXIT, type ExitCode } from '../exit.js'
 
@@ -140,7 +140,7 @@ function report(ctx: CliContext, repository: string, source: string, o: BackupOu
   )
   if (!o.partial && o.warnings.length === 0) return
   // Warnings go to stderr in every mode; in --json mode they are also in the result.
-  for (const w of o.warnings) ctx.out.warn(`${w.path}: ${w.message} [${w.code}]`)
+  for (const w of o.warnings) ctx.out.warn(`${displayPath(w.path)}: ${displayPath(w.message)} [${w.code}]`)
   if (o.warningsOmitted > 0) ctx.out.warn(`${o.warningsOmitted} more warnings not shown`)
   if (o.partial) {
     ctx.out.warn(`snapshot ${shortId(o.snapshotId)} is partial: ${formatCount(s.skipped, 'entry', 'entries')} skipped`)

@@ -8,7 +8,7 @@ import { VgerError } from '../../errors.js'
 import type { CheckReport, RepairOutcome } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatCount, formatTime, shortId } from '../output.js'
+import { displayPath, formatBytes, formatCount, formatTime, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
 import { exitFor, type ExitCode } from '../exit.js'
 
@@ -59,8 +59,10 @@ export async function check(ctx: CliContext, flags: CheckFlags): Promise<ExitCod
     if (flags.repair === true) {
       const outcome = await runRepair(ctx, repo.name, repository, flags)
       ctx.out.line(renderRepair(repo.name, outcome))
-      ctx.out.line(renderCheck(repo.name, outcome.check, { allFiles: verbose, after: outcome.applied ? 'after the repair' : 'now' }))
-      if (!outcome.check.ok) bad.push(repo.name)
+      const after = outcome.applied ? 'after the repair' : 'now'
+      ctx.out.line(renderCheck(repo.name, outcome.check, { allFiles: verbose, after, planFound: !outcome.applied && outcome.needed }))
+      // A dry run whose plan found damage fails too: the check after it reads no data, so it cannot.
+      if (!outcome.check.ok || (!outcome.applied && outcome.needed)) bad.push(repo.name)
       return outcome as CheckReport | RepairOutcome
     }
     const report = await runCheck(ctx, repo.name, repository, flags)
@@ -88,7 +90,7 @@ export function checkFailed(repos: string[], flags: CheckFlags = {}): VgerError 
 export function renderCheck(
   name: string,
   r: CheckReport,
-  { allFiles = false, after }: { allFiles?: boolean; after?: string } = {},
+  { allFiles = false, after, planFound = false }: { allFiles?: boolean; after?: string; planFound?: boolean } = {},
 ): string {
   const counts = [
     formatCount(r.snapshots, 'snapshot'),
@@ -101,8 +103,12 @@ export function renderCheck(
       ? `; data: ${formatCount(r.packsRead, 'pack')} read (${formatBytes(r.bytesRead)}), ${formatCount(r.blobsVerified, 'blob')} verified`
       : ''
   const when = after === undefined ? '' : ` (${after})`
-  const verdict = r.ok ? 'no problems found' : `${formatCount(r.problems.length, 'problem')} found`
-  const lines = [`Check "${name}"${when}: ${counts.join(', ')}${data}: ${verdict}`]
+  // After a dry run whose plan found damage, a clean structure check must not read as "no problems".
+  const found = planFound && r.ok ? 'the structure is sound, but the repair plan above found damage' : verdict(r)
+  const lines = [`Check "${name}"${when}: ${counts.join(', ')}${data}: ${found}`]
+  if (r.problems.length === 0 && r.damaged.length > 0) {
+    lines.push('  data the snapshots below use is in no pack any more (the index lists none for it)')
+  }
   if (r.unindexedPacks > 0)
     lines.push(
       `  ${formatCount(r.unindexedPacks, 'pack')} not in the index (left by an interrupted backup; compact removes them after the grace period)`,
@@ -113,9 +119,15 @@ export function renderCheck(
     lines.push('Damaged snapshots (files that cannot be restored in full):')
     for (const d of r.damaged) {
       const s = d.snapshot
-      lines.push(`  ${shortId(s.id)} "${s.label}" ${formatTime(s.time)} ${s.hostname}: ${formatCount(d.filesTotal, 'file')}`)
+      const head = `  ${shortId(s.id)} "${s.label}" ${formatTime(s.time)} ${s.hostname}`
+      if (d.files.includes('/')) {
+        lines.push(`${head}: its root directory cannot be read, so none of its files can be restored`)
+        continue
+      }
+      lines.push(`${head}: ${damagedCount(d.filesTotal - d.dirsTotal, d.dirsTotal)}`)
       const shown = allFiles ? d.files : d.files.slice(0, FILES_SHOWN)
-      for (const f of shown) lines.push(`    ${f}`)
+      for (const f of shown)
+        lines.push(`    ${displayPath(f)}${f.endsWith('/') ? ' (directory cannot be read: nothing under it can be restored)' : ''}`)
       const more = d.filesTotal - shown.length
       if (more > 0) lines.push(`    … and ${more} more${allFiles ? '' : ' (-v lists them all)'}`)
     }
@@ -123,18 +135,53 @@ export function renderCheck(
   return lines.join('\n')
 }
 
-/** What the repair found and did (or, with --dry-run, would do). */
+/** "2 problems found (1 damaged snapshot)", "1 damaged snapshot found", or "no problems found". */
+export function verdict(r: CheckReport): string {
+  if (r.ok) return 'no problems found'
+  const snapshots = formatCount(r.damaged.length, 'damaged snapshot')
+  if (r.problems.length === 0) return `${snapshots} found`
+  return `${formatCount(r.problems.length, 'problem')} found${r.damaged.length > 0 ? ` (${snapshots})` : ''}`
+}
+
+function damagedCount(files: number, dirs: number): string {
+  const parts = []
+  if (files > 0 || dirs === 0) parts.push(formatCount(files, 'file'))
+  if (dirs > 0) parts.push(formatCount(dirs, 'unreadable directory', 'unreadable directories'))
+  return parts.join(' and ')
+}
+
+/** Pack ids as text: 12 hex digits, as in `vger compact` (the JSON result has all 64). */
+const packIds = (ids: string[]): string => ids.map((p) => p.slice(0, 12)).join(', ')
+
+/** What the repair found and did (or, with --dry-run, would do), in what it means for the data. */
 export function renderRepair(name: string, o: RepairOutcome): string {
-  const lines = [`Repair "${name}": ${formatCount(o.packsScanned, 'pack')} scanned, ${formatCount(o.blobsIndexed, 'blob')} readable`]
+  const head = `Repair "${name}": ${formatCount(o.packsScanned, 'pack')} read, ${formatCount(o.blobsIndexed, 'blob')} readable`
+  if (!o.needed) return `${head}\nNothing needs repair: the packs and the index agree and nothing is damaged.`
+  const will = (done: string, planned: string): string => (o.applied ? done : planned)
+  const lines = [head]
   if (o.packsDamaged.length > 0) {
-    lines.push(`  damaged packs: ${o.packsDamaged.map((p) => p.slice(0, 12)).join(', ')}`)
+    lines.push(`  damaged packs: ${packIds(o.packsDamaged)}`)
     lines.push(
-      `  ${formatCount(o.blobsDamaged, 'damaged blob')} dropped, ${formatCount(o.blobsSalvaged, 'intact blob')} salvaged into new packs`,
+      `    ${formatCount(o.blobsSalvaged, 'intact blob')} ${will('copied', 'to copy')} into new packs; ` +
+        `${formatCount(o.blobsDamaged, 'damaged blob')} ${will('given up', 'to give up')}; the damaged packs ${will('were removed', 'to remove')}`,
     )
+  } else if (o.blobsDamaged > 0) {
+    lines.push(`  ${formatCount(o.blobsDamaged, 'damaged blob')} ${will('left out of the index', 'to leave out of the index')}`)
   }
-  if (o.packsNewer.length > 0) lines.push(`  left alone (written by a newer vger): ${o.packsNewer.map((p) => p.slice(0, 12)).join(', ')}`)
-  const index = `index: ${formatCount(o.entriesDropped, 'entry', 'entries')} dropped, ${formatCount(o.entriesAdded, 'entry', 'entries')} added, ${formatCount(o.segmentsReplaced, 'segment')} replaced`
-  lines.push(`  ${index}`)
-  lines.push(o.applied ? 'Repaired.' : 'Dry run: nothing changed.')
+  if (o.packsMisplaced.length > 0) {
+    const where = o.packsMisplaced.map(
+      (k) => `${k.split('/').at(-1)?.slice(0, 12) ?? k} (found at ${k.split('/').slice(0, -1).join('/')}/)`,
+    )
+    lines.push(`  packs outside their place, ${will('moved back', 'to move back')}: ${where.join(', ')}`)
+  }
+  if (o.packsNewer.length > 0) lines.push(`  left alone (written by a newer vger): ${packIds(o.packsNewer)}`)
+  if (o.segmentsDamaged > 0) lines.push(`  ${formatCount(o.segmentsDamaged, 'index segment')} could not be read`)
+  const index = []
+  if (o.entriesDropped > 0) index.push(`${formatCount(o.entriesDropped, 'chunk')} whose data is gone ${will('were', 'to be')} removed`)
+  if (o.entriesMoved > 0) index.push(`${formatCount(o.entriesMoved, 'chunk')} ${will('now point', 'to point')} at their new place`)
+  if (o.entriesAdded > 0)
+    index.push(`${formatCount(o.entriesAdded, 'chunk')} found in packs no index listed ${will('were', 'to be')} added`)
+  lines.push(`  index ${will('rebuilt', 'to rebuild')} from the packs${index.length > 0 ? `: ${index.join('; ')}` : ''}`)
+  lines.push(o.applied ? 'Repaired.' : 'Dry run: nothing changed. "vger check --repair" applies this plan.')
   return lines.join('\n')
 }

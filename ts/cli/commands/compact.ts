@@ -26,8 +26,10 @@ export function compactOptions(flags: CompactFlags): CompactOptions {
 
 export async function runCompact(ctx: CliContext, name: string, repository: Repository, flags: CompactFlags): Promise<CompactOutcome> {
   const progress = progressDisplay(ctx.out, `compact ${name}`, { repository: name, job: 'compact' })
+  // The command line wins over the config's `compact.threshold`, which wins over the engine's default.
+  const threshold = flags.threshold ?? ctx.config().compact.threshold
   return repository
-    .compact({ ...compactOptions(flags), signal: ctx.signal, onProgress: progress.onProgress })
+    .compact({ ...compactOptions({ ...flags, threshold }), signal: ctx.signal, onProgress: progress.onProgress })
     .finally(() => progress.finish())
 }
 

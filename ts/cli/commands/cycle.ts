@@ -1,15 +1,15 @@
 /**
  * Bare `vger`: the full cycle for every selected repository, as vykar does: backup of all configured
  * sources (or the `-S` ones), then prune, compact and check. Prune is skipped without retention rules;
- * prune and compact are skipped for a repository whose backup failed. The check verifies structure, not
- * every data pack (`vger check --verify-data` does that).
+ * prune and compact are skipped for a repository whose backup failed. The check verifies structure and
+ * reads the config's `check.max_percent` of the packs (default none; `vger check --verify-data` reads all).
  */
 import type { RepositoryConfig } from '../../config/types.js'
 import { VgerError, asVgerError, isVgerError } from '../../errors.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
 import { backupExitCode, backupSources, runBackups } from './backup.js'
-import { renderCheck, runCheck } from './check.js'
+import { renderCheck, runCheck, verdict } from './check.js'
 import { renderCompact, runCompact } from './compact.js'
 import { hasRetention, renderPrune, runPrune } from './prune.js'
 import { EXIT, type ExitCode } from '../exit.js'
@@ -43,14 +43,16 @@ async function runStep(ctx: CliContext, step: MaintenanceStep, repo: RepositoryC
       return outcome
     }
     case 'check': {
-      const report = await runCheck(ctx, repo.name, repository, {})
+      // The config's `check.max_percent` of the packs is read and verified (0: structure only).
+      const pct = ctx.config().check.maxPercent
+      const report = await runCheck(ctx, repo.name, repository, pct > 0 ? { readDataSubset: pct } : {})
       ctx.out.line(renderCheck(repo.name, report, { allFiles: ctx.options.verbose > 0 }))
       if (!report.ok) {
         // The report goes into the JSON result as well; the step counts as failed.
         throw Object.assign(
           new VgerError(
             'VGER_CHECK_FAILED',
-            `check found ${report.problems.length} problems (listed above); run "vger check --repair --dry-run" to see what a repair would do`,
+            `check: ${verdict(report)} (listed above); run "vger check --repair --dry-run" to see what a repair would do`,
           ),
           { report },
         )

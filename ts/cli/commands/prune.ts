@@ -9,7 +9,7 @@ import { VgerError, isVgerError } from '../../errors.js'
 import type { PruneGroup, PruneOptions, PruneOutcome, Retention } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
-import { formatCount, formatTable, formatTime, shortId } from '../output.js'
+import { displayPath, formatCount, formatTable, formatTime, shortId } from '../output.js'
 import { exitFor, type ExitCode } from '../exit.js'
 
 export interface PruneFlags {
@@ -105,7 +105,7 @@ export function groupName(g: PruneGroup): string {
   const parts: string[] = []
   if (g.hostname !== undefined) parts.push(`host ${g.hostname}`)
   if (g.label !== undefined) parts.push(`label ${g.label}`)
-  if (g.paths !== undefined) parts.push(`paths ${g.paths.join(', ')}`)
+  if (g.paths !== undefined) parts.push(`paths ${g.paths.map(displayPath).join(', ')}`)
   return parts.length === 0 ? 'all snapshots' : parts.join(', ')
 }
 

@@ -1,7 +1,7 @@
 /** `vger restore SNAPSHOT DEST [--pattern GLOB]...`: into an empty or new directory. */
 import { VgerError } from '../../errors.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatCount, shortId } from '../output.js'
+import { displayPath, formatBytes, formatCount, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
 import { resolveSnapshot } from '../snapshots.js'
 import { EXIT, type ExitCode } from '../exit.js'
@@ -19,11 +19,13 @@ export async function restore(ctx: CliContext, ref: string, dest: string, opts: 
   const parts = [formatCount(outcome.files, 'file'), formatCount(outcome.dirs, 'dir')]
   if (outcome.symlinks > 0) parts.push(formatCount(outcome.symlinks, 'symlink'))
   if (outcome.others > 0) parts.push(formatCount(outcome.others, 'other'))
-  ctx.out.line(`Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) from snapshot ${shortId(snapshot.id)} to ${target}`)
+  ctx.out.line(
+    `Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) from snapshot ${shortId(snapshot.id)} to ${displayPath(target)}`,
+  )
   ctx.out.result({ repository: repo.name, snapshot: snapshot.id, label: snapshot.label, dest: target, ...outcome })
 
   if (outcome.errors.length === 0) return EXIT.ok
-  for (const e of outcome.errors) ctx.out.warn(`${e.path}: ${e.message} [${e.code}]`)
+  for (const e of outcome.errors) ctx.out.warn(`${displayPath(e.path)}: ${displayPath(e.message)} [${e.code}]`)
   throw new VgerError(
     'VGER_RESTORE_INCOMPLETE',
     `${formatCount(outcome.errors.length, 'file')} could not be restored (listed above); damaged data is never written`,

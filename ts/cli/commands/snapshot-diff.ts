@@ -1,7 +1,7 @@
 /** `vger snapshot diff A B`: added, removed, modified and metadata-only changes, with size deltas. */
 import type { DiffEntry, DiffOutcome } from '../../repository.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatCount, formatTable, shortId } from '../output.js'
+import { displayPath, formatBytes, formatCount, formatTable, shortId } from '../output.js'
 import { resolveSnapshot } from '../snapshots.js'
 import { EXIT, type ExitCode } from '../exit.js'
 
@@ -40,7 +40,7 @@ export function renderDiff(o: DiffOutcome): string {
     size(e.oldSize),
     size(e.newSize),
     delta(e),
-    e.kind === 'dir' ? `${e.path}/` : e.path,
+    displayPath(e.kind === 'dir' ? `${e.path}/` : e.path),
   ])
   const table = formatTable(['', 'Change', 'Old size', 'New size', 'Delta', 'Path'], rows, [
     'left',

@@ -4,7 +4,7 @@
  */
 import type { FindOptions, FindResult, SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatTable, formatTime, shortId } from '../output.js'
+import { displayPath, formatBytes, formatTable, formatTime, shortId } from '../output.js'
 import { snapshotsByTime } from '../snapshots.js'
 import { EXIT, type ExitCode } from '../exit.js'
 
@@ -61,7 +61,7 @@ export function renderFind(results: FindResult[], searched: number): string {
       formatTime(v.mtime),
     ])
     const table = formatTable(['Snapshot', 'Time', 'Status', 'Size', 'Modified'], rows, ['left', 'left', 'left', 'right', 'left'])
-    return `${r.kind === 'dir' ? `${r.path}/` : r.path}\n${table.replace(/^/gm, '  ')}`
+    return `${displayPath(r.kind === 'dir' ? `${r.path}/` : r.path)}\n${table.replace(/^/gm, '  ')}`
   })
   return blocks.join('\n\n')
 }

@@ -1,7 +1,7 @@
 /** `vger snapshot info SNAPSHOT`: the metadata and statistics of one snapshot. */
 import type { SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatCount, formatTime } from '../output.js'
+import { displayPath, formatBytes, formatCount, formatTime } from '../output.js'
 import { resolveSnapshot } from '../snapshots.js'
 import { EXIT, type ExitCode } from '../exit.js'
 
@@ -22,7 +22,7 @@ export function renderSnapshotInfo(s: SnapshotSummary): string {
     ['Label', s.label],
     ['Host', s.hostname],
     ['User', s.username],
-    ['Paths', s.paths.join(', ')],
+    ['Paths', s.paths.map(displayPath).join(', ')],
     ['Partial', s.partial ? `yes: ${st.skipped} entries skipped` : 'no'],
     [
       'Entries',

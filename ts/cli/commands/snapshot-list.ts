@@ -1,7 +1,7 @@
 /** `vger snapshot list SNAPSHOT [PATH]`: the entries of one snapshot, like `ls -l`. */
 import type { ListEntry } from '../../repository.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatMode, formatTable, formatTime } from '../output.js'
+import { displayPath, formatBytes, formatMode, formatTable, formatTime } from '../output.js'
 import { resolveSnapshot } from '../snapshots.js'
 import { EXIT, type ExitCode } from '../exit.js'
 
@@ -21,7 +21,7 @@ export function renderEntries(entries: ListEntry[]): string {
     formatMode(e.kind, e.mode),
     e.kind === 'file' || e.kind === 'hardlink' ? formatBytes(e.size) : '-',
     formatTime(e.mtime),
-    e.target === undefined ? e.path : `${e.path} -> ${e.target}`,
+    e.target === undefined ? displayPath(e.path) : `${displayPath(e.path)} -> ${displayPath(e.target)}`,
   ])
   return formatTable(['Mode', 'Size', 'Modified', 'Path'], rows, ['left', 'right', 'left', 'left'])
 }

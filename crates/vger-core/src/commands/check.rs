@@ -42,9 +42,13 @@ pub struct Problem {
 #[derive(Debug, Clone)]
 pub struct DamagedSnapshot {
     pub snapshot: Snapshot,
-    /// '/'-separated paths (at most [`MAX_FILES_LISTED`]).
+    /// '/'-separated paths (at most [`MAX_FILES_LISTED`]). A directory whose tree cannot be read
+    /// ends in '/' (nothing under it can be restored); the empty path is the snapshot's root.
     pub files: Vec<Vec<u8>>,
+    /// Damaged paths in all, files and unreadable directories.
     pub files_total: u64,
+    /// How many of `files_total` are unreadable directories.
+    pub dirs_total: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -58,6 +62,9 @@ pub struct CheckReport {
     pub bytes_read: u64,
     /// Packs no index segment lists (debris of interrupted backups; compact removes old ones).
     pub unindexed_packs: u64,
+    /// Packs stored under another key than `packs/<first 2 hex>/<id>` (moved by hand or by a
+    /// sync tool); each is also a problem, and `check --repair` moves it back.
+    pub misplaced_packs: u64,
     /// Snapshots written by a newer vger (not checked, never touched).
     pub hidden_newer: u64,
     pub problems: Vec<Problem>,
@@ -120,6 +127,10 @@ pub fn check(
                 snapshot: snap.clone(),
                 files: damaged.iter().take(MAX_FILES_LISTED).cloned().collect(),
                 files_total: damaged.len() as u64,
+                dirs_total: damaged
+                    .iter()
+                    .filter(|p| p.is_empty() || p.ends_with(b"/"))
+                    .count() as u64,
             });
         }
         progress.event(Event::Step {
@@ -162,7 +173,35 @@ fn check_packs(
     for (_, p) in crate::repo::pending::list(repo)?.0 {
         indexed.extend(p.packs);
     }
-    report.unindexed_packs = stored.keys().filter(|k| !indexed.contains(*k)).count() as u64;
+    // A pack under another key than its own (its file name is still its id), by its own key;
+    // a stray second copy of a pack that is in place is left out (the one in place is checked).
+    let misplaced: HashMap<String, &String> = stored
+        .keys()
+        .filter(|k| pack::is_misplaced(k))
+        .filter_map(|k| {
+            let id = ChunkId::from_hex(k.rsplit('/').next()?)?;
+            let home = pack::key(&PackId(id.0));
+            (!stored.contains_key(&home)).then_some((home, k))
+        })
+        .collect();
+    report.misplaced_packs = misplaced.len() as u64;
+    let strays: HashSet<&String> = misplaced.values().copied().collect();
+    report.unindexed_packs = stored
+        .keys()
+        .filter(|k| !indexed.contains(*k) && !strays.contains(k))
+        .count() as u64;
+    let mut moved: Vec<_> = misplaced.iter().collect();
+    moved.sort();
+    for (home, at) in moved {
+        report.problems.push(Problem {
+            object: at.to_string(),
+            code: ErrorCode::ObjectMissing,
+            message: format!(
+                "pack {} is stored here instead of at {home}, where vger reads it; \"vger check --repair\" moves it back",
+                &home[home.len().saturating_sub(64)..]
+            ),
+        });
+    }
     let mut bad = Bad::default();
     let mut to_read = Vec::new();
     let mut packs: Vec<_> = by_pack.into_iter().collect();
@@ -175,6 +214,14 @@ fn check_packs(
             .max()
             .unwrap_or(0);
         let problem = match stored.get(&key) {
+            // Reported above, with where it is; until it is back, its blobs cannot be read.
+            None if misplaced.contains_key(&key) => {
+                let why = format!("pack {} is not in its place", pack.to_hex());
+                for (id, _) in &blobs {
+                    bad.insert(*id, why.clone());
+                }
+                continue;
+            }
             None => Some(VgerError::ObjectMissing {
                 object: format!("pack {}", pack.to_hex()),
             }),
@@ -401,7 +448,8 @@ impl Walker<'_> {
                         (Kind::Dir, Content::Subtree(sub)) => {
                             for p in self.tree(sub)?.iter() {
                                 out.push(if p.is_empty() {
-                                    e.name.clone()
+                                    // The directory's own tree: nothing under it can be read.
+                                    [e.name.as_slice(), b"/"].concat()
                                 } else {
                                     join(&e.name, p)
                                 });

@@ -248,6 +248,10 @@ fn make_plan(
         if indexed.contains(key) {
             continue;
         }
+        if pack::is_misplaced(key) {
+            // A pack moved out of its place is not debris: check reports it, repair moves it back.
+            continue;
+        }
         let age = modified.and_then(clock::age);
         if alone || age.is_some_and(|a| a >= opts.grace) {
             plan.orphans.push((key.clone(), *size));

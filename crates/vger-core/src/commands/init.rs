@@ -1,5 +1,6 @@
 //! `init`: writes the key file, then the config (see below). Nothing else is needed before a
-//! first backup.
+//! first backup. Two `init` racing on one location: exactly one succeeds; the other leaves
+//! nothing of its own behind and fails with `VGER_REPO_EXISTS`.
 
 use vger_crypto::{Algorithm, KdfParams, MasterKey, random_bytes, wrap_master_key};
 use vger_storage::open_backend;
@@ -53,7 +54,20 @@ pub fn init(opts: &InitOptions) -> Result<RepoConfig> {
     )?;
     // The key goes first: a crash between the two writes leaves no `config`, so the location is
     // not mistaken for a repository without a key.
-    backend.put_new(&format!("keys/{}", hex::encode(random_bytes::<8>())), &key)?;
-    backend.put_new("config", &config_bytes)?;
-    Ok(config)
+    let key_name = format!("keys/{}", hex::encode(random_bytes::<8>()));
+    backend.put_new(&key_name, &key)?;
+    // `config` is created only if absent, so of two `init` racing on one location exactly one
+    // writes it; the other removes its own key (and nothing else) and reports the repository.
+    match backend.put_new("config", &config_bytes) {
+        Ok(()) => Ok(config),
+        Err(e) => {
+            let _ = backend.delete(&key_name);
+            Err(match e {
+                VgerError::AlreadyExists { .. } => VgerError::RepoExists {
+                    url: format!("{} (another `vger init` created it meanwhile)", opts.url),
+                },
+                e => e,
+            })
+        }
+    }
 }

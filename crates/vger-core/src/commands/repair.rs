@@ -6,7 +6,10 @@
 //! pack (bytes that no longer match its id) gives up only its damaged blobs: the others are
 //! authenticated one by one and copied into a new pack before the damaged one is removed. Snapshots
 //! are never rewritten or deleted (least of all one written by a newer vger); files whose data is
-//! gone stay listed in the report and restore names them instead of writing wrong bytes.
+//! gone stay listed in the report and restore names them instead of writing wrong bytes. A pack
+//! stored under another key than its own (moved into the wrong subdirectory) is copied back to its
+//! key and the stray copy removed, never treated as debris. When the packs say exactly what the
+//! index says and nothing is damaged or misplaced, the plan is empty: nothing needs repair.
 //!
 //! [`plan_repair`] takes an exclusive lease, reads every pack and builds the new index (and the
 //! salvage packs) in memory; the plan keeps the lease, and [`repair`] writes it under that same
@@ -63,11 +66,18 @@ pub struct RepairPlan {
     pub blobs_indexed: u64,
     /// Blobs left out because they failed authentication.
     pub blobs_damaged: u64,
-    /// Index entries that pointed at missing or unreadable data.
+    /// Chunks the index listed whose data is missing or unreadable: they leave the index.
     pub entries_dropped: u64,
-    /// Blobs found in packs that no index segment listed.
+    /// Chunks found in packs that no index segment listed.
     pub entries_added: u64,
-    /// Segments replaced by the rebuilt index.
+    /// Chunks that stay but whose entry changes (salvaged into a new pack, or the old entry
+    /// disagreed with the pack's own table).
+    pub entries_moved: u64,
+    /// Index segments that could not be read (their entries are rebuilt from the packs).
+    pub segments_damaged: u64,
+    /// Packs found under another key than their own (key found, id): moved back into place.
+    pub packs_misplaced: Vec<(String, PackId)>,
+    /// Segments replaced by the rebuilt index (none when nothing needs repair).
     pub segments_replaced: Vec<String>,
     /// The new index: the readable blobs of every intact pack and of the salvage packs.
     rebuilt: Vec<(PackId, Vec<BlobEntry>)>,
@@ -86,7 +96,7 @@ pub fn plan_repair(
     cancel: &CancelToken,
 ) -> Result<RepairPlan> {
     let lease = repo.lease(LockKind::Exclusive, "repair")?;
-    repo.reload_index()?;
+    let segments_damaged = repo.reload_index()?.len() as u64;
     let mut plan = RepairPlan {
         packs_scanned: 0,
         packs_damaged: Vec::new(),
@@ -96,12 +106,16 @@ pub fn plan_repair(
         blobs_damaged: 0,
         entries_dropped: 0,
         entries_added: 0,
+        entries_moved: 0,
+        segments_damaged,
+        packs_misplaced: Vec::new(),
         segments_replaced: Vec::new(),
         rebuilt: Vec::new(),
         salvaged: Vec::new(),
         lease,
     };
     let keys = repo.backend().list("packs")?;
+    let listed: HashSet<&String> = keys.iter().collect();
     let total = keys.len() as u64;
     let mut salvage = PackWriter::new();
     for (i, key) in keys.iter().enumerate() {
@@ -114,6 +128,11 @@ pub fn plan_repair(
         else {
             continue;
         };
+        let home = pack::key(&id);
+        let misplaced = *key != home;
+        if misplaced && listed.contains(&home) {
+            continue; // a stray second copy: the pack at its own key is the one indexed
+        }
         plan.packs_scanned += 1;
         let bytes = repo.backend().get(key)?;
         let intact = pack::verify_id(&bytes, &id).is_ok();
@@ -158,6 +177,9 @@ pub fn plan_repair(
         if intact {
             plan.blobs_indexed += good.len() as u64;
             plan.rebuilt.push((id, good));
+            if misplaced {
+                plan.packs_misplaced.push((key.clone(), id));
+            }
         } else {
             plan.packs_damaged.push(key.clone());
         }
@@ -175,26 +197,52 @@ pub fn plan_repair(
         plan.blobs_salvaged += entries.len() as u64;
         plan.rebuilt.push((*id, entries.clone()));
     }
-    let new: HashSet<(vger_types::ChunkId, PackId)> = plan
+    // Entries as (chunk, pack, offset, length, raw length): what a reader of the index uses.
+    type Entry = (vger_types::ChunkId, PackId, u32, u32, u32);
+    let new: HashSet<Entry> = plan
         .rebuilt
         .iter()
-        .flat_map(|(p, es)| es.iter().map(move |e| (e.id, *p)))
+        .flat_map(|(p, es)| {
+            es.iter()
+                .map(move |e| (e.id, *p, e.offset, e.len, e.raw_len))
+        })
         .collect();
-    {
+    let index_differs = {
         let index = repo.index();
-        let old: HashSet<(vger_types::ChunkId, PackId)> =
-            index.iter().map(|(id, p, _)| (*id, p)).collect();
-        plan.entries_dropped = old.difference(&new).count() as u64;
-        let old_ids: HashSet<_> = index.iter().map(|(id, _, _)| *id).collect();
-        plan.entries_added = new
+        let old: HashSet<Entry> = index
             .iter()
-            .map(|(id, _)| *id)
-            .collect::<HashSet<_>>()
-            .difference(&old_ids)
+            .map(|(id, p, l)| (*id, p, l.offset, l.len, l.raw_len))
+            .collect();
+        let old_ids: HashSet<_> = old.iter().map(|e| e.0).collect();
+        let new_ids: HashSet<_> = new.iter().map(|e| e.0).collect();
+        plan.entries_dropped = old_ids.difference(&new_ids).count() as u64;
+        plan.entries_added = new_ids.difference(&old_ids).count() as u64;
+        let changed: HashSet<_> = old.symmetric_difference(&new).map(|e| e.0).collect();
+        plan.entries_moved = changed
+            .intersection(&old_ids)
+            .filter(|id| new_ids.contains(*id))
             .count() as u64;
+        old != new
+    };
+    if plan.needed() || index_differs {
+        plan.segments_replaced = repo.backend().list("index")?;
+    } else {
+        plan.rebuilt.clear();
     }
-    plan.segments_replaced = repo.backend().list("index")?;
     Ok(plan)
+}
+
+impl RepairPlan {
+    /// Whether the repair changes anything: damaged or misplaced packs, damaged index segments,
+    /// or index entries that differ from what the packs hold. `false` for a healthy repository.
+    pub fn needed(&self) -> bool {
+        !self.packs_damaged.is_empty()
+            || !self.packs_misplaced.is_empty()
+            || !self.segments_replaced.is_empty()
+            || self.segments_damaged > 0
+            || self.blobs_damaged > 0
+            || self.entries_dropped + self.entries_added + self.entries_moved > 0
+    }
 }
 
 /// Writes the plan under the lease it was made under: salvage packs, then the new index
@@ -202,6 +250,7 @@ pub fn plan_repair(
 pub fn repair(repo: &Repository, plan: RepairPlan, cancel: &CancelToken) -> Result<()> {
     let RepairPlan {
         packs_damaged,
+        packs_misplaced,
         segments_replaced,
         rebuilt,
         salvaged,
@@ -210,6 +259,16 @@ pub fn repair(repo: &Repository, plan: RepairPlan, cancel: &CancelToken) -> Resu
     } = plan;
     for (id, bytes, _) in &salvaged {
         match repo.backend().put_new(&pack::key(id), bytes) {
+            Ok(()) | Err(VgerError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // A misplaced pack is copied to its own key before any index entry points there.
+    for (at, id) in &packs_misplaced {
+        cancel.check()?;
+        let bytes = repo.backend().get(at)?;
+        pack::verify_id(&bytes, id)?;
+        match repo.backend().put_new(&pack::key(id), &bytes) {
             Ok(()) | Err(VgerError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -228,6 +287,9 @@ pub fn repair(repo: &Repository, plan: RepairPlan, cancel: &CancelToken) -> Resu
     // Damaged packs go only now: what could be read from them lives in the salvage packs.
     for key in &packs_damaged {
         delete_if_present(repo.backend().as_ref(), key)?;
+    }
+    for (at, _) in &packs_misplaced {
+        delete_if_present(repo.backend().as_ref(), at)?;
     }
     repo.reload_index()?;
     drop(lease);

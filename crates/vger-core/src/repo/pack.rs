@@ -33,6 +33,16 @@ pub fn key(id: &PackId) -> String {
     format!("packs/{}/{}", &h[..2], h)
 }
 
+/// Whether `key` names a pack (its last component is a pack id) stored somewhere else than
+/// [`key`] of that id, e.g. moved into the wrong subdirectory.
+pub fn is_misplaced(stored: &str) -> bool {
+    stored
+        .rsplit('/')
+        .next()
+        .and_then(ChunkId::from_hex)
+        .is_some_and(|c| key(&PackId(c.0)) != stored)
+}
+
 /// One blob's place in a pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobEntry {

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use vger_types::ChunkId;
@@ -175,12 +175,21 @@ impl Drop for FileCache {
 impl Writer {
     fn create(dest: &Path, key: &[u8; 32], cutoff_ns: i64) -> std::io::Result<Self> {
         let dir = dest.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir)?;
+        // The cache names every file backed up and its chunk ids: its owner's eyes only.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let tmp = dir.join(format!(
             ".tmp.{}",
             hex::encode(vger_crypto::random_bytes::<8>())
         ));
-        let mut out = BufWriter::with_capacity(1 << 16, File::create(&tmp)?);
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
         out.write_all(MAGIC)?;
         let mut mac = blake3::Hasher::new_keyed(key);
         mac.update(MAGIC);
