@@ -94,17 +94,6 @@ fn mtime(e: &Entry) -> TimeSpec {
     TimeSpec::new(secs, i64::from(nanos))
 }
 
-/// The stored mode as permission bits. A directory recorded by an older vger with a symlink's
-/// type (the symlinked ancestor of a multi-path backup) gets 0755, not the link's 0777.
-fn perm(e: &Entry) -> u32 {
-    let kind = e.mode & 0o170_000;
-    if e.kind == Kind::Dir && kind != 0 && kind != 0o040_000 {
-        0o755
-    } else {
-        e.mode & 0o7777
-    }
-}
-
 /// Metadata of a regular file this restore created (`setgid`: the destination is set-group-ID,
 /// so a new file's group is not the creator's).
 pub fn apply_file_meta(f: &File, path: &Path, e: &Entry, setgid: bool) -> Result<()> {
@@ -139,7 +128,7 @@ pub fn apply_dir_meta(dest: &Dest, item: &Item) -> Result<()> {
             .map_err(|err| io(&path, "setting owner of", err))?;
     }
     xattrs(&f, &path, e)?;
-    f.set_permissions(Permissions::from_mode(perm(e)))
+    f.set_permissions(Permissions::from_mode(e.mode & 0o7777))
         .map_err(|err| io(&path, "setting permissions of", err))?;
     let t = mtime(e);
     futimens(&f, &t, &t).map_err(|err| errno(&path, "setting times of", err))
