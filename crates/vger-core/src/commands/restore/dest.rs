@@ -222,6 +222,26 @@ impl Dest {
         if rel.is_empty() {
             return Ok(Arc::clone(&self.root));
         }
+        self.check_top(rel)?;
+        self.lookup(rel)
+    }
+
+    /// Checks that the top-level directory `rel` is under is still in its place: the destination
+    /// is the one directory others may write to, so a swap is found before anything more is
+    /// written under it (one `fstatat` per lookup).
+    fn check_top(&self, rel: &[u8]) -> Result<()> {
+        let top = rel.split(|&b| b == b'/').next().unwrap_or(rel);
+        match fstatat(&*self.root, name(top), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if self.created_id(top) == Some(id(&st)) => Ok(()),
+            Ok(_) | Err(Errno::ENOENT) => Err(self.mark_changed(top)),
+            Err(e) => Err(errno_io(&self.path(top), "reading", e)),
+        }
+    }
+
+    fn lookup(&self, rel: &[u8]) -> Result<Arc<OwnedFd>> {
+        if rel.is_empty() {
+            return Ok(Arc::clone(&self.root));
+        }
         if let Some(fd) = self
             .cache
             .lock()
@@ -234,7 +254,7 @@ impl Dest {
             return Err(self.changed_error(&c));
         }
         let (parent, n) = split(rel);
-        let pfd = self.dir(parent)?;
+        let pfd = self.lookup(parent)?;
         let fd = match openat(&*pfd, name(n), DIR_FLAGS, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::ELOOP | Errno::ENOTDIR | Errno::ENOENT) => {
