@@ -13,9 +13,10 @@
 //! A directory is created mode 0700 (its stored mode comes at the very end), so until then no other
 //! user can enter it: only the entries directly in the destination can be swapped. The device and
 //! inode of every directory are recorded when it is created (it must then be owned by this process's
-//! user and new to this restore); every later open compares them, and a directory that does not
-//! match, or is no longer a directory, is marked changed: nothing more is created under it and its
-//! entries are reported (`VGER_DEST_CHANGED`), while the rest of the restore goes on.
+//! user and new to this restore); every later open compares them, and every lookup first checks
+//! (one `fstatat`) that the top-level directory it is under is still in its place. A directory that
+//! does not match, or is no longer a directory, is marked changed: nothing more is created under
+//! it and its entries are reported (`VGER_DEST_CHANGED`), while the rest of the restore goes on.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
