@@ -220,7 +220,7 @@ export type EncryptionMode = 'auto' | 'aes256gcm' | 'chacha20poly1305' | 'none'
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket'
 
 /** Every code the engine can reject with (`err.code`); docs/errors.md says what to do about each. */
-export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OLDER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_UNSAFE_PATH' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
+export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OLDER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_UNSAFE_PATH' | 'VGER_DEST_CHANGED' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
 
 /** Every engine error code, in the engine's order (for tests and documentation checks). */
 export declare function errorCodes(): Array<ErrorCode>
@@ -439,6 +439,8 @@ export interface RestoreOutcome {
   others: number
   bytes: number
   errors: Array<Warning>
+  /** Entries not created (sockets), with why; not errors. */
+  skipped: Array<Skipped>
 }
 
 export interface Retention {
@@ -450,6 +452,11 @@ export interface Retention {
   keepYearly?: number
   /** "36h", "2d", "1w", "6m", "1y". */
   keepWithin?: string
+}
+
+export interface Skipped {
+  path: string
+  reason: string
 }
 
 export interface SnapshotListing {

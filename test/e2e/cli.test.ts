@@ -4,6 +4,7 @@
  * later tests use the repository and snapshot the earlier ones created.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { NO_ADDON_REASON, ROOT, addonBuilt, isRoot } from '../helpers/addon.js'
@@ -258,5 +259,25 @@ describe.skipIf(!addonBuilt)(`vger CLI end to end${addonBuilt ? '' : ` — skipp
     expect(errorCode(r.stderr)).toBe('VGER_CANCELLED')
     expect(Date.now() - started).toBeLessThan(60_000)
     expect(await snapshotCount()).toBe(before)
+  })
+
+  it('restore skips a socket and says so, exit 0', async () => {
+    const dir = path.join(work, 'with-socket')
+    mkdirSync(dir)
+    writeFileSync(path.join(dir, 'file.txt'), 'data')
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(path.join(dir, 'app.sock'), resolve))
+    try {
+      expect((await vger(['backup', dir])).code).toBe(0)
+    } finally {
+      server.close()
+    }
+    const dest = path.join(work, 'socket-restored')
+    const r = await vger(['restore', 'latest', dest])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^Restored 1 file, .*; 1 entry skipped from snapshot /m)
+    expect(r.stderr).toMatch(/^vger: warning: app\.sock: not restored: a socket /m)
+    expect(existsSync(path.join(dest, 'app.sock'))).toBe(false)
+    expect(readFileSync(path.join(dest, 'file.txt'), 'utf8')).toBe('data')
   })
 })

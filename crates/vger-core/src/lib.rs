@@ -29,7 +29,7 @@ pub use commands::init::{InitOptions, init};
 pub use commands::list::{ListEntry, list_contents};
 pub use commands::prune::{PruneOptions, PrunePlan, plan_prune, prune};
 pub use commands::repair::{RepairOptions, RepairPlan, plan_repair, repair};
-pub use commands::restore::{RestoreOptions, RestoreOutcome, restore};
+pub use commands::restore::{RestoreOptions, RestoreOutcome, Skipped, restore};
 pub use commands::stats::{RepoStats, repo_stats};
 pub use progress::{Event, NoProgress, Progress, Warning};
 pub use repo::Repository;

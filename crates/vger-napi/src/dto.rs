@@ -267,6 +267,14 @@ pub struct RestoreOutcome {
     pub others: f64,
     pub bytes: f64,
     pub errors: Vec<Warning>,
+    /// Entries not created (sockets), with why; not errors.
+    pub skipped: Vec<Skipped>,
+}
+
+#[napi(object)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
 }
 
 pub fn hex(b: &[u8]) -> String {

@@ -48,6 +48,8 @@ pub enum ErrorCode {
     DestinationNotEmpty,
     #[napi(value = "VGER_UNSAFE_PATH")]
     UnsafePath,
+    #[napi(value = "VGER_DEST_CHANGED")]
+    DestinationChanged,
     #[napi(value = "VGER_SOURCE_NOT_FOUND")]
     SourceNotFound,
     #[napi(value = "VGER_SOURCE_CHANGED")]
@@ -85,6 +87,7 @@ impl From<vger_types::ErrorCode> for ErrorCode {
             C::SnapshotAmbiguous => ErrorCode::SnapshotAmbiguous,
             C::DestinationNotEmpty => ErrorCode::DestinationNotEmpty,
             C::UnsafePath => ErrorCode::UnsafePath,
+            C::DestinationChanged => ErrorCode::DestinationChanged,
             C::SourceNotFound => ErrorCode::SourceNotFound,
             C::SourceChanged => ErrorCode::SourceChanged,
             C::Locked => ErrorCode::Locked,

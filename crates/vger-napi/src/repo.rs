@@ -215,6 +215,14 @@ impl Repository {
                 others: out.others as f64,
                 bytes: out.bytes as f64,
                 errors: out.errors.iter().map(Into::into).collect(),
+                skipped: out
+                    .skipped
+                    .into_iter()
+                    .map(|s| Skipped {
+                        path: s.path,
+                        reason: s.reason,
+                    })
+                    .collect(),
             })
         })
     }

@@ -63,6 +63,10 @@ pub enum VgerError {
     DestinationNotEmpty(String),
     #[error("refusing to restore {0:?}: the name would escape the destination directory")]
     UnsafePath(String),
+    #[error(
+        "{0} was replaced or moved by another process during the restore; nothing was written through it. Restore into a directory that no other user can write to"
+    )]
+    DestinationChanged(String),
     #[error("source path {0} does not exist or cannot be read")]
     SourceNotFound(String),
     #[error("{0} changed while it was read; the snapshot holds the bytes read")]
@@ -99,6 +103,7 @@ pub enum ErrorCode {
     SnapshotAmbiguous,
     DestinationNotEmpty,
     UnsafePath,
+    DestinationChanged,
     SourceNotFound,
     SourceChanged,
     Locked,
@@ -108,7 +113,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::Io,
         ErrorCode::NoSpace,
         ErrorCode::RepoNotFound,
@@ -126,6 +131,7 @@ impl ErrorCode {
         ErrorCode::SnapshotAmbiguous,
         ErrorCode::DestinationNotEmpty,
         ErrorCode::UnsafePath,
+        ErrorCode::DestinationChanged,
         ErrorCode::SourceNotFound,
         ErrorCode::SourceChanged,
         ErrorCode::Locked,
@@ -168,6 +174,7 @@ impl ErrorCode {
             ErrorCode::SnapshotAmbiguous => "VGER_SNAPSHOT_AMBIGUOUS",
             ErrorCode::DestinationNotEmpty => "VGER_DEST_NOT_EMPTY",
             ErrorCode::UnsafePath => "VGER_UNSAFE_PATH",
+            ErrorCode::DestinationChanged => "VGER_DEST_CHANGED",
             ErrorCode::SourceNotFound => "VGER_SOURCE_NOT_FOUND",
             ErrorCode::SourceChanged => "VGER_SOURCE_CHANGED",
             ErrorCode::Locked => "VGER_LOCKED",
@@ -200,6 +207,7 @@ impl VgerError {
             VgerError::SnapshotAmbiguous { .. } => ErrorCode::SnapshotAmbiguous,
             VgerError::DestinationNotEmpty(_) => ErrorCode::DestinationNotEmpty,
             VgerError::UnsafePath(_) => ErrorCode::UnsafePath,
+            VgerError::DestinationChanged(_) => ErrorCode::DestinationChanged,
             VgerError::SourceNotFound(_) => ErrorCode::SourceNotFound,
             VgerError::SourceChanged(_) => ErrorCode::SourceChanged,
             VgerError::Locked { .. } => ErrorCode::Locked,

@@ -19,10 +19,12 @@ export async function restore(ctx: CliContext, ref: string, dest: string, opts: 
   const parts = [formatCount(outcome.files, 'file'), formatCount(outcome.dirs, 'dir')]
   if (outcome.symlinks > 0) parts.push(formatCount(outcome.symlinks, 'symlink'))
   if (outcome.others > 0) parts.push(formatCount(outcome.others, 'other'))
+  const skipped = outcome.skipped.length > 0 ? `; ${formatCount(outcome.skipped.length, 'entry', 'entries')} skipped` : ''
   ctx.out.line(
-    `Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)}) from snapshot ${shortId(snapshot.id)} to ${displayPath(target)}`,
+    `Restored ${parts.join(', ')} (${formatBytes(outcome.bytes)})${skipped} from snapshot ${shortId(snapshot.id)} to ${displayPath(target)}`,
   )
   ctx.out.result({ repository: repo.name, snapshot: snapshot.id, label: snapshot.label, dest: target, ...outcome })
+  for (const s of outcome.skipped) ctx.out.warn(`${displayPath(s.path)}: not restored: ${s.reason}`)
 
   if (outcome.errors.length === 0) return EXIT.ok
   for (const e of outcome.errors) ctx.out.warn(`${displayPath(e.path)}: ${displayPath(e.message)} [${e.code}]`)

@@ -132,7 +132,9 @@ fn emit(
             _ => None,
         };
         let sub = emit(w, child, &path, &child_rel, exclude, filter, sub_parent)?;
-        let meta = std::fs::symlink_metadata(&path)
+        // Followed: the sources below were reached through this path, so a symlinked ancestor
+        // stands for the directory it points to (its own metadata would restore as a 0777 dir).
+        let meta = std::fs::metadata(&path)
             .map_err(|e| VgerError::io(format!("reading {}", path.display()), e))?;
         let mut e = w.describe(&path, name.clone(), &meta);
         e.kind = Kind::Dir;

@@ -1,16 +1,19 @@
 //! `restore`: plan from the snapshot's trees, then write into a new or empty directory.
 //! Order: directories, regular files (in parallel), hard links, special files, symlinks, and
-//! finally directory metadata from the deepest up. Symlinks come after everything else, so no
-//! write of this restore can pass through a symlink it created; every name was validated when its
-//! tree was decoded, so nothing can land outside the destination. A chunk is written only after it
-//! has been authenticated and its keyed id recomputed: a damaged file is removed and reported.
+//! finally directory metadata from the deepest up. Every name was validated when its tree was
+//! decoded, and everything is created relative to directory handles without following links
+//! ([`dest`]), so nothing can land outside the destination even when another process swaps a
+//! directory for a symlink meanwhile; such a directory is reported with everything under it. A
+//! chunk is written only after it has been authenticated and its keyed id recomputed: a damaged
+//! file is removed and reported.
 
+mod dest;
 mod packed;
 mod plan;
 mod write;
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use vger_types::{Result, VgerError};
@@ -42,6 +45,15 @@ pub struct RestoreOutcome {
     pub bytes: u64,
     /// Entries that could not be restored, or whose metadata could not be applied.
     pub errors: Vec<Warning>,
+    /// Entries deliberately not created (sockets), with why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// An entry of the snapshot that restore does not create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
 }
 
 pub fn restore(
@@ -54,23 +66,29 @@ pub fn restore(
     let _lease = repo.lease(LockKind::Shared, "restore")?;
     let snap = repo.resolve_snapshot(&opts.snapshot)?;
     let plan = plan::build(repo, &snap.tree, &opts.patterns)?;
-    let dest = prepare_dest(&opts.dest)?;
+    let dest = dest::Dest::open(&opts.dest)?;
     let mut out = RestoreOutcome::default();
-    let errors = Mutex::new(Vec::new());
+    // Errors, and the paths they were reported for (an entry is reported once).
+    let errors = Mutex::new((Vec::new(), HashSet::new()));
     let fail = |rel: &[u8], e: &VgerError| {
-        errors
+        let mut errors = errors
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(Warning {
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if errors.1.insert(rel.to_vec()) {
+            errors.0.push(Warning {
                 path: String::from_utf8_lossy(rel).into_owned(),
                 code: e.code(),
                 message: e.to_string(),
             });
+        }
     };
     for d in &plan.dirs {
         cancel.check()?;
-        write::create_dir(&dest, &d.rel)?;
-        out.dirs += 1;
+        match dest.create_dir(&d.rel) {
+            Ok(()) => out.dirs += 1,
+            Err(e @ VgerError::DestinationChanged(_)) => fail(&d.rel, &e),
+            Err(e) => return Err(e),
+        }
     }
     let threads = match opts.threads {
         0 => 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -92,6 +110,15 @@ pub fn restore(
         cancel.check()?;
         let r = match it.entry.kind {
             Kind::HardLink => write::hard_link(&dest, it, &plan),
+            Kind::Socket => {
+                let path = String::from_utf8_lossy(&it.rel).into_owned();
+                out.skipped.push(Skipped {
+                    path,
+                    reason: "a socket belongs to the process that created it and is not restored"
+                        .into(),
+                });
+                continue;
+            }
             _ => write::special(&dest, it),
         };
         match r {
@@ -112,25 +139,69 @@ pub fn restore(
             fail(&d.rel, &e);
         }
     }
+    // A directory moved away after its entries were written through its handle: they are not at
+    // their paths. The top-level ones are checked once more last, as the destination itself is the
+    // one directory others may write to.
+    for d in plan.dirs.iter().filter(|d| !d.rel.contains(&b'/')) {
+        let _ = dest.verify_dir(&d.rel);
+    }
+    for changed in dest.changed() {
+        let e = VgerError::DestinationChanged(dest.path(&changed).display().to_string());
+        not_in_place(&plan, &changed, &mut out, |rel| {
+            let fresh = !errors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .1
+                .contains(rel);
+            fail(rel, &e);
+            fresh
+        });
+    }
     out.errors = errors
         .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .0;
     Ok(out)
 }
 
-/// The destination must not exist or be an empty directory.
-fn prepare_dest(dest: &Path) -> Result<PathBuf> {
-    match fs::symlink_metadata(dest) {
-        Ok(m) if m.is_dir() => {
-            let mut it = fs::read_dir(dest)
-                .map_err(|e| VgerError::io(format!("reading {}", dest.display()), e))?;
-            if it.next().is_some() {
-                return Err(VgerError::DestinationNotEmpty(dest.display().to_string()));
+/// Reports every planned entry at or under the changed directory `dir` through `report`, which
+/// returns whether the entry was counted as restored; those are taken out of the totals.
+fn not_in_place(
+    plan: &plan::Plan,
+    dir: &[u8],
+    out: &mut RestoreOutcome,
+    mut report: impl FnMut(&[u8]) -> bool,
+) {
+    let under = |rel: &[u8]| {
+        rel.strip_prefix(dir)
+            .is_some_and(|rest| rest.is_empty() || rest.first() == Some(&b'/'))
+    };
+    for d in plan.dirs.iter().filter(|d| under(&d.rel)) {
+        if report(&d.rel) {
+            out.dirs = out.dirs.saturating_sub(1);
+        }
+    }
+    for f in plan.files.iter().filter(|f| under(&f.rel)) {
+        if report(&f.rel) {
+            out.files = out.files.saturating_sub(1);
+            out.bytes = out.bytes.saturating_sub(f.entry.size);
+        }
+    }
+    for o in plan.others.iter().filter(|o| under(&o.rel)) {
+        if o.entry.kind == Kind::Socket {
+            continue;
+        }
+        if report(&o.rel) {
+            if o.entry.kind == Kind::HardLink {
+                out.files = out.files.saturating_sub(1);
+            } else {
+                out.others = out.others.saturating_sub(1);
             }
         }
-        Ok(_) => return Err(VgerError::DestinationNotEmpty(dest.display().to_string())),
-        Err(_) => fs::create_dir_all(dest)
-            .map_err(|e| VgerError::io(format!("creating {}", dest.display()), e))?,
     }
-    fs::canonicalize(dest).map_err(|e| VgerError::io(format!("resolving {}", dest.display()), e))
+    for s in plan.symlinks.iter().filter(|s| under(&s.rel)) {
+        if report(&s.rel) {
+            out.symlinks = out.symlinks.saturating_sub(1);
+        }
+    }
 }

@@ -7,15 +7,16 @@
 //! it is closed. A file that fails is removed and reported; the others go on.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vger_crypto::BlobKind;
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
+use super::dest::Dest;
 use super::plan::Item;
 use super::write;
 use crate::cancel::CancelToken;
@@ -62,7 +63,7 @@ struct FileState {
 
 pub struct Ctx<'a> {
     pub repo: &'a Repository,
-    pub dest: &'a Path,
+    pub dest: &'a Dest,
     pub files: &'a [Item],
     pub progress: &'a dyn Progress,
     pub cancel: &'a CancelToken,
@@ -142,8 +143,8 @@ pub fn restore_files(c: &Ctx<'_>, threads: usize) -> Result<(u64, u64)> {
     Ok((done_files.into_inner(), done_bytes.into_inner()))
 }
 
-fn target(dest: &Path, i: usize, c: &Ctx<'_>) -> PathBuf {
-    write::target(dest, &c.files[i].rel)
+fn target(dest: &Dest, i: usize, c: &Ctx<'_>) -> PathBuf {
+    dest.path(&c.files[i].rel)
 }
 
 /// Marks file `i` failed, removes what was written, reports it once.
@@ -153,7 +154,7 @@ fn failed(c: &Ctx<'_>, s: &FileState, i: usize, e: &VgerError) {
         return;
     }
     *slot = Slot::Failed;
-    let _ = std::fs::remove_file(target(c.dest, i, c));
+    c.dest.remove(&c.files[i].rel);
     let rel = &c.files[i].rel;
     c.progress.event(Event::Warning(Warning {
         path: String::from_utf8_lossy(rel).into_owned(),
@@ -372,15 +373,7 @@ fn open(c: &Ctx<'_>, s: &FileState, i: usize) -> Result<Option<Arc<File>>> {
         Slot::Failed => return Ok(None),
         Slot::Closed => {}
     }
-    let path = target(c.dest, i, c);
-    let f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(&path)
-        .map_err(|e| VgerError::io(format!("creating {}", path.display()), e))?;
-    let f = Arc::new(f);
+    let f = Arc::new(c.dest.create_file(&c.files[i].rel)?);
     *slot = Slot::Open(Arc::clone(&f));
     Ok(Some(f))
 }

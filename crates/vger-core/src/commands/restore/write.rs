@@ -1,48 +1,52 @@
-//! Creating restored objects and applying their metadata.
+//! Creating restored objects and applying their metadata, always relative to a directory handle
+//! of the destination ([`Dest`]) or through the object's own handle, never by path.
 
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::fs::{File, Permissions};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
 
-use filetime::FileTime;
-use nix::sys::stat::{Mode, SFlag, mknod};
+use nix::errno::Errno;
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{
+    FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmodat, fstat, fstatat, futimens, mknodat,
+    utimensat,
+};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, fchownat, linkat, symlinkat};
 use vger_types::{Result, VgerError};
+use xattr::FileExt;
 
+use super::dest::{Dest, split};
 use super::plan::{Item, Plan, check_rel};
 use crate::clock::split_ns;
 use crate::tree::{Content, Entry, Kind};
-
-pub fn target(dest: &Path, rel: &[u8]) -> PathBuf {
-    dest.join(OsStr::from_bytes(rel))
-}
 
 fn io(path: &Path, what: &str, e: std::io::Error) -> VgerError {
     VgerError::io(format!("{what} {}", path.display()), e)
 }
 
-pub fn create_dir(dest: &Path, rel: &[u8]) -> Result<()> {
-    let p = target(dest, rel);
-    fs::create_dir(&p).map_err(|e| io(&p, "creating directory", e))
+fn errno(path: &Path, what: &str, e: Errno) -> VgerError {
+    io(path, what, e.into())
+}
+
+fn name(n: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(n))
 }
 
 /// Creates a regular file without content (size 0, or every chunk a hole) with its metadata.
-pub fn create_empty(dest: &Path, item: &Item, setgid: bool) -> Result<()> {
-    let path = target(dest, &item.rel);
-    let f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(&path)
-        .map_err(|e| io(&path, "creating", e))?;
+pub fn create_empty(dest: &Dest, item: &Item, setgid: bool) -> Result<()> {
+    let path = dest.path(&item.rel);
+    let f = dest.create_file(&item.rel)?;
     let r = f
         .set_len(item.entry.size)
         .map_err(|e| io(&path, "writing", e))
         .and_then(|()| apply_file_meta(&f, &path, &item.entry, setgid));
     if r.is_err() {
-        let _ = fs::remove_file(&path);
+        dest.remove(&item.rel);
     }
     r
 }
@@ -61,31 +65,33 @@ fn is_root() -> bool {
     root_ids().is_some()
 }
 
-/// Whether a directory is set-group-ID (new files in it take its group, not the creator's).
-pub fn is_setgid(dir: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata(dir).is_ok_and(|m| m.mode() & 0o2000 != 0)
+/// Whether the destination is set-group-ID (new files in it take its group, not the creator's).
+pub fn is_setgid(dest: &Dest) -> bool {
+    fstat(dest.root()).is_ok_and(|st| st.st_mode & 0o2000 != 0)
 }
 
-fn chown(path: &Path, e: &Entry) -> Result<()> {
+/// Sets the owner of `n` in directory `dir` without following a symlink (when running as root).
+fn chown_at(dir: &OwnedFd, n: &[u8], path: &Path, e: &Entry) -> Result<()> {
     if !is_root() {
         return Ok(());
     }
-    std::os::unix::fs::lchown(path, Some(e.uid), Some(e.gid))
-        .map_err(|err| io(path, "setting owner of", err))
+    let (u, g) = (Some(Uid::from_raw(e.uid)), Some(Gid::from_raw(e.gid)));
+    fchownat(dir, name(n), u, g, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|err| errno(path, "setting owner of", err))
 }
 
-fn xattrs(path: &Path, e: &Entry) -> Result<()> {
+/// Extended attributes through the object's own handle.
+fn xattrs(f: &File, path: &Path, e: &Entry) -> Result<()> {
     for (k, v) in &e.xattrs {
-        xattr::set(path, OsStr::from_bytes(k), v)
+        f.set_xattr(OsStr::from_bytes(k), v)
             .map_err(|err| io(path, "setting extended attributes of", err))?;
     }
     Ok(())
 }
 
-fn mtime(e: &Entry) -> FileTime {
+fn mtime(e: &Entry) -> TimeSpec {
     let (secs, nanos) = split_ns(e.mtime_ns);
-    FileTime::from_unix_time(secs, nanos)
+    TimeSpec::new(secs, i64::from(nanos))
 }
 
 /// Metadata of a regular file this restore created (`setgid`: the destination is set-group-ID,
@@ -99,26 +105,42 @@ pub fn apply_file_meta(f: &File, path: &Path, e: &Entry, setgid: bool) -> Result
         None => {}
     }
     // Extended attributes first: a read-only mode would refuse them afterwards.
-    xattrs(path, e)?;
+    xattrs(f, path, e)?;
     f.set_permissions(Permissions::from_mode(e.mode & 0o7777))
         .map_err(|err| io(path, "setting permissions of", err))?;
     let t = mtime(e);
-    filetime::set_file_handle_times(f, Some(t), Some(t))
-        .map_err(|err| io(path, "setting times of", err))
+    futimens(f, &t, &t).map_err(|err| errno(path, "setting times of", err))
 }
 
-pub fn apply_dir_meta(dest: &Path, item: &Item) -> Result<()> {
-    let path = target(dest, &item.rel);
+/// Metadata of a directory this restore created, through its own handle, once it is checked to be
+/// still in its place.
+pub fn apply_dir_meta(dest: &Dest, item: &Item) -> Result<()> {
+    let path = dest.path(&item.rel);
     let e = &item.entry;
-    chown(&path, e)?;
-    xattrs(&path, e)?;
-    fs::set_permissions(&path, Permissions::from_mode(e.mode & 0o7777))
+    dest.verify_dir(&item.rel)?;
+    let fd = dest.dir(&item.rel)?;
+    let f = File::from(
+        fd.try_clone()
+            .map_err(|err| io(&path, "opening directory", err))?,
+    );
+    if is_root() {
+        std::os::unix::fs::fchown(&f, Some(e.uid), Some(e.gid))
+            .map_err(|err| io(&path, "setting owner of", err))?;
+    }
+    xattrs(&f, &path, e)?;
+    f.set_permissions(Permissions::from_mode(e.mode & 0o7777))
         .map_err(|err| io(&path, "setting permissions of", err))?;
     let t = mtime(e);
-    filetime::set_symlink_file_times(&path, t, t).map_err(|err| io(&path, "setting times of", err))
+    futimens(&f, &t, &t).map_err(|err| errno(&path, "setting times of", err))
 }
 
-pub fn hard_link(dest: &Path, item: &Item, plan: &Plan) -> Result<()> {
+/// The handle of the directory that holds `rel`, and `rel`'s last name.
+fn parent<'a>(dest: &Dest, rel: &'a [u8]) -> Result<(Arc<OwnedFd>, &'a [u8])> {
+    let (p, n) = split(rel);
+    Ok((dest.dir(p)?, n))
+}
+
+pub fn hard_link(dest: &Dest, item: &Item, plan: &Plan) -> Result<()> {
     let Content::Target(t) = &item.entry.content else {
         return Err(VgerError::corrupt("snapshot", "hard link without a target"));
     };
@@ -128,19 +150,24 @@ pub fn hard_link(dest: &Path, item: &Item, plan: &Plan) -> Result<()> {
             String::from_utf8_lossy(t).into_owned(),
         ));
     }
-    let from = target(dest, t);
-    let to = target(dest, &item.rel);
-    fs::hard_link(&from, &to).map_err(|e| io(&to, "linking", e))
+    let (from_dir, from) = parent(dest, t)?;
+    let (to_dir, to) = parent(dest, &item.rel)?;
+    // Without AT_SYMLINK_FOLLOW: a symlink put at the first link's name is linked, not followed.
+    linkat(&*from_dir, name(from), &*to_dir, name(to), AtFlags::empty())
+        .map_err(|e| errno(&dest.path(&item.rel), "linking", e))
 }
 
-pub fn special(dest: &Path, item: &Item) -> Result<()> {
-    let path = target(dest, &item.rel);
+/// Creates a fifo or device node. Its metadata goes by name in its directory without following a
+/// link, after checking that the name still holds a node of that kind owned by this process; the
+/// mode is set before the owner, so a node swapped in at that moment can never become set-user-ID
+/// of the stored owner (changing the owner clears those bits).
+pub fn special(dest: &Dest, item: &Item) -> Result<()> {
+    let path = dest.path(&item.rel);
     let e = &item.entry;
     let (kind, rdev) = match (e.kind, &e.content) {
         (Kind::Fifo, _) => (SFlag::S_IFIFO, 0),
         (Kind::CharDev, Content::Rdev(r)) => (SFlag::S_IFCHR, *r),
         (Kind::BlockDev, Content::Rdev(r)) => (SFlag::S_IFBLK, *r),
-        (Kind::Socket, _) => return Ok(()), // sockets belong to the process that made them
         _ => {
             return Err(VgerError::corrupt(
                 "snapshot",
@@ -148,23 +175,33 @@ pub fn special(dest: &Path, item: &Item) -> Result<()> {
             ));
         }
     };
-    mknod(&path, kind, Mode::from_bits_truncate(e.mode & 0o7777), rdev)
-        .map_err(|err| io(&path, "creating special file", err.into()))?;
-    chown(&path, e)?;
-    fs::set_permissions(&path, Permissions::from_mode(e.mode & 0o7777))
-        .map_err(|err| io(&path, "setting permissions of", err))?;
+    let (dir, n) = parent(dest, &item.rel)?;
+    let mode = Mode::from_bits_truncate(e.mode & 0o7777);
+    mknodat(&*dir, name(n), kind, mode, rdev)
+        .map_err(|err| errno(&path, "creating special file", err))?;
+    let st = fstatat(&*dir, name(n), AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|err| errno(&path, "reading", err))?;
+    if st.st_mode & 0o170_000 != kind.bits() || st.st_uid != nix::unistd::geteuid().as_raw() {
+        return Err(VgerError::DestinationChanged(path.display().to_string()));
+    }
+    fchmodat(&*dir, name(n), mode, FchmodatFlags::NoFollowSymlink)
+        .map_err(|err| errno(&path, "setting permissions of", err))?;
+    chown_at(&dir, n, &path, e)?;
     let t = mtime(e);
-    filetime::set_symlink_file_times(&path, t, t).map_err(|err| io(&path, "setting times of", err))
+    utimensat(&*dir, name(n), &t, &t, UtimensatFlags::NoFollowSymlink)
+        .map_err(|err| errno(&path, "setting times of", err))
 }
 
-pub fn symlink(dest: &Path, item: &Item) -> Result<()> {
+pub fn symlink(dest: &Dest, item: &Item) -> Result<()> {
     let Content::Target(t) = &item.entry.content else {
         return Err(VgerError::corrupt("snapshot", "symlink without a target"));
     };
-    let path = target(dest, &item.rel);
-    std::os::unix::fs::symlink(OsStr::from_bytes(t), &path)
-        .map_err(|e| io(&path, "creating symlink", e))?;
-    chown(&path, &item.entry)?;
+    let path = dest.path(&item.rel);
+    let (dir, n) = parent(dest, &item.rel)?;
+    symlinkat(OsStr::from_bytes(t), &*dir, name(n))
+        .map_err(|e| errno(&path, "creating symlink", e))?;
+    chown_at(&dir, n, &path, &item.entry)?;
     let t = mtime(&item.entry);
-    filetime::set_symlink_file_times(&path, t, t).map_err(|err| io(&path, "setting times of", err))
+    utimensat(&*dir, name(n), &t, &t, UtimensatFlags::NoFollowSymlink)
+        .map_err(|err| errno(&path, "setting times of", err))
 }
