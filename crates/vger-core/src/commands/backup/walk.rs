@@ -13,6 +13,7 @@ use vger_crypto::BlobKind;
 use vger_types::{ChunkId, Result, VgerError};
 
 use super::MAX_WARNINGS;
+use super::checkpoint::Checkpoints;
 use super::filecache::{FileCache, Identity};
 use super::filter::{Excludes, GitIgnores, Verdict};
 use super::pipeline::Uploader;
@@ -45,6 +46,9 @@ pub struct Walker<'a> {
     use_parent: bool,
     xattrs: bool,
     gitignores: GitIgnores,
+    checkpoints: Option<Checkpoints<'a>>,
+    /// Bytes read from source files.
+    bytes_read: u64,
 }
 
 impl<'a> Walker<'a> {
@@ -79,11 +83,32 @@ impl<'a> Walker<'a> {
             cache,
             xattrs,
             gitignores: GitIgnores::default(),
+            checkpoints: None,
+            bytes_read: 0,
         }
+    }
+
+    /// Writes checkpoints as packs are stored (see [`Checkpoints`]).
+    pub fn with_checkpoints(mut self, c: Checkpoints<'a>) -> Self {
+        self.checkpoints = Some(c);
+        self
+    }
+
+    /// Bytes read from source files so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
 
     pub fn into_parts(self) -> (SnapshotStats, Vec<Warning>, u64, FileCache) {
         (self.stats, self.warnings, self.omitted, self.cache)
+    }
+
+    /// Writes a checkpoint if one is due.
+    fn checkpoint_if_due(&mut self) -> Result<()> {
+        match self.checkpoints.as_mut() {
+            Some(c) if c.due(self.uploader) => c.write(self.uploader, &mut self.cache),
+            _ => Ok(()),
+        }
     }
 
     /// The entries of a tree of the parent snapshot, sorted by name; empty when the parent is
@@ -377,7 +402,7 @@ impl<'a> Walker<'a> {
                 _ => return None,
             }
         };
-        self.cache.record(path, &id, &chunks);
+        self.cache.record(path, &id, &chunks, &self.repo.index());
         self.stats.files += 1;
         self.stats.bytes += id.size;
         self.progress.event(Event::Backup {
@@ -407,12 +432,14 @@ impl<'a> Walker<'a> {
         let chunker = Rc::clone(&self.chunker);
         let result = chunker.stream(&file, &mut buf, |chunk| {
             self.cancel.check()?;
+            self.checkpoint_if_due()?;
             let id = self.store_blob(BlobKind::Data, chunk)?;
             chunks.push((id, chunk.len() as u32));
             bytes += chunk.len() as u64;
             Ok(())
         });
         self.buf = buf;
+        self.bytes_read += bytes;
         match result {
             Ok(()) => {}
             Err(StreamError::Sink(e)) => return Err(e),
@@ -431,8 +458,10 @@ impl<'a> Walker<'a> {
             let err = VgerError::SourceChanged(path.display().to_string());
             self.note(path, &err);
         } else {
-            self.cache.record(path, &Identity::of(meta), &chunks);
+            self.cache
+                .record(path, &Identity::of(meta), &chunks, &self.repo.index());
         }
+        self.checkpoint_if_due()?;
         self.progress.event(Event::Backup {
             files: self.stats.files,
             bytes: self.stats.bytes,
