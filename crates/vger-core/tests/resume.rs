@@ -1,0 +1,308 @@
+//! An interrupted first backup resumes: the rerun uploads at most the pack that was being filled
+//! again, does not read again the files finished before the interruption (beyond 5% of them), and
+//! its snapshot restores to the source. Interrupted at about 25%, 50% and 90% of a corpus of
+//! incompressible files, by cancellation (what the CLI does on SIGINT) and by `kill -9` of a child
+//! process running the backup (this test binary, re-executed).
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "in a test, a failed unwrap or a panic is a failed test"
+)]
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use common::{PASS, describe_tree, repo_url, run_restore};
+use vger_core::compress::Compression;
+use vger_core::progress::{Event, Progress};
+use vger_core::repo::pack::PACK_TARGET;
+use vger_core::{
+    Algorithm, BackupOptions, CancelToken, ChunkerParams, InitOptions, KdfParams, NoProgress,
+    Repository, backup, init,
+};
+
+/// The corpus: `FILES` files of 0.25-1.25 MiB of incompressible bytes (about 150 MiB), in a few
+/// directories, the same every run.
+const FILES: u64 = 200;
+
+fn make_corpus(dir: &Path) -> (u64, u64) {
+    let (mut total, mut largest) = (0u64, 0u64);
+    for i in 0..FILES {
+        let sub = dir.join(format!("d{}", i % 7));
+        fs::create_dir_all(&sub).unwrap();
+        let len = (256 << 10) + (i * 7919 % 1024) * 1024;
+        let mut data = vec![0u8; len as usize];
+        blake3::Hasher::new()
+            .update(&i.to_le_bytes())
+            .finalize_xof()
+            .fill(&mut data);
+        fs::write(sub.join(format!("f{i:04}")), &data).unwrap();
+        total += len;
+        largest = largest.max(len);
+    }
+    (total, largest)
+}
+
+fn new_repo(dir: &Path) -> Repository {
+    let url = repo_url(dir);
+    init(&InitOptions {
+        url: url.clone(),
+        passphrase: Some(PASS.into()),
+        algorithm: Algorithm::Aes256Gcm,
+        chunker: ChunkerParams {
+            min_size: 64 << 10,
+            avg_size: 256 << 10,
+            max_size: 1 << 20,
+        },
+        kdf: KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+    })
+    .unwrap();
+    Repository::open(&url, Some(PASS)).unwrap()
+}
+
+fn opts(src: &Path, cache: &Path) -> BackupOptions {
+    BackupOptions {
+        paths: vec![src.to_path_buf()],
+        label: "resume".into(),
+        exclude: vec![],
+        filter: Default::default(),
+        hostname: "host".into(),
+        username: "user".into(),
+        compression: Compression::Lz4,
+        threads: 2,
+        cache_dir: Some(cache.to_path_buf()),
+    }
+}
+
+/// Bytes of complete packs, and the number of temporary (partial) ones.
+fn packs_on_disk(repo: &Path) -> (u64, usize) {
+    let (mut bytes, mut temps) = (0, 0);
+    let mut stack = vec![repo.join("packs")];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if e.file_name().to_string_lossy().starts_with(".tmp.") {
+                temps += 1;
+            } else {
+                bytes += m.len();
+            }
+        }
+    }
+    (bytes, temps)
+}
+
+/// Cancels the backup once it has read `stop_at` bytes of files; remembers how far it got.
+struct CancelAt {
+    stop_at: u64,
+    cancel: CancelToken,
+    seen: Mutex<u64>,
+}
+
+impl Progress for CancelAt {
+    fn event(&self, e: Event) {
+        if let Event::Backup { bytes, .. } = e {
+            *self.seen.lock().unwrap() = bytes;
+            if bytes >= self.stop_at {
+                self.cancel.cancel();
+            }
+        }
+    }
+}
+
+/// Prints progress for the parent (child mode).
+struct PrintBytes;
+
+impl Progress for PrintBytes {
+    fn event(&self, e: Event) {
+        if let Event::Backup { bytes, .. } = e {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "bytes {bytes}");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The child of the `kill -9` cases: backs up `VGER_RESUME_CHILD` = "repo|src|cache", printing
+/// the bytes read so far after each file. Ignored unless run by [`interrupt`].
+#[test]
+#[ignore = "run as a child process by the kill -9 cases"]
+fn child_backup() {
+    let Ok(spec) = std::env::var("VGER_RESUME_CHILD") else {
+        return;
+    };
+    let parts: Vec<&str> = spec.split('|').collect();
+    let repo = Repository::open(parts[0], Some(PASS)).unwrap();
+    backup(
+        &repo,
+        &opts(Path::new(parts[1]), Path::new(parts[2])),
+        &PrintBytes,
+        &CancelToken::new(),
+    )
+    .unwrap();
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum How {
+    Cancel,
+    Kill9,
+}
+
+/// Runs a first backup of `src` into a new repository under `dir` and interrupts it once it has
+/// read `fraction` of `total` bytes; returns the bytes it had read by then.
+fn interrupt(dir: &Path, src: &Path, cache: &Path, total: u64, fraction: f64, how: How) -> u64 {
+    let repo = new_repo(dir);
+    let stop_at = (total as f64 * fraction) as u64;
+    match how {
+        How::Cancel => {
+            let p = CancelAt {
+                stop_at,
+                cancel: CancelToken::new(),
+                seen: Mutex::new(0),
+            };
+            let e = backup(&repo, &opts(src, cache), &p, &p.cancel).unwrap_err();
+            assert_eq!(e.code(), vger_types::ErrorCode::Cancelled);
+            let seen = *p.seen.lock().unwrap();
+            seen
+        }
+        How::Kill9 => {
+            drop(repo);
+            let spec = format!(
+                "{}|{}|{}",
+                repo_url(dir),
+                src.display(),
+                cache.display()
+            );
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "child_backup", "--ignored", "--nocapture"])
+                .env("VGER_RESUME_CHILD", spec)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let out = BufReader::new(child.stdout.take().unwrap());
+            let mut seen = 0;
+            for line in out.lines() {
+                let line = line.unwrap();
+                if let Some(b) = line.strip_prefix("bytes ") {
+                    seen = b.parse().unwrap();
+                    if seen >= stop_at {
+                        child.kill().unwrap(); // SIGKILL
+                        break;
+                    }
+                }
+            }
+            let status = child.wait().unwrap();
+            assert!(!status.success(), "the child was killed before it finished");
+            seen
+        }
+    }
+}
+
+#[test]
+fn an_interrupted_first_backup_resumes_where_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let (total, largest) = make_corpus(&src);
+    let expected = describe_tree(&src);
+
+    // What an uninterrupted backup stores.
+    let reference = tmp.path().join("reference");
+    let repo = new_repo(&reference);
+    let clean = backup(
+        &repo,
+        &opts(&src, &reference.join("cache")),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let stored_clean = clean.snapshot.stats.stored_bytes;
+    assert_eq!(clean.bytes_read, total);
+    assert!(
+        stored_clean > 4 * PACK_TARGET as u64,
+        "several packs: {stored_clean}"
+    );
+
+    for how in [How::Cancel, How::Kill9] {
+        for fraction in [0.25, 0.5, 0.9] {
+            let case = format!("{how:?} at {:.0}%", fraction * 100.0);
+            let dir = tmp.path().join(format!("{how:?}-{fraction}"));
+            let cache = dir.join("cache");
+            let started = Instant::now();
+            let done = interrupt(&dir, &src, &cache, total, fraction, how);
+            let (before, temps) = packs_on_disk(&dir.join("repo"));
+            if how == How::Cancel {
+                assert_eq!(temps, 0, "{case}: a cancelled backup leaves no partial pack");
+            }
+
+            let repo = Repository::open(&repo_url(&dir), Some(PASS)).unwrap();
+            let rerun = backup(&repo, &opts(&src, &cache), &NoProgress, &CancelToken::new()).unwrap();
+            let secs = started.elapsed().as_secs_f64();
+            let (after, temps_after) = packs_on_disk(&dir.join("repo"));
+            assert_eq!(temps_after, 0, "{case}: the partial pack is removed");
+            assert_eq!(
+                before + rerun.snapshot.stats.stored_bytes,
+                after,
+                "{case}: nothing was deleted but the partial pack"
+            );
+
+            // Uploads: the rerun stores what the complete packs did not hold, plus at most the
+            // pack that was being filled (whose blobs the interrupted run had not yet stored).
+            let again = after.saturating_sub(stored_clean);
+            let slack = stored_clean / 100;
+            let allowed = match how {
+                How::Cancel => slack,
+                How::Kill9 => PACK_TARGET as u64 + slack,
+            };
+            assert!(
+                again <= allowed,
+                "{case}: {again} bytes stored twice (allowed {allowed})"
+            );
+            assert_eq!(
+                rerun.reclaimed.temps_removed as usize, temps,
+                "{case}: the partial pack left by the kill is the one removed"
+            );
+
+            // Reads: the files not reached before the interruption, plus at most 5% of those
+            // finished; with a kill, also the files whose chunks were in the pack being filled
+            // (and the file being read).
+            let not_reached = total - done;
+            let reread = rerun.bytes_read.saturating_sub(not_reached);
+            let allowed = done / 20
+                + largest
+                + match how {
+                    How::Cancel => 0,
+                    How::Kill9 => PACK_TARGET as u64,
+                };
+            assert!(
+                reread <= allowed,
+                "{case}: {reread} of {done} finished bytes read again (allowed {allowed})"
+            );
+            eprintln!(
+                "{case}: interrupted after {done} of {total} bytes read; the rerun read \
+                 {} bytes ({reread} again), stored {} bytes ({again} more than an uninterrupted \
+                 backup), removed {} partial packs, indexed {} packs of the killed run; {secs:.1} s",
+                rerun.bytes_read,
+                rerun.snapshot.stats.stored_bytes,
+                rerun.reclaimed.temps_removed,
+                rerun.reclaimed.packs_indexed,
+            );
+
+            let dest = dir.join("restored");
+            run_restore(&repo, "latest", &dest, None).unwrap();
+            assert_eq!(describe_tree(&dest), expected, "{case}: restores identical");
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
