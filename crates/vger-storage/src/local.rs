@@ -347,7 +347,11 @@ mod tests {
         assert_eq!(s.len(), 5);
         let key = s.temp_key().unwrap().to_string();
         assert!(key.starts_with("packs/.tmp."), "{key}");
-        assert_eq!(b.size(&key).unwrap(), Some(0), "the temporary object is named by its key");
+        assert_eq!(
+            b.size(&key).unwrap(),
+            Some(0),
+            "the temporary object is named by its key"
+        );
         assert_eq!(
             b.remove_debris(Duration::ZERO).unwrap(),
             1,

@@ -129,7 +129,10 @@ pub fn reclaim(repo: &Repository, lease: &Lease, cache_dir: &Path) -> Result<Rec
     }
     for key in &left.temps {
         // Only a temporary object: a record altered to name a real object is not obeyed.
-        let temp = key.rsplit('/').next().is_some_and(|n| n.starts_with(".tmp."));
+        let temp = key
+            .rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with(".tmp."));
         if temp && vger_storage::delete_if_present(repo.backend().as_ref(), key).unwrap_or(false) {
             done.temps_removed += 1;
         }

@@ -208,7 +208,8 @@ impl FileCache {
         let mut written = || -> std::io::Result<()> {
             // The entries so far (the copy keeps the temporary file's mode, 0600).
             fs::copy(&w.tmp, &ck)?;
-            let mut out = BufWriter::with_capacity(1 << 16, OpenOptions::new().append(true).open(&ck)?);
+            let mut out =
+                BufWriter::with_capacity(1 << 16, OpenOptions::new().append(true).open(&ck)?);
             for (key, c) in old {
                 let e = encode(*key, &c.id, &c.chunks);
                 mac.update(&e);

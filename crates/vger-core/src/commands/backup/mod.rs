@@ -28,8 +28,8 @@ use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
 use checkpoint::Checkpoints;
 pub use checkpoint::Reclaimed;
 use filecache::FileCache;
-use inflight::Inflight;
 pub use filter::SourceFilter;
+use inflight::Inflight;
 use pipeline::Uploader;
 use walk::Walker;
 
@@ -114,6 +114,7 @@ pub fn backup(
         repo.config().id,
         opts.compression,
         threads,
+        repo.pack_target(),
         inflight.clone(),
     );
     let sources: Vec<Vec<u8>> = opts

@@ -23,7 +23,6 @@ use crate::compress::{Compression, compress_into};
 use crate::repo::context::{ObjectKind, context};
 use crate::repo::pack::{self, BlobEntry, PackStream};
 
-pub use crate::repo::pack::PACK_TARGET;
 
 /// Raw bytes of blobs submitted but not yet added to a pack.
 pub const BLOB_BUDGET: usize = 16 << 20;
@@ -107,6 +106,7 @@ impl Uploader {
         repo_id: [u8; 32],
         compression: Compression,
         threads: usize,
+        pack_target: usize,
         inflight: Option<Arc<Inflight>>,
     ) -> Self {
         let threads = threads.max(1);
@@ -131,6 +131,7 @@ impl Uploader {
         let p = Arc::clone(&pool);
         let completed = Arc::new(Mutex::new(Completed::default()));
         let shared = Shared {
+            pack_target,
             failed: flag,
             completed: Arc::clone(&completed),
             inflight,
@@ -211,7 +212,10 @@ impl Uploader {
 
     /// The packs stored since the last call (every one complete under its final name).
     pub fn take_completed(&self) -> Vec<(PackId, Vec<BlobEntry>)> {
-        let mut c = self.completed.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut c = self
+            .completed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         c.pending_bytes = 0;
         std::mem::take(&mut c.packs)
     }
@@ -296,6 +300,7 @@ fn seal_loop(
 /// What the packer and writer threads share with the uploader.
 #[derive(Clone)]
 struct Shared {
+    pack_target: usize,
     failed: Arc<Mutex<Option<String>>>,
     completed: Arc<Mutex<Completed>>,
     inflight: Option<Arc<Inflight>>,
@@ -359,7 +364,7 @@ fn pack_loop(
         });
         pool.give(s.sealed);
         match added {
-            Ok(w) if w.size() >= PACK_TARGET => match w.finish(crypter, repo_id) {
+            Ok(w) if w.size() >= shared.pack_target => match w.finish(crypter, repo_id) {
                 Ok(full) => {
                     let _ = ptx.send(full);
                 }
