@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use common::{PASS, describe_tree, repo_url, run_restore};
+use common::{PASS, repo_url, run_restore};
 use vger_core::compress::Compression;
 use vger_core::progress::{Event, Progress};
 use vger_core::{
@@ -26,11 +26,11 @@ use vger_core::{
     Repository, backup, init,
 };
 
-/// The corpus: `FILES` files of 64-448 KiB of incompressible bytes (about 40 MiB), in a few
+/// The corpus: `FILES` files of 64-448 KiB of incompressible bytes (about 32 MiB), in a few
 /// directories, the same every run.
-const FILES: u64 = 160;
-/// Packs are closed at 2 MiB here (32 MiB by default), so the corpus fills about 20 of them.
-const PACK: u64 = 2 << 20;
+const FILES: u64 = 128;
+/// Packs are closed at 1 MiB here (32 MiB by default), so the corpus fills about 32 of them.
+const PACK: u64 = 1 << 20;
 
 fn make_corpus(dir: &Path) -> (u64, u64) {
     let (mut total, mut largest) = (0u64, 0u64);
@@ -89,6 +89,28 @@ fn opts(src: &Path, cache: &Path) -> BackupOptions {
         threads: 2,
         cache_dir: Some(cache.to_path_buf()),
     }
+}
+
+/// Every file under `root` (relative path, sorted) with the BLAKE3 of its contents.
+fn describe_tree(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                out.push((
+                    rel,
+                    blake3::hash(&fs::read(&p).unwrap()).to_hex().to_string(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Bytes of complete packs, and the number of temporary (partial) ones.

@@ -23,7 +23,6 @@ use crate::compress::{Compression, compress_into};
 use crate::repo::context::{ObjectKind, context};
 use crate::repo::pack::{self, BlobEntry, PackStream};
 
-
 /// Raw bytes of blobs submitted but not yet added to a pack.
 pub const BLOB_BUDGET: usize = 16 << 20;
 
