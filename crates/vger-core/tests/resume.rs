@@ -8,6 +8,7 @@
     clippy::panic,
     reason = "in a test, a failed unwrap or a panic is a failed test"
 )]
+#![allow(clippy::print_stderr)] // the figures of each case
 
 mod common;
 
@@ -203,8 +204,7 @@ fn interrupt(dir: &Path, src: &Path, cache: &Path, total: u64, fraction: f64, ho
             };
             let e = backup(&repo, &opts(src, cache), &p, &p.cancel).unwrap_err();
             assert_eq!(e.code(), vger_types::ErrorCode::Cancelled);
-            let seen = *p.seen.lock().unwrap();
-            seen
+            *p.seen.lock().unwrap()
         }
         How::Kill9 => {
             drop(repo);
