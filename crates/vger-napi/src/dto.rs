@@ -175,6 +175,9 @@ pub struct BackupOutcome {
     pub warnings: Vec<Warning>,
     pub warnings_omitted: f64,
     pub duration_ms: f64,
+    /// Bytes read from source files (unchanged files known from the file cache or the parent
+    /// snapshot are not read).
+    pub bytes_read: f64,
 }
 
 #[napi(object)]

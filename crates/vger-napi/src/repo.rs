@@ -159,6 +159,7 @@ impl Repository {
                 warnings: out.warnings.iter().map(Into::into).collect(),
                 warnings_omitted: out.warnings_omitted as f64,
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                bytes_read: out.bytes_read as f64,
             })
         })
     }

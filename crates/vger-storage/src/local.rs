@@ -169,12 +169,13 @@ impl Backend for LocalBackend {
         Self::link_into_place(&tmp, key, &path, &dir)
     }
 
-    fn spool(&self, dir: &str) -> Result<Spooled> {
-        let dir = self.path(dir)?;
+    fn spool(&self, dir_key: &str) -> Result<Spooled> {
+        let dir = self.path(dir_key)?;
         if !dir.is_dir() {
             create_private_dir(&dir)?;
         }
-        let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
+        let name = format!(".tmp.{}", hex::encode(random16()));
+        let tmp = dir.join(&name);
         let f = OpenOptions::new()
             .write(true)
             .read(true)
@@ -182,7 +183,7 @@ impl Backend for LocalBackend {
             .mode(FILE_MODE)
             .open(&tmp)
             .map_err(|e| VgerError::io(format!("creating {}", tmp.display()), e))?;
-        Ok(Spooled::file(f, tmp))
+        Ok(Spooled::file(f, tmp).with_temp_key(format!("{dir_key}/{name}")))
     }
 
     fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
@@ -359,6 +360,13 @@ mod tests {
         s.write(b"hel").unwrap();
         s.write(b"lo").unwrap();
         assert_eq!(s.len(), 5);
+        let key = s.temp_key().unwrap().to_string();
+        assert!(key.starts_with("packs/.tmp."), "{key}");
+        assert_eq!(
+            b.size(&key).unwrap(),
+            Some(0),
+            "the temporary object is named by its key"
+        );
         assert_eq!(
             b.remove_debris(Duration::ZERO).unwrap(),
             1,

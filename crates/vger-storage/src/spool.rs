@@ -23,6 +23,8 @@ use vger_types::{Result, VgerError};
 pub struct Spooled {
     inner: Inner,
     len: u64,
+    /// The key of the temporary object, where the backend names one (see [`Spooled::temp_key`]).
+    temp_key: Option<String>,
 }
 
 enum Inner {
@@ -129,6 +131,7 @@ impl Spooled {
         Self {
             inner: Inner::Memory(Vec::new()),
             len: 0,
+            temp_key: None,
         }
     }
 
@@ -137,7 +140,22 @@ impl Spooled {
         Self {
             inner: Inner::File(FileWriter::new(file), path),
             len: 0,
+            temp_key: None,
         }
+    }
+
+    /// Names the temporary object under which the backend keeps the bytes until they are stored.
+    pub fn with_temp_key(mut self, key: String) -> Self {
+        self.temp_key = Some(key);
+        self
+    }
+
+    /// The key of the temporary object holding the bytes (for the local backend
+    /// `packs/.tmp.<32 hex>`), or `None` when they are in memory. A process killed while
+    /// spooling leaves this object behind; a client that recorded the key can remove it with
+    /// [`crate::Backend::delete`] at once instead of waiting for the grace period.
+    pub fn temp_key(&self) -> Option<&str> {
+        self.temp_key.as_deref()
     }
 
     pub fn write(&mut self, data: &[u8]) -> Result<()> {

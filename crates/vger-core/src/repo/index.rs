@@ -238,6 +238,11 @@ impl ChunkIndex {
         before - self.len()
     }
 
+    /// Whether an index segment lists `pack`.
+    pub fn has_pack(&self, pack: &PackId) -> bool {
+        self.pack_pos.contains_key(pack)
+    }
+
     /// Adds a pack written after the index was built (an id already present keeps its place).
     pub fn insert_pack(&mut self, pack: PackId, entries: &[BlobEntry]) {
         let pos = self.pack_position(pack);

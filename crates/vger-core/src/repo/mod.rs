@@ -46,6 +46,8 @@ pub struct Repository {
     /// Segments the last load left out as replayed.
     replayed: Mutex<Vec<Warning>>,
     lease: LeaseSettings,
+    /// Size at which a backup closes a pack ([`pack::PACK_TARGET`] unless set otherwise).
+    pack_target: usize,
 }
 
 /// An index built from storage ([`Repository::read_index`]).
@@ -145,6 +147,7 @@ impl Repository {
             segments: Mutex::new(Vec::new()),
             replayed: Mutex::new(Vec::new()),
             lease: LeaseSettings::default(),
+            pack_target: pack::PACK_TARGET,
         };
         repo.load_index()?;
         Ok(repo)
@@ -338,6 +341,17 @@ impl Repository {
 
     pub fn lease_settings(&self) -> LeaseSettings {
         self.lease
+    }
+
+    /// The size at which a backup closes a pack.
+    pub fn pack_target(&self) -> usize {
+        self.pack_target
+    }
+
+    /// Sets the size at which a backup closes a pack (at least 1 MiB; tests and benchmarks use
+    /// small packs to have many of them on little data).
+    pub fn set_pack_target(&mut self, bytes: usize) {
+        self.pack_target = bytes.max(1 << 20);
     }
 
     /// Sets lease lifetime and lock wait (before sharing the repository between threads).

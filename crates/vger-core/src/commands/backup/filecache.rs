@@ -14,9 +14,16 @@
 //! every chunk must be in the repository index with the same length, and the lengths must add up
 //! to the file's size, or the file is read again. Files changed within the second the backup
 //! started are not cached (their mtime could change again without a visible difference).
+//!
+//! An entry is written only once every chunk of the file is in the index (for a file with new
+//! chunks: once the packs holding them are listed by an index segment of this backup), so a
+//! checkpoint of the cache ([`FileCache::checkpoint`], written while the backup runs and when it
+//! is cancelled) never promises a chunk a rerun would not find. A checkpoint holds this backup's
+//! entries so far plus the previous cache's entries for files not visited yet, MACed as above, and
+//! replaces the cache file atomically (temporary file, then rename; mode 0600).
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -59,9 +66,12 @@ struct Cached {
 
 /// The cache of the previous backup (read-only) and the one this backup writes.
 pub struct FileCache {
+    /// The previous cache's entries for files this backup has not recorded yet.
     old: HashMap<u128, Cached>,
     loaded: bool,
     new: Option<Writer>,
+    /// Encoded entries of files with chunks not yet in the index, in walk order.
+    pending: Vec<Vec<u8>>,
 }
 
 struct Writer {
@@ -97,6 +107,7 @@ impl FileCache {
             old: HashMap::new(),
             loaded: false,
             new: None,
+            pending: Vec::new(),
         }
     }
 
@@ -109,7 +120,12 @@ impl FileCache {
             .unwrap_or_default();
         let loaded = !old.is_empty();
         let new = Writer::create(file, key, start_ns - start_ns.rem_euclid(NS_PER_SEC)).ok();
-        FileCache { old, loaded, new }
+        FileCache {
+            old,
+            loaded,
+            new,
+            pending: Vec::new(),
+        }
     }
 
     /// Whether a previous cache was loaded (if not, the parent snapshot stands in).
@@ -128,32 +144,90 @@ impl FileCache {
         (c.id == *id && chunks_valid(&c.chunks, id.size, index)).then(|| c.chunks.to_vec())
     }
 
-    /// Records a file for the next backup.
-    pub fn record(&mut self, path: &Path, id: &Identity, chunks: &[(ChunkId, u32)]) {
-        let Some(w) = self.new.as_mut() else { return };
+    /// Records a file for the next backup: at once if all its chunks are in the index, else
+    /// once a checkpoint or the commit finds them there.
+    pub fn record(
+        &mut self,
+        path: &Path,
+        id: &Identity,
+        chunks: &[(ChunkId, u32)],
+        index: &ChunkIndex,
+    ) {
+        let Some(w) = self.new.as_ref() else { return };
         if id.mtime_ns >= w.cutoff_ns || id.ctime_ns >= w.cutoff_ns {
             return;
         }
-        let mut e = Vec::with_capacity(60 + chunks.len() * 36);
-        e.extend_from_slice(&path_key(path).to_le_bytes());
-        for v in [id.dev, id.ino, id.size] {
-            e.extend_from_slice(&v.to_le_bytes());
-        }
-        e.extend_from_slice(&id.mtime_ns.to_le_bytes());
-        e.extend_from_slice(&id.ctime_ns.to_le_bytes());
-        e.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
-        for (c, n) in chunks {
-            e.extend_from_slice(&c.0);
-            e.extend_from_slice(&n.to_le_bytes());
-        }
-        w.mac.update(&e);
-        if w.out.write_all(&e).is_err() {
-            self.new = None; // a cache that cannot be written is simply not kept
+        let key = path_key(path);
+        self.old.remove(&key);
+        let e = encode(key, id, chunks);
+        if chunks.iter().all(|(c, _)| index.contains(c)) {
+            self.append(&e);
+        } else {
+            self.pending.push(e);
         }
     }
 
-    /// Makes the new cache the current one; called after the snapshot is stored.
-    pub fn commit(mut self) {
+    fn append(&mut self, e: &[u8]) {
+        if let Some(w) = self.new.as_mut() {
+            w.mac.update(e);
+            if w.out.write_all(e).is_err() {
+                self.new = None; // a cache that cannot be written is simply not kept
+            }
+        }
+    }
+
+    /// Writes the pending entries whose chunks are all in the index now.
+    fn promote(&mut self, index: &ChunkIndex) {
+        for e in std::mem::take(&mut self.pending) {
+            if entry_chunks(&e).all(|c| index.contains(&c)) {
+                self.append(&e);
+            } else {
+                self.pending.push(e);
+            }
+        }
+    }
+
+    /// Replaces the cache file with what is known now: this backup's entries whose chunks are
+    /// all in the index, and the previous cache's entries for files not visited yet. Called
+    /// after each checkpoint's index segment, so an interrupted backup's rerun does not read
+    /// again the files finished before the interruption.
+    pub fn checkpoint(&mut self, index: &ChunkIndex) {
+        self.promote(index);
+        let Some(w) = self.new.as_mut() else { return };
+        if w.out.flush().is_err() {
+            self.new = None;
+            return;
+        }
+        let dir = w.dest.parent().unwrap_or(Path::new("."));
+        let ck = dir.join(format!(
+            ".tmp.{}",
+            hex::encode(vger_crypto::random_bytes::<8>())
+        ));
+        let mut mac = w.mac.clone();
+        let old = &self.old;
+        let mut written = || -> std::io::Result<()> {
+            // The entries so far (the copy keeps the temporary file's mode, 0600).
+            fs::copy(&w.tmp, &ck)?;
+            let mut out =
+                BufWriter::with_capacity(1 << 16, OpenOptions::new().append(true).open(&ck)?);
+            for (key, c) in old {
+                let e = encode(*key, &c.id, &c.chunks);
+                mac.update(&e);
+                out.write_all(&e)?;
+            }
+            out.write_all(mac.finalize().as_bytes())?;
+            out.flush()?;
+            fs::rename(&ck, &w.dest)
+        };
+        if written().is_err() {
+            let _ = fs::remove_file(&ck);
+        }
+    }
+
+    /// Makes the new cache the current one; called after the snapshot is stored (when every
+    /// pack of the backup is in the index).
+    pub fn commit(mut self, index: &ChunkIndex) {
+        self.promote(index);
         if let Some(mut w) = self.new.take() {
             let mac = *w.mac.finalize().as_bytes();
             let ok = w.out.write_all(&mac).is_ok() && w.out.flush().is_ok();
@@ -184,7 +258,7 @@ impl Writer {
             ".tmp.{}",
             hex::encode(vger_crypto::random_bytes::<8>())
         ));
-        let file = fs::OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -201,6 +275,32 @@ impl Writer {
             cutoff_ns,
         })
     }
+}
+
+/// One entry, encoded as in the file.
+fn encode(key: u128, id: &Identity, chunks: &[(ChunkId, u32)]) -> Vec<u8> {
+    let mut e = Vec::with_capacity(60 + chunks.len() * 36);
+    e.extend_from_slice(&key.to_le_bytes());
+    for v in [id.dev, id.ino, id.size] {
+        e.extend_from_slice(&v.to_le_bytes());
+    }
+    e.extend_from_slice(&id.mtime_ns.to_le_bytes());
+    e.extend_from_slice(&id.ctime_ns.to_le_bytes());
+    e.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
+    for (c, n) in chunks {
+        e.extend_from_slice(&c.0);
+        e.extend_from_slice(&n.to_le_bytes());
+    }
+    e
+}
+
+/// The chunk ids of an encoded entry.
+fn entry_chunks(e: &[u8]) -> impl Iterator<Item = ChunkId> + '_ {
+    e.get(60..).unwrap_or_default().chunks_exact(36).map(|c| {
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&c[..32]);
+        ChunkId(id)
+    })
 }
 
 /// Every chunk is in the index with the recorded length, and the lengths add up to `size`.

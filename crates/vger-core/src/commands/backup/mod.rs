@@ -1,9 +1,13 @@
 //! `backup`: walk the sources, store new chunks and trees, then commit. The commit order is packs,
 //! then one new index segment, then the snapshot object: a crash before the snapshot leaves only
 //! unreferenced packs or an index segment over existing packs, never a broken snapshot.
+//! While the backup runs, checkpoints list the packs stored so far in index segments and save
+//! the file cache (see `checkpoint`), so an interrupted backup's rerun resumes where it stopped.
 
+mod checkpoint;
 mod filecache;
 mod filter;
+mod inflight;
 mod pipeline;
 mod settle;
 mod source;
@@ -11,6 +15,7 @@ mod sparse;
 mod walk;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use vger_types::{Result, SnapshotId, VgerError};
@@ -20,11 +25,13 @@ use crate::clock;
 use crate::compress::Compression;
 use crate::progress::{Progress, Warning};
 use crate::repo::Repository;
-use crate::repo::index::seal_segment;
 use crate::repo::lock::LockKind;
 use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
+use checkpoint::Checkpoints;
+pub use checkpoint::Reclaimed;
 use filecache::FileCache;
 pub use filter::SourceFilter;
+use inflight::Inflight;
 use pipeline::Uploader;
 use walk::Walker;
 
@@ -52,6 +59,12 @@ pub struct BackupOutcome {
     pub snapshot: Snapshot,
     pub warnings: Vec<Warning>,
     pub warnings_omitted: u64,
+    /// Bytes read from source files (files the file cache or the parent snapshot showed
+    /// unchanged are not read).
+    pub bytes_read: u64,
+    /// What this client's interrupted backups of this repository had left behind, dealt with
+    /// before this one started.
+    pub reclaimed: Reclaimed,
 }
 
 /// Warnings kept in the outcome; further ones are only counted (and still sent as events).
@@ -84,6 +97,15 @@ pub fn backup(
     let lease = repo.lease(LockKind::Shared, "backup")?;
     // An index segment that outlived its packs must not be deduplicated against.
     let (missing_packs, forgotten) = repo.forget_missing_packs()?;
+    let reclaimed = match &opts.cache_dir {
+        Some(dir) => checkpoint::reclaim(repo, &lease, dir)?,
+        None => Reclaimed::default(),
+    };
+    let inflight = opts
+        .cache_dir
+        .as_ref()
+        .and_then(|d| Inflight::create(d, &repo.config().id))
+        .map(Arc::new);
     let start_ns = clock::now_ns();
     let started = Instant::now();
     let threads = match opts.threads {
@@ -96,6 +118,8 @@ pub fn backup(
         repo.config().id,
         opts.compression,
         threads,
+        repo.pack_target(),
+        inflight.clone(),
     );
     let sources: Vec<Vec<u8>> = opts
         .paths
@@ -123,7 +147,8 @@ pub fn backup(
         cache,
         true,
         opts.filter.xattrs,
-    );
+    )
+    .with_checkpoints(Checkpoints::new(repo, &lease, inflight.clone()));
     let walked = source::backup_sources(
         &mut walker,
         &opts.paths,
@@ -131,7 +156,9 @@ pub fn backup(
         &opts.filter,
         parent.as_ref(),
     );
-    let (stats, mut warnings, omitted, cache) = walker.into_parts();
+    let bytes_read = walker.bytes_read();
+    let (stats, mut warnings, omitted, mut cache) = walker.into_parts();
+    let checkpoints = Checkpoints::new(repo, &lease, inflight.clone());
     warnings.extend(missing_packs.iter().map(|key| Warning {
         path: key.clone(),
         code: vger_types::ErrorCode::ObjectMissing,
@@ -141,17 +168,20 @@ pub fn backup(
     }));
     let written = uploader.finish();
     let (tree, written) = match (walked, written) {
-        (Ok(t), Ok(w)) => (t, w),
+        (Ok(t), Ok(w)) if cancel.check().is_ok() => (t, w),
+        // Cancelled: a last checkpoint keeps what is done for the rerun (packs in an index
+        // segment, finished files in the file cache); nothing more is written.
+        (Ok(_) | Err(VgerError::Cancelled), Ok(w)) => {
+            if checkpoints.index(&w.packs).is_ok() {
+                cache.checkpoint(&repo.index());
+            }
+            return Err(VgerError::Cancelled);
+        }
         (_, Err(e)) | (Err(e), _) => return Err(e),
     };
-    cancel.check()?;
     // Fencing: commit only while holding the lease.
     lease.ensure(repo)?;
-    if !written.packs.is_empty() {
-        let (key, bytes) = seal_segment(&written.packs, repo.crypter(), &repo.config().id);
-        repo.backend().put_new(&key, &bytes)?;
-        repo.add_to_index(&written.packs);
-    }
+    checkpoints.index(&written.packs)?;
     let partial = stats.skipped > 0;
     let snapshot = Snapshot {
         format_version: snapshot::FORMAT_VERSION,
@@ -180,11 +210,14 @@ pub fn backup(
     // Not cancellable: the snapshot exists now, and packs it needs may be kept only for as long
     // as this backup's lease lives.
     settle::settle(repo, &snapshot, progress, &CancelToken::new())?;
-    cache.commit();
+    cache.commit(&repo.index());
+    drop(inflight);
     Ok(BackupOutcome {
         snapshot,
         warnings,
         warnings_omitted: omitted,
+        bytes_read,
+        reclaimed,
     })
 }
 

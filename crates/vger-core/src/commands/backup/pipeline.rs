@@ -4,6 +4,10 @@
 //! one pack overlaps with filling the next). Memory is bounded by a byte budget: blobs between
 //! `submit` and the packer hold at most [`BLOB_BUDGET`] bytes (a single larger blob is let
 //! through alone); packs are not held in memory (except by backends without a spool).
+//!
+//! Packs stored so far are handed out while the backup runs ([`Uploader::take_completed`]), so
+//! that checkpoints can list them in index segments; the in-flight record (when there is one)
+//! learns of every spool and pack as it is created.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -13,12 +17,11 @@ use vger_crypto::{BlobKind, Crypter};
 use vger_storage::{Backend, Spooled};
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
+use super::inflight::Inflight;
 use crate::bufpool::BufPool;
 use crate::compress::{Compression, compress_into};
 use crate::repo::context::{ObjectKind, context};
 use crate::repo::pack::{self, BlobEntry, PackStream};
-
-pub use crate::repo::pack::PACK_TARGET;
 
 /// Raw bytes of blobs submitted but not yet added to a pack.
 pub const BLOB_BUDGET: usize = 16 << 20;
@@ -68,8 +71,19 @@ struct Sealed {
 }
 
 pub struct Written {
+    /// Packs not yet handed out by [`Uploader::take_completed`].
     pub packs: Vec<(PackId, Vec<BlobEntry>)>,
+    /// Bytes of every pack this backup stored.
     pub stored_bytes: u64,
+}
+
+/// Packs stored by the writer thread, shared with the walker for checkpoints.
+#[derive(Default)]
+struct Completed {
+    packs: Vec<(PackId, Vec<BlobEntry>)>,
+    /// Bytes of the packs in `packs`.
+    pending_bytes: u64,
+    stored_bytes: u64,
 }
 
 pub struct Uploader {
@@ -77,7 +91,8 @@ pub struct Uploader {
     /// Blobs submitted but not yet sent to the workers, and their raw bytes.
     pending: Mutex<(Vec<Job>, usize)>,
     workers: Vec<JoinHandle<()>>,
-    packer: Option<JoinHandle<Result<Written>>>,
+    packer: Option<JoinHandle<Result<()>>>,
+    completed: Arc<Mutex<Completed>>,
     failed: Arc<Mutex<Option<String>>>,
     budget: Arc<Budget>,
     pool: Arc<BufPool>,
@@ -90,6 +105,8 @@ impl Uploader {
         repo_id: [u8; 32],
         compression: Compression,
         threads: usize,
+        pack_target: usize,
+        inflight: Option<Arc<Inflight>>,
     ) -> Self {
         let threads = threads.max(1);
         let (tx, rx) = bounded::<Vec<Job>>(threads * 2);
@@ -111,13 +128,21 @@ impl Uploader {
         let flag = Arc::clone(&failed);
         let b = Arc::clone(&budget);
         let p = Arc::clone(&pool);
+        let completed = Arc::new(Mutex::new(Completed::default()));
+        let shared = Shared {
+            pack_target,
+            failed: flag,
+            completed: Arc::clone(&completed),
+            inflight,
+        };
         let packer =
-            thread::spawn(move || pack_loop(&srx, backend, &crypter, &repo_id, &flag, &b, &p));
+            thread::spawn(move || pack_loop(&srx, backend, &crypter, &repo_id, &shared, &b, &p));
         Self {
             tx: Some(tx),
             pending: Mutex::new((Vec::new(), 0)),
             workers,
             packer: Some(packer),
+            completed,
             failed,
             budget,
             pool,
@@ -176,6 +201,24 @@ impl Uploader {
         }
     }
 
+    /// Bytes of the packs stored since the last [`Uploader::take_completed`].
+    pub fn pending_pack_bytes(&self) -> u64 {
+        self.completed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pending_bytes
+    }
+
+    /// The packs stored since the last call (every one complete under its final name).
+    pub fn take_completed(&self) -> Vec<(PackId, Vec<BlobEntry>)> {
+        let mut c = self
+            .completed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        c.pending_bytes = 0;
+        std::mem::take(&mut c.packs)
+    }
+
     /// Flushes every queued blob and the last pack; returns what was written.
     pub fn finish(mut self) -> Result<Written> {
         let rest =
@@ -186,7 +229,7 @@ impl Uploader {
         for w in self.workers.drain(..) {
             panicked |= w.join().is_err();
         }
-        let written = match self.packer.take().map(JoinHandle::join) {
+        let packed = match self.packer.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
             _ => return Err(VgerError::Internal("the packer thread panicked".into())),
         };
@@ -194,9 +237,17 @@ impl Uploader {
         if panicked {
             return Err(VgerError::Internal("a compression worker panicked".into()));
         }
-        let written = written?;
+        packed?;
         sent?;
-        Ok(written)
+        let stored_bytes = self
+            .completed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stored_bytes;
+        Ok(Written {
+            packs: self.take_completed(),
+            stored_bytes,
+        })
     }
 }
 
@@ -245,22 +296,41 @@ fn seal_loop(
     }
 }
 
+/// What the packer and writer threads share with the uploader.
+#[derive(Clone)]
+struct Shared {
+    pack_target: usize,
+    failed: Arc<Mutex<Option<String>>>,
+    completed: Arc<Mutex<Completed>>,
+    inflight: Option<Arc<Inflight>>,
+}
+
 fn pack_loop(
     rx: &Receiver<Vec<Sealed>>,
     backend: Arc<dyn Backend>,
     crypter: &Arc<Crypter>,
     repo_id: &[u8; 32],
-    failed: &Arc<Mutex<Option<String>>>,
+    shared: &Shared,
     budget: &Budget,
     pool: &BufPool,
-) -> Result<Written> {
+) -> Result<()> {
     // A rendezvous channel: at most one pack is being committed (fsync, link) while the next
     // one fills.
     let (ptx, prx) = bounded::<Full>(0);
     let writer_thread = {
-        let failed = Arc::clone(failed);
+        let shared = shared.clone();
         let backend = Arc::clone(&backend);
-        thread::spawn(move || write_loop(&prx, backend.as_ref(), &failed))
+        thread::spawn(move || write_loop(&prx, backend.as_ref(), &shared))
+    };
+    let failed = &shared.failed;
+    // Every spool is recorded before its first byte is written, so that a kill leaves nothing
+    // the next backup does not know of.
+    let spool = || {
+        let out = backend.spool("packs")?;
+        if let (Some(r), Some(k)) = (&shared.inflight, out.temp_key()) {
+            r.temp_created(k);
+        }
+        PackStream::new(out)
     };
     let fail = |e: VgerError| {
         failed
@@ -285,7 +355,7 @@ fn pack_loop(
         // Packs are written to a spool (a temporary file) as they fill, not held in memory.
         let w = match writer.take() {
             Some(w) => Ok(w),
-            None => backend.spool("packs").and_then(PackStream::new),
+            None => spool(),
         };
         let added = w.and_then(|mut w| {
             w.add(s.id, s.kind, &s.sealed, s.raw_len)?;
@@ -293,7 +363,7 @@ fn pack_loop(
         });
         pool.give(s.sealed);
         match added {
-            Ok(w) if w.size() >= PACK_TARGET => match w.finish(crypter, repo_id) {
+            Ok(w) if w.size() >= shared.pack_target => match w.finish(crypter, repo_id) {
                 Ok(full) => {
                     let _ = ptx.send(full);
                 }
@@ -323,34 +393,42 @@ fn pack_loop(
 /// A full pack: id, spooled bytes, blobs.
 type Full = (PackId, Spooled, Vec<BlobEntry>);
 
-fn write_loop(
-    rx: &Receiver<Full>,
-    backend: &dyn Backend,
-    failed: &Mutex<Option<String>>,
-) -> Result<Written> {
-    let mut out = Written {
-        packs: Vec::new(),
-        stored_bytes: 0,
-    };
+fn write_loop(rx: &Receiver<Full>, backend: &dyn Backend, shared: &Shared) -> Result<()> {
     let mut error = None;
     for (id, spooled, entries) in rx {
         if error.is_some() {
             continue;
         }
         let len = spooled.len();
-        match backend.put_spooled(&pack::key(&id), spooled) {
+        let temp = spooled.temp_key().map(str::to_string);
+        let key = pack::key(&id);
+        let stored = backend.put_spooled(&key, spooled);
+        if let Some(r) = &shared.inflight {
+            if stored.is_ok() {
+                r.pack_stored(&key);
+            }
+            if let Some(t) = &temp {
+                r.temp_gone(t);
+            }
+        }
+        match stored {
             Ok(()) | Err(VgerError::AlreadyExists { .. }) => {
-                out.stored_bytes += len;
-                out.packs.push((id, entries));
+                let mut c = shared
+                    .completed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                c.stored_bytes += len;
+                c.pending_bytes += len;
+                c.packs.push((id, entries));
             }
             Err(e) => {
-                *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                *shared.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
                 error = Some(e);
             }
         }
     }
     match error {
         Some(e) => Err(e),
-        None => Ok(out),
+        None => Ok(()),
     }
 }

@@ -13,6 +13,7 @@ use vger_crypto::BlobKind;
 use vger_types::{ChunkId, Result, VgerError};
 
 use super::MAX_WARNINGS;
+use super::checkpoint::Checkpoints;
 use super::filecache::{FileCache, Identity};
 use super::filter::{Excludes, GitIgnores, Verdict};
 use super::pipeline::Uploader;
@@ -46,6 +47,9 @@ pub struct Walker<'a> {
     use_parent: bool,
     xattrs: bool,
     gitignores: GitIgnores,
+    checkpoints: Option<Checkpoints<'a>>,
+    /// Bytes read from source files.
+    bytes_read: u64,
 }
 
 impl<'a> Walker<'a> {
@@ -80,11 +84,32 @@ impl<'a> Walker<'a> {
             cache,
             xattrs,
             gitignores: GitIgnores::default(),
+            checkpoints: None,
+            bytes_read: 0,
         }
+    }
+
+    /// Writes checkpoints as packs are stored (see [`Checkpoints`]).
+    pub fn with_checkpoints(mut self, c: Checkpoints<'a>) -> Self {
+        self.checkpoints = Some(c);
+        self
+    }
+
+    /// Bytes read from source files so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
 
     pub fn into_parts(self) -> (SnapshotStats, Vec<Warning>, u64, FileCache) {
         (self.stats, self.warnings, self.omitted, self.cache)
+    }
+
+    /// Writes a checkpoint if one is due.
+    fn checkpoint_if_due(&mut self) -> Result<()> {
+        match self.checkpoints.as_mut() {
+            Some(c) if c.due(self.uploader) => c.write(self.uploader, &mut self.cache),
+            _ => Ok(()),
+        }
     }
 
     /// The entries of a tree of the parent snapshot, sorted by name; empty when the parent is
@@ -386,7 +411,7 @@ impl<'a> Walker<'a> {
             }
         };
         if holes.is_empty() {
-            self.cache.record(path, &id, &chunks);
+            self.cache.record(path, &id, &chunks, &self.repo.index());
         }
         self.stats.files += 1;
         self.stats.bytes += id.size;
@@ -418,6 +443,7 @@ impl<'a> Walker<'a> {
         let chunker = Rc::clone(&self.chunker);
         let mut sink = |chunk: &[u8]| {
             self.cancel.check()?;
+            self.checkpoint_if_due()?;
             let id = self.store_blob(BlobKind::Data, chunk)?;
             chunks.push((id, chunk.len() as u32));
             bytes += chunk.len() as u64;
@@ -434,6 +460,7 @@ impl<'a> Walker<'a> {
         // The size the snapshot counts: holes are part of it, as for a file stored whole.
         bytes += holes.iter().map(|h| h.1).sum::<u64>();
         self.buf = buf;
+        self.bytes_read += bytes;
         match result {
             Ok(()) => {}
             Err(StreamError::Sink(e)) => return Err(e),
@@ -452,8 +479,10 @@ impl<'a> Walker<'a> {
             let err = VgerError::SourceChanged(path.display().to_string());
             self.note(path, &err);
         } else if holes.is_empty() {
-            self.cache.record(path, &Identity::of(meta), &chunks);
+            self.cache
+                .record(path, &Identity::of(meta), &chunks, &self.repo.index());
         }
+        self.checkpoint_if_due()?;
         self.progress.event(Event::Backup {
             files: self.stats.files,
             bytes: self.stats.bytes,
