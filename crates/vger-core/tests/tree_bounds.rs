@@ -22,6 +22,7 @@ fn tiny(name: &[u8], kind: Kind) -> Entry {
         ctime_ns: 0,
         size: 0,
         xattrs: Vec::new(),
+        holes: Vec::new(),
         content: if kind == Kind::File {
             Content::Chunks(Vec::new())
         } else {
