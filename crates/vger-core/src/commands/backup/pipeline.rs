@@ -78,7 +78,8 @@ pub struct Uploader {
     pending: Mutex<(Vec<Job>, usize)>,
     workers: Vec<JoinHandle<()>>,
     packer: Option<JoinHandle<Result<Written>>>,
-    failed: Arc<Mutex<Option<String>>>,
+    /// The packer's first error, kept whole so that a full disk stays `VGER_NO_SPACE`.
+    failed: Arc<Mutex<Option<VgerError>>>,
     budget: Arc<Budget>,
     pool: Arc<BufPool>,
 }
@@ -168,10 +169,7 @@ impl Uploader {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
         {
-            Some(msg) => Err(VgerError::Io {
-                context: "writing packs".into(),
-                source: std::io::Error::other(msg.clone()),
-            }),
+            Some(e) => Err(e.duplicate()),
             None => Ok(()),
         }
     }
@@ -250,7 +248,7 @@ fn pack_loop(
     backend: Arc<dyn Backend>,
     crypter: &Arc<Crypter>,
     repo_id: &[u8; 32],
-    failed: &Arc<Mutex<Option<String>>>,
+    failed: &Arc<Mutex<Option<VgerError>>>,
     budget: &Budget,
     pool: &BufPool,
 ) -> Result<Written> {
@@ -266,7 +264,7 @@ fn pack_loop(
         failed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert_with(|| e.to_string());
+            .get_or_insert(e);
     };
     let is_failed = || {
         failed
@@ -326,7 +324,7 @@ type Full = (PackId, Spooled, Vec<BlobEntry>);
 fn write_loop(
     rx: &Receiver<Full>,
     backend: &dyn Backend,
-    failed: &Mutex<Option<String>>,
+    failed: &Mutex<Option<VgerError>>,
 ) -> Result<Written> {
     let mut out = Written {
         packs: Vec::new(),
@@ -344,7 +342,7 @@ fn write_loop(
                 out.packs.push((id, entries));
             }
             Err(e) => {
-                *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.duplicate());
                 error = Some(e);
             }
         }
