@@ -13,7 +13,7 @@ use vger_core::{Event, Progress};
 use crate::errors::ErrorCode;
 
 /// One progress event; TypeScript narrows on `type`. Mapped one to one from the engine's `Event`.
-#[napi(discriminant = "type", discriminant_case = "lowercase")]
+#[napi(discriminant = "type", discriminant_case = "camelCase")]
 #[derive(Clone)]
 pub enum ProgressEvent {
     /// Running totals of a backup.
