@@ -126,17 +126,17 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
 
     for (let round = 0; round < ROUNDS; round++) {
       writeFileSync(path.join(s.src, `r${round}.bin`), randomBytes(300 * 1024))
-      await kill('backup', ['backup', '-q'], 300)
+      await kill('backup', ['backup', '-q'], 80)
       await next('backup', ['compact', '--threshold', '0'])
-      await kill('compact', ['compact', '--threshold', '0'], 150)
+      await kill('compact', ['compact', '--threshold', '0'], 60)
       await next('compact', ['backup'])
-      await kill('prune', ['prune', '-q'], 40)
+      await kill('prune', ['prune', '-q'], 10)
       await next('prune', ['compact', '--threshold', '0'])
     }
     console.log(`dead locks: ${JSON.stringify(stats)}`)
     for (const op of ['backup', 'compact', 'prune']) {
-      // Most kills land while the lock is held; the claim is about every one of them.
-      expect(stats[op]?.left ?? 0, `${op}: kills that left a lock`).toBeGreaterThanOrEqual(Math.ceil(ROUNDS / 2))
+      // Most kills land while the lock is held (the others, after it was released, test nothing).
+      expect(stats[op]?.left ?? 0, `${op}: kills that left a lock (${JSON.stringify(stats)})`).toBeGreaterThanOrEqual(Math.ceil(ROUNDS / 3))
     }
     const check = await s.vger(['check'])
     expect(check.code, check.stderr).toBe(0)

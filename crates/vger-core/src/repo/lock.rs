@@ -427,6 +427,27 @@ impl Waiting {
         self.holder = Some(event);
     }
 
+    /// Sleeps for `pause`, reporting the wait again every [`WAIT_REPORT_EVERY`] meanwhile.
+    fn sleep(&mut self, pause: Duration, events: &dyn Progress) {
+        let until = Instant::now() + pause;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(WAIT_REPORT_EVERY));
+            let now = Instant::now();
+            if let Some(last) = &mut self.holder
+                && self.reported.is_none_or(|t| now - t >= WAIT_REPORT_EVERY)
+            {
+                last.waited = now - self.started;
+                last.remaining = self.deadline.saturating_duration_since(now);
+                self.reported = Some(now);
+                events.event(Event::LockWait(last.clone()));
+            }
+        }
+    }
+
     /// The last report once more, saying the wait is over.
     fn done(self, events: &dyn Progress) {
         if let Some(mut last) = self.holder {
@@ -525,15 +546,18 @@ impl Lease {
             if unwritten.is_none() {
                 lr.remove(&info.key);
             }
-            if Instant::now() + delay > waiting.deadline {
+            let now = Instant::now();
+            if now >= waiting.deadline {
                 return Err(VgerError::Locked {
                     holder: holder.describe(),
                 });
             }
             waiting.report(holder, events);
-            // Random jitter, so two clients that backed off at once do not retry in lockstep.
+            // Random jitter, so two clients that backed off at once do not retry in lockstep; the
+            // last pause ends at the deadline, so the wait lasts as long as it was given.
             let jitter = u64::from(random_bytes::<1>()[0]) * delay.as_millis() as u64 / 255;
-            std::thread::sleep(delay / 2 + Duration::from_millis(jitter));
+            let pause = (delay / 2 + Duration::from_millis(jitter)).min(waiting.deadline - now);
+            waiting.sleep(pause, events);
             delay = (delay * 2).min(Duration::from_secs(5));
         }
         waiting.done(events);
