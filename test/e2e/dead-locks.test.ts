@@ -5,7 +5,7 @@
  * the lock, in text and as `lockWait` JSON lines; `vger locks` tells alive from dead.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { type FSWatcher, existsSync, mkdirSync, readdirSync, watch, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { NO_ADDON_REASON, addonBuilt } from '../helpers/addon.js'
@@ -29,7 +29,7 @@ async function setup(): Promise<Setup> {
   const home = tempDir()
   const work = tempDir()
   const src = path.join(work, 'src')
-  mkdirSync(src)
+  for (const l of ['a', 'b', 'c']) mkdirSync(path.join(src, l), { recursive: true })
   writeFileSync(
     path.join(work, 'vger.yaml'),
     [
@@ -37,8 +37,8 @@ async function setup(): Promise<Setup> {
       '  - url: ./repo',
       '    label: main',
       'sources:',
-      '  - path: src',
-      '    label: data',
+      // Three sources: a backup takes three snapshots, and prune then has three to remove.
+      ...['a', 'b', 'c'].flatMap((l) => [`  - path: src/${l}`, `    label: ${l}`]),
       'hostname: killer',
       'retention:',
       '  keep_last: 1',
@@ -78,24 +78,27 @@ function jsonLines(stderr: string): Record<string, unknown>[] {
 async function killWhileLocked(s: Setup, args: string[], maxDelayMs: number): Promise<{ killed: boolean; delay: number }> {
   const delay = Math.random() * maxDelayMs
   let killed = false
-  let poll: NodeJS.Timeout | undefined
+  let armed = false
+  let watcher: FSWatcher | undefined
   await s.vger(args, {
     onSpawn: (child) => {
-      poll = setInterval(() => {
-        if (lockObjects(s.repo).length === 0) return
-        clearInterval(poll)
+      // inotify, so that even prune's short hold of its lock is seen in time.
+      watcher = watch(path.join(s.repo, 'locks'), () => {
+        if (armed || lockObjects(s.repo).length === 0) return
+        armed = true
+        watcher?.close()
         setTimeout(() => (killed = child.kill('SIGKILL')), delay)
-      }, 2)
+      })
     },
   })
-  clearInterval(poll)
+  watcher?.close()
   return { killed, delay }
 }
 
 describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — skipped: ${NO_ADDON_REASON}`}`, () => {
   it(`kill -9 of backup, compact and prune never stalls the next command (${ROUNDS} each)`, { timeout: 600_000 }, async () => {
     const s = await setup()
-    writeFileSync(path.join(s.src, 'base.bin'), randomBytes(1 << 20))
+    for (const l of ['a', 'b', 'c']) writeFileSync(path.join(s.src, l, 'base.bin'), randomBytes(300 * 1024))
     expect((await s.vger(['backup', '-q'])).code).toBe(0)
 
     const stats: Record<string, { kills: number; left: number; slowestMs: number }> = {}
@@ -125,7 +128,7 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
     }
 
     for (let round = 0; round < ROUNDS; round++) {
-      writeFileSync(path.join(s.src, `r${round}.bin`), randomBytes(300 * 1024))
+      writeFileSync(path.join(s.src, 'abc'[round % 3] ?? 'a', `r${round}.bin`), randomBytes(300 * 1024))
       await kill('backup', ['backup', '-q'], 80)
       await next('backup', ['compact', '--threshold', '0'])
       await kill('compact', ['compact', '--threshold', '0'], 60)
@@ -144,7 +147,7 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
 
   it('a live holder is waited for, visibly; once it dies its lock goes at once', { timeout: 120_000 }, async () => {
     const s = await setup()
-    writeFileSync(path.join(s.src, 'big.bin'), randomBytes(8 << 20))
+    writeFileSync(path.join(s.src, 'a', 'big.bin'), randomBytes(8 << 20))
     // A backup paused (SIGSTOP) while it holds its lock: alive, its lease live for minutes.
     let holder: { kill(signal: NodeJS.Signals): boolean } | undefined
     let pid = 0
