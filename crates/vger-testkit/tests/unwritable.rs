@@ -77,14 +77,14 @@ fn a_full_disk_is_reported_as_no_space() {
     let src = dir.path().join("src");
     // 8 MB of incompressible data into 3 MB.
     write_source(&src, 1, 8, 1_000_000);
-    let e = vger_core::backup(
+    let Err(e) = vger_core::backup(
         &repo,
         &backup_opts(&src, "data"),
         &NoProgress,
         &CancelToken::new(),
-    )
-    .err()
-    .expect("the backup cannot fit");
+    ) else {
+        panic!("the backup cannot fit")
+    };
     assert_eq!(e.code(), ErrorCode::NoSpace, "{e}");
     assert!(e.to_string().contains("free some space"), "{e}");
     assert!(repo.snapshots().unwrap().snapshots.is_empty());
@@ -188,9 +188,9 @@ fn a_read_only_repository_is_read_without_a_lock() {
     }
 
     // Writing never goes without a lock.
-    let e = vger_core::backup(&repo, &backup_opts(&src, "data"), &np, &cancel)
-        .err()
-        .expect("a backup cannot write");
+    let Err(e) = vger_core::backup(&repo, &backup_opts(&src, "data"), &np, &cancel) else {
+        panic!("a backup cannot write")
+    };
     assert_eq!(e.code(), ErrorCode::Io, "{e}");
     assert!(repo.lease(LockKind::Exclusive, "compact").is_err());
 }
@@ -227,14 +227,14 @@ fn no_lock_reads_without_writing_and_refuses_to_write() {
         "no lock written"
     );
     drop(lease);
-    let e = vger_core::backup(
+    let Err(e) = vger_core::backup(
         &repo,
         &backup_opts(&src, "data"),
         &NoProgress,
         &CancelToken::new(),
-    )
-    .err()
-    .expect("a backup refuses --no-lock");
+    ) else {
+        panic!("a backup refuses --no-lock")
+    };
     assert_eq!(e.code(), ErrorCode::InvalidArgument);
     assert!(e.to_string().contains("--no-lock"), "{e}");
 }
