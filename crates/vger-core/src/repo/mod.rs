@@ -6,6 +6,7 @@ pub mod context;
 pub mod index;
 pub mod liveness;
 pub mod lock;
+mod lock_wait;
 pub mod pack;
 pub mod process;
 pub mod snapshot;
