@@ -115,6 +115,15 @@ export interface DryRunOptions {
   dryRun?: boolean
 }
 
+export interface OpenOptions extends native.OpenOptions {
+  /**
+   * Lock events of every operation on this repository: `lockWait` when it waits for a conflicting lock
+   * (when the wait starts, every few seconds, and once more with `acquired`), and `warning` for the lock of
+   * a dead process it removed or a read without a lock (read-only or full repository).
+   */
+  onLockEvent?: ProgressCallback
+}
+
 export interface ListContentsOptions {
   /** A subtree of the snapshot ('/'-separated). */
   path?: string
@@ -145,8 +154,20 @@ export class Repository {
   }
 
   /** Opens an existing repository (derives the key: takes as long as the KDF). */
-  static async open(opts: native.OpenOptions): Promise<Repository> {
-    return new Repository(await call(() => loadAddon().Repository.open(opts)))
+  static async open(opts: OpenOptions): Promise<Repository> {
+    const { onLockEvent, ...nativeOpts } = opts
+    // A throwing callback must not escape into the engine's thread-safe call.
+    const onEvent =
+      onLockEvent === undefined
+        ? undefined
+        : (e: native.ProgressEvent): void => {
+            try {
+              onLockEvent(e)
+            } catch {
+              // Reporting a lock event is best effort.
+            }
+          }
+    return new Repository(await call(() => loadAddon().Repository.open(nativeOpts, onEvent)))
   }
 
   info(): native.RepoInfo {

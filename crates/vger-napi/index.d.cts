@@ -51,8 +51,12 @@ export declare class Repository {
   static probe(url: string): Promise<RepoInfo>
   /** Removes every lock object without opening the repository (no passphrase needed). */
   static breakLocks(url: string): Promise<number>
-  /** Opens a repository: unwraps the key and loads the index. */
-  static open(opts: OpenOptions): Promise<Repository>
+  /**
+   * Opens a repository: unwraps the key and loads the index. `onLockEvent` receives, for every
+   * operation on this repository, `lockWait` events while it waits for a conflicting lock and
+   * `warning` events for locks of dead processes it removed or a read without a lock.
+   */
+  static open(opts: OpenOptions, onLockEvent?: ((event: ProgressEvent) => void) | undefined | null): Promise<Repository>
   info(): RepoInfo
   /** Problems found while opening (for example a damaged index segment). */
   openWarnings(): Array<Warning>
@@ -297,7 +301,10 @@ export interface LockInfo {
   kind: LockKind
   created: string
   expires: string
+  /** The lease has not expired. */
   live: boolean
+  /** Whether the process that holds it runs (judged on the same host only). */
+  process: ProcessState
   hostname: string
   pid: number
   operation: string
@@ -312,6 +319,12 @@ export interface OpenOptions {
   lockWaitSecs?: number
   /** Lifetime of this client's lock objects; renewed every third of it (default 180 s). */
   lockTtlSecs?: number
+  /**
+   * Reading operations take no lock (restic's `--no-lock`); writing ones then fail with
+   * VGER_INVALID_ARGUMENT. Without it, readers go lock-free by themselves only where the lock
+   * cannot be written (read-only or full repository), with a warning.
+   */
+  noLock?: boolean
 }
 
 export interface PackUse {
@@ -326,12 +339,22 @@ export interface Problem {
   message: string
 }
 
+/**
+ * Whether a lock's process runs: `alive` or `dead` on this host, `unknown` for another host,
+ * container or boot (such a lock expires by its lease).
+ */
+export type ProcessState = 'alive' | 'dead' | 'unknown'
+
 /** One progress event; TypeScript narrows on `type`. Mapped one to one from the engine's `Event`. */
 export type ProgressEvent =
   | { type: 'backup'; files: number; bytes: number; newBytes: number }
   | { type: 'restore'; files: number; bytes: number; totalFiles: number; totalBytes: number }
   | { type: 'step'; phase: string; done: number; total: number }
   | { type: 'warning'; path: string; code: ErrorCode; message: string }
+  | { type: 'lockWait'; /** The holder's lock object, host, pid, operation and kind (as `vger locks` shows them). */
+    key: string; hostname: string; pid: number; operation: string; exclusive: boolean; /** When the holder took its lease (RFC 3339). */
+    since: string; waitedSecs: number; /** How much longer the wait may last before failing with VGER_LOCKED (0 once acquired). */
+  remainingSecs: number; acquired: boolean }
 
 export interface PruneDecision {
   snapshot: SnapshotSummary

@@ -123,6 +123,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('-v, --verbose', 'more detail (stack traces on errors); repeatable', (_: string, n: number) => n + 1, 0)
     .option('-q, --quiet', 'no progress or status messages')
     .option('--lock-wait <secs>', 'wait this long for a conflicting lock before failing with VGER_LOCKED (default 600)', seconds)
+    .option('--no-lock', 'reading commands (restore, check, list, snapshot ...) take no lock; writing commands refuse it')
     .argument('[command]', 'a command (see below); none runs the full cycle')
     // Taken so that an unknown command with arguments is reported as unknown, not as "too many arguments".
     .argument('[args...]')

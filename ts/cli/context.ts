@@ -15,6 +15,7 @@ import { KnownRepositories, type Seen } from '../known-repos.js'
 import type { KdfParams, RepoInfo } from '../repository.js'
 import { type Prompter, resolvePassphrase } from '../passphrase.js'
 import type { Repository } from '../repository.js'
+import { lockEventPrinter } from './lock-events.js'
 import { Output, type Stream } from './output.js'
 import { promptHidden, promptLine } from './prompt.js'
 
@@ -38,6 +39,8 @@ export interface GlobalOptions {
   quiet: boolean
   /** `--lock-wait SECS`: how long to wait for a conflicting lock (default: the engine's 600 s). */
   lockWait?: number
+  /** `--no-lock`: reading commands take no lock; writing commands then refuse to run. */
+  noLock?: boolean
 }
 
 /** Errors that would fail the same way for every repository: stop at once instead of repeating them. */
@@ -171,7 +174,13 @@ export class CliContext {
     this.throwIfAborted()
     const passphrase = seen.encryption !== 'none' ? await this.passphrase(repo) : undefined
     const lockWaitSecs = this.options.lockWait
-    const opened = await Repository.open({ url: repo.url, passphrase, ...(lockWaitSecs === undefined ? {} : { lockWaitSecs }) })
+    const opened = await Repository.open({
+      url: repo.url,
+      passphrase,
+      ...(lockWaitSecs === undefined ? {} : { lockWaitSecs }),
+      ...(this.options.noLock === true ? { noLock: true } : {}),
+      onLockEvent: lockEventPrinter(this.out, repo.name),
+    })
     for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
     // Recorded only once the key opened it: for an encrypted repository that authenticates the id.
     this.remember(repo.url, opened.info())

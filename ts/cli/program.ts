@@ -60,7 +60,8 @@ async function execute(io: CliIo, cmd: Command, secrets: Secrets, action: Action
 }
 
 function globalOptions(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals<Partial<GlobalOptions>>()
+  // commander stores `--no-lock` as `lock: false`.
+  const o = cmd.optsWithGlobals<Partial<GlobalOptions> & { lock?: boolean }>()
   return {
     config: o.config,
     repo: o.repo,
@@ -69,5 +70,6 @@ function globalOptions(cmd: Command): GlobalOptions {
     verbose: o.verbose ?? 0,
     quiet: o.quiet === true,
     ...(o.lockWait === undefined ? {} : { lockWait: o.lockWait }),
+    ...(o.lock === false ? { noLock: true } : {}),
   }
 }

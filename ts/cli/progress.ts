@@ -27,7 +27,8 @@ export function progressDisplay(out: Output, title: string, context: Record<stri
   return {
     onProgress: (e) => {
       const now = Date.now()
-      if (e.type === 'warning' || now - lastRender < RENDER_INTERVAL_MS) return
+      // Lock events come from the repository's own printer (lock-events.ts).
+      if (e.type === 'warning' || e.type === 'lockWait' || now - lastRender < RENDER_INTERVAL_MS) return
       lastRender = now
       // A pty may report 0 columns; assume 80 then.
       const columns = out.stderr.columns !== undefined && out.stderr.columns > 0 ? out.stderr.columns : 80
@@ -61,7 +62,7 @@ export function bar(fraction: number, width = 20): string {
  * "backup docs → default: 1,204 files, 350 MiB, 48.2 MiB/s"; when the total is known (restore):
  * "restore 1a2b3c4d: [#####---] 50%, 5/10 files, 512 B of 1.00 KiB, 512 B/s, ETA 0:01".
  */
-export function progressLine(title: string, e: Exclude<ProgressEvent, { type: 'warning' }>, elapsedMs: number): string {
+export function progressLine(title: string, e: Exclude<ProgressEvent, { type: 'warning' | 'lockWait' }>, elapsedMs: number): string {
   if (e.type === 'step') return stepLine(title, e)
   const perSecond = elapsedMs > 0 ? (e.bytes * 1000) / elapsedMs : 0
   const rate = elapsedMs > 0 ? `${formatBytes(perSecond)}/s` : ''

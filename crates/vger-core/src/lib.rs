@@ -31,10 +31,13 @@ pub use commands::prune::{PruneOptions, PrunePlan, plan_prune, prune};
 pub use commands::repair::{RepairOptions, RepairPlan, plan_repair, repair};
 pub use commands::restore::{RestoreOptions, RestoreOutcome, Skipped, restore};
 pub use commands::stats::{RepoStats, repo_stats};
-pub use progress::{Event, NoProgress, Progress, Warning};
+pub use progress::{Event, LockWait, NoProgress, Progress, Warning};
 pub use repo::Repository;
 pub use repo::config::{ChunkerParams, RepoConfig};
-pub use repo::lock::{LeaseSettings, LockInfo, LockKind, break_locks, break_locks_at, list_locks};
+pub use repo::lock::{
+    LeaseSettings, LockInfo, LockKind, ReadLease, break_locks, break_locks_at, list_locks,
+};
+pub use repo::process::{ProcessStamp, ProcessState};
 pub use repo::snapshot::{Snapshot, SnapshotStats};
 pub use retention::{Decision, GroupBy, GroupPlan, RetentionPolicy};
 pub use vger_crypto::{Algorithm, KdfParams};

@@ -128,6 +128,7 @@ const GOLDEN_SNAPSHOT: &str = "0100000022222222222222222222222222222222222222222
 
 #[test]
 fn lock() {
+    use vger_core::ProcessStamp;
     use vger_core::repo::lock::{LockInfo, LockKind};
     let l = LockInfo {
         key: "locks/x".into(),
@@ -138,11 +139,27 @@ fn lock() {
         hostname: "h".into(),
         pid: 7,
         operation: "compact".into(),
+        process: ProcessStamp {
+            boot_id: "b".into(),
+            pid_namespace: "n".into(),
+            start_time: 9,
+        },
     };
     let bytes = l.encode();
     assert_eq!(hex::encode(&bytes), GOLDEN_LOCK);
     assert_eq!(LockInfo::decode("locks/x", &bytes).unwrap(), l);
+    // A version 1 lock (written before the process stamp) still decodes, its process unknown.
+    let v1 = LockInfo::decode("locks/x", &hex::decode(GOLDEN_LOCK_V1).unwrap()).unwrap();
+    assert_eq!(
+        v1,
+        LockInfo {
+            process: ProcessStamp::default(),
+            ..l
+        }
+    );
+    assert_eq!(v1.process_state(), vger_core::ProcessState::Unknown);
 }
 
-/// docs/format.md section 17: lock plaintext.
-const GOLDEN_LOCK: &str = "0144444444444444444444444444444444020100000000000000020000000000000001000000680700000007000000636f6d70616374";
+/// docs/format.md section 17: lock plaintext, version 1 (still read).
+const GOLDEN_LOCK_V1: &str = "0144444444444444444444444444444444020100000000000000020000000000000001000000680700000007000000636f6d70616374";
+const GOLDEN_LOCK: &str = "0244444444444444444444444444444444020100000000000000020000000000000001000000680700000007000000636f6d706163740100000062010000006e0900000000000000";

@@ -58,6 +58,10 @@ pub struct OpenOptions {
     pub lock_wait_secs: Option<f64>,
     /// Lifetime of this client's lock objects; renewed every third of it (default 180 s).
     pub lock_ttl_secs: Option<f64>,
+    /// Reading operations take no lock (restic's `--no-lock`); writing ones then fail with
+    /// VGER_INVALID_ARGUMENT. Without it, readers go lock-free by themselves only where the lock
+    /// cannot be written (read-only or full repository), with a warning.
+    pub no_lock: Option<bool>,
 }
 
 #[napi(object)]

@@ -41,6 +41,16 @@ pub enum LockKind {
     Maintenance,
 }
 
+/// Whether a lock's process runs: `alive` or `dead` on this host, `unknown` for another host,
+/// container or boot (such a lock expires by its lease).
+#[napi(string_enum = "lowercase")]
+#[derive(Clone, Copy)]
+pub enum ProcessState {
+    Alive,
+    Dead,
+    Unknown,
+}
+
 #[napi(string_enum = "lowercase")]
 #[derive(Clone, Copy)]
 pub enum EntryKind {
@@ -126,6 +136,16 @@ impl From<vger_core::LockKind> for LockKind {
             vger_core::LockKind::Shared => LockKind::Shared,
             vger_core::LockKind::Exclusive => LockKind::Exclusive,
             vger_core::LockKind::Maintenance => LockKind::Maintenance,
+        }
+    }
+}
+
+impl From<vger_core::ProcessState> for ProcessState {
+    fn from(s: vger_core::ProcessState) -> Self {
+        match s {
+            vger_core::ProcessState::Alive => ProcessState::Alive,
+            vger_core::ProcessState::Dead => ProcessState::Dead,
+            vger_core::ProcessState::Unknown => ProcessState::Unknown,
         }
     }
 }

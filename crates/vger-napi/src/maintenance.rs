@@ -11,7 +11,7 @@ use vger_core::clock::{now_ns, rfc3339};
 use vger_core::retention::{GroupBy, RetentionPolicy};
 
 use crate::dto::{SnapshotSummary, escape};
-use crate::enums::LockKind;
+use crate::enums::{LockKind, ProcessState};
 use crate::errors::ErrorCode;
 use crate::job::{job, run};
 use crate::progress::ProgressFn;
@@ -268,7 +268,10 @@ pub struct LockInfo {
     pub kind: LockKind,
     pub created: String,
     pub expires: String,
+    /// The lease has not expired.
     pub live: bool,
+    /// Whether the process that holds it runs (judged on the same host only).
+    pub process: ProcessState,
     pub hostname: String,
     pub pid: u32,
     pub operation: String,
@@ -545,6 +548,7 @@ impl Repository {
                     created: rfc3339(l.created_ns),
                     expires: rfc3339(l.expires_ns),
                     live: l.live(now),
+                    process: l.process_state().into(),
                     hostname: l.hostname.clone(),
                     pid: l.pid,
                     operation: l.operation.clone(),

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use napi::Status;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use vger_core::clock::rfc3339;
 use vger_core::{Event, Progress};
 
 use crate::errors::ErrorCode;
 
 /// One progress event; TypeScript narrows on `type`. Mapped one to one from the engine's `Event`.
-#[napi(discriminant = "type", discriminant_case = "lowercase")]
+#[napi(discriminant = "type", discriminant_case = "camelCase")]
 #[derive(Clone)]
 pub enum ProgressEvent {
     /// Running totals of a backup.
@@ -40,6 +41,22 @@ pub enum ProgressEvent {
         path: String,
         code: ErrorCode,
         message: String,
+    },
+    /// Waiting for a conflicting lock: when the wait starts, every few seconds while it lasts, and
+    /// once more with `acquired` when the lease is taken. Sent to `Repository.open`'s `onLockEvent`.
+    LockWait {
+        /// The holder's lock object, host, pid, operation and kind (as `vger locks` shows them).
+        key: String,
+        hostname: String,
+        pid: u32,
+        operation: String,
+        exclusive: bool,
+        /// When the holder took its lease (RFC 3339).
+        since: String,
+        waited_secs: f64,
+        /// How much longer the wait may last before failing with VGER_LOCKED (0 once acquired).
+        remaining_secs: f64,
+        acquired: bool,
     },
 }
 
@@ -76,11 +93,37 @@ impl From<Event> for ProgressEvent {
                 code: w.code.into(),
                 message: w.message,
             },
+            Event::LockWait(w) => ProgressEvent::LockWait {
+                key: w.key,
+                hostname: w.hostname,
+                pid: w.pid,
+                operation: w.operation,
+                exclusive: w.exclusive,
+                since: rfc3339(w.since_ns),
+                waited_secs: w.waited.as_secs_f64(),
+                remaining_secs: w.remaining.as_secs_f64(),
+                acquired: w.acquired,
+            },
         }
     }
 }
 
 pub type ProgressFn = ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>;
+
+/// A callback that does not keep Node's event loop alive by itself: it belongs to an open
+/// repository, which outlives every job, and is called only while a job runs.
+pub type LockEventFn = ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false, true>;
+
+/// Forwards lock waits and lock warnings of an open repository, unthrottled (the engine reports
+/// a wait every few seconds).
+pub struct JsLockEvents(pub LockEventFn);
+
+impl Progress for JsLockEvents {
+    fn event(&self, event: Event) {
+        self.0
+            .call(event.into(), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
 
 const INTERVAL: Duration = Duration::from_millis(100);
 

@@ -12,7 +12,7 @@ use napi_derive::napi;
 use crate::dto::*;
 use crate::enums::CompressionAlgorithm;
 use crate::job::{job, run};
-use crate::progress::ProgressFn;
+use crate::progress::{JsLockEvents, LockEventFn, ProgressFn};
 
 /// Cancels a running job when `cancel()` is called (the TS layer wires it to an AbortSignal).
 #[napi]
@@ -92,9 +92,17 @@ impl Repository {
         run(env, move || Ok(vger_core::break_locks_at(&url)? as f64))
     }
 
-    /// Opens a repository: unwraps the key and loads the index.
-    #[napi]
-    pub fn open(env: &Env, opts: OpenOptions) -> Result<PromiseRaw<'_, Repository>> {
+    /// Opens a repository: unwraps the key and loads the index. `onLockEvent` receives, for every
+    /// operation on this repository, `lockWait` events while it waits for a conflicting lock and
+    /// `warning` events for locks of dead processes it removed or a read without a lock.
+    #[napi(
+        ts_args_type = "opts: OpenOptions, onLockEvent?: ((event: ProgressEvent) => void) | undefined | null"
+    )]
+    pub fn open(
+        env: &Env,
+        opts: OpenOptions,
+        on_lock_event: Option<LockEventFn>,
+    ) -> Result<PromiseRaw<'_, Repository>> {
         let mut lease = vger_core::LeaseSettings::default();
         if let Some(w) = opts.lock_wait_secs.filter(|w| w.is_finite() && *w >= 0.0) {
             lease.wait = Duration::from_secs_f64(w);
@@ -105,6 +113,10 @@ impl Repository {
         run(env, move || {
             let mut r = vger_core::Repository::open(&opts.url, opts.passphrase.as_deref())?;
             r.set_lease_settings(lease);
+            r.set_no_lock(opts.no_lock.unwrap_or(false));
+            if let Some(f) = on_lock_event {
+                r.set_lock_events(Arc::new(JsLockEvents(f)));
+            }
             Ok(Repository { inner: Arc::new(r) })
         })
     }

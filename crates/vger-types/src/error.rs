@@ -217,13 +217,79 @@ impl VgerError {
         }
     }
 
-    /// Wraps an I/O error with what was being done; a full disk gets its own code.
+    /// Wraps an I/O error with what was being done; a full disk (ENOSPC) or an exhausted quota
+    /// (EDQUOT) gets its own code.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         let context = context.into();
-        if source.raw_os_error() == Some(28) {
+        if matches!(
+            source.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+        ) {
             return VgerError::NoSpace { context };
         }
         VgerError::Io { context, source }
+    }
+
+    /// A copy of this error for a second caller (an error is not `Clone`: it may hold an
+    /// `io::Error`): the same variant, code and message.
+    pub fn duplicate(&self) -> Self {
+        use VgerError as E;
+        match self {
+            E::Io { context, source } => E::Io {
+                context: context.clone(),
+                source: match source.raw_os_error() {
+                    Some(n) => io::Error::from_raw_os_error(n),
+                    None => io::Error::new(source.kind(), source.to_string()),
+                },
+            },
+            E::NoSpace { context } => E::NoSpace {
+                context: context.clone(),
+            },
+            E::RepoNotFound { url } => E::RepoNotFound { url: url.clone() },
+            E::RepoExists { url } => E::RepoExists { url: url.clone() },
+            E::WrongPassphrase { url } => E::WrongPassphrase { url: url.clone() },
+            E::PassphraseRequired => E::PassphraseRequired,
+            E::Corrupt { object, detail } => E::corrupt(object, detail),
+            E::NewerFormat {
+                object,
+                found,
+                supported,
+            } => E::NewerFormat {
+                object: object.clone(),
+                found: *found,
+                supported: *supported,
+            },
+            E::OlderFormat {
+                object,
+                found,
+                supported,
+            } => E::OlderFormat {
+                object: object.clone(),
+                found: *found,
+                supported: *supported,
+            },
+            E::ObjectMissing { object } => E::ObjectMissing {
+                object: object.clone(),
+            },
+            E::AlreadyExists { key } => E::AlreadyExists { key: key.clone() },
+            E::InvalidArgument(m) => E::InvalidArgument(m.clone()),
+            E::UnsupportedBackend(m) => E::UnsupportedBackend(m.clone()),
+            E::SnapshotNotFound(m) => E::SnapshotNotFound(m.clone()),
+            E::SnapshotAmbiguous { prefix, count } => E::SnapshotAmbiguous {
+                prefix: prefix.clone(),
+                count: *count,
+            },
+            E::DestinationNotEmpty(m) => E::DestinationNotEmpty(m.clone()),
+            E::UnsafePath(m) => E::UnsafePath(m.clone()),
+            E::SourceNotFound(m) => E::SourceNotFound(m.clone()),
+            E::SourceChanged(m) => E::SourceChanged(m.clone()),
+            E::Locked { holder } => E::Locked {
+                holder: holder.clone(),
+            },
+            E::LockLost(m) => E::LockLost(m.clone()),
+            E::Cancelled => E::Cancelled,
+            E::Internal(m) => E::Internal(m.clone()),
+        }
     }
 
     pub fn corrupt(object: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -254,5 +320,13 @@ mod tests {
     fn full_disk_has_its_own_code() {
         let e = VgerError::io("writing", io::Error::from_raw_os_error(28));
         assert_eq!(e.code(), ErrorCode::NoSpace);
+        // EDQUOT: a quota is as full as a disk.
+        let e = VgerError::io("writing", io::Error::from_raw_os_error(122));
+        assert_eq!(e.code(), ErrorCode::NoSpace);
+        assert!(e.to_string().contains("free some space"), "{e}");
+        assert_eq!(e.duplicate().code(), ErrorCode::NoSpace);
+        let e = VgerError::io("writing", io::Error::from_raw_os_error(30));
+        assert_eq!(e.duplicate().code(), ErrorCode::Io);
+        assert_eq!(e.duplicate().to_string(), e.to_string());
     }
 }

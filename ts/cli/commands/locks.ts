@@ -17,12 +17,13 @@ export function renderLocks(locks: LockInfo[]): string {
     l.key.replace(/^locks\//, '').slice(0, 12),
     l.kind,
     l.live ? 'live' : 'stale',
+    l.process,
     l.operation,
     `${l.hostname}:${l.pid}`,
     formatTime(l.created),
     formatTime(l.expires),
   ])
-  return formatTable(['Lock', 'Kind', 'State', 'Operation', 'Host:PID', 'Created', 'Expires'], rows)
+  return formatTable(['Lock', 'Kind', 'State', 'Process', 'Operation', 'Host:PID', 'Created', 'Expires'], rows)
 }
 
 export async function locks(ctx: CliContext): Promise<ExitCode> {
@@ -66,7 +67,7 @@ export async function breakLock(ctx: CliContext, flags: { dryRun?: boolean }): P
     }
     const list = await listQuietly(ctx, repo)
     if (list !== null && list.length > 0) ctx.out.line(renderLocks(list))
-    const live = list?.filter((l) => l.live) ?? []
+    const live = list?.filter((l) => l.live && l.process !== 'dead') ?? []
     if (live.length > 0)
       ctx.out.warn(`removing ${formatCount(live.length, 'live lock')}: make sure no vger process is still using "${repo.name}"`)
     const removed = await Repository.breakLocks(repo.url)

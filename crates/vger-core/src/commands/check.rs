@@ -15,7 +15,6 @@ use crate::cancel::CancelToken;
 use crate::progress::{Event, Progress};
 use crate::repo::Repository;
 use crate::repo::index::{IdMap, Location};
-use crate::repo::lock::LockKind;
 use crate::repo::pack;
 use crate::repo::snapshot::Snapshot;
 use crate::tree::{Content, Kind, join_path as join};
@@ -91,7 +90,7 @@ pub fn check(
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<CheckReport> {
-    let _lease = repo.lease(LockKind::Shared, "check")?;
+    let _lease = repo.read_lease("check")?;
     let mut report = CheckReport::default();
     for w in repo.reload_index()? {
         report.problems.push(Problem {

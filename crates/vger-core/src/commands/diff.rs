@@ -6,7 +6,6 @@ use std::cmp::Ordering;
 use vger_types::{ChunkId, Result};
 
 use crate::repo::Repository;
-use crate::repo::lock::LockKind;
 use crate::repo::snapshot::Snapshot;
 use crate::tree::{Content, Entry, Kind, join_path as join};
 
@@ -65,7 +64,7 @@ pub struct DiffOutcome {
 }
 
 pub fn diff(repo: &Repository, a: &str, b: &str) -> Result<DiffOutcome> {
-    let _lease = repo.lease(LockKind::Shared, "diff")?;
+    let _lease = repo.read_lease("diff")?;
     let a = repo.resolve_snapshot(a)?;
     let b = repo.resolve_snapshot(b)?;
     let mut d = Differ {

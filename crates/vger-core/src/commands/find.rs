@@ -11,7 +11,6 @@ use globset::{GlobBuilder, GlobMatcher};
 use vger_types::{ChunkId, Result, VgerError};
 
 use crate::repo::Repository;
-use crate::repo::lock::LockKind;
 use crate::repo::snapshot::Snapshot;
 use crate::tree::{Content, Entry, Kind, join_path as join};
 
@@ -140,7 +139,7 @@ pub fn find(repo: &Repository, opts: &FindOptions) -> Result<FindOutcome> {
         (None, Some(p)) => Some(glob(p, true)?),
         (None, None) => None,
     };
-    let _lease = repo.lease(LockKind::Shared, "find")?;
+    let _lease = repo.read_lease("find")?;
     let mut snapshots = Vec::new();
     for spec in &opts.snapshots {
         let s = repo.resolve_snapshot(spec)?;

@@ -3,7 +3,6 @@
 use vger_types::{Result, VgerError};
 
 use crate::repo::Repository;
-use crate::repo::lock::LockKind;
 use crate::tree::{Content, Entry, Kind};
 
 #[derive(Debug, Clone)]
@@ -16,7 +15,7 @@ pub struct ListEntry {
 /// Every entry under `subpath` (the whole snapshot when empty), depth-first in name order.
 pub fn list_contents(repo: &Repository, snapshot: &str, subpath: &str) -> Result<Vec<ListEntry>> {
     // Protects the trees being read from a concurrent compaction.
-    let _lease = repo.lease(LockKind::Shared, "list")?;
+    let _lease = repo.read_lease("list")?;
     let snap = repo.resolve_snapshot(snapshot)?;
     let mut tree = snap.tree;
     let mut prefix = Vec::new();

@@ -13,9 +13,17 @@
 //! process was paused past the expiry, or its lock was broken) re-checks before every critical
 //! step ([`Lease::ensure`]) and stops writing if a conflicting lease appeared meanwhile (fencing).
 //!
-//! Plaintext: `u8 version (1) ‖ lease id 16 ‖ kind u8 (1 shared, 2 exclusive) ‖ created ns i64 ‖
-//! expires ns i64 ‖ hostname ‖ pid u32 ‖ operation`; kind 3 is maintenance (hostname, pid and operation are shown to
-//! people, never used to decide anything).
+//! Plaintext: `u8 version (2) ‖ lease id 16 ‖ kind u8 (1 shared, 2 exclusive, 3 maintenance) ‖ created ns i64 ‖
+//! expires ns i64 ‖ hostname ‖ pid u32 ‖ operation ‖ boot id ‖ pid namespace ‖ start time u64`.
+//! The lease id is the identity. Hostname, pid and operation are shown to people; with boot id,
+//! pid namespace and start time they also tell whether the holder still exists when it ran on
+//! this host (see [`super::process`]): the lock of a process that is gone is removed at once
+//! instead of stalling everyone until its lease expires. Version 1 locks (without the last three
+//! fields) still decode; their holder's state is unknown, so they expire by their lease.
+//!
+//! Reading operations take their lease with [`Lease::acquire_for_reading`]: where the lock cannot
+//! be written (a read-only or full repository) they read without one ([`ReadLease::LockFree`]),
+//! with a warning that states the risk. Writing operations never go without a lock.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -28,9 +36,12 @@ use vger_types::{Result, VgerError};
 
 use super::Repository;
 use super::context::{ObjectKind, context};
+use super::lock_wait::{Waiting, lock_free_warning, unwritable};
+use super::process::{self, ProcessStamp, ProcessState};
 use crate::clock::{duration_ns, now_ns, ns_since_epoch};
+use crate::progress::{Event, Progress, Warning};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Tolerated clock difference between clients before a lock counts as expired.
 const SKEW: Duration = Duration::from_secs(30);
 
@@ -89,6 +100,8 @@ pub struct LockInfo {
     pub hostname: String,
     pub pid: u32,
     pub operation: String,
+    /// Boot id, pid namespace and start time of the holder (empty and 0 in version 1 locks).
+    pub process: ProcessStamp,
 }
 
 impl LockInfo {
@@ -100,6 +113,9 @@ impl LockInfo {
             .i64(self.created_ns)
             .i64(self.expires_ns);
         w.str(&self.hostname).u32(self.pid).str(&self.operation);
+        w.str(&self.process.boot_id)
+            .str(&self.process.pid_namespace)
+            .u64(self.process.start_time);
         w.finish()
     }
 
@@ -121,7 +137,7 @@ impl LockInfo {
             3 => LockKind::Maintenance,
             _ => return Err(VgerError::corrupt(&what, "unknown lock kind")),
         };
-        let info = LockInfo {
+        let mut info = LockInfo {
             key: key.to_string(),
             lease,
             kind,
@@ -130,13 +146,32 @@ impl LockInfo {
             hostname: r.string(4096)?,
             pid: r.u32()?,
             operation: r.string(4096)?,
+            process: ProcessStamp::default(),
         };
+        if v >= 2 {
+            info.process = ProcessStamp {
+                boot_id: r.string(4096)?,
+                pid_namespace: r.string(4096)?,
+                start_time: r.u64()?,
+            };
+        }
         r.finish()?;
         Ok(info)
     }
 
+    /// Whether its lease has not expired (whatever became of its process).
     pub fn live(&self, now_ns: i64) -> bool {
         now_ns < self.expires_ns.saturating_add(duration_ns(SKEW))
+    }
+
+    /// Whether the process that wrote it is alive, gone, or cannot be judged from here.
+    pub fn process_state(&self) -> ProcessState {
+        process::state(&self.hostname, self.pid, &self.process)
+    }
+
+    /// Whether it protects an operation: its lease is live and its process not known to be gone.
+    pub fn holds(&self, now_ns: i64) -> bool {
+        self.live(now_ns) && self.process_state() != ProcessState::Dead
     }
 
     pub fn describe(&self) -> String {
@@ -201,6 +236,7 @@ impl LockInfo {
             expires_ns: since.saturating_add(duration_ns(ttl)),
             hostname: "?".into(),
             pid: 0,
+            process: ProcessStamp::default(),
         }
     }
 }
@@ -310,17 +346,99 @@ impl LeaseRepo {
 }
 
 fn conflicts(kind: LockKind, mine: &[u8; 16], others: &[LockInfo], now: i64) -> Option<String> {
+    conflicting(kind, mine, others, now).map(LockInfo::describe)
+}
+
+/// The first lock that excludes a lease of `kind`: one that holds (live, its process not known
+/// to be gone) and is exclusive, or any holding one when `kind` is exclusive.
+fn conflicting<'a>(
+    kind: LockKind,
+    mine: &[u8; 16],
+    others: &'a [LockInfo],
+    now: i64,
+) -> Option<&'a LockInfo> {
     others
         .iter()
-        .filter(|o| &o.lease != mine && o.live(now))
+        .filter(|o| &o.lease != mine && o.holds(now))
         .find(|o| !kind.coexists_with(o.kind))
-        .map(LockInfo::describe)
+}
+
+/// A lease for a reading operation.
+pub enum ReadLease {
+    Held(Lease),
+    /// No lock was written: `--no-lock`, or the repository cannot be written (read-only, full).
+    /// A compaction that starts meanwhile does not know of this reader.
+    LockFree,
+}
+
+/// Removes the locks of processes on this host that are gone, each reported as a warning, and
+/// returns the others. A lock that cannot be removed (read-only repository) is left in storage
+/// but still not counted: its process is gone either way.
+fn clear_dead(
+    lr: &LeaseRepo,
+    locks: Vec<LockInfo>,
+    mine: &[u8; 16],
+    events: &dyn Progress,
+) -> Vec<LockInfo> {
+    let (dead, rest): (Vec<_>, Vec<_>) = locks
+        .into_iter()
+        .partition(|o| &o.lease != mine && o.process_state() == ProcessState::Dead);
+    for o in dead {
+        let what = format!(
+            "the lock of {}, whose process no longer exists",
+            o.describe()
+        );
+        let message = match vger_storage::delete_if_present(lr.backend.as_ref(), &o.key) {
+            Ok(_) => format!("removed {what}"),
+            Err(e) => format!("ignored {what} (it could not be removed: {e})"),
+        };
+        events.event(Event::Warning(Warning {
+            path: o.key.clone(),
+            code: vger_types::ErrorCode::Locked,
+            message,
+        }));
+    }
+    rest
+}
+
+/// What a lease acquisition ended with.
+enum Acquired {
+    Held(Lease),
+    /// A reader could not write its lock and no conflicting lease holds: it reads without one.
+    LockFree,
 }
 
 impl Lease {
     /// Takes a lease, retrying with backoff for up to the configured wait.
     pub fn acquire(repo: &Repository, kind: LockKind, operation: &str) -> Result<Lease> {
+        match Self::acquire_inner(repo, kind, operation, false)? {
+            Acquired::Held(lease) => Ok(lease),
+            Acquired::LockFree => Err(VgerError::Internal(
+                "a writing operation went on without a lock".into(),
+            )),
+        }
+    }
+
+    /// Takes a shared lease for a reading operation, or none where the lock cannot be written (a
+    /// read-only repository or a full disk): the reader then waits only while a conflicting lease
+    /// holds, and reads without a lock, with a warning that states the risk.
+    pub fn acquire_for_reading(repo: &Repository, operation: &str) -> Result<ReadLease> {
+        Ok(
+            match Self::acquire_inner(repo, LockKind::Shared, operation, true)? {
+                Acquired::Held(lease) => ReadLease::Held(lease),
+                Acquired::LockFree => ReadLease::LockFree,
+            },
+        )
+    }
+
+    fn acquire_inner(
+        repo: &Repository,
+        kind: LockKind,
+        operation: &str,
+        reading: bool,
+    ) -> Result<Acquired> {
         let settings = repo.lease_settings();
+        let events = repo.lock_events();
         let lr = Arc::new(LeaseRepo {
             backend: Arc::clone(repo.backend()),
             crypter: Arc::clone(repo.crypter()),
@@ -333,19 +451,32 @@ impl Lease {
             kind,
             created_ns: now_ns(),
             expires_ns: 0,
-            hostname: nix::unistd::gethostname()
-                .ok()
-                .and_then(|h| h.into_string().ok())
-                .unwrap_or_default(),
+            hostname: process::this_host(),
             pid: std::process::id(),
             operation: operation.to_string(),
+            process: process::this_process(),
         };
-        let deadline = Instant::now() + settings.wait;
+        let started = Instant::now();
+        let mut waiting = Waiting {
+            started,
+            deadline: started + settings.wait,
+            reported: None,
+            holder: None,
+        };
         let mut delay = Duration::from_millis(50);
         loop {
-            lr.write(&mut info)?;
-            let others = list_locks(repo)?;
-            let Some(holder) = conflicts(kind, &info.lease, &others, now_ns()) else {
+            let unwritten = match lr.write(&mut info) {
+                Ok(()) => None,
+                Err(e) if reading && unwritable(&e) => Some(e),
+                Err(e) => return Err(e),
+            };
+            let others = clear_dead(&lr, list_locks(repo)?, &info.lease, events);
+            let Some(holder) = conflicting(kind, &info.lease, &others, now_ns()) else {
+                if let Some(e) = unwritten {
+                    events.event(Event::Warning(lock_free_warning(operation, &e)));
+                    waiting.done(events);
+                    return Ok(Acquired::LockFree);
+                }
                 if kind == LockKind::Exclusive {
                     // Stale locks of dead processes are debris; an exclusive holder clears them.
                     for o in others.iter().filter(|o| o.lease != info.lease) {
@@ -354,15 +485,24 @@ impl Lease {
                 }
                 break;
             };
-            lr.remove(&info.key);
-            if Instant::now() + delay > deadline {
-                return Err(VgerError::Locked { holder });
+            if unwritten.is_none() {
+                lr.remove(&info.key);
             }
-            // Random jitter, so two clients that backed off at once do not retry in lockstep.
+            let now = Instant::now();
+            if now >= waiting.deadline {
+                return Err(VgerError::Locked {
+                    holder: holder.describe(),
+                });
+            }
+            waiting.report(holder, events);
+            // Random jitter, so two clients that backed off at once do not retry in lockstep; the
+            // last pause ends at the deadline, so the wait lasts as long as it was given.
             let jitter = u64::from(random_bytes::<1>()[0]) * delay.as_millis() as u64 / 255;
-            std::thread::sleep(delay / 2 + Duration::from_millis(jitter));
+            let pause = (delay / 2 + Duration::from_millis(jitter)).min(waiting.deadline - now);
+            waiting.sleep(pause, events);
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+        waiting.done(events);
         let held = Arc::new(Mutex::new(Held {
             info,
             renewed: Instant::now(),
@@ -381,12 +521,12 @@ impl Lease {
                 }
             })
             .map_err(|e| VgerError::Internal(format!("cannot start the lease thread: {e}")))?;
-        Ok(Lease {
+        Ok(Acquired::Held(Lease {
             repo: lr,
             held,
             stop: Some(stop),
             thread: Some(thread),
-        })
+        }))
     }
 
     /// Fencing: call before each critical step. Renews the lease now, then decides whether it

@@ -6,8 +6,10 @@ pub mod context;
 pub mod index;
 pub mod liveness;
 pub mod lock;
+mod lock_wait;
 pub mod pack;
 pub mod pending;
+pub mod process;
 pub mod snapshot;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
@@ -20,12 +22,12 @@ use vger_storage::{Backend, open_backend};
 use vger_types::{ChunkId, PackId, Result, SnapshotId, VgerError};
 
 use crate::compress::decompress_into;
-use crate::progress::Warning;
+use crate::progress::{NoProgress, Progress, Warning};
 use crate::tree::{self, Entry};
 use config::RepoConfig;
 use context::{ObjectKind, context};
 use index::{ChunkIndex, IndexBuilder};
-use lock::{Lease, LeaseSettings, LockKind};
+use lock::{Lease, LeaseSettings, LockKind, ReadLease};
 use snapshot::Snapshot;
 
 /// Largest tree blob accepted on read (a directory of roughly a million entries).
@@ -48,6 +50,10 @@ pub struct Repository {
     lease: LeaseSettings,
     /// Size at which a backup closes a pack ([`pack::PACK_TARGET`] unless set otherwise).
     pack_target: usize,
+    /// Where lease acquisition reports waits and the warnings of locks it removed or could not write.
+    lock_events: Arc<dyn Progress>,
+    /// Reading operations take no lock (`--no-lock`); writing ones then refuse to run.
+    no_lock: bool,
 }
 
 /// An index built from storage ([`Repository::read_index`]).
@@ -148,6 +154,8 @@ impl Repository {
             replayed: Mutex::new(Vec::new()),
             lease: LeaseSettings::default(),
             pack_target: pack::PACK_TARGET,
+            lock_events: Arc::new(NoProgress),
+            no_lock: false,
         };
         repo.load_index()?;
         Ok(repo)
@@ -359,11 +367,47 @@ impl Repository {
         self.lease = s;
     }
 
+    /// Where lease acquisition reports lock waits ([`crate::Event::LockWait`]) and warnings: the
+    /// lock of a dead process it removed, a read without a lock (before sharing the repository).
+    pub fn set_lock_events(&mut self, events: Arc<dyn Progress>) {
+        self.lock_events = events;
+    }
+
+    pub fn lock_events(&self) -> &dyn Progress {
+        self.lock_events.as_ref()
+    }
+
+    /// Reading operations take no lock at all (`--no-lock`); writing operations then fail with
+    /// `VGER_INVALID_ARGUMENT` instead of running unlocked.
+    pub fn set_no_lock(&mut self, no_lock: bool) {
+        self.no_lock = no_lock;
+    }
+
     /// Takes a lease for an operation (see [`lock`]). The index was loaded when the repository
     /// was opened, without a lease: if a compaction has replaced segments since, it is loaded
     /// again now, so every reader works from what exists while it holds the lease.
     pub fn lease(&self, kind: LockKind, operation: &str) -> Result<Lease> {
+        if self.no_lock {
+            return Err(VgerError::invalid(format!(
+                "{operation} writes to the repository, so it always takes a lock; \
+                 --no-lock is only for reading commands (restore, check, list, snapshot list/find/diff)"
+            )));
+        }
         let lease = Lease::acquire(self, kind, operation)?;
+        if !self.index_still_current()? {
+            self.reload_index()?;
+        }
+        Ok(lease)
+    }
+
+    /// A shared lease for a reading operation, or none with `--no-lock` or where the lock cannot
+    /// be written (read-only or full repository; see [`Lease::acquire_for_reading`]).
+    pub fn read_lease(&self, operation: &str) -> Result<ReadLease> {
+        let lease = if self.no_lock {
+            ReadLease::LockFree
+        } else {
+            Lease::acquire_for_reading(self, operation)?
+        };
         if !self.index_still_current()? {
             self.reload_index()?;
         }

@@ -99,7 +99,7 @@ pub fn live_leases(repo: &Repository, mine: &[u8; 16]) -> Result<Vec<LockInfo>> 
     let now = now_ns();
     Ok(list_locks(repo)?
         .into_iter()
-        .filter(|l| &l.lease != mine && l.live(now))
+        .filter(|l| &l.lease != mine && l.holds(now))
         .collect())
 }
 

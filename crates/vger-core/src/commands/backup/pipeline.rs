@@ -93,7 +93,7 @@ pub struct Uploader {
     workers: Vec<JoinHandle<()>>,
     packer: Option<JoinHandle<Result<()>>>,
     completed: Arc<Mutex<Completed>>,
-    failed: Arc<Mutex<Option<String>>>,
+    failed: Arc<Mutex<Option<VgerError>>>,
     budget: Arc<Budget>,
     pool: Arc<BufPool>,
 }
@@ -193,10 +193,7 @@ impl Uploader {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
         {
-            Some(msg) => Err(VgerError::Io {
-                context: "writing packs".into(),
-                source: std::io::Error::other(msg.clone()),
-            }),
+            Some(e) => Err(e.duplicate()),
             None => Ok(()),
         }
     }
@@ -300,7 +297,7 @@ fn seal_loop(
 #[derive(Clone)]
 struct Shared {
     pack_target: usize,
-    failed: Arc<Mutex<Option<String>>>,
+    failed: Arc<Mutex<Option<VgerError>>>,
     completed: Arc<Mutex<Completed>>,
     inflight: Option<Arc<Inflight>>,
 }
@@ -336,7 +333,7 @@ fn pack_loop(
         failed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert_with(|| e.to_string());
+            .get_or_insert(e);
     };
     let is_failed = || {
         failed
@@ -422,7 +419,7 @@ fn write_loop(rx: &Receiver<Full>, backend: &dyn Backend, shared: &Shared) -> Re
                 c.packs.push((id, entries));
             }
             Err(e) => {
-                *shared.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                *shared.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.duplicate());
                 error = Some(e);
             }
         }

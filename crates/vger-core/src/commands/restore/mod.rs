@@ -21,7 +21,6 @@ use vger_types::{Result, VgerError};
 use crate::cancel::CancelToken;
 use crate::progress::{Progress, Warning};
 use crate::repo::Repository;
-use crate::repo::lock::LockKind;
 use crate::tree::Kind;
 
 #[derive(Debug, Clone)]
@@ -63,7 +62,7 @@ pub fn restore(
     cancel: &CancelToken,
 ) -> Result<RestoreOutcome> {
     // Protects the packs being read from a concurrent compaction.
-    let _lease = repo.lease(LockKind::Shared, "restore")?;
+    let _lease = repo.read_lease("restore")?;
     let snap = repo.resolve_snapshot(&opts.snapshot)?;
     let plan = plan::build(repo, &snap.tree, &opts.patterns)?;
     let dest = dest::Dest::open(&opts.dest)?;
