@@ -2,11 +2,11 @@
 //! an allocation counter, keep inputs that show something new, and save every finding.
 //!
 //! Feedback is a proxy for coverage, not coverage: an input joins the corpus when its outcome
-//! signature is new. The signature is the error code, the error's detail with numbers removed
-//! and the position it names bucketed (exact below byte 128, by power of two above), or for an
-//! accepted input a shape number from the target (entry counts, kinds). Parse failures at a new
-//! depth or for a new reason are what a mutation of a length-prefixed format mostly uncovers, so
-//! this steers the search much as edge coverage would for these decoders.
+//! signature is new. The signature is the error code, the error's detail with numbers and quoted
+//! text removed and the position it names bucketed (exact below byte 128, by power of two
+//! above), or for an accepted input a shape number from the target (entry counts, kinds). Parse
+//! failures at a new depth or for a new reason are what a mutation of a length-prefixed format
+//! mostly uncovers, so this steers the search much as edge coverage would for these decoders.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -99,7 +99,9 @@ fn normalise(detail: &str) -> (String, u64) {
                 128 + u64::from(p.ilog2())
             }
         });
-    let text = detail.chars().filter(|c| !c.is_ascii_digit()).collect();
+    // Numbers and quoted text (an entry name, a path) vary without the parser doing anything new.
+    let words = detail.split('"').next().unwrap_or_default();
+    let text = words.chars().filter(|c| !c.is_ascii_digit()).collect();
     (text, pos)
 }
 
