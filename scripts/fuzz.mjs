@@ -34,9 +34,12 @@ let failed = false
 if (wantsRust) {
   const flags = ['--seconds', seconds, '--json', 'target/fuzz-report.jsonl', ...rust]
   if (rustTargets.length > 0) flags.push('--target', rustTargets.join(','))
-  const r = spawnSync('cargo', ['run', '--release', '--quiet', '-p', 'vger-fuzz', '--bin', 'vger-fuzz', '--', ...flags], {
-    stdio: 'inherit',
-  })
+  // A release build with overflow checks and debug assertions, as in a test build: an arithmetic slip
+  // in a parser panics here instead of wrapping. Its own target directory keeps the normal release
+  // build (the addon) untouched.
+  const build = ['--release', '--quiet', '--target-dir', 'target/fuzz', '-p', 'vger-fuzz', '--bin', 'vger-fuzz']
+  const env = { ...process.env, CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS: 'true', CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS: 'true' }
+  const r = spawnSync('cargo', ['run', ...build, '--', ...flags], { stdio: 'inherit', env })
   failed ||= r.status !== 0
 }
 if (wantsLoader) {

@@ -212,6 +212,10 @@ fn t(
 }
 
 /// Replaces the last 32 bytes with the BLAKE3 of the rest (config object and key file).
+#[allow(
+    clippy::ptr_arg,
+    reason = "the signature of every fixup, which may also resize"
+)]
 fn resum(b: &mut Vec<u8>) {
     if b.len() >= 32 {
         let n = b.len() - 32;
@@ -252,6 +256,7 @@ fn codec(_: &Fixture, input: &[u8]) -> Outcome {
     for &op in program {
         let before = r.remaining();
         let small = [0usize, 1, 4, 64, 4096, usize::MAX][usize::from(op >> 4) % 6];
+        let min_item = small.clamp(1, 64);
         let step = match op % 11 {
             0 => r.u8().map(|_| 1),
             1 => r.u16().map(|_| 2),
@@ -266,8 +271,8 @@ fn codec(_: &Fixture, input: &[u8]) -> Outcome {
                 Err(e) => Err(e),
             },
             6 => r.string(small).map(|s| 4 + s.len()),
-            7 => match r.count(small.min(64)) {
-                Ok(n) if n.saturating_mul(small.min(64).max(1)) > before - 4 => {
+            7 => match r.count(min_item) {
+                Ok(n) if n.saturating_mul(min_item) > before - 4 => {
                     return Outcome::Violation(format!("count {n} above what remains ({before})"));
                 }
                 Ok(_) => Ok(4),

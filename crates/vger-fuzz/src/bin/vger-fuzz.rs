@@ -1,7 +1,7 @@
 //! The long fuzzing campaign (`npm run fuzz`): every target in turn, on one thread.
 //!
 //! Usage: vger-fuzz [--seconds N] [--execs N] [--target NAME]... [--seed N] [--crashes DIR]
-//!                  [--json FILE] [--list]
+//!                  [--json FILE] [--list] [--write-seeds DIR]
 //! `--seconds` is per target (default 3600: the one CPU-hour per target of docs/integrity.md);
 //! `VGER_FUZZ_SECONDS` sets the same. Findings are saved under `--crashes` (default
 //! `target/fuzz-crashes`); the exit code is 1 when there is any.
@@ -27,6 +27,7 @@ struct Args {
     crashes: PathBuf,
     json: Option<PathBuf>,
     list: bool,
+    write_seeds: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -41,6 +42,7 @@ fn parse() -> Result<Args, String> {
         crashes: PathBuf::from("target/fuzz-crashes"),
         json: None,
         list: false,
+        write_seeds: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,6 +59,7 @@ fn parse() -> Result<Args, String> {
             "--crashes" => a.crashes = PathBuf::from(value()?),
             "--json" => a.json = Some(PathBuf::from(value()?)),
             "--list" => a.list = true,
+            "--write-seeds" => a.write_seeds = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -96,6 +99,20 @@ fn json(r: &Report) -> String {
     )
 }
 
+/// Each target's seeds as files `<dir>/<target>/seed-<n>`, a starting corpus for libFuzzer.
+fn write_seeds(fx: &Fixture, dir: &std::path::Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    for t in targets::all() {
+        let d = dir.join(t.name);
+        std::fs::create_dir_all(&d)?;
+        for (i, s) in (t.seeds)(fx).iter().enumerate() {
+            std::fs::write(d.join(format!("seed-{i}")), s)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 fn main() -> ExitCode {
     let args = match parse() {
         Ok(a) => a,
@@ -126,6 +143,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(dir) = &args.write_seeds {
+        return match write_seeds(&fx, dir) {
+            Ok(n) => {
+                println!("{n} seeds written under {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vger-fuzz: cannot write seeds under {}: {e}", dir.display());
+                ExitCode::from(2)
+            }
+        };
+    }
     let cfg = Config {
         seed: args.seed,
         max_execs: args.execs,
