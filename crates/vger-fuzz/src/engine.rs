@@ -156,6 +156,16 @@ fn watchdog(watch: Arc<Watch>, hang: Duration, dir: Option<PathBuf>, target: &'s
     }
 }
 
+/// Whether an input that ran slowly is slow every time: on a shared machine one slow run is often
+/// a scheduling stall, so it counts only if two more runs are slow too.
+fn confirm_slow(target: &Target, fx: &Fixture, input: &[u8], slow: Duration) -> bool {
+    (0..2).all(|_| {
+        let start = Instant::now();
+        let _ = catch_unwind(AssertUnwindSafe(|| (target.run)(fx, input)));
+        start.elapsed() > slow
+    })
+}
+
 /// Runs one input and returns its outcome plus any finding.
 fn execute(
     target: &Target,
@@ -197,7 +207,9 @@ fn execute(
     };
     let finding = match &outcome {
         Outcome::Violation(v) => Some(("violation", v.clone())),
-        _ if took > cfg.slow => Some(("slow", format!("{took:?} for {} bytes", input.len()))),
+        _ if took > cfg.slow && confirm_slow(target, fx, input, cfg.slow) => {
+            Some(("slow", format!("{took:?} for {} bytes", input.len())))
+        }
         _ if allocated > budget => Some((
             "alloc",
             format!(

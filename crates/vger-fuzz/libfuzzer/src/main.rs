@@ -16,7 +16,9 @@ fn setup() -> &'static (Fixture, Target) {
         let target = all()
             .into_iter()
             .find(|t| t.name == name)
-            .unwrap_or_else(|| panic!("VGER_FUZZ_TARGET={name:?} is not a target (vger-fuzz --list)"));
+            .unwrap_or_else(|| {
+                panic!("VGER_FUZZ_TARGET={name:?} is not a target (vger-fuzz --list)")
+            });
         let fixture = Fixture::new().unwrap_or_else(|e| panic!("seed repository: {e}"));
         (fixture, target)
     })
