@@ -77,8 +77,13 @@ fn json(r: &Report) -> String {
         .iter()
         .map(|f| {
             format!(
-                "{{\"kind\":\"{}\",\"detail\":{:?},\"saved\":{:?}}}",
-                f.kind, f.detail, f.saved
+                "{{\"kind\":\"{}\",\"detail\":{:?},\"saved\":{}}}",
+                f.kind,
+                f.detail,
+                f.saved.as_ref().map_or("null".to_string(), |p| format!(
+                    "{:?}",
+                    p.display().to_string()
+                ))
             )
         })
         .collect();
