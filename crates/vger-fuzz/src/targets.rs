@@ -402,7 +402,7 @@ fn pack_plain(f: &Fixture, trailer: &[u8]) -> Outcome {
 
 fn index_sealed(f: &Fixture, input: &[u8]) -> Outcome {
     let key = f.segments.first().map_or("index/00", |s| s.id.as_str());
-    entries(open_segment(key, input, f.repo.crypter(), &f.repo_id()))
+    entries(open_segment(key, input, f.repo.crypter(), &f.repo_id()).map(|s| s.packs))
 }
 
 fn index_plain(f: &Fixture, plain: &[u8]) -> Outcome {
@@ -416,7 +416,7 @@ fn index_plain(f: &Fixture, plain: &[u8]) -> Outcome {
         .repo
         .crypter()
         .seal(&context(ObjectKind::IndexSegment, &repo_id, &id.0), plain);
-    entries(open_segment(key, &sealed, f.repo.crypter(), &repo_id))
+    entries(open_segment(key, &sealed, f.repo.crypter(), &repo_id).map(|s| s.packs))
 }
 
 fn snapshot_sealed(f: &Fixture, input: &[u8]) -> Outcome {

@@ -259,6 +259,10 @@ impl VgerError {
                 found: *found,
                 supported: *supported,
             },
+            E::NewerExtension { object, key } => E::NewerExtension {
+                object: object.clone(),
+                key: *key,
+            },
             E::OlderFormat {
                 object,
                 found,
@@ -280,6 +284,7 @@ impl VgerError {
                 count: *count,
             },
             E::DestinationNotEmpty(m) => E::DestinationNotEmpty(m.clone()),
+            E::DestinationChanged(m) => E::DestinationChanged(m.clone()),
             E::UnsafePath(m) => E::UnsafePath(m.clone()),
             E::SourceNotFound(m) => E::SourceNotFound(m.clone()),
             E::SourceChanged(m) => E::SourceChanged(m.clone()),
