@@ -97,6 +97,11 @@ export interface BackupOutcome {
   warnings: Array<Warning>
   warningsOmitted: number
   durationMs: number
+  /**
+   * Bytes read from source files (unchanged files known from the file cache or the parent
+   * snapshot are not read).
+   */
+  bytesRead: number
 }
 
 export interface CheckOptions {
