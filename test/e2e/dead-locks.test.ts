@@ -129,12 +129,14 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
 
     for (let round = 0; round < ROUNDS; round++) {
       writeFileSync(path.join(s.src, 'abc'[round % 3] ?? 'a', `r${round}.bin`), randomBytes(300 * 1024))
+      // Each next command conflicts with the killed one's lock: repair (exclusive) after a shared
+      // backup or prune lock, another compact after a compact's maintenance lock.
       await kill('backup', ['backup', '-q'], 80)
-      await next('backup', ['compact', '--threshold', '0'])
+      await next('backup', ['check', '--repair'])
       await kill('compact', ['compact', '--threshold', '0'], 60)
-      await next('compact', ['backup'])
+      await next('compact', ['compact', '--threshold', '0'])
       await kill('prune', ['prune', '-q'], 10)
-      await next('prune', ['compact', '--threshold', '0'])
+      await next('prune', ['check', '--repair'])
     }
     console.log(`dead locks: ${JSON.stringify(stats)}`)
     for (const op of ['backup', 'compact', 'prune']) {
@@ -173,7 +175,8 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
       expect(listed).toEqual([expect.objectContaining({ pid, process: 'alive', live: true })])
       expect((await s.vger(['locks'])).stdout).toMatch(/live\s+alive\s+backup/)
 
-      const waited = await s.vger(['compact', '--json', '--lock-wait', '5'])
+      // Repair needs the repository alone (compact would run beside the backup).
+      const waited = await s.vger(['check', '--repair', '--json', '--lock-wait', '5'])
       expect(errorCode(waited.stderr)).toBe('VGER_LOCKED')
       const waits = jsonLines(waited.stderr).filter((e) => e.type === 'lockWait')
       expect(waits.length).toBeGreaterThanOrEqual(2)
@@ -185,7 +188,7 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
       expect(remaining[0]).toBeGreaterThan(3)
       expect(remaining.at(-1)).toBeLessThan(remaining[0] ?? 0)
 
-      const text = await s.vger(['compact', '--lock-wait', '2'])
+      const text = await s.vger(['check', '--repair', '--lock-wait', '2'])
       expect(errorCode(text.stderr)).toBe('VGER_LOCKED')
       expect(text.stderr).toMatch(
         new RegExp(`repository "main" is locked by backup \\(shared lock, pid ${pid} on \\S+\\) since .*; waiting up to 0:0\\d more`),
@@ -199,7 +202,7 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
     expect(after.stdout).toContain('"process": "dead"')
     expect((await s.vger(['locks'])).stdout).toMatch(/live\s+dead\s+backup/)
     const started = Date.now()
-    const compact = await s.vger(['compact', '--json', '--lock-wait', '60'])
+    const compact = await s.vger(['check', '--repair', '--json', '--lock-wait', '60'])
     expect(compact.code, compact.stderr).toBe(0)
     expect(jsonLines(compact.stderr).filter((e) => e.type === 'lockWait')).toEqual([])
     expect(Date.now() - started).toBeLessThan(20_000)

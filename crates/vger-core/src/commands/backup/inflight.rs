@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -58,7 +58,11 @@ impl Inflight {
     /// Starts this backup's record, or `None` if it cannot be created (no record is kept then).
     pub fn create(cache_dir: &Path, repo_id: &[u8; 32]) -> Option<Self> {
         let dir = dir_for(cache_dir, repo_id);
-        fs::create_dir_all(&dir).ok()?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .ok()?;
         let path = dir.join(hex::encode(vger_crypto::random_bytes::<8>()));
         let file = OpenOptions::new()
             .append(true)
