@@ -258,3 +258,50 @@ fn a_maintenance_lease_coexists_with_shared_ones_and_excludes_its_own_kind() {
     drop(compact);
     repo.lease(LockKind::Exclusive, "repair").unwrap();
 }
+
+/// Runs a whole compaction once the backup it is given to has written a checkpoint segment.
+struct CompactAfterCheckpoint<'a> {
+    other: &'a Repository,
+    index_dir: std::path::PathBuf,
+    done: Mutex<Option<vger_core::CompactOutcome>>,
+}
+
+impl Progress for CompactAfterCheckpoint<'_> {
+    fn event(&self, _event: Event) {
+        let mut done = self.done.lock().unwrap();
+        if done.is_none() && fs::read_dir(&self.index_dir).unwrap().count() > 0 {
+            *done = Some(compact_with(self.other));
+        }
+    }
+}
+
+#[test]
+fn a_first_backup_notices_a_compaction_that_consolidated_its_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    new_repo(tmp.path(), Algorithm::ChaCha20Poly1305);
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    for i in 0..12 {
+        fs::write(src.join(format!("f{i}")), bytes(700_000, 100 + i)).unwrap();
+    }
+    let mut writer = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
+    writer.set_pack_target(1 << 20);
+    let other = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
+    let during = CompactAfterCheckpoint {
+        other: &other,
+        index_dir: repo_path(tmp.path(), "index"),
+        done: Mutex::new(None),
+    };
+    let out = backup(&writer, &backup_opts(&[&src]), &during, &CancelToken::new()).unwrap();
+    let compacted = during.done.lock().unwrap().take();
+    assert!(
+        compacted.is_some_and(|c| c.packs_pending > 0),
+        "a compaction ran mid-backup and retired the checkpointed packs"
+    );
+    let fresh = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
+    restores_to(&fresh, &out.snapshot.id.to_hex(), &src, tmp.path());
+    compact_with(&fresh);
+    let fresh = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
+    restores_to(&fresh, &out.snapshot.id.to_hex(), &src, tmp.path());
+    assert_clean(&fresh);
+}

@@ -402,7 +402,8 @@ pub fn compact(
     let (reindexed, keep) = reindex_new_snapshots(repo, &marked, progress, cancel)?;
     out.blobs_reindexed = reindexed;
     doomed.retain(|k| !keep.contains(k));
-    if readers.is_empty() {
+    let alone = readers.is_empty();
+    if alone {
         for key in &doomed {
             out.packs_deleted += u64::from(delete_if_present(repo.backend().as_ref(), key)?);
         }
@@ -413,7 +414,14 @@ pub fn compact(
     // 6. Packs earlier compactions retired whose readers are gone.
     let swept = pending::sweep(repo, &mine)?;
     out.packs_deleted += swept.packs_deleted;
-    out.debris_removed = repo.backend().remove_debris(grace)? as u64;
+    // Temporary files may be another client's writes in progress: while others hold leases,
+    // only those older than an hour go, whatever the grace asked for.
+    let debris_grace = if alone {
+        grace
+    } else {
+        grace.max(Duration::from_secs(3600))
+    };
+    out.debris_removed = repo.backend().remove_debris(debris_grace)? as u64;
     repo.reload_index()?;
     drop(lease);
     Ok(out)

@@ -330,6 +330,14 @@ impl Repository {
         Ok(out)
     }
 
+    /// Records a segment this client wrote and added to the in-memory index itself.
+    pub(crate) fn note_segment(&self, key: String) {
+        let mut s = self.segments.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(i) = s.binary_search(&key) {
+            s.insert(i, key);
+        }
+    }
+
     /// The index segments the in-memory index was built from.
     pub fn loaded_segments(&self) -> Vec<String> {
         self.segments

@@ -100,6 +100,9 @@ fn index_packs(
     let (key, bytes) = seal_segment(packs, repo.crypter(), &repo.config().id);
     repo.backend().put_new(&key, &bytes)?;
     repo.add_to_index(packs);
+    // Counted as loaded: a compaction that consolidates it (and drops its still unreferenced
+    // blobs) must be noticed at commit like one that replaced the segments loaded at the start.
+    repo.note_segment(key);
     if let Some(r) = inflight {
         for (id, _) in packs {
             r.pack_indexed(&pack::key(id));
