@@ -172,20 +172,10 @@ impl Repository {
     }
 
     /// Rebuilds the in-memory index from the segments in storage now (after taking a lease, so
-    /// a compaction that ran since opening is seen). Returns the damaged segments.
-    ///
-    /// Opening takes no lease, so a compaction may replace segments between the listing and the
-    /// reads: it writes the new segments before it deletes the old ones, so a listed segment that
-    /// is gone when read means the listing is stale, and the load starts again from a new one.
+    /// a compaction that ran since opening is seen). Returns the damaged segments. A compaction
+    /// replacing segments meanwhile is handled by [`Repository::read_index`].
     pub fn reload_index(&self) -> Result<Vec<Warning>> {
-        const ATTEMPTS: usize = 5;
-        let mut attempt = 1;
-        loop {
-            match self.load_segments() {
-                Err(VgerError::ObjectMissing { .. }) if attempt < ATTEMPTS => attempt += 1,
-                r => return r,
-            }
-        }
+        self.load_segments()
     }
 
     fn load_segments(&self) -> Result<Vec<Warning>> {
@@ -243,7 +233,22 @@ impl Repository {
     /// A segment that a present segment names as superseded was consolidated by a compaction and
     /// has reappeared (a rolled-back host, a sync tool): its entries may point into packs that
     /// are gone, so it is left out with a warning rather than trusted.
+    ///
+    /// A compaction may replace segments between the listing and the reads: it writes the new
+    /// segments before it deletes the old ones, so a listed segment that is gone when read means
+    /// the listing is stale, and the load starts again from a new one.
     pub fn read_index(&self) -> Result<IndexLoad> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 1;
+        loop {
+            match self.read_index_once() {
+                Err(VgerError::ObjectMissing { .. }) if attempt < ATTEMPTS => attempt += 1,
+                r => return r,
+            }
+        }
+    }
+
+    fn read_index_once(&self) -> Result<IndexLoad> {
         let mut damaged = Vec::new();
         let mut replayed = Vec::new();
         let keys = self.backend.list("index")?;
