@@ -123,13 +123,19 @@ pub struct Reclaimed {
 /// Deals with what this client's unfinished backups of this repository left behind: their
 /// partial packs are removed, and their complete packs that no index segment lists are read
 /// (id and sealed table verified) and listed in a new segment, so their blobs are not uploaded
-/// again. Called under the backup's lease, before the walk.
-pub fn reclaim(repo: &Repository, lease: &Lease, cache_dir: &Path) -> Result<Reclaimed> {
+/// again. Returns also their file logs, for the file cache to adopt. Called under the
+/// backup's lease, before the walk.
+pub fn reclaim(
+    repo: &Repository,
+    lease: &Lease,
+    cache_dir: &Path,
+) -> Result<(Reclaimed, Vec<Vec<u8>>)> {
     let mut done = Reclaimed::default();
-    let left = inflight::reclaim(cache_dir, &repo.config().id);
+    let mut left = inflight::reclaim(cache_dir, &repo.config().id);
     if left.is_empty() {
-        return Ok(done);
+        return Ok((done, Vec::new()));
     }
+    let logs = std::mem::take(&mut left.file_logs);
     for key in &left.temps {
         // Only a temporary object: a record altered to name a real object is not obeyed.
         let temp = key
@@ -164,5 +170,5 @@ pub fn reclaim(repo: &Repository, lease: &Lease, cache_dir: &Path) -> Result<Rec
     index_packs(repo, lease, &packs, None)?;
     done.packs_indexed = packs.len() as u64;
     left.done();
-    Ok(done)
+    Ok((done, logs))
 }

@@ -21,6 +21,10 @@
 //! is cancelled) never promises a chunk a rerun would not find. A checkpoint holds this backup's
 //! entries so far plus the previous cache's entries for files not visited yet, MACed as above, and
 //! replaces the cache file atomically (temporary file, then rename; mode 0600).
+//!
+//! Between checkpoints, each file is also written to the backup's file log ([`super::filelog`]),
+//! which a rerun after `kill -9` adopts ([`FileCache::adopt`]): finished files as entries, and
+//! the chunks of a file read so far as a point to resume reading it ([`FileCache::resume`]).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -31,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use vger_types::ChunkId;
 
+use super::filelog::{self, FileLog};
 use crate::clock::{NS_PER_SEC, ns_from_stat};
 use crate::repo::index::ChunkIndex;
 
@@ -59,9 +64,10 @@ impl Identity {
     }
 }
 
-struct Cached {
-    id: Identity,
-    chunks: Box<[(ChunkId, u32)]>,
+#[derive(Clone)]
+pub struct Cached {
+    pub id: Identity,
+    pub chunks: Box<[(ChunkId, u32)]>,
 }
 
 /// The cache of the previous backup (read-only) and the one this backup writes.
@@ -72,6 +78,11 @@ pub struct FileCache {
     new: Option<Writer>,
     /// Encoded entries of files with chunks not yet in the index, in walk order.
     pending: Vec<Vec<u8>>,
+    /// From the logs of interrupted backups: the chunks of each file read so far.
+    read: HashMap<u128, Cached>,
+    /// This backup's file log, and the file whose chunks it lists so far (path hash, count).
+    log: Option<FileLog>,
+    logged: (u128, usize),
 }
 
 struct Writer {
@@ -108,6 +119,9 @@ impl FileCache {
             loaded: false,
             new: None,
             pending: Vec::new(),
+            read: HashMap::new(),
+            log: None,
+            logged: (0, 0),
         }
     }
 
@@ -125,7 +139,81 @@ impl FileCache {
             loaded,
             new,
             pending: Vec::new(),
+            read: HashMap::new(),
+            log: None,
+            logged: (0, 0),
         }
+    }
+
+    /// Takes in what the file logs of this client's interrupted backups say (read by the
+    /// in-flight record's reclaim): their finished files become entries, newer than the cache's.
+    pub fn adopt(&mut self, logs: &[Vec<u8>], key: &[u8; 32]) {
+        if logs.is_empty() {
+            return;
+        }
+        let logged = filelog::parse(logs, key);
+        self.loaded |= !logged.read.is_empty();
+        self.old.extend(logged.finished);
+        self.read = logged.read;
+    }
+
+    /// Writes this backup's file log to `file`.
+    pub fn log_to(&mut self, file: File, key: &[u8; 32]) {
+        if self.new.is_some() {
+            self.log = Some(FileLog::new(file, key));
+        }
+    }
+
+    /// Logs the chunks of the file being read so far (those not logged yet).
+    pub fn log_read_so_far(&mut self, path: &Path, id: &Identity, chunks: &[(ChunkId, u32)]) {
+        let (Some(log), Some(w)) = (self.log.as_mut(), self.new.as_ref()) else {
+            return;
+        };
+        if id.mtime_ns >= w.cutoff_ns || id.ctime_ns >= w.cutoff_ns {
+            return;
+        }
+        let key = path_key(path);
+        let from = if self.logged.0 == key {
+            self.logged.1
+        } else {
+            0
+        };
+        if let Some(rest) = chunks.get(from..).filter(|r| !r.is_empty()) {
+            log.append(filelog::READ_SO_FAR, from as u32, &encode(key, id, rest));
+            self.logged = (key, chunks.len());
+        }
+    }
+
+    /// Writes the file log's buffered records to disk (called whenever a pack has been stored).
+    pub fn flush_log(&mut self) {
+        if let Some(log) = self.log.as_mut() {
+            log.flush();
+        }
+    }
+
+    /// Where to resume reading a file an interrupted backup had begun: the longest prefix of
+    /// the chunks it logged that are all in the index with their lengths, and its length.
+    pub fn resume(
+        &self,
+        path: &Path,
+        id: &Identity,
+        index: &ChunkIndex,
+    ) -> Option<(Vec<(ChunkId, u32)>, u64)> {
+        let c = self.read.get(&path_key(path)).filter(|c| c.id == *id)?;
+        let mut offset = 0u64;
+        let mut n = 0;
+        for (chunk, len) in &c.chunks {
+            match index.get(chunk) {
+                Some((_, loc))
+                    if loc.raw_len == *len && loc.kind == vger_crypto::BlobKind::Data =>
+                {
+                    offset += u64::from(*len);
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
+        (n > 0 && offset <= id.size).then(|| (c.chunks[..n].to_vec(), offset))
     }
 
     /// Whether a previous cache was loaded (if not, the parent snapshot stands in).
@@ -160,6 +248,9 @@ impl FileCache {
         let key = path_key(path);
         self.old.remove(&key);
         let e = encode(key, id, chunks);
+        if let Some(log) = self.log.as_mut() {
+            log.append(filelog::FINISHED, 0, &e);
+        }
         if chunks.iter().all(|(c, _)| index.contains(c)) {
             self.append(&e);
         } else {
@@ -278,7 +369,7 @@ impl Writer {
 }
 
 /// One entry, encoded as in the file.
-fn encode(key: u128, id: &Identity, chunks: &[(ChunkId, u32)]) -> Vec<u8> {
+pub fn encode(key: u128, id: &Identity, chunks: &[(ChunkId, u32)]) -> Vec<u8> {
     let mut e = Vec::with_capacity(60 + chunks.len() * 36);
     e.extend_from_slice(&key.to_le_bytes());
     for v in [id.dev, id.ino, id.size] {
@@ -326,36 +417,40 @@ fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<HashMap<u128, Cached>> {
         return None;
     }
     let mut r = &body[MAGIC.len()..];
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (a, b) = r.split_at_checked(n)?;
-        r = b;
-        Some(a)
-    };
     let mut map = HashMap::new();
-    let u64_at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
-    while let Some(head) = take(60) {
-        let key = u128::from_le_bytes(head[..16].try_into().ok()?);
-        let id = Identity {
-            dev: u64_at(head, 16),
-            ino: u64_at(head, 24),
-            size: u64_at(head, 32),
-            mtime_ns: u64_at(head, 40) as i64,
-            ctime_ns: u64_at(head, 48) as i64,
-        };
-        let n = u32::from_le_bytes(head[56..60].try_into().ok()?) as usize;
-        let raw = take(n.checked_mul(36)?)?;
-        let chunks = raw
-            .chunks_exact(36)
-            .map(|c| {
-                let mut id = [0u8; 32];
-                id.copy_from_slice(&c[..32]);
-                (
-                    ChunkId(id),
-                    u32::from_le_bytes([c[32], c[33], c[34], c[35]]),
-                )
-            })
-            .collect();
-        map.insert(key, Cached { id, chunks });
+    while !r.is_empty() {
+        let (key, c, used) = decode_entry(r)?;
+        map.insert(key, c);
+        r = &r[used..];
     }
     Some(map)
+}
+
+/// Decodes the entry at the start of `bytes`: its path hash, the entry, and the bytes it used.
+pub fn decode_entry(bytes: &[u8]) -> Option<(u128, Cached, usize)> {
+    let head = bytes.get(..60)?;
+    let u64_at = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().unwrap_or([0; 8]));
+    let key = u128::from_le_bytes(head[..16].try_into().ok()?);
+    let id = Identity {
+        dev: u64_at(16),
+        ino: u64_at(24),
+        size: u64_at(32),
+        mtime_ns: u64_at(40) as i64,
+        ctime_ns: u64_at(48) as i64,
+    };
+    let n = u32::from_le_bytes(head[56..60].try_into().ok()?) as usize;
+    let used = n.checked_mul(36)?.checked_add(60)?;
+    let chunks = bytes
+        .get(60..used)?
+        .chunks_exact(36)
+        .map(|c| {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&c[..32]);
+            (
+                ChunkId(id),
+                u32::from_le_bytes([c[32], c[33], c[34], c[35]]),
+            )
+        })
+        .collect();
+    Some((key, Cached { id, chunks }, used))
 }

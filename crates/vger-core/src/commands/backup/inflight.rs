@@ -11,6 +11,8 @@
 //!   "p <key>"          an index segment written by this backup lists it
 //! ```
 //!
+//! Beside it, `<16 hex>.files` is the backup's file log ([`super::filelog`]).
+//!
 //! The running backup holds an exclusive `flock` on its file; the lock dies with the process, so
 //! a file nobody holds belongs to a backup that ended without finishing (killed, or failed). Such
 //! a file is read by [`reclaim`]; a backup that ends normally removes its own. Problems with the
@@ -36,6 +38,8 @@ struct State {
     path: PathBuf,
     /// Keys of lines whose closing line has not been written yet.
     open: BTreeSet<String>,
+    /// The file log, until [`Inflight::take_log`] hands it out.
+    log: Option<File>,
 }
 
 /// What a backup that did not finish left behind.
@@ -46,8 +50,16 @@ pub struct Leftovers {
     /// Packs that were stored but that no index segment of that backup lists, with the Unix
     /// time (seconds) they were stored.
     pub packs: Vec<(i64, String)>,
+    /// The file logs of those backups.
+    pub file_logs: Vec<Vec<u8>>,
     /// The record files read; remove them with [`Leftovers::done`] once handled.
     files: Vec<PathBuf>,
+}
+
+fn log_path(record: &Path) -> PathBuf {
+    let mut p = record.as_os_str().to_owned();
+    p.push(".files");
+    PathBuf::from(p)
 }
 
 fn dir_for(cache_dir: &Path, repo_id: &[u8; 32]) -> PathBuf {
@@ -71,13 +83,29 @@ impl Inflight {
             .open(&path)
             .ok()?;
         let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()?;
+        let log = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(log_path(&path))
+            .ok();
         Some(Self {
             state: Mutex::new(State {
                 file: Some(file),
                 path,
                 open: BTreeSet::new(),
+                log,
             }),
         })
+    }
+
+    /// The file log, for the file cache to write (once).
+    pub fn take_log(&self) -> Option<File> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .log
+            .take()
     }
 
     fn line(&self, line: &str, key: &str, opens: bool) {
@@ -118,6 +146,7 @@ impl Drop for Inflight {
     fn drop(&mut self) {
         let s = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         if s.open.is_empty() && s.file.is_some() {
+            let _ = fs::remove_file(log_path(&s.path));
             let _ = fs::remove_file(&s.path);
         }
     }
@@ -134,6 +163,9 @@ pub fn reclaim(cache_dir: &Path, repo_id: &[u8; 32]) -> Leftovers {
     let mut packs = BTreeMap::new();
     for e in entries.flatten() {
         let path = e.path();
+        if e.file_name().as_encoded_bytes().ends_with(b".files") {
+            continue;
+        }
         let Ok(file) = OpenOptions::new().read(true).open(&path) else {
             continue;
         };
@@ -141,6 +173,9 @@ pub fn reclaim(cache_dir: &Path, repo_id: &[u8; 32]) -> Leftovers {
             continue; // a running backup's record
         };
         let text = fs::read(&path).unwrap_or_default();
+        if let Ok(log) = fs::read(log_path(&path)) {
+            out.file_logs.push(log);
+        }
         drop(file);
         for line in String::from_utf8_lossy(&text).lines() {
             let mut w = line.split(' ');
@@ -174,9 +209,10 @@ impl Leftovers {
         self.temps.is_empty() && self.packs.is_empty() && self.files.is_empty()
     }
 
-    /// Removes the records once what they list has been dealt with.
+    /// Removes the records and their logs once what they list has been dealt with.
     pub fn done(self) {
         for f in self.files {
+            let _ = fs::remove_file(log_path(&f));
             let _ = fs::remove_file(f);
         }
     }

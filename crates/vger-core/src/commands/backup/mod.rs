@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod filecache;
+mod filelog;
 mod filter;
 mod inflight;
 mod pipeline;
@@ -97,9 +98,9 @@ pub fn backup(
     let lease = repo.lease(LockKind::Shared, "backup")?;
     // An index segment that outlived its packs must not be deduplicated against.
     let (missing_packs, forgotten) = repo.forget_missing_packs()?;
-    let reclaimed = match &opts.cache_dir {
+    let (reclaimed, file_logs) = match &opts.cache_dir {
         Some(dir) => checkpoint::reclaim(repo, &lease, dir)?,
-        None => Reclaimed::default(),
+        None => (Reclaimed::default(), Vec::new()),
     };
     let inflight = opts
         .cache_dir
@@ -126,14 +127,21 @@ pub fn backup(
         .iter()
         .map(|p| source::absolute_bytes(p))
         .collect();
-    let cache = match &opts.cache_dir {
+    let cache_key = repo.master().cache_key();
+    let mut cache = match &opts.cache_dir {
         Some(dir) => FileCache::open(
             &filecache::cache_file(dir, &repo.config().id, &sources),
-            &repo.master().cache_key(),
+            &cache_key,
             start_ns,
         ),
         None => FileCache::disabled(),
     };
+    // What interrupted backups of this client had finished (or begun) since their last
+    // checkpoint; and this backup's own log of the same.
+    cache.adopt(&file_logs, &cache_key);
+    if let Some(log) = inflight.as_ref().and_then(|r| r.take_log()) {
+        cache.log_to(log, &cache_key);
+    }
     let parent = if cache.loaded() {
         None
     } else {

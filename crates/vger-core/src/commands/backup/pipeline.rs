@@ -84,6 +84,8 @@ struct Completed {
     /// Bytes of the packs in `packs`.
     pending_bytes: u64,
     stored_bytes: u64,
+    /// Packs stored so far.
+    count: u64,
 }
 
 pub struct Uploader {
@@ -204,6 +206,14 @@ impl Uploader {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pending_bytes
+    }
+
+    /// How many packs have been stored so far.
+    pub fn packs_stored(&self) -> u64 {
+        self.completed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count
     }
 
     /// The packs stored since the last call (every one complete under its final name).
@@ -416,6 +426,7 @@ fn write_loop(rx: &Receiver<Full>, backend: &dyn Backend, shared: &Shared) -> Re
                     .unwrap_or_else(PoisonError::into_inner);
                 c.stored_bytes += len;
                 c.pending_bytes += len;
+                c.count += 1;
                 c.packs.push((id, entries));
             }
             Err(e) => {

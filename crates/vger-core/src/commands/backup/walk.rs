@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -50,6 +51,8 @@ pub struct Walker<'a> {
     checkpoints: Option<Checkpoints<'a>>,
     /// Bytes read from source files.
     bytes_read: u64,
+    /// Packs stored when the file log was last flushed.
+    logged_packs: u64,
 }
 
 impl<'a> Walker<'a> {
@@ -86,6 +89,7 @@ impl<'a> Walker<'a> {
             gitignores: GitIgnores::default(),
             checkpoints: None,
             bytes_read: 0,
+            logged_packs: 0,
         }
     }
 
@@ -109,6 +113,19 @@ impl<'a> Walker<'a> {
         match self.checkpoints.as_mut() {
             Some(c) if c.due(self.uploader) => c.write(self.uploader, &mut self.cache),
             _ => Ok(()),
+        }
+    }
+
+    /// Once a pack has been stored since the last time, logs the chunks of the file being read
+    /// so far and flushes the file log, so that a kill loses no file whose chunks are stored.
+    fn log_if_packed(&mut self, reading: Option<(&Path, &Identity, &[(ChunkId, u32)])>) {
+        let n = self.uploader.packs_stored();
+        if n != self.logged_packs {
+            self.logged_packs = n;
+            if let Some((path, id, chunks)) = reading {
+                self.cache.log_read_so_far(path, id, chunks);
+            }
+            self.cache.flush_log();
         }
     }
 
@@ -413,6 +430,7 @@ impl<'a> Walker<'a> {
         if holes.is_empty() {
             self.cache.record(path, &id, &chunks, &self.repo.index());
         }
+        self.log_if_packed(None);
         self.stats.files += 1;
         self.stats.bytes += id.size;
         self.progress.event(Event::Backup {
@@ -437,19 +455,31 @@ impl<'a> Walker<'a> {
                 return Ok(None);
             }
         };
-        let mut chunks = Vec::with_capacity(1 + meta.len() as usize / (2 << 20));
+        let id = Identity::of(meta);
+        let extents = sparse::data_extents(&file, meta);
+        // A file an interrupted backup had begun is read on from where its stored chunks end.
+        let resumed = match extents {
+            None => self
+                .cache
+                .resume(path, &id, &self.repo.index())
+                .filter(|(_, offset)| (&file).seek(SeekFrom::Start(*offset)).is_ok()),
+            Some(_) => None,
+        };
+        let (mut chunks, skipped) =
+            resumed.unwrap_or_else(|| (Vec::with_capacity(1 + meta.len() as usize / (2 << 20)), 0));
         let mut buf = std::mem::take(&mut self.buf);
         let mut bytes = 0u64;
         let chunker = Rc::clone(&self.chunker);
         let mut sink = |chunk: &[u8]| {
             self.cancel.check()?;
             self.checkpoint_if_due()?;
-            let id = self.store_blob(BlobKind::Data, chunk)?;
-            chunks.push((id, chunk.len() as u32));
+            let cid = self.store_blob(BlobKind::Data, chunk)?;
+            chunks.push((cid, chunk.len() as u32));
             bytes += chunk.len() as u64;
+            self.log_if_packed(Some((path, &id, &chunks)));
             Ok(())
         };
-        let (result, holes) = match sparse::data_extents(&file, meta) {
+        let (result, holes) = match extents {
             None => (chunker.stream(&file, &mut buf, &mut sink), Vec::new()),
             Some(extents) => {
                 let mut reader = ExtentReader::new(&file, extents);
@@ -461,6 +491,7 @@ impl<'a> Walker<'a> {
         bytes += holes.iter().map(|h| h.1).sum::<u64>();
         self.buf = buf;
         self.bytes_read += bytes;
+        bytes += skipped;
         match result {
             Ok(()) => {}
             Err(StreamError::Sink(e)) => return Err(e),
@@ -479,10 +510,10 @@ impl<'a> Walker<'a> {
             let err = VgerError::SourceChanged(path.display().to_string());
             self.note(path, &err);
         } else if holes.is_empty() {
-            self.cache
-                .record(path, &Identity::of(meta), &chunks, &self.repo.index());
+            self.cache.record(path, &id, &chunks, &self.repo.index());
         }
         self.checkpoint_if_due()?;
+        self.log_if_packed(None);
         self.progress.event(Event::Backup {
             files: self.stats.files,
             bytes: self.stats.bytes,
