@@ -118,7 +118,7 @@ impl<'a> Walker<'a> {
 
     /// Once a pack has been stored since the last time, logs the chunks of the file being read
     /// so far and flushes the file log, so that a kill loses no file whose chunks are stored.
-    fn log_if_packed(&mut self, reading: Option<(&Path, &Identity, &[(ChunkId, u32)])>) {
+    fn log_if_packed(&mut self, reading: Option<(&Path, &Identity, &[ChunkRef])>) {
         let n = self.uploader.packs_stored();
         if n != self.logged_packs {
             self.logged_packs = n;
@@ -522,6 +522,9 @@ impl<'a> Walker<'a> {
         Ok(Some((chunks, holes)))
     }
 }
+
+/// A chunk of a file: its id and length.
+type ChunkRef = (ChunkId, u32);
 
 /// A file's chunks and holes.
 type Stored = (Vec<(ChunkId, u32)>, Vec<(u64, u64)>);
