@@ -188,6 +188,17 @@ fn child_backup() {
     .unwrap();
 }
 
+/// Starts [`child_backup`] in a child process.
+fn spawn_child(dir: &Path, src: &Path, cache: &Path, stdout: Stdio) -> std::process::Child {
+    let spec = format!("{}|{}|{}", repo_url(dir), src.display(), cache.display());
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_backup", "--ignored", "--nocapture"])
+        .env("VGER_RESUME_CHILD", spec)
+        .stdout(stdout)
+        .spawn()
+        .unwrap()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum How {
     Cancel,
@@ -212,14 +223,8 @@ fn interrupt(dir: &Path, src: &Path, cache: &Path, total: u64, fraction: f64, ho
         }
         How::Kill9 => {
             drop(repo);
-            let spec = format!("{}|{}|{}", repo_url(dir), src.display(), cache.display());
             let started = Instant::now();
-            let mut child = Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "child_backup", "--ignored", "--nocapture"])
-                .env("VGER_RESUME_CHILD", spec)
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
+            let mut child = spawn_child(dir, src, cache, Stdio::piped());
             let out = BufReader::new(child.stdout.take().unwrap());
             let mut seen = 0;
             for line in out.lines() {
@@ -371,13 +376,7 @@ fn a_large_file_killed_midway_is_read_on_from_its_stored_chunks() {
         let dir = tmp.path().join(format!("kill-{stop_packs}"));
         let cache = dir.join("cache");
         drop(new_repo(&dir));
-        let spec = format!("{}|{}|{}", repo_url(&dir), src.display(), cache.display());
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_backup", "--ignored", "--nocapture"])
-            .env("VGER_RESUME_CHILD", spec)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child(&dir, &src, &cache, Stdio::null());
         // Killed once `stop_packs` packs (of about 96) are stored: the file is being read.
         loop {
             let (bytes, _) = packs_on_disk(&dir.join("repo"));

@@ -200,19 +200,12 @@ impl FileCache {
         index: &ChunkIndex,
     ) -> Option<(Vec<(ChunkId, u32)>, u64)> {
         let c = self.read.get(&path_key(path)).filter(|c| c.id == *id)?;
-        let mut offset = 0u64;
-        let mut n = 0;
-        for (chunk, len) in &c.chunks {
-            match index.get(chunk) {
-                Some((_, loc))
-                    if loc.raw_len == *len && loc.kind == vger_crypto::BlobKind::Data =>
-                {
-                    offset += u64::from(*len);
-                    n += 1;
-                }
-                _ => break,
-            }
-        }
+        let n = c
+            .chunks
+            .iter()
+            .take_while(|(chunk, len)| stored(chunk, *len, index))
+            .count();
+        let offset: u64 = c.chunks[..n].iter().map(|(_, len)| u64::from(*len)).sum();
         (n > 0 && offset <= id.size).then(|| (c.chunks[..n].to_vec(), offset))
     }
 
@@ -396,16 +389,15 @@ fn entry_chunks(e: &[u8]) -> impl Iterator<Item = ChunkId> + '_ {
 
 /// Every chunk is in the index with the recorded length, and the lengths add up to `size`.
 pub fn chunks_valid(chunks: &[(ChunkId, u32)], size: u64, index: &ChunkIndex) -> bool {
-    let mut total = 0u64;
-    for (id, len) in chunks {
-        match index.get(id) {
-            Some((_, loc)) if loc.raw_len == *len && loc.kind == vger_crypto::BlobKind::Data => {
-                total += u64::from(*len);
-            }
-            _ => return false,
-        }
-    }
-    total == size
+    chunks.iter().all(|(id, len)| stored(id, *len, index))
+        && chunks.iter().map(|(_, len)| u64::from(*len)).sum::<u64>() == size
+}
+
+/// A data chunk is in the index with this length.
+fn stored(id: &ChunkId, len: u32, index: &ChunkIndex) -> bool {
+    index
+        .get(id)
+        .is_some_and(|(_, loc)| loc.raw_len == len && loc.kind == vger_crypto::BlobKind::Data)
 }
 
 fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<HashMap<u128, Cached>> {
