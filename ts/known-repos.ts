@@ -4,7 +4,8 @@
  * repository replaced behind vger's back (another id at the same URL) or downgraded to `none` (an attacker
  * with write access to the storage swapping in an unencrypted repository to receive plaintext backups) is
  * refused before a passphrase is used or a byte is written. Like SSH's known_hosts: the first contact is
- * trusted, later changes are not.
+ * trusted, later changes are not. Once opened, the repository's index generation is compared with the highest
+ * one seen there, so a storage host that rolled the whole repository back to an older state is noticed.
  *
  * The file is `$XDG_DATA_HOME/vger/known-repositories.json` (default `~/.local/share/vger/`), written
  * atomically (temporary file and rename). Failing to write it never fails a command; the caller gets the
@@ -20,6 +21,8 @@ export interface KnownRepository {
   encryption: string
   /** RFC 3339: when this machine first created or opened the repository at this URL. */
   firstSeen: string
+  /** The highest index generation this machine saw there (absent until it opened the repository). */
+  generation?: number
 }
 
 interface KnownFile {
@@ -59,12 +62,44 @@ export class KnownRepositories {
     }
   }
 
-  /** Records what `url` holds (keeping the first-seen time of an unchanged record); returns a warning on failure. */
-  remember(url: string, seen: Seen, now: Date = new Date()): string | undefined {
+  /**
+   * Throws VGER_REPO_ROLLED_BACK when this machine saw the repository at `url` at a higher index generation
+   * than it has now: the storage was set back to an older state (snapshots and data written since are gone).
+   * Returns the generation remembered (0 if none).
+   */
+  checkGeneration(url: string, name: string, generation: number): number {
+    const known = this.#read().repositories[url]
+    const remembered = known?.generation ?? 0
+    if (generation < remembered) {
+      throw new VgerError(
+        'VGER_REPO_ROLLED_BACK',
+        `repository "${name}" at ${url} is at index generation ${generation}, but this machine saw it at ` +
+          `generation ${remembered}: the storage was rolled back to an older state, and snapshots or data written ` +
+          'since may be gone. Find out what happened to the storage before you write to it; if you restored the ' +
+          `repository from an older copy yourself, remove the entry for ${JSON.stringify(url)} from ${this.file}`,
+      )
+    }
+    return remembered
+  }
+
+  /**
+   * Records what `url` holds (keeping the first-seen time of an unchanged record, and the highest generation
+   * seen); returns a warning on failure.
+   */
+  remember(url: string, seen: Seen, now: Date = new Date(), generation?: number): string | undefined {
     return this.#update((repos) => {
       const known = repos[url]
-      if (known?.id === seen.id && known.encryption === seen.encryption) return false
-      repos[url] = { id: seen.id, encryption: seen.encryption, firstSeen: now.toISOString() }
+      if (known?.id === seen.id && known.encryption === seen.encryption) {
+        if (generation === undefined || generation <= (known.generation ?? 0)) return false
+        known.generation = generation
+        return true
+      }
+      repos[url] = {
+        id: seen.id,
+        encryption: seen.encryption,
+        firstSeen: now.toISOString(),
+        ...(generation === undefined ? {} : { generation }),
+      }
       return true
     })
   }
@@ -111,7 +146,13 @@ export class KnownRepositories {
         const repositories: Record<string, KnownRepository> = {}
         for (const [url, r] of Object.entries(data.repositories)) {
           if (typeof r?.id === 'string' && typeof r.encryption === 'string' && typeof r.firstSeen === 'string') {
-            repositories[url] = { id: r.id, encryption: r.encryption, firstSeen: r.firstSeen }
+            const g = r.generation
+            repositories[url] = {
+              id: r.id,
+              encryption: r.encryption,
+              firstSeen: r.firstSeen,
+              ...(typeof g === 'number' && Number.isSafeInteger(g) && g >= 0 ? { generation: g } : {}),
+            }
           }
         }
         return { version: 1, repositories }

@@ -174,6 +174,19 @@ export class Repository {
     return lift(() => this.#native.info())
   }
 
+  /**
+   * The highest index generation this handle has read or written. It never goes down while the repository is
+   * used as the format says, so a caller that remembers it can tell a repository rolled back to an older state.
+   */
+  generation(): number {
+    return lift(() => this.#native.generation())
+  }
+
+  /** Makes index segments written from now on carry a generation above `floor` (the highest one seen before). */
+  raiseGeneration(floor: number): void {
+    lift(() => this.#native.raiseGeneration(floor))
+  }
+
   /** Problems found while opening that did not prevent it (e.g. a damaged index segment). */
   openWarnings(): native.Warning[] {
     return lift(() => this.#native.openWarnings())

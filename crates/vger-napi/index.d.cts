@@ -58,6 +58,13 @@ export declare class Repository {
    */
   static open(opts: OpenOptions, onLockEvent?: ((event: ProgressEvent) => void) | undefined | null): Promise<Repository>
   info(): RepoInfo
+  /**
+   * The highest index generation this handle has read or written (exact below 2^53). A caller
+   * that remembers it can tell a repository rolled back to an older state.
+   */
+  generation(): number
+  /** Makes segments written from now on carry a generation above `floor`. */
+  raiseGeneration(floor: number): void
   /** Problems found while opening (for example a damaged index segment). */
   openWarnings(): Array<Warning>
   backup(opts: BackupOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<BackupOutcome>

@@ -2,8 +2,9 @@
  * Repository swap and downgrade (docs/architecture.md, "Known repositories"): a machine remembers the id and encryption of each
  * repository URL it used, and refuses a replaced or unencrypted repository at that URL before sending data.
  * The "attacker" is a second home directory (no memory of the URL) that re-creates the repository.
+ * A rollback (the whole repository set back to an older copy of itself) is noticed by the index generation.
  */
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { NO_ADDON_REASON, addonBuilt } from '../helpers/addon.js'
@@ -37,6 +38,11 @@ describe.skipIf(!addonBuilt)(`known repositories${addonBuilt ? '' : ` — skippe
     writeFileSync(file, `repositories:\n  - url: ./repo\n    label: main\nsources:\n  - src\nencryption:\n  mode: ${encryption}\n`)
     return file
   }
+
+  const data = () =>
+    JSON.parse(readFileSync(known(), 'utf8')) as {
+      repositories: Record<string, { id: string; encryption: string; generation?: number }>
+    }
 
   beforeAll(() => {
     work = tempDir()
@@ -81,6 +87,45 @@ describe.skipIf(!addonBuilt)(`known repositories${addonBuilt ? '' : ` — skippe
     writeFileSync(known(), JSON.stringify(data))
     expect((await run(user, config, ['list'])).code).toBe(0)
     expect((await run(user, config, ['list'])).code).toBe(0)
+  })
+
+  it('a repository rolled back to an older copy of itself is refused, by every command, until the user accepts it', async () => {
+    const config = path.join(work, 'user.yaml')
+    const old = path.join(work, 'repo-copy')
+    rmSync(repo, { recursive: true })
+    expect((await run(user, config, ['init'])).code).toBe(0)
+    expect((await run(user, config, ['backup'])).code).toBe(0)
+    cpSync(repo, old, { recursive: true })
+    const first = data().repositories[repo]?.generation ?? 0
+    expect(first).toBeGreaterThan(0)
+    writeFileSync(path.join(work, 'src', 'new-file'), 'written after the copy')
+    expect((await run(user, config, ['backup'])).code).toBe(0)
+    const second = data().repositories[repo]?.generation ?? 0
+    expect(second).toBeGreaterThan(first)
+
+    // The host restores the older copy: a consistent repository, one snapshot short.
+    rmSync(repo, { recursive: true })
+    cpSync(old, repo, { recursive: true })
+    const before = filesUnder(repo)
+    for (const args of [['list'], ['backup'], ['compact'], ['check']]) {
+      const r = await run(user, config, args)
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(errorCode(r.stderr)).toBe('VGER_REPO_ROLLED_BACK')
+      expect(r.stderr).toContain(`is at index generation ${first}, but this machine saw it at generation ${second}`)
+      expect(r.stderr).toContain(known())
+    }
+    expect(filesUnder(repo)).toEqual(before)
+    expect(data().repositories[repo]?.generation).toBe(second)
+
+    // Another machine, which never saw the newer state, opens it.
+    expect((await run(tempDir(), config, ['list'])).code).toBe(0)
+
+    // Following the message's next step: drop the entry, and the older state is accepted and moves on.
+    const d = data()
+    delete d.repositories[repo]
+    writeFileSync(known(), JSON.stringify(d))
+    expect((await run(user, config, ['backup'])).code).toBe(0)
+    expect(data().repositories[repo]?.generation).toBeGreaterThan(first)
   })
 
   it('vger delete forgets the repository, so a new one may be created at the same URL by anyone', async () => {

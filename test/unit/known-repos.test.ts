@@ -45,6 +45,29 @@ describe('known repositories', () => {
     expect(codeOf(() => plain.check('/p', 'p', A))).toBeUndefined()
   })
 
+  it('remembers the highest generation seen and refuses a lower one at the same URL', () => {
+    const file = path.join(tempDir(), 'k.json')
+    const known = new KnownRepositories(file)
+    known.remember('/r', A)
+    expect(known.checkGeneration('/r', 'r', 0)).toBe(0)
+    known.remember('/r', A, new Date(), 5)
+    known.remember('/r', A, new Date(), 3)
+    expect(known.checkGeneration('/r', 'r', 5)).toBe(5)
+    expect(known.checkGeneration('/r', 'r', 9)).toBe(5)
+    expect(codeOf(() => known.checkGeneration('/r', 'r', 4))).toBe('VGER_REPO_ROLLED_BACK')
+    // Another repository at the URL starts from nothing (the id check runs first and refuses it anyway).
+    known.forget('/r')
+    known.remember('/r', B, new Date(), 1)
+    expect(known.checkGeneration('/r', 'r', 1)).toBe(1)
+    // A value that is not a count is ignored, never trusted.
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { repositories: Record<string, { generation: unknown }> }
+    for (const bad of [-1, 1.5, '7', null]) {
+      ;(data.repositories['/r'] as { generation: unknown }).generation = bad
+      writeFileSync(file, JSON.stringify(data))
+      expect(known.checkGeneration('/r', 'r', 0)).toBe(0)
+    }
+  })
+
   it('keeps the first-seen time, forgets on request, and writes the file atomically with mode 0600', () => {
     const file = path.join(tempDir(), 'k.json')
     const known = new KnownRepositories(file)

@@ -78,6 +78,8 @@ export class CliContext {
   }
   #config: VgerConfig | undefined
   #known: KnownRepositories | undefined
+  /** Repositories opened by this command, by URL: their generation is remembered when it ends. */
+  readonly #opened = new Map<string, Repository>()
 
   constructor(
     readonly io: CliIo,
@@ -182,9 +184,27 @@ export class CliContext {
       onLockEvent: lockEventPrinter(this.out, repo.name),
     })
     for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
+    // Segments are authenticated, so the generation is as trustworthy as the key: refuse to go back silently.
+    const remembered = this.knownRepositories().checkGeneration(repo.url, repo.name, opened.generation())
+    opened.raiseGeneration(remembered)
     // Recorded only once the key opened it: for an encrypted repository that authenticates the id.
-    this.remember(repo.url, opened.info())
+    this.remember(repo.url, opened.info(), opened.generation())
+    this.#opened.set(repo.url, opened)
     return opened
+  }
+
+  /** Records the generation each repository opened by this command reached (run when the command ends). */
+  settle(): void {
+    for (const [url, opened] of this.#opened) {
+      let generation: number
+      try {
+        generation = opened.generation()
+      } catch {
+        continue
+      }
+      this.remember(url, opened.info(), generation)
+    }
+    this.#opened.clear()
   }
 
   /** The repositories this machine has used (repository swap and downgrade protection). */
@@ -194,13 +214,14 @@ export class CliContext {
   }
 
   /** Records the repository at `url` (after init or open); a failure to write is a warning. */
-  remember(url: string, seen: Seen): void {
-    const warning = this.knownRepositories().remember(url, seen)
+  remember(url: string, seen: Seen, generation?: number): void {
+    const warning = this.knownRepositories().remember(url, seen, new Date(), generation)
     if (warning !== undefined) this.out.warn(warning)
   }
 
   /** Drops the record of `url` (after `vger delete`); a failure to write is a warning. */
   forget(url: string): void {
+    this.#opened.delete(url)
     const warning = this.knownRepositories().forget(url)
     if (warning !== undefined) this.out.warn(warning)
   }

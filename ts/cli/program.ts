@@ -56,6 +56,8 @@ async function execute(io: CliIo, cmd: Command, secrets: Secrets, action: Action
     const interrupted = io.signal.aborted && !isVgerError(e, 'VGER_CANCELLED')
     const err = interrupted ? new VgerError('VGER_CANCELLED', 'interrupted', { cause: e }) : e
     return exitCodeFor(ctx.out.error(err))
+  } finally {
+    ctx.settle()
   }
 }
 

@@ -279,7 +279,7 @@ fn forge(repo: &Repository, mut entries: Vec<Entry>, extra: &[(BlobKind, Vec<u8>
     }
     let (pid, bytes, list) = w.finish(repo.crypter(), &repo.config().id);
     repo.backend().put_new(&pack::key(&pid), &bytes).unwrap();
-    let (k, seg) = seal_segment(&[(pid, list)], repo.crypter(), &repo.config().id);
+    let (k, seg) = seal_segment(&[(pid, list)], 1, repo.crypter(), &repo.config().id);
     repo.backend().put_new(&k, &seg).unwrap();
     let snap = Snapshot {
         format_version: 1,
@@ -395,7 +395,7 @@ fn a_blob_moved_to_another_id_fails_authentication() {
     w.add(claimed, BlobKind::Data, &sealed, data.len() as u32);
     let (pid, bytes, list) = w.finish(repo.crypter(), &repo.config().id);
     repo.backend().put_new(&pack::key(&pid), &bytes).unwrap();
-    let (k, seg) = seal_segment(&[(pid, list)], repo.crypter(), &repo.config().id);
+    let (k, seg) = seal_segment(&[(pid, list)], 1, repo.crypter(), &repo.config().id);
     repo.backend().put_new(&k, &seg).unwrap();
     let mut f = entry(
         b"victim",

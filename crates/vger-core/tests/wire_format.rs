@@ -10,7 +10,7 @@
 
 use vger_core::Algorithm;
 use vger_core::repo::config::{ChunkerParams, RepoConfig};
-use vger_core::repo::index::encode_segment;
+use vger_core::repo::index::{decode_segment, encode_segment_with};
 use vger_core::repo::pack::{BlobEntry, encode_table};
 use vger_core::repo::snapshot::{Snapshot, SnapshotStats};
 use vger_crypto::BlobKind;
@@ -51,10 +51,13 @@ fn entries() -> Vec<BlobEntry> {
 #[test]
 fn pack_trailer_and_index_segment() {
     assert_eq!(hex::encode(encode_table(&entries())), GOLDEN_TRAILER);
-    assert_eq!(
-        hex::encode(encode_segment(&[(PackId([0xcc; 32]), entries())])),
-        GOLDEN_SEGMENT
-    );
+    let packs = [(PackId([0xcc; 32]), entries())];
+    let bytes = encode_segment_with(&packs, &[[0xdd; 32]], 0x0102_0304_0506_0708);
+    assert_eq!(hex::encode(&bytes), GOLDEN_SEGMENT);
+    let seg = decode_segment(&bytes, "segment").unwrap();
+    assert_eq!(seg.packs, packs);
+    assert_eq!(seg.supersedes, vec![[0xdd; 32]]);
+    assert_eq!(seg.generation, 0x0102_0304_0506_0708);
 }
 
 #[test]
@@ -123,7 +126,7 @@ fn snapshot() {
 
 const GOLDEN_CONFIG: &str = "564745525245504f02000000111111111111111111111111111111111111111111111111111111111111111102000008000000200000008000008003c3286f7718";
 const GOLDEN_TRAILER: &str = "0202000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c8000000";
-const GOLDEN_SEGMENT: &str = "0201000000cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc02000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c800000000000000";
+const GOLDEN_SEGMENT: &str = "0301000000cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc02000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01190000006400000050000000bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb027d00000032000000c800000001000000dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd0807060504030201";
 const GOLDEN_SNAPSHOT: &str = "0100000022222222222222222222222222222222222222222222222222222222222222220100000000000000020000000000000001000000680100000075010000006c01000000020000002f703333333333333333333333333333333333333333333333333333333333333333010000000000000002000000000000000300000000000000040000000000000005000000000000000600000000000000070000000000000008000000000000000900000000000000010000";
 
 #[test]

@@ -126,6 +126,21 @@ impl Repository {
         RepoInfo::new(self.inner.url(), self.inner.config())
     }
 
+    /// The highest index generation this handle has read or written (exact below 2^53). A caller
+    /// that remembers it can tell a repository rolled back to an older state.
+    #[napi]
+    pub fn generation(&self) -> f64 {
+        self.inner.generation() as f64
+    }
+
+    /// Makes segments written from now on carry a generation above `floor`.
+    #[napi]
+    pub fn raise_generation(&self, floor: f64) {
+        if floor.is_finite() && floor > 0.0 {
+            self.inner.raise_generation(floor as u64);
+        }
+    }
+
     /// Problems found while opening (for example a damaged index segment).
     #[napi]
     pub fn open_warnings(&self) -> Vec<Warning> {

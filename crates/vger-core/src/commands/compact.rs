@@ -372,8 +372,13 @@ pub fn compact(
         let supersedes = repo.supersession(&segments)?;
         for group in segments_of(all) {
             cancel.check()?;
-            let (key, bytes) =
-                seal_segment_superseding(&group, &supersedes, repo.crypter(), &repo.config().id);
+            let (key, bytes) = seal_segment_superseding(
+                &group,
+                &supersedes,
+                repo.next_generation(),
+                repo.crypter(),
+                &repo.config().id,
+            );
             repo.backend().put_new(&key, &bytes)?;
             out.segments_written += 1;
         }
@@ -489,7 +494,12 @@ fn reindex_new_snapshots(
     groups.sort_by_key(|(p, _)| p.0);
     let n = groups.iter().map(|(_, e)| e.len() as u64).sum();
     let keep = groups.iter().map(|(p, _)| pack::key(p)).collect();
-    let (key, bytes) = seal_segment(&groups, repo.crypter(), &repo.config().id);
+    let (key, bytes) = seal_segment(
+        &groups,
+        repo.next_generation(),
+        repo.crypter(),
+        &repo.config().id,
+    );
     repo.backend().put_new(&key, &bytes)?;
     Ok((n, keep))
 }
@@ -516,7 +526,8 @@ fn segments_of(all: Vec<(PackId, Vec<BlobEntry>)>) -> Vec<Vec<(PackId, Vec<BlobE
         n += e.len();
         cur.push((p, e));
     }
-    if !cur.is_empty() {
+    // At least one, even empty: the generation must move on when every segment goes.
+    if !cur.is_empty() || out.is_empty() {
         out.push(cur);
     }
     out

@@ -274,10 +274,20 @@ pub fn repair(repo: &Repository, plan: RepairPlan, cancel: &CancelToken) -> Resu
         }
     }
     let supersedes = repo.supersession(&segments_replaced)?;
-    for group in rebuilt.chunks(4096) {
+    // At least one segment when any is replaced, even empty: the generation must move on.
+    let mut groups: Vec<&[(PackId, Vec<BlobEntry>)]> = rebuilt.chunks(4096).collect();
+    if groups.is_empty() && !segments_replaced.is_empty() {
+        groups.push(&[]);
+    }
+    for group in groups {
         cancel.check()?;
-        let (key, bytes) =
-            seal_segment_superseding(group, &supersedes, repo.crypter(), &repo.config().id);
+        let (key, bytes) = seal_segment_superseding(
+            group,
+            &supersedes,
+            repo.next_generation(),
+            repo.crypter(),
+            &repo.config().id,
+        );
         repo.backend().put_new(&key, &bytes)?;
     }
     lease.ensure(repo)?;

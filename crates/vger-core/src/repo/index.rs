@@ -2,14 +2,19 @@
 //! (`index/<64 hex random id>`), one per backup; the in-memory view is their union.
 //!
 //! Segment plaintext (sealed with kind IndexSegment and the segment id):
-//! `u8 version (2) ‖ u32 pack count ‖ per pack: pack id 32 ‖ u32 blob count ‖ per blob:
+//! `u8 version (3) ‖ u32 pack count ‖ per pack: pack id 32 ‖ u32 blob count ‖ per blob:
 //! chunk id 32 ‖ kind u8 ‖ offset u32 ‖ length u32 ‖ raw length u32 ‖ u32 superseded count ‖
-//! superseded segment ids (32 each)`.
+//! superseded segment ids (32 each) ‖ u64 generation`.
 //!
 //! The superseded list is how a replayed segment is recognised: a compaction's segments name
 //! every segment they replace, and (transitively) every segment those named, so a segment that
 //! reappears after it was consolidated (a storage host rolled back, a sync tool copied it back)
 //! is ignored with a warning instead of pointing the index at packs that are gone.
+//!
+//! The generation is one more than the highest generation of the segments its writer had read,
+//! so the highest generation in storage never goes down while writers follow the format: a
+//! compaction or repair that deletes segments writes a higher one first. A client that remembers
+//! the highest generation it saw notices a storage host that rolled the whole repository back.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -21,7 +26,7 @@ use vger_types::{ChunkId, PackId, Result, VgerError};
 use super::context::{ObjectKind, context};
 use super::pack::BlobEntry;
 
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 /// Chunk ids are keyed BLAKE3 outputs: already uniform and unforgeable without the key, so the
 /// map uses their first 8 bytes as the hash instead of SipHash.
@@ -268,34 +273,40 @@ pub fn segment_id(key: &str) -> Option<[u8; 32]> {
 /// Encodes and seals a new segment that supersedes none; returns its storage key and bytes.
 pub fn seal_segment(
     packs: &[(PackId, Vec<BlobEntry>)],
+    generation: u64,
     crypter: &Crypter,
     repo_id: &[u8; 32],
 ) -> (String, Vec<u8>) {
-    seal_segment_superseding(packs, &[], crypter, repo_id)
+    seal_segment_superseding(packs, &[], generation, crypter, repo_id)
 }
 
 /// Encodes and seals a segment that replaces the segments `supersedes` names.
 pub fn seal_segment_superseding(
     packs: &[(PackId, Vec<BlobEntry>)],
     supersedes: &[[u8; 32]],
+    generation: u64,
     crypter: &Crypter,
     repo_id: &[u8; 32],
 ) -> (String, Vec<u8>) {
     let id = random_bytes::<32>();
     let sealed = crypter.seal(
         &context(ObjectKind::IndexSegment, repo_id, &id),
-        &encode_segment_with(packs, supersedes),
+        &encode_segment_with(packs, supersedes, generation),
     );
     (segment_key(&id), sealed)
 }
 
-/// The plaintext of an index segment that supersedes none.
+/// The plaintext of an index segment that supersedes none, generation 0.
 pub fn encode_segment(packs: &[(PackId, Vec<BlobEntry>)]) -> Vec<u8> {
-    encode_segment_with(packs, &[])
+    encode_segment_with(packs, &[], 0)
 }
 
 /// The plaintext of an index segment.
-pub fn encode_segment_with(packs: &[(PackId, Vec<BlobEntry>)], supersedes: &[[u8; 32]]) -> Vec<u8> {
+pub fn encode_segment_with(
+    packs: &[(PackId, Vec<BlobEntry>)],
+    supersedes: &[[u8; 32]],
+    generation: u64,
+) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(VERSION).u32(packs.len() as u32);
     for (pack, entries) in packs {
@@ -308,6 +319,7 @@ pub fn encode_segment_with(packs: &[(PackId, Vec<BlobEntry>)], supersedes: &[[u8
     for s in supersedes {
         w.raw(s);
     }
+    w.u64(generation);
     w.finish()
 }
 
@@ -317,6 +329,8 @@ pub struct Segment {
     pub packs: Vec<(PackId, Vec<BlobEntry>)>,
     /// Ids of the segments this one replaces (see the module documentation).
     pub supersedes: Vec<[u8; 32]>,
+    /// See the module documentation; 0 in a version 2 segment.
+    pub generation: u64,
 }
 
 /// Opens a segment read from `key`.
@@ -361,6 +375,9 @@ pub fn decode_segment(plain: &[u8], what: &str) -> Result<Segment> {
         for _ in 0..n {
             out.supersedes.push(r.array()?);
         }
+    }
+    if v >= 3 {
+        out.generation = r.u64()?;
     }
     r.finish()?;
     Ok(out)

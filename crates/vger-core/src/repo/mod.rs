@@ -12,6 +12,7 @@ pub mod pending;
 pub mod process;
 pub mod snapshot;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use vger_crypto::{
@@ -47,6 +48,8 @@ pub struct Repository {
     segments: Mutex<Vec<String>>,
     /// Segments the last load left out as replayed.
     replayed: Mutex<Vec<Warning>>,
+    /// The highest index generation read or written (see [`index`]); never goes down.
+    generation: AtomicU64,
     lease: LeaseSettings,
     /// Size at which a backup closes a pack ([`pack::PACK_TARGET`] unless set otherwise).
     pack_target: usize,
@@ -65,6 +68,8 @@ pub struct IndexLoad {
     pub damaged: Vec<Warning>,
     /// Segments a present segment names as replaced, left out.
     pub replayed: Vec<Warning>,
+    /// The highest generation among the readable segments.
+    pub generation: u64,
 }
 
 /// Snapshots readable by this vger, plus what could not be shown.
@@ -152,6 +157,7 @@ impl Repository {
             config_bytes,
             segments: Mutex::new(Vec::new()),
             replayed: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
             lease: LeaseSettings::default(),
             pack_target: pack::PACK_TARGET,
             lock_events: Arc::new(NoProgress),
@@ -190,6 +196,26 @@ impl Repository {
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = load.index;
         *self.segments.lock().unwrap_or_else(PoisonError::into_inner) = load.keys;
         *self.replayed.lock().unwrap_or_else(PoisonError::into_inner) = load.replayed;
+        self.raise_generation(load.generation);
+    }
+
+    /// The highest index generation this handle has read or written: how far the repository's
+    /// history goes as far as this client knows. A caller that remembers it between runs can tell
+    /// a repository rolled back to an older state (a lower generation) from one that moved on.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Makes every segment this handle writes from now on carry a generation above `floor` (the
+    /// highest one a caller saw before), so a repair that lost the newest segments still moves
+    /// the repository's generation forward.
+    pub fn raise_generation(&self, floor: u64) {
+        self.generation.fetch_max(floor, Ordering::SeqCst);
+    }
+
+    /// The generation for a segment about to be written: above every one read or written so far.
+    pub(crate) fn next_generation(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Forgets the blobs of indexed packs that storage does not have (an index segment that
@@ -254,6 +280,7 @@ impl Repository {
         let keys = self.backend.list("index")?;
         let mut segments = Vec::with_capacity(keys.len());
         let mut superseded = std::collections::HashSet::new();
+        let mut generation = 0;
         for key in &keys {
             let loaded = self
                 .backend
@@ -261,6 +288,7 @@ impl Repository {
                 .and_then(|b| index::open_segment(key, &b, &self.crypter, &self.config.id));
             match loaded {
                 Ok(seg) => {
+                    generation = generation.max(seg.generation);
                     superseded.extend(seg.supersedes.iter().copied());
                     segments.push((key, seg));
                 }
@@ -308,6 +336,7 @@ impl Repository {
             keys,
             damaged,
             replayed,
+            generation,
         })
     }
 

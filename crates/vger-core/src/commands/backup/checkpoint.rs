@@ -97,7 +97,12 @@ fn index_packs(
         return Ok(());
     }
     lease.ensure(repo)?;
-    let (key, bytes) = seal_segment(packs, repo.crypter(), &repo.config().id);
+    let (key, bytes) = seal_segment(
+        packs,
+        repo.next_generation(),
+        repo.crypter(),
+        &repo.config().id,
+    );
     repo.backend().put_new(&key, &bytes)?;
     repo.add_to_index(packs);
     // Counted as loaded: a compaction that consolidates it (and drops its still unreferenced
