@@ -44,8 +44,8 @@ export class KnownRepositories {
     const known = this.#read().repositories[url]
     if (known === undefined) return
     const fix =
-      `If you replaced or re-created it yourself, remove the entry for ${JSON.stringify(url)} from ${this.file} ` +
-      '(or run "vger delete" on the old one first); otherwise treat the storage as compromised and do not use it'
+      'If you replaced or re-created it yourself, run the command again with --trust-repo (or remove the entry for ' +
+      `${JSON.stringify(url)} from ${this.file}); otherwise treat the storage as compromised and do not use it`
     if (known.encryption !== 'none' && seen.encryption === 'none') {
       throw new VgerError(
         'VGER_REPO_CHANGED',
@@ -76,7 +76,8 @@ export class KnownRepositories {
         `repository "${name}" at ${url} is at index generation ${generation}, but this machine saw it at ` +
           `generation ${remembered}: the storage was rolled back to an older state, and snapshots or data written ` +
           'since may be gone. Find out what happened to the storage before you write to it; if you restored the ' +
-          `repository from an older copy yourself, remove the entry for ${JSON.stringify(url)} from ${this.file}`,
+          'repository from an older copy yourself, run the command again with --trust-repo (or remove the entry for ' +
+          `${JSON.stringify(url)} from ${this.file})`,
       )
     }
     return remembered

@@ -124,6 +124,10 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('-q, --quiet', 'no progress or status messages')
     .option('--lock-wait <secs>', 'wait this long for a conflicting lock before failing with VGER_LOCKED (default 600)', seconds)
     .option('--no-lock', 'reading commands (restore, check, list, snapshot ...) take no lock; writing commands refuse it')
+    .option(
+      '--trust-repo',
+      'accept a repository that changed identity or was rolled back since this machine last used it, and remember it as it is now',
+    )
     .argument('[command]', 'a command (see below); none runs the full cycle')
     // Taken so that an unknown command with arguments is reported as unknown, not as "too many arguments".
     .argument('[args...]')

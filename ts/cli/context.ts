@@ -41,6 +41,8 @@ export interface GlobalOptions {
   lockWait?: number
   /** `--no-lock`: reading commands take no lock; writing commands then refuse to run. */
   noLock?: boolean
+  /** `--trust-repo`: accept a changed or rolled-back repository and remember it as it is now. */
+  trustRepo?: boolean
 }
 
 /** Errors that would fail the same way for every repository: stop at once instead of repeating them. */
@@ -171,7 +173,8 @@ export class CliContext {
    */
   async open(repo: RepositoryConfig): Promise<Repository> {
     const seen = await this.probe(repo)
-    this.knownRepositories().check(repo.url, repo.name, seen)
+    const trust = this.options.trustRepo === true
+    if (!trust) this.knownRepositories().check(repo.url, repo.name, seen)
     const { Repository } = await import('../repository.js')
     this.throwIfAborted()
     const passphrase = seen.encryption !== 'none' ? await this.passphrase(repo) : undefined
@@ -185,8 +188,13 @@ export class CliContext {
     })
     for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)
     // Segments are authenticated, so the generation is as trustworthy as the key: refuse to go back silently.
-    const remembered = this.knownRepositories().checkGeneration(repo.url, repo.name, opened.generation())
-    opened.raiseGeneration(remembered)
+    if (trust) {
+      // The repository is taken as it is now: the old record (another id, a higher generation) goes.
+      this.forget(repo.url)
+    } else {
+      const remembered = this.knownRepositories().checkGeneration(repo.url, repo.name, opened.generation())
+      opened.raiseGeneration(remembered)
+    }
     // Recorded only once the key opened it: for an encrypted repository that authenticates the id.
     this.remember(repo.url, opened.info(), opened.generation())
     this.#opened.set(repo.url, opened)

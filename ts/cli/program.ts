@@ -73,5 +73,6 @@ function globalOptions(cmd: Command): GlobalOptions {
     quiet: o.quiet === true,
     ...(o.lockWait === undefined ? {} : { lockWait: o.lockWait }),
     ...(o.lock === false ? { noLock: true } : {}),
+    ...(o.trustRepo === true ? { trustRepo: true } : {}),
   }
 }
