@@ -143,14 +143,14 @@ export class Repository {
 
   /** Reads only the unencrypted config: fails with VGER_REPO_NOT_FOUND when there is no repository, and
    * tells whether opening it needs a passphrase (`encryption !== 'none'`). */
-  static probe(url: string): Promise<native.RepoInfo> {
-    return call(() => loadAddon().Repository.probe(url))
+  static probe(url: string, backend?: native.BackendSettings): Promise<native.RepoInfo> {
+    return call(() => loadAddon().Repository.probe(url, backend))
   }
 
   /** Removes every lock object without opening the repository (no passphrase); returns how many. Only for
    * locks of processes that are gone. */
-  static breakLocks(url: string): Promise<number> {
-    return call(() => loadAddon().Repository.breakLocks(url))
+  static breakLocks(url: string, backend?: native.BackendSettings): Promise<number> {
+    return call(() => loadAddon().Repository.breakLocks(url, backend))
   }
 
   /** Opens an existing repository (derives the key: takes as long as the KDF). */

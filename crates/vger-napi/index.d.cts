@@ -48,9 +48,9 @@ export declare class Repository {
    * Reads a repository's unencrypted config only (no passphrase needed): does it exist, and
    * is it encrypted?
    */
-  static probe(url: string): Promise<RepoInfo>
+  static probe(url: string, backend?: BackendSettings | undefined | null): Promise<RepoInfo>
   /** Removes every lock object without opening the repository (no passphrase needed). */
-  static breakLocks(url: string): Promise<number>
+  static breakLocks(url: string, backend?: BackendSettings | undefined | null): Promise<number>
   /**
    * Opens a repository: unwraps the key and loads the index. `onLockEvent` receives, for every
    * operation on this repository, `lockWait` events while it waits for a conflicting lock and
@@ -71,6 +71,41 @@ export declare class Repository {
   listSnapshots(): Promise<SnapshotListing>
   listContents(snapshot: string, path?: string | undefined | null): Promise<Array<ListEntry>>
   restore(opts: RestoreOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<RestoreOutcome>
+}
+
+/**
+ * Settings of a remote store (S3, SFTP); every field optional. Secrets here never reach a
+ * message or an event.
+ */
+export interface BackendSettings {
+  /** S3 endpoint, `https://host[:port]` (AWS when absent). */
+  endpoint?: string
+  /** S3 region (default us-east-1). */
+  region?: string
+  accessKeyId?: string
+  secretAccessKey?: string
+  sessionToken?: string
+  /** A profile of the AWS shared config files (used when no key is given). */
+  profile?: string
+  storageClass?: string
+  virtualHostStyle?: boolean
+  /** Required for `http://` endpoints and `s3+http://` URLs. */
+  allowInsecureHttp?: boolean
+  /** SFTP private key file. */
+  sftpKey?: string
+  /** SFTP: the known_hosts file the server's host key must be in (else ssh's defaults). */
+  sftpKnownHosts?: string
+  /** Requests in flight at once (default 8). */
+  connections?: number
+  /** Longest a single request may take before it is retried (default 120 s). */
+  timeoutSecs?: number
+  /**
+   * Retries of a transient failure (default 5), the first delay and the longest one
+   * (defaults 1,500 ms and 60,000 ms; exponential with jitter in between).
+   */
+  maxRetries?: number
+  retryDelayMs?: number
+  retryMaxDelayMs?: number
 }
 
 export interface BackupOptions {
@@ -236,7 +271,7 @@ export type EncryptionMode = 'auto' | 'aes256gcm' | 'chacha20poly1305' | 'none'
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket'
 
 /** Every code the engine can reject with (`err.code`); docs/errors.md says what to do about each. */
-export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OLDER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_UNSAFE_PATH' | 'VGER_DEST_CHANGED' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
+export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OLDER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_REMOTE_AUTH' | 'VGER_REMOTE_UNAVAILABLE' | 'VGER_REMOTE_CONFIG' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_UNSAFE_PATH' | 'VGER_DEST_CHANGED' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
 
 /** Every engine error code, in the engine's order (for tests and documentation checks). */
 export declare function errorCodes(): Array<ErrorCode>
@@ -278,8 +313,9 @@ export interface GroupByOptions {
 }
 
 export interface InitOptions {
-  /** Local path or file:// URL (other schemes: VGER_UNSUPPORTED_BACKEND for now). */
+  /** Local path, file://, s3://, s3+http:// or sftp:// URL. */
   url: string
+  backend?: BackendSettings
   /** Required unless encryption is 'none'. */
   passphrase?: string
   encryption: EncryptionMode
@@ -326,6 +362,7 @@ export type LockKind = 'shared' | 'exclusive' | 'maintenance'
 
 export interface OpenOptions {
   url: string
+  backend?: BackendSettings
   passphrase?: string
   /** How long to wait for a conflicting lock before failing with VGER_LOCKED (default 600 s). */
   lockWaitSecs?: number

@@ -12,7 +12,8 @@ import type { EncryptionConfig, RepositoryConfig, VgerConfig } from '../config/t
 import { VgerError, asVgerError, isVgerError } from '../errors.js'
 import { currentUsername, shortHostname } from '../host.js'
 import { KnownRepositories, type Seen } from '../known-repos.js'
-import type { KdfParams, RepoInfo } from '../repository.js'
+import { backendSettings } from '../backend-settings.js'
+import type { BackendSettings, KdfParams, RepoInfo } from '../repository.js'
 import { type Prompter, resolvePassphrase } from '../passphrase.js'
 import type { Repository } from '../repository.js'
 import { lockEventPrinter } from './lock-events.js'
@@ -179,8 +180,10 @@ export class CliContext {
     this.throwIfAborted()
     const passphrase = seen.encryption !== 'none' ? await this.passphrase(repo) : undefined
     const lockWaitSecs = this.options.lockWait
+    const backend = this.backendSettings(repo)
     const opened = await Repository.open({
       url: repo.url,
+      ...(backend === undefined ? {} : { backend }),
       passphrase,
       ...(lockWaitSecs === undefined ? {} : { lockWaitSecs }),
       ...(this.options.noLock === true ? { noLock: true } : {}),
@@ -234,11 +237,16 @@ export class CliContext {
     if (warning !== undefined) this.out.warn(warning)
   }
 
+  /** The engine's settings for a remote repository (config, then the AWS environment variables). */
+  backendSettings(repo: RepositoryConfig): BackendSettings | undefined {
+    return backendSettings(repo, this.io.env)
+  }
+
   /** Fails with a helpful VGER_REPO_NOT_FOUND when there is no repository at `repo.url`. */
   async probe(repo: RepositoryConfig): Promise<RepoInfo> {
     const { Repository } = await import('../repository.js')
     try {
-      return await Repository.probe(repo.url)
+      return await Repository.probe(repo.url, this.backendSettings(repo))
     } catch (e) {
       if (!isVgerError(e, 'VGER_REPO_NOT_FOUND')) throw e
       const pick = this.config().repositories.length > 1 ? ` -R ${repo.name}` : ''

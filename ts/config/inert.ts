@@ -9,12 +9,12 @@ import type { RawConfig } from './schema.js'
 
 /**
  * The inert keys, by where they may appear. The repository keys after `hooks` are vykar's settings for
- * pack sizes and remote backends: vger's packs have a fixed target size (32 MiB, vykar's minimum) and
- * there is no remote backend yet, so a vykar config loads and says what it does not do.
+ * pack sizes and soft deletes: vger's packs have a fixed target size (32 MiB, vykar's minimum) and it deletes
+ * objects outright, so a vykar config loads and says what it does not do.
  */
 export const INERT_KEYS = {
   top: ['limits', 'schedule', 'hooks'],
-  repository: ['limits', 'schedule', 'hooks', 'min_pack_size', 'max_pack_size', 'retry', 'sftp_timeout', 's3_soft_delete'],
+  repository: ['limits', 'schedule', 'hooks', 'min_pack_size', 'max_pack_size', 's3_soft_delete'],
   source: ['hooks', 'command_dumps'],
   check: ['full_every'],
 } as const

@@ -114,7 +114,7 @@ function resolveRepository(
   encryption: (e: RawConfig['encryption'], key: string) => EncryptionConfig,
 ): RepositoryConfig {
   const url = resolveRepositoryUrl(r.url, baseDir, home)
-  const parsed = parseRepositoryUrl(url)
+  const parsed = parseRepositoryUrl(url, typeof r.endpoint === 'string' ? { endpoint: r.endpoint } : {})
   const location = 'value' in parsed ? parsed.value : undefined
   const key = `repositories[${i}]`
   if (location !== undefined && 'insecure' in location && location.insecure && r.allow_insecure_http !== true) {
@@ -125,6 +125,13 @@ function resolveRepository(
   }
   if (r.schedule !== undefined && (r.schedule.every !== undefined || r.schedule.cron !== undefined) && r.schedule.enabled !== true) {
     problem(`${key}.schedule`, `${key}.schedule sets "every" or "cron" but not "enabled: true"; add it, or remove the cadence`)
+  }
+  if ((r.access_key_id === undefined) !== (r.secret_access_key === undefined)) {
+    const [given, missing] = r.access_key_id === undefined ? ['secret_access_key', 'access_key_id'] : ['access_key_id', 'secret_access_key']
+    problem(
+      `${key}.${given}`,
+      `${key} sets ${given} without ${missing}; give both, or neither (then the AWS environment or profile is used)`,
+    )
   }
   const backend = resolveSection(backendShape, r)
   // vykar's `rest_token` is `access_token` under its old name (the schema refuses both at once).
@@ -143,6 +150,16 @@ function resolveRepository(
     schedule: r.schedule === undefined ? top.schedule : scheduleOf(r.schedule),
     hooks: hooksOf(r.hooks),
     backend,
+    ...(r.retry === undefined
+      ? {}
+      : {
+          retry: {
+            ...(r.retry.max_retries === undefined ? {} : { maxRetries: r.retry.max_retries }),
+            ...(r.retry.retry_delay_ms === undefined ? {} : { retryDelayMs: r.retry.retry_delay_ms }),
+            ...(r.retry.retry_max_delay_ms === undefined ? {} : { retryMaxDelayMs: r.retry.retry_max_delay_ms }),
+          },
+        }),
+    ...(r.sftp_timeout === undefined ? {} : { sftpTimeoutSecs: r.sftp_timeout }),
   }
 }
 

@@ -162,13 +162,21 @@ export const compactShape = obj({ threshold: int({ min: 0, max: 100 }) })
  */
 export const checkShape = obj({ max_percent: int({ min: 0, max: 100, default: 0 }), full_every: duration })
 
-/** vykar's retry of remote requests (accepted, not applied yet: there is no remote backend yet). */
+/** Retries of remote requests after a transient failure (vykar's names): count, first delay, longest delay. */
 export const retryShape = obj({ max_retries: count, retry_delay_ms: count, retry_max_delay_ms: count })
 
 /** A repository's storage settings, kept together in the resolved config as `backend`. */
 export const backendShape = obj({
   allow_insecure_http: bool({ default: false }),
+  /** S3: the service endpoint, `https://host[:port]`, for `s3://bucket/prefix` URLs (AWS when absent). */
+  endpoint: text,
   region: text,
+  /** S3: a profile of the AWS shared config files, used when no access key is given. */
+  profile: text,
+  /** S3: the storage class of new objects. */
+  storage_class: text,
+  /** S3: address buckets as bucket.host (default: host/bucket, path style). */
+  virtual_host_style: bool({ default: false }),
   access_key_id: text,
   secret_access_key: secret(),
   sftp_key: text,

@@ -70,6 +70,10 @@ export interface RepositoryConfig {
   /** The repository's own hooks; they run in addition to the top-level hooks. */
   hooks: HooksConfig
   backend?: BackendSettings
+  /** `retry`: retries of remote requests, as given (the engine's defaults fill the rest). */
+  retry?: { maxRetries?: number; retryDelayMs?: number; retryMaxDelayMs?: number }
+  /** `sftp_timeout`: longest an SFTP request may take, in seconds. */
+  sftpTimeoutSecs?: number
 }
 
 /** Backend settings (S3, SFTP, REST), as given; `sftpKey` and `sftpKnownHosts` made absolute. */

@@ -1,17 +1,19 @@
 /**
- * Repository URLs: a local path, `file://`, `s3://` / `s3+http://`, `sftp://`, or `http(s)://` (the REST
- * server). All forms are parsed and checked here; this version of the engine opens local ones only (the
- * others fail with VGER_UNSUPPORTED_BACKEND when used).
+ * Repository URLs: a local path, `file://`, `s3://` / `s3+http://` / `s3+https://`, `sftp://`, or `http(s)://`
+ * (the REST server). All forms are checked here, where a mistake can be reported with its line; the engine
+ * parses them again when it opens the store (crates/vger-storage/src/target.rs, the same rules).
  */
 import type { Parsed } from './units.js'
 
 export type RepositoryLocation =
   | { backend: 'local'; path: string }
-  | { backend: 's3'; endpoint: string; bucket: string; prefix: string; insecure: boolean }
+  /** `endpoint` absent: the configured `endpoint`, else AWS. */
+  | { backend: 's3'; endpoint?: string; bucket: string; prefix: string; insecure: boolean }
   | { backend: 'sftp'; user?: string; host: string; port?: number; path: string }
   | { backend: 'rest'; url: string; insecure: boolean }
 
-export const URL_FORMS = 'a local path, file:///path, s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path or https://host/path'
+export const URL_FORMS =
+  'a local path, file:///path, s3://bucket[/prefix], s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path or https://host/path'
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//
 
@@ -19,8 +21,13 @@ export function hasScheme(url: string): boolean {
   return SCHEME.test(url)
 }
 
-/** Parses a repository URL; a local path is returned as given (made absolute by the caller). */
-export function parseRepositoryUrl(url: string): Parsed<RepositoryLocation> {
+/**
+ * Parses a repository URL; a local path is returned as given (made absolute by the caller). An S3 URL is
+ * `s3://bucket[/prefix]`, or vykar's `s3://host[:port]/bucket[/prefix]` when no `endpoint` is configured and
+ * the host has a dot or a port (or is localhost) and a path follows; `s3+http://` and `s3+https://` always
+ * carry the host.
+ */
+export function parseRepositoryUrl(url: string, opts: { endpoint?: string } = {}): Parsed<RepositoryLocation> {
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase()
   if (scheme === undefined) return { value: { backend: 'local', path: url } }
   let u: URL
@@ -37,15 +44,27 @@ export function parseRepositoryUrl(url: string): Parsed<RepositoryLocation> {
       }
       return { value: { backend: 'local', path } }
     case 's3':
-    case 's3+http': {
-      const [bucket = '', ...prefix] = path.split('/').filter((p) => p !== '')
-      if (u.host === '' || bucket === '') {
-        return { error: `"${url}": an S3 URL needs a host and a bucket: s3://host[:port]/bucket[/prefix]` }
+    case 's3+http':
+    case 's3+https': {
+      if (u.username !== '' || u.password !== '') {
+        return {
+          error: `"${scheme}://…@${u.host}${u.pathname}": do not put credentials in the URL; use access_key_id and secret_access_key`,
+        }
       }
+      if (u.host === '') return { error: `"${url}": an S3 URL needs a bucket: s3://bucket[/prefix]` }
+      const parts = path.split('/').filter((p) => p !== '')
+      if (parts.some((p) => p === '.' || p === '..')) return { error: `"${url}": the prefix must not contain . or ..` }
+      const hostlike = u.host.includes('.') || u.host.includes(':') || u.hostname === 'localhost'
       const insecure = scheme === 's3+http'
-      return {
-        value: { backend: 's3', endpoint: `${insecure ? 'http' : 'https'}://${u.host}`, bucket, prefix: prefix.join('/'), insecure },
+      if (scheme !== 's3' || (opts.endpoint === undefined && hostlike && parts.length > 0)) {
+        const [bucket = '', ...prefix] = parts
+        if (bucket === '') return { error: `"${url}": no bucket after the host: s3://host[:port]/bucket[/prefix]` }
+        return {
+          value: { backend: 's3', endpoint: `${insecure ? 'http' : 'https'}://${u.host}`, bucket, prefix: prefix.join('/'), insecure },
+        }
       }
+      const insecureEndpoint = opts.endpoint?.startsWith('http://') === true
+      return { value: { backend: 's3', bucket: u.host, prefix: parts.join('/'), insecure: insecureEndpoint } }
     }
     case 'sftp': {
       if (u.hostname === '') return { error: `"${url}": an SFTP URL needs a host: sftp://[user@]host[:port]/path` }

@@ -41,4 +41,5 @@ pub use repo::process::{ProcessStamp, ProcessState};
 pub use repo::snapshot::{Snapshot, SnapshotStats};
 pub use retention::{Decision, GroupBy, GroupPlan, RetentionPolicy};
 pub use vger_crypto::{Algorithm, KdfParams};
+pub use vger_storage::{BackendOptions, RetryOptions};
 pub use vger_types::{ErrorCode, Result, VgerError};

@@ -38,6 +38,7 @@ pub fn new_repo(dir: &Path, alg: Algorithm) -> Repository {
             iterations: 1,
             parallelism: 1,
         },
+        backend: Default::default(),
     })
     .unwrap();
     Repository::open(&url, Some(PASS)).unwrap()

@@ -30,6 +30,7 @@ fn init_opts(url: &str) -> InitOptions {
             iterations: 1,
             parallelism: 1,
         },
+        backend: Default::default(),
     }
 }
 

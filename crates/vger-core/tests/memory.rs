@@ -81,6 +81,7 @@ fn backup_of_many_files_and_a_2_gib_file_stays_within_the_memory_bound() {
             iterations: 1,
             parallelism: 1,
         },
+        backend: Default::default(),
     })
     .unwrap();
     let repo = Repository::open(&url, Some(PASS)).unwrap();

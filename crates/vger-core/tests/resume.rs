@@ -73,6 +73,7 @@ fn new_repo(dir: &Path) -> Repository {
             iterations: 1,
             parallelism: 1,
         },
+        backend: Default::default(),
     })
     .unwrap();
     open(&url)

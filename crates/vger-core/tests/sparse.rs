@@ -34,6 +34,7 @@ fn default_repo(dir: &Path) -> Repository {
             iterations: 1,
             parallelism: 1,
         },
+        backend: Default::default(),
     })
     .unwrap();
     Repository::open(&url, Some(PASS)).unwrap()

@@ -122,6 +122,7 @@ impl Fixture {
                 iterations: 1,
                 parallelism: 1,
             },
+            backend: Default::default(),
         })?;
         let repo = Repository::open(&url, Some(PASSPHRASE))?;
         let src = dir.path().join("src");

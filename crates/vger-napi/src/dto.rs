@@ -1,6 +1,8 @@
 //! Plain JS objects crossing the boundary, and their conversions. Numbers are `f64` (exact to
 //! 2^53) so that TypeScript never sees a bigint.
 
+use std::time::Duration;
+
 use napi_derive::napi;
 use vger_core::clock::rfc3339;
 use vger_core::tree::{Content, Kind};
@@ -38,10 +40,77 @@ impl From<KdfParams> for CoreKdf {
     }
 }
 
+/// Settings of a remote store (S3, SFTP); every field optional. Secrets here never reach a
+/// message or an event.
+#[napi(object)]
+#[derive(Default)]
+pub struct BackendSettings {
+    /// S3 endpoint, `https://host[:port]` (AWS when absent).
+    pub endpoint: Option<String>,
+    /// S3 region (default us-east-1).
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    /// A profile of the AWS shared config files (used when no key is given).
+    pub profile: Option<String>,
+    pub storage_class: Option<String>,
+    pub virtual_host_style: Option<bool>,
+    /// Required for `http://` endpoints and `s3+http://` URLs.
+    pub allow_insecure_http: Option<bool>,
+    /// SFTP private key file.
+    pub sftp_key: Option<String>,
+    /// SFTP: the known_hosts file the server's host key must be in (else ssh's defaults).
+    pub sftp_known_hosts: Option<String>,
+    /// Requests in flight at once (default 8).
+    pub connections: Option<u32>,
+    /// Longest a single request may take before it is retried (default 120 s).
+    pub timeout_secs: Option<f64>,
+    /// Retries of a transient failure (default 5), the first delay and the longest one
+    /// (defaults 1,500 ms and 60,000 ms; exponential with jitter in between).
+    pub max_retries: Option<u32>,
+    pub retry_delay_ms: Option<f64>,
+    pub retry_max_delay_ms: Option<f64>,
+}
+
+impl From<BackendSettings> for vger_core::BackendOptions {
+    fn from(s: BackendSettings) -> Self {
+        let ms = |v: Option<f64>| {
+            v.filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| Duration::from_secs_f64(v / 1000.0))
+        };
+        let defaults = vger_core::RetryOptions::default();
+        vger_core::BackendOptions {
+            endpoint: s.endpoint,
+            region: s.region,
+            access_key_id: s.access_key_id,
+            secret_access_key: s.secret_access_key,
+            session_token: s.session_token,
+            profile: s.profile,
+            storage_class: s.storage_class,
+            virtual_host_style: s.virtual_host_style.unwrap_or(false),
+            allow_insecure_http: s.allow_insecure_http.unwrap_or(false),
+            sftp_key: s.sftp_key,
+            sftp_known_hosts: s.sftp_known_hosts,
+            retry: vger_core::RetryOptions {
+                max_retries: s.max_retries.map_or(defaults.max_retries, |n| n as usize),
+                delay: ms(s.retry_delay_ms).unwrap_or(defaults.delay),
+                max_delay: ms(s.retry_max_delay_ms).unwrap_or(defaults.max_delay),
+            },
+            connections: s.connections.map(|n| n as usize),
+            timeout: s
+                .timeout_secs
+                .filter(|t| t.is_finite() && *t > 0.0)
+                .map(Duration::from_secs_f64),
+        }
+    }
+}
+
 #[napi(object)]
 pub struct InitOptions {
-    /// Local path or file:// URL (other schemes: VGER_UNSUPPORTED_BACKEND for now).
+    /// Local path, file://, s3://, s3+http:// or sftp:// URL.
     pub url: String,
+    pub backend: Option<BackendSettings>,
     /// Required unless encryption is 'none'.
     pub passphrase: Option<String>,
     pub encryption: EncryptionMode,
@@ -53,6 +122,7 @@ pub struct InitOptions {
 #[napi(object)]
 pub struct OpenOptions {
     pub url: String,
+    pub backend: Option<BackendSettings>,
     pub passphrase: Option<String>,
     /// How long to wait for a conflicting lock before failing with VGER_LOCKED (default 600 s).
     pub lock_wait_secs: Option<f64>,

@@ -40,6 +40,12 @@ pub enum ErrorCode {
     InvalidArgument,
     #[napi(value = "VGER_UNSUPPORTED_BACKEND")]
     UnsupportedBackend,
+    #[napi(value = "VGER_REMOTE_AUTH")]
+    RemoteAuth,
+    #[napi(value = "VGER_REMOTE_UNAVAILABLE")]
+    RemoteUnavailable,
+    #[napi(value = "VGER_REMOTE_CONFIG")]
+    RemoteConfig,
     #[napi(value = "VGER_SNAPSHOT_NOT_FOUND")]
     SnapshotNotFound,
     #[napi(value = "VGER_SNAPSHOT_AMBIGUOUS")]
@@ -83,6 +89,9 @@ impl From<vger_types::ErrorCode> for ErrorCode {
             C::AlreadyExists => ErrorCode::AlreadyExists,
             C::InvalidArgument => ErrorCode::InvalidArgument,
             C::UnsupportedBackend => ErrorCode::UnsupportedBackend,
+            C::RemoteAuth => ErrorCode::RemoteAuth,
+            C::RemoteUnavailable => ErrorCode::RemoteUnavailable,
+            C::RemoteConfig => ErrorCode::RemoteConfig,
             C::SnapshotNotFound => ErrorCode::SnapshotNotFound,
             C::SnapshotAmbiguous => ErrorCode::SnapshotAmbiguous,
             C::DestinationNotEmpty => ErrorCode::DestinationNotEmpty,

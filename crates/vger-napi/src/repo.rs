@@ -70,6 +70,7 @@ impl Repository {
                 algorithm: opts.encryption.into(),
                 chunker: opts.chunker.map(Into::into).unwrap_or_default(),
                 kdf: opts.kdf.map(Into::into).unwrap_or_default(),
+                backend: opts.backend.unwrap_or_default().into(),
             };
             let cfg = vger_core::init(&core)?;
             Ok(RepoInfo::new(&opts.url, &cfg))
@@ -79,17 +80,29 @@ impl Repository {
     /// Reads a repository's unencrypted config only (no passphrase needed): does it exist, and
     /// is it encrypted?
     #[napi]
-    pub fn probe(env: &Env, url: String) -> Result<PromiseRaw<'_, RepoInfo>> {
+    pub fn probe(
+        env: &Env,
+        url: String,
+        backend: Option<BackendSettings>,
+    ) -> Result<PromiseRaw<'_, RepoInfo>> {
         run(env, move || {
-            let cfg = vger_core::Repository::probe(&url)?;
+            let opts = backend.unwrap_or_default().into();
+            let cfg = vger_core::Repository::probe_with(&url, &opts)?;
             Ok(RepoInfo::new(&url, &cfg))
         })
     }
 
     /// Removes every lock object without opening the repository (no passphrase needed).
     #[napi]
-    pub fn break_locks(env: &Env, url: String) -> Result<PromiseRaw<'_, f64>> {
-        run(env, move || Ok(vger_core::break_locks_at(&url)? as f64))
+    pub fn break_locks(
+        env: &Env,
+        url: String,
+        backend: Option<BackendSettings>,
+    ) -> Result<PromiseRaw<'_, f64>> {
+        run(env, move || {
+            let opts = backend.unwrap_or_default().into();
+            Ok(vger_core::break_locks_at(&url, &opts)? as f64)
+        })
     }
 
     /// Opens a repository: unwraps the key and loads the index. `onLockEvent` receives, for every
@@ -111,7 +124,9 @@ impl Repository {
             lease.ttl = Duration::from_secs_f64(t);
         }
         run(env, move || {
-            let mut r = vger_core::Repository::open(&opts.url, opts.passphrase.as_deref())?;
+            let backend = opts.backend.unwrap_or_default().into();
+            let mut r =
+                vger_core::Repository::open_at(&opts.url, &backend, opts.passphrase.as_deref())?;
             r.set_lease_settings(lease);
             r.set_no_lock(opts.no_lock.unwrap_or(false));
             if let Some(f) = on_lock_event {

@@ -3,12 +3,20 @@
 //! SFTP and the REST server plug in here without changes to the engine.
 
 mod local;
+mod options;
+mod remote;
+mod sftp;
 mod spool;
+mod target;
 
 use std::time::{Duration, SystemTime};
 
 pub use local::LocalBackend;
+pub use options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions};
+pub use remote::RemoteBackend;
+pub use sftp::SftpBackend;
 pub use spool::{SpoolParts, Spooled};
+pub use target::{Target, redact};
 use vger_types::{Result, VgerError};
 
 /// What a listing knows about an object without reading it.
@@ -33,7 +41,9 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
     /// Creates an object atomically and durably. It never overwrites: an existing key is
-    /// [`VgerError::AlreadyExists`], which lets an append-only server refuse every overwrite.
+    /// [`VgerError::AlreadyExists`], which lets an append-only server refuse every overwrite. A
+    /// remote backend reports success when the key already holds exactly `data` (a retried
+    /// request whose first attempt landed but whose answer was lost).
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()>;
     /// Starts an object that will be stored in directory `dir` under a key known only once all
     /// its bytes are written (a pack: its key is its hash). The local backend spools to a
@@ -83,18 +93,72 @@ pub trait Backend: Send + Sync {
     fn location(&self) -> &str;
 }
 
-/// Opens the backend for a repository URL: a plain path or `file://` URL for now.
+/// Opens the backend for a repository URL with default settings.
 pub fn open_backend(url: &str) -> Result<Box<dyn Backend>> {
-    if let Some(path) = url.strip_prefix("file://") {
-        return Ok(Box::new(LocalBackend::new(path, url)));
+    open_backend_with(url, &BackendOptions::default())
+}
+
+/// Opens the backend for a repository URL (see [`Target`] for the forms).
+pub fn open_backend_with(url: &str, opts: &BackendOptions) -> Result<Box<dyn Backend>> {
+    let location = redact(url);
+    let op = match Target::parse(url, opts)? {
+        Target::Local(path) => return Ok(Box::new(LocalBackend::new(&path, url))),
+        Target::S3 {
+            endpoint,
+            bucket,
+            prefix,
+        } => s3_operator(endpoint.as_deref(), &bucket, &prefix, opts),
+        Target::Sftp {
+            user,
+            host,
+            port,
+            path,
+        } => {
+            let b = SftpBackend::new(user, &host, port, &path, &location, opts)?;
+            return Ok(Box::new(b));
+        }
     }
-    let scheme = url.split_once("://").map(|(s, _)| s);
-    match scheme {
-        None => Ok(Box::new(LocalBackend::new(url, url))),
-        Some(s) => Err(VgerError::UnsupportedBackend(format!(
-            "{s}:// repositories are not available in this version of vger; use a local path"
-        ))),
+    .map_err(|e| VgerError::RemoteConfig {
+        url: location.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok(Box::new(RemoteBackend::new(op, &location, opts)))
+}
+
+fn s3_operator(
+    endpoint: Option<&str>,
+    bucket: &str,
+    prefix: &str,
+    opts: &BackendOptions,
+) -> opendal::Result<opendal::Operator> {
+    let mut b = opendal::services::S3::default()
+        .bucket(bucket)
+        .root(&format!("/{prefix}"))
+        .region(opts.region.as_deref().unwrap_or("us-east-1"));
+    if let Some(e) = endpoint {
+        b = b.endpoint(e);
     }
+    if let (Some(id), Some(secret)) = (&opts.access_key_id, &opts.secret_access_key) {
+        // Given credentials are the only ones used: nothing is read from ~/.aws or the
+        // environment behind the user's back.
+        b = b
+            .access_key_id(id)
+            .secret_access_key(secret)
+            .disable_config_load()
+            .disable_ec2_metadata();
+        if let Some(t) = &opts.session_token {
+            b = b.session_token(t);
+        }
+    } else if let Some(p) = &opts.profile {
+        b = b.profile(p);
+    }
+    if let Some(c) = &opts.storage_class {
+        b = b.default_storage_class(c);
+    }
+    if opts.virtual_host_style {
+        b = b.enable_virtual_host_style();
+    }
+    opendal::Operator::new(b)
 }
 
 /// Deletes `key`; an object that is already gone is not an error (it returns false). Maintenance

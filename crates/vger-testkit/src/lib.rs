@@ -162,6 +162,7 @@ pub fn init_repo(path: &Path) -> Repository {
             iterations: 1,
             parallelism: 1,
         },
+        backend: Default::default(),
     })
     .expect("init");
     Repository::open(&url, Some(PASS)).expect("open")

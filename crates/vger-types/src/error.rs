@@ -55,6 +55,16 @@ pub enum VgerError {
     InvalidArgument(String),
     #[error("storage backend not supported yet: {0}")]
     UnsupportedBackend(String),
+    #[error(
+        "{url} refused access ({detail}); check the credentials (access_key_id and secret_access_key, or the key file) and their permissions for this repository"
+    )]
+    RemoteAuth { url: String, detail: String },
+    #[error(
+        "{url} could not be reached ({detail}); check the endpoint or host, the network and the `retry` settings, then run the command again"
+    )]
+    RemoteUnavailable { url: String, detail: String },
+    #[error("{url}: {detail}")]
+    RemoteConfig { url: String, detail: String },
     #[error("no snapshot matches {0:?}; list snapshots with `vger list`")]
     SnapshotNotFound(String),
     #[error("snapshot prefix {prefix:?} matches {count} snapshots; give more characters")]
@@ -99,6 +109,9 @@ pub enum ErrorCode {
     AlreadyExists,
     InvalidArgument,
     UnsupportedBackend,
+    RemoteAuth,
+    RemoteUnavailable,
+    RemoteConfig,
     SnapshotNotFound,
     SnapshotAmbiguous,
     DestinationNotEmpty,
@@ -113,7 +126,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::Io,
         ErrorCode::NoSpace,
         ErrorCode::RepoNotFound,
@@ -127,6 +140,9 @@ impl ErrorCode {
         ErrorCode::AlreadyExists,
         ErrorCode::InvalidArgument,
         ErrorCode::UnsupportedBackend,
+        ErrorCode::RemoteAuth,
+        ErrorCode::RemoteUnavailable,
+        ErrorCode::RemoteConfig,
         ErrorCode::SnapshotNotFound,
         ErrorCode::SnapshotAmbiguous,
         ErrorCode::DestinationNotEmpty,
@@ -170,6 +186,9 @@ impl ErrorCode {
             ErrorCode::AlreadyExists => "VGER_ALREADY_EXISTS",
             ErrorCode::InvalidArgument => "VGER_INVALID_ARGUMENT",
             ErrorCode::UnsupportedBackend => "VGER_UNSUPPORTED_BACKEND",
+            ErrorCode::RemoteAuth => "VGER_REMOTE_AUTH",
+            ErrorCode::RemoteUnavailable => "VGER_REMOTE_UNAVAILABLE",
+            ErrorCode::RemoteConfig => "VGER_REMOTE_CONFIG",
             ErrorCode::SnapshotNotFound => "VGER_SNAPSHOT_NOT_FOUND",
             ErrorCode::SnapshotAmbiguous => "VGER_SNAPSHOT_AMBIGUOUS",
             ErrorCode::DestinationNotEmpty => "VGER_DEST_NOT_EMPTY",
@@ -203,6 +222,9 @@ impl VgerError {
             VgerError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
             VgerError::InvalidArgument(_) => ErrorCode::InvalidArgument,
             VgerError::UnsupportedBackend(_) => ErrorCode::UnsupportedBackend,
+            VgerError::RemoteAuth { .. } => ErrorCode::RemoteAuth,
+            VgerError::RemoteUnavailable { .. } => ErrorCode::RemoteUnavailable,
+            VgerError::RemoteConfig { .. } => ErrorCode::RemoteConfig,
             VgerError::SnapshotNotFound(_) => ErrorCode::SnapshotNotFound,
             VgerError::SnapshotAmbiguous { .. } => ErrorCode::SnapshotAmbiguous,
             VgerError::DestinationNotEmpty(_) => ErrorCode::DestinationNotEmpty,
@@ -278,6 +300,18 @@ impl VgerError {
             E::AlreadyExists { key } => E::AlreadyExists { key: key.clone() },
             E::InvalidArgument(m) => E::InvalidArgument(m.clone()),
             E::UnsupportedBackend(m) => E::UnsupportedBackend(m.clone()),
+            E::RemoteAuth { url, detail } => E::RemoteAuth {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            E::RemoteUnavailable { url, detail } => E::RemoteUnavailable {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            E::RemoteConfig { url, detail } => E::RemoteConfig {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
             E::SnapshotNotFound(m) => E::SnapshotNotFound(m.clone()),
             E::SnapshotAmbiguous { prefix, count } => E::SnapshotAmbiguous {
                 prefix: prefix.clone(),

@@ -14,7 +14,15 @@ export async function init(ctx: CliContext): Promise<ExitCode> {
     const encryption = repo.encryption.mode
     const passphrase = encryption === 'none' ? undefined : await ctx.passphrase(repo, { confirm: true })
     ctx.throwIfAborted()
-    const info = await Repository.init({ url: repo.url, passphrase, encryption, chunker, kdf })
+    const backend = ctx.backendSettings(repo)
+    const info = await Repository.init({
+      url: repo.url,
+      ...(backend === undefined ? {} : { backend }),
+      passphrase,
+      encryption,
+      chunker,
+      kdf,
+    })
     ctx.remember(repo.url, info)
     ctx.out.line(`Initialized repository "${repo.name}" at ${info.url} (encryption ${info.encryption}, id ${shortId(info.id)})`)
     return info

@@ -70,7 +70,7 @@ export async function breakLock(ctx: CliContext, flags: { dryRun?: boolean }): P
     const live = list?.filter((l) => l.live && l.process !== 'dead') ?? []
     if (live.length > 0)
       ctx.out.warn(`removing ${formatCount(live.length, 'live lock')}: make sure no vger process is still using "${repo.name}"`)
-    const removed = await Repository.breakLocks(repo.url)
+    const removed = await Repository.breakLocks(repo.url, ctx.backendSettings(repo))
     ctx.out.line(`Removed ${formatCount(removed, 'lock')} from "${repo.name}".`)
     return { ...(list === null ? {} : { locks: list }), removed, applied: true }
   })

@@ -3,7 +3,7 @@
 //! nothing of its own behind and fails with `VGER_REPO_EXISTS`.
 
 use vger_crypto::{Algorithm, KdfParams, MasterKey, random_bytes, wrap_master_key};
-use vger_storage::open_backend;
+use vger_storage::{BackendOptions, open_backend_with};
 use vger_types::{Result, VgerError};
 
 use crate::repo::config::{ChunkerParams, RepoConfig};
@@ -16,6 +16,8 @@ pub struct InitOptions {
     pub algorithm: Algorithm,
     pub chunker: ChunkerParams,
     pub kdf: KdfParams,
+    /// Endpoint, credentials and retries of a remote store.
+    pub backend: BackendOptions,
 }
 
 pub fn init(opts: &InitOptions) -> Result<RepoConfig> {
@@ -26,7 +28,7 @@ pub fn init(opts: &InitOptions) -> Result<RepoConfig> {
         (_, Some("")) => return Err(VgerError::invalid("the passphrase must not be empty")),
         (_, Some(p)) => Some(p.as_bytes()),
     };
-    let backend = open_backend(&opts.url)?;
+    let backend = open_backend_with(&opts.url, &opts.backend)?;
     if !backend.is_empty()? {
         let what = if backend.size("config")?.is_some() {
             "a repository"

@@ -280,9 +280,9 @@ pub fn break_locks(repo: &Repository) -> Result<usize> {
 
 /// Like [`break_locks`], without opening the repository (no passphrase needed): lock objects are
 /// found by name, not read.
-pub fn break_locks_at(url: &str) -> Result<usize> {
-    let backend = vger_storage::open_backend(url)?;
-    Repository::probe(url)?;
+pub fn break_locks_at(url: &str, opts: &vger_storage::BackendOptions) -> Result<usize> {
+    let backend = vger_storage::open_backend_with(url, opts)?;
+    super::config::RepoConfig::decode(&Repository::read_config(backend.as_ref(), url)?)?;
     remove_all_locks(backend.as_ref())
 }
 

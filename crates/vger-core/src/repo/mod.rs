@@ -19,7 +19,7 @@ use vger_crypto::{
     Algorithm, BlobKind, Crypter, KdfParams, MasterKey, random_bytes, unwrap_master_key,
     wrap_master_key,
 };
-use vger_storage::{Backend, open_backend};
+use vger_storage::{Backend, BackendOptions, open_backend_with};
 use vger_types::{ChunkId, PackId, Result, SnapshotId, VgerError};
 
 use crate::compress::decompress_into;
@@ -91,11 +91,16 @@ impl Repository {
     /// Reads only the unencrypted config: whether a repository exists at `url` and whether it
     /// needs a passphrase, before asking the user for one.
     pub fn probe(url: &str) -> Result<RepoConfig> {
-        let backend = open_backend(url)?;
+        Self::probe_with(url, &BackendOptions::default())
+    }
+
+    /// [`Repository::probe`] of a repository on a store that needs settings (S3, SFTP).
+    pub fn probe_with(url: &str, opts: &BackendOptions) -> Result<RepoConfig> {
+        let backend = open_backend_with(url, opts)?;
         RepoConfig::decode(&Self::read_config(backend.as_ref(), url)?)
     }
 
-    fn read_config(backend: &dyn Backend, url: &str) -> Result<Vec<u8>> {
+    pub(crate) fn read_config(backend: &dyn Backend, url: &str) -> Result<Vec<u8>> {
         match backend.get("config") {
             Ok(b) => Ok(b),
             Err(VgerError::ObjectMissing { .. }) => {
@@ -107,7 +112,12 @@ impl Repository {
 
     /// Opens a repository: reads the config, unwraps the master key, loads the index.
     pub fn open(url: &str, passphrase: Option<&str>) -> Result<Self> {
-        Self::open_with(Arc::from(open_backend(url)?), passphrase)
+        Self::open_at(url, &BackendOptions::default(), passphrase)
+    }
+
+    /// [`Repository::open`] of a repository on a store that needs settings (S3, SFTP).
+    pub fn open_at(url: &str, opts: &BackendOptions, passphrase: Option<&str>) -> Result<Self> {
+        Self::open_with(Arc::from(open_backend_with(url, opts)?), passphrase)
     }
 
     /// Opens a repository over a backend the caller built (tests wrap one to inject faults).

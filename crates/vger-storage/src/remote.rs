@@ -1,0 +1,293 @@
+//! Remote stores through Apache OpenDAL (S3-compatible object stores; SFTP has its own backend,
+//! `sftp.rs`). OpenDAL is async; the [`Backend`] trait is blocking and called from the engine's
+//! own threads, so this module owns a small Tokio runtime and blocks on it. Requests from many
+//! engine threads run at once, bounded by `connections`.
+//!
+//! Semantics the format relies on, and how they are met here:
+//! - create-only writes: `If-None-Match: *` where the store has conditional writes (S3); where it
+//!   does not, a `stat` first, and the race that leaves is covered by the names: packs are named
+//!   by their content, snapshots, segments, locks and keys by 128 or more random bits;
+//! - no partial object is ever visible: an S3 `PUT` (and a multipart completion) is atomic;
+//! - listing follows continuation tokens (OpenDAL pages for us);
+//! - transient failures (timeouts, resets, 429, 5xx) are retried with exponential backoff and
+//!   jitter, bounded by [`RetryOptions`]; "not found" is never retried and never confused with
+//!   another error.
+
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use opendal::layers::{ConcurrentLimitLayer, RetryLayer, TimeoutLayer};
+use opendal::{ErrorKind, Operator};
+use vger_types::{Result, VgerError};
+
+use crate::options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions};
+use crate::{Backend, ObjectMeta, validate_key};
+
+/// The runtime every remote backend blocks on. Its worker threads only drive I/O; the engine's
+/// threads wait on them.
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RT: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("vger-io")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| VgerError::Internal(format!("cannot start the I/O runtime: {e}")))
+}
+
+pub struct RemoteBackend {
+    op: Operator,
+    /// The URL, for messages (never holds a secret: credentials are not part of URLs).
+    location: String,
+    /// Strings that must never appear in an error message.
+    secrets: Vec<String>,
+    /// The store refuses a write to an existing key by itself (`If-None-Match: *`).
+    conditional_writes: bool,
+}
+
+impl RemoteBackend {
+    /// Wraps `op` with retries, timeouts and a limit on requests in flight.
+    pub fn new(op: Operator, location: &str, opts: &BackendOptions) -> Self {
+        let cap = op.info().capability();
+        let RetryOptions {
+            max_retries,
+            delay,
+            max_delay,
+        } = opts.retry;
+        let timeout = opts.timeout.unwrap_or(Duration::from_secs(120));
+        let op = op
+            .layer(
+                TimeoutLayer::new()
+                    .with_timeout(timeout)
+                    .with_io_timeout(timeout.min(Duration::from_secs(60))),
+            )
+            .layer(
+                RetryLayer::new()
+                    .with_jitter()
+                    .with_max_times(max_retries)
+                    .with_min_delay(delay)
+                    .with_max_delay(max_delay.max(delay)),
+            )
+            .layer(ConcurrentLimitLayer::new(
+                opts.connections.unwrap_or(DEFAULT_CONNECTIONS).max(1),
+            ));
+        Self {
+            op,
+            location: location.to_string(),
+            secrets: opts.secrets().into_iter().map(str::to_string).collect(),
+            conditional_writes: cap.write_with_if_not_exists,
+        }
+    }
+
+    fn block<T>(&self, f: impl IntoFuture<Output = opendal::Result<T>>) -> opendal::Result<T> {
+        match runtime() {
+            Ok(rt) => rt.block_on(f.into_future()),
+            Err(e) => Err(opendal::Error::new(ErrorKind::Unexpected, e.to_string())),
+        }
+    }
+
+    /// A coded error for a failed request on `key` (or the store itself when empty).
+    fn error(&self, key: &str, e: &opendal::Error) -> VgerError {
+        let mut detail = describe(e);
+        for s in &self.secrets {
+            detail = detail.replace(s.as_str(), "<hidden>");
+        }
+        if detail.contains("NoSuchBucket") {
+            return VgerError::RemoteConfig {
+                url: self.location.clone(),
+                detail: "the bucket does not exist; create it first".into(),
+            };
+        }
+        let what = if key.is_empty() {
+            self.location.clone()
+        } else {
+            format!("{} ({key})", self.location)
+        };
+        match e.kind() {
+            ErrorKind::NotFound => VgerError::ObjectMissing {
+                object: key.to_string(),
+            },
+            ErrorKind::AlreadyExists | ErrorKind::ConditionNotMatch => VgerError::AlreadyExists {
+                key: key.to_string(),
+            },
+            ErrorKind::PermissionDenied => VgerError::RemoteAuth {
+                url: self.location.clone(),
+                detail,
+            },
+            ErrorKind::ConfigInvalid | ErrorKind::Unsupported => VgerError::RemoteConfig {
+                url: self.location.clone(),
+                detail,
+            },
+            // Persistent: temporary, and still failing after every retry.
+            _ if e.is_temporary() || e.is_persistent() || e.kind() == ErrorKind::RateLimited => {
+                VgerError::RemoteUnavailable { url: what, detail }
+            }
+            _ => VgerError::io(what, std::io::Error::other(detail)),
+        }
+    }
+
+    /// Every object under `prefix`, sorted by key.
+    fn list_entries(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let dir = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", prefix.trim_end_matches('/'))
+        };
+        let entries = match self.block(self.op.list_with(&dir).recursive(true)) {
+            Ok(e) => e,
+            // A prefix nothing was written under yet.
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.error(prefix, &e)),
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let meta = entry.metadata();
+            if !meta.is_file() {
+                continue;
+            }
+            let key = entry.path().trim_start_matches('/').to_string();
+            out.push(ObjectMeta {
+                key,
+                size: meta.content_length(),
+                modified: meta.last_modified().map(SystemTime::from),
+            });
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+}
+
+/// An OpenDAL error in a line: its message and the chain of causes (the store's own words, e.g.
+/// `S3Error { code: "AccessDenied", … }` or "connection refused"), without the request context
+/// OpenDAL adds (URLs with query strings, response headers).
+fn describe(e: &opendal::Error) -> String {
+    let mut out = e.message().to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+impl Backend for RemoteBackend {
+    fn get(&self, key: &str) -> Result<Vec<u8>> {
+        validate_key(key)?;
+        self.block(self.op.read(key))
+            .map(|b| b.to_vec())
+            .map_err(|e| self.error(key, &e))
+    }
+
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        validate_key(key)?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        match self.block(self.op.read_with(key).range(offset..offset + len)) {
+            Ok(b) => Ok(b.to_vec()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(self.error(key, &e)),
+            Err(e) => {
+                // Past the end of the object (a truncated pack): what is there, short, so the
+                // caller reports damage instead of a network failure.
+                let end = offset + len;
+                match self.size(key)? {
+                    Some(size) if size < end && offset >= size => Ok(Vec::new()),
+                    Some(size) if size < end => self
+                        .block(self.op.read_with(key).range(offset..size))
+                        .map(|b| b.to_vec())
+                        .map_err(|e| self.error(key, &e)),
+                    _ => Err(self.error(key, &e)),
+                }
+            }
+        }
+    }
+
+    fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
+        validate_key(key)?;
+        if !self.conditional_writes && self.size(key)?.is_some() {
+            return Err(VgerError::AlreadyExists {
+                key: key.to_string(),
+            });
+        }
+        let write = self
+            .op
+            .write_with(key, data.to_vec())
+            .if_not_exists(self.conditional_writes);
+        match self.block(write) {
+            Ok(_) => Ok(()),
+            // A retried PUT whose first attempt landed (its answer was lost) finds its own
+            // bytes: that is success. Other bytes under the name are a real conflict.
+            Err(e) if e.kind() == ErrorKind::ConditionNotMatch => match self.get(key) {
+                Ok(stored) if stored == data => Ok(()),
+                _ => Err(self.error(key, &e)),
+            },
+            Err(e) => Err(self.error(key, &e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .list_entries(prefix)?
+            .into_iter()
+            .map(|m| m.key)
+            .collect())
+    }
+
+    fn list_meta(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        self.list_entries(prefix)
+    }
+
+    fn size(&self, key: &str) -> Result<Option<u64>> {
+        validate_key(key)?;
+        match self.block(self.op.stat(key)) {
+            Ok(m) => Ok(Some(m.content_length())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.error(key, &e)),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        validate_key(key)?;
+        // Object stores report success for a key that is not there; the trait says missing.
+        if self.size(key)?.is_none() {
+            return Err(VgerError::ObjectMissing {
+                object: key.to_string(),
+            });
+        }
+        self.block(self.op.delete(key))
+            .map_err(|e| self.error(key, &e))
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        match self.block(self.op.list_with("").limit(2)) {
+            Ok(entries) => Ok(entries
+                .iter()
+                .all(|e| e.path() == "/" || e.path().is_empty())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(self.error("", &e)),
+        }
+    }
+
+    fn create(&self) -> Result<()> {
+        // Fails early, with the store's own words, on a missing bucket or refused credentials.
+        self.block(self.op.check()).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => VgerError::RemoteConfig {
+                url: self.location.clone(),
+                detail: "the bucket (or the directory) does not exist; create it first".into(),
+            },
+            _ => self.error("", &e),
+        })
+    }
+
+    fn location(&self) -> &str {
+        &self.location
+    }
+}

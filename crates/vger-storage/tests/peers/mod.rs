@@ -1,0 +1,183 @@
+//! Real servers for the tests, started once per test binary by `scripts/peers/*.sh` (or taken
+//! from `VGER_TEST_S3_*` / `VGER_TEST_SFTP_*` when a running one is given).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use vger_storage::BackendOptions;
+
+pub struct S3Peer {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub key: String,
+    pub secret: String,
+}
+
+impl S3Peer {
+    /// `s3+http://127.0.0.1:PORT` (the endpoint in the URL, vykar's form).
+    pub fn endpoint_url(&self) -> String {
+        format!("s3+http://{}", self.endpoint.trim_start_matches("http://"))
+    }
+
+    /// The test bucket's URL.
+    pub fn url_base(&self) -> String {
+        format!("{}/{}", self.endpoint_url(), self.bucket)
+    }
+
+    pub fn options(&self) -> BackendOptions {
+        BackendOptions {
+            region: Some(self.region.clone()),
+            access_key_id: Some(self.key.clone()),
+            secret_access_key: Some(self.secret.clone()),
+            allow_insecure_http: true,
+            ..Default::default()
+        }
+    }
+}
+
+pub struct SftpPeer {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// The client's private key file.
+    pub key: String,
+    /// A known_hosts file holding the server's host key.
+    pub known_hosts: String,
+    /// An absolute directory on the server the tests may write under.
+    pub root: String,
+}
+
+impl SftpPeer {
+    /// `sftp://USER@HOST:PORT/ROOT` (ROOT without its leading `/`, so the path is absolute).
+    pub fn url_base(&self) -> String {
+        format!(
+            "sftp://{}@{}:{}/{}",
+            self.user,
+            self.host,
+            self.port,
+            self.root.trim_start_matches('/')
+        )
+    }
+
+    pub fn options(&self) -> BackendOptions {
+        BackendOptions {
+            sftp_key: Some(self.key.clone()),
+            sftp_known_hosts: Some(self.known_hosts.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn skip(what: &str) -> bool {
+    if std::env::var("VGER_TEST_REMOTE").as_deref() == Ok("skip") {
+        eprintln!("{what}: skipped (VGER_TEST_REMOTE=skip)");
+        return true;
+    }
+    false
+}
+
+/// Starts `scripts/peers/<script> start DIR` and reads the `KEY=VALUE` file it writes.
+fn start(script: &str, env_file: &str) -> HashMap<String, String> {
+    let dir = std::env::temp_dir().join(format!("vger-peer-{}-{}", script, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new("sh")
+        .arg(root().join("scripts/peers").join(script))
+        .arg("start")
+        .arg(&dir)
+        // The peer stops when this test binary exits.
+        .env("VGER_PEERS_OWNER_PID", std::process::id().to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/peers/{script} start failed (set VGER_TEST_REMOTE=skip to skip remote tests):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(dir.join(env_file))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The S3 peer, or None when remote tests are skipped on purpose.
+pub fn s3() -> Option<&'static S3Peer> {
+    if skip("S3 test") {
+        return None;
+    }
+    static PEER: OnceLock<S3Peer> = OnceLock::new();
+    Some(PEER.get_or_init(|| {
+        let given: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("VGER_TEST_S3_"))
+            .collect();
+        let env = if given.contains_key("VGER_TEST_S3_ENDPOINT") {
+            given
+        } else {
+            start("s3.sh", "s3.env")
+        };
+        let get = |k: &str| env.get(k).cloned().unwrap_or_default();
+        S3Peer {
+            endpoint: get("VGER_TEST_S3_ENDPOINT"),
+            bucket: get("VGER_TEST_S3_BUCKET"),
+            region: get("VGER_TEST_S3_REGION"),
+            key: get("VGER_TEST_S3_KEY"),
+            secret: get("VGER_TEST_S3_SECRET"),
+        }
+    }))
+}
+
+/// The SFTP peer (OpenSSH's sshd), or None when remote tests are skipped on purpose.
+pub fn sftp() -> Option<&'static SftpPeer> {
+    if skip("SFTP test") {
+        return None;
+    }
+    static PEER: OnceLock<SftpPeer> = OnceLock::new();
+    Some(PEER.get_or_init(|| {
+        let given: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("VGER_TEST_SFTP_"))
+            .collect();
+        let env = if given.contains_key("VGER_TEST_SFTP_HOST") {
+            given
+        } else {
+            start("sshd.sh", "sftp.env")
+        };
+        let get = |k: &str| env.get(k).cloned().unwrap_or_default();
+        SftpPeer {
+            host: get("VGER_TEST_SFTP_HOST"),
+            port: get("VGER_TEST_SFTP_PORT").parse().unwrap(),
+            user: get("VGER_TEST_SFTP_USER"),
+            key: get("VGER_TEST_SFTP_KEY"),
+            known_hosts: get("VGER_TEST_SFTP_KNOWN_HOSTS"),
+            root: get("VGER_TEST_SFTP_ROOT"),
+        }
+    }))
+}
+
+/// A prefix no other test (or run) uses.
+pub fn unique(what: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{what}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}

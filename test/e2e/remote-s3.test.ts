@@ -1,0 +1,173 @@
+/**
+ * A repository on S3 end to end (`node dist/cli/main.js` against moto on loopback, started by
+ * scripts/peers/s3.sh): init, backup, list, restore, check --verify-data, a second backup, prune, compact,
+ * and a restore that must still be identical. The secret key reaches the engine through `${VAR}` in the
+ * config and must never appear in any output. Set VGER_TEST_REMOTE=skip to skip (the run says so).
+ */
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NO_ADDON_REASON, addonBuilt } from '../helpers/addon.js'
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
+import { PEER_START_TIMEOUT_MS, type S3Peer, startS3 } from '../helpers/peers.js'
+import { type CliResult, ensureBuilt, errorCode, runCli } from '../helpers/run-cli.js'
+import { tempDir } from '../helpers/temp-dir.js'
+import { makeTree, readTree } from '../helpers/tree.js'
+
+const PASS = 'remote passphrase'
+
+const snapshots = (r: CliResult): number =>
+  (JSON.parse(r.stdout) as { repositories: { snapshots: unknown[] }[] }).repositories[0]?.snapshots.length ?? -1
+const skip = process.env.VGER_TEST_REMOTE === 'skip'
+const reason = !addonBuilt ? NO_ADDON_REASON : skip ? 'VGER_TEST_REMOTE=skip' : ''
+
+describe.skipIf(reason !== '')(`repository on S3 (moto)${reason === '' ? '' : ` — skipped: ${reason}`}`, () => {
+  let peer: S3Peer
+  let work: string
+  let home: string
+  let src: string
+  let config: string
+  const outputs: CliResult[] = []
+
+  const vger = async (args: string[]): Promise<CliResult> => {
+    const r = await runCli(['-c', config, ...args], {
+      cwd: work,
+      env: { HOME: home, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast', S3_SECRET: peer.secretKey },
+      timeoutMs: 120_000,
+    })
+    outputs.push(r)
+    return r
+  }
+
+  const writeConfig = (url: string, file = 'vger.yaml', retries = 3): string => {
+    const p = path.join(work, file)
+    writeFileSync(
+      p,
+      [
+        'repositories:',
+        `  - url: ${url}`,
+        '    label: s3',
+        '    allow_insecure_http: true',
+        `    region: ${peer.region}`,
+        `    access_key_id: ${peer.accessKey}`,
+        '    secret_access_key: ${S3_SECRET}',
+        '    retry:',
+        `      max_retries: ${retries}`,
+        '      retry_delay_ms: 20',
+        '      retry_max_delay_ms: 500',
+        'sources:',
+        '  - src',
+        'retention:',
+        '  keep_last: 1',
+        '',
+      ].join('\n'),
+    )
+    return p
+  }
+
+  beforeAll(async () => {
+    ensureBuilt()
+    peer = await startS3()
+    work = tempDir()
+    home = tempDir()
+    src = path.join(work, 'src')
+    makeTree(src)
+    const url = `s3+http://${peer.endpoint.replace(/^http:\/\//, '')}/${peer.bucket}/e2e-${randomBytes(6).toString('hex')}`
+    config = writeConfig(url)
+  }, PEER_START_TIMEOUT_MS)
+
+  afterAll(async () => {
+    await peer?.stop()
+  })
+
+  it('init, backup, restore identical, check --verify-data clean', async () => {
+    expect((await vger(['init'])).code).toBe(0)
+    const b = await vger(['backup', '--json'])
+    expect(b.code, b.stderr).toBe(0)
+    const list = await vger(['list', '--json'])
+    expect(list.code, list.stderr).toBe(0)
+    expect(snapshots(list)).toBe(1)
+    const dest = path.join(work, 'restored-1')
+    const r = await vger(['restore', 'latest', dest])
+    expect(r.code, r.stderr).toBe(0)
+    expect(Object.fromEntries(readTree(path.join(dest)))).toEqual(Object.fromEntries(readTree(src)))
+    const c = await vger(['check', '--verify-data'])
+    expect(c.code, c.stderr).toBe(0)
+  })
+
+  it('a second backup, prune and compact leave the newest snapshot whole', async () => {
+    writeFileSync(path.join(src, 'changed.bin'), randomBytes(300_000))
+    expect((await vger(['backup'])).code).toBe(0)
+    const p = await vger(['prune', '--force'])
+    expect(p.code, p.stderr).toBe(0)
+    expect(snapshots(await vger(['list', '--json']))).toBe(1)
+    const k = await vger(['compact', '--threshold', '0'])
+    expect(k.code, k.stderr).toBe(0)
+    const c = await vger(['check', '--verify-data', '--json'])
+    expect(c.code, c.stderr).toBe(0)
+    const dest = path.join(work, 'restored-2')
+    const r = await vger(['restore', 'latest', dest])
+    expect(r.code, r.stderr).toBe(0)
+    expect(Object.fromEntries(readTree(dest))).toEqual(Object.fromEntries(readTree(src)))
+  })
+
+  it('a bucket that does not exist is named, with what to do', async () => {
+    const url = `s3+http://${peer.endpoint.replace(/^http:\/\//, '')}/no-such-bucket-${randomBytes(4).toString('hex')}/x`
+    const other = writeConfig(url, 'missing.yaml')
+    const r = await runCli(['-c', other, 'init'], {
+      cwd: work,
+      env: { HOME: home, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast', S3_SECRET: peer.secretKey },
+    })
+    outputs.push(r)
+    expect(r.code).toBe(1)
+    expect(errorCode(r.stderr)).toBe('VGER_REMOTE_CONFIG')
+    expect(r.stderr).toContain('does not exist; create it first')
+  })
+
+  it('through a proxy that drops, resets and stalls connections: backup, restore and check succeed', async () => {
+    let proxy: FaultProxy | undefined
+    try {
+      proxy = await startFaultProxy({
+        targetPort: Number(new URL(peer.endpoint).port),
+        dropRate: 0.05,
+        resetRate: 0.05,
+        stallRate: 0.02,
+        stallMs: 300,
+        // Packs are up to 32 MiB: a fault every few MiB still breaks most uploads once or twice.
+        midStreamBytes: 4 << 20,
+      })
+      const url = `s3+http://127.0.0.1:${proxy.port}/${peer.bucket}/faults-${randomBytes(6).toString('hex')}`
+      const saved = config
+      config = writeConfig(url, 'faults.yaml', 10)
+      try {
+        writeFileSync(path.join(src, 'big.bin'), randomBytes(6 << 20))
+        expect((await vger(['init'])).code).toBe(0)
+        const b = await vger(['backup'])
+        expect(b.code, `${b.stderr} (seed ${proxy.seed})`).toBe(0)
+        const dest = path.join(work, 'restored-faults')
+        const r = await vger(['restore', 'latest', dest])
+        expect(r.code, `${r.stderr} (seed ${proxy.seed})`).toBe(0)
+        expect(Object.fromEntries(readTree(dest))).toEqual(Object.fromEntries(readTree(src)))
+        const c = await vger(['check', '--verify-data'])
+        expect(c.code, `${c.stderr} (seed ${proxy.seed})`).toBe(0)
+      } finally {
+        config = saved
+      }
+      const st = proxy.stats()
+      const faults = st.drop + st.reset + st.midStream.drop + st.midStream.reset
+      // The faults happened, and often enough to matter: at least 5% of connections (or streams) broken.
+      expect(faults, JSON.stringify({ ...st, outcomes: undefined })).toBeGreaterThanOrEqual(Math.max(3, st.connections * 0.05))
+    } finally {
+      await proxy?.close()
+    }
+  }, 300_000)
+
+  it('the secret key appears in no output of any command', () => {
+    expect(outputs.length).toBeGreaterThan(8)
+    for (const r of outputs) {
+      expect(r.stdout).not.toContain(peer.secretKey)
+      expect(r.stderr).not.toContain(peer.secretKey)
+    }
+  })
+})

@@ -1,0 +1,45 @@
+/**
+ * What the engine needs to reach a repository beyond its URL: the repository's backend settings from the
+ * config, and for S3 the standard AWS environment variables where the config is silent (the engine never
+ * reads the environment itself). Secrets travel in this object only; they never reach a message.
+ */
+import type * as native from '../crates/vger-napi/index.cjs'
+import type { RepositoryConfig } from './config/types.js'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** The engine's settings for `repo`; undefined for a local repository. */
+export function backendSettings(repo: RepositoryConfig, env: Env = {}): native.BackendSettings | undefined {
+  const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp):\/\//.exec(repo.url) === null ? 'local' : 'remote')
+  if (kind === 'local') return undefined
+  const b = repo.backend ?? { allowInsecureHttp: false, virtualHostStyle: false }
+  const s: native.BackendSettings = {
+    allowInsecureHttp: b.allowInsecureHttp,
+    virtualHostStyle: b.virtualHostStyle,
+  }
+  const set = <K extends keyof native.BackendSettings>(key: K, value: native.BackendSettings[K] | undefined): void => {
+    if (value !== undefined && value !== '') s[key] = value
+  }
+  const s3 = repo.location?.backend === 's3' || repo.url.startsWith('s3')
+  set('endpoint', b.endpoint ?? (s3 ? (env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL) : undefined))
+  set('region', b.region ?? (s3 ? (env.AWS_REGION ?? env.AWS_DEFAULT_REGION) : undefined))
+  set('storageClass', b.storageClass)
+  set('sftpKey', b.sftpKey)
+  set('sftpKnownHosts', b.sftpKnownHosts)
+  if (b.accessKeyId !== undefined || b.secretAccessKey !== undefined) {
+    set('accessKeyId', b.accessKeyId)
+    set('secretAccessKey', b.secretAccessKey)
+  } else if (s3 && env.AWS_ACCESS_KEY_ID !== undefined && env.AWS_SECRET_ACCESS_KEY !== undefined) {
+    set('accessKeyId', env.AWS_ACCESS_KEY_ID)
+    set('secretAccessKey', env.AWS_SECRET_ACCESS_KEY)
+    set('sessionToken', env.AWS_SESSION_TOKEN)
+  } else {
+    set('profile', b.profile ?? (s3 ? env.AWS_PROFILE : undefined))
+  }
+  const r = repo.retry
+  set('maxRetries', r?.maxRetries)
+  set('retryDelayMs', r?.retryDelayMs)
+  set('retryMaxDelayMs', r?.retryMaxDelayMs)
+  set('timeoutSecs', repo.sftpTimeoutSecs)
+  return s
+}
