@@ -5,7 +5,7 @@
  * config and must never appear in any output. Set VGER_TEST_REMOTE=skip to skip (the run says so).
  */
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NO_ADDON_REASON, addonBuilt } from '../helpers/addon.js'
@@ -162,6 +162,55 @@ describe.skipIf(reason !== '')(`repository on S3 (moto)${reason === '' ? '' : ` 
       await proxy?.close()
     }
   }, 300_000)
+
+  it('two clients with their own caches back up to one repository at once; prune and compact lose nothing', async () => {
+    const url = `s3+http://${peer.endpoint.replace(/^http:\/\//, '')}/${peer.bucket}/shared-${randomBytes(6).toString('hex')}`
+    const clients = ['alpha', 'beta'].map((name) => {
+      const dir = path.join(work, name)
+      makeTree(path.join(dir, 'src'))
+      const file = path.join(dir, 'vger.yaml')
+      const text = readFileSync(writeConfig(url, `${name}.yaml`), 'utf8').replace('retention:', `hostname: ${name}\nretention:`)
+      writeFileSync(file, text)
+      const run = async (args: string[]): Promise<CliResult> => {
+        const r = await runCli(['-c', file, ...args], {
+          cwd: dir,
+          env: { HOME: path.join(dir, 'home'), VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast', S3_SECRET: peer.secretKey },
+          timeoutMs: 180_000,
+        })
+        outputs.push(r)
+        return r
+      }
+      return { name, dir, src: path.join(dir, 'src'), run }
+    })
+    const [alpha, beta] = clients as [(typeof clients)[0], (typeof clients)[0]]
+    expect((await alpha.run(['init'])).code).toBe(0)
+    for (let round = 0; round < 3; round++) {
+      for (const c of clients) writeFileSync(path.join(c.src, `round-${round}.bin`), randomBytes(400_000))
+      const results = await Promise.all(clients.map((c) => c.run(['backup'])))
+      for (const r of results) expect(r.code, r.stderr).toBe(0)
+    }
+    expect(snapshots(await alpha.run(['list', '--json']))).toBe(6)
+    // Maintenance from one client while the other backs up once more.
+    for (const c of clients) writeFileSync(path.join(c.src, 'last.bin'), randomBytes(400_000))
+    const [pruned, backed] = await Promise.all([alpha.run(['prune', '--force']), beta.run(['backup'])])
+    expect(pruned.code, pruned.stderr).toBe(0)
+    expect(backed.code, backed.stderr).toBe(0)
+    expect((await alpha.run(['backup'])).code).toBe(0)
+    const k = await beta.run(['compact', '--threshold', '0'])
+    expect(k.code, k.stderr).toBe(0)
+    const c = await alpha.run(['check', '--verify-data'])
+    expect(c.code, c.stderr).toBe(0)
+    // The newest snapshot of each client restores to exactly its source.
+    for (const client of clients) {
+      const listed = await client.run(['list', '--host', client.name, '--last', '1', '--json'])
+      const newest = (JSON.parse(listed.stdout) as { repositories: { snapshots: { id: string }[] }[] }).repositories[0]?.snapshots[0]
+      expect(newest).toBeDefined()
+      const dest = path.join(client.dir, 'restored')
+      const r = await client.run(['restore', newest?.id ?? 'none', dest])
+      expect(r.code, r.stderr).toBe(0)
+      expect(Object.fromEntries(readTree(dest))).toEqual(Object.fromEntries(readTree(client.src)))
+    }
+  }, 600_000)
 
   it('the secret key appears in no output of any command', () => {
     expect(outputs.length).toBeGreaterThan(8)
