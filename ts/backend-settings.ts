@@ -3,13 +3,17 @@
  * config, and for S3 the standard AWS environment variables where the config is silent (the engine never
  * reads the environment itself). Secrets travel in this object only; they never reach a message.
  */
+import path from 'node:path'
 import type * as native from '../crates/vger-napi/index.cjs'
 import type { RepositoryConfig } from './config/types.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
-/** The engine's settings for `repo`; undefined for a local repository. */
-export function backendSettings(repo: RepositoryConfig, env: Env = {}): native.BackendSettings | undefined {
+/**
+ * The engine's settings for `repo`; undefined for a local repository. `cacheDir` (the config's `cache_dir`)
+ * gets a `metadata/` directory of copies of the repository's index segments and snapshots.
+ */
+export function backendSettings(repo: RepositoryConfig, env: Env = {}, cacheDir?: string): native.BackendSettings | undefined {
   const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp):\/\//.exec(repo.url) === null ? 'local' : 'remote')
   if (kind === 'local') return undefined
   const b = repo.backend ?? { allowInsecureHttp: false, virtualHostStyle: false }
@@ -41,5 +45,6 @@ export function backendSettings(repo: RepositoryConfig, env: Env = {}): native.B
   set('retryDelayMs', r?.retryDelayMs)
   set('retryMaxDelayMs', r?.retryMaxDelayMs)
   set('timeoutSecs', repo.sftpTimeoutSecs)
+  if (cacheDir !== undefined) set('metadataCache', path.join(cacheDir, 'metadata'))
   return s
 }

@@ -106,6 +106,11 @@ export interface BackendSettings {
   maxRetries?: number
   retryDelayMs?: number
   retryMaxDelayMs?: number
+  /**
+   * A directory for copies of the repository's index segments and snapshots (remote
+   * repositories only), so they are downloaded once.
+   */
+  metadataCache?: string
 }
 
 export interface BackupOptions {

@@ -96,6 +96,24 @@ describe.skipIf(reason !== '')(`repository on S3 (moto)${reason === '' ? '' : ` 
     expect(c.code, c.stderr).toBe(0)
   })
 
+  it('index segments and snapshots are kept in the local cache; vger cache shows and clears it', async () => {
+    const parts = (r: CliResult) =>
+      Object.fromEntries((JSON.parse(r.stdout) as { parts: { name: string; files: number }[] }).parts.map((p) => [p.name, p.files]))
+    const before = parts(await vger(['cache', '--json']))
+    // One snapshot and at least one index segment of this repository.
+    expect(before.metadata).toBeGreaterThanOrEqual(2)
+    expect(before.files).toBeGreaterThan(0)
+    const dry = parts(await vger(['cache', '--clear', '--dry-run', '--json']))
+    expect(dry).toEqual(before)
+    await vger(['cache', '--clear'])
+    const after = parts(await vger(['cache', '--json']))
+    expect(after.metadata).toBe(0)
+    expect(after.files).toBe(0)
+    // The next command fetches what it needs again.
+    expect(snapshots(await vger(['list', '--json']))).toBe(1)
+    expect(parts(await vger(['cache', '--json'])).metadata).toBeGreaterThanOrEqual(2)
+  })
+
   it('a second backup, prune and compact leave the newest snapshot whole', async () => {
     writeFileSync(path.join(src, 'changed.bin'), randomBytes(300_000))
     expect((await vger(['backup'])).code).toBe(0)

@@ -249,12 +249,12 @@ describe('validation of the new sections, with positions', () => {
     [
       'an unsupported URL scheme',
       'repositories:\n  - url: ftp://host/x\n',
-      '2:10: repositories[0].url: unsupported URL scheme "ftp://" in "ftp://host/x"; expected a local path, file:///path, s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path or https://host/path',
+      '2:10: repositories[0].url: unsupported URL scheme "ftp://" in "ftp://host/x"; expected a local path, file:///path, s3://bucket[/prefix], s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path or https://host/path',
     ],
     [
       'an S3 URL without bucket',
-      'repositories:\n  - url: s3://host\n',
-      '2:10: repositories[0].url: "s3://host": an S3 URL needs a host and a bucket: s3://host[:port]/bucket[/prefix]',
+      'repositories:\n  - url: s3+https://minio:9000\n',
+      '2:10: repositories[0].url: "s3+https://minio:9000": no bucket after the host: s3://host[:port]/bucket[/prefix]',
     ],
     [
       'plain http without consent',
@@ -370,6 +370,19 @@ describe('units', () => {
     expect(parseRepositoryUrl('s3+http://minio:9000/b')).toEqual({
       value: { backend: 's3', endpoint: 'http://minio:9000', bucket: 'b', prefix: '', insecure: true },
     })
+    // S3: the bucket form (endpoint from the config or AWS) and vykar's host form, told apart as the engine does.
+    expect(parseRepositoryUrl('s3://backups/laptop/home')).toEqual({
+      value: { backend: 's3', bucket: 'backups', prefix: 'laptop/home', insecure: false },
+    })
+    expect(parseRepositoryUrl('s3://s3.example.com/b/p')).toEqual({
+      value: { backend: 's3', endpoint: 'https://s3.example.com', bucket: 'b', prefix: 'p', insecure: false },
+    })
+    expect(parseRepositoryUrl('s3://my.bucket/p', { endpoint: 'http://127.0.0.1:9000' })).toEqual({
+      value: { backend: 's3', bucket: 'my.bucket', prefix: 'p', insecure: true },
+    })
+    expect(parseRepositoryUrl('s3://AKIA:s3cr3t@host/b')).toHaveProperty('error')
+    expect(JSON.stringify(parseRepositoryUrl('s3://AKIA:s3cr3t@host/b'))).not.toContain('s3cr3t')
+    expect(parseRepositoryUrl('s3://host.x/b/../c')).toHaveProperty('error')
     expect(parseRepositoryUrl('sftp://host/data')).toEqual({ value: { backend: 'sftp', host: 'host', path: '/data' } })
     expect(parseRepositoryUrl('file://server/share')).toHaveProperty('error')
     expect(parseRepositoryUrl('sftp://u:pw@host/x')).toHaveProperty('error')

@@ -52,11 +52,12 @@ describe('a vykar config', () => {
     expect(c.inert.map((k) => k.path)).toEqual([
       'repositories[0].min_pack_size',
       'repositories[0].max_pack_size',
-      'repositories[0].retry',
       'repositories[1].s3_soft_delete',
-      'repositories[2].sftp_timeout',
       'check.full_every',
     ])
+    // vykar's remote settings are applied: retries and the SFTP timeout reach the backend settings.
+    expect(c.repositories[0]?.retry).toEqual({ maxRetries: 5, retryDelayMs: 1500, retryMaxDelayMs: 60000 })
+    expect(c.repositories[2]?.sftpTimeoutSecs).toBe(60)
     expect(c.inert.map((k) => inertWarning(FILE, k))[0]).toBe(
       `${FILE}:5:20: "repositories[0].min_pack_size" is accepted but not applied by this version yet; it has no effect`,
     )

@@ -174,7 +174,7 @@ describe('config resolution', () => {
         limits: { connections: 2, threads: 0, nice: 0, uploadMibPerSec: 0, downloadMibPerSec: 0 },
         schedule: { enabled: false, every: 86400, onStartup: false, jitterSeconds: 0 },
         hooks: {},
-        backend: { allowInsecureHttp: false },
+        backend: { allowInsecureHttp: false, virtualHostStyle: false },
       },
     ])
     expect(c.chunker).toEqual({ minSize: 512 * 1024, avgSize: 2 * 1024 * 1024, maxSize: 8 * 1024 * 1024 })

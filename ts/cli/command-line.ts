@@ -308,6 +308,15 @@ function addMaintenanceCommands(program: Command, runAction: Runner): void {
     })
 
   program
+    .command('cache')
+    .description('show the local cache (file cache, remote metadata, in-flight backups); --clear removes the first two')
+    .option('--clear', 'remove the file cache and the remote metadata copies (the next backup reads every file again)')
+    .option('-n, --dry-run', 'with --clear: say what would be removed, remove nothing')
+    .action(async (opts: { clear?: boolean; dryRun?: boolean }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/cache.js')).cache(ctx, opts))
+    })
+
+  program
     .command('locks')
     .description('list the lock objects of the repository: kind, live or stale, operation, host and pid')
     .action(async (_opts, cmd: Command) => {

@@ -239,7 +239,7 @@ export class CliContext {
 
   /** The engine's settings for a remote repository (config, then the AWS environment variables). */
   backendSettings(repo: RepositoryConfig): BackendSettings | undefined {
-    return backendSettings(repo, this.io.env)
+    return backendSettings(repo, this.io.env, this.config().cacheDir)
   }
 
   /** Fails with a helpful VGER_REPO_NOT_FOUND when there is no repository at `repo.url`. */

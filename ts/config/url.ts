@@ -53,7 +53,13 @@ export function parseRepositoryUrl(url: string, opts: { endpoint?: string } = {}
       }
       if (u.host === '') return { error: `"${url}": an S3 URL needs a bucket: s3://bucket[/prefix]` }
       const parts = path.split('/').filter((p) => p !== '')
-      if (parts.some((p) => p === '.' || p === '..')) return { error: `"${url}": the prefix must not contain . or ..` }
+      // Checked on the text as written: URL parsing would have resolved the dots away.
+      const raw =
+        url
+          .slice(url.indexOf('://') + 3)
+          .split(/[?#]/)[0]
+          ?.split('/') ?? []
+      if (raw.some((p) => p === '.' || p === '..')) return { error: `"${url}": the prefix must not contain . or ..` }
       const hostlike = u.host.includes('.') || u.host.includes(':') || u.hostname === 'localhost'
       const insecure = scheme === 's3+http'
       if (scheme !== 's3' || (opts.endpoint === undefined && hostlike && parts.length > 0)) {

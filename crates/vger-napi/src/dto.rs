@@ -71,6 +71,9 @@ pub struct BackendSettings {
     pub max_retries: Option<u32>,
     pub retry_delay_ms: Option<f64>,
     pub retry_max_delay_ms: Option<f64>,
+    /// A directory for copies of the repository's index segments and snapshots (remote
+    /// repositories only), so they are downloaded once.
+    pub metadata_cache: Option<String>,
 }
 
 impl From<BackendSettings> for vger_core::BackendOptions {
@@ -98,6 +101,7 @@ impl From<BackendSettings> for vger_core::BackendOptions {
                 max_delay: ms(s.retry_max_delay_ms).unwrap_or(defaults.max_delay),
             },
             connections: s.connections.map(|n| n as usize),
+            metadata_cache: s.metadata_cache.map(Into::into),
             timeout: s
                 .timeout_secs
                 .filter(|t| t.is_finite() && *t > 0.0)

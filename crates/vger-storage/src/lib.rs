@@ -2,15 +2,18 @@
 //! `packs/ab/<64 hex>`. The engine never touches a filesystem or network API directly, so S3,
 //! SFTP and the REST server plug in here without changes to the engine.
 
+mod cache;
 mod local;
 mod options;
 mod remote;
+mod runtime;
 mod sftp;
 mod spool;
 mod target;
 
 use std::time::{Duration, SystemTime};
 
+pub use cache::CachedBackend;
 pub use local::LocalBackend;
 pub use options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions};
 pub use remote::RemoteBackend;
@@ -99,7 +102,16 @@ pub fn open_backend(url: &str) -> Result<Box<dyn Backend>> {
 }
 
 /// Opens the backend for a repository URL (see [`Target`] for the forms).
+/// A remote repository gets the metadata cache when `opts.metadata_cache` names a directory.
 pub fn open_backend_with(url: &str, opts: &BackendOptions) -> Result<Box<dyn Backend>> {
+    let remote = open_store(url, opts)?;
+    match (&opts.metadata_cache, Target::parse(url, opts)?) {
+        (_, Target::Local(_)) | (None, _) => Ok(remote),
+        (Some(dir), _) => Ok(Box::new(CachedBackend::new(remote, dir))),
+    }
+}
+
+fn open_store(url: &str, opts: &BackendOptions) -> Result<Box<dyn Backend>> {
     let location = redact(url);
     let op = match Target::parse(url, opts)? {
         Target::Local(path) => return Ok(Box::new(LocalBackend::new(&path, url))),

@@ -36,6 +36,9 @@ pub struct BackendOptions {
     pub connections: Option<usize>,
     /// Longest a single request may take before it counts as failed (and is retried).
     pub timeout: Option<Duration>,
+    /// Where copies of a remote repository's immutable metadata are kept (see `cache.rs`); no
+    /// cache without it.
+    pub metadata_cache: Option<std::path::PathBuf>,
 }
 
 impl BackendOptions {
@@ -69,6 +72,7 @@ impl fmt::Debug for BackendOptions {
             .field("retry", &self.retry)
             .field("connections", &self.connections)
             .field("timeout", &self.timeout)
+            .field("metadata_cache", &self.metadata_cache)
             .finish()
     }
 }

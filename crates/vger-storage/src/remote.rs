@@ -1,7 +1,7 @@
 //! Remote stores through Apache OpenDAL (S3-compatible object stores; SFTP has its own backend,
-//! `sftp.rs`). OpenDAL is async; the [`Backend`] trait is blocking and called from the engine's
-//! own threads, so this module owns a small Tokio runtime and blocks on it. Requests from many
-//! engine threads run at once, bounded by `connections`.
+//! `sftp/`). OpenDAL is async; the [`Backend`] trait is blocking and called from the engine's
+//! own threads, so this module blocks on the crate's small Tokio runtime (`runtime.rs`).
+//! Requests from many engine threads run at once, bounded by `connections`.
 //!
 //! Semantics the format relies on, and how they are met here:
 //! - create-only writes: `If-None-Match: *` where the store has conditional writes (S3); where it
@@ -13,7 +13,6 @@
 //!   jitter, bounded by [`RetryOptions`]; "not found" is never retried and never confused with
 //!   another error.
 
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use opendal::layers::{ConcurrentLimitLayer, RetryLayer, TimeoutLayer};
@@ -21,23 +20,8 @@ use opendal::{ErrorKind, Operator};
 use vger_types::{Result, VgerError};
 
 use crate::options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions};
+use crate::runtime::runtime;
 use crate::{Backend, ObjectMeta, validate_key};
-
-/// The runtime every remote backend blocks on. Its worker threads only drive I/O; the engine's
-/// threads wait on them.
-fn runtime() -> Result<&'static tokio::runtime::Runtime> {
-    static RT: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("vger-io")
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| VgerError::Internal(format!("cannot start the I/O runtime: {e}")))
-}
 
 pub struct RemoteBackend {
     op: Operator,
