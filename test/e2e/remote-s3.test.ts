@@ -130,6 +130,37 @@ describe.skipIf(reason !== '')(`repository on S3 (moto)${reason === '' ? '' : ` 
     expect(Object.fromEntries(readTree(dest))).toEqual(Object.fromEntries(readTree(src)))
   })
 
+  it('an unchanged re-backup downloads no metadata and no data, and uploads only its snapshot (moto request log)', async () => {
+    const api = (what: string, method = 'POST') => fetch(`${peer.endpoint}/moto-api/recorder/${what}`, { method })
+    expect((await vger(['backup'])).code).toBe(0) // the file cache and the metadata copies are current now
+    await api('reset-recording')
+    await api('start-recording')
+    const r = await vger(['backup'])
+    await api('stop-recording')
+    expect(r.code, r.stderr).toBe(0)
+    const log = await (await api('download-recording', 'GET')).text()
+    const requests = log
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { method: string; url: string })
+      .map(({ method, url }) => {
+        const u = new URL(url)
+        const key = decodeURIComponent(u.pathname).split('/').slice(3).join('/')
+        const listing = u.searchParams.has('list-type') ? `list ${u.searchParams.get('prefix') ?? ''}` : undefined
+        return listing ?? `${method} ${key.split('/')[0] ?? ''}`
+      })
+    const count = (what: string) => requests.filter((q) => q === what).length
+    const counts = new Map<string, number>()
+    for (const q of requests) counts.set(q, (counts.get(q) ?? 0) + 1)
+    const summary = [...counts].map(([k, n]) => `${k}: ${n}`)
+    console.log(`unchanged re-backup over S3: ${requests.length} requests (${summary.join(', ')})`)
+    expect(count('GET index'), summary.join(', ')).toBe(0)
+    expect(count('GET snapshots'), summary.join(', ')).toBe(0)
+    expect(count('GET packs'), summary.join(', ')).toBe(0)
+    expect(count('PUT packs'), summary.join(', ')).toBe(0)
+    expect(count('PUT snapshots'), summary.join(', ')).toBe(1)
+  })
+
   it('a bucket that does not exist is named, with what to do', async () => {
     const url = `s3+http://${peer.endpoint.replace(/^http:\/\//, '')}/no-such-bucket-${randomBytes(4).toString('hex')}/x`
     const other = writeConfig(url, 'missing.yaml')
