@@ -43,7 +43,8 @@ start() {
   # Retry with a new port if another process took ours between free_port and moto binding it.
   for attempt in 1 2 3; do
     port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$DIR/moto.log" 2>&1 &
+    # From DIR: moto writes files such as its request recording (moto_recording) into its working directory.
+    (cd "$DIR" && exec "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port") </dev/null >"$DIR/moto.log" 2>&1 &
     pid=$!
     echo "$pid" >"$DIR/s3.pid"
     deadline=$(($(date +%s) + wait_s))
