@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # bench.sh - vger beside restic and Borg on the same corpus, in the same run (`npm run bench`).
 #
-# Usage: test/bench/bench.sh [-n REPS] [-t "vger restic borg"] [-w WORKDIR] [-B] [-S] [-D] [CORPUS]
+# Usage: test/bench/bench.sh [-n REPS] [-t "vger restic borg"] [-r s3|sftp] [-w WORKDIR] [-B] [-S] [-D] [CORPUS]
 #   -n REPS     repetitions of the whole sequence per tool (default 3, or $VGER_BENCH_REPS);
 #               medians are reported
 #   -t TOOLS    which tools (default "vger restic borg"; "-t vger" for quick iteration)
+#   -r REMOTE   put the repositories on a test peer instead of a local directory: "s3" (moto on
+#               loopback, scripts/peers/s3.sh) or "sftp" (OpenSSH sshd on loopback,
+#               scripts/peers/sshd.sh); vger and restic only (Borg has no S3 backend and over SSH
+#               needs borg on the server: it is skipped). Each tool and repetition gets a fresh
+#               prefix (directory); requests are counted from the peer's log (moto's access log;
+#               sftp-server at DEBUG1); results go to the "Remote repositories" section of
+#               docs/benchmarks.md
 #   -w WORKDIR  scratch root (default /tmp/vger-bench): repos/, work/, restore/, cache/ and
 #               results/<timestamp>/ are made under it
 #   -B          do not build vger first (default: npm run build)
@@ -19,12 +26,14 @@
 #   b  unchanged re-backup                           (timed)
 #   c  mutate-corpus.sh (~1% changed), backup again  (timed)   then repository size
 #   d  full restore into an empty directory, page cache dropped first (timed), checked with diff -r
+# With -r, the repository size is the logical size of the objects (S3) or files (SFTP) under the
+# prefix, and each timed step also records the number of requests the peer served during it.
 # Each timed step runs under /usr/bin/time (wall, user, sys, peak RSS). The peers are driven
 # as in /work/shared/bench/run-peers.sh: restic with its defaults (zstd "auto"), Borg repokey
 # with lz4. vger runs through its CLI with VGER_PASSPHRASE, a config file, the default KDF and
 # zstd level 3 ($VGER_BENCH_COMPRESSION: lz4, zstd or none). test/bench/report.mjs turns the
 # CSV into a table with vger/peer ratios and the target checks, and replaces the part of
-# docs/benchmarks.md between its markers.
+# docs/benchmarks.md between its markers (with -r, between the markers of that remote kind).
 set -uo pipefail
 export LC_ALL=C
 
@@ -32,12 +41,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SHARED=${VGER_BENCH_SHARED:-/work/shared/bench}
 REPS=${VGER_BENCH_REPS:-3}; TOOLS="vger restic borg"; W=/tmp/vger-bench
-BUILD=1; STAGES=1; DOCS=1
-while getopts "n:t:w:BSDh" o; do
+BUILD=1; STAGES=1; DOCS=1; REMOTE=local
+while getopts "n:t:w:r:BSDh" o; do
   case $o in
-    n) REPS=$OPTARG ;; t) TOOLS=$OPTARG ;; w) W=$OPTARG ;;
+    n) REPS=$OPTARG ;; t) TOOLS=$OPTARG ;; w) W=$OPTARG ;; r) REMOTE=$OPTARG ;;
     B) BUILD=0 ;; S) STAGES=0 ;; D) DOCS=0 ;;
-    *) sed -n '2,30p' "$0"; exit 2 ;;
+    *) sed -n '2,42p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND-1))
@@ -46,6 +55,23 @@ COMPRESSION=${VGER_BENCH_COMPRESSION:-zstd}
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
+
+SKIPPED=
+case $REMOTE in
+  local) ;;
+  s3 | sftp)
+    kept=
+    for tool in $TOOLS; do
+      if [ "$tool" = borg ]; then
+        SKIPPED="borg (no S3 backend; over SSH it needs borg on the server)"
+        log "skipping borg with -r $REMOTE: $SKIPPED"
+      else kept="$kept $tool"; fi
+    done
+    TOOLS=${kept# }
+    [ -n "$TOOLS" ] || die "no tool left to run with -r $REMOTE"
+    ;;
+  *) die "unknown remote kind $REMOTE (s3 or sftp)" ;;
+esac
 
 apt_install() {  # PACKAGE... : install with apt when running as root
   [ "$(id -u)" = 0 ] || die "missing $*; install it (apt-get install $*) or run as root"
@@ -78,9 +104,101 @@ CORPUS=$(cd "$CORPUS" && pwd)
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RES="$W/results/$STAMP"
+[ "$REMOTE" = local ] || RES="$RES-$REMOTE"
 mkdir -p "$RES" "$W/repos" "$W/work" "$W/restore" "$W/cache"
 CSV="$RES/runs.csv"
-echo "tool,rep,step,rc,wall_s,user_s,sys_s,maxrss_kb,bytes" >"$CSV"
+echo "tool,rep,step,rc,wall_s,user_s,sys_s,maxrss_kb,bytes,requests" >"$CSV"
+REQCSV="$RES/requests.csv"  # tool,rep,step,kind,count (remote runs only)
+
+# --- the remote peer (-r s3 | sftp), in RES/peer: started here, stopped on exit ---------------
+PEER="$RES/peer"; PEER_LOG=; REQ0=
+VENV_PY="$ROOT/.ci/venv/bin/python"  # made by scripts/peers/s3.sh (moto, with boto3)
+stop_peer() {
+  case $REMOTE in
+    s3) "$ROOT/scripts/peers/s3.sh" stop "$PEER" ;;
+    sftp) "$ROOT/scripts/peers/sshd.sh" stop "$PEER"; rm -rf "$PEER/sftp-root" ;;
+  esac
+  [ -n "$PEER_LOG" ] && [ -f "$PEER_LOG" ] && gzip -f "$PEER_LOG"
+}
+if [ "$REMOTE" != local ]; then
+  mkdir -p "$PEER"
+  export VGER_PEERS_OWNER_PID=$$  # the peer's watcher stops it if this script dies
+  trap stop_peer EXIT
+  case $REMOTE in
+    s3)
+      "$ROOT/scripts/peers/s3.sh" start "$PEER" || die "could not start the S3 peer"
+      set -a; . "$PEER/s3.env"; set +a
+      PEER_LOG="$PEER/moto.log"
+      PEER_DESC="moto $("$VENV_PY" -c 'import importlib.metadata as m; print(m.version("moto"))') at $VGER_TEST_S3_ENDPOINT"
+      ;;
+    sftp)
+      "$ROOT/scripts/peers/sshd.sh" start "$PEER" || die "could not start the SFTP peer"
+      set -a; . "$PEER/sftp.env"; set +a
+      # Count requests: swap internal-sftp for sftp-server logging every request (DEBUG1) to a
+      # file of ours, then SIGHUP sshd (it re-executes itself and rereads its config).
+      PEER_LOG="$PEER/sftp-requests.log"; : >"$PEER_LOG"
+      sed -i "s|^Subsystem sftp .*|Subsystem sftp /usr/lib/openssh/sftp-server -e -l DEBUG1 2>>$PEER_LOG|" "$PEER/sshd_config"
+      /usr/sbin/sshd -t -f "$PEER/sshd_config" || die "sshd rejected the logging sftp-server subsystem"
+      kill -HUP "$VGER_TEST_SFTP_PID"
+      for _ in $(seq 50); do
+        ssh -F /dev/null -i "$VGER_TEST_SFTP_KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=5 \
+          -o UserKnownHostsFile="$VGER_TEST_SFTP_KNOWN_HOSTS" -o StrictHostKeyChecking=yes \
+          -p "$VGER_TEST_SFTP_PORT" "$VGER_TEST_SFTP_USER@$VGER_TEST_SFTP_HOST" true 2>/dev/null && break
+        sleep 0.2
+      done
+      PEER_DESC="$(ssh -V 2>&1 | cut -d, -f1) sshd + sftp-server at $VGER_TEST_SFTP_HOST:$VGER_TEST_SFTP_PORT"
+      ;;
+  esac
+fi
+
+s3py() {  # size|delete PREFIX : logical bytes under PREFIX of the test bucket, or delete them
+  "$VENV_PY" - "$@" <<'PY'
+import os, sys
+import boto3
+op, prefix = sys.argv[1], sys.argv[2].rstrip("/") + "/"
+e = os.environ
+s3 = boto3.client("s3", endpoint_url=e["VGER_TEST_S3_ENDPOINT"], region_name=e["VGER_TEST_S3_REGION"],
+                  aws_access_key_id=e["VGER_TEST_S3_KEY"], aws_secret_access_key=e["VGER_TEST_S3_SECRET"])
+keys, total = [], 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=e["VGER_TEST_S3_BUCKET"], Prefix=prefix):
+    for o in page.get("Contents", []):
+        keys.append(o["Key"]); total += o["Size"]
+if op == "size":
+    print(total)
+else:
+    for i in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=e["VGER_TEST_S3_BUCKET"],
+                          Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
+PY
+}
+
+req_mark() { REQ0=; [ -n "$PEER_LOG" ] && REQ0=$(wc -l <"$PEER_LOG"); }
+
+# req_count TOOL REP STEP : requests logged by the peer since req_mark, by kind into REQCSV;
+# prints the total. S3 kinds: METHOD (LIST for a bucket listing), with -range for a 206 answer and
+# -STATUS for one not 2xx.
+# SFTP kinds: the request type (open, close, read, write, fstat, ...), session = a new SFTP session;
+# each request logs one line (a debug1 "request N: TYPE" or an INFO "TYPE ..."), except that
+# (f)setstat adds INFO "set ..." lines, skipped.
+req_count() {
+  [ -n "$REQ0" ] || return 0
+  sleep 1  # the peer logs a request after answering it: let the last lines land
+  # (moto's Werkzeug colours the lines of non-2xx answers: strip the escapes)
+  tail -n +"$((REQ0 + 1))" "$PEER_LOG" | sed 's/\x1b\[[0-9;]*m//g' | if [ "$REMOTE" = s3 ]; then
+    awk -F'"' '/^127\.0\.0\.1 - - \[/ {
+      split($2, r, " "); split($3, s, " "); k = r[1]
+      if (k == "GET" && (r[2] ~ /[?&]list-type=/ || r[2] !~ /^\/[^\/?]+\/[^?]/)) k = "LIST"
+      if (s[1] == "206") k = k "-range"; else if (s[1] !~ /^2/) k = k "-" s[1]
+      print k }'
+  else
+    awk '/^debug1: request [0-9]+: sent / {next}
+      /^debug1: request [0-9]+: / {print $4; next}
+      /^session opened/ {print "session"; next}
+      /^(debug1:|sent |set |session closed|received client)/ {next}
+      /^[a-z]+ / {print $1}'
+  fi | sort | uniq -c | awk -v p="$1,$2,$3" '{print p "," $2 "," $1; n += $1} END {print n + 0 > "/dev/stderr"}' \
+    2>&1 >>"$REQCSV"
+}
 
 export RESTIC_PASSWORD=vger-bench-passphrase BORG_PASSPHRASE=vger-bench-passphrase
 export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
@@ -95,10 +213,17 @@ tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f
   echo "mem: $(free -g | awk '/Mem:/{print $2}') GiB"
   echo "fs: $(df -T "$W" | awk 'NR==2{print $2}')"
   echo "vger: $(node "$VGER" --version) ($COMPRESSION, $(node -v))"
+  # Which native addon ran (the working tree may be rebuilt between runs): sha256 prefix, mtime.
+  for so in "$ROOT"/crates/vger-napi/*.node; do
+    [ -f "$so" ] && echo "vger_addon: $(basename "$so") sha256 $(sha256sum "$so" | cut -c1-12), built $(date -u -r "$so" +%Y-%m-%dT%H:%M:%SZ)"
+  done
   command -v restic >/dev/null && echo "restic: $(restic version | awk '{print $2}')"
   command -v borg >/dev/null && echo "borg: $(borg --version | awk '{print $2}')"
   echo "corpus: $CORPUS, $(find "$CORPUS" -type f | wc -l) files, $(tree_bytes "$CORPUS") bytes"
   echo "reps: $REPS"
+  echo "remote: $REMOTE"
+  [ "$REMOTE" != local ] && echo "peer: $PEER_DESC"
+  [ -n "$SKIPPED" ] && echo "skipped: $SKIPPED"
   echo "load_before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RES/env.txt" >&2
 
@@ -117,15 +242,49 @@ timed() {
   local base="$RES/$tool-r$rep-$step"
   sync
   [ "$step" = d ] && drop_caches
+  req_mark
   /usr/bin/time -f '%e %U %S %M' -o "$base.time" "$@" >"$base.log" 2>&1
   local rc=$?
+  local n; n=$(req_count "$tool" "$rep" "$step")
   read -r wall user sys rss < <(tail -n 1 "$base.time")
-  echo "$tool,$rep,$step,$rc,$wall,$user,$sys,$rss,$bytes" >>"$CSV"
+  echo "$tool,$rep,$step,$rc,$wall,$user,$sys,$rss,$bytes,$n" >>"$CSV"
   [ "$rc" = 0 ] || log "FAILED: $tool rep $rep step $step (rc=$rc), see $base.log"
 }
 
-size_row() {  # TOOL REP STEP REPO : allocated bytes of the repository
-  echo "$1,$2,$3,0,0,0,0,0,$(du -sB1 "$4" | cut -f1)" >>"$CSV"
+size_row() {  # TOOL REP STEP REPO : allocated bytes of a local repository; logical bytes of a remote one
+  local b
+  case $REMOTE in
+    local) b=$(du -sB1 "$4" | cut -f1) ;;
+    s3) b=$(s3py size "$4") ;;
+    sftp) b=$(du -sb "$4" | cut -f1) ;;
+  esac
+  echo "$1,$2,$3,0,0,0,0,0,$b," >>"$CSV"
+}
+
+# remote_repo TOOL REP : set REPO_AT (where size_row looks: an S3 prefix or the SFTP directory on
+# this machine), VGER_URL and RESTIC_URL for a fresh prefix of this tool and repetition.
+remote_repo() {
+  local name="$STAMP-$1-r$2"
+  case $REMOTE in
+    local) REPO_AT="$W/repos/$1"; VGER_URL=$REPO_AT; RESTIC_URL=$REPO_AT ;;
+    s3)
+      REPO_AT="bench/$name"
+      VGER_URL="s3+http://${VGER_TEST_S3_ENDPOINT#http://}/$VGER_TEST_S3_BUCKET/$REPO_AT"
+      RESTIC_URL="s3:$VGER_TEST_S3_ENDPOINT/$VGER_TEST_S3_BUCKET/$REPO_AT"
+      ;;
+    sftp)
+      REPO_AT="$VGER_TEST_SFTP_ROOT/$name"
+      VGER_URL="sftp://$VGER_TEST_SFTP_USER@$VGER_TEST_SFTP_HOST:$VGER_TEST_SFTP_PORT$REPO_AT"
+      RESTIC_URL="sftp:$VGER_TEST_SFTP_USER@$VGER_TEST_SFTP_HOST:$REPO_AT"
+      ;;
+  esac
+}
+
+drop_remote() {  # after a repetition: free the peer (moto keeps every object in memory)
+  case $REMOTE in
+    s3) s3py delete "$REPO_AT" ;;
+    sftp) rm -rf "$REPO_AT" ;;
+  esac
 }
 
 prepare_copy() {
@@ -169,28 +328,50 @@ sequence() {
 
 
 run_vger() {
-  local rep=$1 repo="$W/repos/vger" out="$W/restore/vger"
+  local rep=$1 out="$W/restore/vger"
+  remote_repo vger "$rep"
+  local repo=$REPO_AT
   export VGER_PASSPHRASE=vger-bench-passphrase XDG_CACHE_HOME="$W/cache/vger"
-  rm -rf "$repo" "$XDG_CACHE_HOME" "$out"; mkdir -p "$out"
-  printf 'repositories:\n  - url: %s\n    label: bench\ncompression:\n  algorithm: %s\n' \
-    "$repo" "$COMPRESSION" >"$W/vger.yaml"
+  rm -rf "$XDG_CACHE_HOME" "$out"; mkdir -p "$out"
+  [ "$REMOTE" = local ] && rm -rf "$repo"
+  {
+    printf 'repositories:\n  - url: %s\n    label: bench\n' "$VGER_URL"
+    case $REMOTE in
+      s3) printf '    allow_insecure_http: true\n    region: %s\n    access_key_id: %s\n    secret_access_key: %s\n' \
+        "$VGER_TEST_S3_REGION" "$VGER_TEST_S3_KEY" "$VGER_TEST_S3_SECRET" ;;
+      sftp) printf '    sftp_key: %s\n    sftp_known_hosts: %s\n' "$VGER_TEST_SFTP_KEY" "$VGER_TEST_SFTP_KNOWN_HOSTS" ;;
+    esac
+    printf 'compression:\n  algorithm: %s\n' "$COMPRESSION"
+  } >"$W/vger.yaml"
   prepare_copy
   node "$VGER" -c "$W/vger.yaml" init >"$RES/vger-r$rep-init.log" 2>&1 || { log "vger init failed"; return; }
   BACKUP=(node "$VGER" -c "$W/vger.yaml" backup --label corpus); ARCHIVE=
   sequence vger "$rep" "$repo" "$out" node "$VGER" -c "$W/vger.yaml" restore latest "$out/corpus"
   verify vger "$rep" "$out"
+  drop_remote
   unset VGER_PASSPHRASE XDG_CACHE_HOME
 }
 
 run_restic() {
-  local rep=$1 repo="$W/repos/restic" out="$W/restore/restic"
-  export RESTIC_REPOSITORY="$repo" RESTIC_CACHE_DIR="$W/cache/restic"
-  rm -rf "$repo" "$RESTIC_CACHE_DIR" "$out"; mkdir -p "$out"
+  local rep=$1 out="$W/restore/restic"
+  remote_repo restic "$rep"
+  local repo=$REPO_AT R=(restic)
+  export RESTIC_REPOSITORY="$RESTIC_URL" RESTIC_CACHE_DIR="$W/cache/restic"
+  rm -rf "$RESTIC_CACHE_DIR" "$out"; mkdir -p "$out"
+  [ "$REMOTE" = local ] && rm -rf "$repo"
+  case $REMOTE in
+    s3) export AWS_ACCESS_KEY_ID=$VGER_TEST_S3_KEY AWS_SECRET_ACCESS_KEY=$VGER_TEST_S3_SECRET ;;
+    sftp) R+=(-o "sftp.command=ssh -F /dev/null -i $VGER_TEST_SFTP_KEY -o IdentitiesOnly=yes -o BatchMode=yes \
+-p $VGER_TEST_SFTP_PORT -o UserKnownHostsFile=$VGER_TEST_SFTP_KNOWN_HOSTS -o StrictHostKeyChecking=yes \
+$VGER_TEST_SFTP_USER@$VGER_TEST_SFTP_HOST -s sftp") ;;
+  esac
   prepare_copy
-  restic init >"$RES/restic-r$rep-init.log" 2>&1 || { log "restic init failed"; return; }
-  BACKUP=(restic backup --host vger-bench); ARCHIVE=
-  sequence restic "$rep" "$repo" "$out" restic restore latest --target "$out"
+  "${R[@]}" init >"$RES/restic-r$rep-init.log" 2>&1 || { log "restic init failed"; return; }
+  BACKUP=("${R[@]}" backup --host vger-bench); ARCHIVE=
+  sequence restic "$rep" "$repo" "$out" "${R[@]}" restore latest --target "$out"
   verify restic "$rep" "$out"
+  drop_remote
+  unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 }
 
 run_borg() {
@@ -212,7 +393,7 @@ rm -rf "$W/work/corpus" "$W/restore"/*
 # `vger --version`: median of 5 runs, in ms
 for _ in 1 2 3 4 5; do
   /usr/bin/time -f '%e' -o "$RES/version.time" node "$VGER" --version >/dev/null 2>&1
-  echo "vger,0,version,0,$(cat "$RES/version.time"),0,0,0,0" >>"$CSV"
+  echo "vger,0,version,0,$(cat "$RES/version.time"),0,0,0,0," >>"$CSV"
 done
 
 if [ "$STAGES" = 1 ]; then

@@ -529,7 +529,10 @@ impl Lease {
         }))
     }
 
-    /// Fencing: call before each critical step. Renews the lease now, then decides whether it
+    /// Fencing: call before each critical step. Renews the lease unless it was renewed within
+    /// the last third of its lifetime (so the step that follows always has at least two thirds
+    /// of a lifetime, 120 s by default, before anyone may call the lease lapsed; renewing at
+    /// every step cost three requests per pack on a remote repository), then decides whether it
     /// still holds the repository:
     ///
     /// - If the lease never lapsed (renewed within its lifetime by this process's clocks, and
@@ -539,12 +542,21 @@ impl Lease {
     ///   object), another client may have taken the repository: any conflicting live lock means
     ///   the operation must stop writing (`VGER_LOCK_LOST`).
     pub fn ensure(&self, repo: &Repository) -> Result<()> {
-        let (kind, lease, lapsed) = {
+        let (kind, lease, lapsed, fresh) = {
             let h = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-            let expired = h.renewed.elapsed() >= self.repo.ttl || now_ns() > h.info.expires_ns;
+            let age = h.renewed.elapsed();
+            let expired = age >= self.repo.ttl || now_ns() > h.info.expires_ns;
             let present = self.repo.backend.size(&h.info.key)?.is_some();
-            (h.info.kind, h.info.lease, expired || !present)
+            (
+                h.info.kind,
+                h.info.lease,
+                expired || !present,
+                age < self.repo.ttl / 3,
+            )
         };
+        if !lapsed && fresh {
+            return Ok(());
+        }
         self.repo.renew(&self.held)?;
         if !lapsed {
             return Ok(());

@@ -11,6 +11,7 @@ pub mod pack;
 pub mod pending;
 pub mod process;
 pub mod snapshot;
+pub mod trees;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};

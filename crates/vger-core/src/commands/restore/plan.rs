@@ -6,6 +6,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use vger_types::{ChunkId, Result, VgerError};
 
 use crate::repo::Repository;
+use crate::repo::trees::{self, Trees};
 use crate::tree::join_path;
 use crate::tree::{Content, Entry, Kind, valid_name};
 
@@ -66,8 +67,10 @@ pub fn build(repo: &Repository, root: &ChunkId, patterns: &[String]) -> Result<P
         Some(Selector::new(patterns)?)
     };
     let mut plan = Plan::default();
+    let trees = Trees::load(repo, root, trees::WIDTH);
     walk(
         repo,
+        &trees,
         root,
         b"",
         selector.as_mut(),
@@ -112,6 +115,7 @@ pub fn build(repo: &Repository, root: &ChunkId, patterns: &[String]) -> Result<P
 /// Returns whether anything under `tree` was selected.
 fn walk(
     repo: &Repository,
+    trees: &Trees,
     tree: &ChunkId,
     rel: &[u8],
     mut m: Option<&mut Selector>,
@@ -119,7 +123,7 @@ fn walk(
     plan: &mut Plan,
 ) -> Result<bool> {
     let mut any = false;
-    for e in repo.read_tree(tree)? {
+    for e in trees.take(repo, tree)? {
         let path = join_path(rel, &e.name);
         // Matched even inside a selected directory, so a pattern it covers is not called unmatched.
         let hit = m.as_deref_mut().is_some_and(|m| m.is_match(&path));
@@ -132,7 +136,7 @@ fn walk(
                     rel: path.clone(),
                     entry: e,
                 });
-                if walk(repo, &id, &path, m.as_deref_mut(), sel, plan)? || sel {
+                if walk(repo, trees, &id, &path, m.as_deref_mut(), sel, plan)? || sel {
                     any = true;
                 } else {
                     plan.dirs.truncate(at);
