@@ -184,7 +184,7 @@ req_count() {
   [ -n "$REQ0" ] || return 0
   sleep 1  # the peer logs a request after answering it: let the last lines land
   # (moto's Werkzeug colours the lines of non-2xx answers: strip the escapes)
-  tail -n +"$((REQ0 + 1))" "$PEER_LOG" | sed 's/\x1b\[[0-9;]*m//g' | if [ "$REMOTE" = s3 ]; then
+  tail -n +"$((REQ0 + 1))" "$PEER_LOG" | sed 's/\x1b\[[0-9;]*m//g; s/\r$//' | if [ "$REMOTE" = s3 ]; then
     awk -F'"' '/^127\.0\.0\.1 - - \[/ {
       split($2, r, " "); split($3, s, " "); k = r[1]
       if (k == "GET" && (r[2] ~ /[?&]list-type=/ || r[2] !~ /^\/[^\/?]+\/[^?]/)) k = "LIST"

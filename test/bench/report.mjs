@@ -45,7 +45,8 @@ const reqRows = existsSync(reqFile)
       .filter(Boolean)
       .map((l) => {
         const [tool, rep, step, kind, count] = l.split(',')
-        return { tool, rep, step, kind, count: +count }
+        // sftp-server's log lines may end in \r: a kind is one word.
+        return { tool, rep, step, kind: (kind ?? '').trim(), count: +count }
       })
   : []
 
