@@ -3,7 +3,7 @@
 //! checks a repository and restores every snapshot against what was backed up.
 //!
 //! The fault injection is the only fake: everything else is the real engine on a real
-//! filesystem.
+//! filesystem, or over a real S3 protocol exchange with the test server (moto; see [`s3`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -18,7 +18,7 @@ use vger_core::{
     Algorithm, BackupOptions, CancelToken, CheckOptions, ChunkerParams, InitOptions, KdfParams,
     NoProgress, Repository, RestoreOptions,
 };
-use vger_storage::{Backend, LocalBackend, ObjectMeta, Spooled};
+use vger_storage::{Backend, BackendOptions, LocalBackend, ObjectMeta, Spooled, Target};
 use vger_types::{Result, VgerError};
 
 pub const PASS: &str = "campaign passphrase";
@@ -28,7 +28,9 @@ pub const PASS: &str = "campaign passphrase";
 pub enum Fault {
     /// The process dies before the write, as with kill -9.
     Abort,
-    /// Half the object reaches a temporary file, then the process dies (a torn write).
+    /// Half the object reaches a temporary file, then the process dies (a torn write). On an
+    /// object store a PUT is atomic (no partial object ever becomes visible), so there this is
+    /// the same as [`Fault::Abort`].
     Torn,
     /// The write fails with "no space left on device"; the process goes on.
     NoSpace,
@@ -45,25 +47,100 @@ impl Fault {
     }
 }
 
+/// Where a campaign's repository lives: a local directory or a remote URL with its settings.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub url: String,
+    pub opts: BackendOptions,
+}
+
+impl Store {
+    pub fn local(path: &Path) -> Self {
+        Self {
+            url: path.to_string_lossy().into_owned(),
+            opts: BackendOptions::default(),
+        }
+    }
+
+    /// A repository given on a command line: a URL (`s3+http://…`, with the S3 settings taken
+    /// from `VGER_TEST_S3_REGION`, `_KEY` and `_SECRET`) or a local path.
+    pub fn from_arg(arg: &str) -> Self {
+        if !arg.contains("://") {
+            return Self::local(Path::new(arg));
+        }
+        let var = |k: &str| std::env::var(format!("VGER_TEST_S3_{k}")).ok();
+        Self {
+            url: arg.to_string(),
+            opts: BackendOptions {
+                region: var("REGION"),
+                access_key_id: var("KEY"),
+                secret_access_key: var("SECRET"),
+                allow_insecure_http: true,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The directory of a local repository, `None` for a remote one.
+    pub fn local_root(&self) -> Option<PathBuf> {
+        match Target::parse(&self.url, &self.opts) {
+            Ok(Target::Local(p)) => Some(PathBuf::from(p)),
+            _ => None,
+        }
+    }
+
+    pub fn backend(&self) -> Result<Box<dyn Backend>> {
+        vger_storage::open_backend_with(&self.url, &self.opts)
+    }
+
+    pub fn open(&self) -> Result<Repository> {
+        Repository::open_at(&self.url, &self.opts, Some(PASS))
+    }
+}
+
 /// Counts mutating operations (create and delete) and injects `fault` at number `at` (1-based).
+/// Wraps any backend: local or remote.
 pub struct FaultyBackend {
-    inner: LocalBackend,
-    root: PathBuf,
+    inner: Box<dyn Backend>,
+    /// A local repository's directory, where a torn write leaves its temporary file.
+    local_root: Option<PathBuf>,
     ops: AtomicU64,
     at: u64,
     fault: Fault,
 }
 
 impl FaultyBackend {
+    /// Over a local repository in `root`.
     pub fn new(root: &Path, at: u64, fault: Fault) -> Self {
         let url = root.to_string_lossy().into_owned();
+        Self::wrap(
+            Box::new(LocalBackend::new(root, &url)),
+            Some(root.to_path_buf()),
+            at,
+            fault,
+        )
+    }
+
+    /// Over any backend; `local_root` is the directory of a local one (`None` for an object
+    /// store, where a torn write is an abort: a PUT is atomic).
+    pub fn wrap(
+        inner: Box<dyn Backend>,
+        local_root: Option<PathBuf>,
+        at: u64,
+        fault: Fault,
+    ) -> Self {
         Self {
-            inner: LocalBackend::new(root, &url),
-            root: root.to_path_buf(),
+            inner,
+            local_root,
             ops: AtomicU64::new(0),
             at,
             fault,
         }
+    }
+
+    /// Over the repository in `store`.
+    pub fn open(store: &Store, at: u64, fault: Fault) -> Result<Self> {
+        Ok(Self::wrap(store.backend()?, store.local_root(), at, fault))
     }
 
     /// Mutating operations so far.
@@ -79,9 +156,10 @@ impl FaultyBackend {
         match self.fault {
             Fault::Abort => std::process::abort(),
             Fault::Torn => {
-                if let Some(d) = data {
-                    let path = self.root.join(key);
-                    let dir = path.parent().unwrap_or(&self.root);
+                // An object store's PUT is all or nothing: no torn object can exist there.
+                if let (Some(root), Some(d)) = (&self.local_root, data) {
+                    let path = root.join(key);
+                    let dir = path.parent().unwrap_or(root);
                     let _ = fs::create_dir_all(dir);
                     let _ = fs::write(dir.join(".tmp.torn"), &d[..d.len() / 2]);
                 }
@@ -101,12 +179,16 @@ impl Backend for FaultyBackend {
     fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         self.inner.get_range(key, offset, len)
     }
+    fn get_range_into(&self, key: &str, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.get_range_into(key, offset, len, buf)
+    }
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
         self.step(key, Some(data))?;
         self.inner.put_new(key, data)
     }
-    // Packs take the local backend's real path: spooled to a temporary file as they fill, then
-    // linked into place. A fault before the link leaves the (complete or partial) spool behind.
+    // Packs take the wrapped backend's real path. Local: spooled to a temporary file as they
+    // fill, then linked into place; a fault before the link leaves the (complete or partial)
+    // spool behind. Remote: the default in-memory spool, stored with one PUT.
     fn spool(&self, dir: &str) -> Result<Spooled> {
         self.inner.spool(dir)
     }
@@ -122,6 +204,9 @@ impl Backend for FaultyBackend {
     }
     fn remove_debris(&self, age: Duration) -> Result<usize> {
         self.inner.remove_debris(age)
+    }
+    fn destroy(&self) -> Result<()> {
+        self.inner.destroy()
     }
     fn size(&self, key: &str) -> Result<Option<u64>> {
         self.inner.size(key)
@@ -263,8 +348,17 @@ pub fn verify(
     expected: &HashMap<String, BTreeMap<String, String>>,
     new_source: Option<&BTreeMap<String, String>>,
 ) -> std::result::Result<Vec<String>, String> {
-    let url = repo_path.to_string_lossy().into_owned();
-    let repo = Repository::open(&url, Some(PASS)).map_err(|e| format!("open: {e}"))?;
+    verify_at(&Store::local(repo_path), scratch, expected, new_source)
+}
+
+/// [`verify`] for a repository in any store.
+pub fn verify_at(
+    store: &Store,
+    scratch: &Path,
+    expected: &HashMap<String, BTreeMap<String, String>>,
+    new_source: Option<&BTreeMap<String, String>>,
+) -> std::result::Result<Vec<String>, String> {
+    let repo = store.open().map_err(|e| format!("open: {e}"))?;
     vger_core::break_locks(&repo).map_err(|e| format!("break-lock: {e}"))?;
     let report = vger_core::check(
         &repo,
@@ -352,7 +446,41 @@ impl Rng {
 }
 
 pub fn faulty(repo_path: &Path, at: u64, fault: Fault) -> (Arc<FaultyBackend>, Repository) {
-    let backend = Arc::new(FaultyBackend::new(repo_path, at, fault));
+    faulty_at(&Store::local(repo_path), at, fault)
+}
+
+/// [`faulty`] for a repository in any store.
+pub fn faulty_at(store: &Store, at: u64, fault: Fault) -> (Arc<FaultyBackend>, Repository) {
+    let backend = Arc::new(FaultyBackend::open(store, at, fault).expect("backend"));
     let repo = Repository::open_with(backend.clone(), Some(PASS)).expect("open");
     (backend, repo)
 }
+
+/// Stores every file under `dir` in `backend`, keyed by its `/`-separated relative path (a
+/// local repository's layout is its keys), e.g. to copy a fixture repository into a bucket.
+pub fn upload_dir(dir: &Path, backend: &dyn Backend) -> Result<u64> {
+    fn walk(root: &Path, dir: &Path, backend: &dyn Backend, n: &mut u64) -> Result<()> {
+        let rd = fs::read_dir(dir).map_err(|e| VgerError::io(dir.display().to_string(), e))?;
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(root, &p, backend, n)?;
+                continue;
+            }
+            let key = p
+                .strip_prefix(root)
+                .map(|r| r.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"))
+                .unwrap_or_default();
+            let data = fs::read(&p).map_err(|e| VgerError::io(p.display().to_string(), e))?;
+            backend.put_new(&key, &data)?;
+            *n += 1;
+        }
+        Ok(())
+    }
+    let mut n = 0;
+    walk(dir, dir, backend, &mut n)?;
+    Ok(n)
+}
+
+/// The S3 test server (moto, started by `scripts/peers/s3.sh`) shared by a test binary.
+pub mod s3;

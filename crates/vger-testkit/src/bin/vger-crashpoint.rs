@@ -3,6 +3,10 @@
 //! so a campaign can pick crash points within range.
 //!
 //! Usage: vger-crashpoint REPO (backup SRC | prune | compact | repair) N (abort|torn|nospace)
+//!
+//! REPO is a local path or a URL (`s3+http://127.0.0.1:PORT/BUCKET/PREFIX`); for a URL the S3
+//! settings come from `VGER_TEST_S3_REGION`, `VGER_TEST_S3_KEY` and `VGER_TEST_S3_SECRET`. On
+//! S3 `torn` is an abort (a PUT is atomic).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,11 +14,11 @@ use std::time::Duration;
 
 use vger_core::retention::RetentionPolicy;
 use vger_core::{CancelToken, CompactOptions, NoProgress, PruneOptions, RepairOptions};
-use vger_testkit::{Fault, backup_opts, faulty};
+use vger_testkit::{Fault, Store, backup_opts, faulty_at};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (repo_path, op) = (Path::new(&args[0]), args[1].as_str());
+    let (store, op) = (Store::from_arg(&args[0]), args[1].as_str());
     let rest = &args[2..];
     let (src, rest) = if op == "backup" {
         (Some(Path::new(&rest[0])), &rest[1..])
@@ -23,7 +27,7 @@ fn main() -> ExitCode {
     };
     let at: u64 = rest[0].parse().expect("N");
     let fault = Fault::parse(&rest[1]).expect("fault");
-    let (backend, repo) = faulty(repo_path, at, fault);
+    let (backend, repo) = faulty_at(&store, at, fault);
     let (cancel, np) = (CancelToken::new(), NoProgress);
     let result = match op {
         "backup" => vger_core::backup(&repo, &backup_opts(src.expect("src"), "data"), &np, &cancel)
