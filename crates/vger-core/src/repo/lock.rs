@@ -529,11 +529,9 @@ impl Lease {
         }))
     }
 
-    /// Fencing: call before each critical step. Renews the lease unless it was renewed within
-    /// the last third of its lifetime (so the step that follows always has at least two thirds
-    /// of a lifetime, 120 s by default, before anyone may call the lease lapsed; renewing at
-    /// every step cost three requests per pack on a remote repository), then decides whether it
-    /// still holds the repository:
+    /// Fencing: call before each critical step. Renews the lease now (three requests per pack on
+    /// a remote repository; renewing only when the last renewal is a third of a lifetime old is
+    /// held back, see below), then decides whether it still holds the repository:
     ///
     /// - If the lease never lapsed (renewed within its lifetime by this process's clocks, and
     ///   its lock object was still there), every other client that wrote a conflicting lock
@@ -542,21 +540,16 @@ impl Lease {
     ///   object), another client may have taken the repository: any conflicting live lock means
     ///   the operation must stop writing (`VGER_LOCK_LOST`).
     pub fn ensure(&self, repo: &Repository) -> Result<()> {
-        let (kind, lease, lapsed, fresh) = {
+        let (kind, lease, lapsed) = {
             let h = self.held.lock().unwrap_or_else(PoisonError::into_inner);
             let age = h.renewed.elapsed();
             let expired = age >= self.repo.ttl || now_ns() > h.info.expires_ns;
             let present = self.repo.backend.size(&h.info.key)?.is_some();
-            (
-                h.info.kind,
-                h.info.lease,
-                expired || !present,
-                age < self.repo.ttl / 3,
-            )
+            (h.info.kind, h.info.lease, expired || !present)
         };
-        if !lapsed && fresh {
-            return Ok(());
-        }
+        // Renewing at every fencing point is what the concurrency campaign was proven with; a
+        // cheaper variant (renewing only when a third of the lifetime has passed) went with CI
+        // failures of that campaign and is held back until they are understood.
         self.repo.renew(&self.held)?;
         if !lapsed {
             return Ok(());
