@@ -44,13 +44,20 @@ apt_install() {
     die "apt-get install $* failed"
 }
 
-# watch_owner PID PIDFILE: if VGER_PEERS_OWNER_PID is set, kill PID once that owner process is gone.
-# The watcher's own pid goes to PIDFILE so stop can end it too.
+# watch_owner PID PIDFILE: if VGER_PEERS_OWNER_PID is set, kill PID once that owner process is gone
+# (TERM, then KILL after 10 s: weed can take longer to shut down). The watcher's own pid goes to
+# PIDFILE so stop can end it too.
 watch_owner() {
   [ -n "${VGER_PEERS_OWNER_PID:-}" ] || return 0
   (
     while kill -0 "$VGER_PEERS_OWNER_PID" 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 1; done
     kill "$1" 2>/dev/null || true
+    i=0
+    while alive "$1" && [ $i -lt 100 ]; do
+      sleep 0.1
+      i=$((i + 1))
+    done
+    ! alive "$1" || kill -9 "$1" 2>/dev/null || true
   ) </dev/null >/dev/null 2>&1 &
   echo $! >"$2"
 }
