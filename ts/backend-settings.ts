@@ -11,7 +11,7 @@ type Env = Readonly<Record<string, string | undefined>>
 
 /**
  * The engine's settings for `repo`; undefined for a local repository. `cacheDir` (the config's `cache_dir`)
- * gets a `metadata/` directory of copies of the repository's index segments and snapshots.
+ * gets a `metadata/` directory of copies of the repository's index segments, snapshots and packs of trees.
  */
 export function backendSettings(repo: RepositoryConfig, env: Env = {}, cacheDir?: string): native.BackendSettings | undefined {
   const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp):\/\//.exec(repo.url) === null ? 'local' : 'remote')

@@ -10,16 +10,24 @@
 //! sealed (authenticated against their id and the repository id) besides, as they are in the
 //! store.
 //!
-//! Layout: `<dir>/<namespace>/index/<id>` and `<dir>/<namespace>/snapshots/<id>`, where the
+//! Packs of trees are kept whole when the engine reads them through
+//! [`Backend::get_range_cached`] (it does so only for packs that hold trees alone): the first read
+//! downloads the pack, later ones read ranges of the local copy. A copy's hash is checked the
+//! first time this process uses it; copies of packs the index no longer lists are dropped by
+//! [`Backend::retain_cached`].
+//!
+//! Layout: `<dir>/<namespace>/index/<id>`, `<dir>/<namespace>/snapshots/<id>` and
+//! `<dir>/<namespace>/packs/<xx>/<id>`, where the
 //! namespace is the first 16 bytes (hex) of the BLAKE3 hash of the repository's `config` object:
 //! a repository replaced at the same URL gets a new namespace, and two URLs of one repository
 //! share one. Files are 0600, directories 0700.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use vger_types::{Result, VgerError};
@@ -29,11 +37,25 @@ use crate::{Backend, ObjectMeta, Spooled};
 /// The prefixes whose objects are immutable and small enough to keep.
 const CACHED: [&str; 2] = ["index", "snapshots"];
 
+/// Bytes of the hash in front of every cached copy.
+const SUM: u64 = 32;
+
 pub struct CachedBackend {
     inner: Box<dyn Backend>,
     dir: PathBuf,
     /// `dir/<namespace>`, known once `config` was read.
     root: OnceLock<Option<PathBuf>>,
+    /// Packs whose local copy this process has checked (or written).
+    checked: Mutex<HashSet<String>>,
+    /// One lock per pack being fetched, so that threads asking for one pack download it once.
+    fetching: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+/// A pack key (`packs/<xx>/<id>`).
+fn is_pack(key: &str) -> bool {
+    key.strip_prefix("packs/")
+        .and_then(|r| r.split_once('/'))
+        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('/'))
 }
 
 fn cacheable(key: &str) -> bool {
@@ -47,7 +69,47 @@ impl CachedBackend {
             inner,
             dir: dir.into(),
             root: OnceLock::new(),
+            checked: Mutex::default(),
+            fetching: Mutex::default(),
         }
+    }
+
+    /// Makes sure `key` (a pack) has a checked local copy at `path`; returns its bytes when this
+    /// call had to fetch them but could not keep them.
+    fn ensure_copy(&self, key: &str, path: &Path) -> Result<Option<Vec<u8>>> {
+        let lock = Arc::clone(
+            self.fetching
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(key.to_string())
+                .or_default(),
+        );
+        let _one = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let checked = || {
+            self.checked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.to_string());
+        };
+        if self
+            .checked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key)
+        {
+            return Ok(None);
+        }
+        if Self::read_cached(path).is_some() {
+            checked();
+            return Ok(None);
+        }
+        let bytes = self.inner.get(key)?;
+        Self::write_cached(path, &bytes);
+        if Self::read_cached(path).is_some() {
+            checked();
+            return Ok(None);
+        }
+        Ok(Some(bytes))
     }
 
     /// The namespace directory, or None when the repository has no readable `config` (nothing
@@ -148,6 +210,60 @@ impl Backend for CachedBackend {
         self.inner.get_range_into(key, offset, len, buf)
     }
 
+    fn get_range_cached(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let Some(path) = is_pack(key).then(|| self.path(key)).flatten() else {
+            return self.inner.get_range(key, offset, len);
+        };
+        if let Some(bytes) = self.ensure_copy(key, &path)? {
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let end = usize::try_from(offset.saturating_add(len))
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            return Ok(bytes[start..end].to_vec());
+        }
+        let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        let read = fs::File::open(&path).and_then(|f| f.read_exact_at(&mut buf, SUM + offset));
+        match read {
+            Ok(()) => Ok(buf),
+            // Removed or cut short under us: the store has the object.
+            Err(_) => {
+                self.checked
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(key);
+                self.inner.get_range(key, offset, len)
+            }
+        }
+    }
+
+    fn retain_cached(&self, prefix: &str, keep: &dyn Fn(&str) -> bool) {
+        let Some(dir) = self.path(prefix) else { return };
+        let Ok(fans) = fs::read_dir(&dir) else { return };
+        for fan in fans.flatten() {
+            let fan_name = fan.file_name().to_string_lossy().into_owned();
+            let Ok(entries) = fs::read_dir(fan.path()) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let key = format!("{prefix}/{fan_name}/{name}");
+                // A temporary file may be another process's copy being written: only an old one
+                // is debris.
+                let stale_tmp = name.starts_with(".tmp.")
+                    && e.metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > Duration::from_secs(3600));
+                if stale_tmp || (!name.starts_with(".tmp.") && !keep(&key)) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
         self.inner.put_new(key, data)?;
         if cacheable(key)
@@ -158,12 +274,16 @@ impl Backend for CachedBackend {
         Ok(())
     }
 
-    fn spool(&self, dir: &str) -> Result<Spooled> {
-        self.inner.spool(dir)
+    fn spool(&self, dir: &str, token: &[u8; 16]) -> Result<Spooled> {
+        self.inner.spool(dir, token)
     }
 
     fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
         self.inner.put_spooled(key, spool)
+    }
+
+    fn parallel_writes(&self) -> usize {
+        self.inner.parallel_writes()
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -198,7 +318,7 @@ impl Backend for CachedBackend {
     }
 
     fn delete(&self, key: &str) -> Result<()> {
-        if cacheable(key)
+        if (cacheable(key) || is_pack(key))
             && let Some(p) = self.path(key)
         {
             let _ = fs::remove_file(p);

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 pub use cache::CachedBackend;
 pub use local::LocalBackend;
-pub use options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions};
+pub use options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions, parallel_writes};
 pub use remote::RemoteBackend;
 pub use sftp::SftpBackend;
 pub use spool::{SpoolParts, Spooled};
@@ -43,6 +43,14 @@ pub trait Backend: Send + Sync {
         *buf = self.get_range(key, offset, len)?;
         Ok(())
     }
+    /// Like [`Backend::get_range`], for an immutable object that is read again and again (a pack
+    /// of trees): a caching backend keeps a whole local copy and serves ranges from it.
+    fn get_range_cached(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        self.get_range(key, offset, len)
+    }
+    /// Drops the local copies of objects under `prefix` that `keep` says are gone (a caching
+    /// backend; for the others there is nothing to drop).
+    fn retain_cached(&self, _prefix: &str, _keep: &dyn Fn(&str) -> bool) {}
     /// Creates an object atomically and durably. It never overwrites: an existing key is
     /// [`VgerError::AlreadyExists`], which lets an append-only server refuse every overwrite. A
     /// remote backend reports success when the key already holds exactly `data` (a retried
@@ -50,14 +58,22 @@ pub trait Backend: Send + Sync {
     fn put_new(&self, key: &str, data: &[u8]) -> Result<()>;
     /// Starts an object that will be stored in directory `dir` under a key known only once all
     /// its bytes are written (a pack: its key is its hash). The local backend spools to a
-    /// temporary file in `dir`; the default keeps the bytes in memory.
-    fn spool(&self, _dir: &str) -> Result<Spooled> {
+    /// temporary file, [`temp_key`]`(dir, token)` (so a caller can record the name before the
+    /// file exists, and a kill at any point leaves nothing unrecorded); the default keeps the
+    /// bytes in memory.
+    fn spool(&self, _dir: &str, _token: &[u8; 16]) -> Result<Spooled> {
         Ok(Spooled::memory())
     }
     /// Stores a spooled object under `key` with the guarantees of [`Backend::put_new`]
     /// (create-only, atomic, durable). The default reads the bytes back and calls `put_new`.
     fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
         self.put_new(key, &spool.into_bytes()?)
+    }
+    /// How many whole objects (packs) a writer should upload at once: 1 for a local disk, where
+    /// the bytes are on disk already and a commit is an fsync and a link; more for a network
+    /// store, where one upload at a time leaves the link idle between requests.
+    fn parallel_writes(&self) -> usize {
+        1
     }
     /// Lists the keys directly or indirectly under `prefix` (a directory such as `snapshots`).
     fn list(&self, prefix: &str) -> Result<Vec<String>>;
@@ -94,6 +110,11 @@ pub trait Backend: Send + Sync {
     fn create(&self) -> Result<()>;
     /// A human-readable location for messages.
     fn location(&self) -> &str;
+}
+
+/// The key of the temporary object [`Backend::spool`] creates under `dir` for `token`.
+pub fn temp_key(dir: &str, token: &[u8; 16]) -> String {
+    format!("{dir}/.tmp.{}", hex::encode(token))
 }
 
 /// Opens the backend for a repository URL with default settings.

@@ -169,13 +169,13 @@ impl Backend for LocalBackend {
         Self::link_into_place(&tmp, key, &path, &dir)
     }
 
-    fn spool(&self, dir_key: &str) -> Result<Spooled> {
+    fn spool(&self, dir_key: &str, token: &[u8; 16]) -> Result<Spooled> {
         let dir = self.path(dir_key)?;
         if !dir.is_dir() {
             create_private_dir(&dir)?;
         }
-        let name = format!(".tmp.{}", hex::encode(random16()));
-        let tmp = dir.join(&name);
+        let key = crate::temp_key(dir_key, token);
+        let tmp = self.path(&key)?;
         let f = OpenOptions::new()
             .write(true)
             .read(true)
@@ -183,7 +183,7 @@ impl Backend for LocalBackend {
             .mode(FILE_MODE)
             .open(&tmp)
             .map_err(|e| VgerError::io(format!("creating {}", tmp.display()), e))?;
-        Ok(Spooled::file(f, tmp).with_temp_key(format!("{dir_key}/{name}")))
+        Ok(Spooled::file(f, tmp).with_temp_key(key))
     }
 
     fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
@@ -356,7 +356,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBackend::new(dir.path(), "t");
         b.create().unwrap();
-        let mut s = b.spool("packs").unwrap();
+        let mut s = b.spool("packs", &random16()).unwrap();
         s.write(b"hel").unwrap();
         s.write(b"lo").unwrap();
         assert_eq!(s.len(), 5);
@@ -372,16 +372,16 @@ mod tests {
             1,
             "an open spool is debris"
         );
-        let mut s = b.spool("packs").unwrap();
+        let mut s = b.spool("packs", &random16()).unwrap();
         s.write(b"hello").unwrap();
         b.put_spooled("packs/cd/y", s).unwrap();
         assert_eq!(b.get("packs/cd/y").unwrap(), b"hello");
-        let mut s = b.spool("packs").unwrap();
+        let mut s = b.spool("packs", &random16()).unwrap();
         s.write(b"other").unwrap();
         let e = b.put_spooled("packs/cd/y", s).unwrap_err();
         assert_eq!(e.code(), ErrorCode::AlreadyExists);
         assert_eq!(b.get("packs/cd/y").unwrap(), b"hello");
-        drop(b.spool("packs").unwrap()); // abandoned: removed
+        drop(b.spool("packs", &random16()).unwrap()); // abandoned: removed
         let names: Vec<_> = fs::read_dir(dir.path().join("packs"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -408,7 +408,7 @@ mod tests {
                 .enumerate()
             {
                 let data: Vec<u8> = (0..total).map(|j| (j * 31 + i) as u8).collect();
-                let mut s = b.spool("packs").unwrap();
+                let mut s = b.spool("packs", &random16()).unwrap();
                 for piece in data.chunks(7_777 + i * 1_000) {
                     s.write(piece).unwrap();
                 }
@@ -421,7 +421,7 @@ mod tests {
                     root.path()
                 );
                 // Read back from the spool file itself (backends without a spool of their own).
-                let mut s = b.spool("packs").unwrap();
+                let mut s = b.spool("packs", &random16()).unwrap();
                 s.write(&data).unwrap();
                 assert_eq!(s.into_bytes().unwrap(), data, "{total} bytes read back");
             }

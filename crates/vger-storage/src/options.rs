@@ -98,3 +98,9 @@ impl Default for RetryOptions {
 
 /// Parallel requests when the caller does not say (see docs/benchmarks.md, "Remote").
 pub const DEFAULT_CONNECTIONS: usize = 8;
+
+/// Packs uploaded at once over `connections` connections: half of them (the other half serve
+/// reads and small objects), at most 4, so that at most 4 packs (32 MiB each) wait in memory.
+pub fn parallel_writes(connections: usize) -> usize {
+    (connections / 2).clamp(1, 4)
+}

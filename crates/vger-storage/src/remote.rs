@@ -31,6 +31,8 @@ pub struct RemoteBackend {
     secrets: Vec<String>,
     /// The store refuses a write to an existing key by itself (`If-None-Match: *`).
     conditional_writes: bool,
+    /// Packs uploaded at once ([`crate::parallel_writes`]).
+    writes: usize,
 }
 
 impl RemoteBackend {
@@ -43,6 +45,7 @@ impl RemoteBackend {
             max_delay,
         } = opts.retry;
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(120));
+        let connections = opts.connections.unwrap_or(DEFAULT_CONNECTIONS).max(1);
         let op = op
             .layer(
                 TimeoutLayer::new()
@@ -56,14 +59,13 @@ impl RemoteBackend {
                     .with_min_delay(delay)
                     .with_max_delay(max_delay.max(delay)),
             )
-            .layer(ConcurrentLimitLayer::new(
-                opts.connections.unwrap_or(DEFAULT_CONNECTIONS).max(1),
-            ));
+            .layer(ConcurrentLimitLayer::new(connections));
         Self {
             op,
             location: location.to_string(),
             secrets: opts.secrets().into_iter().map(str::to_string).collect(),
             conditional_writes: cap.write_with_if_not_exists,
+            writes: crate::parallel_writes(connections),
         }
     }
 
@@ -163,6 +165,10 @@ fn describe(e: &opendal::Error) -> String {
 }
 
 impl Backend for RemoteBackend {
+    fn parallel_writes(&self) -> usize {
+        self.writes
+    }
+
     fn get(&self, key: &str) -> Result<Vec<u8>> {
         validate_key(key)?;
         self.block(self.op.read(key))

@@ -189,8 +189,8 @@ impl Backend for FaultyBackend {
     // Packs take the wrapped backend's real path. Local: spooled to a temporary file as they
     // fill, then linked into place; a fault before the link leaves the (complete or partial)
     // spool behind. Remote: the default in-memory spool, stored with one PUT.
-    fn spool(&self, dir: &str) -> Result<Spooled> {
-        self.inner.spool(dir)
+    fn spool(&self, dir: &str, token: &[u8; 16]) -> Result<Spooled> {
+        self.inner.spool(dir, token)
     }
     fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
         self.step(key, None)?;

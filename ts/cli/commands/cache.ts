@@ -1,7 +1,7 @@
 /**
  * `vger cache [--clear] [-n]`: what the local cache holds (`cache_dir`), and removing it. Three parts:
  * `files/` (the file cache, which lets a backup skip reading unchanged files), `metadata/` (copies of remote
- * repositories' index segments and snapshots, so listing and an unchanged re-backup download nothing again)
+ * repositories' index segments, snapshots and packs of trees, so listing and an unchanged re-backup download nothing again)
  * and `inflight/` (the records that let an interrupted backup resume). `--clear` removes the first two; the
  * next backup then reads every file and the next command downloads the metadata again. In-flight records are
  * kept: they are what a resumed backup needs.
@@ -14,7 +14,7 @@ import { EXIT, type ExitCode } from '../exit.js'
 
 const PARTS = [
   { name: 'files', what: 'file cache (skips reading unchanged files)', clear: true },
-  { name: 'metadata', what: 'remote metadata (index segments, snapshots)', clear: true },
+  { name: 'metadata', what: 'remote metadata (index segments, snapshots, tree packs)', clear: true },
   { name: 'inflight', what: 'records of running or interrupted backups', clear: false },
 ] as const
 

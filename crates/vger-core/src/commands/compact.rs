@@ -23,6 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
+use vger_crypto::BlobKind;
 use vger_storage::delete_if_present;
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
@@ -67,6 +68,9 @@ pub struct PackUse {
     pub size: u64,
     /// Stored bytes of the blobs some snapshot uses.
     pub used_bytes: u64,
+    /// Stored bytes of every blob the index lists in the pack (the rest of `size` is its header
+    /// and trailer, which a repack would write again).
+    pub blob_bytes: u64,
     pub live_blobs: u64,
 }
 
@@ -206,6 +210,7 @@ fn make_plan(
                 pack: *pack,
                 size: *size,
                 used_bytes: 0,
+                blob_bytes: 0,
                 live_blobs: 0,
             },
         );
@@ -229,9 +234,11 @@ fn make_plan(
         lease,
     };
     for (id, pack, loc) in index.iter() {
-        if live.contains_key(id)
-            && let Some(u) = uses.get_mut(&pack)
-        {
+        let Some(u) = uses.get_mut(&pack) else {
+            continue;
+        };
+        u.blob_bytes += u64::from(loc.len);
+        if live.contains_key(id) {
             u.used_bytes += u64::from(loc.len);
             u.live_blobs += 1;
             plan.live_blobs += 1;
@@ -262,10 +269,15 @@ fn make_plan(
     }
     plan.orphans.sort();
     let mut candidates: Vec<PackUse> = uses.into_values().collect();
+    // The share of a pack's bytes that are blobs no snapshot uses. A header and a trailer are
+    // not unused: a small pack (the trees of a small backup) would otherwise be repacked by
+    // every compaction, into a pack just as small.
+    let unused = |u: &PackUse| (u.blob_bytes - u.used_bytes) as f64 / u.size.max(1) as f64;
     // Emptiest first, so a repack budget buys the most space.
     candidates.sort_by(|a, b| {
-        let share = |u: &PackUse| u.used_bytes as f64 / u.size.max(1) as f64;
-        share(a).total_cmp(&share(b)).then(a.pack.0.cmp(&b.pack.0))
+        unused(b)
+            .total_cmp(&unused(a))
+            .then(a.pack.0.cmp(&b.pack.0))
     });
     let mut budget = opts.max_repack_bytes.unwrap_or(u64::MAX);
     for u in candidates {
@@ -274,7 +286,7 @@ fn make_plan(
             plan.delete.push(u);
             continue;
         }
-        let unused_pct = 100.0 * (1.0 - u.used_bytes as f64 / u.size.max(1) as f64);
+        let unused_pct = 100.0 * unused(&u);
         if unused_pct > opts.threshold_pct && u.used_bytes <= budget {
             budget -= u.used_bytes;
             plan.bytes_freed += u.size - u.used_bytes;
@@ -322,7 +334,8 @@ pub fn compact(
     // 1. Copy live blobs out of the packs being repacked (authenticated first: damage is never
     //    copied into a new pack).
     let mut kept: Vec<(PackId, Vec<BlobEntry>)> = Vec::new();
-    let mut writer = PackWriter::new();
+    // Trees and data stay in packs of their own (see the backup pipeline).
+    let mut writers = [PackWriter::new(), PackWriter::new()];
     let total = repack.len() as u64;
     for (i, u) in repack.iter().enumerate() {
         cancel.check()?;
@@ -341,9 +354,10 @@ pub fn compact(
                 out.damaged_blobs += 1;
                 continue;
             }
+            let writer = &mut writers[usize::from(loc.kind == BlobKind::Tree)];
             writer.add(id, loc.kind, sealed, loc.raw_len);
             if writer.size() >= PACK_TARGET {
-                kept.push(flush(repo, std::mem::take(&mut writer))?);
+                kept.push(flush(repo, std::mem::take(writer))?);
                 out.packs_written += 1;
             }
         }
@@ -353,7 +367,7 @@ pub fn compact(
             total,
         });
     }
-    if !writer.is_empty() {
+    for writer in writers.into_iter().filter(|w| !w.is_empty()) {
         kept.push(flush(repo, writer)?);
         out.packs_written += 1;
     }

@@ -107,6 +107,8 @@ impl Slot {
 pub struct ChunkIndex {
     packs: Vec<PackId>,
     pack_pos: HashMap<PackId, u32>,
+    /// By pack position: whether the pack holds a data blob (else only trees).
+    holds_data: Vec<bool>,
     sorted: Vec<Slot>,
     recent: IdMap<Location>,
 }
@@ -120,6 +122,7 @@ pub struct IndexBuilder {
 impl IndexBuilder {
     pub fn add_pack(&mut self, pack: PackId, entries: &[BlobEntry]) {
         let pos = self.index.pack_position(pack);
+        self.index.note_kinds(pos, entries);
         self.index
             .sorted
             .extend(entries.iter().map(|e| Slot::new(e.id, pos, e)));
@@ -181,8 +184,23 @@ impl ChunkIndex {
         let pos = *self.pack_pos.entry(pack).or_insert(next);
         if pos == next {
             self.packs.push(pack);
+            self.holds_data.push(false);
         }
         pos
+    }
+
+    fn note_kinds(&mut self, pos: u32, entries: &[BlobEntry]) {
+        if entries.iter().any(|e| e.kind == BlobKind::Data) {
+            self.holds_data[pos as usize] = true;
+        }
+    }
+
+    /// Whether the pack at `location.pack` holds tree blobs only (backups and compaction write
+    /// trees to packs of their own, which a caching backend keeps whole).
+    pub fn tree_only(&self, location: &Location) -> bool {
+        self.holds_data
+            .get(location.pack as usize)
+            .is_some_and(|d| !d)
     }
 
     fn find(&self, id: &ChunkId) -> Option<Location> {
@@ -251,6 +269,7 @@ impl ChunkIndex {
     /// Adds a pack written after the index was built (an id already present keeps its place).
     pub fn insert_pack(&mut self, pack: PackId, entries: &[BlobEntry]) {
         let pos = self.pack_position(pack);
+        self.note_kinds(pos, entries);
         for e in entries {
             if !self.contains(&e.id) {
                 self.recent.insert(e.id, Slot::new(e.id, pos, e).location());

@@ -185,6 +185,15 @@ impl Repository {
         let mut warnings = self.reload_index()?;
         warnings.extend(self.replayed_segments());
         self.warnings = warnings;
+        // Local copies of packs the index no longer lists (compacted away by any client) go.
+        let index = self.index();
+        self.backend.retain_cached("packs", &|key| {
+            key.rsplit('/')
+                .next()
+                .and_then(ChunkId::from_hex)
+                .is_some_and(|c| index.has_pack(&PackId(c.0)))
+        });
+        drop(index);
         Ok(())
     }
 
@@ -541,9 +550,16 @@ impl Repository {
                 "blob kind differs from the reference",
             ));
         }
-        let sealed =
+        let key = pack::key(&pack);
+        // Packs of trees are read again and again (every listing, diff, find and restore walks
+        // trees): a caching backend keeps them whole.
+        let sealed = if self.index().tree_only(&loc) {
             self.backend
-                .get_range(&pack::key(&pack), loc.offset.into(), loc.len.into())?;
+                .get_range_cached(&key, loc.offset.into(), loc.len.into())?
+        } else {
+            self.backend
+                .get_range(&key, loc.offset.into(), loc.len.into())?
+        };
         self.open_blob(id, kind, &sealed, cap, &what)
     }
 

@@ -50,6 +50,15 @@ impl Trees {
         out
     }
 
+    /// How many distinct trees were read ahead.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// The entries of `id`: a copy of the tree read ahead, else read now.
     pub fn take(&self, repo: &Repository, id: &ChunkId) -> Result<Vec<Entry>> {
         match self.map.get(id) {

@@ -150,6 +150,10 @@ impl SftpBackend {
 }
 
 impl Backend for SftpBackend {
+    fn parallel_writes(&self) -> usize {
+        crate::parallel_writes(self.width)
+    }
+
     fn get(&self, key: &str) -> Result<Vec<u8>> {
         validate_key(key)?;
         let (path, t, w) = (self.full(key), self.timeout, self.width);

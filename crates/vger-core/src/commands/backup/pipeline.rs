@@ -1,7 +1,8 @@
 //! The upload half of a backup: worker threads compress and seal new blobs in parallel, one
 //! packer thread appends them to packs, streamed to the backend's spool (a temporary file for a
-//! local repository) as they fill, and one writer thread commits each full pack (so the fsync of
-//! one pack overlaps with filling the next). Memory is bounded by a byte budget: blobs between
+//! local repository) as they fill, and writer threads commit the full packs (so the fsync or
+//! upload of one pack overlaps with filling the next; a network store gets several uploads at
+//! once, [`vger_storage::Backend::parallel_writes`]). Memory is bounded by a byte budget: blobs between
 //! `submit` and the packer hold at most [`BLOB_BUDGET`] bytes (a single larger blob is let
 //! through alone); packs are not held in memory (except by backends without a spool).
 //!
@@ -321,23 +322,36 @@ fn pack_loop(
     budget: &Budget,
     pool: &BufPool,
 ) -> Result<()> {
-    // A rendezvous channel: at most one pack is being committed (fsync, link) while the next
-    // one fills.
+    // A rendezvous channel to the writer threads: as many packs are being committed (fsync and
+    // link on a local disk, an upload to a network store) as the backend asks for, while the
+    // next one fills.
     let (ptx, prx) = bounded::<Full>(0);
-    let writer_thread = {
-        let shared = shared.clone();
-        let backend = Arc::clone(&backend);
-        thread::spawn(move || write_loop(&prx, backend.as_ref(), &shared))
-    };
+    let writer_threads: Vec<_> = (0..backend.parallel_writes().max(1))
+        .map(|_| {
+            let shared = shared.clone();
+            let backend = Arc::clone(&backend);
+            let prx = prx.clone();
+            thread::spawn(move || write_loop(&prx, backend.as_ref(), &shared))
+        })
+        .collect();
+    drop(prx);
     let failed = &shared.failed;
-    // Every spool is recorded before its first byte is written, so that a kill leaves nothing
-    // the next backup does not know of.
+    // Every spool is recorded before it is created, so that a kill at any point leaves nothing
+    // the next backup does not know of. A spool in memory (a network store) is no object: its
+    // record is closed at once.
     let spool = || {
-        let out = backend.spool("packs")?;
-        if let (Some(r), Some(k)) = (&shared.inflight, out.temp_key()) {
-            r.temp_created(k);
+        let token = vger_crypto::random_bytes::<16>();
+        let key = vger_storage::temp_key("packs", &token);
+        if let Some(r) = &shared.inflight {
+            r.temp_created(&key);
         }
-        PackStream::new(out)
+        let out = backend.spool("packs", &token);
+        if let Some(r) = &shared.inflight
+            && out.as_ref().map_or(true, |o| o.temp_key().is_none())
+        {
+            r.temp_gone(&key);
+        }
+        PackStream::new(out?)
     };
     let fail = |e: VgerError| {
         failed
@@ -351,7 +365,9 @@ fn pack_loop(
             .unwrap_or_else(PoisonError::into_inner)
             .is_some()
     };
-    let mut writer: Option<PackStream> = None;
+    // Trees go to packs of their own, data to others: the trees of a snapshot then sit in a few
+    // packs, which a remote reader fetches whole (and caches) instead of one range per directory.
+    let mut writers: [Option<PackStream>; 2] = [None, None];
     for s in rx.iter().flat_map(|batch| {
         budget.release(batch.iter().map(|s| s.raw_len as usize).sum());
         batch
@@ -359,6 +375,7 @@ fn pack_loop(
         if is_failed() {
             continue; // drain so the workers never block
         }
+        let writer = &mut writers[usize::from(s.kind == BlobKind::Tree)];
         // Packs are written to a spool (a temporary file) as they fill, not held in memory.
         let w = match writer.take() {
             Some(w) => Ok(w),
@@ -376,11 +393,15 @@ fn pack_loop(
                 }
                 Err(e) => fail(e),
             },
-            Ok(w) => writer = Some(w),
+            Ok(w) => *writer = Some(w),
             Err(e) => fail(e),
         }
     }
-    if let Some(w) = writer.filter(|w| !w.is_empty() && !is_failed()) {
+    for w in writers
+        .into_iter()
+        .flatten()
+        .filter(|w| !w.is_empty() && !is_failed())
+    {
         match w.finish(crypter, repo_id) {
             Ok(full) => {
                 let _ = ptx.send(full);
@@ -389,12 +410,16 @@ fn pack_loop(
         }
     }
     drop(ptx);
-    match writer_thread.join() {
-        Ok(r) => r,
-        Err(_) => Err(VgerError::Internal(
-            "the pack writer thread panicked".into(),
-        )),
+    let mut out = Ok(());
+    for t in writer_threads {
+        let r = t
+            .join()
+            .unwrap_or_else(|_| Err(VgerError::Internal("a pack writer thread panicked".into())));
+        if out.is_ok() {
+            out = r;
+        }
     }
+    out
 }
 
 /// A full pack: id, spooled bytes, blobs.
