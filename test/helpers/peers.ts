@@ -2,17 +2,30 @@
  * Real test peers on loopback for the remote backends: moto (S3) and OpenSSH sshd (SFTP), started by
  * scripts/peers/*.sh in a fresh temp dir. The first start on a machine installs them (pip into .ci/venv, apt-get
  * for openssh-server as root), which can take a minute or two; later starts take about a second.
+ * With VGER_TEST_S3_PEER=seaweedfs the S3 peer is SeaweedFS instead (scripts/peers/seaweedfs.sh: a production
+ * S3 server checking SigV4; its first start builds weed with Go into .ci/bin, a few minutes).
  */
 import { execFile } from 'node:child_process'
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { isRoot, ROOT } from './addon.js'
 
 const SCRIPTS = path.join(ROOT, 'scripts', 'peers')
 
-/** Enough for a first start on a fresh machine (apt-get update + install, pip install). */
+/** Enough for a first start on a fresh machine (apt-get update + install, pip install, or building weed). */
 export const PEER_START_TIMEOUT_MS = 600_000
+
+/** Which S3 server the S3 peer is: moto (default) or SeaweedFS (`VGER_TEST_S3_PEER=seaweedfs`). */
+export type S3PeerKind = 'moto' | 'seaweedfs'
+
+/** The S3 peer kind VGER_TEST_S3_PEER asks for; an unknown value throws rather than testing moto by mistake. */
+export function s3PeerKind(): S3PeerKind {
+  const v = process.env.VGER_TEST_S3_PEER ?? ''
+  if (v === '' || v === 'moto') return 'moto'
+  if (v === 'seaweedfs') return 'seaweedfs'
+  throw new Error(`VGER_TEST_S3_PEER=${v}: expected moto or seaweedfs`)
+}
 
 interface PeerBase {
   /** The temp dir holding the peer's keys, config, log and env file. */
@@ -25,6 +38,7 @@ interface PeerBase {
 }
 
 export interface S3Peer extends PeerBase {
+  kind: S3PeerKind
   /** e.g. http://127.0.0.1:40279 (path-style requests: `${endpoint}/${bucket}/key`). */
   endpoint: string
   bucket: string
@@ -81,8 +95,15 @@ export function peersAvailable(): PeerReasons {
   }
   const canApt = isRoot && onPath('apt-get')
   const s3Missing = missing(canApt ? ['sh', 'flock'] : ['sh', 'flock', 'curl'])
-  const venvReady = existsSync(path.join(ROOT, '.ci', 'venv', 'bin', 'moto_server'))
-  if (!venvReady && !onPath('python3') && !canApt) s3Missing.push('python3')
+  if (s3PeerKind() === 'seaweedfs') {
+    // scripts/peers/seaweedfs.sh builds weed into .ci/bin/weed-<version> with Go, once.
+    const built = existsSync(path.join(ROOT, '.ci', 'bin')) && readdirSync(path.join(ROOT, '.ci', 'bin')).some((f) => /^weed-v/.test(f))
+    if (!built && !onPath('go') && !existsSync('/usr/local/go/bin/go')) s3Missing.push('go (to build SeaweedFS)')
+    if (!onPath('python3') && !onPath('node')) s3Missing.push('python3 or node')
+  } else {
+    const venvReady = existsSync(path.join(ROOT, '.ci', 'venv', 'bin', 'moto_server'))
+    if (!venvReady && !onPath('python3') && !canApt) s3Missing.push('python3')
+  }
   const sftpMissing = [...missing(['sh']), ...(canApt ? [] : missing(['ssh', 'sftp', 'ssh-keygen']))]
   if (!canApt && !existsSync('/usr/sbin/sshd')) sftpMissing.push('/usr/sbin/sshd (apt-get install openssh-server)')
   const why = (m: string[]): string | undefined => (m.length === 0 ? undefined : `missing ${m.join(', ')}`)
@@ -140,10 +161,15 @@ async function startPeer(script: string, envFile: string, timeoutMs: number) {
   }
 }
 
-/** Starts moto[server] with bucket `vger-test`; any key and secret are accepted. */
+/**
+ * Starts the S3 peer with bucket `vger-test`: moto[server] (any key and secret are accepted), or SeaweedFS with
+ * VGER_TEST_S3_PEER=seaweedfs (only the returned key and secret are).
+ */
 export async function startS3(timeoutMs = PEER_START_TIMEOUT_MS): Promise<S3Peer> {
-  const { dir, env, stop } = await startPeer('s3.sh', 's3.env', timeoutMs)
+  const kind = s3PeerKind()
+  const { dir, env, stop } = await startPeer(kind === 'seaweedfs' ? 'seaweedfs.sh' : 's3.sh', 's3.env', timeoutMs)
   return {
+    kind,
     dir,
     env,
     stop,

@@ -1,4 +1,5 @@
-//! The S3 test server (moto, started by `scripts/peers/s3.sh`) shared by a test binary.
+//! The S3 test server (moto, started by `scripts/peers/s3.sh`; SeaweedFS, `scripts/peers/seaweedfs.sh`,
+//! with `VGER_TEST_S3_PEER=seaweedfs`) shared by a test binary.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -91,13 +92,19 @@ pub fn peer() -> Option<&'static S3Peer> {
     }))
 }
 
-/// Runs `scripts/peers/s3.sh start DIR` and reads the `KEY=VALUE` file it writes.
+/// Runs `scripts/peers/s3.sh start DIR` (`seaweedfs.sh` with `VGER_TEST_S3_PEER=seaweedfs`) and
+/// reads the `KEY=VALUE` file it writes.
 fn start() -> HashMap<String, String> {
+    let script = match std::env::var("VGER_TEST_S3_PEER").as_deref() {
+        Ok("seaweedfs") => "seaweedfs.sh",
+        Ok("" | "moto") | Err(_) => "s3.sh",
+        Ok(other) => panic!("VGER_TEST_S3_PEER={other}: expected moto or seaweedfs"),
+    };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = std::env::temp_dir().join(format!("vger-peer-s3.sh-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("vger-peer-{script}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
     let out = Command::new("sh")
-        .arg(root.join("scripts/peers/s3.sh"))
+        .arg(root.join("scripts/peers").join(script))
         .arg("start")
         .arg(&dir)
         // The peer stops when this process exits.
@@ -106,7 +113,7 @@ fn start() -> HashMap<String, String> {
         .expect("sh");
     assert!(
         out.status.success(),
-        "scripts/peers/s3.sh start failed (set VGER_TEST_REMOTE=skip to skip remote tests):\n{}",
+        "scripts/peers/{script} start failed (set VGER_TEST_REMOTE=skip to skip remote tests):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::read_to_string(dir.join("s3.env"))

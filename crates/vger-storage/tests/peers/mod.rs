@@ -109,6 +109,15 @@ fn start(script: &str, env_file: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// The script that starts the S3 peer: moto (`s3.sh`), or SeaweedFS with `VGER_TEST_S3_PEER=seaweedfs`.
+fn s3_script() -> &'static str {
+    match std::env::var("VGER_TEST_S3_PEER").as_deref() {
+        Ok("seaweedfs") => "seaweedfs.sh",
+        Ok("" | "moto") | Err(_) => "s3.sh",
+        Ok(other) => panic!("VGER_TEST_S3_PEER={other}: expected moto or seaweedfs"),
+    }
+}
+
 /// The S3 peer, or None when remote tests are skipped on purpose.
 pub fn s3() -> Option<&'static S3Peer> {
     if skip("S3 test") {
@@ -122,7 +131,7 @@ pub fn s3() -> Option<&'static S3Peer> {
         let env = if given.contains_key("VGER_TEST_S3_ENDPOINT") {
             given
         } else {
-            start("s3.sh", "s3.env")
+            start(s3_script(), "s3.env")
         };
         let get = |k: &str| env.get(k).cloned().unwrap_or_default();
         S3Peer {
