@@ -187,47 +187,43 @@ describe.skipIf(reason !== '')(`repository on S3 (${kind})${reason === '' ? '' :
     expect(r.stderr).toContain('does not exist; create it first')
   })
 
-  itNewConnections(
-    FAULT_TEST,
-    async () => {
-      let proxy: FaultProxy | undefined
+  itNewConnections(FAULT_TEST, { timeout: 300_000 }, async () => {
+    let proxy: FaultProxy | undefined
+    try {
+      proxy = await startFaultProxy({
+        targetPort: Number(new URL(peer.endpoint).port),
+        dropRate: 0.05,
+        resetRate: 0.05,
+        stallRate: 0.02,
+        stallMs: 300,
+        // Packs are up to 32 MiB: a fault every few MiB still breaks most uploads once or twice.
+        midStreamBytes: 4 << 20,
+      })
+      const url = `s3+http://127.0.0.1:${proxy.port}/${peer.bucket}/faults-${randomBytes(6).toString('hex')}`
+      const saved = config
+      config = writeConfig(url, 'faults.yaml', 10)
       try {
-        proxy = await startFaultProxy({
-          targetPort: Number(new URL(peer.endpoint).port),
-          dropRate: 0.05,
-          resetRate: 0.05,
-          stallRate: 0.02,
-          stallMs: 300,
-          // Packs are up to 32 MiB: a fault every few MiB still breaks most uploads once or twice.
-          midStreamBytes: 4 << 20,
-        })
-        const url = `s3+http://127.0.0.1:${proxy.port}/${peer.bucket}/faults-${randomBytes(6).toString('hex')}`
-        const saved = config
-        config = writeConfig(url, 'faults.yaml', 10)
-        try {
-          writeFileSync(path.join(src, 'big.bin'), randomBytes(6 << 20))
-          expect((await vger(['init'])).code).toBe(0)
-          const b = await vger(['backup'])
-          expect(b.code, `${b.stderr} (seed ${proxy.seed})`).toBe(0)
-          const dest = path.join(work, 'restored-faults')
-          const r = await vger(['restore', 'latest', dest])
-          expect(r.code, `${r.stderr} (seed ${proxy.seed})`).toBe(0)
-          expect(Object.fromEntries(readTree(dest))).toEqual(Object.fromEntries(readTree(src)))
-          const c = await vger(['check', '--verify-data'])
-          expect(c.code, `${c.stderr} (seed ${proxy.seed})`).toBe(0)
-        } finally {
-          config = saved
-        }
-        const st = proxy.stats()
-        const faults = st.drop + st.reset + st.midStream.drop + st.midStream.reset
-        // The faults happened, and often enough to matter: at least 5% of connections (or streams) broken.
-        expect(faults, JSON.stringify({ ...st, outcomes: undefined })).toBeGreaterThanOrEqual(Math.max(3, st.connections * 0.05))
+        writeFileSync(path.join(src, 'big.bin'), randomBytes(6 << 20))
+        expect((await vger(['init'])).code).toBe(0)
+        const b = await vger(['backup'])
+        expect(b.code, `${b.stderr} (seed ${proxy.seed})`).toBe(0)
+        const dest = path.join(work, 'restored-faults')
+        const r = await vger(['restore', 'latest', dest])
+        expect(r.code, `${r.stderr} (seed ${proxy.seed})`).toBe(0)
+        expect(Object.fromEntries(readTree(dest))).toEqual(Object.fromEntries(readTree(src)))
+        const c = await vger(['check', '--verify-data'])
+        expect(c.code, `${c.stderr} (seed ${proxy.seed})`).toBe(0)
       } finally {
-        await proxy?.close()
+        config = saved
       }
-    },
-    300_000,
-  )
+      const st = proxy.stats()
+      const faults = st.drop + st.reset + st.midStream.drop + st.midStream.reset
+      // The faults happened, and often enough to matter: at least 5% of connections (or streams) broken.
+      expect(faults, JSON.stringify({ ...st, outcomes: undefined })).toBeGreaterThanOrEqual(Math.max(3, st.connections * 0.05))
+    } finally {
+      await proxy?.close()
+    }
+  })
 
   it('two clients with their own caches back up to one repository at once; prune and compact lose nothing', async () => {
     const url = `s3+http://${peer.endpoint.replace(/^http:\/\//, '')}/${peer.bucket}/shared-${randomBytes(6).toString('hex')}`
