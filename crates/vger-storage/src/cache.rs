@@ -116,12 +116,13 @@ impl CachedBackend {
     /// is cached then).
     fn root(&self) -> Option<&Path> {
         self.root
-            .get_or_init(|| {
-                let config = self.inner.get("config").ok()?;
-                let ns = hex::encode(&blake3::hash(&config).as_bytes()[..16]);
-                Some(self.dir.join(ns))
-            })
+            .get_or_init(|| Some(self.namespace(&self.inner.get("config").ok()?)))
             .as_deref()
+    }
+
+    fn namespace(&self, config: &[u8]) -> PathBuf {
+        self.dir
+            .join(hex::encode(&blake3::hash(config).as_bytes()[..16]))
     }
 
     fn path(&self, key: &str) -> Option<PathBuf> {
@@ -188,6 +189,13 @@ impl CachedBackend {
 
 impl Backend for CachedBackend {
     fn get(&self, key: &str) -> Result<Vec<u8>> {
+        if key == "config" {
+            // Opening a repository reads its config first: the namespace comes from those bytes
+            // instead of a second request.
+            let bytes = self.inner.get(key)?;
+            let _ = self.root.get_or_init(|| Some(self.namespace(&bytes)));
+            return Ok(bytes);
+        }
         if !cacheable(key) {
             return self.inner.get(key);
         }
@@ -284,6 +292,10 @@ impl Backend for CachedBackend {
 
     fn parallel_writes(&self) -> usize {
         self.inner.parallel_writes()
+    }
+
+    fn parallel_reads(&self) -> usize {
+        self.inner.parallel_reads()
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {

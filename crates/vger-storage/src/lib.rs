@@ -75,6 +75,11 @@ pub trait Backend: Send + Sync {
     fn parallel_writes(&self) -> usize {
         1
     }
+    /// How many range reads a reader should keep in flight: a network store answers each after a
+    /// round trip, so a restore wants at least this many (its connections) at once.
+    fn parallel_reads(&self) -> usize {
+        1
+    }
     /// Lists the keys directly or indirectly under `prefix` (a directory such as `snapshots`).
     fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Like [`Backend::list`], with sizes and modification times.

@@ -33,6 +33,8 @@ pub struct RemoteBackend {
     conditional_writes: bool,
     /// Packs uploaded at once ([`crate::parallel_writes`]).
     writes: usize,
+    /// Requests in flight at most.
+    connections: usize,
 }
 
 impl RemoteBackend {
@@ -66,6 +68,7 @@ impl RemoteBackend {
             secrets: opts.secrets().into_iter().map(str::to_string).collect(),
             conditional_writes: cap.write_with_if_not_exists,
             writes: crate::parallel_writes(connections),
+            connections,
         }
     }
 
@@ -167,6 +170,10 @@ fn describe(e: &opendal::Error) -> String {
 impl Backend for RemoteBackend {
     fn parallel_writes(&self) -> usize {
         self.writes
+    }
+
+    fn parallel_reads(&self) -> usize {
+        self.connections
     }
 
     fn get(&self, key: &str) -> Result<Vec<u8>> {

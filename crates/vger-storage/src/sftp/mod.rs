@@ -154,6 +154,10 @@ impl Backend for SftpBackend {
         crate::parallel_writes(self.width)
     }
 
+    fn parallel_reads(&self) -> usize {
+        self.width
+    }
+
     fn get(&self, key: &str) -> Result<Vec<u8>> {
         validate_key(key)?;
         let (path, t, w) = (self.full(key), self.timeout, self.width);

@@ -89,8 +89,11 @@ pub fn restore(
             Err(e) => return Err(e),
         }
     }
+    // Twice the cores (a thread waits for a read, then decrypts and writes), and for a network
+    // store at least as many as it has connections (each read waits a round trip).
     let threads = match opts.threads {
-        0 => 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+        0 => (2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(repo.backend().parallel_reads()),
         n => n,
     };
     let ctx = packed::Ctx {
