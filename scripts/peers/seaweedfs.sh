@@ -8,8 +8,8 @@
 #                                          (also for racing creates: exactly one wins), ListObjectsV2 pages,
 #                                          a wrong secret -> 403
 # weed is built once from the Go module proxy into .ci/bin/weed-<version> (gitignored; a few minutes on
-# 2 cores) and reused. Beside s3.env, DIR/weed.env holds WEED_METRICS_URL (Prometheus metrics; the bench
-# counts S3 requests by SeaweedFS_s3_request_total{type,code}).
+# 2 cores) and reused. DIR/weed.log has one line per S3 request (-vmodule=stats=2, the gateway's request
+# log: I... stats.go:N "IDENTITY" METHOD "PATH" STATUS DURATION), which the bench counts.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/peers/lib.sh
@@ -116,9 +116,9 @@ JSON
   # Retry with new ports if another process took one between free_ports and weed binding it.
   for attempt in 1 2 3; do
     # shellcheck disable=SC2046
-    set -- $(free_ports 9)
-    [ $# = 9 ] || die "could not pick free ports"
-    s3port=$1 metrics=$9
+    set -- $(free_ports 8)
+    [ $# = 8 ] || die "could not pick free ports"
+    s3port=$1
     # weed puts its gRPC unix sockets in /tmp whatever TMPDIR says; stop removes them (a killed weed leaves them).
     echo "$3 $5 $7 $8" >"$DIR/weed.grpc-ports"
     rm -rf "$DIR/data"
@@ -126,14 +126,13 @@ JSON
     # One process for all four servers. Small volumes (64 MB) so a test machine's disk is plenty; -volume.max=0
     # lets the count follow the free space. Unix sockets and temporary files in DIR where weed lets us choose.
     # No telemetry; no Iceberg/Lance listeners; stop without the 10 s pre-stop grace.
-    (cd "$DIR" && TMPDIR="$DIR" exec "$WEED" -logtostderr=true server \
+    (cd "$DIR" && TMPDIR="$DIR" exec "$WEED" -logtostderr=true -vmodule=stats=2 server \
       -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$DIR/data" \
       -master.port="$2" -master.port.grpc="$3" -master.volumeSizeLimitMB=64 -master.telemetry=false \
       -volume.port="$4" -volume.port.grpc="$5" -volume.max=0 -volume.preStopSeconds=0 \
       -filer -filer.port="$6" -filer.port.grpc="$7" -filer.localSocket="$DIR/filer.sock" \
       -s3 -s3.port="$s3port" -s3.port.grpc="$8" -s3.config="$DIR/s3.json" -s3.localSocket="$DIR/s3.sock" \
-      -s3.port.iceberg=0 -s3.port.lance=0 \
-      -metricsPort="$metrics" -metricsIp=127.0.0.1) </dev/null >"$DIR/weed.log" 2>&1 &
+      -s3.port.iceberg=0 -s3.port.lance=0) </dev/null >"$DIR/weed.log" 2>&1 &
     pid=$!
     echo "$pid" >"$DIR/s3.pid"
     deadline=$(($(date +%s) + wait_s))
@@ -166,7 +165,6 @@ JSON
   done
   s3 -o /dev/null -X DELETE "$url/.peer-ready" || true
   rm -f "$DIR/bucket.out"
-  echo "WEED_METRICS_URL=http://127.0.0.1:$metrics/metrics" >"$DIR/weed.env"
   cat >"$DIR/s3.env.tmp" <<ENV
 VGER_TEST_S3_ENDPOINT=$VGER_TEST_S3_ENDPOINT
 VGER_TEST_S3_BUCKET=$BUCKET
