@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # bench.sh - vger beside restic and Borg on the same corpus, in the same run (`npm run bench`).
 #
-# Usage: test/bench/bench.sh [-n REPS] [-t "vger restic borg"] [-r s3|sftp] [-w WORKDIR] [-B] [-S] [-D] [CORPUS]
+# Usage: test/bench/bench.sh [-n REPS] [-t "vger restic borg"] [-r s3|seaweedfs|sftp] [-w WORKDIR] [-B] [-S] [-D] [CORPUS]
 #   -n REPS     repetitions of the whole sequence per tool (default 3, or $VGER_BENCH_REPS);
 #               medians are reported
 #   -t TOOLS    which tools (default "vger restic borg"; "-t vger" for quick iteration)
 #   -r REMOTE   put the repositories on a test peer instead of a local directory: "s3" (moto on
-#               loopback, scripts/peers/s3.sh) or "sftp" (OpenSSH sshd on loopback,
+#               loopback, scripts/peers/s3.sh), "seaweedfs" (SeaweedFS on loopback, S3 API,
+#               scripts/peers/seaweedfs.sh; builds weed once) or "sftp" (OpenSSH sshd on loopback,
 #               scripts/peers/sshd.sh); vger and restic only (Borg has no S3 backend and over SSH
 #               needs borg on the server: it is skipped). Each tool and repetition gets a fresh
 #               prefix (directory); requests are counted from the peer's log (moto's access log;
-#               sftp-server at DEBUG1); results go to the "Remote repositories" section of
-#               docs/benchmarks.md
+#               SeaweedFS's S3 request log; sftp-server at DEBUG1); results go to the "Remote
+#               repositories" section of docs/benchmarks.md
 #   -w WORKDIR  scratch root (default /tmp/vger-bench): repos/, work/, restore/, cache/ and
 #               results/<timestamp>/ are made under it
 #   -B          do not build vger first (default: npm run build)
@@ -46,7 +47,7 @@ while getopts "n:t:w:r:BSDh" o; do
   case $o in
     n) REPS=$OPTARG ;; t) TOOLS=$OPTARG ;; w) W=$OPTARG ;; r) REMOTE=$OPTARG ;;
     B) BUILD=0 ;; S) STAGES=0 ;; D) DOCS=0 ;;
-    *) sed -n '2,42p' "$0"; exit 2 ;;
+    *) sed -n '2,37p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND-1))
@@ -59,7 +60,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 SKIPPED=
 case $REMOTE in
   local) ;;
-  s3 | sftp)
+  s3 | seaweedfs | sftp)
     kept=
     for tool in $TOOLS; do
       if [ "$tool" = borg ]; then
@@ -70,7 +71,7 @@ case $REMOTE in
     TOOLS=${kept# }
     [ -n "$TOOLS" ] || die "no tool left to run with -r $REMOTE"
     ;;
-  *) die "unknown remote kind $REMOTE (s3 or sftp)" ;;
+  *) die "unknown remote kind $REMOTE (s3, seaweedfs or sftp)" ;;
 esac
 
 apt_install() {  # PACKAGE... : install with apt when running as root
@@ -110,12 +111,13 @@ CSV="$RES/runs.csv"
 echo "tool,rep,step,rc,wall_s,user_s,sys_s,maxrss_kb,bytes,requests" >"$CSV"
 REQCSV="$RES/requests.csv"  # tool,rep,step,kind,count (remote runs only)
 
-# --- the remote peer (-r s3 | sftp), in RES/peer: started here, stopped on exit ---------------
+# --- the remote peer (-r s3 | seaweedfs | sftp), in RES/peer: started here, stopped on exit ---
 PEER="$RES/peer"; PEER_LOG=; REQ0=
 VENV_PY="$ROOT/.ci/venv/bin/python"  # made by scripts/peers/s3.sh (moto, with boto3)
 stop_peer() {
   case $REMOTE in
     s3) "$ROOT/scripts/peers/s3.sh" stop "$PEER" ;;
+    seaweedfs) "$ROOT/scripts/peers/seaweedfs.sh" stop "$PEER" ;;  # also removes its data
     sftp) "$ROOT/scripts/peers/sshd.sh" stop "$PEER"; rm -rf "$PEER/sftp-root" ;;
   esac
   [ -n "$PEER_LOG" ] && [ -f "$PEER_LOG" ] && gzip -f "$PEER_LOG"
@@ -130,6 +132,19 @@ if [ "$REMOTE" != local ]; then
       set -a; . "$PEER/s3.env"; set +a
       PEER_LOG="$PEER/moto.log"
       PEER_DESC="moto $("$VENV_PY" -c 'import importlib.metadata as m; print(m.version("moto"))') at $VGER_TEST_S3_ENDPOINT"
+      ;;
+    seaweedfs)
+      "$ROOT/scripts/peers/seaweedfs.sh" start "$PEER" || die "could not start the SeaweedFS peer"
+      set -a; . "$PEER/s3.env"; set +a
+      PEER_LOG="$PEER/weed.log"  # one line per S3 request (weed -vmodule=stats=2)
+      weed="$ROOT/.ci/bin/weed-$(sed -n 's/^WEED_VERSION=//p' "$ROOT/scripts/peers/seaweedfs.sh")"
+      PEER_DESC="SeaweedFS $("$weed" version 2>/dev/null | awk '/version/ {print $3; exit}') (${weed##*/weed-}) at $VGER_TEST_S3_ENDPOINT"
+      # Sizes and deletes go through boto3 from moto's venv: make it once if missing.
+      if ! "$VENV_PY" -c 'import boto3' 2>/dev/null; then
+        "$ROOT/scripts/peers/s3.sh" start "$RES/venv-probe" && "$ROOT/scripts/peers/s3.sh" stop "$RES/venv-probe"
+        rm -rf "$RES/venv-probe"
+        "$VENV_PY" -c 'import boto3' || die "no boto3 in $ROOT/.ci/venv (scripts/peers/s3.sh makes it)"
+      fi
       ;;
     sftp)
       "$ROOT/scripts/peers/sshd.sh" start "$PEER" || die "could not start the SFTP peer"
@@ -176,7 +191,7 @@ req_mark() { REQ0=; [ -n "$PEER_LOG" ] && REQ0=$(wc -l <"$PEER_LOG"); }
 
 # req_count TOOL REP STEP : requests logged by the peer since req_mark, by kind into REQCSV;
 # prints the total. S3 kinds: METHOD (LIST for a bucket listing), with -range for a 206 answer and
-# -STATUS for one not 2xx.
+# -STATUS for one not 2xx (SeaweedFS's request log has no query: any GET of the bucket is a LIST).
 # SFTP kinds: the request type (open, close, read, write, fstat, ...), session = a new SFTP session;
 # each request logs one line (a debug1 "request N: TYPE" or an INFO "TYPE ..."), except that
 # (f)setstat adds INFO "set ..." lines, skipped.
@@ -189,6 +204,13 @@ req_count() {
       split($2, r, " "); split($3, s, " "); k = r[1]
       if (k == "GET" && (r[2] ~ /[?&]list-type=/ || r[2] !~ /^\/[^\/?]+\/[^?]/)) k = "LIST"
       if (s[1] == "206") k = k "-range"; else if (s[1] !~ /^2/) k = k "-" s[1]
+      print k }'
+  elif [ "$REMOTE" = seaweedfs ]; then
+    # I1203 07:30:16.123456 stats.go:42 "IDENTITY" METHOD "PATH" STATUS DURATION
+    awk '$3 ~ /^stats\.go:/ && $5 ~ /^[A-Z]+$/ {
+      k = $5; p = $6; gsub(/"/, "", p)
+      if (k == "GET" && p ~ /^\/[^\/]+\/?$/) k = "LIST"
+      if ($7 == "206") k = k "-range"; else if ($7 !~ /^2/) k = k "-" $7
       print k }'
   else
     awk '/^debug1: request [0-9]+: sent / {next}
@@ -255,7 +277,7 @@ size_row() {  # TOOL REP STEP REPO : allocated bytes of a local repository; logi
   local b
   case $REMOTE in
     local) b=$(du -sB1 "$4" | cut -f1) ;;
-    s3) b=$(s3py size "$4") ;;
+    s3 | seaweedfs) b=$(s3py size "$4") ;;
     sftp) b=$(du -sb "$4" | cut -f1) ;;
   esac
   echo "$1,$2,$3,0,0,0,0,0,$b," >>"$CSV"
@@ -267,7 +289,7 @@ remote_repo() {
   local name="$STAMP-$1-r$2"
   case $REMOTE in
     local) REPO_AT="$W/repos/$1"; VGER_URL=$REPO_AT; RESTIC_URL=$REPO_AT ;;
-    s3)
+    s3 | seaweedfs)
       REPO_AT="bench/$name"
       VGER_URL="s3+http://${VGER_TEST_S3_ENDPOINT#http://}/$VGER_TEST_S3_BUCKET/$REPO_AT"
       RESTIC_URL="s3:$VGER_TEST_S3_ENDPOINT/$VGER_TEST_S3_BUCKET/$REPO_AT"
@@ -282,7 +304,7 @@ remote_repo() {
 
 drop_remote() {  # after a repetition: free the peer (moto keeps every object in memory)
   case $REMOTE in
-    s3) s3py delete "$REPO_AT" ;;
+    s3 | seaweedfs) s3py delete "$REPO_AT" ;;
     sftp) rm -rf "$REPO_AT" ;;
   esac
 }
@@ -337,7 +359,7 @@ run_vger() {
   {
     printf 'repositories:\n  - url: %s\n    label: bench\n' "$VGER_URL"
     case $REMOTE in
-      s3) printf '    allow_insecure_http: true\n    region: %s\n    access_key_id: %s\n    secret_access_key: %s\n' \
+      s3 | seaweedfs) printf '    allow_insecure_http: true\n    region: %s\n    access_key_id: %s\n    secret_access_key: %s\n' \
         "$VGER_TEST_S3_REGION" "$VGER_TEST_S3_KEY" "$VGER_TEST_S3_SECRET" ;;
       sftp) printf '    sftp_key: %s\n    sftp_known_hosts: %s\n' "$VGER_TEST_SFTP_KEY" "$VGER_TEST_SFTP_KNOWN_HOSTS" ;;
     esac
@@ -360,7 +382,7 @@ run_restic() {
   rm -rf "$RESTIC_CACHE_DIR" "$out"; mkdir -p "$out"
   [ "$REMOTE" = local ] && rm -rf "$repo"
   case $REMOTE in
-    s3) export AWS_ACCESS_KEY_ID=$VGER_TEST_S3_KEY AWS_SECRET_ACCESS_KEY=$VGER_TEST_S3_SECRET ;;
+    s3 | seaweedfs) export AWS_ACCESS_KEY_ID=$VGER_TEST_S3_KEY AWS_SECRET_ACCESS_KEY=$VGER_TEST_S3_SECRET ;;
     sftp) R+=(-o "sftp.command=ssh -F /dev/null -i $VGER_TEST_SFTP_KEY -o IdentitiesOnly=yes -o BatchMode=yes \
 -p $VGER_TEST_SFTP_PORT -o UserKnownHostsFile=$VGER_TEST_SFTP_KNOWN_HOSTS -o StrictHostKeyChecking=yes \
 $VGER_TEST_SFTP_USER@$VGER_TEST_SFTP_HOST -s sftp") ;;

@@ -3,7 +3,7 @@
 // Summarizes the runs.csv written by bench.sh: medians per tool and step, vger/peer ratios, the
 // issue-5 targets (met / not met), the machine, and the stage micro-benchmark when present.
 // Prints the Markdown and, with --docs, replaces the part of that file between the markers.
-// A remote run (bench.sh -r s3|sftp; env.txt says "remote: s3") also reports the requests the
+// A remote run (bench.sh -r s3|seaweedfs|sftp; env.txt says "remote: s3") also reports the requests the
 // peer served (runs.csv column requests, requests.csv by kind), has no targets table, and goes
 // between its own markers in the "Remote repositories" section (made at the end when missing).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -12,7 +12,19 @@ import path from 'node:path'
 const BEGIN = '<!-- bench:begin (written by npm run bench; edits between the markers are replaced) -->'
 const END = '<!-- bench:end -->'
 const REMOTE_SECTION = '## Remote repositories'
-const REMOTE_TITLES = { s3: '### S3 (moto on loopback)', sftp: '### SFTP (OpenSSH sshd on loopback)' }
+const REMOTE_TITLES = {
+  s3: '### S3 (moto on loopback)',
+  seaweedfs: '### S3 (SeaweedFS on loopback)',
+  sftp: '### SFTP (OpenSSH sshd on loopback)',
+}
+// Written once, above the markers, when a remote kind's subsection is made.
+const REMOTE_INTROS = {
+  seaweedfs:
+    'SeaweedFS (`scripts/peers/seaweedfs.sh`: `weed server -s3`, data on disk, SigV4 checked) is a production S3 server ' +
+    'written in Go: it stores an object in chunks and serves a ranged GET from the chunks the range covers, where moto ' +
+    'copies the whole object for each one. Its requests are counted from its S3 request log (`weed -vmodule=stats=2`: ' +
+    'method, path and status per request; the path has no query, so any GET of the bucket counts as LIST).',
+}
 const STEPS = { a: 'first backup', b: 'unchanged re-backup', c: 'backup after ~1% change', d: 'full restore (cache dropped)' }
 
 const [dir, flag, docs] = process.argv.slice(2)
@@ -115,7 +127,7 @@ for (const s of ['size-after-a', 'size-after-c']) {
 if (remote && reqRows.length > 0) {
   // Requests by kind: median over the repetitions (a kind missing from a repetition counts 0).
   const kindLabel =
-    remote === 's3'
+    remote === 's3' || remote === 'seaweedfs'
       ? 'S3 requests by kind (METHOD; LIST = bucket listing, -range = 206 answer, -STATUS when not 2xx)'
       : 'SFTP requests by kind (session = a new SFTP session)'
   out.push('')
@@ -186,7 +198,8 @@ if (flag === '--docs' && docs) {
   else {
     // No markers for this remote kind yet: add its subsection at the end of the remote section
     // (before the next "## " heading), making the section at the end of the file when missing.
-    const sub = `${REMOTE_TITLES[remote] ?? `### ${remote}`}\n\n${block}\n`
+    const intro = REMOTE_INTROS[remote] ? `${REMOTE_INTROS[remote]}\n\n` : ''
+    const sub = `${REMOTE_TITLES[remote] ?? `### ${remote}`}\n\n${intro}${block}\n`
     const s = text.indexOf(`\n${REMOTE_SECTION}\n`)
     if (s < 0) next = `${text.trimEnd()}\n\n${REMOTE_SECTION}\n\n${sub}`
     else {
