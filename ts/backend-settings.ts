@@ -14,7 +14,7 @@ type Env = Readonly<Record<string, string | undefined>>
  * gets a `metadata/` directory of copies of the repository's index segments, snapshots and packs of trees.
  */
 export function backendSettings(repo: RepositoryConfig, env: Env = {}, cacheDir?: string): native.BackendSettings | undefined {
-  const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp):\/\//.exec(repo.url) === null ? 'local' : 'remote')
+  const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp|rests?|https?):\/\//.exec(repo.url) === null ? 'local' : 'remote')
   if (kind === 'local') return undefined
   const b = repo.backend ?? { allowInsecureHttp: false, virtualHostStyle: false }
   const s: native.BackendSettings = {
@@ -40,6 +40,8 @@ export function backendSettings(repo: RepositoryConfig, env: Env = {}, cacheDir?
   } else {
     set('profile', b.profile ?? (s3 ? env.AWS_PROFILE : undefined))
   }
+  if (repo.location?.backend === 'rest') set('restToken', b.accessToken ?? env.VGER_REST_TOKEN)
+  set('tlsCa', b.tlsCa)
   const r = repo.retry
   set('maxRetries', r?.maxRetries)
   set('retryDelayMs', r?.retryDelayMs)

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.CancelToken = nativeBinding.CancelToken
 module.exports.Repository = nativeBinding.Repository
+module.exports.Store = nativeBinding.Store
 module.exports.CompressionAlgorithm = nativeBinding.CompressionAlgorithm
 module.exports.DiffChange = nativeBinding.DiffChange
 module.exports.Encryption = nativeBinding.Encryption

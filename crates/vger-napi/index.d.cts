@@ -73,6 +73,30 @@ export declare class Repository {
   restore(opts: RestoreOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<RestoreOutcome>
 }
 
+/** A repository's storage, keyless. */
+export declare class Store {
+  /**
+   * Opens the storage at `url` (a local path, s3://, sftp://) with `settings`. Nothing is
+   * cached: a server serves what the store holds now.
+   */
+  static open(url: string, settings?: BackendSettings | undefined | null): Promise<Store>
+  get(key: string): Promise<Buffer>
+  /** `len` bytes at `offset`; fewer when the object ends first. */
+  getRange(key: string, offset: number, len: number): Promise<Buffer>
+  /** Creates `key` holding `data`, atomically; an existing key is `VGER_ALREADY_EXISTS`. */
+  putNew(key: string, data: Buffer): Promise<undefined>
+  /** Every object under `prefix` (empty: all), sorted by key. */
+  list(prefix: string): Promise<Array<StoredObject>>
+  /** The size of `key`, or null when it does not exist. */
+  size(key: string): Promise<number | undefined | null>
+  /** Removes `key`; a missing one is `VGER_OBJECT_MISSING`. */
+  delete(key: string): Promise<undefined>
+  /** Prepares an empty location for a repository. */
+  create(): Promise<undefined>
+  /** Reads a pack and compares its BLAKE3 with the id its key names (no keys needed). */
+  verifyPack(key: string): Promise<PackVerdict>
+}
+
 /**
  * Settings of a remote store (S3, SFTP); every field optional. Secrets here never reach a
  * message or an event.
@@ -111,6 +135,10 @@ export interface BackendSettings {
    * repositories only), so they are downloaded once.
    */
   metadataCache?: string
+  /** REST: the `vger server` bearer token. */
+  restToken?: string
+  /** REST: a PEM certificate to trust for `rests://` (a self-signed server). */
+  tlsCa?: string
 }
 
 export interface BackupOptions {
@@ -387,6 +415,16 @@ export interface PackUse {
   usedBytes: number
 }
 
+/** What `verifyPack` found. */
+export interface PackVerdict {
+  key: string
+  /** The pack's BLAKE3 is its id. */
+  ok: boolean
+  size: number
+  /** Why not, when not ok. */
+  error?: string
+}
+
 export interface Problem {
   object: string
   code: ErrorCode
@@ -567,6 +605,14 @@ export interface SnapshotSummary {
   /** Root tree id (hex). */
   tree: string
   formatVersion: number
+}
+
+/** An object in a listing. */
+export interface StoredObject {
+  key: string
+  size: number
+  /** Seconds since the epoch, when the store keeps a modification time. */
+  modified?: number
 }
 
 /**

@@ -138,6 +138,7 @@ function resolveRepository(
   if (r.rest_token !== undefined) backend.accessToken = r.rest_token
   if (backend.sftpKey !== undefined) backend.sftpKey = path.resolve(baseDir, expandHome(backend.sftpKey, home))
   if (backend.sftpKnownHosts !== undefined) backend.sftpKnownHosts = path.resolve(baseDir, expandHome(backend.sftpKnownHosts, home))
+  if (backend.tlsCa !== undefined) backend.tlsCa = path.resolve(baseDir, expandHome(backend.tlsCa, home))
   return {
     url,
     label: r.label,

@@ -1,6 +1,6 @@
 /**
- * Repository URLs: a local path, `file://`, `s3://` / `s3+http://` / `s3+https://`, `sftp://`, or `http(s)://`
- * (the REST server). All forms are checked here, where a mistake can be reported with its line; the engine
+ * Repository URLs: a local path, `file://`, `s3://` / `s3+http://` / `s3+https://`, `sftp://`, or `rests://` /
+ * `rest://` (a `vger server`; vykar's `https://` / `http://` are the same). All forms are checked here, where a mistake can be reported with its line; the engine
  * parses them again when it opens the store (crates/vger-storage/src/target.rs, the same rules).
  */
 import type { Parsed } from './units.js'
@@ -13,7 +13,7 @@ export type RepositoryLocation =
   | { backend: 'rest'; url: string; insecure: boolean }
 
 export const URL_FORMS =
-  'a local path, file:///path, s3://bucket[/prefix], s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path or https://host/path'
+  'a local path, file:///path, s3://bucket[/prefix], s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path, rests://host[:port]/repo or rest://host[:port]/repo'
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//
 
@@ -87,6 +87,8 @@ export function parseRepositoryUrl(url: string, opts: { endpoint?: string } = {}
         },
       }
     }
+    case 'rest':
+    case 'rests':
     case 'http':
     case 'https':
       if (u.hostname === '') return { error: `"${url}": a REST URL needs a host` }
@@ -95,7 +97,14 @@ export function parseRepositoryUrl(url: string, opts: { endpoint?: string } = {}
         const shown = `${scheme}://…@${u.host}${u.pathname}`
         return { error: `"${shown}": do not put credentials in the URL; use access_token` }
       }
-      return { value: { backend: 'rest', url, insecure: scheme === 'http' } }
+      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(path.replace(/^\/+|\/+$/g, ''))) {
+        return { error: `"${url}": name one repository of the server after the host: rests://host[:port]/<repo> (lower-case letters, digits, '.', '_' and '-')` }
+      }
+      {
+        // Plain HTTP to this machine stays on this machine; anywhere else it needs allow_insecure_http.
+        const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)
+        return { value: { backend: 'rest', url, insecure: (scheme === 'http' || scheme === 'rest') && !loopback } }
+      }
     default:
       return { error: `unsupported URL scheme "${scheme}://" in "${url}"; expected ${URL_FORMS}` }
   }

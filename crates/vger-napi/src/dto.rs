@@ -74,6 +74,10 @@ pub struct BackendSettings {
     /// A directory for copies of the repository's index segments and snapshots (remote
     /// repositories only), so they are downloaded once.
     pub metadata_cache: Option<String>,
+    /// REST: the `vger server` bearer token.
+    pub rest_token: Option<String>,
+    /// REST: a PEM certificate to trust for `rests://` (a self-signed server).
+    pub tls_ca: Option<String>,
 }
 
 impl From<BackendSettings> for vger_core::BackendOptions {
@@ -95,6 +99,8 @@ impl From<BackendSettings> for vger_core::BackendOptions {
             allow_insecure_http: s.allow_insecure_http.unwrap_or(false),
             sftp_key: s.sftp_key,
             sftp_known_hosts: s.sftp_known_hosts,
+            rest_token: s.rest_token,
+            tls_ca: s.tls_ca,
             retry: vger_core::RetryOptions {
                 max_retries: s.max_retries.map_or(defaults.max_retries, |n| n as usize),
                 delay: ms(s.retry_delay_ms).unwrap_or(defaults.delay),

@@ -12,9 +12,11 @@ mod job;
 mod maintenance;
 mod progress;
 mod repo;
+mod store;
 
 pub use errors::error_codes;
 pub use repo::{CancelToken, Repository};
+pub use store::Store;
 
 /// The version of the native engine.
 #[napi_derive::napi]

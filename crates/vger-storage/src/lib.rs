@@ -6,6 +6,7 @@ mod cache;
 mod local;
 mod options;
 mod remote;
+mod rest;
 mod runtime;
 mod sftp;
 mod spool;
@@ -17,6 +18,7 @@ pub use cache::CachedBackend;
 pub use local::LocalBackend;
 pub use options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions, parallel_writes};
 pub use remote::RemoteBackend;
+pub use rest::RestBackend;
 pub use sftp::SftpBackend;
 pub use spool::{SpoolParts, Spooled};
 pub use target::{Target, redact};
@@ -155,6 +157,7 @@ fn open_store(url: &str, opts: &BackendOptions) -> Result<Box<dyn Backend>> {
             let b = SftpBackend::new(user, &host, port, &path, &location, opts)?;
             return Ok(Box::new(b));
         }
+        Target::Rest { base } => return Ok(Box::new(RestBackend::new(&base, &location, opts)?)),
     }
     .map_err(|e| VgerError::RemoteConfig {
         url: location.clone(),

@@ -31,6 +31,11 @@ pub struct BackendOptions {
     /// `~/.ssh/known_hosts`). Host keys are always checked strictly: an unknown or changed key
     /// is refused, never added.
     pub sftp_known_hosts: Option<String>,
+    /// REST: the bearer token of the `vger server`.
+    pub rest_token: Option<String>,
+    /// REST: a PEM certificate to trust for `rests://` besides the system's (a server with a
+    /// self-signed certificate).
+    pub tls_ca: Option<String>,
     pub retry: RetryOptions,
     /// Requests in flight at once (uploads, ranged reads).
     pub connections: Option<usize>,
@@ -44,12 +49,16 @@ pub struct BackendOptions {
 impl BackendOptions {
     /// The values no message may contain.
     pub(crate) fn secrets(&self) -> Vec<&str> {
-        [&self.secret_access_key, &self.session_token]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .filter(|s| s.len() >= 4)
-            .collect()
+        [
+            &self.secret_access_key,
+            &self.session_token,
+            &self.rest_token,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .filter(|s| s.len() >= 4)
+        .collect()
     }
 }
 
@@ -69,6 +78,8 @@ impl fmt::Debug for BackendOptions {
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("sftp_key", &self.sftp_key)
             .field("sftp_known_hosts", &self.sftp_known_hosts)
+            .field("rest_token", &hidden(&self.rest_token))
+            .field("tls_ca", &self.tls_ca)
             .field("retry", &self.retry)
             .field("connections", &self.connections)
             .field("timeout", &self.timeout)

@@ -25,6 +25,10 @@ pub enum Target {
         port: Option<u16>,
         path: String,
     },
+    /// A `vger server` repository: `base` is `http(s)://host[:port]/<repo>`.
+    Rest {
+        base: String,
+    },
 }
 
 impl Target {
@@ -38,8 +42,9 @@ impl Target {
         match scheme {
             "s3" | "s3+https" | "s3+http" => s3(scheme, rest, url, opts),
             "sftp" => sftp(rest, url),
+            "rest" | "rests" | "http" | "https" => rest_target(scheme, rest, url, opts),
             s => Err(VgerError::UnsupportedBackend(format!(
-                "{s}:// repositories are not supported; use a local path, s3://, s3+http:// or sftp:// ({url})"
+                "{s}:// repositories are not supported; use a local path, s3://, s3+http://, sftp://, rest:// or rests:// ({url})"
             ))),
         }
     }
@@ -112,6 +117,42 @@ fn s3(scheme: &str, rest: &str, url: &str, opts: &BackendOptions) -> Result<Targ
         endpoint,
         bucket: bucket.to_string(),
         prefix: prefix.to_string(),
+    })
+}
+
+/// `rest://host[:port]/<repo>` (HTTP) or `rests://host[:port]/<repo>` (HTTPS); `http://` and
+/// `https://` are the same (vykar's form).
+fn rest_target(scheme: &str, rest: &str, url: &str, opts: &BackendOptions) -> Result<Target> {
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.contains('@') {
+        return Err(bad(
+            url,
+            "credentials do not belong in the URL; set rest_token in the repository's settings or VGER_REST_TOKEN",
+        ));
+    }
+    if authority.is_empty() {
+        return Err(bad(url, &format!("no host after {scheme}://")));
+    }
+    let repo = path.trim_matches('/');
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
+    if repo.is_empty() || repo.len() > 64 || repo.starts_with('.') || !repo.chars().all(valid) {
+        return Err(bad(
+            url,
+            "name one repository of the server after the host (rest://host:port/<repo>: lower-case letters, digits, '.', '_' and '-')",
+        ));
+    }
+    let tls = matches!(scheme, "rests" | "https");
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    if !tls && !loopback && !opts.allow_insecure_http {
+        return Err(bad(
+            url,
+            "plain http sends your (encrypted) data and the server token unprotected; use rests:// (HTTPS), or set allow_insecure_http: true for this repository",
+        ));
+    }
+    let proto = if tls { "https" } else { "http" };
+    Ok(Target::Rest {
+        base: format!("{proto}://{authority}/{repo}"),
     })
 }
 

@@ -1,0 +1,214 @@
+//! The `Store` class: a repository's storage without its keys (objects by key), for the REST
+//! server (`vger server`), which stores what clients send through the engine's backends (a local
+//! directory, S3, SFTP) and never holds a passphrase. Every call runs on Tokio's blocking pool.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Buffer, PromiseRaw};
+use napi::{Env, Result};
+use napi_derive::napi;
+use vger_storage::Backend;
+use vger_types::VgerError;
+
+use crate::dto::BackendSettings;
+use crate::job::run;
+
+/// An object in a listing.
+#[napi(object)]
+pub struct StoredObject {
+    pub key: String,
+    pub size: f64,
+    /// Seconds since the epoch, when the store keeps a modification time.
+    pub modified: Option<f64>,
+}
+
+/// What `verifyPack` found.
+#[napi(object)]
+pub struct PackVerdict {
+    pub key: String,
+    /// The pack's BLAKE3 is its id.
+    pub ok: bool,
+    pub size: f64,
+    /// Why not, when not ok.
+    pub error: Option<String>,
+}
+
+/// A repository's storage, keyless.
+#[napi]
+pub struct Store {
+    inner: Arc<dyn Backend>,
+}
+
+fn to_u64(v: f64, what: &str) -> vger_types::Result<u64> {
+    if (0.0..=9_007_199_254_740_991.0).contains(&v) && v.fract() == 0.0 {
+        Ok(v as u64)
+    } else {
+        Err(VgerError::invalid(format!(
+            "{what} must be a whole number ≥ 0"
+        )))
+    }
+}
+
+#[napi]
+impl Store {
+    /// Opens the storage at `url` (a local path, s3://, sftp://) with `settings`. Nothing is
+    /// cached: a server serves what the store holds now.
+    #[napi]
+    pub fn open(
+        env: &Env,
+        url: String,
+        settings: Option<BackendSettings>,
+    ) -> Result<PromiseRaw<'_, Store>> {
+        run(env, move || {
+            let mut opts: vger_storage::BackendOptions = settings.unwrap_or_default().into();
+            opts.metadata_cache = None;
+            vger_storage::open_backend_with(&url, &opts).map(|b| Store {
+                inner: Arc::from(b),
+            })
+        })
+    }
+
+    #[napi]
+    pub fn get<'e>(&self, env: &'e Env, key: String) -> Result<PromiseRaw<'e, Buffer>> {
+        let b = Arc::clone(&self.inner);
+        run(env, move || b.get(&key).map(Buffer::from))
+    }
+
+    /// `len` bytes at `offset`; fewer when the object ends first.
+    #[napi]
+    pub fn get_range<'e>(
+        &self,
+        env: &'e Env,
+        key: String,
+        offset: f64,
+        len: f64,
+    ) -> Result<PromiseRaw<'e, Buffer>> {
+        let b = Arc::clone(&self.inner);
+        run(env, move || {
+            let (offset, len) = (to_u64(offset, "offset")?, to_u64(len, "length")?);
+            b.get_range(&key, offset, len).map(Buffer::from)
+        })
+    }
+
+    /// Creates `key` holding `data`, atomically; an existing key is `VGER_ALREADY_EXISTS`.
+    #[napi]
+    pub fn put_new<'e>(
+        &self,
+        env: &'e Env,
+        key: String,
+        data: Buffer,
+    ) -> Result<PromiseRaw<'e, ()>> {
+        let b = Arc::clone(&self.inner);
+        let data = data.to_vec();
+        run(env, move || b.put_new(&key, &data))
+    }
+
+    /// Every object under `prefix` (empty: all), sorted by key.
+    #[napi]
+    pub fn list<'e>(
+        &self,
+        env: &'e Env,
+        prefix: String,
+    ) -> Result<PromiseRaw<'e, Vec<StoredObject>>> {
+        let b = Arc::clone(&self.inner);
+        run(env, move || {
+            let listed = if prefix.is_empty() {
+                let mut all = Vec::new();
+                for p in [
+                    "config",
+                    "keys",
+                    "packs",
+                    "index",
+                    "snapshots",
+                    "locks",
+                    "pending",
+                ] {
+                    if p == "config" {
+                        if let Some(size) = b.size("config")? {
+                            all.push(vger_storage::ObjectMeta {
+                                key: "config".into(),
+                                size,
+                                modified: None,
+                            });
+                        }
+                        continue;
+                    }
+                    all.extend(b.list_meta(p)?);
+                }
+                all
+            } else {
+                b.list_meta(&prefix)?
+            };
+            Ok(listed
+                .into_iter()
+                .map(|m| StoredObject {
+                    key: m.key,
+                    size: m.size as f64,
+                    modified: m
+                        .modified
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs() as f64),
+                })
+                .collect())
+        })
+    }
+
+    /// The size of `key`, or null when it does not exist.
+    #[napi]
+    pub fn size<'e>(&self, env: &'e Env, key: String) -> Result<PromiseRaw<'e, Option<f64>>> {
+        let b = Arc::clone(&self.inner);
+        run(env, move || Ok(b.size(&key)?.map(|s| s as f64)))
+    }
+
+    /// Removes `key`; a missing one is `VGER_OBJECT_MISSING`.
+    #[napi]
+    pub fn delete<'e>(&self, env: &'e Env, key: String) -> Result<PromiseRaw<'e, ()>> {
+        let b = Arc::clone(&self.inner);
+        run(env, move || b.delete(&key))
+    }
+
+    /// Prepares an empty location for a repository.
+    #[napi]
+    pub fn create<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, ()>> {
+        let b = Arc::clone(&self.inner);
+        run(env, move || b.create())
+    }
+
+    /// Reads a pack and compares its BLAKE3 with the id its key names (no keys needed).
+    #[napi]
+    pub fn verify_pack<'e>(
+        &self,
+        env: &'e Env,
+        key: String,
+    ) -> Result<PromiseRaw<'e, PackVerdict>> {
+        let b = Arc::clone(&self.inner);
+        run(env, move || {
+            let id = key
+                .rsplit('/')
+                .next()
+                .and_then(vger_types::ChunkId::from_hex);
+            let Some(id) = id.filter(|_| key.starts_with("packs/")) else {
+                return Err(VgerError::invalid(format!("{key} is not a pack key")));
+            };
+            let verdict = match b.get(&key) {
+                Ok(bytes) => {
+                    let ok = blake3::hash(&bytes).as_bytes() == &id.0;
+                    PackVerdict {
+                        key,
+                        ok,
+                        size: bytes.len() as f64,
+                        error: (!ok).then(|| "the bytes do not hash to the pack's id".to_string()),
+                    }
+                }
+                Err(VgerError::ObjectMissing { .. }) => PackVerdict {
+                    key,
+                    ok: false,
+                    size: 0.0,
+                    error: Some("missing".into()),
+                },
+                Err(e) => return Err(e),
+            };
+            Ok(verdict)
+        })
+    }
+}
