@@ -85,6 +85,12 @@ export declare class Store {
   getRange(key: string, offset: number, len: number): Promise<Buffer>
   /** Creates `key` holding `data`, atomically; an existing key is `VGER_ALREADY_EXISTS`. */
   putNew(key: string, data: Buffer): Promise<undefined>
+  /**
+   * Creates the pack `key` (`packs/<xx>/<id>`) holding `data` once its BLAKE3 is checked
+   * against `<id>` (off the JS thread): bytes that do not hash to their name are
+   * `VGER_CORRUPT` and nothing is written; an existing key is `VGER_ALREADY_EXISTS`.
+   */
+  putPack(key: string, data: Buffer): Promise<undefined>
   /** Every object under `prefix` (empty: all), sorted by key. */
   list(prefix: string): Promise<Array<StoredObject>>
   /** The size of `key`, or null when it does not exist. */

@@ -49,6 +49,15 @@ fn to_u64(v: f64, what: &str) -> vger_types::Result<u64> {
     }
 }
 
+/// The id a pack key names (its last component), or `VGER_INVALID_ARGUMENT`.
+fn pack_id(key: &str) -> vger_types::Result<vger_types::ChunkId> {
+    key.rsplit('/')
+        .next()
+        .and_then(vger_types::ChunkId::from_hex)
+        .filter(|_| key.starts_with("packs/"))
+        .ok_or_else(|| VgerError::invalid(format!("{key} is not a pack key")))
+}
+
 #[napi]
 impl Store {
     /// Opens the storage at `url` (a local path, s3://, sftp://) with `settings`. Nothing is
@@ -101,6 +110,30 @@ impl Store {
         let b = Arc::clone(&self.inner);
         let data = data.to_vec();
         run(env, move || b.put_new(&key, &data))
+    }
+
+    /// Creates the pack `key` (`packs/<xx>/<id>`) holding `data` once its BLAKE3 is checked
+    /// against `<id>` (off the JS thread): bytes that do not hash to their name are
+    /// `VGER_CORRUPT` and nothing is written; an existing key is `VGER_ALREADY_EXISTS`.
+    #[napi]
+    pub fn put_pack<'e>(
+        &self,
+        env: &'e Env,
+        key: String,
+        data: Buffer,
+    ) -> Result<PromiseRaw<'e, ()>> {
+        let b = Arc::clone(&self.inner);
+        let data = data.to_vec();
+        run(env, move || {
+            let id = pack_id(&key)?;
+            if blake3::hash(&data).as_bytes() != &id.0 {
+                return Err(VgerError::Corrupt {
+                    object: key,
+                    detail: "the bytes do not hash to the pack's id".into(),
+                });
+            }
+            b.put_new(&key, &data)
+        })
     }
 
     /// Every object under `prefix` (empty: all), sorted by key.
@@ -183,13 +216,7 @@ impl Store {
     ) -> Result<PromiseRaw<'e, PackVerdict>> {
         let b = Arc::clone(&self.inner);
         run(env, move || {
-            let id = key
-                .rsplit('/')
-                .next()
-                .and_then(vger_types::ChunkId::from_hex);
-            let Some(id) = id.filter(|_| key.starts_with("packs/")) else {
-                return Err(VgerError::invalid(format!("{key} is not a pack key")));
-            };
+            let id = pack_id(&key)?;
             let verdict = match b.get(&key) {
                 Ok(bytes) => {
                     let ok = blake3::hash(&bytes).as_bytes() == &id.0;
