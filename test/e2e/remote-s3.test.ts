@@ -6,7 +6,7 @@
  * VGER_TEST_REMOTE=skip to skip (the run says so).
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NO_ADDON_REASON, addonBuilt } from '../helpers/addon.js'
@@ -24,6 +24,7 @@ const skip = process.env.VGER_TEST_REMOTE === 'skip'
 const reason = !addonBuilt ? NO_ADDON_REASON : skip ? 'VGER_TEST_REMOTE=skip' : ''
 const kind = s3PeerKind()
 const onlyMoto = (what: string): string => (kind === 'moto' ? '' : ` — skipped: ${what}; the S3 peer is ${kind} (VGER_TEST_S3_PEER)`)
+const onlyOther = (why: string): string => (kind === 'moto' ? ` — skipped: ${why} (run npm run test:seaweedfs)` : '')
 // The request-count test reads moto's request recorder (/moto-api/recorder/...); other S3 peers have none.
 const noRecorder = onlyMoto("needs moto's request recorder")
 const itRecorder = it.skipIf(noRecorder !== '')
@@ -143,14 +144,16 @@ describe.skipIf(reason !== '')(`repository on S3 (${kind})${reason === '' ? '' :
     expect(Object.fromEntries(readTree(dest))).toEqual(Object.fromEntries(readTree(src)))
   })
 
-  itRecorder(RECORDER_TEST, async () => {
+  /** The requests moto served while `run` ran, as "METHOD top-level-dir" or "list PREFIX". */
+  const recorded = async (run: () => Promise<void>): Promise<{ count: (what: string) => number; summary: string; total: number }> => {
     const api = (what: string, method = 'POST') => fetch(`${peer.endpoint}/moto-api/recorder/${what}`, { method })
-    expect((await vger(['backup'])).code).toBe(0) // the file cache and the metadata copies are current now
     await api('reset-recording')
     await api('start-recording')
-    const r = await vger(['backup'])
-    await api('stop-recording')
-    expect(r.code, r.stderr).toBe(0)
+    try {
+      await run()
+    } finally {
+      await api('stop-recording')
+    }
     const log = await (await api('download-recording', 'GET')).text()
     const requests = log
       .split('\n')
@@ -162,16 +165,55 @@ describe.skipIf(reason !== '')(`repository on S3 (${kind})${reason === '' ? '' :
         const listing = u.searchParams.has('list-type') ? `list ${u.searchParams.get('prefix') ?? ''}` : undefined
         return listing ?? `${method} ${key.split('/')[0] ?? ''}`
       })
-    const count = (what: string) => requests.filter((q) => q === what).length
     const counts = new Map<string, number>()
     for (const q of requests) counts.set(q, (counts.get(q) ?? 0) + 1)
-    const summary = [...counts].map(([k, n]) => `${k}: ${n}`)
-    console.log(`unchanged re-backup over S3: ${requests.length} requests (${summary.join(', ')})`)
-    expect(count('GET index'), summary.join(', ')).toBe(0)
-    expect(count('GET snapshots'), summary.join(', ')).toBe(0)
-    expect(count('GET packs'), summary.join(', ')).toBe(0)
-    expect(count('PUT packs'), summary.join(', ')).toBe(0)
-    expect(count('PUT snapshots'), summary.join(', ')).toBe(1)
+    return {
+      count: (what) => counts.get(what) ?? 0,
+      summary: [...counts].map(([k, n]) => `${k}: ${n}`).join(', '),
+      total: requests.length,
+    }
+  }
+
+  itRecorder(RECORDER_TEST, async () => {
+    expect((await vger(['backup'])).code).toBe(0) // the file cache and the metadata copies are current now
+    let r: CliResult | undefined
+    const { count, summary, total } = await recorded(async () => {
+      r = await vger(['backup'])
+    })
+    expect(r?.code, r?.stderr).toBe(0)
+    console.log(`unchanged re-backup over S3: ${total} requests (${summary})`)
+    expect(count('GET index'), summary).toBe(0)
+    expect(count('GET snapshots'), summary).toBe(0)
+    expect(count('GET packs'), summary).toBe(0)
+    expect(count('PUT packs'), summary).toBe(0)
+    expect(count('PUT snapshots'), summary).toBe(1)
+  })
+
+  itRecorder(`a restore downloads each pack of trees once, not a range per directory; find then reads no pack${noRecorder}`, async () => {
+    // 300 directories, each its own tree: one ranged GET each before trees had packs of their own.
+    const wide = path.join(src, 'wide')
+    for (let d = 0; d < 300; d++) {
+      mkdirSync(path.join(wide, `g${d % 12}`, `d${d}`), { recursive: true })
+      writeFileSync(path.join(wide, `g${d % 12}`, `d${d}`, 'f.txt'), `file ${d}\n`)
+    }
+    expect((await vger(['backup'])).code).toBe(0)
+    await vger(['cache', '--clear']) // a new machine: nothing cached
+    const dest = path.join(work, 'restored-trees')
+    let r: CliResult | undefined
+    const restore = await recorded(async () => {
+      r = await vger(['restore', 'latest', dest])
+    })
+    expect(r?.code, r?.stderr).toBe(0)
+    expect(Object.fromEntries(readTree(dest))).toEqual(Object.fromEntries(readTree(src)))
+    console.log(`restore of ${readTree(src).size} entries over S3: ${restore.total} requests (${restore.summary})`)
+    // Every pack is read at most a few times (data in ranges of up to 8 MiB, trees whole): far fewer
+    // requests than the 300 directories.
+    expect(restore.count('GET packs'), restore.summary).toBeLessThan(40)
+    const find = await recorded(async () => {
+      r = await vger(['snapshot', 'find', '--name', 'f.txt', '--last', '1', '--json'])
+    })
+    expect(r?.code, r?.stderr).toBe(0)
+    expect(find.count('GET packs'), find.summary).toBe(0)
   })
 
   it('a bucket that does not exist is named, with what to do', async () => {
@@ -186,6 +228,21 @@ describe.skipIf(reason !== '')(`repository on S3 (${kind})${reason === '' ? '' :
     expect(errorCode(r.stderr)).toBe('VGER_REMOTE_CONFIG')
     expect(r.stderr).toContain('does not exist; create it first')
   })
+
+  // moto accepts any credentials; SeaweedFS checks the SigV4 signature against its identities.
+  it.skipIf(kind === 'moto')(
+    `a wrong secret key is refused as VGER_REMOTE_AUTH, without the secret in any message${onlyOther('moto accepts any credentials')}`,
+    async () => {
+      const wrong = `wrong-${randomBytes(8).toString('hex')}`
+      const r = await runCli(['-c', config, 'list'], {
+        cwd: work,
+        env: { HOME: home, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast', S3_SECRET: wrong },
+      })
+      expect(r.code).toBe(1)
+      expect(errorCode(r.stderr), r.stderr).toBe('VGER_REMOTE_AUTH')
+      expect(r.stderr + r.stdout).not.toContain(wrong)
+    },
+  )
 
   itNewConnections(FAULT_TEST, { timeout: 300_000 }, async () => {
     let proxy: FaultProxy | undefined
