@@ -13,7 +13,11 @@ type Env = Readonly<Record<string, string | undefined>>
  * The engine's settings for `repo`; undefined for a local repository. `cacheDir` (the config's `cache_dir`)
  * gets a `metadata/` directory of copies of the repository's index segments, snapshots and packs of trees.
  */
-export function backendSettings(repo: RepositoryConfig, env: Env = {}, cacheDir?: string): native.BackendSettings | undefined {
+export function backendSettings(
+  repo: Pick<RepositoryConfig, 'url' | 'location' | 'backend' | 'retry' | 'sftpTimeoutSecs'>,
+  env: Env = {},
+  cacheDir?: string,
+): native.BackendSettings | undefined {
   const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp|rests?|https?):\/\//.exec(repo.url) === null ? 'local' : 'remote')
   if (kind === 'local') return undefined
   const b = repo.backend ?? { allowInsecureHttp: false, virtualHostStyle: false }

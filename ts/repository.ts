@@ -35,7 +35,8 @@ export function enableAllocatorTuning(): void {
   tuneAllocator = true
 }
 
-function loadAddon(): Addon {
+/** The addon, loaded on first use (also by ts/store.ts, the keyless storage the server uses). */
+export function loadAddon(): Addon {
   if (addon !== undefined) return addon
   try {
     addon = createRequire(import.meta.url)(ADDON_PATH) as Addon

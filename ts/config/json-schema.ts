@@ -62,6 +62,13 @@ function withoutDefault(shape: Shape): JsonSchema {
       return objectSchema(shape)
     case 'either':
       return { anyOf: [toJsonSchema(shape.string), toJsonSchema(shape.object)] }
+    case 'record':
+      return {
+        type: 'object',
+        propertyNames: { pattern: shape.key.pattern.source },
+        additionalProperties: toJsonSchema(shape.values),
+        ...(shape.nonEmpty === true ? { minProperties: 1 } : {}),
+      }
   }
 }
 

@@ -1,6 +1,6 @@
 /** Find, read, expand, parse, validate and resolve the config. */
 import { readFileSync } from 'node:fs'
-import { LineCounter, parseDocument } from 'yaml'
+import { type Document, LineCounter, parseDocument } from 'yaml'
 import { loadEnvFiles } from './env-file.js'
 import { type Env, interpolateDocument } from './interpolate.js'
 import { type Locations, defaultLocations, findConfigFile } from './paths.js'
@@ -33,6 +33,15 @@ export function loadConfig(opts: LoadConfigOptions = {}): VgerConfig {
 /** Parses config text as if read from `file` (relative paths resolve against its directory). */
 export function parseConfig(text: string, file: string, loc: Pick<Locations, 'env' | 'home'>): VgerConfig {
   const envFiles = loadEnvFiles(text, file, loc.env, loc.home)
+  const { doc, lines } = parseYaml(text, file)
+  interpolateDocument(doc, lines, envFiles.env, file)
+  const { value, problems, positions, expanded } = validate(doc, lines, file, configShape)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return resolveConfig(value as RawConfig, { file, home: loc.home, env: envFiles.env, positions, expanded, envFiles: envFiles.files })
+}
+
+/** Parses YAML text read from `file`; every syntax error is a located problem of one ConfigError. */
+export function parseYaml(text: string, file: string): { doc: Document; lines: LineCounter } {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true })
   const syntax = [...doc.errors, ...doc.warnings].map((e): ConfigProblem => {
@@ -42,10 +51,7 @@ export function parseConfig(text: string, file: string, loc: Pick<Locations, 'en
     return { file, line: at.line, col: at.col, message: `invalid YAML: ${message}` }
   })
   if (syntax.length > 0) throw new ConfigError(syntax)
-  interpolateDocument(doc, lines, envFiles.env, file)
-  const { value, problems, positions, expanded } = validate(doc, lines, file, configShape)
-  if (problems.length > 0) throw new ConfigError(problems)
-  return resolveConfig(value as RawConfig, { file, home: loc.home, env: envFiles.env, positions, expanded, envFiles: envFiles.files })
+  return { doc, lines }
 }
 
 function withoutUndefined(opts: LoadConfigOptions): Partial<Locations> {

@@ -13,7 +13,8 @@ export type Json = null | boolean | number | string | readonly Json[] | { readon
 /** A JSON Schema (draft-07) fragment. */
 export type JsonSchema = { readonly [key: string]: Json }
 
-export type Shape = StringShape | IntegerShape | BooleanShape | ValueShape | StringsShape | ListShape | ObjectShape | EitherShape
+export type Shape =
+  StringShape | IntegerShape | BooleanShape | ValueShape | StringsShape | ListShape | ObjectShape | EitherShape | RecordShape
 
 /** A non-empty string, or one of a closed set of words. */
 export interface StringShape<T extends string = string> {
@@ -84,6 +85,17 @@ export interface ObjectShape<F extends Fields = Fields, R extends string = strin
   hint?: string
 }
 
+/**
+ * A mapping whose keys are names the user chooses (server.yaml's repositories by name, tokens by hash),
+ * each matching `key.pattern`, and whose values all have the shape `values`.
+ */
+export interface RecordShape<V extends Shape = Shape> {
+  kind: 'record'
+  key: { pattern: RegExp; expected: string }
+  values: V
+  nonEmpty?: boolean
+}
+
 /** A plain string or a mapping, e.g. a source given as a path or as `{path, label}`. */
 export interface EitherShape<O extends ObjectShape = ObjectShape> {
   kind: 'either'
@@ -145,6 +157,14 @@ export function obj<F extends Fields, R extends keyof F & string = never>(
   return { kind: 'object', fields, ...opts }
 }
 
+export function record<V extends Shape, const O extends { nonEmpty?: boolean } = {}>(
+  key: { pattern: RegExp; expected: string },
+  values: V,
+  opts?: O,
+): RecordShape<V> & O {
+  return { kind: 'record', key, values, ...opts } as RecordShape<V> & O
+}
+
 export function either<O extends ObjectShape>(object: O, expected: string): EitherShape<O> {
   return { kind: 'either', string: str(), object, expected }
 }
@@ -167,7 +187,9 @@ export type Infer<S extends Shape> =
                 ? InferObject<F, R>
                 : S extends EitherShape<infer O>
                   ? string | Infer<O>
-                  : never
+                  : S extends RecordShape<infer V>
+                    ? Record<string, Infer<V>>
+                    : never
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {}
 
@@ -217,5 +239,5 @@ export function resolveSection<S extends ObjectShape>(shape: S, raw: object | un
     const v = given[key] ?? defaultOf(field)
     if (v !== undefined) out[camel(key)] = Array.isArray(v) ? [...(v as unknown[])] : v
   }
-  return out as Resolved<S>
+  return out as unknown as Resolved<S>
 }

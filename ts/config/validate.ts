@@ -12,6 +12,7 @@ import {
   type IntegerShape,
   type ListShape,
   type ObjectShape,
+  type RecordShape,
   type Shape,
   type StringShape,
   type ValueShape,
@@ -96,6 +97,9 @@ function check(walk: Walk, raw: Node, shape: Shape, path: string, fallback: Posi
     case 'object':
       if (!isMap(node)) return void report(walk, at, `expected ${label(path)} to be a mapping, got ${describe(node)}`)
       return checkObject(walk, node, shape, path, at)
+    case 'record':
+      if (!isMap(node)) return void report(walk, at, `expected ${label(path)} to be a mapping, got ${describe(node)}`)
+      return checkRecord(walk, node, shape, path, at)
     case 'either':
       if (isMap(node)) return checkObject(walk, node, shape.object, path, at)
       if (isScalar(node) && typeof node.value === 'string') return checkString(walk, node, shape.string, path, at)
@@ -222,7 +226,33 @@ function checkObject(walk: Walk, node: Node | null, shape: ObjectShape, path: st
   checkRules(walk, shape, given, path, at)
   // The rule on the whole mapping needs valid values; it runs in this pass, so its problems come with all others.
   if (shape.check !== undefined && walk.problems.length === problemsBefore) {
-    for (const message of shape.check(resolveSection(shape, out))) report(walk, at, message)
+    for (const message of shape.check(resolveSection<ObjectShape<{}>>(shape, out))) report(walk, at, message)
+  }
+  return out
+}
+
+function checkRecord(walk: Walk, node: Node, shape: RecordShape, path: string, at: Position): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const pairs = isMap(node) ? node.items : []
+  if (shape.nonEmpty === true && pairs.length === 0) report(walk, at, `expected ${path} to have at least one entry`)
+  for (const pair of pairs) {
+    const keyNode = pair.key as Node | null
+    const keyAt = positionOf(walk, keyNode, at)
+    const key = isScalar(keyNode) ? keyNode.value : undefined
+    if (typeof key !== 'string' || !shape.key.pattern.test(key)) {
+      const found = keyNode === null ? 'nothing' : describe(keyNode)
+      report(walk, keyAt, `expected each key of ${path} to be ${shape.key.expected}, got ${found}`)
+      continue
+    }
+    const keyPath = `${path}.${key}`
+    const valueNode = pair.value as Node | null
+    if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) {
+      report(walk, keyAt, `${keyPath} has no value`)
+      continue
+    }
+    const value = check(walk, valueNode, shape.values, keyPath, keyAt)
+    if (value !== undefined) out[key] = value
+    walk.positions.set(keyPath, keyAt)
   }
   return out
 }
