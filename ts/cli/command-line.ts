@@ -200,6 +200,19 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
   addSnapshotCommands(program, runAction)
   addMaintenanceCommands(program, runAction)
 
+  const server = program
+    .command('server')
+    .description('serve repositories to vger clients over HTTP(S) (rest:// and rests:// URLs); --config names the server.yaml')
+    .action(async (_opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/server.js')).server(ctx))
+    })
+  server
+    .command('hash-token')
+    .description('print a token (read from stdin, or a random one) and the SHA-256 that server.yaml holds for it')
+    .action(async (_opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/server.js')).hashTokenCommand(ctx))
+    })
+
   const key = program.command('key').description('manage the repository key')
   key
     .command('change-passphrase')

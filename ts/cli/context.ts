@@ -81,6 +81,8 @@ export class CliContext {
   }
   #config: VgerConfig | undefined
   #known: KnownRepositories | undefined
+  /** Set by a command that ends on SIGINT/SIGTERM by design (vger server): it then exits 0, not 130. */
+  stoppedOnSignal = false
   /** Repositories opened by this command, by URL: their generation is remembered when it ends. */
   readonly #opened = new Map<string, Repository>()
 

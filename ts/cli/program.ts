@@ -50,7 +50,7 @@ async function execute(io: CliIo, cmd: Command, secrets: Secrets, action: Action
   const ctx = new CliContext(io, globalOptions(cmd), secrets)
   try {
     const code = await action(ctx)
-    ctx.throwIfAborted()
+    if (!ctx.stoppedOnSignal) ctx.throwIfAborted()
     return code
   } catch (e) {
     const interrupted = io.signal.aborted && !isVgerError(e, 'VGER_CANCELLED')
