@@ -74,7 +74,11 @@ async function route(ctx: ServerContext, ex: Exchange): Promise<void> {
     if (ex.req.headers[h] !== undefined) throw badRequest(`${h} is not accepted: a request is what its method says`)
   }
   if (ex.method !== 'PUT' && ex.method !== 'POST' && safeHasBody(ex)) {
-    throw new HttpError(400, 'VGER_SERVER_BAD_REQUEST', `a ${clip(ex.method, 16)} request takes no body`, {}, true)
+    if (ex.method === 'GET' || ex.method === 'HEAD' || ex.method === 'DELETE') {
+      throw new HttpError(400, 'VGER_SERVER_BAD_REQUEST', `a ${ex.method} request takes no body`, {}, true)
+    }
+    // Any other method is refused below; its body is not worth reading.
+    ex.close = true
   }
 
   const target = parseTarget(url)
