@@ -18,7 +18,7 @@ export function backendSettings(
   env: Env = {},
   cacheDir?: string,
 ): native.BackendSettings | undefined {
-  const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp|rests?|https?):\/\//.exec(repo.url) === null ? 'local' : 'remote')
+  const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp|rests?|https?|webdavs?):\/\//.exec(repo.url) === null ? 'local' : 'remote')
   if (kind === 'local') return undefined
   const b = repo.backend ?? { allowInsecureHttp: false, virtualHostStyle: false }
   const s: native.BackendSettings = {
@@ -46,6 +46,7 @@ export function backendSettings(
   }
   if (repo.location?.backend === 'rest') set('restToken', b.accessToken ?? env.VGER_REST_TOKEN)
   set('tlsCa', b.tlsCa)
+  set('webdavPassword', b.webdavPassword)
   const r = repo.retry
   set('maxRetries', r?.maxRetries)
   set('retryDelayMs', r?.retryDelayMs)

@@ -143,6 +143,8 @@ export interface BackendSettings {
   metadataCache?: string
   /** REST: the `vger server` bearer token. */
   restToken?: string
+  /** WebDAV: the password of the user named in the URL. */
+  webdavPassword?: string
   /** REST: a PEM certificate to trust for `rests://` (a self-signed server). */
   tlsCa?: string
 }

@@ -216,3 +216,27 @@ export async function startSftp(timeoutMs = PEER_START_TIMEOUT_MS): Promise<Sftp
     ],
   }
 }
+
+export interface WebdavPeer extends PeerBase {
+  /** e.g. 127.0.0.1:40123 */
+  hostPort: string
+  user: string
+  password: string
+  /** The directory the server serves (same filesystem as the test). */
+  root: string
+}
+
+/** Starts `rclone serve webdav` on 127.0.0.1 over a fresh directory, with a user and password. */
+export async function startWebdav(timeoutMs = PEER_START_TIMEOUT_MS): Promise<WebdavPeer> {
+  const { dir, env, stop } = await startPeer('webdav.sh', 'webdav.env', timeoutMs)
+  return {
+    dir,
+    env,
+    stop,
+    pid: Number(need(env, 'VGER_TEST_WEBDAV_PID')),
+    hostPort: `${need(env, 'VGER_TEST_WEBDAV_HOST')}:${need(env, 'VGER_TEST_WEBDAV_PORT')}`,
+    user: need(env, 'VGER_TEST_WEBDAV_USER'),
+    password: need(env, 'VGER_TEST_WEBDAV_PASSWORD'),
+    root: need(env, 'VGER_TEST_WEBDAV_ROOT'),
+  }
+}

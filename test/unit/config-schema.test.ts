@@ -249,7 +249,7 @@ describe('validation of the new sections, with positions', () => {
     [
       'an unsupported URL scheme',
       'repositories:\n  - url: ftp://host/x\n',
-      '2:10: repositories[0].url: unsupported URL scheme "ftp://" in "ftp://host/x"; expected a local path, file:///path, s3://bucket[/prefix], s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path, rests://host[:port]/repo or rest://host[:port]/repo',
+      '2:10: repositories[0].url: unsupported URL scheme "ftp://" in "ftp://host/x"; expected a local path, file:///path, s3://bucket[/prefix], s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path, rests://host[:port]/repo, rest://host[:port]/repo or webdavs://[user@]host[:port]/path',
     ],
     [
       'an S3 URL without bucket',

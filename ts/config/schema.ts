@@ -182,6 +182,8 @@ export const backendShape = obj({
   sftp_key: text,
   sftp_known_hosts: text,
   access_token: secret(),
+  /** WebDAV: the password of the user named in the URL. */
+  webdav_password: secret(),
   /** REST: a PEM certificate to trust for rests:// besides the system's (a server with its own certificate). */
   tls_ca: text,
 })

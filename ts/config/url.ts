@@ -11,9 +11,10 @@ export type RepositoryLocation =
   | { backend: 's3'; endpoint?: string; bucket: string; prefix: string; insecure: boolean }
   | { backend: 'sftp'; user?: string; host: string; port?: number; path: string }
   | { backend: 'rest'; url: string; insecure: boolean }
+  | { backend: 'webdav'; url: string; insecure: boolean }
 
 export const URL_FORMS =
-  'a local path, file:///path, s3://bucket[/prefix], s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path, rests://host[:port]/repo or rest://host[:port]/repo'
+  'a local path, file:///path, s3://bucket[/prefix], s3://host[:port]/bucket[/prefix], sftp://[user@]host[:port]/path, rests://host[:port]/repo, rest://host[:port]/repo or webdavs://[user@]host[:port]/path'
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//
 
@@ -98,13 +99,26 @@ export function parseRepositoryUrl(url: string, opts: { endpoint?: string } = {}
         return { error: `"${shown}": do not put credentials in the URL; use access_token` }
       }
       if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(path.replace(/^\/+|\/+$/g, ''))) {
-        return { error: `"${url}": name one repository of the server after the host: rests://host[:port]/<repo> (lower-case letters, digits, '.', '_' and '-')` }
+        return {
+          error: `"${url}": name one repository of the server after the host: rests://host[:port]/<repo> (lower-case letters, digits, '.', '_' and '-')`,
+        }
       }
       {
         // Plain HTTP to this machine stays on this machine; anywhere else it needs allow_insecure_http.
         const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)
         return { value: { backend: 'rest', url, insecure: (scheme === 'http' || scheme === 'rest') && !loopback } }
       }
+    case 'webdav':
+    case 'webdavs': {
+      if (u.hostname === '') return { error: `"${url}": a WebDAV URL needs a host` }
+      if (u.password !== '') {
+        const shown = `${scheme}://…@${u.host}${u.pathname}`
+        return { error: `"${shown}": do not put a password in the URL; use webdav_password` }
+      }
+      if (path.split('/').some((c) => c === '.' || c === '..')) return { error: `"${url}": the path must not contain . or ..` }
+      const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)
+      return { value: { backend: 'webdav', url, insecure: scheme === 'webdav' && !loopback } }
+    }
     default:
       return { error: `unsupported URL scheme "${scheme}://" in "${url}"; expected ${URL_FORMS}` }
   }

@@ -76,6 +76,8 @@ pub struct BackendSettings {
     pub metadata_cache: Option<String>,
     /// REST: the `vger server` bearer token.
     pub rest_token: Option<String>,
+    /// WebDAV: the password of the user named in the URL.
+    pub webdav_password: Option<String>,
     /// REST: a PEM certificate to trust for `rests://` (a self-signed server).
     pub tls_ca: Option<String>,
 }
@@ -100,6 +102,7 @@ impl From<BackendSettings> for vger_core::BackendOptions {
             sftp_key: s.sftp_key,
             sftp_known_hosts: s.sftp_known_hosts,
             rest_token: s.rest_token,
+            webdav_password: s.webdav_password,
             tls_ca: s.tls_ca,
             retry: vger_core::RetryOptions {
                 max_retries: s.max_retries.map_or(defaults.max_retries, |n| n as usize),

@@ -158,6 +158,22 @@ fn open_store(url: &str, opts: &BackendOptions) -> Result<Box<dyn Backend>> {
             return Ok(Box::new(b));
         }
         Target::Rest { base } => return Ok(Box::new(RestBackend::new(&base, &location, opts)?)),
+        Target::WebDav {
+            endpoint,
+            root,
+            user,
+        } => {
+            let mut b = opendal::services::Webdav::default()
+                .endpoint(&endpoint)
+                .root(&root);
+            if let Some(u) = &user {
+                b = b.username(u);
+            }
+            if let Some(p) = &opts.webdav_password {
+                b = b.password(p);
+            }
+            opendal::Operator::new(b)
+        }
     }
     .map_err(|e| VgerError::RemoteConfig {
         url: location.clone(),

@@ -31,6 +31,8 @@ pub struct BackendOptions {
     /// `~/.ssh/known_hosts`). Host keys are always checked strictly: an unknown or changed key
     /// is refused, never added.
     pub sftp_known_hosts: Option<String>,
+    /// WebDAV: the password of the user named in the URL.
+    pub webdav_password: Option<String>,
     /// REST: the bearer token of the `vger server`.
     pub rest_token: Option<String>,
     /// REST: a PEM certificate to trust for `rests://` besides the system's (a server with a
@@ -78,6 +80,7 @@ impl fmt::Debug for BackendOptions {
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("sftp_key", &self.sftp_key)
             .field("sftp_known_hosts", &self.sftp_known_hosts)
+            .field("webdav_password", &hidden(&self.webdav_password))
             .field("rest_token", &hidden(&self.rest_token))
             .field("tls_ca", &self.tls_ca)
             .field("retry", &self.retry)

@@ -31,6 +31,9 @@ pub struct RemoteBackend {
     secrets: Vec<String>,
     /// The store refuses a write to an existing key by itself (`If-None-Match: *`).
     conditional_writes: bool,
+    /// Without conditional writes, objects are written under a temporary name and renamed into
+    /// place (WebDAV `MOVE`), so an interrupted upload never shows under its real name.
+    rename: bool,
     /// Packs uploaded at once ([`crate::parallel_writes`]).
     writes: usize,
     /// Requests in flight at most.
@@ -67,6 +70,7 @@ impl RemoteBackend {
             location: location.to_string(),
             secrets: opts.secrets().into_iter().map(str::to_string).collect(),
             conditional_writes: cap.write_with_if_not_exists,
+            rename: !cap.write_with_if_not_exists && cap.rename,
             writes: crate::parallel_writes(connections),
             connections,
         }
@@ -102,6 +106,11 @@ impl RemoteBackend {
             },
             ErrorKind::AlreadyExists | ErrorKind::ConditionNotMatch => VgerError::AlreadyExists {
                 key: key.to_string(),
+            },
+            // A 401 that a service does not classify (OpenDAL's WebDAV service): its status text.
+            ErrorKind::Unexpected if detail.contains("Unauthorized") => VgerError::RemoteAuth {
+                url: self.location.clone(),
+                detail,
             },
             ErrorKind::PermissionDenied => VgerError::RemoteAuth {
                 url: self.location.clone(),
@@ -139,6 +148,14 @@ impl RemoteBackend {
                 continue;
             }
             let key = entry.path().trim_start_matches('/').to_string();
+            // Uploads in progress (stores written through a temporary name).
+            if key
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(".tmp."))
+            {
+                continue;
+            }
             out.push(ObjectMeta {
                 key,
                 size: meta.content_length(),
@@ -213,6 +230,25 @@ impl Backend for RemoteBackend {
             return Err(VgerError::AlreadyExists {
                 key: key.to_string(),
             });
+        }
+        if self.rename {
+            // Checked above, then written aside and moved into place: a key created by another
+            // client in between is overwritten. Names are content hashes (packs) or random
+            // (everything else), so that other client wrote the same bytes or cannot exist.
+            let mut r = [0u8; 16];
+            getrandom::fill(&mut r).map_err(|e| VgerError::Internal(e.to_string()))?;
+            let dir = key.rsplit_once('/').map_or("", |(d, _)| d);
+            let tmp = crate::temp_key(if dir.is_empty() { "." } else { dir }, &r);
+            let tmp = tmp.trim_start_matches("./").to_string();
+            self.block(self.op.write(&tmp, data.to_vec()))
+                .map_err(|e| self.error(key, &e))?;
+            return match self.block(self.op.rename(&tmp, key)) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let _ = self.block(self.op.delete(&tmp));
+                    Err(self.error(key, &e))
+                }
+            };
         }
         let write = self
             .op

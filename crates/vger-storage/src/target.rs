@@ -29,6 +29,12 @@ pub enum Target {
     Rest {
         base: String,
     },
+    /// A WebDAV directory: `endpoint` is `http(s)://host[:port]`, `root` the path under it.
+    WebDav {
+        endpoint: String,
+        root: String,
+        user: Option<String>,
+    },
 }
 
 impl Target {
@@ -43,8 +49,9 @@ impl Target {
             "s3" | "s3+https" | "s3+http" => s3(scheme, rest, url, opts),
             "sftp" => sftp(rest, url),
             "rest" | "rests" | "http" | "https" => rest_target(scheme, rest, url, opts),
+            "webdav" | "webdavs" => webdav(scheme, rest, url, opts),
             s => Err(VgerError::UnsupportedBackend(format!(
-                "{s}:// repositories are not supported; use a local path, s3://, s3+http://, sftp://, rest:// or rests:// ({url})"
+                "{s}:// repositories are not supported; use a local path, s3://, s3+http://, sftp://, rest://, rests://, webdav:// or webdavs:// ({url})"
             ))),
         }
     }
@@ -153,6 +160,42 @@ fn rest_target(scheme: &str, rest: &str, url: &str, opts: &BackendOptions) -> Re
     let proto = if tls { "https" } else { "http" };
     Ok(Target::Rest {
         base: format!("{proto}://{authority}/{repo}"),
+    })
+}
+
+/// `webdavs://[user@]host[:port]/path` (HTTPS) or `webdav://...` (HTTP: loopback, or with
+/// `allow_insecure_http`); the password comes from the settings, never the URL.
+fn webdav(scheme: &str, rest: &str, url: &str, opts: &BackendOptions) -> Result<Target> {
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (user, hostport) = match authority.rsplit_once('@') {
+        Some((u, _)) if u.contains(':') => {
+            return Err(bad(
+                url,
+                "passwords do not belong in the URL; set webdav_password in the repository's settings",
+            ));
+        }
+        Some((u, h)) => (Some(u.to_string()), h),
+        None => (None, authority),
+    };
+    if hostport.is_empty() {
+        return Err(bad(url, &format!("no host after {scheme}://")));
+    }
+    let root = path.trim_matches('/');
+    if root.split('/').any(|c| c == "." || c == "..") {
+        return Err(bad(url, "the path must not contain . or .."));
+    }
+    let tls = scheme == "webdavs";
+    let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+    if !tls && !matches!(host, "127.0.0.1" | "localhost" | "[::1]") && !opts.allow_insecure_http {
+        return Err(bad(
+            url,
+            "plain http sends your (encrypted) data and the WebDAV password unprotected; use webdavs://, or set allow_insecure_http: true for this repository",
+        ));
+    }
+    Ok(Target::WebDav {
+        endpoint: format!("{}://{hostport}", if tls { "https" } else { "http" }),
+        root: format!("/{root}"),
+        user,
     })
 }
 

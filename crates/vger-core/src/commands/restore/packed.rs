@@ -1,6 +1,6 @@
 //! Writing regular files pack by pack: every blob the restore needs is located in the index,
 //! the blobs are grouped by pack and sorted by offset, and neighbouring blobs are read with one
-//! range read of up to [`SEGMENT`] bytes. Threads take segments, authenticate, decompress and
+//! range read of up to [`SEGMENT`] bytes ([`REMOTE_SEGMENT`] from a network store). Threads take segments, authenticate, decompress and
 //! re-hash each blob in parallel, and write it at its offsets in every file that uses it
 //! (`pwrite`). A file is created on its first blob and opened once; when its last blob is in, its
 //! length is set (chunks of zeros are not written, so they stay holes), its metadata applied and
@@ -27,6 +27,10 @@ use crate::tree::Content;
 
 /// Largest coalesced range read (a single larger blob is read alone).
 pub const SEGMENT: u64 = 8 << 20;
+/// The same from a network store, where each request costs a round trip (and some stores, such
+/// as moto, copy the whole object for every ranged read): a whole pack in one read, as restic
+/// does. Up to one such buffer per restore thread.
+pub const REMOTE_SEGMENT: u64 = 33 << 20;
 /// Gaps up to this size between needed blobs are read through rather than split.
 const GAP: u64 = 256 << 10;
 
@@ -219,6 +223,11 @@ fn plan(c: &Ctx<'_>) -> Result<(Vec<Segment>, Vec<FileState>)> {
         states.push(state);
     }
     drop(index);
+    let limit = if c.repo.backend().parallel_reads() > 1 {
+        REMOTE_SEGMENT
+    } else {
+        SEGMENT
+    };
     let mut segments = Vec::new();
     let mut packs: Vec<_> = by_pack.into_iter().collect();
     packs.sort_by_key(|(p, _)| *p);
@@ -229,7 +238,7 @@ fn plan(c: &Ctx<'_>) -> Result<(Vec<Segment>, Vec<FileState>)> {
         for b in blobs {
             let (s, e) = (u64::from(b.offset), u64::from(b.offset) + u64::from(b.len));
             match cur.as_mut() {
-                Some(seg) if s <= seg.end + GAP && e - seg.start <= SEGMENT => {
+                Some(seg) if s <= seg.end + GAP && e - seg.start <= limit => {
                     seg.end = e;
                     seg.blobs.push(b);
                 }
