@@ -6,10 +6,13 @@
 import { HttpError, badRequest } from './errors.js'
 import type { Exchange } from './exchange.js'
 
-/** The Content-Length of a request, or undefined when it has none (a chunked body, or no body). */
+/**
+ * The length of a request's body: its Content-Length, or 0 when it has neither that nor Transfer-Encoding
+ * (HTTP/1.1: then there is no body; clients send an empty PUT that way); undefined for a chunked body.
+ */
 export function contentLength(ex: Exchange): number | undefined {
   const v = ex.req.headers['content-length']
-  if (v === undefined) return undefined
+  if (v === undefined) return ex.req.headers['transfer-encoding'] === undefined ? 0 : undefined
   if (!/^\d{1,15}$/.test(v)) throw badRequest('Content-Length must be a whole number of bytes')
   return Number(v)
 }
@@ -59,7 +62,7 @@ export function readBody(ex: Exchange, length: number, idleMs: number): Promise<
 /** Reads a small JSON body (at most `limit` bytes). */
 export async function readJson(ex: Exchange, limit: number, idleMs: number): Promise<unknown> {
   const length = contentLength(ex)
-  if (length === undefined) throw new HttpError(411, 'VGER_SERVER_LENGTH_REQUIRED', 'send the body with a Content-Length')
+  if (length === undefined) throw new HttpError(411, 'VGER_SERVER_LENGTH_REQUIRED', 'send the body with a Content-Length', {}, true)
   if (length > limit) throw new HttpError(413, 'VGER_SERVER_TOO_LARGE', `this body may hold at most ${limit} bytes`, {}, true)
   const body = await readBody(ex, length, idleMs)
   try {

@@ -2,9 +2,11 @@
 //! on (create-only writes, exact reads and ranges, complete listings past a page, "missing" told
 //! apart from every other error, parallel use). It runs against the local backend and against
 //! real servers on loopback: moto (S3) and OpenSSH's sshd (SFTP), started by the project's own
-//! scripts (`scripts/peers/`) unless `VGER_TEST_S3_*` / `VGER_TEST_SFTP_*` point at running ones.
-//! `VGER_TEST_REMOTE=skip` skips the remote ones (the run then says so); anything else that keeps
-//! a peer from starting fails the test.
+//! scripts (`scripts/peers/`) unless `VGER_TEST_S3_*` / `VGER_TEST_SFTP_*` point at running ones,
+//! and vger's own REST server (`node dist/cli/main.js server`, skipped with a message only when
+//! the CLI is not built). `VGER_TEST_REMOTE=skip` skips S3 and SFTP (the run then says so);
+//! anything else that keeps a peer from starting fails the test. The suite writes keys of the
+//! repository layout only (the REST server accepts no other), and a pack whose id is its BLAKE3.
 
 #![allow(
     clippy::unwrap_used,
@@ -35,6 +37,7 @@ fn conformance(b: &dyn Backend) {
     assert_eq!(code(b.delete("config")), ErrorCode::ObjectMissing);
 
     // Create-only, exact bytes.
+    let empty = format!("keys/{:016x}", 0);
     let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     b.put_new("config", &data).unwrap();
     assert!(!b.is_empty().unwrap(), "an object makes it non-empty");
@@ -49,8 +52,8 @@ fn conformance(b: &dyn Backend) {
         data,
         "a refused write changes nothing"
     );
-    b.put_new("empty", b"").unwrap();
-    assert_eq!(b.get("empty").unwrap(), Vec::<u8>::new());
+    b.put_new(&empty, b"").unwrap();
+    assert_eq!(b.get(&empty).unwrap(), Vec::<u8>::new());
 
     // Ranges: inside, at the end, past the end (short, never padded).
     assert_eq!(b.get_range("config", 0, 10).unwrap(), data[..10]);
@@ -66,12 +69,13 @@ fn conformance(b: &dyn Backend) {
         short.len()
     );
     assert_eq!(
-        code(b.get_range("nothing", 0, 10)),
+        code(b.get_range(&format!("index/{:064x}", 0), 0, 10)),
         ErrorCode::ObjectMissing
     );
 
     // Listings: recursive, complete past a 1,000-key page, sizes right, nothing else.
-    let pack = format!("packs/ab/{}", "ab".repeat(32));
+    let id = blake3::hash(b"pack bytes").to_hex();
+    let pack = format!("packs/{}/{id}", &id[..2]);
     b.put_new(&pack, b"pack bytes").unwrap();
     let n = 1_050;
     let keys: Vec<String> = (0..n).map(|i| format!("snapshots/{i:064x}")).collect();
@@ -101,7 +105,7 @@ fn conformance(b: &dyn Backend) {
 
     // Racing creators of one key: exactly one wins, and its bytes are what is stored.
     for round in 0..3 {
-        let key = format!("locks/race-{round}");
+        let key = format!("locks/{round:032x}");
         let gate = Barrier::new(4);
         let results: Vec<_> = thread::scope(|s| {
             let hs: Vec<_> = (0..4u8)
@@ -199,16 +203,77 @@ fn sftp_sshd() {
         b.delete(&k).unwrap();
     }
     for k in [
-        "config",
-        "empty",
-        "locks/race-0",
-        "locks/race-1",
-        "locks/race-2",
+        "config".to_string(),
+        format!("keys/{:016x}", 0),
+        format!("locks/{:032x}", 0),
+        format!("locks/{:032x}", 1),
+        format!("locks/{:032x}", 2),
     ] {
-        b.delete(k).unwrap();
+        b.delete(&k).unwrap();
     }
     b.destroy().unwrap();
     assert!(b.is_empty().unwrap());
+}
+
+#[test]
+fn rest_vger_server() {
+    let Some(peer) = peers::rest() else { return };
+    let b = open_backend_with(&peer.url("conformance"), &peer.options(&peer.full)).unwrap();
+    conformance(b.as_ref());
+    // The server's log names no token.
+    let log = std::fs::read_to_string(&peer.log).unwrap();
+    assert!(log.contains("\"status\":201"), "{log}");
+    assert!(!log.contains(&peer.full) && !log.contains(&peer.read));
+}
+
+#[test]
+fn rest_errors_are_coded_and_never_show_the_token() {
+    let Some(peer) = peers::rest() else { return };
+    let key = format!("snapshots/{:064x}", 7);
+    // A read token reads, and cannot write; an unknown token cannot even read.
+    let reader = open_backend_with(&peer.url("errors"), &peer.options(&peer.read)).unwrap();
+    assert_eq!(reader.size(&key).unwrap(), None);
+    let e = reader.put_new(&key, b"x").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RemoteAuth, "{e}");
+    assert!(e.to_string().contains("VGER_SERVER_FORBIDDEN"), "{e}");
+    assert!(!e.to_string().contains(&peer.read), "{e}");
+    let stranger = "not-a-token-of-this-server-0123456789";
+    let e = open_backend_with(&peer.url("errors"), &peer.options(stranger))
+        .unwrap()
+        .get(&key)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RemoteAuth, "{e}");
+    assert!(!e.to_string().contains(stranger), "{e}");
+    // A pack whose bytes are not its name is refused, and nothing is stored.
+    let full = open_backend_with(&peer.url("errors"), &peer.options(&peer.full)).unwrap();
+    let e = full
+        .put_new(&format!("packs/00/{:064x}", 0), b"not this")
+        .unwrap_err();
+    assert!(e.to_string().contains("VGER_SERVER_BAD_PACK"), "{e}");
+    assert!(full.list("packs").unwrap().is_empty());
+    // The quota: 1,000 bytes, then VGER_NO_SPACE.
+    let quota = open_backend_with(&peer.url("quota"), &peer.options(&peer.full)).unwrap();
+    quota.put_new(&key, &[1; 600]).unwrap();
+    let e = quota
+        .put_new(&format!("snapshots/{:064x}", 8), &[2; 600])
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NoSpace, "{e}");
+    quota.delete(&key).unwrap();
+    quota
+        .put_new(&format!("snapshots/{:064x}", 8), &[2; 600])
+        .unwrap();
+    // Nothing listens: unavailable after the (short) retries.
+    let port = peers::closed_port();
+    let opts = BackendOptions {
+        retry: quick_retries(),
+        ..peer.options(&peer.full)
+    };
+    let e = open_backend_with(&format!("rest://127.0.0.1:{port}/errors"), &opts)
+        .unwrap()
+        .get("config")
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RemoteUnavailable, "{e}");
+    assert!(!e.to_string().contains(&peer.full), "{e}");
 }
 
 /// `ssh-keygen` a fresh ed25519 key pair at `path` (and `path.pub`).

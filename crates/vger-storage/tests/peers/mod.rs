@@ -1,5 +1,6 @@
 //! Real servers for the tests, started once per test binary by `scripts/peers/*.sh` (or taken
-//! from `VGER_TEST_S3_*` / `VGER_TEST_SFTP_*` when a running one is given).
+//! from `VGER_TEST_S3_*` / `VGER_TEST_SFTP_*` when a running one is given), and vger's own REST
+//! server (`node dist/cli/main.js server`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -169,6 +170,139 @@ pub fn sftp() -> Option<&'static SftpPeer> {
             root: get("VGER_TEST_SFTP_ROOT"),
         }
     }))
+}
+
+/// A `vger server` on 127.0.0.1 (the built CLI, `node dist/cli/main.js server`), serving the
+/// repositories of [`REST_REPOSITORIES`] from a temporary directory.
+pub struct RestPeer {
+    /// `rest://127.0.0.1:PORT`
+    pub url_base: String,
+    /// A token with `full` access to every repository.
+    pub full: String,
+    /// A token with `read` access to every repository.
+    pub read: String,
+    /// The server's JSON log (stderr).
+    pub log: PathBuf,
+    /// The server and the watcher that stops it once this test binary is gone.
+    _processes: [std::process::Child; 2],
+}
+
+/// The repositories the REST peer serves: `<name>` has no quota, `quota` holds at most 1,000 bytes.
+pub const REST_REPOSITORIES: &[&str] = &["conformance", "errors", "quota"];
+
+impl RestPeer {
+    pub fn url(&self, repo: &str) -> String {
+        format!("{}/{repo}", self.url_base)
+    }
+
+    pub fn options(&self, token: &str) -> BackendOptions {
+        BackendOptions {
+            rest_token: Some(token.to_string()),
+            ..Default::default()
+        }
+    }
+}
+
+/// The REST peer, or None (with the reason printed) when the CLI is not built.
+pub fn rest() -> Option<&'static RestPeer> {
+    let cli = root().join("dist/cli/main.js");
+    if !cli.exists() {
+        eprintln!(
+            "REST test: skipped ({} does not exist; build it with npm run build)",
+            cli.display()
+        );
+        return None;
+    }
+    static PEER: OnceLock<RestPeer> = OnceLock::new();
+    Some(PEER.get_or_init(|| start_rest(&cli)))
+}
+
+/// A token and its hash, from `vger server hash-token --json` (which generates a random one).
+fn hash_token(cli: &std::path::Path) -> (String, String) {
+    let out = Command::new("node")
+        .arg(cli)
+        .args(["server", "hash-token", "--json"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["token"].as_str().unwrap().to_string(),
+        v["hash"].as_str().unwrap().to_string(),
+    )
+}
+
+fn start_rest(cli: &std::path::Path) -> RestPeer {
+    let dir = std::env::temp_dir().join(format!("vger-peer-rest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (full, full_hash) = hash_token(cli);
+    let (read, read_hash) = hash_token(cli);
+    let mut config = String::from("port: 0\nstate_dir: ./state\nrepositories:\n");
+    for name in REST_REPOSITORIES {
+        config.push_str(&format!("  {name}:\n    url: ./repos/{name}\n"));
+        if *name == "quota" {
+            config.push_str("    quota: 1000\n");
+        }
+    }
+    config.push_str("tokens:\n");
+    for (hash, permission) in [(&full_hash, "full"), (&read_hash, "read")] {
+        config.push_str(&format!("  {hash}:\n"));
+        for name in REST_REPOSITORIES {
+            config.push_str(&format!("    {name}: {permission}\n"));
+        }
+    }
+    std::fs::write(dir.join("server.yaml"), config).unwrap();
+    let log = dir.join("server.log");
+    let child = Command::new("node")
+        .arg(cli)
+        .args(["server", "--config", "server.yaml"])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The server stops when this test binary exits (statics are never dropped).
+    let watcher = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {} 2>/dev/null && kill -0 {} 2>/dev/null; do sleep 1; done; kill {} 2>/dev/null",
+            std::process::id(),
+            child.id(),
+            child.id()
+        ))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let port = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(at) = text.find("\"url\":\"http://127.0.0.1:") {
+            let rest = &text[at + "\"url\":\"http://127.0.0.1:".len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            break digits.parse::<u16>().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "vger server did not start within 30 s:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    RestPeer {
+        url_base: format!("rest://127.0.0.1:{port}"),
+        full,
+        read,
+        log,
+        _processes: [child, watcher],
+    }
 }
 
 /// A prefix no other test (or run) uses.
