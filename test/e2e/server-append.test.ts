@@ -362,6 +362,11 @@ describe.skipIf(!addonBuilt)(`vger server: the append-only rules${addonBuilt ? '
     expect((await put('q', `index/${hex(32)}`, randomBytes(1000), A1)).status).toBe(201)
     refused(await put('q', `index/${hex(32)}`, randomBytes(501), A1), 413, 'VGER_SERVER_QUOTA')
     expect((await put('q', `index/${hex(32)}`, randomBytes(500), A1)).status).toBe(201)
+    // Full, yet a lock can still be taken (prune needs one): locks have a little room above the quota.
+    const lock = `locks/${hex(16)}`
+    expect((await put('q', lock, randomBytes(300), A1)).status).toBe(201)
+    expect((await call(`/q/${lock}`, { method: 'DELETE', token: A1 })).status).toBe(204)
+    refused(await put('q', `index/${hex(32)}`, 'x', A1), 413, 'VGER_SERVER_QUOTA')
     // ?init on a repository that now holds objects is refused to the append token.
     refused(await call('/q/?init', { method: 'POST', token: A1 }), 403, 'VGER_SERVER_FORBIDDEN')
   })

@@ -41,14 +41,14 @@ const tokenHash = value(
 /** Where a repository's objects are stored: the engine's backends, never another vger server. */
 const storageUrl = value(
   (v) => {
-    if (typeof v !== 'string' || v.trim() === '') return { error: 'expected a local path, s3:// or sftp:// URL' }
+    if (typeof v !== 'string' || v.trim() === '') return { error: 'expected a local path, or an s3://, sftp:// or webdav(s):// URL' }
     const parsed = parseRepositoryUrl(v)
     if ('error' in parsed) return parsed
     if (parsed.value.backend === 'rest')
       return { error: `"${v}": a server stores its repositories locally, on S3 or on SFTP, not on a vger server` }
     return { value: v }
   },
-  { type: 'string', pattern: '\\S', description: 'a local path, file:///path, s3://bucket[/prefix] or sftp://[user@]host[:port]/path' },
+  { type: 'string', pattern: '\\S', description: 'a local path, file:///path, s3://…, sftp://… or webdav(s)://…' },
 )
 
 const { access_token: _token, tls_ca: _ca, ...storageSettings } = backendShape.fields

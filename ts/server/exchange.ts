@@ -39,6 +39,21 @@ export class Exchange {
     return this.req.method ?? ''
   }
 
+  /**
+   * Runs server-side work that may take long (a store call, a listing, a verification) with the
+   * connection's idle timeout off: the client waiting for it is not a silent client.
+   */
+  async busy<T>(work: () => Promise<T>): Promise<T> {
+    const socket = this.req.socket
+    const timeout = socket.timeout
+    socket.setTimeout(0)
+    try {
+      return await work()
+    } finally {
+      if (!socket.destroyed) socket.setTimeout(timeout ?? 0)
+    }
+  }
+
   /** A JSON answer. */
   json(status: number, value: unknown, headers: Readonly<Record<string, string>> = {}): void {
     this.send(status, Buffer.from(`${JSON.stringify(value)}\n`), { 'Content-Type': 'application/json', ...headers })

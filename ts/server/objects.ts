@@ -20,6 +20,8 @@ import { isLockKey, isPackKey } from './target.js'
 const PIECE = 8 * 1024 * 1024
 /** Lock objects are small records; a larger one would be a way to store data outside the quota's spirit. */
 export const LOCK_LIMIT = 4096
+/** How far lock objects may go over a repository's quota: 16 locks, enough to prune a full repository. */
+const LOCK_ALLOWANCE = 16 * LOCK_LIMIT
 const OCTETS = { 'Content-Type': 'application/octet-stream' }
 
 export async function objectRoute(ctx: ServerContext, ex: Exchange, name: string, key: string): Promise<void> {
@@ -145,7 +147,7 @@ async function put(ctx: ServerContext, ex: Exchange, name: string, key: string):
   await repo.ready()
   await guard(ctx, repo, key, true, false)
   if ((await repo.store.size(key)) !== null) throw exists(key)
-  if (!repo.usage.reserve(length)) {
+  if (!repo.usage.reserve(length, lock ? LOCK_ALLOWANCE : 0)) {
     throw new HttpError(
       413,
       'VGER_SERVER_QUOTA',
@@ -180,15 +182,12 @@ async function put(ctx: ServerContext, ex: Exchange, name: string, key: string):
 
 /** Reads the body into memory (within the upload budget) and creates the object. */
 async function store(ctx: ServerContext, ex: Exchange, repo: ServedRepository, key: string, length: number): Promise<void> {
-  const socket = ex.req.socket
-  const idleMs = ctx.config.clientTimeoutSecs * 1000
-  // Waiting for memory is not the client's fault: its connection must not time out meanwhile.
-  socket.setTimeout(0)
-  const release = await ctx.budget.acquire(2 * length)
+  // Waiting for memory, or for the store, is not the client's fault: its connection must not time out meanwhile
+  // (readBody has its own timer for a client that stops sending).
+  const release = await ex.busy(() => ctx.budget.acquire(2 * length))
   try {
-    socket.setTimeout(idleMs + 5000)
-    const body = await readBody(ex, length, idleMs)
-    await (isPackKey(key) ? repo.store.putPack(key, body) : repo.store.putNew(key, body))
+    const body = await readBody(ex, length, ctx.config.clientTimeoutSecs * 1000)
+    await ex.busy(() => (isPackKey(key) ? repo.store.putPack(key, body) : repo.store.putNew(key, body)))
   } finally {
     release()
   }

@@ -18,7 +18,7 @@ function method(ex: Exchange, expected: 'GET' | 'POST', what: string): void {
 export async function listRoute(ctx: ServerContext, ex: Exchange, name: string, prefix: string): Promise<void> {
   method(ex, 'GET', '?list')
   const { repo } = permitted(ctx, ex, name, 'read')
-  const objects = await repo.store.list(prefix)
+  const objects = await ex.busy(() => repo.store.list(prefix))
   // Only keys of the layout: a stray file in the store is nobody's business.
   const listed = objects.filter((o) => isValidKey(o.key)).map((o) => ({ key: o.key, size: o.size, modified: o.modified ?? null }))
   ex.json(200, listed)
@@ -46,7 +46,7 @@ export async function repositoryRoute(ctx: ServerContext, ex: Exchange, name: st
 async function stats(ctx: ServerContext, ex: Exchange, name: string): Promise<void> {
   method(ex, 'GET', '?stats')
   const { repo } = permitted(ctx, ex, name, 'read')
-  const objects = (await repo.store.list('')).filter((o) => isValidKey(o.key))
+  const objects = (await ex.busy(() => repo.store.list(''))).filter((o) => isValidKey(o.key))
   const at = repo.state.lastSnapshotAt
   ex.json(200, {
     objects: objects.length,
@@ -78,12 +78,19 @@ async function verifyPacks(ctx: ServerContext, ex: Exchange, name: string): Prom
   const results = []
   for (const key of packs as string[]) {
     const root = repo.config.localPath
-    if (root !== undefined && (await throughSymlink(root, key))) {
+    const size = root !== undefined && (await throughSymlink(root, key)) ? null : await repo.store.size(key)
+    if (size === null) {
       results.push({ key, ok: false, size: 0, error: 'missing' })
       continue
     }
-    const v = await repo.store.verifyPack(key)
-    results.push({ key: v.key, ok: v.ok, size: v.size, error: v.error ?? null })
+    // A pack is read whole to be hashed: it takes its size from the upload memory budget meanwhile.
+    const release = await ex.busy(() => ctx.budget.acquire(size))
+    try {
+      const v = await ex.busy(() => repo.store.verifyPack(key))
+      results.push({ key: v.key, ok: v.ok, size: v.size, error: v.error ?? null })
+    } finally {
+      release()
+    }
   }
   ex.json(200, { results })
 }

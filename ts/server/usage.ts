@@ -23,9 +23,12 @@ export class Usage {
     this.#stored = stored
   }
 
-  /** Reserves `bytes`; false when that would go over the quota. */
-  reserve(bytes: number): boolean {
-    if (this.quota !== undefined && this.#stored + this.#reserved + bytes > this.quota) return false
+  /**
+   * Reserves `bytes`; false when that would go over the quota by more than `allowance` (lock objects get a
+   * little room above it, so a full repository can still be locked for prune and compact).
+   */
+  reserve(bytes: number, allowance = 0): boolean {
+    if (this.quota !== undefined && this.#stored + this.#reserved + bytes > this.quota + allowance) return false
     this.#reserved += bytes
     return true
   }
