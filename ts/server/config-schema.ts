@@ -44,8 +44,9 @@ const storageUrl = value(
     if (typeof v !== 'string' || v.trim() === '') return { error: 'expected a local path, or an s3://, sftp:// or webdav(s):// URL' }
     const parsed = parseRepositoryUrl(v)
     if ('error' in parsed) return parsed
-    if (parsed.value.backend === 'rest')
-      return { error: `"${v}": a server stores its repositories locally, on S3 or on SFTP, not on a vger server` }
+    if (parsed.value.backend === 'rest') {
+      return { error: `"${v}": a server stores its repositories locally, on S3, SFTP or WebDAV, not on another vger server` }
+    }
     return { value: v }
   },
   { type: 'string', pattern: '\\S', description: 'a local path, file:///path, s3://…, sftp://… or webdav(s)://…' },
