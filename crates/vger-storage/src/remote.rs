@@ -16,12 +16,12 @@
 use std::time::{Duration, SystemTime};
 
 use opendal::layers::{ConcurrentLimitLayer, RetryLayer, TimeoutLayer};
-use opendal::{ErrorKind, Operator};
+use opendal::{Buffer, ErrorKind, Operator};
 use vger_types::{Result, VgerError};
 
 use crate::options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions};
 use crate::runtime::runtime;
-use crate::{Backend, ObjectMeta, validate_key};
+use crate::{Backend, ObjectMeta, Spooled, validate_key};
 
 pub struct RemoteBackend {
     op: Operator,
@@ -128,6 +128,49 @@ impl RemoteBackend {
         }
     }
 
+    /// Creates `key` holding `data` (see [`Backend::put_new`]). `Buffer` clones share the bytes.
+    fn put_buffer(&self, key: &str, data: Buffer) -> Result<()> {
+        validate_key(key)?;
+        if !self.conditional_writes && self.size(key)?.is_some() {
+            return Err(VgerError::AlreadyExists {
+                key: key.to_string(),
+            });
+        }
+        if self.rename {
+            // Checked above, then written aside and moved into place: a key created by another
+            // client in between is overwritten. Names are content hashes (packs) or random
+            // (everything else), so that other client wrote the same bytes or cannot exist.
+            let mut r = [0u8; 16];
+            getrandom::fill(&mut r).map_err(|e| VgerError::Internal(e.to_string()))?;
+            let dir = key.rsplit_once('/').map_or("", |(d, _)| d);
+            let tmp = crate::temp_key(if dir.is_empty() { "." } else { dir }, &r);
+            let tmp = tmp.trim_start_matches("./").to_string();
+            self.block(self.op.write(&tmp, data))
+                .map_err(|e| self.error(key, &e))?;
+            return match self.block(self.op.rename(&tmp, key)) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let _ = self.block(self.op.delete(&tmp));
+                    Err(self.error(key, &e))
+                }
+            };
+        }
+        let write = self
+            .op
+            .write_with(key, data.clone())
+            .if_not_exists(self.conditional_writes);
+        match self.block(write) {
+            Ok(_) => Ok(()),
+            // A retried PUT whose first attempt landed (its answer was lost) finds its own
+            // bytes: that is success. Other bytes under the name are a real conflict.
+            Err(e) if e.kind() == ErrorKind::ConditionNotMatch => match self.get(key) {
+                Ok(stored) if stored == data.to_vec() => Ok(()),
+                _ => Err(self.error(key, &e)),
+            },
+            Err(e) => Err(self.error(key, &e)),
+        }
+    }
+
     /// Every object under `prefix`, sorted by key.
     fn list_entries(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         let dir = if prefix.is_empty() {
@@ -224,46 +267,32 @@ impl Backend for RemoteBackend {
         }
     }
 
-    fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
+    /// Streams the range into `buf` (its capacity reused), so a restore thread holds one copy of
+    /// a segment, not the response's chunks and a copy of them.
+    fn get_range_into(&self, key: &str, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<()> {
         validate_key(key)?;
-        if !self.conditional_writes && self.size(key)?.is_some() {
-            return Err(VgerError::AlreadyExists {
-                key: key.to_string(),
-            });
+        buf.clear();
+        if len == 0 {
+            return Ok(());
         }
-        if self.rename {
-            // Checked above, then written aside and moved into place: a key created by another
-            // client in between is overwritten. Names are content hashes (packs) or random
-            // (everything else), so that other client wrote the same bytes or cannot exist.
-            let mut r = [0u8; 16];
-            getrandom::fill(&mut r).map_err(|e| VgerError::Internal(e.to_string()))?;
-            let dir = key.rsplit_once('/').map_or("", |(d, _)| d);
-            let tmp = crate::temp_key(if dir.is_empty() { "." } else { dir }, &r);
-            let tmp = tmp.trim_start_matches("./").to_string();
-            self.block(self.op.write(&tmp, data.to_vec()))
-                .map_err(|e| self.error(key, &e))?;
-            return match self.block(self.op.rename(&tmp, key)) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let _ = self.block(self.op.delete(&tmp));
-                    Err(self.error(key, &e))
-                }
-            };
+        let streamed = self.block(async {
+            let reader = self.op.reader(key).await?;
+            reader.read_into(&mut *buf, offset..offset + len).await
+        });
+        if streamed.is_err() {
+            // Missing, past the end, or failed after retries: the plain path says which.
+            *buf = self.get_range(key, offset, len)?;
         }
-        let write = self
-            .op
-            .write_with(key, data.to_vec())
-            .if_not_exists(self.conditional_writes);
-        match self.block(write) {
-            Ok(_) => Ok(()),
-            // A retried PUT whose first attempt landed (its answer was lost) finds its own
-            // bytes: that is success. Other bytes under the name are a real conflict.
-            Err(e) if e.kind() == ErrorKind::ConditionNotMatch => match self.get(key) {
-                Ok(stored) if stored == data => Ok(()),
-                _ => Err(self.error(key, &e)),
-            },
-            Err(e) => Err(self.error(key, &e)),
-        }
+        Ok(())
+    }
+
+    fn put_new(&self, key: &str, data: &[u8]) -> Result<()> {
+        self.put_buffer(key, Buffer::from(data.to_vec()))
+    }
+
+    /// A spooled pack goes up as the bytes it already is (no second copy of 32 MiB per upload).
+    fn put_spooled(&self, key: &str, spool: Spooled) -> Result<()> {
+        self.put_buffer(key, Buffer::from(spool.into_bytes()?))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {

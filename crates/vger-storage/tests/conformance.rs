@@ -1,10 +1,11 @@
 //! The backend conformance suite: every backend keeps the promises the repository format relies
 //! on (create-only writes, exact reads and ranges, complete listings past a page, "missing" told
 //! apart from every other error, parallel use). It runs against the local backend and against
-//! real servers on loopback: moto (S3) and OpenSSH's sshd (SFTP), started by the project's own
+//! real servers on loopback: moto (S3), OpenSSH's sshd (SFTP) and `rclone serve webdav` (WebDAV,
+//! whose racing creators get the documented weaker guarantee), started by the project's own
 //! scripts (`scripts/peers/`) unless `VGER_TEST_S3_*` / `VGER_TEST_SFTP_*` point at running ones,
 //! and vger's own REST server (`node dist/cli/main.js server`, skipped with a message only when
-//! the CLI is not built). `VGER_TEST_REMOTE=skip` skips S3 and SFTP (the run then says so);
+//! the CLI is not built). `VGER_TEST_REMOTE=skip` skips S3, SFTP and WebDAV (the run then says so);
 //! anything else that keeps a peer from starting fails the test. The suite writes keys of the
 //! repository layout only (the REST server accepts no other), and a pack whose id is its BLAKE3.
 
@@ -29,6 +30,14 @@ fn code<T: std::fmt::Debug>(r: Result<T, VgerError>) -> ErrorCode {
 
 /// The whole suite against one freshly created, empty location.
 fn conformance(b: &dyn Backend) {
+    conformance_with(b, true);
+}
+
+/// The suite; `exclusive` says whether racing creators of one key are refused by the store
+/// itself. A store without conditional writes (WebDAV) checks that the name is free first, so
+/// racers that all pass the check each write: what is stored is then one writer's whole object,
+/// never a mix (the fallback the format accepts, since every name is a content hash or random).
+fn conformance_with(b: &dyn Backend, exclusive: bool) {
     assert!(b.is_empty().unwrap(), "a new location is empty");
     b.create().unwrap();
     assert!(b.list("packs").unwrap().is_empty());
@@ -123,13 +132,24 @@ fn conformance(b: &dyn Backend) {
             .iter()
             .filter_map(|r| r.as_ref().ok().copied())
             .collect();
-        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
         for r in &results {
             if let Err(e) = r {
                 assert_eq!(e.code(), ErrorCode::AlreadyExists, "{e}");
             }
         }
-        assert_eq!(b.get(&key).unwrap(), vec![winners[0]; 64]);
+        let stored = b.get(&key).unwrap();
+        if exclusive {
+            assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+            assert_eq!(stored, vec![winners[0]; 64]);
+        } else {
+            assert!(!winners.is_empty(), "round {round}: {results:?}");
+            assert!(
+                winners.iter().any(|w| stored == vec![*w; 64]),
+                "round {round}: a whole object of one writer: {stored:?}"
+            );
+            // A later write of a taken name is refused (the check before the upload).
+            assert_eq!(code(b.put_new(&key, b"late")), ErrorCode::AlreadyExists);
+        }
     }
 
     // Bad keys never reach the store.
@@ -213,6 +233,33 @@ fn sftp_sshd() {
     }
     b.destroy().unwrap();
     assert!(b.is_empty().unwrap());
+}
+
+#[test]
+fn webdav_rclone() {
+    let Some(peer) = peers::webdav() else { return };
+    let url = peer.url(&peers::unique("conformance"));
+    let b = open_backend_with(&url, &peer.options()).unwrap();
+    conformance_with(b.as_ref(), false);
+    // Writes go through a temporary name and a MOVE: a listing never shows one.
+    assert!(
+        b.list("").unwrap().iter().all(|k| !k
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .starts_with(".tmp."))
+    );
+    // A wrong password is an authentication error that does not show the password.
+    let wrong = vger_storage::BackendOptions {
+        webdav_password: Some("not-the-password".into()),
+        ..Default::default()
+    };
+    let e = open_backend_with(&url, &wrong)
+        .unwrap()
+        .get("config")
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RemoteAuth, "{e}");
+    assert!(!e.to_string().contains("not-the-password"), "{e}");
 }
 
 #[test]

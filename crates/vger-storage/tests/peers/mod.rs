@@ -145,6 +145,47 @@ pub fn s3() -> Option<&'static S3Peer> {
     }))
 }
 
+/// `rclone serve webdav` on 127.0.0.1 (`scripts/peers/webdav.sh`).
+pub struct WebdavPeer {
+    pub host_port: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl WebdavPeer {
+    pub fn url(&self, dir: &str) -> String {
+        format!("webdav://{}@{}/{dir}", self.user, self.host_port)
+    }
+
+    pub fn options(&self) -> BackendOptions {
+        BackendOptions {
+            webdav_password: Some(self.password.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+/// The WebDAV peer, or None when remote tests are skipped on purpose.
+pub fn webdav() -> Option<&'static WebdavPeer> {
+    if skip("WebDAV test") {
+        return None;
+    }
+    static PEER: OnceLock<WebdavPeer> = OnceLock::new();
+    Some(PEER.get_or_init(|| {
+        let env = start("webdav.sh", "webdav.env");
+        let get = |k: &str| env.get(k).cloned().unwrap_or_default();
+        WebdavPeer {
+            host_port: format!(
+                "{}:{}",
+                get("VGER_TEST_WEBDAV_HOST"),
+                get("VGER_TEST_WEBDAV_PORT")
+            ),
+            user: get("VGER_TEST_WEBDAV_USER"),
+            password: get("VGER_TEST_WEBDAV_PASSWORD"),
+        }
+    }))
+}
+
 /// The SFTP peer (OpenSSH's sshd), or None when remote tests are skipped on purpose.
 pub fn sftp() -> Option<&'static SftpPeer> {
     if skip("SFTP test") {
