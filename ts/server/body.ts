@@ -53,6 +53,8 @@ export function readBody(ex: Exchange, length: number, idleMs: number): Promise<
       finish(new HttpError(408, 'VGER_SERVER_TIMEOUT', `no data for ${Math.round(idleMs / 1000)} s; nothing was stored`, {}, true))
     }
     const timer = setTimeout(onIdle, idleMs)
+    // A client that asked whether to send its body (Expect: 100-continue) is told to, now.
+    if (/^100-continue$/i.test(req.headers.expect ?? '')) ex.res.writeContinue()
     req.on('data', onData)
     req.on('end', onEnd)
     req.on('close', onClose)

@@ -62,12 +62,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions): Pro
     connectionsCheckingInterval: 2000,
     noDelay: true,
   }
+  const handler = requestHandler(ctx)
   const server =
-    config.tls === undefined
-      ? http.createServer(options, requestHandler(ctx))
-      : https.createServer({ ...options, ...tlsFiles(config.tls) }, requestHandler(ctx))
+    config.tls === undefined ? http.createServer(options, handler) : https.createServer({ ...options, ...tlsFiles(config.tls) }, handler)
   server.timeout = (config.clientTimeoutSecs + 5) * 1000
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => clientError(ctx, err, socket))
+  // `Expect: 100-continue`: the request is checked first; "100 Continue" goes out only when its body is read.
+  server.on('checkContinue', handler)
   const port = await listen(server, config)
   const scheme = config.tls === undefined ? 'http' : 'https'
   const host = config.address.includes(':') && !config.address.startsWith('[') ? `[${config.address}]` : config.address
