@@ -367,6 +367,14 @@ describe.skipIf(!addonBuilt)(`vger server: the append-only rules${addonBuilt ? '
     expect((await put('q', lock, randomBytes(300), A1)).status).toBe(201)
     expect((await call(`/q/${lock}`, { method: 'DELETE', token: A1 })).status).toBe(204)
     refused(await put('q', `index/${hex(32)}`, 'x', A1), 413, 'VGER_SERVER_QUOTA')
+    // A client that asks first (Expect: 100-continue) is refused before it sends its body.
+    const asked = await rawExchange(
+      srv.port,
+      `PUT /q/index/${hex(32)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${A1}\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n`,
+      { waitMs: 1000 },
+    )
+    expect(rawStatus(asked)).toBe(413)
+    expect(asked).not.toContain('100 Continue')
     // ?init on a repository that now holds objects is refused to the append token.
     refused(await call('/q/?init', { method: 'POST', token: A1 }), 403, 'VGER_SERVER_FORBIDDEN')
   })

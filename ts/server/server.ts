@@ -58,7 +58,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions): Pro
     // A whole upload may take long; what is bounded is silence (client_timeout) and the headers' arrival.
     requestTimeout: 0,
     headersTimeout: config.clientTimeoutSecs * 1000,
-    keepAliveTimeout: 5000,
+    // Long enough that a client's pooled connection is rarely closed just as it sends on it.
+    keepAliveTimeout: 30_000,
     connectionsCheckingInterval: 2000,
     noDelay: true,
   }
