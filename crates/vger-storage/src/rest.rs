@@ -54,9 +54,13 @@ impl RestBackend {
     /// `base` is `http(s)://host:port/<repo>` (no trailing slash).
     pub fn new(base: &str, location: &str, opts: &BackendOptions) -> Result<Self> {
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(300));
+        // An idle limit, not a whole-request one: a large upload on a slow link may take long as
+        // long as bytes move. Idle connections are dropped before the server's keep-alive (30 s)
+        // would close them under a new request.
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
-            .timeout(timeout)
+            .read_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(20))
             .tcp_nodelay(true)
             .pool_max_idle_per_host(64);
         if let Some(ca) = &opts.tls_ca {
@@ -94,6 +98,8 @@ impl RestBackend {
         body: Option<&[u8]>,
     ) -> Result<Answer> {
         let url = format!("{}{path}", self.base);
+        // One copy for every attempt (a clone shares it).
+        let body = body.map(bytes::Bytes::copy_from_slice);
         let rt = runtime().map_err(|e| VgerError::Internal(e.to_string()))?;
         rt.block_on(async {
             let _slot = self
@@ -110,8 +116,8 @@ impl RestBackend {
                 if let Some((off, len)) = range {
                     req = req.header(header::RANGE, format!("bytes={off}-{}", off + len - 1));
                 }
-                if let Some(b) = body {
-                    req = req.body(b.to_vec());
+                if let Some(b) = &body {
+                    req = req.body(b.clone());
                 }
                 let outcome = match req.send().await {
                     Ok(resp) => {
@@ -133,8 +139,11 @@ impl RestBackend {
                     Err(e) => Err(e),
                 };
                 let transient = match &outcome {
+                    // 507: the server's storage is full, which a retry does not change.
                     Ok(a) => {
-                        a.status == StatusCode::TOO_MANY_REQUESTS || a.status.is_server_error()
+                        a.status == StatusCode::TOO_MANY_REQUESTS
+                            || (a.status.is_server_error()
+                                && a.status != StatusCode::INSUFFICIENT_STORAGE)
                     }
                     Err(e) => e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
                 };
@@ -185,6 +194,9 @@ impl RestBackend {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => VgerError::RemoteAuth {
                 url: self.location.clone(),
                 detail,
+            },
+            StatusCode::INSUFFICIENT_STORAGE => VgerError::NoSpace {
+                context: format!("{}: {detail}", self.location),
             },
             StatusCode::PAYLOAD_TOO_LARGE if body.code == "VGER_SERVER_QUOTA" => {
                 VgerError::NoSpace {
@@ -292,9 +304,15 @@ impl Backend for RestBackend {
         let a = self.send(Method::PUT, key, None, Some(data))?;
         match a.status {
             StatusCode::CREATED | StatusCode::OK | StatusCode::NO_CONTENT => Ok(()),
-            // A retried PUT whose first attempt landed finds its own bytes: success.
-            StatusCode::PRECONDITION_FAILED => match self.get(key) {
-                Ok(stored) if stored == data => Ok(()),
+            // A retried PUT whose first attempt landed finds its own bytes: success. The server
+            // accepts a pack only when its bytes hash to its name, so a pack there is these bytes;
+            // anything else is compared (its size first).
+            StatusCode::PRECONDITION_FAILED if key.starts_with("packs/") => Ok(()),
+            StatusCode::PRECONDITION_FAILED => match self.size(key) {
+                Ok(Some(n)) if n == data.len() as u64 => match self.get(key) {
+                    Ok(stored) if stored == data => Ok(()),
+                    _ => Err(self.refused(key, &a)),
+                },
                 _ => Err(self.refused(key, &a)),
             },
             _ => Err(self.refused(key, &a)),

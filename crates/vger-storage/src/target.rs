@@ -134,7 +134,7 @@ fn rest_target(scheme: &str, rest: &str, url: &str, opts: &BackendOptions) -> Re
     if authority.contains('@') {
         return Err(bad(
             url,
-            "credentials do not belong in the URL; set rest_token in the repository's settings or VGER_REST_TOKEN",
+            "credentials do not belong in the URL; set access_token in the repository's settings or VGER_REST_TOKEN",
         ));
     }
     if authority.is_empty() {
@@ -142,7 +142,11 @@ fn rest_target(scheme: &str, rest: &str, url: &str, opts: &BackendOptions) -> Re
     }
     let repo = path.trim_matches('/');
     let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
-    if repo.is_empty() || repo.len() > 64 || repo.starts_with('.') || !repo.chars().all(valid) {
+    let first_ok = repo
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !first_ok || repo.len() > 64 || !repo.chars().all(valid) {
         return Err(bad(
             url,
             "name one repository of the server after the host (rest://host:port/<repo>: lower-case letters, digits, '.', '_' and '-')",

@@ -56,7 +56,7 @@ pub enum VgerError {
     #[error("storage backend not supported yet: {0}")]
     UnsupportedBackend(String),
     #[error(
-        "{url} refused access ({detail}); check the credentials (access_key_id and secret_access_key, or the key file) and their permissions for this repository"
+        "{url} refused access ({detail}); check the credentials (S3: access_key_id and secret_access_key; SFTP: the key file; WebDAV: webdav_password; vger server: access_token or VGER_REST_TOKEN) and their permissions for this repository"
     )]
     RemoteAuth { url: String, detail: String },
     #[error(
