@@ -134,6 +134,15 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
         if (lockObjects(s.repo).length > 0) return
       }
     }
+    /**
+     * Data that no snapshot uses any more, in packs that also hold live data: a compaction then has packs to
+     * repack while it holds its lock (a compaction repacks only packs with unused blobs, at any threshold).
+     */
+    const garbage = async (): Promise<void> => {
+      for (const l of ['a', 'b', 'c']) writeFileSync(path.join(s.src, l, 'churn.bin'), randomBytes(2 << 20))
+      expect((await s.vger(['backup', '-q'])).code).toBe(0)
+      expect((await s.vger(['prune', '-q'])).code).toBe(0)
+    }
     /** A snapshot per source more, so that prune has three to remove while it holds its lock. */
     const moreSnapshots = async (): Promise<void> => {
       expect((await s.vger(['backup', '-q'])).code).toBe(0)
@@ -145,7 +154,9 @@ describe.skipIf(!addonBuilt)(`locks of dead processes${addonBuilt ? '' : ` — s
       // backup or prune lock, another compact after a compact's maintenance lock.
       await kill('backup', ['backup', '-q'], 20)
       await next('backup', ['check', '--repair'])
-      await kill('compact', ['compact', '--threshold', '0'], 60)
+      // Compaction repacks only the packs that hold unused data (garbage makes some each time): a short
+      // hold, so it gets more tries too.
+      await kill('compact', ['compact', '--threshold', '0'], 40, garbage, 6)
       await next('compact', ['compact', '--threshold', '0'])
       // Prune holds its lock for a millisecond or two: most kills come too late, so it gets more tries.
       await kill('prune', ['prune', '-q'], 2, moreSnapshots, 10)
