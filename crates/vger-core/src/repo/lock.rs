@@ -550,17 +550,19 @@ impl Lease {
         // Renewing at every fencing point is what the concurrency campaign was proven with; a
         // cheaper variant (renewing only when a third of the lifetime has passed) went with CI
         // failures of that campaign and is held back until they are understood.
-        self.repo.renew(&self.held)?;
         if !lapsed {
-            return Ok(());
+            return self.repo.renew(&self.held);
         }
+        // A lapsed lease stops the operation even when nobody holds the repository now: a
+        // compaction may have come and gone meanwhile, treating this operation's unindexed packs
+        // as debris and deleting packs it deduplicated against. Committing after that would
+        // reference data that is gone.
         let others = list_locks(repo)?;
-        if let Some(holder) = conflicts(kind, &lease, &others, now_ns()) {
-            return Err(VgerError::LockLost(format!(
-                "this operation's lease lapsed and {holder} now holds the repository"
-            )));
-        }
-        Ok(())
+        let why = match conflicts(kind, &lease, &others, now_ns()) {
+            Some(holder) => format!("this operation's lease lapsed and {holder} now holds the repository"),
+            None => "this operation's lease lapsed (the process was paused or its lock was removed); another client may have changed the repository meanwhile, so it stopped before writing more; run it again".to_string(),
+        };
+        Err(VgerError::LockLost(why))
     }
 
     pub fn info(&self) -> LockInfo {
