@@ -537,8 +537,8 @@ impl Lease {
     ///   its lock object was still there), every other client that wrote a conflicting lock
     ///   since has seen this one live and is backing off: such locks are waiters, not holders.
     /// - If it lapsed (the process was paused, the machine slept, or `break-lock` removed the
-    ///   object), another client may have taken the repository: any conflicting live lock means
-    ///   the operation must stop writing (`VGER_LOCK_LOST`).
+    ///   object), another client may have taken the repository, and may have finished with it:
+    ///   the operation stops writing (`VGER_LOCK_LOST`), naming a conflicting holder if any.
     pub fn ensure(&self, repo: &Repository) -> Result<()> {
         let (kind, lease, lapsed) = {
             let h = self.held.lock().unwrap_or_else(PoisonError::into_inner);
