@@ -119,6 +119,21 @@ pub trait Backend: Send + Sync {
     fn location(&self) -> &str;
 }
 
+/// `head`, then each cause of `e` that adds something, joined with ": " (a network error's own
+/// words, without the request context clients put around them).
+pub(crate) fn with_causes(mut head: String, e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !head.contains(&text) {
+            head.push_str(": ");
+            head.push_str(&text);
+        }
+        cause = c.source();
+    }
+    head
+}
+
 /// The key of the temporary object [`Backend::spool`] creates under `dir` for `token`.
 pub fn temp_key(dir: &str, token: &[u8; 16]) -> String {
     format!("{dir}/.tmp.{}", hex::encode(token))

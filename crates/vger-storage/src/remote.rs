@@ -214,17 +214,7 @@ impl RemoteBackend {
 /// `S3Error { code: "AccessDenied", … }` or "connection refused"), without the request context
 /// OpenDAL adds (URLs with query strings, response headers).
 fn describe(e: &opendal::Error) -> String {
-    let mut out = e.message().to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
+    crate::with_causes(e.message().to_string(), e)
 }
 
 impl Backend for RemoteBackend {

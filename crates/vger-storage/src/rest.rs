@@ -254,17 +254,7 @@ impl RestBackend {
 /// caller names the location already).
 fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
-    let mut out = e.to_string();
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
+    crate::with_causes(e.to_string(), &e)
 }
 
 impl Backend for RestBackend {
