@@ -307,3 +307,62 @@ fn a_first_backup_notices_a_compaction_that_consolidated_its_checkpoints() {
     restores_to(&fresh, &out.snapshot.id.to_hex(), &src, tmp.path());
     assert_clean(&fresh);
 }
+
+/// Runs a whole backup (on its own repository handle) at the first progress event of the
+/// compaction plan it is given to: the backup commits and ends after the compaction loaded its
+/// index and listed the snapshots, before it lists the packs.
+struct BackupDuring<'a> {
+    writer: &'a Repository,
+    src: &'a Path,
+    done: Mutex<Option<vger_core::BackupOutcome>>,
+}
+
+impl Progress for BackupDuring<'_> {
+    fn event(&self, _event: Event) {
+        let mut done = self.done.lock().unwrap();
+        if done.is_none() {
+            *done = Some(run_backup(self.writer, &[self.src]));
+        }
+    }
+}
+
+#[test]
+fn a_compaction_never_takes_the_packs_of_a_backup_that_ended_while_it_marked_for_debris() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = new_repo(tmp.path(), Algorithm::ChaCha20Poly1305);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    fs::write(a.join("a.bin"), bytes(250_000, 7)).unwrap();
+    fs::write(b.join("b.bin"), bytes(250_000, 8)).unwrap();
+    let s1 = run_backup(&repo, &[&a]).snapshot.id.to_hex();
+    // The compaction has loaded the index without the packs of B's backup; when it lists the
+    // packs, that backup is over and no other client holds a lease.
+    let writer = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
+    let during = BackupDuring {
+        writer: &writer,
+        src: &b,
+        done: Mutex::new(None),
+    };
+    let opts = CompactOptions {
+        threshold_pct: 0.0,
+        grace: Duration::ZERO,
+        ..Default::default()
+    };
+    let plan = plan_compact(&repo, &opts, &during, &CancelToken::new()).unwrap();
+    let s2 = during.done.lock().unwrap().take().unwrap();
+    assert!(
+        s2.snapshot.stats.stored_bytes > 200_000,
+        "B stored new packs"
+    );
+    assert!(
+        plan.orphans.is_empty(),
+        "packs an index segment names are not debris: {:?}",
+        plan.orphans
+    );
+    compact(&repo, plan, &NoProgress, &CancelToken::new()).unwrap();
+    let fresh = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
+    restores_to(&fresh, &s2.snapshot.id.to_hex(), &b, tmp.path());
+    restores_to(&fresh, &s1, &a, tmp.path());
+    assert_clean(&fresh);
+}

@@ -169,11 +169,6 @@ pub fn plan_compact(
     }
     let mut plan = make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs, lease)?;
     plan.marked = list.snapshots.iter().map(|s| s.id).collect();
-    plan.pending_packs = pending::list(repo)?
-        .0
-        .iter()
-        .map(|(_, p)| p.packs.len() as u64)
-        .sum();
     Ok(plan)
 }
 
@@ -244,11 +239,19 @@ fn make_plan(
             plan.live_blobs += 1;
         }
     }
-    let indexed: HashSet<String> = index.packs().iter().map(pack::key).collect();
+    let mut indexed: HashSet<String> = index.packs().iter().map(pack::key).collect();
     drop(index);
     // Packs are written only under a lease, so with no other lease live after the listing above,
-    // every unindexed pack it saw is debris of a client that is gone.
+    // every unindexed pack it saw is debris of a client that is gone, unless that client indexed
+    // it after this compaction loaded the index (a backup that committed while it marked): so
+    // the index is read again, after looking at the leases. Packs retired by earlier
+    // compactions wait for their readers in `pending/`, and only the sweep deletes them.
     let alone = pending::live_leases(repo, &plan.lease.info().lease)?.is_empty();
+    indexed.extend(repo.read_index()?.index.packs().iter().map(pack::key));
+    for (_, p) in pending::list(repo)?.0 {
+        plan.pending_packs += p.packs.len() as u64;
+        indexed.extend(p.packs);
+    }
     for (key, (size, modified)) in &stored {
         plan.packs_total += 1;
         plan.bytes_total += size;
@@ -421,6 +424,17 @@ pub fn compact(
     let (reindexed, keep) = reindex_new_snapshots(repo, &marked, progress, cancel)?;
     out.blobs_reindexed = reindexed;
     doomed.retain(|k| !keep.contains(k));
+    // Whatever the index in storage names stays, whoever indexed it since this compaction read
+    // the index; the leases listed above are the only clients that may still index a doomed
+    // pack, and while one lives the pack is only recorded as pending.
+    let named: HashSet<String> = repo
+        .read_index()?
+        .index
+        .packs()
+        .iter()
+        .map(pack::key)
+        .collect();
+    doomed.retain(|k| !named.contains(k));
     let alone = readers.is_empty();
     if alone {
         for key in &doomed {
