@@ -366,3 +366,52 @@ fn a_compaction_never_takes_the_packs_of_a_backup_that_ended_while_it_marked_for
     restores_to(&fresh, &s1, &a, tmp.path());
     assert_clean(&fresh);
 }
+
+#[test]
+fn a_compaction_waits_for_a_committing_backup_to_index_what_its_snapshot_references() {
+    use vger_core::{ErrorCode, LockKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = new_repo(tmp.path(), Algorithm::ChaCha20Poly1305);
+    let a = tmp.path().join("a");
+    fs::create_dir_all(&a).unwrap();
+    fs::write(a.join("a.bin"), bytes(250_000, 9)).unwrap();
+    let s1 = run_backup(&repo, &[&a]).snapshot.id.to_hex();
+    // The snapshot exists but the index does not name its data yet: a backup between writing
+    // its snapshot and indexing again what a compaction dropped under it.
+    let segments = files_under(&repo_path(tmp.path(), "index"));
+    let aside = tmp.path().join("aside");
+    fs::create_dir_all(&aside).unwrap();
+    for (i, p) in segments.iter().enumerate() {
+        fs::rename(p, aside.join(i.to_string())).unwrap();
+    }
+    let opts = CompactOptions {
+        threshold_pct: 0.0,
+        grace: Duration::ZERO,
+        ..Default::default()
+    };
+    // With nobody else holding a lease, that is damage: the plan refuses at once.
+    let e = plan_compact(&repo, &opts, &NoProgress, &CancelToken::new())
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), ErrorCode::Corrupt, "{e}");
+    // With that backup's lease live, the plan waits for the index to name the data.
+    let (started, ready) = std::sync::mpsc::channel();
+    let url = repo_url(tmp.path());
+    let committer = std::thread::spawn(move || {
+        let other = Repository::open(&url, Some(PASS)).unwrap();
+        let lease = other.lease(LockKind::Shared, "backup").unwrap();
+        started.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        for (i, p) in segments.iter().enumerate() {
+            fs::rename(aside.join(i.to_string()), p).unwrap();
+        }
+        drop(lease);
+    });
+    ready.recv().unwrap();
+    let plan = plan_compact(&repo, &opts, &NoProgress, &CancelToken::new()).unwrap();
+    compact(&repo, plan, &NoProgress, &CancelToken::new()).unwrap();
+    committer.join().unwrap();
+    let fresh = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
+    restores_to(&fresh, &s1, &a, tmp.path());
+    assert_clean(&fresh);
+}

@@ -30,12 +30,12 @@ use vger_types::{ChunkId, PackId, Result, VgerError};
 use crate::cancel::CancelToken;
 use crate::clock;
 use crate::progress::{Event, Progress};
-use crate::repo::Repository;
 use crate::repo::index::{IdMap, Location, seal_segment, seal_segment_superseding};
 use crate::repo::liveness;
 use crate::repo::lock::{Lease, LockKind};
 use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
 use crate::repo::pending;
+use crate::repo::{Repository, SnapshotList};
 use vger_types::SnapshotId;
 
 /// Blobs per consolidated index segment.
@@ -138,6 +138,41 @@ pub fn plan_compact(
         ));
     }
     let lease = repo.lease(LockKind::Maintenance, "compact")?;
+    let mine = lease.info().lease;
+    let mut attempt = 0;
+    let (list, live) = loop {
+        match mark_all(repo, progress, cancel) {
+            Ok(marked) => break marked,
+            // A backup that committed its snapshot while a compaction switched the index
+            // indexes again what that snapshot references right after writing it (see
+            // `backup::settle`); data missing while another client holds a lease may be that.
+            Err(e @ VgerError::Corrupt { .. }) => {
+                attempt += 1;
+                if attempt > MARK_RETRIES || pending::live_leases(repo, &mine)?.is_empty() {
+                    return Err(e);
+                }
+                cancel.check()?;
+                std::thread::sleep(Duration::from_millis(100 * attempt as u64));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let mut plan = make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs, lease)?;
+    plan.marked = list.snapshots.iter().map(|s| s.id).collect();
+    Ok(plan)
+}
+
+/// How many times a plan marks again while data is missing and another client holds a lease
+/// (about 8 s of waiting in all).
+const MARK_RETRIES: usize = 12;
+
+/// Reads the index and the snapshots and marks what they use; data they reference that the
+/// index lacks is an error.
+fn mark_all(
+    repo: &Repository,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<(SnapshotList, liveness::Live)> {
     let damaged = repo.reload_index()?;
     if let Some(w) = damaged.first() {
         return Err(refuse(&w.path, "its index segment is damaged"));
@@ -167,9 +202,7 @@ pub fn plan_compact(
             ),
         ));
     }
-    let mut plan = make_plan(repo, opts, list.snapshots.len() as u64, &live.blobs, lease)?;
-    plan.marked = list.snapshots.iter().map(|s| s.id).collect();
-    Ok(plan)
+    Ok((list, live))
 }
 
 fn refuse(object: &str, why: &str) -> VgerError {
