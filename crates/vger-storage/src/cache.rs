@@ -294,6 +294,19 @@ impl Backend for CachedBackend {
         self.inner.parallel_writes()
     }
 
+    fn can_assemble(&self) -> bool {
+        self.inner.can_assemble()
+    }
+
+    fn assemble(
+        &self,
+        head: &[u8],
+        ranges: &[crate::SourceRange],
+        tail: &[u8],
+    ) -> Result<Option<String>> {
+        self.inner.assemble(head, ranges, tail)
+    }
+
     fn parallel_reads(&self) -> usize {
         self.inner.parallel_reads()
     }

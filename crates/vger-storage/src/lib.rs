@@ -2,6 +2,7 @@
 //! `packs/ab/<64 hex>`. The engine never touches a filesystem or network API directly, so S3,
 //! SFTP and the REST server plug in here without changes to the engine.
 
+mod assemble;
 mod cache;
 mod local;
 mod options;
@@ -14,6 +15,7 @@ mod target;
 
 use std::time::{Duration, SystemTime};
 
+pub use assemble::{Assembled, SourceRange, assemble_here, assembled_size, pack_key, pack_key_id};
 pub use cache::CachedBackend;
 pub use local::LocalBackend;
 pub use options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions, parallel_writes};
@@ -81,6 +83,23 @@ pub trait Backend: Send + Sync {
     /// round trip, so a restore wants at least this many (its connections) at once.
     fn parallel_reads(&self) -> usize {
         1
+    }
+    /// Whether the storage host builds packs from ranges of packs it holds
+    /// ([`Backend::assemble`]): the vger server does; with the others the caller copies the bytes.
+    fn can_assemble(&self) -> bool {
+        false
+    }
+    /// Has the storage host build the pack `head ‖ ranges ‖ tail` from packs it holds (checking
+    /// each against its id) and store it under the key of its hash; returns that key, or `None`
+    /// when the host declines (it cannot, or a source pack is damaged): the caller then copies
+    /// the blobs through itself, authenticating each.
+    fn assemble(
+        &self,
+        _head: &[u8],
+        _ranges: &[SourceRange],
+        _tail: &[u8],
+    ) -> Result<Option<String>> {
+        Ok(None)
     }
     /// Lists the keys directly or indirectly under `prefix` (a directory such as `snapshots`).
     fn list(&self, prefix: &str) -> Result<Vec<String>>;

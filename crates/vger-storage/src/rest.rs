@@ -7,13 +7,13 @@
 use std::time::{Duration, SystemTime};
 
 use reqwest::{Method, StatusCode, header};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use vger_types::{Result, VgerError};
 
 use crate::options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions};
 use crate::runtime::runtime;
-use crate::{Backend, ObjectMeta, validate_key};
+use crate::{Backend, ObjectMeta, SourceRange, validate_key};
 
 pub struct RestBackend {
     client: reqwest::Client,
@@ -140,10 +140,12 @@ impl RestBackend {
                 };
                 let transient = match &outcome {
                     // 507: the server's storage is full, which a retry does not change.
+                    // 501: the server does not do this at all.
                     Ok(a) => {
                         a.status == StatusCode::TOO_MANY_REQUESTS
                             || (a.status.is_server_error()
-                                && a.status != StatusCode::INSUFFICIENT_STORAGE)
+                                && a.status != StatusCode::INSUFFICIENT_STORAGE
+                                && a.status != StatusCode::NOT_IMPLEMENTED)
                     }
                     Err(e) => e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
                 };
@@ -307,6 +309,59 @@ impl Backend for RestBackend {
             },
             _ => Err(self.refused(key, &a)),
         }
+    }
+
+    fn can_assemble(&self) -> bool {
+        true
+    }
+
+    fn assemble(&self, head: &[u8], ranges: &[SourceRange], tail: &[u8]) -> Result<Option<String>> {
+        #[derive(Serialize)]
+        struct Request<'a> {
+            head: String,
+            ranges: &'a [SourceRange],
+            tail: String,
+        }
+        #[derive(Deserialize)]
+        struct Done {
+            key: String,
+            size: u64,
+        }
+        let body = serde_json::to_vec(&Request {
+            head: hex::encode(head),
+            ranges,
+            tail: hex::encode(tail),
+        })
+        .map_err(|e| VgerError::Internal(e.to_string()))?;
+        let a = self.send(Method::POST, "?repack", None, Some(&body))?;
+        if a.status == StatusCode::NOT_IMPLEMENTED {
+            return Ok(None);
+        }
+        if a.status == StatusCode::BAD_REQUEST {
+            let e: ErrorBody = serde_json::from_slice(&a.body).unwrap_or_default();
+            if e.code == "VGER_SERVER_BAD_PACK" || e.code == "VGER_SERVER_NOT_FOUND" {
+                return Ok(None);
+            }
+        }
+        if a.status != StatusCode::CREATED && a.status != StatusCode::OK {
+            return Err(self.refused("?repack", &a));
+        }
+        let done: Done = serde_json::from_slice(&a.body).map_err(|e| VgerError::RemoteConfig {
+            url: self.location.clone(),
+            detail: format!("the server's answer to ?repack is not what vger expects: {e}"),
+        })?;
+        // The server names the pack by its hash; the length is all this side can check.
+        let want = crate::assembled_size(head, ranges, tail);
+        if crate::pack_key_id(&done.key).is_none() || done.size != want {
+            return Err(VgerError::RemoteConfig {
+                url: self.location.clone(),
+                detail: format!(
+                    "the server's repack answer names {} of {} bytes, expected a pack of {want}",
+                    done.key, done.size
+                ),
+            });
+        }
+        Ok(Some(done.key))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {

@@ -113,6 +113,69 @@ fn trailer(
     sealed
 }
 
+fn header(salt: &[u8; 16]) -> [u8; HEADER_LEN] {
+    let mut head = [0u8; HEADER_LEN];
+    head[..8].copy_from_slice(MAGIC);
+    head[8] = VERSION;
+    head[9..].copy_from_slice(salt);
+    head
+}
+
+/// A pack whose blobs the storage server copies from packs it holds (server-side repack): this
+/// side knows only each blob's length, so it makes the header and the sealed trailer, and the
+/// server puts the blobs, in the order added, between them.
+pub struct PackLayout {
+    salt: [u8; 16],
+    entries: Vec<BlobEntry>,
+    size: usize,
+}
+
+impl Default for PackLayout {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PackLayout {
+    pub fn new() -> Self {
+        Self {
+            salt: random_bytes::<16>(),
+            entries: Vec::new(),
+            size: HEADER_LEN,
+        }
+    }
+
+    pub fn add(&mut self, id: ChunkId, kind: BlobKind, len: u32, raw_len: u32) {
+        self.entries.push(BlobEntry {
+            id,
+            kind,
+            offset: self.size as u32,
+            len,
+            raw_len,
+        });
+        self.size += len as usize;
+    }
+
+    /// The header and the blobs so far.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The header, the sealed trailer (with its length), and the blobs.
+    pub fn finish(
+        self,
+        crypter: &Crypter,
+        repo_id: &[u8; 32],
+    ) -> (Vec<u8>, Vec<u8>, Vec<BlobEntry>) {
+        let tail = trailer(&self.entries, &self.salt, crypter, repo_id);
+        (header(&self.salt).to_vec(), tail, self.entries)
+    }
+}
+
 /// Builds one pack into a backend spool (for the local backend a temporary file in `packs/`,
 /// so the pack is never held in memory), hashing as it goes.
 pub struct PackStream {
@@ -130,10 +193,7 @@ impl PackStream {
             salt: random_bytes::<16>(),
             entries: Vec::new(),
         };
-        let mut head = [0u8; HEADER_LEN];
-        head[..8].copy_from_slice(MAGIC);
-        head[8] = VERSION;
-        head[9..].copy_from_slice(&s.salt);
+        let head = header(&s.salt);
         s.put(&head)?;
         Ok(s)
     }
