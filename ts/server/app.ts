@@ -44,12 +44,16 @@ async function answer(ctx: ServerContext, ex: Exchange): Promise<void> {
     } else {
       err = storeFailure(e, ex.subject ?? 'the object', ex.id)
       const v = asVgerError(e)
-      ctx.log.event(err.status >= 500 ? 'error' : 'warn', 'request failed', {
-        id: ex.id,
-        repo: ex.repo,
-        code: v.code,
-        detail: redact(v.message, ex.token),
-      })
+      // A 404 or 412 from the store is an ordinary answer (a lock its owner deleted between a client's listing
+      // and its GET): the request line says it; only the store's real failures are warnings or errors.
+      if (err.status !== 404 && err.status !== 412) {
+        ctx.log.event(err.status >= 500 ? 'error' : 'warn', 'request failed', {
+          id: ex.id,
+          repo: ex.repo,
+          code: v.code,
+          detail: redact(v.message, ex.token),
+        })
+      }
     }
     ex.error(err)
   }
