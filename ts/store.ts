@@ -8,7 +8,7 @@ import type * as native from '../crates/vger-napi/index.cjs'
 import { asVgerError } from './errors.js'
 import { loadAddon } from './repository.js'
 
-export type { PackVerdict, StoredObject } from '../crates/vger-napi/index.cjs'
+export type { AssembledPack, PackVerdict, RepackRange, StoredObject } from '../crates/vger-napi/index.cjs'
 
 async function call<T>(run: () => Promise<T>): Promise<T> {
   try {
@@ -71,5 +71,13 @@ export class Store {
   /** Reads a pack and compares its BLAKE3 with the id its key names. */
   verifyPack(key: string): Promise<native.PackVerdict> {
     return call(() => this.#native.verifyPack(key))
+  }
+
+  /**
+   * Builds the pack `head ‖ ranges ‖ tail` from packs stored here (each checked against its id first: a
+   * damaged one is `VGER_CORRUPT`) and stores it under the key of its hash.
+   */
+  assemble(head: Buffer, ranges: native.RepackRange[], tail: Buffer): Promise<native.AssembledPack> {
+    return call(() => this.#native.assemble(head, ranges, tail))
   }
 }

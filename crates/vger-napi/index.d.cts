@@ -91,6 +91,12 @@ export declare class Store {
    * `VGER_CORRUPT` and nothing is written; an existing key is `VGER_ALREADY_EXISTS`.
    */
   putPack(key: string, data: Buffer): Promise<undefined>
+  /**
+   * Builds the pack `head ‖ ranges ‖ tail` from packs the store holds, each checked against
+   * its id first (a damaged one is `VGER_CORRUPT`, a missing one `VGER_OBJECT_MISSING`, a
+   * range outside its pack `VGER_INVALID_ARGUMENT`), and stores it under the key of its hash.
+   */
+  assemble(head: Buffer, ranges: Array<RepackRange>, tail: Buffer): Promise<AssembledPack>
   /** Every object under `prefix` (empty: all), sorted by key. */
   list(prefix: string): Promise<Array<StoredObject>>
   /** The size of `key`, or null when it does not exist. */
@@ -101,6 +107,14 @@ export declare class Store {
   create(): Promise<undefined>
   /** Reads a pack and compares its BLAKE3 with the id its key names (no keys needed). */
   verifyPack(key: string): Promise<PackVerdict>
+}
+
+/** The pack `assemble` stored. */
+export interface AssembledPack {
+  key: string
+  size: number
+  /** False when a pack with the same bytes was there already. */
+  created: boolean
 }
 
 /**
@@ -247,6 +261,8 @@ export interface CompactOutcome {
   packsPending: number
   /** Blobs of snapshots made during the compaction, indexed again where they are. */
   blobsReindexed: number
+  /** New packs the storage host (a vger server) built from ranges of packs it holds. */
+  packsAssembled: number
 }
 
 export type CompressionAlgorithm = 'lz4' | 'zstd' | 'none'
@@ -489,6 +505,13 @@ export interface PruneOutcome {
   remove: number
   removed: number
   applied: boolean
+}
+
+/** One range of a repack: `length` bytes at `offset` of the pack `pack`. */
+export interface RepackRange {
+  pack: string
+  offset: number
+  length: number
 }
 
 export interface RepairOptions {

@@ -243,7 +243,8 @@ describe.skipIf(!addonBuilt)(`vger server: the append-only rules${addonBuilt ? '
   it('6. maintenance: ?init on a repository with objects, ?repack and method overrides are refused', async () => {
     refused(await call('/alpha/?init', { method: 'POST', token: A1 }), 403, 'VGER_SERVER_FORBIDDEN')
     refused(await call('/alpha/?repack', { method: 'POST', token: A1 }), 403, 'VGER_SERVER_FORBIDDEN')
-    refused(await call('/alpha/?repack', { method: 'POST', token: FULL }), 501, 'VGER_SERVER_NOT_IMPLEMENTED')
+    // The route itself is there for a full token (server-repack.test.ts): this empty request is only malformed.
+    refused(await call('/alpha/?repack', { method: 'POST', token: FULL }), 400, 'VGER_SERVER_BAD_REQUEST')
     for (const header of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override']) {
       for (const method of ['POST', 'GET', 'PUT']) {
         const a = await call(`/alpha/${seed.snapshot}`, {

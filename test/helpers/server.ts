@@ -15,7 +15,7 @@ export type Permission = 'read' | 'append' | 'full'
 
 export interface ServerSpec {
   /** Repository name → its settings in server.yaml (url defaults to `<dir>/repos/<name>`). */
-  repositories: Record<string, { quota?: number; url?: string }>
+  repositories: Record<string, { quota?: number; url?: string; repack?: boolean }>
   /** Token → repository name → permission. */
   tokens: Record<string, Record<string, Permission>>
   /** More top-level lines for server.yaml. */
@@ -46,6 +46,7 @@ export function writeServerConfig(dir: string, spec: ServerSpec): string {
   for (const [name, r] of Object.entries(spec.repositories)) {
     lines.push(`  ${name}:`, `    url: ${r.url ?? `./repos/${name}`}`)
     if (r.quota !== undefined) lines.push(`    quota: ${r.quota}`)
+    if (r.repack !== undefined) lines.push(`    repack: ${r.repack}`)
   }
   lines.push('tokens:')
   for (const [token, grants] of Object.entries(spec.tokens)) {

@@ -185,6 +185,7 @@ describe('server.yaml', () => {
       url: '/etc/srv/laptop',
       localPath: '/etc/srv/laptop',
       quotaBytes: 2 * 1024 ** 3,
+      repack: true,
     })
     expect(c.tokens.get(token)?.get('laptop')).toBe('append')
   })

@@ -59,6 +59,8 @@ export const serverRepositoryShape = obj(
     url: storageUrl,
     /** Bytes the repository may hold; absent: no limit. */
     quota: size(),
+    /** Server-side repack for compacting clients (`POST ?repack`); false: they copy through themselves. */
+    repack: bool({ default: true }),
     ...storageSettings,
     retry: retryShape,
     sftp_timeout: int({ min: 1 }),

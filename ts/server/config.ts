@@ -27,6 +27,8 @@ export interface ServerRepository {
   /** The directory of a local store (the symlink guard walks it), else undefined. */
   localPath?: string
   quotaBytes?: number
+  /** Whether compacting clients may have this server build packs from ranges (`?repack`). */
+  repack: boolean
   /** The engine's settings for a remote store. */
   settings?: native.BackendSettings
 }
@@ -167,6 +169,7 @@ function resolveRepository(name: string, r: RawServerRepository, abs: (p: string
     url,
     ...(location?.backend === 'local' ? { localPath: url } : {}),
     ...(r.quota === undefined ? {} : { quotaBytes: r.quota }),
+    repack: r.repack ?? true,
     ...(settings === undefined ? {} : { settings }),
   }
 }

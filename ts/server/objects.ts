@@ -42,7 +42,7 @@ export async function objectRoute(ctx: ServerContext, ex: Exchange, name: string
 }
 
 /** Refuses to go through a symbolic link in a local store: reads find nothing, writes are forbidden. */
-async function guard(ctx: ServerContext, repo: ServedRepository, key: string, write: boolean, last = true): Promise<void> {
+export async function guard(ctx: ServerContext, repo: ServedRepository, key: string, write: boolean, last = true): Promise<void> {
   const root = repo.config.localPath
   if (root === undefined || !(await throughSymlink(root, key, last))) return
   ctx.log.event('warn', 'symbolic link in the store refused', { repo: repo.name, key })

@@ -1,11 +1,12 @@
 /**
  * The repository routes (docs/server.md section 4): listings, `?stats`, `?init`, `?verify-packs`, and
- * `?repack` (not in this version).
+ * `?repack` (in repack.ts).
  */
 import { readJson } from './body.js'
 import { type ServerContext, permitted } from './context.js'
 import { HttpError, badRequest, forbidden } from './errors.js'
 import type { Exchange } from './exchange.js'
+import { repackRoute } from './repack.js'
 import { type RepositoryAction, isPackKey, isValidKey } from './target.js'
 import { throughSymlink } from './symlinks.js'
 
@@ -34,12 +35,7 @@ export async function repositoryRoute(ctx: ServerContext, ex: Exchange, name: st
       return verifyPacks(ctx, ex, name)
     case 'repack':
       method(ex, 'POST', '?repack')
-      permitted(ctx, ex, name, 'full')
-      throw new HttpError(
-        501,
-        'VGER_SERVER_NOT_IMPLEMENTED',
-        'server-side repack is not in this version of the server; compact from a client',
-      )
+      return repackRoute(ctx, ex, name)
   }
 }
 

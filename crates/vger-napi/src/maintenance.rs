@@ -142,6 +142,8 @@ pub struct CompactOutcome {
     pub packs_pending: f64,
     /// Blobs of snapshots made during the compaction, indexed again where they are.
     pub blobs_reindexed: f64,
+    /// New packs the storage host (a vger server) built from ranges of packs it holds.
+    pub packs_assembled: f64,
 }
 
 #[napi(object)]
@@ -307,6 +309,7 @@ impl From<&vger_core::CompactPlan> for CompactOutcome {
             damaged_blobs: 0.0,
             packs_pending: 0.0,
             blobs_reindexed: 0.0,
+            packs_assembled: 0.0,
         }
     }
 }
@@ -477,6 +480,7 @@ impl Repository {
                 out.damaged_blobs = done.damaged_blobs as f64;
                 out.packs_pending = done.packs_pending as f64;
                 out.blobs_reindexed = done.blobs_reindexed as f64;
+                out.packs_assembled = done.packs_assembled as f64;
             }
             Ok(out)
         })

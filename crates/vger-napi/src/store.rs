@@ -33,6 +33,23 @@ pub struct PackVerdict {
     pub error: Option<String>,
 }
 
+/// One range of a repack: `length` bytes at `offset` of the pack `pack`.
+#[napi(object)]
+pub struct RepackRange {
+    pub pack: String,
+    pub offset: f64,
+    pub length: f64,
+}
+
+/// The pack `assemble` stored.
+#[napi(object)]
+pub struct AssembledPack {
+    pub key: String,
+    pub size: f64,
+    /// False when a pack with the same bytes was there already.
+    pub created: bool,
+}
+
 /// A repository's storage, keyless.
 #[napi]
 pub struct Store {
@@ -133,6 +150,39 @@ impl Store {
                 });
             }
             b.put_new(&key, &data)
+        })
+    }
+
+    /// Builds the pack `head ‖ ranges ‖ tail` from packs the store holds, each checked against
+    /// its id first (a damaged one is `VGER_CORRUPT`, a missing one `VGER_OBJECT_MISSING`, a
+    /// range outside its pack `VGER_INVALID_ARGUMENT`), and stores it under the key of its hash.
+    #[napi]
+    pub fn assemble<'e>(
+        &self,
+        env: &'e Env,
+        head: Buffer,
+        ranges: Vec<RepackRange>,
+        tail: Buffer,
+    ) -> Result<PromiseRaw<'e, AssembledPack>> {
+        let b = Arc::clone(&self.inner);
+        let (head, tail) = (head.to_vec(), tail.to_vec());
+        run(env, move || {
+            let ranges = ranges
+                .into_iter()
+                .map(|r| {
+                    Ok(vger_storage::SourceRange {
+                        offset: to_u64(r.offset, "offset")?,
+                        length: to_u64(r.length, "length")?,
+                        pack: r.pack,
+                    })
+                })
+                .collect::<vger_types::Result<Vec<_>>>()?;
+            let done = vger_storage::assemble_here(b.as_ref(), &head, &ranges, &tail)?;
+            Ok(AssembledPack {
+                key: done.key,
+                size: done.size as f64,
+                created: done.created,
+            })
         })
     }
 

@@ -334,14 +334,16 @@ impl Backend for RestBackend {
         })
         .map_err(|e| VgerError::Internal(e.to_string()))?;
         let a = self.send(Method::POST, "?repack", None, Some(&body))?;
-        if a.status == StatusCode::NOT_IMPLEMENTED {
+        // Declined: the server does not repack (501), or a source pack is missing (404) or
+        // damaged (400 VGER_SERVER_BAD_PACK); copying through this side says which blobs.
+        let code = serde_json::from_slice::<ErrorBody>(&a.body)
+            .unwrap_or_default()
+            .code;
+        if a.status == StatusCode::NOT_IMPLEMENTED
+            || a.status == StatusCode::NOT_FOUND
+            || (a.status == StatusCode::BAD_REQUEST && code == "VGER_SERVER_BAD_PACK")
+        {
             return Ok(None);
-        }
-        if a.status == StatusCode::BAD_REQUEST {
-            let e: ErrorBody = serde_json::from_slice(&a.body).unwrap_or_default();
-            if e.code == "VGER_SERVER_BAD_PACK" || e.code == "VGER_SERVER_NOT_FOUND" {
-                return Ok(None);
-            }
         }
         if a.status != StatusCode::CREATED && a.status != StatusCode::OK {
             return Err(self.refused("?repack", &a));

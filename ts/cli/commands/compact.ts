@@ -96,6 +96,10 @@ export function renderCompact(name: string, o: CompactOutcome, { packs = false }
       )
     if (o.blobsReindexed > 0)
       lines.push(`  ${formatCount(o.blobsReindexed, 'chunk')} of snapshots saved during the compaction were indexed again`)
+    if (o.packsAssembled > 0)
+      lines.push(
+        `  ${formatCount(o.packsAssembled, 'pack')} built by the server from the packs it holds (the kept data did not cross the network)`,
+      )
   }
   return lines.join('\n')
 }

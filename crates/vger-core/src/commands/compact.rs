@@ -23,17 +23,17 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use vger_crypto::BlobKind;
 use vger_storage::delete_if_present;
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
+use super::repack::{self, Moving};
 use crate::cancel::CancelToken;
 use crate::clock;
-use crate::progress::{Event, Progress};
+use crate::progress::Progress;
 use crate::repo::index::{IdMap, Location, seal_segment, seal_segment_superseding};
 use crate::repo::liveness;
 use crate::repo::lock::{Lease, LockKind};
-use crate::repo::pack::{self, BlobEntry, PACK_TARGET, PackWriter};
+use crate::repo::pack::{self, BlobEntry};
 use crate::repo::pending;
 use crate::repo::{Repository, SnapshotList};
 use vger_types::SnapshotId;
@@ -101,7 +101,7 @@ pub struct CompactPlan {
     /// Live bytes copied by repacking.
     pub bytes_repacked: u64,
     /// The live blobs of each pack to repack, the ones the apply copies.
-    moving: HashMap<PackId, Vec<(ChunkId, Location)>>,
+    moving: Moving,
     /// Temporary files older than this are debris the apply removes.
     grace: Duration,
     /// The snapshots the mark saw (the apply marks the ones that appear after it).
@@ -123,6 +123,8 @@ pub struct CompactOutcome {
     pub packs_pending: u64,
     /// Blobs of snapshots made while this compaction ran, indexed again where they are.
     pub blobs_reindexed: u64,
+    /// New packs the storage host (a vger server) built from ranges of packs it holds.
+    pub packs_assembled: u64,
 }
 
 /// Marks and decides under a maintenance lease (reads only); the lease stays with the plan.
@@ -359,7 +361,7 @@ pub fn compact(
         delete,
         orphans,
         segments,
-        mut moving,
+        moving,
         grace,
         marked,
         lease,
@@ -367,46 +369,14 @@ pub fn compact(
     } = plan;
     let mine = lease.info().lease;
     let gone: HashSet<PackId> = repack.iter().chain(&delete).map(|u| u.pack).collect();
-    // 1. Copy live blobs out of the packs being repacked (authenticated first: damage is never
-    //    copied into a new pack).
-    let mut kept: Vec<(PackId, Vec<BlobEntry>)> = Vec::new();
-    // Trees and data stay in packs of their own (see the backup pipeline).
-    let mut writers = [PackWriter::new(), PackWriter::new()];
-    let total = repack.len() as u64;
-    for (i, u) in repack.iter().enumerate() {
-        cancel.check()?;
-        let bytes = repo.backend().get(&pack::key(&u.pack))?;
-        let mut blobs = moving.remove(&u.pack).unwrap_or_default();
-        blobs.sort_by_key(|(_, l)| l.offset);
-        for (id, loc) in blobs {
-            let (start, end) = (loc.offset as usize, loc.offset as usize + loc.len as usize);
-            let what = format!("chunk {} in pack {}", id.to_hex(), u.pack.to_hex());
-            let Some(sealed) = bytes.get(start..end) else {
-                out.damaged_blobs += 1;
-                continue;
-            };
-            let cap = (loc.raw_len as usize).max(1);
-            if repo.open_blob(&id, loc.kind, sealed, cap, &what).is_err() {
-                out.damaged_blobs += 1;
-                continue;
-            }
-            let writer = &mut writers[usize::from(loc.kind == BlobKind::Tree)];
-            writer.add(id, loc.kind, sealed, loc.raw_len);
-            if writer.size() >= PACK_TARGET {
-                kept.push(flush(repo, std::mem::take(writer))?);
-                out.packs_written += 1;
-            }
-        }
-        progress.event(Event::Step {
-            phase: "repack",
-            done: i as u64 + 1,
-            total,
-        });
-    }
-    for writer in writers.into_iter().filter(|w| !w.is_empty()) {
-        kept.push(flush(repo, writer)?);
-        out.packs_written += 1;
-    }
+    // 1. Copy live blobs out of the packs being repacked (authenticated first, or on a storage
+    //    host that checks each source pack against its id: damage is never copied).
+    let sources: Vec<PackId> = repack.iter().map(|u| u.pack).collect();
+    let made = repack::repack(repo, &sources, &moving, progress, cancel)?;
+    out.packs_written = made.kept.len() as u64;
+    out.packs_assembled = made.assembled;
+    out.damaged_blobs = made.damaged_blobs;
+    let kept = made.kept;
     // 2. New index segments: every blob of the packs that stay, plus the new packs; they name the
     //    segments they replace (and those the replaced ones named), so a replayed one is known.
     if !segments.is_empty() {
@@ -563,15 +533,6 @@ fn reindex_new_snapshots(
     );
     repo.backend().put_new(&key, &bytes)?;
     Ok((n, keep))
-}
-
-fn flush(repo: &Repository, w: PackWriter) -> Result<(PackId, Vec<BlobEntry>)> {
-    let (id, bytes, entries) = w.finish(repo.crypter(), &repo.config().id);
-    match repo.backend().put_new(&pack::key(&id), &bytes) {
-        // Same bytes, same id: an identical pack is already there.
-        Ok(()) | Err(VgerError::AlreadyExists { .. }) => Ok((id, entries)),
-        Err(e) => Err(e),
-    }
 }
 
 /// Splits packs into groups of at most [`SEGMENT_BLOBS`] blobs (a pack is never split).

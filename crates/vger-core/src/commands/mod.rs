@@ -10,6 +10,7 @@ pub mod find;
 pub mod init;
 pub mod list;
 pub mod prune;
+mod repack;
 pub mod repair;
 pub mod restore;
 pub mod stats;
