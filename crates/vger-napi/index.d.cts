@@ -204,6 +204,8 @@ export interface BackupOutcome {
 export interface CheckOptions {
   verifyData?: boolean
   readDataSubsetPct?: number
+  /** Have the vger server hash every pack against its id (nothing is downloaded). */
+  verifyOnServer?: boolean
 }
 
 export interface CheckReport {
@@ -215,6 +217,8 @@ export interface CheckReport {
   packsRead: number
   blobsVerified: number
   bytesRead: number
+  /** Packs the vger server hashed against their ids (`verifyOnServer`). */
+  packsVerifiedOnServer: number
   unindexedPacks: number
   /** Packs stored under another key than their own (each is also listed as a problem). */
   misplacedPacks: number

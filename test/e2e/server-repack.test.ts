@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NO_ADDON_REASON, addonBuilt } from '../helpers/addon.js'
-import { type CliResult, ensureBuilt, runCli } from '../helpers/run-cli.js'
+import { type CliResult, ensureBuilt, errorCode, runCli } from '../helpers/run-cli.js'
 import { type TestServer, newToken, request, startServer } from '../helpers/server.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { readTree } from '../helpers/tree.js'
@@ -194,4 +194,41 @@ describe.skipIf(!addonBuilt)(`server-side repack${addonBuilt ? '' : ` — skippe
     const metrics = (await request(srv.base, '/metrics', { token: FULL })).body.toString('utf8')
     expect(metrics).toContain(`vger_server_repository_stored_bytes{repository="raw"} ${stats.bytes}`)
   })
+  it(
+    'check --verify-on-server: the server hashes every pack and none is downloaded; a damaged one fails the check',
+    { timeout: 120_000 },
+    async () => {
+      const packs = (await request(srv.base, '/near/packs/?list', { token: FULL })).json as unknown as { key: string; size: number }[]
+      const before = await wire()
+      const ok = await vger('near', ['check', '--verify-on-server', '--json'])
+      expect(ok.code, ok.stderr).toBe(0)
+      const report = (JSON.parse(ok.stdout) as { repositories: { packsVerifiedOnServer: number; packsRead: number }[] }).repositories[0]
+      expect(report?.packsVerifiedOnServer).toBe(packs.length)
+      expect(report?.packsRead).toBe(0)
+      const stored = packs.reduce((n, p) => n + p.size, 0)
+      expect(await wire()).toBeLessThan(before + stored / 10)
+
+      const victim = packs.reduce((a, b) => (b.size > a.size ? b : a))
+      const file = path.join(srv.dir, 'repos', 'near', victim.key)
+      const bytes = readFileSync(file)
+      const damaged = Buffer.from(bytes)
+      damaged[damaged.length >> 1] = (damaged[damaged.length >> 1] ?? 0) ^ 0x40
+      writeFileSync(file, damaged)
+      const bad = await vger('near', ['check', '--verify-on-server'])
+      writeFileSync(file, bytes)
+      expect(bad.code).toBe(1)
+      expect(errorCode(bad.stderr)).toBe('VGER_CHECK_FAILED')
+      expect(bad.stdout).toContain(victim.key.slice(-64, -48))
+      expect(bad.stdout).toContain('the server found it damaged')
+
+      // A store that cannot hash its packs itself is told so.
+      const local = path.join(work, 'local.yaml')
+      writeFileSync(local, ['repositories:', `  - url: ${path.join(work, 'local-repo')}`, 'sources:', '  - src', ''].join('\n'))
+      const env = { HOME: home, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast' }
+      expect((await runCli(['-c', local, 'init'], { cwd: work, env })).code).toBe(0)
+      const refused = await runCli(['-c', local, 'check', '--verify-on-server'], { cwd: work, env })
+      expect(errorCode(refused.stderr)).toBe('VGER_INVALID_ARGUMENT')
+      expect(refused.stderr).toContain('vger server')
+    },
+  )
 })

@@ -31,6 +31,7 @@ function report(over: Partial<CheckReport> = {}): CheckReport {
     packsRead: 0,
     blobsVerified: 0,
     bytesRead: 0,
+    packsVerifiedOnServer: 0,
     unindexedPacks: 0,
     misplacedPacks: 0,
     hiddenNewer: 0,

@@ -11,6 +11,7 @@ import { parseRetentionDuration, parseSize } from '../config/units.js'
 import { VgerError } from '../errors.js'
 import type { CliContext, CliIo } from './context.js'
 import type { ExitCode } from './exit.js'
+import type { CheckFlags } from './commands/check.js'
 
 export type Action = (ctx: CliContext) => Promise<ExitCode>
 export type Runner = (cmd: Command, action: Action) => Promise<void>
@@ -305,9 +306,10 @@ function addMaintenanceCommands(program: Command, runAction: Runner): void {
     .description('verify that every snapshot is restorable; name what is damaged and the files it affects')
     .option('--verify-data', 'also read, decrypt and re-hash every blob of every pack')
     .option('--read-data-subset <pct>', 'verify the data of a random PCT percent of the packs', subsetPercent)
+    .option('--verify-on-server', 'have the vger server hash every pack against its id (nothing is downloaded)')
     .option('--repair', 'rebuild the index from the packs and salvage damaged packs, then check again')
     .option('-n, --dry-run', 'with --repair: show what the repair would do, change nothing')
-    .action(async (opts: { verifyData?: boolean; readDataSubset?: number; repair?: boolean; dryRun?: boolean }, cmd: Command) => {
+    .action(async (opts: CheckFlags, cmd: Command) => {
       await runAction(cmd, async (ctx) => (await import('./commands/check.js')).check(ctx, opts))
     })
 

@@ -150,6 +150,8 @@ pub struct CompactOutcome {
 pub struct CheckOptions {
     pub verify_data: Option<bool>,
     pub read_data_subset_pct: Option<f64>,
+    /// Have the vger server hash every pack against its id (nothing is downloaded).
+    pub verify_on_server: Option<bool>,
 }
 
 #[napi(object)]
@@ -181,6 +183,8 @@ pub struct CheckReport {
     pub packs_read: f64,
     pub blobs_verified: f64,
     pub bytes_read: f64,
+    /// Packs the vger server hashed against their ids (`verifyOnServer`).
+    pub packs_verified_on_server: f64,
     pub unindexed_packs: f64,
     /// Packs stored under another key than their own (each is also listed as a problem).
     pub misplaced_packs: f64,
@@ -200,6 +204,7 @@ impl From<&vger_core::CheckReport> for CheckReport {
             packs_read: r.packs_read as f64,
             blobs_verified: r.blobs_verified as f64,
             bytes_read: r.bytes_read as f64,
+            packs_verified_on_server: r.packs_verified_on_server as f64,
             unindexed_packs: r.unindexed_packs as f64,
             misplaced_packs: r.misplaced_packs as f64,
             hidden_newer: r.hidden_newer as f64,
@@ -498,6 +503,7 @@ impl Repository {
         let core = vger_core::CheckOptions {
             verify_data: opts.verify_data.unwrap_or(false),
             read_data_subset_pct: opts.read_data_subset_pct,
+            verify_on_server: opts.verify_on_server.unwrap_or(false),
         };
         let repo = self.core();
         job(env, on_progress, cancel, move |progress, cancel| {

@@ -294,6 +294,10 @@ impl Backend for CachedBackend {
         self.inner.parallel_writes()
     }
 
+    fn verify_packs(&self, keys: &[String]) -> Result<Option<Vec<Option<String>>>> {
+        self.inner.verify_packs(keys)
+    }
+
     fn can_assemble(&self) -> bool {
         self.inner.can_assemble()
     }

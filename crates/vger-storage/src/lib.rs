@@ -101,6 +101,11 @@ pub trait Backend: Send + Sync {
     ) -> Result<Option<String>> {
         Ok(None)
     }
+    /// Has the storage host hash each pack against its id without sending it (the vger server):
+    /// per key, `None` when sound, else why not; `None` overall when the host cannot.
+    fn verify_packs(&self, _keys: &[String]) -> Result<Option<Vec<Option<String>>>> {
+        Ok(None)
+    }
     /// Lists the keys directly or indirectly under `prefix` (a directory such as `snapshots`).
     fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Like [`Backend::list`], with sizes and modification times.

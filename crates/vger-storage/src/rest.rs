@@ -311,6 +311,57 @@ impl Backend for RestBackend {
         }
     }
 
+    fn verify_packs(&self, keys: &[String]) -> Result<Option<Vec<Option<String>>>> {
+        #[derive(Serialize)]
+        struct Request<'a> {
+            packs: &'a [String],
+        }
+        #[derive(Deserialize)]
+        struct Verdict {
+            key: String,
+            ok: bool,
+            error: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Verdicts {
+            results: Vec<Verdict>,
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        // The server takes at most 100 packs per request.
+        for batch in keys.chunks(100) {
+            let body = serde_json::to_vec(&Request { packs: batch })
+                .map_err(|e| VgerError::Internal(e.to_string()))?;
+            let a = self.send(Method::POST, "?verify-packs", None, Some(&body))?;
+            if a.status != StatusCode::OK {
+                return Err(self.refused("?verify-packs", &a));
+            }
+            let v: Verdicts =
+                serde_json::from_slice(&a.body).map_err(|e| VgerError::RemoteConfig {
+                    url: self.location.clone(),
+                    detail: format!(
+                        "the server's answer to ?verify-packs is not what vger expects: {e}"
+                    ),
+                })?;
+            if v.results.len() != batch.len()
+                || v.results.iter().zip(batch).any(|(r, k)| &r.key != k)
+            {
+                return Err(VgerError::RemoteConfig {
+                    url: self.location.clone(),
+                    detail: "the server's answer to ?verify-packs names other packs than asked"
+                        .into(),
+                });
+            }
+            out.extend(v.results.into_iter().map(|r| {
+                (!r.ok).then(|| match r.error.as_deref() {
+                    Some("missing") => "the server does not have it".to_string(),
+                    Some(e) => format!("the server found it damaged: {e}"),
+                    None => "the server found it damaged".to_string(),
+                })
+            }));
+        }
+        Ok(Some(out))
+    }
+
     fn can_assemble(&self) -> bool {
         true
     }

@@ -1,5 +1,5 @@
 /**
- * `vger check [--verify-data] [--read-data-subset PCT] [--repair [--dry-run]]`: is every snapshot
+ * `vger check [--verify-data] [--read-data-subset PCT] [--verify-on-server] [--repair [--dry-run]]`: is every snapshot
  * restorable? Prints each damaged object and, per snapshot, the files the damage affects; fails with
  * `VGER_CHECK_FAILED` (exit 1) when anything is wrong. `--repair` rebuilds the index from the packs,
  * salvages damaged packs, and checks again.
@@ -15,6 +15,7 @@ import { exitFor, type ExitCode } from '../exit.js'
 export interface CheckFlags {
   verifyData?: boolean
   readDataSubset?: number
+  verifyOnServer?: boolean
   repair?: boolean
   dryRun?: boolean
 }
@@ -28,6 +29,7 @@ export async function runCheck(ctx: CliContext, name: string, repository: Reposi
     .check({
       ...(flags.verifyData === true ? { verifyData: true } : {}),
       ...(flags.readDataSubset === undefined ? {} : { readDataSubsetPct: flags.readDataSubset }),
+      ...(flags.verifyOnServer === true ? { verifyOnServer: true } : {}),
       signal: ctx.signal,
       onProgress: progress.onProgress,
     })
@@ -44,6 +46,9 @@ async function runRepair(ctx: CliContext, name: string, repository: Repository, 
 export async function check(ctx: CliContext, flags: CheckFlags): Promise<ExitCode> {
   if (flags.dryRun === true && flags.repair !== true) {
     throw new VgerError('VGER_USAGE', '--dry-run goes with --repair (a plain check never changes anything)')
+  }
+  if (flags.repair === true && flags.verifyOnServer === true) {
+    throw new VgerError('VGER_USAGE', '--verify-on-server goes with a plain check (--repair reads every pack itself)')
   }
   if (flags.repair === true && flags.readDataSubset !== undefined) {
     throw new VgerError(
@@ -99,9 +104,9 @@ export function renderCheck(
     formatCount(r.packs, 'pack'),
   ]
   const data =
-    r.packsRead > 0
+    (r.packsRead > 0
       ? `; data: ${formatCount(r.packsRead, 'pack')} read (${formatBytes(r.bytesRead)}), ${formatCount(r.blobsVerified, 'blob')} verified`
-      : ''
+      : '') + (r.packsVerifiedOnServer > 0 ? `; ${formatCount(r.packsVerifiedOnServer, 'pack')} hashed by the server` : '')
   const when = after === undefined ? '' : ` (${after})`
   // After a dry run whose plan found damage, a clean structure check must not read as "no problems".
   const found = planFound && r.ok ? 'the structure is sound, but the repair plan above found damage' : verdict(r)

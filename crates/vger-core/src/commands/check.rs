@@ -29,6 +29,9 @@ pub struct CheckOptions {
     /// Read and authenticate the blobs of this percentage of the packs, chosen at random
     /// (0 < pct ≤ 100); ignored when `verify_data` is set.
     pub read_data_subset_pct: Option<f64>,
+    /// Have the storage host (a vger server) hash every pack against its id, without
+    /// downloading any: finds what storage damaged, not what a dishonest host forged.
+    pub verify_on_server: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +62,8 @@ pub struct CheckReport {
     pub packs_read: u64,
     pub blobs_verified: u64,
     pub bytes_read: u64,
+    /// Packs the storage host hashed against their ids (`verify_on_server`).
+    pub packs_verified_on_server: u64,
     /// Packs no index segment lists (debris of interrupted backups; compact removes old ones).
     pub unindexed_packs: u64,
     /// Packs stored under another key than `packs/<first 2 hex>/<id>` (moved by hand or by a
@@ -240,6 +245,9 @@ fn check_packs(
             None => to_read.push((pack, blobs)),
         }
     }
+    if opts.verify_on_server {
+        on_server(repo, &to_read, &mut bad, report, progress, cancel)?;
+    }
     let share = if opts.verify_data {
         Some(100.0)
     } else {
@@ -259,6 +267,51 @@ fn check_packs(
         verify(repo, to_read, &mut bad, report, progress, cancel)?;
     }
     Ok(bad)
+}
+
+/// Has the storage host hash every pack; a pack it finds damaged or missing makes all its blobs bad.
+fn on_server(
+    repo: &Repository,
+    packs: &[PackWork],
+    bad: &mut Bad,
+    report: &mut CheckReport,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<()> {
+    const BATCH: usize = 100;
+    let unable = || {
+        VgerError::invalid(format!(
+            "{} cannot verify packs itself; --verify-on-server needs a repository on a vger server (rest:// or rests://)",
+            repo.backend().location()
+        ))
+    };
+    // Asked with no packs, a store that can says so without a request.
+    if repo.backend().verify_packs(&[])?.is_none() {
+        return Err(unable());
+    }
+    for (i, batch) in packs.chunks(BATCH).enumerate() {
+        cancel.check()?;
+        let keys: Vec<String> = batch.iter().map(|(p, _)| pack::key(p)).collect();
+        let Some(verdicts) = repo.backend().verify_packs(&keys)? else {
+            return Err(unable());
+        };
+        for ((pack, blobs), verdict) in batch.iter().zip(verdicts) {
+            report.packs_verified_on_server += 1;
+            if let Some(why) = verdict {
+                let e = VgerError::corrupt(format!("pack {}", pack.to_hex()), why);
+                for (id, _) in blobs {
+                    bad.insert(*id, e.to_string());
+                }
+                report.problem(pack::key(pack), &e);
+            }
+        }
+        progress.event(Event::Step {
+            phase: "verify-on-server",
+            done: ((i + 1) * BATCH).min(packs.len()) as u64,
+            total: packs.len() as u64,
+        });
+    }
+    Ok(())
 }
 
 /// Fisher-Yates with OS randomness, so the subset differs between runs.
