@@ -20,6 +20,7 @@ import { makeTree, readTree } from '../helpers/tree.js'
 const PASS = 'server passphrase'
 const FULL = newToken()
 const APPEND = newToken()
+const READ = newToken()
 
 const snapshots = (r: CliResult): number =>
   (JSON.parse(r.stdout) as { repositories: { snapshots: unknown[] }[] }).repositories[0]?.snapshots.length ?? -1
@@ -74,7 +75,7 @@ describe.skipIf(!addonBuilt)(`vger server${addonBuilt ? '' : ` — skipped: ${NO
     makeTree(src)
     srv = await startServer(tempDir('vger-server-'), {
       repositories: { main: {}, shared: {} },
-      tokens: { [FULL]: { main: 'full', shared: 'full' }, [APPEND]: { shared: 'append' } },
+      tokens: { [FULL]: { main: 'full', shared: 'full' }, [APPEND]: { shared: 'append' }, [READ]: { main: 'read' } },
     })
   })
 
@@ -103,6 +104,20 @@ describe.skipIf(!addonBuilt)(`vger server${addonBuilt ? '' : ` — skipped: ${NO
     const c2 = await vger('main', FULL, ['check', '--verify-data'])
     expect(c2.code, c2.stderr).toBe(0)
     await restoredMatches('main', FULL, 'restored-full-2')
+  })
+
+  it('a read token lists, checks and restores without a lock (and says so); it cannot back up', async () => {
+    const list = await vger('main', READ, ['list', '--json'])
+    expect(list.code, list.stderr).toBe(0)
+    expect(snapshots(list)).toBe(1)
+    const c = await vger('main', READ, ['check'])
+    expect(c.code, c.stderr).toBe(0)
+    expect(c.stderr).toContain('reads without one')
+    await restoredMatches('main', READ, 'restored-read')
+    const b = await vger('main', READ, ['backup'])
+    expect(b.code).toBe(1)
+    expect(errorCode(b.stderr)).toBe('VGER_REMOTE_AUTH')
+    expect(snapshots(await vger('main', READ, ['list', '--json']))).toBe(1)
   })
 
   it('backups with an append token; prune with it is refused; prune and compact with a full token', async () => {
@@ -136,7 +151,7 @@ describe.skipIf(!addonBuilt)(`vger server${addonBuilt ? '' : ` — skipped: ${NO
 
   it('never shows a token: not in any output, not in the server log, whose lines are JSON', async () => {
     const log = srv.log()
-    for (const token of [FULL, APPEND]) {
+    for (const token of [FULL, APPEND, READ]) {
       for (const r of outputs) expect(r.stdout + r.stderr).not.toContain(token)
       expect(log).not.toContain(token)
     }

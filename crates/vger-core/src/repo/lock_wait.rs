@@ -9,11 +9,12 @@ use super::lock::{LockInfo, LockKind};
 use crate::progress::{Event, LockWait, Progress, Warning};
 
 /// Whether a failed lock write means the repository cannot be written at all (read-only media,
-/// no permission on `locks/`, a full disk or quota), so that a reader may go on without a lock.
+/// no permission on `locks/`, a full disk or quota, credentials that may read but not write: a
+/// `read` token of a vger server, a read-only S3 key), so that a reader may go on without a lock.
 pub(super) fn unwritable(e: &VgerError) -> bool {
     use nix::libc::{EACCES, EDQUOT, EPERM, EROFS};
     match e {
-        VgerError::NoSpace { .. } => true,
+        VgerError::NoSpace { .. } | VgerError::RemoteAuth { .. } => true,
         VgerError::Io { source, .. } => {
             matches!(source.raw_os_error(), Some(EROFS | EACCES | EPERM | EDQUOT))
         }
