@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vger_core::{CancelToken, CompactOptions, NoProgress};
+use vger_core::{CancelToken, CompactOptions, NoProgress, Repository};
 use vger_testkit::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vger-crashpoint");
@@ -361,4 +361,45 @@ fn a_full_disk_fails_the_backup_and_keeps_the_repository_sound() {
     assert_eq!(e.code().as_str(), "VGER_NO_SPACE");
     let ids = verify(&repo, scratch.path(), &p.expected, None).unwrap();
     assert_eq!(ids.len(), 3, "no snapshot was written, none was lost");
+}
+
+/// A refused write (a full disk or quota) never raises the generation a client reports as reached:
+/// otherwise the machine remembers a generation the repository never had, and its next run is
+/// refused as a rollback (seen with a server quota). Tried at every write of a backup.
+#[test]
+fn a_refused_write_never_raises_the_generation_this_machine_remembers() {
+    let p = pristine(false, 150_000);
+    let src = p.dir.path().join("new-src");
+    write_source(&src, 43, 6, 300_000);
+    let run = |at: u64| {
+        let scratch = tempfile::tempdir().unwrap();
+        let repo = scratch.path().join("repo");
+        copy_dir(&p.dir.path().join("repo"), &repo);
+        let (b, r) = faulty(&repo, at, Fault::NoSpace);
+        let done = vger_core::backup(
+            &r,
+            &backup_opts(&src, "data"),
+            &NoProgress,
+            &CancelToken::new(),
+        );
+        let stored = Repository::open(&format!("file://{}", repo.display()), Some(PASS))
+            .unwrap()
+            .generation();
+        (b.ops(), done.is_ok(), r.generation(), stored)
+    };
+    let (writes, ok, reached, stored) = run(u64::MAX);
+    assert!(
+        ok && reached == stored && writes > 3,
+        "{writes} {reached} {stored}"
+    );
+    let mut refused = 0;
+    for at in 1..=writes {
+        let (_, ok, reached, stored) = run(at);
+        refused += u64::from(!ok);
+        assert!(
+            reached <= stored,
+            "write {at} refused: the handle reports generation {reached}, storage holds {stored}"
+        );
+    }
+    assert!(refused > 0);
 }

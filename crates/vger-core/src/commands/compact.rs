@@ -392,14 +392,15 @@ pub fn compact(
         let supersedes = repo.supersession(&segments)?;
         for group in segments_of(all) {
             cancel.check()?;
-            let (key, bytes) = seal_segment_superseding(
-                &group,
-                &supersedes,
-                repo.next_generation(),
-                repo.crypter(),
-                &repo.config().id,
-            );
-            repo.backend().put_new(&key, &bytes)?;
+            repo.put_segment(|generation| {
+                seal_segment_superseding(
+                    &group,
+                    &supersedes,
+                    generation,
+                    repo.crypter(),
+                    &repo.config().id,
+                )
+            })?;
             out.segments_written += 1;
         }
         // 3. Only while still holding the repository: retire the old segments.
@@ -525,13 +526,9 @@ fn reindex_new_snapshots(
     groups.sort_by_key(|(p, _)| p.0);
     let n = groups.iter().map(|(_, e)| e.len() as u64).sum();
     let keep = groups.iter().map(|(p, _)| pack::key(p)).collect();
-    let (key, bytes) = seal_segment(
-        &groups,
-        repo.next_generation(),
-        repo.crypter(),
-        &repo.config().id,
-    );
-    repo.backend().put_new(&key, &bytes)?;
+    repo.put_segment(|generation| {
+        seal_segment(&groups, generation, repo.crypter(), &repo.config().id)
+    })?;
     Ok((n, keep))
 }
 

@@ -281,14 +281,15 @@ pub fn repair(repo: &Repository, plan: RepairPlan, cancel: &CancelToken) -> Resu
     }
     for group in groups {
         cancel.check()?;
-        let (key, bytes) = seal_segment_superseding(
-            group,
-            &supersedes,
-            repo.next_generation(),
-            repo.crypter(),
-            &repo.config().id,
-        );
-        repo.backend().put_new(&key, &bytes)?;
+        repo.put_segment(|generation| {
+            seal_segment_superseding(
+                group,
+                &supersedes,
+                generation,
+                repo.crypter(),
+                &repo.config().id,
+            )
+        })?;
     }
     lease.ensure(repo)?;
     for key in &segments_replaced {

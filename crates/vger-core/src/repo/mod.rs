@@ -51,6 +51,8 @@ pub struct Repository {
     replayed: Mutex<Vec<Warning>>,
     /// The highest index generation read or written (see [`index`]); never goes down.
     generation: AtomicU64,
+    /// The highest generation handed to a segment being written (stored or not).
+    reserved: AtomicU64,
     lease: LeaseSettings,
     /// Size at which a backup closes a pack ([`pack::PACK_TARGET`] unless set otherwise).
     pack_target: usize,
@@ -169,6 +171,7 @@ impl Repository {
             segments: Mutex::new(Vec::new()),
             replayed: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
+            reserved: AtomicU64::new(0),
             lease: LeaseSettings::default(),
             pack_target: pack::PACK_TARGET,
             lock_events: Arc::new(NoProgress),
@@ -230,12 +233,23 @@ impl Repository {
     /// highest one a caller saw before), so a repair that lost the newest segments still moves
     /// the repository's generation forward.
     pub fn raise_generation(&self, floor: u64) {
+        self.reserved.fetch_max(floor, Ordering::SeqCst);
         self.generation.fetch_max(floor, Ordering::SeqCst);
     }
 
-    /// The generation for a segment about to be written: above every one read or written so far.
-    pub(crate) fn next_generation(&self) -> u64 {
-        self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    /// Writes the index segment `seal` makes for the next generation (above every one read or
+    /// written so far). The generation counts as reached only once the segment is stored: a write
+    /// the store refused (a full quota) must not leave this machine remembering a generation the
+    /// repository never had, which would read as a rollback at the next run. Returns the key.
+    pub(crate) fn put_segment(
+        &self,
+        seal: impl FnOnce(u64) -> (String, Vec<u8>),
+    ) -> Result<String> {
+        let generation = self.reserved.fetch_add(1, Ordering::SeqCst) + 1;
+        let (key, bytes) = seal(generation);
+        self.backend.put_new(&key, &bytes)?;
+        self.generation.fetch_max(generation, Ordering::SeqCst);
+        Ok(key)
     }
 
     /// Forgets the blobs of indexed packs that storage does not have (an index segment that

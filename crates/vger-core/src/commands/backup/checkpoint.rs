@@ -97,13 +97,9 @@ fn index_packs(
         return Ok(());
     }
     lease.ensure(repo)?;
-    let (key, bytes) = seal_segment(
-        packs,
-        repo.next_generation(),
-        repo.crypter(),
-        &repo.config().id,
-    );
-    repo.backend().put_new(&key, &bytes)?;
+    let key = repo.put_segment(|generation| {
+        seal_segment(packs, generation, repo.crypter(), &repo.config().id)
+    })?;
     repo.add_to_index(packs);
     // Counted as loaded: a compaction that consolidates it (and drops its still unreferenced
     // blobs) must be noticed at commit like one that replaced the segments loaded at the start.

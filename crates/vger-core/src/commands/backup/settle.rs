@@ -81,13 +81,9 @@ fn reindex(
     groups.sort_by_key(|(p, _)| p.0);
     let n = groups.iter().map(|(_, e)| e.len() as u64).sum();
     if !groups.is_empty() {
-        let (key, bytes) = seal_segment(
-            &groups,
-            repo.next_generation(),
-            repo.crypter(),
-            &repo.config().id,
-        );
-        repo.backend().put_new(&key, &bytes)?;
+        repo.put_segment(|generation| {
+            seal_segment(&groups, generation, repo.crypter(), &repo.config().id)
+        })?;
     }
     repo.install_index(load);
     repo.add_to_index(&groups);
