@@ -49,10 +49,10 @@ for repo in near far; do
   $V snapshot delete "$first" -q
   before=$(wire)
   start=$(date +%s.%N)
-  out=$($V compact --threshold 0 --json -q)
+  out=$($V compact --threshold 0 --json -q 2>/dev/null)
   end=$(date +%s.%N)
   after=$(wire)
   kept=$(printf %s "$out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).repositories[0];console.log(`${(r.bytesRepacked/1048576).toFixed(1)} MiB kept in ${r.packsWritten} packs (${r.packsAssembled} built by the server), ${r.packsDeleted} packs deleted`)})')
-  $V check --verify-data -q
+  $V check --verify-data -q > /dev/null
   echo "$repo: compact $(echo "$end - $start" | bc) s; $kept; on the wire $(echo "scale=2; ($after - $before) / 1048576" | bc) MiB"
 done
