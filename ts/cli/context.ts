@@ -16,6 +16,7 @@ import { backendSettings } from '../backend-settings.js'
 import type { BackendSettings, KdfParams, RepoInfo } from '../repository.js'
 import { type Prompter, resolvePassphrase } from '../passphrase.js'
 import type { Repository } from '../repository.js'
+import { configSecrets } from './hooks.js'
 import { lockEventPrinter } from './lock-events.js'
 import { Output, type Stream } from './output.js'
 import { promptHidden, promptLine } from './prompt.js'
@@ -85,6 +86,8 @@ export class CliContext {
   stoppedOnSignal = false
   /** Repositories opened by this command, by URL: their generation is remembered when it ends. */
   readonly #opened = new Map<string, Repository>()
+  /** Passphrases resolved by this command (from any source): kept out of hook environments. */
+  readonly #resolved = new Set<string>()
 
   constructor(
     readonly io: CliIo,
@@ -164,7 +167,10 @@ export class CliContext {
         prompt,
         warn: (m) => this.out.warn(m),
         env: this.io.env,
-      }).then((r) => r.passphrase)
+      }).then((r) => {
+        this.#resolved.add(r.passphrase)
+        return r.passphrase
+      })
       cache.set(repo.encryption, pending)
     }
     return pending
@@ -204,6 +210,16 @@ export class CliContext {
     this.remember(repo.url, opened.info(), opened.generation())
     this.#opened.set(repo.url, opened)
     return opened
+  }
+
+  /**
+   * Every secret this command knows: VGER_PASSPHRASE and VGER_NEW_PASSPHRASE as read at startup, the
+   * passphrases it resolved, and the config's secret values. No hook's environment holds any of them.
+   */
+  secretValues(): string[] {
+    const fromConfig = this.#config === undefined ? [] : configSecrets(this.#config)
+    const own = [this.secrets.passphrase, this.secrets.newPassphrase].filter((s): s is string => s !== undefined)
+    return [...own, ...this.#resolved, ...fromConfig]
   }
 
   /** Records the generation each repository opened by this command reached (run when the command ends). */

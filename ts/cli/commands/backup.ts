@@ -12,6 +12,7 @@ import type { BackupOutcome, CompressionAlgorithm } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
 import { displayPath, formatBytes, formatCount, formatDuration, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
+import { failureError, withHooks } from '../hooks.js'
 import { EXIT, type ExitCode } from '../exit.js'
 
 export interface BackupFlags {
@@ -92,40 +93,56 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
   const run = await ctx.eachRepository(repos, async (repo) => {
     const mine = runnable.filter((s) => goesTo(s, repo))
     if (mine.length === 0) return
+    // The repository's backup hooks see a source that failed (while the others went on) as a failure.
+    const mineFailed = (): Failure | undefined => failures.find((f) => f.repository === repo.name)
+    await withHooks(
+      ctx,
+      { command: 'backup', repo },
+      () => backupTo(repo, mine),
+      () => {
+        const f = mineFailed()
+        return f === undefined ? undefined : failureError(f)
+      },
+    )
+  })
+  failures.push(...run.failures)
+  return { saved, failures }
+
+  async function backupTo(repo: RepositoryConfig, mine: SourceConfig[]): Promise<void> {
     const repository = await ctx.open(repo)
     for (const source of mine) {
       ctx.throwIfAborted()
       const title = repos.length > 1 ? `${source.label} → ${repo.name}` : source.label
-      const progress = progressDisplay(ctx.out, `backup ${title}`, { repository: repo.name, source: source.label })
       try {
-        const outcome = await repository.backup({
-          paths: source.paths,
-          label: source.label,
-          exclude: source.exclude,
-          excludeIfPresent: source.excludeIfPresent,
-          oneFileSystem: source.oneFileSystem,
-          gitIgnore: source.gitIgnore,
-          xattrs: source.xattrs,
-          hostname,
-          username,
-          compression: flags.compression ?? repo.compression.algorithm,
-          zstdLevel: repo.compression.zstdLevel,
-          cacheDir: ctx.config().cacheDir,
-          signal: ctx.signal,
-          onProgress: progress.onProgress,
+        await withHooks(ctx, { command: 'backup', repo, source }, async () => {
+          const progress = progressDisplay(ctx.out, `backup ${title}`, { repository: repo.name, source: source.label })
+          const outcome = await repository
+            .backup({
+              paths: source.paths,
+              label: source.label,
+              exclude: source.exclude,
+              excludeIfPresent: source.excludeIfPresent,
+              oneFileSystem: source.oneFileSystem,
+              gitIgnore: source.gitIgnore,
+              xattrs: source.xattrs,
+              hostname,
+              username,
+              compression: flags.compression ?? repo.compression.algorithm,
+              zstdLevel: repo.compression.zstdLevel,
+              cacheDir: ctx.config().cacheDir,
+              signal: ctx.signal,
+              onProgress: progress.onProgress,
+            })
+            .finally(() => progress.finish())
+          saved.push({ repository: repo.name, source: source.label, ...outcome })
+          report(ctx, repo.name, source.label, outcome)
         })
-        progress.finish()
-        saved.push({ repository: repo.name, source: source.label, ...outcome })
-        report(ctx, repo.name, source.label, outcome)
       } catch (e) {
-        progress.finish()
         if (ctx.signal.aborted || mine.length === 1) throw e
         failures.push(ctx.fail(e, repo.name, source.label))
       }
     }
-  })
-  failures.push(...run.failures)
-  return { saved, failures }
+  }
 }
 
 function report(ctx: CliContext, repository: string, source: string, o: BackupOutcome): void {

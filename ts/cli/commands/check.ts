@@ -8,6 +8,7 @@ import { VgerError } from '../../errors.js'
 import type { CheckReport, RepairOutcome } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
+import { withHooks } from '../hooks.js'
 import { displayPath, formatBytes, formatCount, formatTime, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
 import { exitFor, type ExitCode } from '../exit.js'
@@ -59,22 +60,32 @@ export async function check(ctx: CliContext, flags: CheckFlags): Promise<ExitCod
   const repos = ctx.repositories('all')
   const verbose = ctx.options.verbose > 0
   const bad: string[] = []
-  const { results, failures } = await ctx.eachRepository(repos, async (repo) => {
-    const repository = await ctx.open(repo)
-    if (flags.repair === true) {
-      const outcome = await runRepair(ctx, repo.name, repository, flags)
-      ctx.out.line(renderRepair(repo.name, outcome))
-      const after = outcome.applied ? 'after the repair' : 'now'
-      ctx.out.line(renderCheck(repo.name, outcome.check, { allFiles: verbose, after, planFound: !outcome.applied && outcome.needed }))
-      // A dry run whose plan found damage fails too: the check after it reads no data, so it cannot.
-      if (!outcome.check.ok || (!outcome.applied && outcome.needed)) bad.push(repo.name)
-      return outcome as CheckReport | RepairOutcome
-    }
-    const report = await runCheck(ctx, repo.name, repository, flags)
-    ctx.out.line(renderCheck(repo.name, report, { allFiles: verbose }))
-    if (!report.ok) bad.push(repo.name)
-    return report
-  })
+  // The check hooks see a check that found problems as a failure (the command fails with VGER_CHECK_FAILED).
+  const problems = (repo: string): VgerError | undefined =>
+    bad.includes(repo) ? new VgerError('VGER_CHECK_FAILED', `check found problems in repository "${repo}"`) : undefined
+  const { results, failures } = await ctx.eachRepository(repos, (repo) =>
+    withHooks(
+      ctx,
+      { command: 'check', repo },
+      async () => {
+        const repository = await ctx.open(repo)
+        if (flags.repair === true) {
+          const outcome = await runRepair(ctx, repo.name, repository, flags)
+          ctx.out.line(renderRepair(repo.name, outcome))
+          const after = outcome.applied ? 'after the repair' : 'now'
+          ctx.out.line(renderCheck(repo.name, outcome.check, { allFiles: verbose, after, planFound: !outcome.applied && outcome.needed }))
+          // A dry run whose plan found damage fails too: the check after it reads no data, so it cannot.
+          if (!outcome.check.ok || (!outcome.applied && outcome.needed)) bad.push(repo.name)
+          return outcome as CheckReport | RepairOutcome
+        }
+        const report = await runCheck(ctx, repo.name, repository, flags)
+        ctx.out.line(renderCheck(repo.name, report, { allFiles: verbose }))
+        if (!report.ok) bad.push(repo.name)
+        return report
+      },
+      () => problems(repo.name),
+    ),
+  )
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })), errors: failures })
   if (bad.length > 0) throw checkFailed(bad, flags)
   return exitFor(failures)

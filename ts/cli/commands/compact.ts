@@ -6,6 +6,7 @@
 import type { CompactOptions, CompactOutcome, PackUse } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
+import { withHooks } from '../hooks.js'
 import { formatBytes, formatCount } from '../output.js'
 import { progressDisplay } from '../progress.js'
 import { exitFor, type ExitCode } from '../exit.js'
@@ -35,17 +36,19 @@ export async function runCompact(ctx: CliContext, name: string, repository: Repo
 
 export async function compact(ctx: CliContext, flags: CompactFlags): Promise<ExitCode> {
   const repos = ctx.repositories('all')
-  const { results, failures } = await ctx.eachRepository(repos, async (repo) => {
-    const repository = await ctx.open(repo)
-    const outcome = await runCompact(ctx, repo.name, repository, flags)
-    ctx.out.line(renderCompact(repo.name, outcome, { packs: flags.dryRun === true || ctx.options.verbose > 0 }))
-    if (outcome.damagedBlobs > 0) {
-      ctx.out.warn(
-        `${formatCount(outcome.damagedBlobs, 'damaged blob')} left out while repacking; run "vger check" to see what they affect`,
-      )
-    }
-    return outcome
-  })
+  const { results, failures } = await ctx.eachRepository(repos, (repo) =>
+    withHooks(ctx, { command: 'compact', repo }, async () => {
+      const repository = await ctx.open(repo)
+      const outcome = await runCompact(ctx, repo.name, repository, flags)
+      ctx.out.line(renderCompact(repo.name, outcome, { packs: flags.dryRun === true || ctx.options.verbose > 0 }))
+      if (outcome.damagedBlobs > 0) {
+        ctx.out.warn(
+          `${formatCount(outcome.damagedBlobs, 'damaged blob')} left out while repacking; run "vger check" to see what they affect`,
+        )
+      }
+      return outcome
+    }),
+  )
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })), errors: failures })
   return exitFor(failures)
 }

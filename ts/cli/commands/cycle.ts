@@ -8,6 +8,7 @@ import type { RepositoryConfig } from '../../config/types.js'
 import { VgerError, asVgerError, isVgerError } from '../../errors.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
+import { withHooks } from '../hooks.js'
 import { backupExitCode, backupSources, runBackups } from './backup.js'
 import { renderCheck, runCheck, verdict } from './check.js'
 import { renderCompact, runCompact } from './compact.js'
@@ -89,8 +90,10 @@ export async function cycle(ctx: CliContext): Promise<ExitCode> {
         continue
       }
       try {
-        repository ??= await ctx.open(repo)
-        const result = await runStep(ctx, step, repo, repository)
+        const result = await withHooks(ctx, { command: step, repo }, async () => {
+          repository ??= await ctx.open(repo)
+          return runStep(ctx, step, repo, repository)
+        })
         steps.push({ step, status: 'ok', result })
       } catch (e) {
         if (ctx.signal.aborted) throw e

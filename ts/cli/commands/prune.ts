@@ -9,6 +9,7 @@ import { VgerError, isVgerError } from '../../errors.js'
 import type { PruneGroup, PruneOptions, PruneOutcome, Retention } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
+import { withHooks } from '../hooks.js'
 import { displayPath, formatCount, formatTable, formatTime, shortId } from '../output.js'
 import { exitFor, type ExitCode } from '../exit.js'
 
@@ -87,15 +88,17 @@ export async function prune(ctx: CliContext, flags: PruneFlags): Promise<ExitCod
   const repos = ctx.repositories('all')
   const missing = repos.find((r) => !hasRetention(ctx, r))
   if (missing !== undefined) throw noRetention(ctx, missing)
-  const { results, failures } = await ctx.eachRepository(repos, async (repo) => {
-    const repository = await ctx.open(repo)
-    const outcome = await runPrune(ctx, repo, repository, flags)
-    ctx.out.line(renderPrune(repo.name, outcome, { list: flags.list === true }))
-    for (const g of outcome.groups.filter((g) => g.policyWouldRemoveAll && !outcome.applied)) {
-      ctx.out.warn(`the policy would remove every snapshot of ${groupName(g)}; a real run refuses that without --force`)
-    }
-    return outcome
-  })
+  const { results, failures } = await ctx.eachRepository(repos, (repo) =>
+    withHooks(ctx, { command: 'prune', repo }, async () => {
+      const repository = await ctx.open(repo)
+      const outcome = await runPrune(ctx, repo, repository, flags)
+      ctx.out.line(renderPrune(repo.name, outcome, { list: flags.list === true }))
+      for (const g of outcome.groups.filter((g) => g.policyWouldRemoveAll && !outcome.applied)) {
+        ctx.out.warn(`the policy would remove every snapshot of ${groupName(g)}; a real run refuses that without --force`)
+      }
+      return outcome
+    }),
+  )
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })), errors: failures })
   return exitFor(failures)
 }
