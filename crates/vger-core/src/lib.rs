@@ -14,7 +14,9 @@ pub mod retention;
 pub mod tree;
 
 pub use cancel::CancelToken;
-pub use commands::backup::{BackupOptions, BackupOutcome, SourceFilter, backup};
+pub use commands::backup::{
+    BackupOptions, BackupOutcome, SourceFilter, StreamFrom, StreamSource, backup,
+};
 pub use commands::check::{CheckOptions, CheckReport, DamagedSnapshot, Problem, check};
 pub use commands::compact::{
     CompactOptions, CompactOutcome, CompactPlan, PackUse, compact, plan_compact,

@@ -59,6 +59,7 @@ pub fn backup_opts(paths: &[&Path]) -> BackupOptions {
         compression: Compression::Lz4,
         threads: 2,
         cache_dir: None,
+        streams: Vec::new(),
     }
 }
 

@@ -25,6 +25,7 @@ fn tree(root: &Path) {
 fn run(repo: &Repository, src: &Path, cache: Option<&Path>) -> vger_core::BackupOutcome {
     let opts = BackupOptions {
         cache_dir: cache.map(Path::to_path_buf),
+        streams: Vec::new(),
         ..backup_opts(&[src])
     };
     backup(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()

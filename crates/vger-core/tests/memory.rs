@@ -87,6 +87,7 @@ fn backup_of_many_files_and_a_2_gib_file_stays_within_the_memory_bound() {
     let repo = Repository::open(&url, Some(PASS)).unwrap();
     let opts = BackupOptions {
         cache_dir: Some(dir.path().join("cache")),
+        streams: Vec::new(),
         compression: vger_core::compress::Compression::Zstd(3),
         ..backup_opts(&[&src])
     };

@@ -90,6 +90,7 @@ fn opts(src: &Path, cache: &Path) -> BackupOptions {
         compression: Compression::Lz4,
         threads: 2,
         cache_dir: Some(cache.to_path_buf()),
+        streams: Vec::new(),
     }
 }
 

@@ -92,6 +92,7 @@ fn backup_options(src: &Path, compression: Compression) -> BackupOptions {
         compression,
         threads: 1,
         cache_dir: None,
+        streams: Vec::new(),
     }
 }
 

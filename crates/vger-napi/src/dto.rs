@@ -206,6 +206,24 @@ pub struct BackupOptions {
     pub git_ignore: Option<bool>,
     /// Record extended attributes. Default true.
     pub xattrs: Option<bool>,
+    /// Command output or standard input stored as files, streamed without a temporary file.
+    pub streams: Option<Vec<StreamSpec>>,
+    /// Threads that compress and encrypt; 0 or absent: one per core.
+    pub threads: Option<u32>,
+}
+
+/// A stream stored as a file: a command's standard output, or this process's standard input.
+#[napi(object)]
+pub struct StreamSpec {
+    /// Where it goes in the snapshot, relative and `/`-separated (`vger-dumps/db.sql`).
+    pub path: String,
+    /// `true`: read this process's standard input; otherwise `command` runs.
+    pub stdin: Option<bool>,
+    /// The program and its arguments (no shell; give `["sh", "-c", text]` for one).
+    pub command: Option<Vec<String>>,
+    /// The command's whole environment; absent: inherited.
+    pub env: Option<std::collections::HashMap<String, String>>,
+    pub cwd: Option<String>,
 }
 
 #[napi(object)]

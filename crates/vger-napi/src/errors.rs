@@ -60,6 +60,8 @@ pub enum ErrorCode {
     SourceNotFound,
     #[napi(value = "VGER_SOURCE_CHANGED")]
     SourceChanged,
+    #[napi(value = "VGER_DUMP_FAILED")]
+    DumpFailed,
     #[napi(value = "VGER_LOCKED")]
     Locked,
     #[napi(value = "VGER_LOCK_LOST")]
@@ -99,6 +101,7 @@ impl From<vger_types::ErrorCode> for ErrorCode {
             C::DestinationChanged => ErrorCode::DestinationChanged,
             C::SourceNotFound => ErrorCode::SourceNotFound,
             C::SourceChanged => ErrorCode::SourceChanged,
+            C::DumpFailed => ErrorCode::DumpFailed,
             C::Locked => ErrorCode::Locked,
             C::LockLost => ErrorCode::LockLost,
             C::Cancelled => ErrorCode::Cancelled,

@@ -190,8 +190,14 @@ impl Repository {
                 hostname: opts.hostname,
                 username: opts.username,
                 compression,
-                threads: 0,
+                threads: opts.threads.unwrap_or(0) as usize,
                 cache_dir: opts.cache_dir.map(PathBuf::from),
+                streams: opts
+                    .streams
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(stream_source)
+                    .collect::<vger_core::Result<_>>()?,
             };
             let out = vger_core::backup(&repo, &core, progress, cancel)?;
             Ok(BackupOutcome {
@@ -269,4 +275,25 @@ impl Repository {
             })
         })
     }
+}
+
+fn stream_source(s: StreamSpec) -> vger_core::Result<vger_core::StreamSource> {
+    let from = match (s.stdin.unwrap_or(false), s.command) {
+        (true, None) => vger_core::StreamFrom::Stdin,
+        (false, Some(argv)) => vger_core::StreamFrom::Command {
+            argv,
+            env: s.env.map(|e| e.into_iter().collect()),
+            cwd: s.cwd.map(PathBuf::from),
+        },
+        _ => {
+            return Err(vger_core::VgerError::invalid(format!(
+                "stream {:?}: give either stdin or a command",
+                s.path
+            )));
+        }
+    };
+    Ok(vger_core::StreamSource {
+        path: s.path.into_bytes(),
+        from,
+    })
 }

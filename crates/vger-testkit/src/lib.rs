@@ -335,6 +335,7 @@ pub fn backup_opts(src: &Path, label: &str) -> BackupOptions {
         compression: Compression::Lz4,
         threads: 2,
         cache_dir: None,
+        streams: Vec::new(),
     }
 }
 

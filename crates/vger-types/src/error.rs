@@ -81,6 +81,12 @@ pub enum VgerError {
     SourceNotFound(String),
     #[error("{0} changed while it was read; the snapshot holds the bytes read")]
     SourceChanged(String),
+    /// A command whose output was being stored (a dump, `--stdin-from-command`) failed: it could
+    /// not start, exited with a non-zero status or was killed. No snapshot was written.
+    #[error(
+        "{0}; no snapshot was written. Run the command yourself to see why, fix it, and back up again"
+    )]
+    DumpFailed(String),
     #[error(
         "the repository is locked by {holder}; wait for it to finish, or run `vger break-lock` if that process is gone"
     )]
@@ -119,6 +125,7 @@ pub enum ErrorCode {
     DestinationChanged,
     SourceNotFound,
     SourceChanged,
+    DumpFailed,
     Locked,
     LockLost,
     Cancelled,
@@ -126,7 +133,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::Io,
         ErrorCode::NoSpace,
         ErrorCode::RepoNotFound,
@@ -150,6 +157,7 @@ impl ErrorCode {
         ErrorCode::DestinationChanged,
         ErrorCode::SourceNotFound,
         ErrorCode::SourceChanged,
+        ErrorCode::DumpFailed,
         ErrorCode::Locked,
         ErrorCode::LockLost,
         ErrorCode::Cancelled,
@@ -196,6 +204,7 @@ impl ErrorCode {
             ErrorCode::DestinationChanged => "VGER_DEST_CHANGED",
             ErrorCode::SourceNotFound => "VGER_SOURCE_NOT_FOUND",
             ErrorCode::SourceChanged => "VGER_SOURCE_CHANGED",
+            ErrorCode::DumpFailed => "VGER_DUMP_FAILED",
             ErrorCode::Locked => "VGER_LOCKED",
             ErrorCode::LockLost => "VGER_LOCK_LOST",
             ErrorCode::Cancelled => "VGER_CANCELLED",
@@ -232,6 +241,7 @@ impl VgerError {
             VgerError::DestinationChanged(_) => ErrorCode::DestinationChanged,
             VgerError::SourceNotFound(_) => ErrorCode::SourceNotFound,
             VgerError::SourceChanged(_) => ErrorCode::SourceChanged,
+            VgerError::DumpFailed(_) => ErrorCode::DumpFailed,
             VgerError::Locked { .. } => ErrorCode::Locked,
             VgerError::LockLost(_) => ErrorCode::LockLost,
             VgerError::Cancelled => ErrorCode::Cancelled,
@@ -322,6 +332,7 @@ impl VgerError {
             E::UnsafePath(m) => E::UnsafePath(m.clone()),
             E::SourceNotFound(m) => E::SourceNotFound(m.clone()),
             E::SourceChanged(m) => E::SourceChanged(m.clone()),
+            E::DumpFailed(m) => E::DumpFailed(m.clone()),
             E::Locked { holder } => E::Locked {
                 holder: holder.clone(),
             },

@@ -13,6 +13,7 @@ mod pipeline;
 mod settle;
 mod source;
 mod sparse;
+mod stream;
 mod walk;
 
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ use filecache::FileCache;
 pub use filter::SourceFilter;
 use inflight::Inflight;
 use pipeline::Uploader;
+pub use stream::{StreamFrom, StreamSource};
 use walk::Walker;
 
 #[derive(Debug, Clone)]
@@ -53,6 +55,8 @@ pub struct BackupOptions {
     /// turns it off. Without a usable cache the parent snapshot (the latest with the same label
     /// and hostname) stands in for it.
     pub cache_dir: Option<PathBuf>,
+    /// Command output and standard input stored as files (see `stream`), after the paths.
+    pub streams: Vec<StreamSource>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,11 +81,12 @@ pub fn backup(
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<BackupOutcome> {
-    if opts.paths.is_empty() {
+    if opts.paths.is_empty() && opts.streams.is_empty() {
         return Err(VgerError::invalid(
             "nothing to back up: give at least one path",
         ));
     }
+    stream::validate(&opts.streams)?;
     for (what, v) in [
         ("label", &opts.label),
         ("hostname", &opts.hostname),
@@ -163,7 +168,11 @@ pub fn backup(
         &opts.exclude,
         &opts.filter,
         parent.as_ref(),
-    );
+    )
+    .and_then(|mut root| {
+        stream::add_streams(&mut walker, &mut root, &opts.streams, cancel)?;
+        walker.store_tree(root)
+    });
     let bytes_read = walker.bytes_read();
     let (stats, mut warnings, omitted, mut cache) = walker.into_parts();
     let checkpoints = Checkpoints::new(repo, &lease, inflight.clone());
@@ -199,7 +208,10 @@ pub fn backup(
         hostname: opts.hostname.clone(),
         username: opts.username.clone(),
         label: opts.label.clone(),
-        paths: sources,
+        paths: sources
+            .into_iter()
+            .chain(opts.streams.iter().map(|s| s.path.clone()))
+            .collect(),
         tree,
         stats: SnapshotStats {
             stored_bytes: written.stored_bytes,

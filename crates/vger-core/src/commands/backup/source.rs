@@ -14,7 +14,7 @@ use vger_types::{ChunkId, Result, VgerError};
 
 use super::filter::{Excludes, SourceFilter};
 use super::walk::{Walker, find};
-use crate::tree::{Content, Kind};
+use crate::tree::{Content, Entry, Kind};
 
 pub fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
@@ -36,7 +36,7 @@ pub fn backup_sources(
     exclude: &[String],
     filter: &SourceFilter,
     parent: Option<&ChunkId>,
-) -> Result<ChunkId> {
+) -> Result<Vec<Entry>> {
     for p in paths {
         if std::fs::symlink_metadata(p).is_err() {
             return Err(VgerError::SourceNotFound(p.display().to_string()));
@@ -49,7 +49,7 @@ pub fn backup_sources(
         let meta = std::fs::symlink_metadata(&root)
             .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
         if meta.is_dir() {
-            return w.root_tree(&root, &excludes, parent);
+            return w.root_entries(&root, &excludes, parent);
         }
         let name = given
             .file_name()
@@ -60,7 +60,7 @@ pub fn backup_sources(
             .entry(&root, name.clone(), &name, &excludes, find(&old, &name))?
             .into_iter()
             .collect();
-        return w.store_tree(entries);
+        return Ok(entries);
     }
     let mut top = Node::default();
     let mut abs: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect();
@@ -93,6 +93,20 @@ pub fn backup_sources(
     emit(w, &top, Path::new("/"), b"", exclude, filter, parent)
 }
 
+/// The root's entries as `backup_sources` returns them, for a root made of several paths.
+fn emit_tree(
+    w: &mut Walker<'_>,
+    node: &Node,
+    dir: &Path,
+    rel: &[u8],
+    exclude: &[String],
+    filter: &SourceFilter,
+    parent: Option<&ChunkId>,
+) -> Result<ChunkId> {
+    let entries = emit(w, node, dir, rel, exclude, filter, parent)?;
+    w.store_tree(entries)
+}
+
 /// A source path that is a symlink stands for what it points to (its target resolved); any
 /// other path, and a symlink whose target is missing, for itself.
 fn followed(path: &Path) -> PathBuf {
@@ -112,7 +126,7 @@ fn emit(
     exclude: &[String],
     filter: &SourceFilter,
     parent: Option<&ChunkId>,
-) -> Result<ChunkId> {
+) -> Result<Vec<Entry>> {
     let old = w.parent_entries(parent);
     let mut entries = Vec::new();
     for (name, child) in &node.children {
@@ -131,7 +145,7 @@ fn emit(
             Some(Content::Subtree(id)) => Some(id),
             _ => None,
         };
-        let sub = emit(w, child, &path, &child_rel, exclude, filter, sub_parent)?;
+        let sub = emit_tree(w, child, &path, &child_rel, exclude, filter, sub_parent)?;
         // Followed: the sources below were reached through this path, so a symlinked ancestor
         // stands for the directory it points to (its own metadata would restore as a 0777 dir).
         let meta = std::fs::metadata(&path)
@@ -141,5 +155,5 @@ fn emit(
         e.content = Content::Subtree(sub);
         entries.push(e);
     }
-    w.store_tree(entries)
+    Ok(entries)
 }

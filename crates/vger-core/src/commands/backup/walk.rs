@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata, OpenOptions};
-use std::io::{Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -177,16 +177,16 @@ impl<'a> Walker<'a> {
         self.store_blob(BlobKind::Tree, &plain)
     }
 
-    /// The tree of source root directory `path`; an unreadable root is an error.
-    pub fn root_tree(
+    /// The entries of source root directory `path`; an unreadable root is an error.
+    pub fn root_entries(
         &mut self,
         path: &Path,
         ex: &Excludes,
         parent: Option<&ChunkId>,
-    ) -> Result<ChunkId> {
+    ) -> Result<Vec<Entry>> {
         let names = read_names(path)
             .map_err(|e| VgerError::io(format!("reading directory {}", path.display()), e))?;
-        self.dir_tree(path, names, b"", ex, parent)
+        self.dir_entries(path, names, b"", ex, parent)
     }
 
     fn dir_tree(
@@ -197,6 +197,18 @@ impl<'a> Walker<'a> {
         ex: &Excludes,
         parent: Option<&ChunkId>,
     ) -> Result<ChunkId> {
+        let entries = self.dir_entries(path, names, rel, ex, parent)?;
+        self.store_tree(entries)
+    }
+
+    fn dir_entries(
+        &mut self,
+        path: &Path,
+        names: Vec<Vec<u8>>,
+        rel: &[u8],
+        ex: &Excludes,
+        parent: Option<&ChunkId>,
+    ) -> Result<Vec<Entry>> {
         let old = self.parent_entries(parent);
         let pushed = ex.reads_gitignore() && self.push_gitignore(path, &names);
         let mut entries = Vec::with_capacity(names.len());
@@ -217,8 +229,7 @@ impl<'a> Walker<'a> {
         if pushed {
             self.gitignores.pop();
         }
-        result?;
-        self.store_tree(entries)
+        result.map(|()| entries)
     }
 
     /// Loads `dir/.gitignore` (see [`GitIgnores::push`]) and reports its problems.
@@ -441,6 +452,37 @@ impl<'a> Walker<'a> {
         Some((chunks, holes))
     }
 
+    /// Chunks and stores all that `reader` yields (a command's output, standard input), counted
+    /// as one file read.
+    pub(super) fn chunk_stream(
+        &mut self,
+        reader: impl Read,
+    ) -> std::result::Result<Vec<ChunkRef>, StreamError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let chunker = Rc::clone(&self.chunker);
+        let mut chunks = Vec::new();
+        let mut bytes = 0u64;
+        let result = chunker.stream(reader, &mut buf, |chunk: &[u8]| {
+            self.cancel.check()?;
+            self.checkpoint_if_due()?;
+            let cid = self.store_blob(BlobKind::Data, chunk)?;
+            chunks.push((cid, chunk.len() as u32));
+            bytes += chunk.len() as u64;
+            self.progress.event(Event::Backup {
+                files: self.stats.files,
+                bytes: self.stats.bytes + bytes,
+                new_bytes: self.stats.new_bytes,
+            });
+            Ok(())
+        });
+        self.buf = buf;
+        self.bytes_read += bytes;
+        result?;
+        self.stats.files += 1;
+        self.stats.bytes += bytes;
+        Ok(chunks)
+    }
+
     /// Chunks a regular file; of a sparse file only the data extents are read, and the rest is
     /// returned as its holes. `Ok(None)` means it was skipped with a warning.
     fn read_file(&mut self, path: &Path, meta: &Metadata) -> Result<Option<Stored>> {
@@ -524,7 +566,7 @@ impl<'a> Walker<'a> {
 }
 
 /// A chunk of a file: its id and length.
-type ChunkRef = (ChunkId, u32);
+pub(super) type ChunkRef = (ChunkId, u32);
 
 /// A file's chunks and holes.
 type Stored = (Vec<(ChunkId, u32)>, Vec<(u64, u64)>);
