@@ -185,6 +185,10 @@ export interface BackupOptions {
   gitIgnore?: boolean
   /** Record extended attributes. Default true. */
   xattrs?: boolean
+  /** Command output or standard input stored as files, streamed without a temporary file. */
+  streams?: Array<StreamSpec>
+  /** Threads that compress and encrypt; 0 or absent: one per core. */
+  threads?: number
 }
 
 export interface BackupOutcome {
@@ -332,7 +336,7 @@ export type EncryptionMode = 'auto' | 'aes256gcm' | 'chacha20poly1305' | 'none'
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket'
 
 /** Every code the engine can reject with (`err.code`); docs/errors.md says what to do about each. */
-export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OLDER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_REMOTE_AUTH' | 'VGER_REMOTE_UNAVAILABLE' | 'VGER_REMOTE_CONFIG' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_UNSAFE_PATH' | 'VGER_DEST_CHANGED' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
+export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OLDER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_REMOTE_AUTH' | 'VGER_REMOTE_UNAVAILABLE' | 'VGER_REMOTE_CONFIG' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_UNSAFE_PATH' | 'VGER_DEST_CHANGED' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_DUMP_FAILED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
 
 /** Every engine error code, in the engine's order (for tests and documentation checks). */
 export declare function errorCodes(): Array<ErrorCode>
@@ -648,6 +652,19 @@ export interface StoredObject {
   size: number
   /** Seconds since the epoch, when the store keeps a modification time. */
   modified?: number
+}
+
+/** A stream stored as a file: a command's standard output, or this process's standard input. */
+export interface StreamSpec {
+  /** Where it goes in the snapshot, relative and `/`-separated (`vger-dumps/db.sql`). */
+  path: string
+  /** `true`: read this process's standard input; otherwise `command` runs. */
+  stdin?: boolean
+  /** The program and its arguments (no shell; give `["sh", "-c", text]` for one). */
+  command?: Array<string>
+  /** The command's whole environment; absent: inherited. */
+  env?: Record<string, string>
+  cwd?: string
 }
 
 /**

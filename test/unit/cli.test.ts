@@ -269,7 +269,6 @@ describe('secrets', () => {
     expect(warnings).toEqual([
       `vger: warning: ${file}:4:7: "repositories[0].schedule" is accepted but not applied by this version yet; it has no effect`,
       `vger: warning: ${file}:7:3: "limits" is accepted but not applied by this version yet; it has no effect`,
-      `vger: warning: ${file}:11:7: "sources[0].command_dumps" is accepted but not applied by this version yet; it has no effect`,
     ])
     const quiet = await vger(['-c', writeConfig('repositories:\n  - url: /r\n').file, 'backup'])
     expect(quiet.stderr).not.toContain('not applied')

@@ -168,6 +168,9 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('-l, --label <label>', 'snapshot label for PATHS (default: the directory name, or "default")')
     .option('-e, --exclude <pattern>', 'gitignore-style pattern to skip (repeatable)', collect, [])
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(COMPRESSION_ALGORITHMS))
+    .option('--stdin', 'store standard input as a file (see --stdin-filename) in a snapshot of its own')
+    .option('--stdin-from-command', 'run the command given after -- and store its standard output (it must exit 0)')
+    .option('--stdin-filename <name>', 'the file name --stdin or --stdin-from-command stores (default "stdin")')
     .action(async (paths: string[], opts, cmd: Command) => {
       await runAction(cmd, async (ctx) => (await import('./commands/backup.js')).backup(ctx, paths, opts))
     })

@@ -96,6 +96,8 @@ export interface SourceConfig {
   retention?: RetentionConfig
   hooks: HooksConfig
   commandDumps: CommandDump[]
+  /** Set by `vger backup --stdin` or `--stdin-from-command` only: a stream stored as `path` at the root. */
+  stdin?: { path: string; command?: string[] }
 }
 
 export interface VgerConfig {

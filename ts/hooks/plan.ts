@@ -91,13 +91,7 @@ const MIN_CONTAINED_SECRET = 8
  * `VGER_LABEL`, `VGER_HOOK`, and when known `VGER_ERROR`, `VGER_SOURCE_LABEL`, `VGER_SOURCE_PATH`.
  */
 export function hookEnv(base: NodeJS.ProcessEnv, vars: HookVars, key: HookKey, secrets: Iterable<string>): NodeJS.ProcessEnv {
-  const known = [...secrets].filter((s) => s !== '')
-  const leaks = (value: string): boolean => known.some((s) => value === s || (s.length >= MIN_CONTAINED_SECRET && value.includes(s)))
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(base)) {
-    if (value === undefined || name.startsWith('VGER_') || SECRET_NAMES.has(name) || leaks(value)) continue
-    env[name] = value
-  }
+  const env: NodeJS.ProcessEnv = scrubbedEnv(base, secrets)
   env.VGER_COMMAND = vars.command
   env.VGER_HOOK = key
   env.VGER_REPOSITORY = vars.repository
@@ -106,6 +100,21 @@ export function hookEnv(base: NodeJS.ProcessEnv, vars: HookVars, key: HookKey, s
   if (vars.error !== undefined) env.VGER_ERROR = vars.error
   if (vars.sourceLabel !== undefined) env.VGER_SOURCE_LABEL = vars.sourceLabel
   if (vars.sourcePaths !== undefined) env.VGER_SOURCE_PATH = vars.sourcePaths.join(':')
+  return env
+}
+
+/**
+ * `base` without secrets: by name, `VGER_*` variables, and any variable whose value is one of `secrets` or
+ * contains a long one. What hooks and dump commands start from.
+ */
+export function scrubbedEnv(base: NodeJS.ProcessEnv, secrets: Iterable<string>): Record<string, string> {
+  const known = [...secrets].filter((s) => s !== '')
+  const leaks = (value: string): boolean => known.some((s) => value === s || (s.length >= MIN_CONTAINED_SECRET && value.includes(s)))
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(base)) {
+    if (value === undefined || name.startsWith('VGER_') || SECRET_NAMES.has(name) || leaks(value)) continue
+    env[name] = value
+  }
   return env
 }
 

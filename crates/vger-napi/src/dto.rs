@@ -80,6 +80,15 @@ pub struct BackendSettings {
     pub webdav_password: Option<String>,
     /// REST: a PEM certificate to trust for `rests://` (a self-signed server).
     pub tls_ca: Option<String>,
+    /// Bytes per second written to the store at most, over all threads (absent or 0: no limit).
+    pub upload_bytes_per_sec: Option<f64>,
+    /// Bytes per second read from the store at most (absent or 0: no limit).
+    pub download_bytes_per_sec: Option<f64>,
+}
+
+/// A rate from JS: a finite positive number of bytes per second, else no limit (0).
+fn rate(v: Option<f64>) -> u64 {
+    v.filter(|v| v.is_finite() && *v >= 1.0).map_or(0, |v| v as u64)
 }
 
 impl From<BackendSettings> for vger_core::BackendOptions {
@@ -111,6 +120,8 @@ impl From<BackendSettings> for vger_core::BackendOptions {
             },
             connections: s.connections.map(|n| n as usize),
             metadata_cache: s.metadata_cache.map(Into::into),
+            upload_bytes_per_sec: rate(s.upload_bytes_per_sec),
+            download_bytes_per_sec: rate(s.download_bytes_per_sec),
             timeout: s
                 .timeout_secs
                 .filter(|t| t.is_finite() && *t > 0.0)

@@ -8,7 +8,8 @@ import { didYouMean } from '../../config/problems.js'
 import { labelForPaths } from '../../config/resolve.js'
 import type { RepositoryConfig, SourceConfig } from '../../config/types.js'
 import { VgerError } from '../../errors.js'
-import type { BackupOutcome, CompressionAlgorithm } from '../../repository.js'
+import type { BackupOutcome, CompressionAlgorithm, StreamSpec } from '../../repository.js'
+import { scrubbedEnv } from '../../hooks/plan.js'
 import type { CliContext, Failure } from '../context.js'
 import { displayPath, formatBytes, formatCount, formatDuration, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
@@ -19,7 +20,16 @@ export interface BackupFlags {
   label?: string
   exclude: string[]
   compression?: CompressionAlgorithm
+  /** Store standard input as a file (`--stdin`); `paths` must be empty. */
+  stdin?: boolean
+  /** Run `paths` as a command and store its standard output (`--stdin-from-command`). */
+  stdinFromCommand?: boolean
+  /** The file name standard input or the command's output gets in the snapshot (default `stdin`). */
+  stdinFilename?: string
 }
+
+/** Where dump commands' output goes in the snapshot. */
+export const DUMPS_DIR = 'vger-dumps'
 
 export interface Saved extends BackupOutcome {
   repository: string
@@ -33,6 +43,10 @@ export interface BackupRun {
 
 export function backupSources(ctx: CliContext, paths: string[], flags: BackupFlags): SourceConfig[] {
   const config = ctx.config()
+  if (flags.stdin === true || flags.stdinFromCommand === true) return [stdinSource(ctx, paths, flags)]
+  if (flags.stdinFilename !== undefined) {
+    throw new VgerError('VGER_USAGE', '--stdin-filename names what --stdin or --stdin-from-command stores: give one of them too')
+  }
   if (paths.length > 0) {
     if (ctx.options.source.length > 0) {
       throw new VgerError('VGER_USAGE', '-S picks configured sources; with PATHS, name the snapshot with --label instead')
@@ -53,6 +67,57 @@ export function backupSources(ctx: CliContext, paths: string[], flags: BackupFla
     )
   }
   return selectSources(config.sources, ctx.options.source).map((s) => ({ ...s, exclude: [...s.exclude, ...flags.exclude] }))
+}
+
+/** The ad-hoc source of `--stdin` or `--stdin-from-command -- CMD ARGS...`. */
+function stdinSource(ctx: CliContext, args: string[], flags: BackupFlags): SourceConfig {
+  if (flags.stdin === true && flags.stdinFromCommand === true) {
+    throw new VgerError('VGER_USAGE', '--stdin and --stdin-from-command exclude each other: give one')
+  }
+  if (ctx.options.source.length > 0) {
+    throw new VgerError('VGER_USAGE', '-S picks configured sources; --stdin makes a snapshot of its own (name it with --label)')
+  }
+  const name = flags.stdinFilename ?? 'stdin'
+  if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new VgerError('VGER_USAGE', `--stdin-filename "${name}" must be a plain file name (no "/")`)
+  }
+  if (flags.stdin === true && args.length > 0) {
+    throw new VgerError(
+      'VGER_USAGE',
+      "--stdin reads standard input: give no PATHS (to store a command's output, use --stdin-from-command -- CMD ARGS...)",
+    )
+  }
+  if (flags.stdinFromCommand === true && args.length === 0) {
+    throw new VgerError('VGER_USAGE', 'give the command after --: vger backup --stdin-from-command -- pg_dump mydb')
+  }
+  if (flags.stdin === true && ctx.repositories('all').length > 1) {
+    throw new VgerError('VGER_USAGE', 'standard input can be read once: pick one repository with -R')
+  }
+  const config = ctx.config()
+  const source = makeSource(flags.label ?? name, [], { ...config, exclude: config.excludePatterns })
+  source.stdin = flags.stdin === true ? { path: name } : { path: name, command: args }
+  return source
+}
+
+/** The streams a source stores: its command dumps (`sh -c`, under `vger-dumps/`) and `--stdin`'s. */
+function streamsOf(ctx: CliContext, repo: RepositoryConfig, source: SourceConfig): StreamSpec[] {
+  const env = (name: string): Record<string, string> => ({
+    ...scrubbedEnv(ctx.io.env, ctx.secretValues()),
+    VGER_COMMAND: 'backup',
+    VGER_REPOSITORY: repo.name,
+    VGER_SOURCE_LABEL: source.label,
+    VGER_DUMP_NAME: name,
+  })
+  const streams: StreamSpec[] = source.commandDumps.map((d) => ({
+    path: `${DUMPS_DIR}/${d.name}`,
+    command: ['sh', '-c', d.command],
+    env: env(d.name),
+    cwd: ctx.io.cwd,
+  }))
+  const s = source.stdin
+  if (s?.command !== undefined) streams.push({ path: s.path, command: s.command, env: env(s.path), cwd: ctx.io.cwd })
+  else if (s !== undefined) streams.push({ path: s.path, stdin: true })
+  return streams
 }
 
 /** The sources named by `-S` (all when none is given); an unknown label is a usage error. */
@@ -86,7 +151,7 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
   const username = ctx.username()
   const saved: Saved[] = []
   const failures: Failure[] = []
-  const runnable = sources.filter((s) => s.paths.length > 0)
+  const runnable = sources.filter((s) => s.paths.length > 0 || s.commandDumps.length > 0 || s.stdin !== undefined)
   const goesTo = (source: SourceConfig, repo: RepositoryConfig): boolean =>
     source.repos === undefined || (repo.label !== undefined && source.repos.includes(repo.label))
 
@@ -130,6 +195,7 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
               compression: flags.compression ?? repo.compression.algorithm,
               zstdLevel: repo.compression.zstdLevel,
               cacheDir: ctx.config().cacheDir,
+              streams: streamsOf(ctx, repo, source),
               signal: ctx.signal,
               onProgress: progress.onProgress,
             })
