@@ -9,21 +9,29 @@ import type { RepositoryConfig } from './config/types.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
+const MIB = 1024 * 1024
+
 /**
- * The engine's settings for `repo`; undefined for a local repository. `cacheDir` (the config's `cache_dir`)
- * gets a `metadata/` directory of copies of the repository's index segments, snapshots and packs of trees.
+ * The engine's settings for `repo`; for a local repository only its rate limits (undefined without them).
+ * `cacheDir` (the config's `cache_dir`) gets a `metadata/` directory of copies of the repository's index
+ * segments, snapshots and packs of trees.
  */
 export function backendSettings(
-  repo: Pick<RepositoryConfig, 'url' | 'location' | 'backend' | 'retry' | 'sftpTimeoutSecs'>,
+  repo: Pick<RepositoryConfig, 'url' | 'location' | 'backend' | 'retry' | 'sftpTimeoutSecs'> & Partial<Pick<RepositoryConfig, 'limits'>>,
   env: Env = {},
   cacheDir?: string,
 ): native.BackendSettings | undefined {
   const kind = repo.location?.backend ?? (/^(s3|s3\+https?|sftp|rests?|https?|webdavs?):\/\//.exec(repo.url) === null ? 'local' : 'remote')
-  if (kind === 'local') return undefined
+  const rates: native.BackendSettings = {}
+  const l = repo.limits
+  if (l !== undefined && l.uploadMibPerSec > 0) rates.uploadBytesPerSec = l.uploadMibPerSec * MIB
+  if (l !== undefined && l.downloadMibPerSec > 0) rates.downloadBytesPerSec = l.downloadMibPerSec * MIB
+  if (kind === 'local') return Object.keys(rates).length > 0 ? rates : undefined
   const b = repo.backend ?? { allowInsecureHttp: false, virtualHostStyle: false }
   const s: native.BackendSettings = {
     allowInsecureHttp: b.allowInsecureHttp,
     virtualHostStyle: b.virtualHostStyle,
+    ...rates,
   }
   const set = <K extends keyof native.BackendSettings>(key: K, value: native.BackendSettings[K] | undefined): void => {
     if (value !== undefined && value !== '') s[key] = value
@@ -52,6 +60,7 @@ export function backendSettings(
   set('retryDelayMs', r?.retryDelayMs)
   set('retryMaxDelayMs', r?.retryMaxDelayMs)
   set('timeoutSecs', repo.sftpTimeoutSecs)
+  set('connections', l?.connections)
   if (cacheDir !== undefined) set('metadataCache', path.join(cacheDir, 'metadata'))
   return s
 }

@@ -161,6 +161,10 @@ export interface BackendSettings {
   webdavPassword?: string
   /** REST: a PEM certificate to trust for `rests://` (a self-signed server). */
   tlsCa?: string
+  /** Bytes per second written to the store at most, over all threads (absent or 0: no limit). */
+  uploadBytesPerSec?: number
+  /** Bytes per second read from the store at most (absent or 0: no limit). */
+  downloadBytesPerSec?: number
 }
 
 export interface BackupOptions {
@@ -189,6 +193,8 @@ export interface BackupOptions {
   streams?: Array<StreamSpec>
   /** Threads that compress and encrypt; 0 or absent: one per core. */
   threads?: number
+  /** Bytes per second read from the sources at most (absent or 0: no limit). */
+  readBytesPerSec?: number
 }
 
 export interface BackupOutcome {
@@ -584,6 +590,8 @@ export interface RestoreOptions {
    * brings its subtree). A pattern that matches nothing fails with VGER_INVALID_ARGUMENT.
    */
   patterns?: Array<string>
+  /** Parallel file writers; 0 or absent: two per core. */
+  threads?: number
 }
 
 export interface RestoreOutcome {

@@ -268,7 +268,6 @@ describe('secrets', () => {
     const warnings = r.stderr.split('\n').filter((l) => l.includes('not applied by this version'))
     expect(warnings).toEqual([
       `vger: warning: ${file}:4:7: "repositories[0].schedule" is accepted but not applied by this version yet; it has no effect`,
-      `vger: warning: ${file}:7:3: "limits" is accepted but not applied by this version yet; it has no effect`,
     ])
     const quiet = await vger(['-c', writeConfig('repositories:\n  - url: /r\n').file, 'backup'])
     expect(quiet.stderr).not.toContain('not applied')

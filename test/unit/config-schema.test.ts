@@ -115,7 +115,7 @@ describe('every config key', () => {
       encryption: { mode: 'auto', passcommand: 'pass show remote' },
       compression: { algorithm: 'zstd', zstdLevel: 9 },
       retention: { keepDaily: 30 },
-      limits: { connections: 2, threads: 0, nice: 0, uploadMibPerSec: 5, downloadMibPerSec: 0 },
+      limits: { threads: 0, nice: 0, uploadMibPerSec: 5, downloadMibPerSec: 0, readMibPerSec: 0 },
       schedule: { enabled: true, cron: '0 3 * * *', onStartup: false, jitterSeconds: 0 },
     })
     expect(remote?.schedule.every).toBeUndefined()
@@ -165,7 +165,7 @@ describe('every config key', () => {
       keepYearly: 1,
       keepWithin: '2d',
     })
-    expect(c.limits).toEqual({ connections: 4, threads: 2, nice: 10, uploadMibPerSec: 0, downloadMibPerSec: 50 })
+    expect(c.limits).toEqual({ connections: 4, threads: 2, nice: 10, uploadMibPerSec: 0, downloadMibPerSec: 50, readMibPerSec: 0 })
     expect(c.schedule).toEqual({ enabled: true, every: 6 * 3600, onStartup: true, jitterSeconds: 300 })
     expect(c.hooks).toEqual({ before: ['echo start'], failed: ['notify-send failed'], finally_check: ['echo checked'] })
     expect(c.cacheDir).toBe(`${HOME}/.cache/vger-custom`)

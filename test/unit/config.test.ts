@@ -171,7 +171,7 @@ describe('config resolution', () => {
         encryption: { mode: 'auto' },
         compression: { algorithm: 'lz4', zstdLevel: 3 },
         retention: {},
-        limits: { connections: 2, threads: 0, nice: 0, uploadMibPerSec: 0, downloadMibPerSec: 0 },
+        limits: { threads: 0, nice: 0, uploadMibPerSec: 0, downloadMibPerSec: 0, readMibPerSec: 0 },
         schedule: { enabled: false, every: 86400, onStartup: false, jitterSeconds: 0 },
         hooks: {},
         backend: { allowInsecureHttp: false, virtualHostStyle: false },

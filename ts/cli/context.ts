@@ -9,6 +9,7 @@ import { loadConfig } from '../config/load.js'
 import { knownRepositoriesFile } from '../config/paths.js'
 import { type Selection, selectRepositories } from '../config/select.js'
 import type { EncryptionConfig, RepositoryConfig, VgerConfig } from '../config/types.js'
+import { applyNice } from './limits.js'
 import { VgerError, asVgerError, isVgerError } from '../errors.js'
 import { currentUsername, shortHostname } from '../host.js'
 import { KnownRepositories, type Seen } from '../known-repos.js'
@@ -88,6 +89,8 @@ export class CliContext {
   readonly #opened = new Map<string, Repository>()
   /** Passphrases resolved by this command (from any source): kept out of hook environments. */
   readonly #resolved = new Set<string>()
+  /** `limits.nice` problems already reported. */
+  readonly #niceWarned = new Set<string>()
 
   constructor(
     readonly io: CliIo,
@@ -188,6 +191,7 @@ export class CliContext {
     this.throwIfAborted()
     const passphrase = seen.encryption !== 'none' ? await this.passphrase(repo) : undefined
     const lockWaitSecs = this.options.lockWait
+    this.applyLimits(repo)
     const backend = this.backendSettings(repo)
     const opened = await Repository.open({
       url: repo.url,
@@ -295,6 +299,7 @@ export class CliContext {
     const failures: Failure[] = []
     for (const repo of repos) {
       try {
+        this.applyLimits(repo)
         results.push({ repo, value: await fn(repo) })
       } catch (e) {
         const err = asVgerError(e)
@@ -303,6 +308,15 @@ export class CliContext {
       }
     }
     return { results, failures }
+  }
+
+  /** Applies `repo`'s `limits.nice` to the process (hooks, dump commands and the engine's threads). */
+  applyLimits(repo: RepositoryConfig): void {
+    const problem = applyNice(repo.limits.nice)
+    if (problem !== undefined && !this.#niceWarned.has(problem)) {
+      this.#niceWarned.add(problem)
+      this.out.warn(`repository "${repo.name}": ${problem}`)
+    }
   }
 
   /** Prints a non-fatal error and returns it as a JSON-friendly record. */

@@ -1,7 +1,7 @@
 /**
  * Keys vger accepts (so a config written for the coming features loads today) but does not act on yet.
  * Every command that reads the config warns about each one the file sets, naming where, so nobody
- * believes a limit or a schedule is in force when it is not. docs/config.md marks the same keys
+ * believes a schedule is in force when it is not. docs/config.md marks the same keys
  * "not applied yet" (test/unit/docs.test.ts keeps the two lists equal).
  */
 import type { Position } from './problems.js'
@@ -13,8 +13,8 @@ import type { RawConfig } from './schema.js'
  * objects outright, so a vykar config loads and says what it does not do.
  */
 export const INERT_KEYS = {
-  top: ['limits', 'schedule'],
-  repository: ['limits', 'schedule', 'min_pack_size', 'max_pack_size', 's3_soft_delete'],
+  top: ['schedule'],
+  repository: ['schedule', 'min_pack_size', 'max_pack_size', 's3_soft_delete'],
   source: [],
   check: ['full_every'],
 } as const

@@ -122,12 +122,14 @@ export const retentionShape = obj({
   group_by: list(enumOf(GROUP_BY_KEYS)),
 })
 
+/** Resource limits; `connections` without a value leaves the engine's default (8). */
 export const limitsShape = obj({
-  connections: int({ min: 1, max: 16, default: 2 }),
+  connections: int({ min: 1, max: 64 }),
   threads: int({ min: 0, max: 128, default: 0 }),
   nice: int({ min: -20, max: 19, default: 0 }),
   upload_mib_per_sec: int({ min: 0, default: 0 }),
   download_mib_per_sec: int({ min: 0, default: 0 }),
+  read_mib_per_sec: int({ min: 0, default: 0 }),
 })
 
 export const scheduleShape = obj(

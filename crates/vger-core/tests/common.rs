@@ -60,6 +60,7 @@ pub fn backup_opts(paths: &[&Path]) -> BackupOptions {
         threads: 2,
         cache_dir: None,
         streams: Vec::new(),
+        read_bytes_per_sec: 0,
     }
 }
 

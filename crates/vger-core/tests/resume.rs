@@ -91,6 +91,7 @@ fn opts(src: &Path, cache: &Path) -> BackupOptions {
         threads: 2,
         cache_dir: Some(cache.to_path_buf()),
         streams: Vec::new(),
+        read_bytes_per_sec: 0,
     }
 }
 

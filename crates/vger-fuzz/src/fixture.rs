@@ -93,6 +93,7 @@ fn backup_options(src: &Path, compression: Compression) -> BackupOptions {
         threads: 1,
         cache_dir: None,
         streams: Vec::new(),
+        read_bytes_per_sec: 0,
     }
 }
 

@@ -87,8 +87,9 @@ pub struct BackendSettings {
 }
 
 /// A rate from JS: a finite positive number of bytes per second, else no limit (0).
-fn rate(v: Option<f64>) -> u64 {
-    v.filter(|v| v.is_finite() && *v >= 1.0).map_or(0, |v| v as u64)
+pub fn rate(v: Option<f64>) -> u64 {
+    v.filter(|v| v.is_finite() && *v >= 1.0)
+        .map_or(0, |v| v as u64)
 }
 
 impl From<BackendSettings> for vger_core::BackendOptions {
@@ -221,6 +222,8 @@ pub struct BackupOptions {
     pub streams: Option<Vec<StreamSpec>>,
     /// Threads that compress and encrypt; 0 or absent: one per core.
     pub threads: Option<u32>,
+    /// Bytes per second read from the sources at most (absent or 0: no limit).
+    pub read_bytes_per_sec: Option<f64>,
 }
 
 /// A stream stored as a file: a command's standard output, or this process's standard input.
@@ -376,6 +379,8 @@ pub struct RestoreOptions {
     /// Restore only the paths any of these globs matches (`*` may cross `/`; a matching directory
     /// brings its subtree). A pattern that matches nothing fails with VGER_INVALID_ARGUMENT.
     pub patterns: Option<Vec<String>>,
+    /// Parallel file writers; 0 or absent: two per core.
+    pub threads: Option<u32>,
 }
 
 #[napi(object)]

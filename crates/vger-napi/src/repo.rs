@@ -198,6 +198,7 @@ impl Repository {
                     .into_iter()
                     .map(stream_source)
                     .collect::<vger_core::Result<_>>()?,
+                read_bytes_per_sec: rate(opts.read_bytes_per_sec),
             };
             let out = vger_core::backup(&repo, &core, progress, cancel)?;
             Ok(BackupOutcome {
@@ -254,7 +255,7 @@ impl Repository {
                 snapshot: opts.snapshot,
                 dest: PathBuf::from(opts.dest),
                 patterns: opts.patterns.unwrap_or_default(),
-                threads: 0,
+                threads: opts.threads.unwrap_or(0) as usize,
             };
             let out = vger_core::restore(&repo, &core, progress, cancel)?;
             Ok(RestoreOutcome {

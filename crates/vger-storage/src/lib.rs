@@ -12,6 +12,7 @@ mod runtime;
 mod sftp;
 mod spool;
 mod target;
+mod throttle;
 
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +25,7 @@ pub use rest::RestBackend;
 pub use sftp::SftpBackend;
 pub use spool::{SpoolParts, Spooled};
 pub use target::{Target, redact};
+pub use throttle::{RateLimit, Throttled};
 use vger_types::{Result, VgerError};
 
 /// What a listing knows about an object without reading it.
@@ -171,7 +173,12 @@ pub fn open_backend(url: &str) -> Result<Box<dyn Backend>> {
 /// Opens the backend for a repository URL (see [`Target`] for the forms).
 /// A remote repository gets the metadata cache when `opts.metadata_cache` names a directory.
 pub fn open_backend_with(url: &str, opts: &BackendOptions) -> Result<Box<dyn Backend>> {
-    let remote = open_store(url, opts)?;
+    // Limited below the cache: what the cache serves does not cross the link.
+    let remote = Throttled::wrap(
+        open_store(url, opts)?,
+        opts.upload_bytes_per_sec,
+        opts.download_bytes_per_sec,
+    );
     match (&opts.metadata_cache, Target::parse(url, opts)?) {
         (_, Target::Local(_)) | (None, _) => Ok(remote),
         (Some(dir), _) => Ok(Box::new(CachedBackend::new(remote, dir))),

@@ -46,6 +46,10 @@ pub struct BackendOptions {
     /// Where copies of a remote repository's immutable metadata are kept (see `cache.rs`); no
     /// cache without it.
     pub metadata_cache: Option<std::path::PathBuf>,
+    /// Bytes per second written to the store at most, over all threads (0: no limit).
+    pub upload_bytes_per_sec: u64,
+    /// Bytes per second read from the store at most (0: no limit).
+    pub download_bytes_per_sec: u64,
 }
 
 impl BackendOptions {
@@ -87,6 +91,8 @@ impl fmt::Debug for BackendOptions {
             .field("connections", &self.connections)
             .field("timeout", &self.timeout)
             .field("metadata_cache", &self.metadata_cache)
+            .field("upload_bytes_per_sec", &self.upload_bytes_per_sec)
+            .field("download_bytes_per_sec", &self.download_bytes_per_sec)
             .finish()
     }
 }

@@ -336,6 +336,7 @@ pub fn backup_opts(src: &Path, label: &str) -> BackupOptions {
         threads: 2,
         cache_dir: None,
         streams: Vec::new(),
+        read_bytes_per_sec: 0,
     }
 }
 

@@ -15,6 +15,7 @@ import { displayPath, formatBytes, formatCount, formatDuration, shortId } from '
 import { progressDisplay } from '../progress.js'
 import { failureError, withHooks } from '../hooks.js'
 import { EXIT, type ExitCode } from '../exit.js'
+import { jobLimits } from '../limits.js'
 
 export interface BackupFlags {
   label?: string
@@ -196,6 +197,7 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
               zstdLevel: repo.compression.zstdLevel,
               cacheDir: ctx.config().cacheDir,
               streams: streamsOf(ctx, repo, source),
+              ...jobLimits(repo.limits),
               signal: ctx.signal,
               onProgress: progress.onProgress,
             })

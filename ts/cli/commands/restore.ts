@@ -13,7 +13,14 @@ export async function restore(ctx: CliContext, ref: string, dest: string, opts: 
   const snapshot = await resolveSnapshot(repository, ref, ctx.options.source)
   const progress = progressDisplay(ctx.out, `restore ${shortId(snapshot.id)}`, { repository: repo.name, snapshot: snapshot.id })
   const outcome = await repository
-    .restore({ snapshot: snapshot.id, dest: target, patterns: opts.pattern ?? [], signal: ctx.signal, onProgress: progress.onProgress })
+    .restore({
+      snapshot: snapshot.id,
+      dest: target,
+      patterns: opts.pattern ?? [],
+      threads: repo.limits.threads,
+      signal: ctx.signal,
+      onProgress: progress.onProgress,
+    })
     .finally(() => progress.finish())
 
   const parts = [formatCount(outcome.files, 'file'), formatCount(outcome.dirs, 'dir')]

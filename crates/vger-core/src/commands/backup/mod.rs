@@ -57,6 +57,8 @@ pub struct BackupOptions {
     pub cache_dir: Option<PathBuf>,
     /// Command output and standard input stored as files (see `stream`), after the paths.
     pub streams: Vec<StreamSource>,
+    /// Bytes per second read from sources at most (0: no limit).
+    pub read_bytes_per_sec: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -161,7 +163,8 @@ pub fn backup(
         true,
         opts.filter.xattrs,
     )
-    .with_checkpoints(Checkpoints::new(repo, &lease, inflight.clone()));
+    .with_checkpoints(Checkpoints::new(repo, &lease, inflight.clone()))
+    .with_read_limit(vger_storage::RateLimit::new(opts.read_bytes_per_sec));
     let walked = source::backup_sources(
         &mut walker,
         &opts.paths,

@@ -49,6 +49,7 @@ pub struct Walker<'a> {
     xattrs: bool,
     gitignores: GitIgnores,
     checkpoints: Option<Checkpoints<'a>>,
+    read_limit: Option<vger_storage::RateLimit>,
     /// Bytes read from source files.
     bytes_read: u64,
     /// Packs stored when the file log was last flushed.
@@ -88,9 +89,16 @@ impl<'a> Walker<'a> {
             xattrs,
             gitignores: GitIgnores::default(),
             checkpoints: None,
+            read_limit: None,
             bytes_read: 0,
             logged_packs: 0,
         }
+    }
+
+    /// Holds reading from sources to a rate (`limits.read_mib_per_sec`).
+    pub fn with_read_limit(mut self, limit: Option<vger_storage::RateLimit>) -> Self {
+        self.read_limit = limit;
+        self
     }
 
     /// Writes checkpoints as packs are stored (see [`Checkpoints`]).
@@ -464,6 +472,9 @@ impl<'a> Walker<'a> {
         let mut bytes = 0u64;
         let result = chunker.stream(reader, &mut buf, |chunk: &[u8]| {
             self.cancel.check()?;
+            if let Some(l) = &self.read_limit {
+                l.take(chunk.len() as u64);
+            }
             self.checkpoint_if_due()?;
             let cid = self.store_blob(BlobKind::Data, chunk)?;
             chunks.push((cid, chunk.len() as u32));
@@ -514,6 +525,9 @@ impl<'a> Walker<'a> {
         let chunker = Rc::clone(&self.chunker);
         let mut sink = |chunk: &[u8]| {
             self.cancel.check()?;
+            if let Some(l) = &self.read_limit {
+                l.take(chunk.len() as u64);
+            }
             self.checkpoint_if_due()?;
             let cid = self.store_blob(BlobKind::Data, chunk)?;
             chunks.push((cid, chunk.len() as u32));
