@@ -17,6 +17,7 @@ pub use cancel::CancelToken;
 pub use commands::backup::{
     BackupOptions, BackupOutcome, SourceFilter, StreamFrom, StreamSource, backup,
 };
+pub use commands::browse::{BrowseCache, lookup, read_range};
 pub use commands::check::{CheckOptions, CheckReport, DamagedSnapshot, Problem, check};
 pub use commands::compact::{
     CompactOptions, CompactOutcome, CompactPlan, PackUse, compact, plan_compact,

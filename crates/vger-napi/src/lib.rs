@@ -4,6 +4,7 @@
 //! `code` is the engine's stable `VGER_*` code (`errors.rs`).
 #![deny(clippy::all)]
 
+mod browse;
 mod dto;
 mod enums;
 mod errors;

@@ -49,12 +49,18 @@ impl CancelToken {
 #[napi]
 pub struct Repository {
     inner: Arc<vger_core::Repository>,
+    /// Trees and chunks recently read by `readDir` and `readFile`.
+    browse: Arc<vger_core::BrowseCache>,
 }
 
 impl Repository {
     /// A handle for a job closure.
     pub(crate) fn core(&self) -> Arc<vger_core::Repository> {
         Arc::clone(&self.inner)
+    }
+
+    pub(crate) fn browse_cache(&self) -> Arc<vger_core::BrowseCache> {
+        Arc::clone(&self.browse)
     }
 }
 
@@ -132,7 +138,10 @@ impl Repository {
             if let Some(f) = on_lock_event {
                 r.set_lock_events(Arc::new(JsLockEvents(f)));
             }
-            Ok(Repository { inner: Arc::new(r) })
+            Ok(Repository {
+                inner: Arc::new(r),
+                browse: Arc::default(),
+            })
         })
     }
 

@@ -1,6 +1,7 @@
 //! One module per command. Each takes an options struct and returns an outcome.
 
 pub mod backup;
+pub mod browse;
 pub mod check;
 pub mod compact;
 pub mod delete_repository;
