@@ -28,6 +28,19 @@ export interface DaemonFlags {
 }
 
 export async function daemon(ctx: CliContext, flags: DaemonFlags): Promise<ExitCode> {
+  // At once: SIGHUP's default action ends the process. One that comes before the loop exists has nothing to
+  // reload (the config is being read now).
+  let instance: Daemon | undefined
+  const onHup = (): void => void instance?.reload()
+  process.on('SIGHUP', onHup)
+  try {
+    return await runDaemon(ctx, flags, (d) => (instance = d))
+  } finally {
+    process.off('SIGHUP', onHup)
+  }
+}
+
+async function runDaemon(ctx: CliContext, flags: DaemonFlags, started: (d: Daemon) => void): Promise<ExitCode> {
   if (ctx.options.repo !== undefined || ctx.options.source.length > 0) {
     throw new VgerError(
       'VGER_USAGE',
@@ -43,7 +56,6 @@ export async function daemon(ctx: CliContext, flags: DaemonFlags): Promise<ExitC
   const lock = acquirePidLock(files.lock, { pid: process.pid, startedAt: startedAt.toISOString(), config: config.file, ...withBootId() })
   let server: StatusServer | undefined
   let instance: Daemon | undefined
-  const onHup = (): void => void instance?.reload()
   const onAbort = (): void => instance?.stop(signalName(ctx.signal.reason))
   const log = (e: DaemonEvent): void => logEvent(ctx, e)
   try {
@@ -61,8 +73,8 @@ export async function daemon(ctx: CliContext, flags: DaemonFlags): Promise<ExitC
       info: { pid: process.pid, version: packageVersion(), lockFile: files.lock },
     })
     instance = daemon
+    started(daemon)
     if (listen !== undefined) server = await startStatusServer(listen, flags.statusAllowRemote === true, () => daemon.status())
-    process.on('SIGHUP', onHup)
     log({ type: 'daemon_start', pid: process.pid, config: config.file, status: server?.url ?? null, repositories: daemon.planned() })
     if (ctx.signal.aborted) onAbort()
     else ctx.signal.addEventListener('abort', onAbort, { once: true })
@@ -70,7 +82,6 @@ export async function daemon(ctx: CliContext, flags: DaemonFlags): Promise<ExitC
     log({ type: 'daemon_stop', reason: signalName(ctx.signal.reason) })
   } finally {
     ctx.signal.removeEventListener('abort', onAbort)
-    process.off('SIGHUP', onHup)
     await server?.close()
     lock.release()
   }
