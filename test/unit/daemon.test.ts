@@ -251,6 +251,74 @@ describe('the loop', () => {
   })
 })
 
+describe('the loop with an injected clock', () => {
+  it('catches up once after downtime, once after a forward jump, and neither bursts nor stalls after a backward jump', async () => {
+    const H = 3600_000
+    const dir = tempDir()
+    const cfg = config('repositories:\n  - url: /r\n    label: main\nschedule:\n  enabled: true\n  every: 1h\n', dir)
+    const state = StateStore.open(path.join(dir, 's.json'), () => {})
+    let wall = Date.parse('2026-03-20T12:00:00Z')
+    let mono = 0
+    // The last run, ten days ago: 240 missed slots.
+    state.record('/r', 'main', {
+      startedAt: '2026-03-10T12:00:00.000Z',
+      endedAt: '2026-03-10T12:01:00.000Z',
+      durationMs: 60_000,
+      result: 'ok',
+      snapshots: 1,
+    })
+    const jobs: number[] = []
+    const d = new Daemon({
+      config: cfg,
+      load: () => cfg,
+      runJob: async () => {
+        jobs.push(wall)
+        wall += 60_000
+        mono += 60_000
+        return { result: 'ok', snapshots: 1 }
+      },
+      state,
+      log: () => {},
+      warn: () => {},
+      info: { pid: 1, version: '0', lockFile: '/l' },
+      clock: { now: () => wall, mono: () => mono },
+      maxSleepMs: 5,
+    })
+    const running = d.run()
+    const settle = () => new Promise((r) => setTimeout(r, 60))
+    const next = () => Date.parse(d.status().repositories[0]?.nextRun ?? '')
+    await until(() => jobs.length === 1)
+    await settle()
+    expect(jobs).toEqual([Date.parse('2026-03-20T12:00:00Z')])
+    expect(next()).toBe(Date.parse('2026-03-20T13:00:00Z'))
+
+    // Half an hour passes: nothing. The machine sleeps for five hours (the monotonic clock stands still): one run.
+    wall += H / 2
+    mono += H / 2
+    await settle()
+    expect(jobs).toHaveLength(1)
+    wall += 5 * H
+    await until(() => jobs.length === 2)
+    await settle()
+    expect(jobs).toHaveLength(2)
+    expect(next()).toBe((jobs[1] ?? 0) + H)
+
+    // The clock is set back two days: planned an hour from the new time, not in two days and an hour.
+    wall -= 48 * H
+    mono += 1000
+    await until(() => next() === wall + H)
+    await settle()
+    expect(jobs).toHaveLength(2)
+    wall += H
+    mono += H
+    await until(() => jobs.length === 3)
+    await settle()
+    expect(jobs).toHaveLength(3)
+    d.stop('SIGTERM')
+    await running
+  })
+})
+
 async function until(check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms
   while (!check()) {
