@@ -230,6 +230,16 @@ describe('validation of the new sections, with positions', () => {
       '4:9: schedule.cron: cron hour "25" is out of range 0-23 in "0 25 * * *"',
     ],
     [
+      'a cron range croner refuses',
+      `${REPO}schedule:\n  cron: "5-2 * * * *"\n`,
+      `4:9: schedule.cron: invalid cron expression "5-2 * * * *" (From value is larger than to value: '5-2'); expected a cron expression such as "0 3 * * *" (minute hour day month weekday)`,
+    ],
+    [
+      'a cron that never matches',
+      `${REPO}schedule:\n  cron: "0 0 31 2 *"\n`,
+      '4:9: schedule.cron: the cron expression "0 0 31 2 *" never matches a date; expected a cron expression such as "0 3 * * *" (minute hour day month weekday)',
+    ],
+    [
       'a bad interval',
       `${REPO}schedule:\n  every: 1w\n`,
       '4:10: expected schedule.every to be an interval such as 30m (minutes), 6h or 1d, got "1w"',
@@ -362,6 +372,9 @@ describe('units', () => {
   it('checks cron expressions', () => {
     expect(parseCron('*/15 2-4 * * mon-fri')).toEqual({ value: '*/15 2-4 * * mon-fri' })
     expect(parseCron('0 0 32 * *')).toHaveProperty('error')
+    expect(parseCron('0 3 * * 7')).toEqual({ value: '0 3 * * 7' })
+    expect(parseCron('*/0 * * * *')).toHaveProperty('error')
+    expect(parseCron('0 0 30 2 *')).toHaveProperty('error')
   })
 
   it('parses every repository URL form', () => {

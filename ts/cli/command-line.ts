@@ -217,6 +217,18 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
       await runAction(cmd, async (ctx) => (await import('./commands/server.js')).hashTokenCommand(ctx))
     })
 
+  program
+    .command('daemon')
+    .description('run the full cycle of each repository on its schedule (config "schedule"), until SIGTERM; SIGHUP reloads the config')
+    .option(
+      '--status-listen <host:port>',
+      'serve the status as JSON (GET /status) and HTML (GET /) on this loopback address, e.g. 127.0.0.1:8317',
+    )
+    .option('--status-allow-remote', 'let --status-listen use an address that is not loopback (the page has no authentication)')
+    .action(async (opts: { statusListen?: string; statusAllowRemote?: boolean }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/daemon.js')).daemon(ctx, opts))
+    })
+
   const key = program.command('key').description('manage the repository key')
   key
     .command('change-passphrase')

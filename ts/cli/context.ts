@@ -97,8 +97,11 @@ export class CliContext {
     readonly options: GlobalOptions,
     /** VGER_PASSPHRASE and VGER_NEW_PASSPHRASE, read once at startup. */
     readonly secrets: Secrets = {},
+    /** A config already loaded (vger daemon gives each job the one it last loaded); else read on first use. */
+    config?: VgerConfig,
   ) {
     this.out = new Output(io.stdout, io.stderr, options)
+    this.#config = config
   }
 
   get signal(): AbortSignal {

@@ -1,20 +1,20 @@
 /**
  * Keys vger accepts (so a config written for the coming features loads today) but does not act on yet.
  * Every command that reads the config warns about each one the file sets, naming where, so nobody
- * believes a schedule is in force when it is not. docs/config.md marks the same keys
+ * believes a setting is in force when it is not. docs/config.md marks the same keys
  * "not applied yet" (test/unit/docs.test.ts keeps the two lists equal).
  */
 import type { Position } from './problems.js'
 import type { RawConfig } from './schema.js'
 
 /**
- * The inert keys, by where they may appear. The repository keys after `schedule` are vykar's settings for
+ * The inert keys, by where they may appear. The repository keys after `limits` are vykar's settings for
  * pack sizes and soft deletes: vger's packs have a fixed target size (32 MiB, vykar's minimum) and it deletes
  * objects outright, so a vykar config loads and says what it does not do.
  */
 export const INERT_KEYS = {
-  top: ['schedule'],
-  repository: ['schedule', 'min_pack_size', 'max_pack_size', 's3_soft_delete'],
+  top: [],
+  repository: ['min_pack_size', 'max_pack_size', 's3_soft_delete'],
   source: [],
   check: ['full_every'],
 } as const

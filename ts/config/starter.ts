@@ -48,7 +48,7 @@ retention:                            # used by prune
 
 # chunker: {min_size: 512KiB, avg_size: 2MiB, max_size: 8MiB}   # used by vger init only
 # limits: {threads: 0, nice: 10, upload_mib_per_sec: 0}
-# schedule: {enabled: true, every: 24h, jitter_seconds: 600}
+# schedule: {enabled: true, every: 24h, jitter_seconds: 600}   # for vger daemon (docs/daemon.md)
 # hooks:
 #   failed: "notify-send 'vger: backup failed'"
 # hostname: laptop

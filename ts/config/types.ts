@@ -37,8 +37,8 @@ export type RetentionConfig = Resolved<typeof retentionShape>
 /** Resource limits (parsed and validated; the engine does not apply them yet). `threads` 0 = automatic. */
 export type LimitsConfig = Resolved<typeof limitsShape>
 /**
- * When the daemon runs the full cycle (parsed and validated; there is no daemon yet). `every` is in
- * seconds, and is absent when `cron` is set.
+ * When `vger daemon` runs the full cycle for a repository (ts/daemon/schedule.ts). `every` is in seconds,
+ * and is absent when `cron` is set.
  */
 export type ScheduleConfig = Omit<Resolved<typeof scheduleShape>, 'every'> & { every?: number }
 

@@ -11,6 +11,8 @@
  * Schedule intervals (`schedule.every`): `s`, `m` (minutes, unlike retention), `h`, `d`; a bare number means days.
  */
 
+import { Cron } from 'croner'
+
 export type Parsed<T> = { value: T } | { error: string }
 
 /**
@@ -136,5 +138,16 @@ export function parseCron(input: unknown): Parsed<string> {
     })
     if (bad !== undefined) return { error: `cron ${name} "${bad}" is out of range ${min}-${max} in "${input}"` }
   }
+  // croner computes the daemon's run times (ts/daemon/schedule.ts): what it refuses, or an expression that
+  // never matches a date (such as "0 0 31 2 *"), is an error here, at load time, not when the daemon runs.
+  const expected = `expected ${CRON_EXAMPLE}`
+  let next: Date | null
+  try {
+    next = new Cron(input.trim(), { mode: '5-part', paused: true }).nextRun(new Date(0))
+  } catch (e) {
+    const reason = (e instanceof Error ? e.message : String(e)).replace(/^CronPattern: /, '')
+    return { error: `invalid cron expression "${input}" (${reason}); ${expected}` }
+  }
+  if (next === null) return { error: `the cron expression "${input}" never matches a date; ${expected}` }
   return { value: input.trim() }
 }

@@ -9,7 +9,7 @@ import { VgerError, asVgerError, isVgerError } from '../../errors.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
 import { withHooks } from '../hooks.js'
-import { backupExitCode, backupSources, runBackups } from './backup.js'
+import { type Saved, backupExitCode, backupSources, runBackups } from './backup.js'
 import { renderCheck, runCheck, verdict } from './check.js'
 import { renderCompact, runCompact } from './compact.js'
 import { hasRetention, renderPrune, runPrune } from './prune.js'
@@ -63,14 +63,28 @@ async function runStep(ctx: CliContext, step: MaintenanceStep, repo: RepositoryC
   }
 }
 
+/** What one full cycle did: the `--json` result, every failure (backup and steps) and the exit code. */
+export interface CycleRun {
+  result: { backup: { snapshots: Saved[]; errors: Failure[] }; repositories: { repository: string; steps: StepReport[] }[] }
+  failures: Failure[]
+  exitCode: ExitCode
+}
+
 export async function cycle(ctx: CliContext): Promise<ExitCode> {
+  const run = await runCycle(ctx)
+  ctx.out.result(run.result)
+  return run.exitCode
+}
+
+/** The full cycle for the selected repositories (`-R`), without printing its result (vger daemon records it). */
+export async function runCycle(ctx: CliContext): Promise<CycleRun> {
   const sources = backupSources(ctx, [], { exclude: [] })
   const backup = await runBackups(ctx, sources, {})
   const failedRepos = new Set(backup.failures.map((f) => f.repository))
   const repos = ctx.repositories('all')
   const stepFailures: Failure[] = []
 
-  const reports = []
+  const reports: CycleRun['result']['repositories'] = []
   for (const repo of repos) {
     ctx.throwIfAborted()
     const steps: StepReport[] = []
@@ -114,7 +128,9 @@ export async function cycle(ctx: CliContext): Promise<ExitCode> {
     reports.push({ repository: repo.name, steps })
   }
 
-  ctx.out.result({ backup: { snapshots: backup.saved, errors: backup.failures }, repositories: reports })
-  if (stepFailures.length > 0) return EXIT.error
-  return backupExitCode(backup)
+  return {
+    result: { backup: { snapshots: backup.saved, errors: backup.failures }, repositories: reports },
+    failures: [...backup.failures, ...stepFailures],
+    exitCode: stepFailures.length > 0 ? EXIT.error : backupExitCode(backup),
+  }
 }
