@@ -292,6 +292,28 @@ describe.skipIf(!addonBuilt)(`hooks${addonBuilt ? '' : ` — skipped: ${NO_ADDON
     expect(await snapshotCount(vger)).toBe(0)
   })
 
+  it('hook_timeout in the config sets the limit; VGER_HOOK_TIMEOUT overrides it', async () => {
+    const { vger } = setup([
+      'repositories:',
+      '  - url: ./repo',
+      'hook_timeout: 1',
+      'hooks:',
+      `  before_backup: ${q('sleep 30')}`,
+      'sources:',
+      '  - data',
+    ])
+    expect((await vger(['init'])).code).toBe(0)
+    const started = Date.now()
+    const b = await vger(['backup'])
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(b.code).toBe(1)
+    expect(errorCode(b.stderr)).toBe('VGER_HOOK_FAILED')
+    expect(b.stderr).toContain('did not finish within 1 s')
+    const e = await vger(['backup'], { VGER_HOOK_TIMEOUT: '2' })
+    expect(e.code).toBe(1)
+    expect(e.stderr).toContain('did not finish within 2 s')
+  })
+
   it('a hook printing megabytes is capped at 64 KiB', async () => {
     const { vger } = setup([
       'repositories:',

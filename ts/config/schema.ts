@@ -249,6 +249,8 @@ export const configShape = obj(
     limits: limitsShape,
     schedule: scheduleShape,
     hooks: hooksShape,
+    /** Seconds a hook may run before it is killed with its process group (`VGER_HOOK_TIMEOUT` wins). */
+    hook_timeout: int({ min: 1, default: 300 }),
     compact: compactShape,
     check: checkShape,
     hostname: text,
