@@ -292,6 +292,59 @@ describe.skipIf(!addonBuilt)(`hooks${addonBuilt ? '' : ` — skipped: ${NO_ADDON
     expect(await snapshotCount(vger)).toBe(0)
   })
 
+  it('hook_timeout in the config sets the limit; VGER_HOOK_TIMEOUT overrides it', async () => {
+    const { vger } = setup([
+      'repositories:',
+      '  - url: ./repo',
+      'hook_timeout: 1',
+      'hooks:',
+      `  before_backup: ${q('sleep 30')}`,
+      'sources:',
+      '  - data',
+    ])
+    expect((await vger(['init'])).code).toBe(0)
+    const started = Date.now()
+    const b = await vger(['backup'])
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(b.code).toBe(1)
+    expect(errorCode(b.stderr)).toBe('VGER_HOOK_FAILED')
+    expect(b.stderr).toContain('did not finish within 1 s')
+    const e = await vger(['backup'], { VGER_HOOK_TIMEOUT: '2' })
+    expect(e.code).toBe(1)
+    expect(e.stderr).toContain('did not finish within 2 s')
+  })
+
+  it('the keys of each command run around that command only, in the cycle and alone; failed_* after a failure', async () => {
+    const commands = ['backup', 'prune', 'compact', 'check']
+    // prettier-ignore
+    const keys = [
+      'before_backup', 'after_backup', 'failed_backup', 'finally_backup',
+      'before_prune', 'after_prune', 'failed_prune', 'finally_prune',
+      'before_compact', 'after_compact', 'failed_compact', 'finally_compact',
+      'before_check', 'after_check', 'failed_check', 'finally_check',
+    ]
+    const { vger, lines, hookLog } = setup([
+      'repositories:',
+      '  - url: ./repo',
+      'retention: {keep_last: 1}',
+      'hooks:',
+      ...keys.map((k) => `  ${k}: ${q(`echo ${k} >> "$HOOK_LOG"${k.startsWith('before_') ? '; [ -z "$FAIL" ]' : ''}`)}`),
+      'sources:',
+      '  - data',
+    ])
+    expect((await vger(['init'])).code).toBe(0)
+    const cycle = await vger([])
+    expect(cycle.code, cycle.stderr).toBe(0)
+    expect(lines()).toEqual(commands.flatMap((c) => [`before_${c}`, `after_${c}`, `finally_${c}`]))
+    for (const c of commands) {
+      writeFileSync(hookLog, '')
+      const r = await vger([c], { FAIL: '1' })
+      expect(r.code, c).toBe(1)
+      expect(errorCode(r.stderr)).toBe('VGER_HOOK_FAILED')
+      expect(lines()).toEqual([`before_${c}`, `failed_${c}`, `finally_${c}`])
+    }
+  })
+
   it('a hook printing megabytes is capped at 64 KiB', async () => {
     const { vger } = setup([
       'repositories:',

@@ -121,7 +121,7 @@ describe.skipIf(!addonBuilt)(`user defects end to end${addonBuilt ? '' : ` — s
     expect(id).toMatch(/^[0-9a-f]{64}$/)
   })
 
-  it("vykar's compact.threshold and check.max_percent act; its other keys load with a warning each", async () => {
+  it("vykar's compact.threshold, check.max_percent and check.full_every act", async () => {
     const keep = randomBytes(200 * 1024)
     const { vger, work, config } = await setup({ 'keep.bin': keep, 'gone.bin': randomBytes(200 * 1024) }, [
       'check:',
@@ -145,18 +145,14 @@ describe.skipIf(!addonBuilt)(`user defects end to end${addonBuilt ? '' : ` — s
     expect(json<Compact>(r).repositories[0]?.repack).toEqual([])
     const flag = await vger(['compact', '--dry-run', '--json', '--threshold', '10'], high)
     expect(json<Compact>(flag).repositories[0]?.repack.length).toBe(repacked)
-    // The cycle's check reads every pack with max_percent: 100, and full_every warns.
+    // The cycle's check reads every pack: a full check, as full_every asks when none is recorded.
     const cycle = await vger(['--json'])
     expect(cycle.code, cycle.stderr).toBe(0)
-    type Cycle = { repositories: { steps: { step: string; result?: { packsRead: number } }[] }[] }
+    type Cycle = { repositories: { steps: { step: string; result?: { packsRead: number; fullCheck?: boolean } }[] }[] }
     const check = json<Cycle>(cycle).repositories[0]?.steps.find((s) => s.step === 'check')
     expect(check?.result?.packsRead).toBeGreaterThan(0)
-    const warnings = cycle.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { type: string; message?: string })
-      .filter((e) => e.type === 'warning')
-    expect(warnings.map((w) => w.message)).toContainEqual(expect.stringContaining('"check.full_every" is accepted but not applied'))
+    expect(check?.result?.fullCheck).toBe(true)
+    expect(cycle.stderr).not.toContain('not applied')
   })
 
   it('under umask 022 the repository, its key and the file cache are private (0600 files, 0700 directories)', () => {

@@ -260,16 +260,13 @@ describe('secrets', () => {
     expect(r.env.VGER_NEW_PASSPHRASE).toBeUndefined()
   })
 
-  it('warns about every key that is accepted but does nothing yet, with its position (a schedule is applied: by vger daemon)', async () => {
+  it('says nothing is "not applied" for schedule, limits and command dumps, which act now', async () => {
     const { file } = writeConfig(
       'repositories:\n  - url: /r\n    schedule:\n      enabled: true\n      every: 6h\nlimits:\n  threads: 1\nsources:\n  - path: /s\n    command_dumps:\n      - {name: a.sql, command: "true"}\n',
     )
     const r = await vger(['-c', file, 'backup', '-S', 'nosuch'])
-    const warnings = r.stderr.split('\n').filter((l) => l.includes('not applied by this version'))
-    expect(warnings).toEqual([
-    ])
-    const quiet = await vger(['-c', writeConfig('repositories:\n  - url: /r\n').file, 'backup'])
-    expect(quiet.stderr).not.toContain('not applied')
+    expect(r.stderr).toContain('no source labelled "nosuch"')
+    expect(r.stderr).not.toContain('not applied')
   })
 
   it('a backup with nothing to do never asks for the passphrase', async () => {

@@ -1,9 +1,9 @@
 /**
- * A config written for vykar loads (issue 11, item 5): the keys vger can honour are mapped (`compact`,
- * `check.max_percent`, `rest_token`), the rest are accepted and warned about as not applied yet.
+ * A config written for vykar (issue 11, item 5): the keys vger can honour are mapped (`compact`,
+ * `check.max_percent`, `check.full_every`, `rest_token`, `retry`, `sftp_timeout`); the ones it cannot
+ * (`min_pack_size`, `max_pack_size`, `s3_soft_delete`) are refused, each with its reason (issue 14, item 6).
  */
 import { describe, expect, it } from 'vitest'
-import { inertWarning } from '../../ts/config/inert.js'
 import { parseConfig } from '../../ts/config/load.js'
 import { ConfigError } from '../../ts/config/problems.js'
 
@@ -39,28 +39,46 @@ check:
   full_every: 60d
 `
 
-describe('a vykar config', () => {
-  it('loads, with compact, check and rest_token applied', () => {
-    const c = parse(VYKAR)
-    expect(c.compact).toEqual({ threshold: 25 })
-    expect(c.check).toEqual({ maxPercent: 10, fullEvery: '60d' })
-    expect(c.repositories.map((r) => r.backend?.accessToken)).toEqual(['rest-secret', undefined, undefined])
-  })
+/** The vykar keys vger refuses, and where VYKAR sets them. */
+const REFUSED = [
+  ['repositories[0].min_pack_size', 5, 20, 'fixed target of 32 MiB'],
+  ['repositories[0].max_pack_size', 6, 20, 'fixed target of 32 MiB'],
+  ['repositories[1].s3_soft_delete', 16, 21, 'deletes objects outright'],
+] as const
 
-  it('warns about every key that does nothing yet, naming where', () => {
-    const c = parse(VYKAR)
-    expect(c.inert.map((k) => k.path)).toEqual([
-      'repositories[0].min_pack_size',
-      'repositories[0].max_pack_size',
-      'repositories[1].s3_soft_delete',
-      'check.full_every',
-    ])
-    // vykar's remote settings are applied: retries and the SFTP timeout reach the backend settings.
+const honoured = (text: string): string => text.replace(/^ {4}(min_pack_size|max_pack_size|s3_soft_delete): .*\n/gm, '')
+
+describe('a vykar config', () => {
+  it('loads without the refused keys, with compact, check, rest_token, retry and sftp_timeout applied', () => {
+    const c = parse(honoured(VYKAR))
+    expect(c.compact).toEqual({ threshold: 25 })
+    expect(c.check).toEqual({ maxPercent: 10, fullEvery: 60 * 86400 })
+    expect(c.repositories.map((r) => r.backend?.accessToken)).toEqual(['rest-secret', undefined, undefined])
     expect(c.repositories[0]?.retry).toEqual({ maxRetries: 5, retryDelayMs: 1500, retryMaxDelayMs: 60000 })
     expect(c.repositories[2]?.sftpTimeoutSecs).toBe(60)
-    expect(c.inert.map((k) => inertWarning(FILE, k))[0]).toBe(
-      `${FILE}:5:20: "repositories[0].min_pack_size" is accepted but not applied by this version yet; it has no effect`,
-    )
+    expect(c.inert).toEqual([])
+  })
+
+  it('refuses the keys vger cannot honour, each with its position, the reason and what to do', () => {
+    let error: unknown
+    try {
+      parse(VYKAR)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const problems = (error as ConfigError).problems
+    expect(problems.map((p) => [p.line, p.col])).toEqual(REFUSED.map(([, line, col]) => [line, col]))
+    for (const [i, [path, , , reason]] of REFUSED.entries()) {
+      expect(problems[i]?.message).toContain(`${path} is not supported: `)
+      expect(problems[i]?.message).toContain(reason)
+      expect(problems[i]?.message).toContain('remove the key')
+    }
+    expect((error as ConfigError).code).toBe('VGER_CONFIG')
+  })
+
+  it.each([['min_pack_size: 64MiB'], ['max_pack_size: 32MiB'], ['s3_soft_delete: false']])('refuses %s whatever its value', (line) => {
+    expect(() => parse(`repositories:\n  - url: /r\n    ${line}\n`)).toThrow(/is not supported: .*remove the key/)
   })
 
   it('uses compact.threshold and check.max_percent only when set', () => {
@@ -83,9 +101,9 @@ describe('a vykar config', () => {
     ],
     ['a retry that is not a mapping', 'repositories:\n  - url: /r\n    retry: 5\n', 'expected repositories[0].retry to be a mapping'],
     [
-      'a pack size that is not a size',
-      'repositories:\n  - url: /r\n    max_pack_size: big\n',
-      'expected repositories[0].max_pack_size to be a size',
+      'a full_every that is not a duration',
+      'repositories:\n  - url: /r\ncheck:\n  full_every: often\n',
+      'expected check.full_every to be a duration',
     ],
     [
       'a misspelt check key',

@@ -14,12 +14,12 @@ import { buildProgram } from '../../ts/cli/command-line.js'
 const doc = (name: string): string => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8')
 
 /** Every key of the schema, with the path where it appears (e.g. "sources[].hooks.before"). */
-function schemaKeys(shape: Shape, at = ''): { key: string; path: string }[] {
+function schemaKeys(shape: Shape, at = ''): { key: string; path: string; shape: Shape }[] {
   switch (shape.kind) {
     case 'object':
       return Object.entries(shape.fields).flatMap(([key, field]) => {
         const path = at === '' ? key : `${at}.${key}`
-        return [{ key, path }, ...schemaKeys(field, path)]
+        return [{ key, path, shape: field }, ...schemaKeys(field, path)]
       })
     case 'list':
       return schemaKeys(shape.items, `${at}[]`)
@@ -77,9 +77,19 @@ describe('docs/config.md', () => {
       .split('\n')
       .filter((line) => line.startsWith('| `') && /not (applied|used|run) yet/.test(line))
       .map((line) => /^\| `([a-z0-9_]+)`/.exec(line)?.[1])
-    const inert = [...INERT_KEYS.top, ...INERT_KEYS.repository, ...INERT_KEYS.source, ...INERT_KEYS.check]
+    const inert = [...INERT_KEYS.top, ...INERT_KEYS.repository, ...INERT_KEYS.source]
     expect(new Set(marked)).toEqual(new Set(inert))
     expect(marked.every((line) => line !== undefined)).toBe(true)
+  })
+
+  it('marks exactly the keys the schema refuses as refused', () => {
+    const marked = text
+      .split('\n')
+      .filter((line) => line.startsWith('| `') && line.includes('*refused*'))
+      .map((line) => /^\| `([a-z0-9_]+)`/.exec(line)?.[1])
+    const refused = keys.filter((k) => k.shape.kind === 'refused').map((k) => k.key)
+    expect(refused.length).toBeGreaterThan(0)
+    expect(new Set(marked)).toEqual(new Set(refused))
   })
 })
 

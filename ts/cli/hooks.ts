@@ -74,15 +74,19 @@ function hookVars(scope: HookScope): HookVars {
   }
 }
 
-/** Seconds from `VGER_HOOK_TIMEOUT`, else vykar's 5 minutes. */
-export function hookTimeoutMs(env: NodeJS.ProcessEnv): number {
+/** Seconds from `VGER_HOOK_TIMEOUT`, else the config's `hook_timeout`, else vykar's 5 minutes. */
+export function hookTimeoutMs(env: NodeJS.ProcessEnv, configSecs?: number): number {
   const text = env.VGER_HOOK_TIMEOUT
-  if (text === undefined || text === '') return HOOK_TIMEOUT_MS
+  if (text === undefined || text === '') return configSecs === undefined ? HOOK_TIMEOUT_MS : configSecs * 1000
   const secs = Number(text)
   if (!/^\d+(\.\d+)?$/.test(text) || secs <= 0) {
     throw new VgerError('VGER_USAGE', `VGER_HOOK_TIMEOUT must be a number of seconds above 0, e.g. 600 (got "${text}")`)
   }
   return Math.round(secs * 1000)
+}
+
+function timeoutOf(ctx: CliContext): number {
+  return hookTimeoutMs(ctx.io.env, ctx.config().hookTimeoutSecs)
 }
 
 /** Where a hook was configured and its text, for messages: `hooks.before_backup of repository "x": "cmd"`. */
@@ -98,7 +102,7 @@ function describeHook(scope: HookScope, hook: PlannedHook): string {
 }
 
 async function runOne(ctx: CliContext, scope: HookScope, hook: PlannedHook, vars: HookVars, cancellable: boolean): Promise<HookResult> {
-  const timeoutMs = hookTimeoutMs(ctx.io.env)
+  const timeoutMs = timeoutOf(ctx)
   const r = await runHook(substitute(hook.command, vars), {
     env: hookEnv(ctx.io.env, vars, hook.key, ctx.secretValues()),
     cwd: ctx.io.cwd,
@@ -116,7 +120,7 @@ async function runReported(ctx: CliContext, scope: HookScope, hook: PlannedHook,
   if (r.ok) return
   const outcome = failure === undefined ? 'succeeded' : `failed (${failure.code})`
   ctx.out.warn(
-    `${describeHook(scope, hook)} ${describeFailure(r, hookTimeoutMs(ctx.io.env))}${lastLine(r)}; ` +
+    `${describeHook(scope, hook)} ${describeFailure(r, timeoutOf(ctx))}${lastLine(r)}; ` +
       `the ${scope.command} of ${target(scope)} ${outcome} all the same`,
   )
 }
@@ -134,7 +138,7 @@ function hookFailed(ctx: CliContext, scope: HookScope, hook: PlannedHook, r: Hoo
   const file = ctx.config().file ?? 'the config'
   return new VgerError(
     'VGER_HOOK_FAILED',
-    `${describeHook(scope, hook)} ${describeFailure(r, hookTimeoutMs(ctx.io.env))}${lastLine(r)}; ` +
+    `${describeHook(scope, hook)} ${describeFailure(r, timeoutOf(ctx))}${lastLine(r)}; ` +
       `the ${scope.command} of ${target(scope)} was not run. ` +
       `Run the hook yourself (sh -c '...') to see why and fix it, or remove it from ${file}`,
   )

@@ -8,15 +8,13 @@ import type { Position } from './problems.js'
 import type { RawConfig } from './schema.js'
 
 /**
- * The inert keys, by where they may appear. The repository keys after `limits` are vykar's settings for
- * pack sizes and soft deletes: vger's packs have a fixed target size (32 MiB, vykar's minimum) and it deletes
- * objects outright, so a vykar config loads and says what it does not do.
+ * The inert keys, by where they may appear: none today. (vykar's keys vger cannot honour, such as its pack
+ * sizes and soft deletes, are not inert but refused: schema.ts declares them `refused`, with the reason.)
  */
 export const INERT_KEYS = {
   top: [],
-  repository: ['min_pack_size', 'max_pack_size', 's3_soft_delete'],
+  repository: [],
   source: [],
-  check: ['full_every'],
 } as const
 
 export interface InertKey {
@@ -36,7 +34,6 @@ export function inertKeys(raw: RawConfig, positions: ReadonlyMap<string, Positio
     }
   }
   add(raw, INERT_KEYS.top, '')
-  if (raw.check !== undefined) add(raw.check, INERT_KEYS.check, 'check.')
   raw.repositories.forEach((r, i) => add(r, INERT_KEYS.repository, `repositories[${i}].`))
   ;(raw.sources ?? []).forEach((s, i) => {
     if (typeof s === 'object') add(s, INERT_KEYS.source, `sources[${i}].`)

@@ -62,6 +62,9 @@ function withoutDefault(shape: Shape): JsonSchema {
       return objectSchema(shape)
     case 'either':
       return { anyOf: [toJsonSchema(shape.string), toJsonSchema(shape.object)] }
+    case 'refused':
+      // Any value is an error; editors show why on hover.
+      return { not: {}, description: `Not supported: ${shape.reason}` }
     case 'record':
       return {
         type: 'object',

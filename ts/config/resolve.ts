@@ -24,12 +24,15 @@ import {
 } from './resolve-sections.js'
 import { inertKeys } from './inert.js'
 import { resolveSources } from './resolve-sources.js'
-import { type RawConfig, type RawRepository, backendShape } from './schema.js'
+import { type RawConfig, type RawRepository, backendShape, configShape } from './schema.js'
 import { resolveSection } from './shape.js'
 import type { EncryptionConfig, RepositoryConfig, VgerConfig } from './types.js'
 import { hasScheme, parseRepositoryUrl } from './url.js'
 
 export { DEFAULT_REPOSITORY_LABEL } from './defaults.js'
+
+/** The declared default of `hook_timeout`. */
+const HOOK_TIMEOUT_SECS: number = configShape.fields.hook_timeout.default
 export { labelForPaths } from './resolve-sources.js'
 
 export interface ResolveContext {
@@ -89,6 +92,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): VgerConfig {
     hostname: raw.hostname,
     chunker,
     hooks: hooksOf(raw.hooks),
+    hookTimeoutSecs: raw.hook_timeout ?? HOOK_TIMEOUT_SECS,
     compact: compactOf(raw.compact),
     check: checkOf(raw.check),
     excludeIfPresent: defaults.excludeIfPresent,
@@ -191,6 +195,7 @@ export function defaultConfig(env: Env, home: string): VgerConfig {
     ...top,
     chunker: chunkerOf(undefined),
     hooks: {},
+    hookTimeoutSecs: HOOK_TIMEOUT_SECS,
     compact: compactOf(undefined),
     check: checkOf(undefined),
     excludeIfPresent: [...NO_SOURCE_DEFAULTS.excludeIfPresent],

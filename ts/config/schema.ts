@@ -13,7 +13,7 @@
  * also gets its field in types.ts and its line in resolve.ts or resolve-sources.ts.
  */
 import type { ChunkerParams, CompressionAlgorithm, EncryptionMode } from '../repository.js'
-import { type Infer, type JsonSchema, bool, either, enumOf, int, list, obj, secret, str, strings, value } from './shape.js'
+import { type Infer, type JsonSchema, bool, either, enumOf, int, list, obj, refused, secret, str, strings, value } from './shape.js'
 import {
   CRON_EXAMPLE,
   CRON_PATTERN,
@@ -26,6 +26,7 @@ import {
   parseCron,
   parseInterval,
   parseKeepWithin,
+  parseRetentionDuration,
   parseSize,
 } from './units.js'
 import { URL_FORMS, parseRepositoryUrl } from './url.js'
@@ -160,9 +161,13 @@ export const compactShape = obj({ threshold: int({ min: 0, max: 100 }) })
 
 /**
  * `check` in the full cycle (bare `vger`): `max_percent` of the packs are read and verified each time (0:
- * structure only); `full_every` (a full `--verify-data` check at that interval) is accepted, not applied yet.
+ * structure only); `full_every` (seconds once resolved; a month is 30 days): a full `--verify-data` check
+ * when the last one of that repository is at least this old (ts/cli/full-check.ts).
  */
-export const checkShape = obj({ max_percent: int({ min: 0, max: 100, default: 0 }), full_every: duration })
+export const checkShape = obj({
+  max_percent: int({ min: 0, max: 100, default: 0 }),
+  full_every: value(parseRetentionDuration, numberOrText(1, RETENTION_PATTERN, RETENTION_EXAMPLE)),
+})
 
 /** Retries of remote requests after a transient failure (vykar's names): count, first delay, longest delay. */
 export const retryShape = obj({ max_retries: count, retry_delay_ms: count, retry_max_delay_ms: count })
@@ -190,6 +195,21 @@ export const backendShape = obj({
   tls_ca: text,
 })
 
+/**
+ * vykar's pack size bounds. The engine can aim at another size (vger-core `Repository::set_pack_target`),
+ * but the binding does not expose it yet, so the keys are refused rather than ignored.
+ */
+const PACK_SIZE =
+  "vger closes each pack at a fixed target of 32 MiB (vykar's smallest), and this version cannot change it; " +
+  'remove the key (the packs vger writes are read by any version whatever their size)'
+
+/** vykar's tombstone deletes for S3 Object Lock buckets. */
+const S3_SOFT_DELETE =
+  'vger deletes objects outright (prune, compact, delete) and cannot write tombstones instead; remove the key. To keep ' +
+  'deleted data recoverable, turn on versioning for the bucket (a deleted object stays as a noncurrent version) with a ' +
+  'lifecycle rule that expires noncurrent versions after a while, and Object Lock if they must not be removed early; ' +
+  'for backups that can never delete, use vger server with an append-only token (docs/server.md)'
+
 const repositoryShape = obj(
   {
     url: repositoryUrl,
@@ -197,11 +217,11 @@ const repositoryShape = obj(
     ...backendShape.fields,
     /** vykar's older name for `access_token`. */
     rest_token: secret(),
-    s3_soft_delete: flag,
+    s3_soft_delete: refused(S3_SOFT_DELETE),
     sftp_timeout: int({ min: 1 }),
     retry: retryShape,
-    min_pack_size: size('32MiB'),
-    max_pack_size: size('192MiB'),
+    min_pack_size: refused(PACK_SIZE),
+    max_pack_size: refused(PACK_SIZE),
     encryption: encryptionShape,
     compression: compressionShape,
     retention: retentionShape,
@@ -251,6 +271,8 @@ export const configShape = obj(
     limits: limitsShape,
     schedule: scheduleShape,
     hooks: hooksShape,
+    /** Seconds a hook may run before it is killed with its process group (`VGER_HOOK_TIMEOUT` wins). */
+    hook_timeout: int({ min: 1, default: 300 }),
     compact: compactShape,
     check: checkShape,
     hostname: text,

@@ -14,7 +14,7 @@ export type Json = null | boolean | number | string | readonly Json[] | { readon
 export type JsonSchema = { readonly [key: string]: Json }
 
 export type Shape =
-  StringShape | IntegerShape | BooleanShape | ValueShape | StringsShape | ListShape | ObjectShape | EitherShape | RecordShape
+  StringShape | IntegerShape | BooleanShape | ValueShape | StringsShape | ListShape | ObjectShape | EitherShape | RecordShape | RefusedShape
 
 /** A non-empty string, or one of a closed set of words. */
 export interface StringShape<T extends string = string> {
@@ -105,6 +105,16 @@ export interface EitherShape<O extends ObjectShape = ObjectShape> {
   expected: string
 }
 
+/**
+ * A key vger knows but refuses whatever its value (another tool's setting it cannot honour): loading a
+ * config that sets it is an error giving `reason`, which says why and what to do instead. So a config
+ * never silently asks for something vger does not do.
+ */
+export interface RefusedShape {
+  kind: 'refused'
+  reason: string
+}
+
 export const str = (): StringShape => ({ kind: 'string' })
 /** A string no error message may show (passphrases, keys, tokens). */
 export const secret = (): StringShape => ({ kind: 'string', secret: true })
@@ -136,6 +146,8 @@ export function value<T, const O extends { default?: string | number } = {}>(
 }
 
 export const strings = (): StringsShape => ({ kind: 'strings' })
+
+export const refused = (reason: string): RefusedShape => ({ kind: 'refused', reason })
 
 export function list<I extends Shape, const O extends { nonEmpty?: boolean; uniqueKey?: string; default?: readonly [] } = {}>(
   items: I,

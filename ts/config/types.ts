@@ -115,6 +115,8 @@ export interface VgerConfig {
   limits: LimitsConfig
   schedule: ScheduleConfig
   hooks: HooksConfig
+  /** `hook_timeout`: seconds a hook may run (default 300, vykar's fixed limit). */
+  hookTimeoutSecs: number
   compact: CompactConfig
   check: CheckConfig
   excludeIfPresent: string[]

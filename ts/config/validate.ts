@@ -104,6 +104,8 @@ function check(walk: Walk, raw: Node, shape: Shape, path: string, fallback: Posi
       if (isMap(node)) return checkObject(walk, node, shape.object, path, at)
       if (isScalar(node) && typeof node.value === 'string') return checkString(walk, node, shape.string, path, at)
       return void report(walk, at, `expected ${path} to be ${shape.expected}, got ${describe(node)}`)
+    case 'refused':
+      return void report(walk, at, `${path} is not supported: ${shape.reason}`)
   }
 }
 

@@ -2,9 +2,10 @@
  * `vger cache [--clear] [-n]`: what the local cache holds (`cache_dir`), and removing it. Three parts:
  * `files/` (the file cache, which lets a backup skip reading unchanged files), `metadata/` (copies of remote
  * repositories' index segments, snapshots and packs of trees, so listing and an unchanged re-backup download nothing again)
- * and `inflight/` (the records that let an interrupted backup resume). `--clear` removes the first two; the
- * next backup then reads every file and the next command downloads the metadata again. In-flight records are
- * kept: they are what a resumed backup needs.
+ * `inflight/` (the records that let an interrupted backup resume) and `checks/` (when each repository last had a
+ * full check, for `check.full_every`). `--clear` removes the first two; the next backup then reads every file
+ * and the next command downloads the metadata again. In-flight records are kept: they are what a resumed backup
+ * needs; so are the check records (without them the next cycle would read every pack).
  */
 import { lstatSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
@@ -16,6 +17,7 @@ const PARTS = [
   { name: 'files', what: 'file cache (skips reading unchanged files)', clear: true },
   { name: 'metadata', what: 'remote metadata (index segments, snapshots, tree packs)', clear: true },
   { name: 'inflight', what: 'records of running or interrupted backups', clear: false },
+  { name: 'checks', what: 'when each repository last had a full check (check.full_every)', clear: false },
 ] as const
 
 interface Usage {

@@ -8,6 +8,7 @@ import { VgerError } from '../../errors.js'
 import type { CheckReport, RepairOutcome } from '../../repository.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
+import { recordFullCheck } from '../full-check.js'
 import { withHooks } from '../hooks.js'
 import { displayPath, formatBytes, formatCount, formatTime, shortId } from '../output.js'
 import { progressDisplay } from '../progress.js'
@@ -81,6 +82,11 @@ export async function check(ctx: CliContext, flags: CheckFlags): Promise<ExitCod
         const report = await runCheck(ctx, repo.name, repository, flags)
         ctx.out.line(renderCheck(repo.name, report, { allFiles: verbose }))
         if (!report.ok) bad.push(repo.name)
+        else if (flags.verifyData === true && flags.verifyOnServer !== true) {
+          // A full check: the cycle's `check.full_every` counts from here.
+          const warning = recordFullCheck(ctx.config().cacheDir, repository.info().id, new Date())
+          if (warning !== undefined) ctx.out.warn(warning)
+        }
         return report
       },
       () => problems(repo.name),

@@ -2,12 +2,14 @@
  * Bare `vger`: the full cycle for every selected repository, as vykar does: backup of all configured
  * sources (or the `-S` ones), then prune, compact and check. Prune is skipped without retention rules;
  * prune and compact are skipped for a repository whose backup failed. The check verifies structure and
- * reads the config's `check.max_percent` of the packs (default none; `vger check --verify-data` reads all).
+ * reads the config's `check.max_percent` of the packs (default none), or every blob when `check.full_every`
+ * says a full check is due (`vger check --verify-data` reads all).
  */
 import type { RepositoryConfig } from '../../config/types.js'
 import { VgerError, asVgerError, isVgerError } from '../../errors.js'
 import type { Repository } from '../../repository.js'
 import type { CliContext, Failure } from '../context.js'
+import { fullCheckDue, lastFullCheck, recordFullCheck } from '../full-check.js'
 import { withHooks } from '../hooks.js'
 import { type Saved, backupExitCode, backupSources, runBackups } from './backup.js'
 import { renderCheck, runCheck, verdict } from './check.js'
@@ -43,24 +45,43 @@ async function runStep(ctx: CliContext, step: MaintenanceStep, repo: RepositoryC
       ctx.out.line(renderCompact(repo.name, outcome))
       return outcome
     }
-    case 'check': {
-      // The config's `check.max_percent` of the packs is read and verified (0: structure only).
-      const pct = ctx.config().check.maxPercent
-      const report = await runCheck(ctx, repo.name, repository, pct > 0 ? { readDataSubset: pct } : {})
-      ctx.out.line(renderCheck(repo.name, report, { allFiles: ctx.options.verbose > 0 }))
-      if (!report.ok) {
-        // The report goes into the JSON result as well; the step counts as failed.
-        throw Object.assign(
-          new VgerError(
-            'VGER_CHECK_FAILED',
-            `check: ${verdict(report)} (listed above); run "vger check --repair --dry-run" to see what a repair would do`,
-          ),
-          { report },
-        )
-      }
-      return report
-    }
+    case 'check':
+      return cycleCheck(ctx, repo, repository)
   }
+}
+
+/**
+ * The cycle's check: a full one (every blob read and authenticated) when `check.full_every` says one is
+ * due, else the config's `check.max_percent` of the packs (0: structure only). A successful full check is
+ * recorded; a check that found problems throws VGER_CHECK_FAILED carrying its report.
+ */
+async function cycleCheck(ctx: CliContext, repo: RepositoryConfig, repository: Repository): Promise<unknown> {
+  const { maxPercent: pct, fullEvery } = ctx.config().check
+  const id = repository.info().id
+  const last = lastFullCheck(ctx.config().cacheDir, id)
+  const full = fullCheckDue(fullEvery, last, new Date())
+  if (full) {
+    const since = last === undefined ? 'none recorded' : `the last one ended ${last.toISOString()}`
+    ctx.out.info(`check "${repo.name}": a full check, reading every pack (check.full_every; ${since})`)
+  }
+  const checked = await runCheck(ctx, repo.name, repository, full ? { verifyData: true } : pct > 0 ? { readDataSubset: pct } : {})
+  ctx.out.line(renderCheck(repo.name, checked, { allFiles: ctx.options.verbose > 0 }))
+  const report = full ? { ...checked, fullCheck: true } : checked
+  if (!report.ok) {
+    // The report goes into the JSON result as well; the step counts as failed.
+    throw Object.assign(
+      new VgerError(
+        'VGER_CHECK_FAILED',
+        `check: ${verdict(report)} (listed above); run "vger check --repair --dry-run" to see what a repair would do`,
+      ),
+      { report },
+    )
+  }
+  if (full) {
+    const warning = recordFullCheck(ctx.config().cacheDir, id, new Date())
+    if (warning !== undefined) ctx.out.warn(warning)
+  }
+  return report
 }
 
 /** What one full cycle did: the `--json` result, every failure (backup and steps) and the exit code. */
