@@ -211,6 +211,25 @@ export class Repository {
     return call(() => this.#native.listContents(snapshot, opts.path))
   }
 
+  /**
+   * Browsing without restoring (`vger dump`, `vger mount`). A snapshot is named by its root tree
+   * (`SnapshotSummary.tree`); a path is `/`-separated and escaped as `ListEntry.path` is (`\xNN` for a byte
+   * that is not UTF-8, `\\` for a backslash). The entries of one directory, sorted by name:
+   */
+  readDir(tree: string, path: string): Promise<native.DirEntry[]> {
+    return call(() => this.#native.readDir(tree, path))
+  }
+
+  /** The entry at `path` (the root: a directory with an empty name), or `null` when the snapshot has none. */
+  statPath(tree: string, path: string): Promise<native.DirEntry | null> {
+    return call(async () => (await this.#native.statPath(tree, path)) ?? null)
+  }
+
+  /** Up to `length` bytes of the file at `path` from `offset`; every chunk is authenticated (VGER_CORRUPT otherwise). */
+  readFile(tree: string, path: string, offset: number, length: number): Promise<Buffer> {
+    return call(() => this.#native.readFile(tree, path, offset, length))
+  }
+
   restore(opts: RestoreOptions): Promise<native.RestoreOutcome> {
     const { signal, onProgress, ...nativeOpts } = opts
     return runJob({ signal, onProgress }, (progress, token) => this.#native.restore(nativeOpts, progress, token))

@@ -18,6 +18,21 @@ export declare class CancelToken {
 
 /** An open repository. */
 export declare class Repository {
+  /**
+   * The entries of directory `path` (`""`: the root) of the snapshot whose root tree is `tree`,
+   * sorted by name.
+   */
+  readDir(tree: string, path: string): Promise<Array<DirEntry>>
+  /**
+   * The entry at `path` (the root: a directory with an empty name), or `null` when the snapshot
+   * has no such entry.
+   */
+  statPath(tree: string, path: string): Promise<DirEntry | undefined | null>
+  /**
+   * Up to `length` bytes of the regular file at `path` from `offset` (fewer at its end), each
+   * chunk authenticated: a damaged chunk is an error (VGER_CORRUPT), never wrong bytes.
+   */
+  readFile(tree: string, path: string, offset: number, length: number): Promise<Buffer>
   /** Repository totals: snapshots, original, deduplicated, compressed and stored sizes. */
   stats(): Promise<RepoStats>
   /** What changed from snapshot `a` to snapshot `b`. */
@@ -331,6 +346,28 @@ export interface DiffOutcome {
   bytesRemoved: number
   /** Tree blobs read (equal subtrees are skipped unread). */
   treesRead: number
+}
+
+/** One entry of a directory. */
+export interface DirEntry {
+  /** The name, escaped (see the module). */
+  name: string
+  kind: EntryKind
+  size: number
+  /** The full st_mode, file-type bits included. */
+  mode: number
+  uid: number
+  gid: number
+  user: string
+  group: string
+  /** RFC 3339 with nanoseconds. */
+  mtime: string
+  /** Milliseconds since the epoch (fractional). */
+  mtimeMs: number
+  /** Symlinks and hard links: the target, escaped. */
+  target?: string
+  /** Changes whenever the content does: a directory's tree id, a file's digest of its chunk ids. */
+  etag: string
 }
 
 /** What a repository is sealed with. */

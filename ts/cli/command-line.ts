@@ -201,6 +201,16 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
       await runAction(cmd, async (ctx) => (await import('./commands/restore.js')).restore(ctx, id, dest, opts))
     })
 
+  program
+    .command('dump')
+    .description('write a file of a snapshot to stdout, or a directory as a tar (or zip) archive')
+    .argument('<snapshot>', SNAPSHOT_ARG)
+    .argument('<path>', 'the file or directory inside the snapshot ("/" or "." for all of it)')
+    .addOption(new Option('--archive <format>', 'archive format for a directory (default tar)').choices(['tar', 'zip']))
+    .action(async (id: string, path: string, opts: { archive?: 'tar' | 'zip' }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/dump.js')).dump(ctx, id, path, opts))
+    })
+
   addSnapshotCommands(program, runAction)
   addMaintenanceCommands(program, runAction)
 

@@ -121,6 +121,10 @@ fn unescape_path(path: &str) -> vger_core::Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+fn not_in_snapshot(path: &str) -> VgerError {
+    VgerError::invalid(format!("{path:?} is not in the snapshot"))
+}
+
 fn tree_id(hex: &str) -> vger_core::Result<ChunkId> {
     ChunkId::from_hex(hex).ok_or_else(|| VgerError::invalid(format!("{hex:?} is not a tree id")))
 }
@@ -141,7 +145,7 @@ impl Repository {
             let root = tree_id(&tree)?;
             let names = unescape_path(&path)?;
             let dir = match vger_core::lookup(&repo, &cache, &root, &names)? {
-                None => root,
+                None => return Err(not_in_snapshot(&path)),
                 Some(e) => match (&e.kind, &e.content) {
                     (Kind::Dir, Content::Subtree(id)) => *id,
                     _ => {
@@ -153,7 +157,8 @@ impl Repository {
         })
     }
 
-    /// The entry at `path`; `null` for the root.
+    /// The entry at `path` (the root: a directory with an empty name), or `null` when the snapshot
+    /// has no such entry.
     #[napi]
     pub fn stat_path<'e>(
         &self,
@@ -187,7 +192,7 @@ impl Repository {
             let root = tree_id(&tree)?;
             let names = unescape_path(&path)?;
             let entry = vger_core::lookup(&repo, &cache, &root, &names)?
-                .ok_or_else(|| VgerError::invalid("the root is a directory, not a file"))?;
+                .ok_or_else(|| not_in_snapshot(&path))?;
             if !offset.is_finite() || offset < 0.0 {
                 return Err(VgerError::invalid(
                     "the offset must be a non-negative number",

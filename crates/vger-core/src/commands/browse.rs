@@ -93,39 +93,45 @@ fn retrying<T>(repo: &Repository, read: impl Fn() -> Result<T>) -> Result<T> {
     }
 }
 
-/// The entry at `path` (names from the root) under root tree `root`; `None` for the root itself.
+/// The entry at `path` (names from the root) under root tree `root`, or `None` when there is no
+/// such entry. The root itself (an empty path) is a directory entry with an empty name.
 pub fn lookup(
     repo: &Repository,
     cache: &BrowseCache,
     root: &ChunkId,
     path: &[Vec<u8>],
 ) -> Result<Option<Entry>> {
-    let mut tree = *root;
-    let mut found = None;
-    for (i, name) in path.iter().enumerate() {
+    let mut found = root_entry(*root);
+    for name in path {
+        let tree = match (&found.kind, &found.content) {
+            (Kind::Dir, Content::Subtree(id)) => *id,
+            _ => return Ok(None),
+        };
         let entries = cache.tree(repo, &tree)?;
-        let e = entries
-            .binary_search_by(|e| e.name.as_slice().cmp(name))
-            .ok()
-            .map(|at| entries[at].clone())
-            .ok_or_else(|| not_found(path))?;
-        if i + 1 < path.len() {
-            match &e.content {
-                Content::Subtree(id) if e.kind == Kind::Dir => tree = *id,
-                _ => return Err(not_found(path)),
-            }
+        match entries.binary_search_by(|e| e.name.as_slice().cmp(name)) {
+            Ok(at) => found = entries[at].clone(),
+            Err(_) => return Ok(None),
         }
-        found = Some(e);
     }
-    Ok(found)
+    Ok(Some(found))
 }
 
-fn not_found(path: &[Vec<u8>]) -> VgerError {
-    let shown: Vec<String> = path
-        .iter()
-        .map(|n| String::from_utf8_lossy(n).into_owned())
-        .collect();
-    VgerError::invalid(format!("{:?} is not in the snapshot", shown.join("/")))
+fn root_entry(root: ChunkId) -> Entry {
+    Entry {
+        name: Vec::new(),
+        kind: Kind::Dir,
+        mode: 0o040755,
+        uid: 0,
+        gid: 0,
+        user: String::new(),
+        group: String::new(),
+        mtime_ns: 0,
+        ctime_ns: 0,
+        size: 0,
+        xattrs: Vec::new(),
+        content: Content::Subtree(root),
+        holes: Vec::new(),
+    }
 }
 
 /// Up to `len` bytes of regular file `entry` from `offset` (fewer at its end; none past it).
