@@ -110,6 +110,41 @@ describe.skipIf(!addonBuilt)(`maintenance end to end${addonBuilt ? '' : ` — sk
     expect(repoListing(repo)).toEqual(before)
   })
 
+  it('prune --keep-last replaces the configured rules, --group-by regroups, --compact gives the space back in the same run', async () => {
+    // The config keeps everything for a year; the command line's rule alone decides.
+    const { work, vger } = await setup(['retention:', '  keep_within: 1y'], {
+      docs: { 'a.bin': randomBytes(200_000) },
+      photos: { 'p.jpg': 'p' },
+    })
+    await backupIds(vger)
+    // New content: the first docs snapshot's data is used by nothing once it goes.
+    writeFileSync(path.join(work, 'docs', 'a.bin'), randomBytes(200_000))
+    const last = await backupIds(vger)
+    const dry = await vger(['prune', '--keep-last', '1', '--dry-run', '--json'])
+    expect(dry.code, dry.stderr).toBe(0)
+    type Plan = { repositories: { remove: number; keep: number; groups: unknown[] }[] }
+    expect(json<Plan>(dry).repositories[0]).toMatchObject({ keep: 2, remove: 2 })
+    // One group of all snapshots: only the newest of all four is kept.
+    const one = await vger(['prune', '--keep-last', '1', '--group-by', '', '--dry-run', '--json'])
+    expect(json<Plan>(one).repositories[0]).toMatchObject({ keep: 1, remove: 3, groups: [expect.anything()] })
+
+    const applied = await vger(['prune', '--keep-last', '1', '--compact', '--json'])
+    expect(applied.code, applied.stderr).toBe(0)
+    const out = json<{ repositories: { removed: number; compact: { applied: boolean; bytesFreed: number } }[] }>(applied)
+    expect(out.repositories[0]?.removed).toBe(2)
+    expect(out.repositories[0]?.compact).toMatchObject({ applied: true })
+    expect(out.repositories[0]?.compact.bytesFreed).toBeGreaterThan(150_000)
+    expect(await listIds(vger)).toEqual(expect.arrayContaining(last))
+    expect((await listIds(vger)).length).toBe(2)
+    // The flags are checked before anything runs.
+    const bad = await vger(['prune', '--keep-within', 'soon'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--keep-within')
+    const badGroup = await vger(['prune', '--keep-last', '1', '--group-by', 'host,colour'])
+    expect(badGroup.code).toBe(2)
+    expect(badGroup.stderr).toContain('colour')
+  })
+
   it('prune --dry-run --list shows every decision with its rules and changes nothing; prune applies it', async () => {
     const { repo, vger } = await setup(['retention:', '  keep_last: 2'], { docs: { 'a.txt': 'a' }, photos: { 'p.jpg': 'p' } })
     const runs = [await backupIds(vger), await backupIds(vger), await backupIds(vger)]

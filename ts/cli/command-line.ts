@@ -6,12 +6,13 @@
 import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { didYouMean } from '../config/problems.js'
-import { COMPRESSION_ALGORITHMS } from '../config/schema.js'
-import { parseRetentionDuration, parseSize } from '../config/units.js'
+import { COMPRESSION_ALGORITHMS, GROUP_BY_KEYS, type GroupByKey } from '../config/schema.js'
+import { parseKeepWithin, parseRetentionDuration, parseSize } from '../config/units.js'
 import { VgerError } from '../errors.js'
 import type { CliContext, CliIo } from './context.js'
 import type { ExitCode } from './exit.js'
 import type { CheckFlags } from './commands/check.js'
+import type { PruneFlags } from './commands/prune.js'
 
 export type Action = (ctx: CliContext) => Promise<ExitCode>
 export type Runner = (cmd: Command, action: Action) => Promise<void>
@@ -50,10 +51,59 @@ function subsetPercent(value: string): number {
   return n
 }
 
+function count(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number, e.g. 7')
+  return n
+}
+
+function keepWithin(value: string): string {
+  const r = parseKeepWithin(value)
+  if ('error' in r) throw new InvalidArgumentError(r.error)
+  return r.value
+}
+
+function groupBy(value: string): GroupByKey[] {
+  const keys = value === '' ? [] : value.split(',').map((k) => k.trim())
+  for (const k of keys) {
+    if (!(GROUP_BY_KEYS as readonly string[]).includes(k))
+      throw new InvalidArgumentError(`expected a comma-separated list of ${GROUP_BY_KEYS.join(', ')}, got "${k}"`)
+  }
+  return keys as GroupByKey[]
+}
+
 function duration(value: string): number {
   const r = parseRetentionDuration(value)
   if ('error' in r) throw new InvalidArgumentError(r.error)
   return r.value
+}
+
+interface PruneCliFlags {
+  dryRun?: boolean
+  list?: boolean
+  force?: boolean
+  keepLast?: number
+  keepHourly?: number
+  keepDaily?: number
+  keepWeekly?: number
+  keepMonthly?: number
+  keepYearly?: number
+  keepWithin?: string
+  groupBy?: GroupByKey[]
+  compact?: boolean
+}
+
+function pruneFlags(o: PruneCliFlags): PruneFlags {
+  const { dryRun, list, force, groupBy, compact, ...keep } = o
+  const rules = Object.fromEntries(Object.entries(keep).filter(([, v]) => v !== undefined))
+  return {
+    ...(dryRun === undefined ? {} : { dryRun }),
+    ...(list === undefined ? {} : { list }),
+    ...(force === undefined ? {} : { force }),
+    ...(Object.keys(rules).length > 0 ? { rules } : {}),
+    ...(groupBy === undefined ? {} : { groupBy }),
+    ...(compact === undefined ? {} : { compact }),
+  }
 }
 
 export function packageVersion(): string {
@@ -312,8 +362,17 @@ function addMaintenanceCommands(program: Command, runAction: Runner): void {
     .option('-n, --dry-run', 'show the plan, change nothing')
     .option('--list', 'list every snapshot, kept or removed, with the rules that decided it')
     .option('--force', 'apply even when the rules would remove every snapshot of a group')
-    .action(async (opts: { dryRun?: boolean; list?: boolean; force?: boolean }, cmd: Command) => {
-      await runAction(cmd, async (ctx) => (await import('./commands/prune.js')).prune(ctx, opts))
+    .option('--keep-last <n>', 'keep the newest N snapshots (rules on the command line replace the configured ones)', count)
+    .option('--keep-hourly <n>', 'keep the newest snapshot of each of the last N hours that have one', count)
+    .option('--keep-daily <n>', 'keep the newest snapshot of each of the last N days that have one', count)
+    .option('--keep-weekly <n>', 'keep the newest snapshot of each of the last N ISO weeks that have one', count)
+    .option('--keep-monthly <n>', 'keep the newest snapshot of each of the last N months that have one', count)
+    .option('--keep-yearly <n>', 'keep the newest snapshot of each of the last N years that have one', count)
+    .option('--keep-within <duration>', 'keep every snapshot newer than this (e.g. 7d, 2w, 6m, 1y)', keepWithin)
+    .option('--group-by <keys>', 'what makes a series: a comma-separated list of host, label, paths ("" for one group)', groupBy)
+    .option('--compact', 'then compact: give the space of the removed snapshots back in the same run')
+    .action(async (opts: PruneCliFlags, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/prune.js')).prune(ctx, pruneFlags(opts)))
     })
 
   program

@@ -1,8 +1,9 @@
 /**
- * `vger prune [--dry-run] [--list] [--force]`: applies the configured retention to every selected repository.
- * The rules are the repository's `retention` (its own or the top-level one), each source's `retention` for
- * its label, grouped by `retention.group_by`; `-S` restricts prune to those labels. Only snapshot objects
- * are removed; `vger compact` gives the space back.
+ * `vger prune [--dry-run] [--list] [--force] [--keep-* N] [--group-by KEYS] [--compact]`: applies the
+ * retention to every selected repository. The rules are the repository's `retention` (its own or the
+ * top-level one) and each source's `retention` for its label, grouped by `retention.group_by`; rules given
+ * on the command line replace all of those (as restic's `forget --keep-*`). `-S` restricts prune to those
+ * labels. Only snapshot objects are removed; `--compact` (or `vger compact`) gives the space back.
  */
 import type { RepositoryConfig, RetentionConfig } from '../../config/types.js'
 import { VgerError, isVgerError } from '../../errors.js'
@@ -10,6 +11,7 @@ import type { PruneGroup, PruneOptions, PruneOutcome, Retention } from '../../re
 import type { Repository } from '../../repository.js'
 import type { CliContext } from '../context.js'
 import { withHooks } from '../hooks.js'
+import { renderCompact, runCompact } from './compact.js'
 import { displayPath, formatCount, formatTable, formatTime, shortId } from '../output.js'
 import { exitFor, type ExitCode } from '../exit.js'
 
@@ -17,6 +19,12 @@ export interface PruneFlags {
   dryRun?: boolean
   list?: boolean
   force?: boolean
+  /** Rules from the command line: they replace every configured rule (top level, repository, sources). */
+  rules?: Omit<RetentionConfig, 'groupBy'>
+  /** Grouping from the command line, replacing `retention.group_by`. */
+  groupBy?: RetentionConfig['groupBy']
+  /** Compact each repository after its prune (not with --dry-run). */
+  compact?: boolean
 }
 
 /** Retention rules as the engine takes them (the grouping goes to `groupBy`, not here). */
@@ -31,22 +39,25 @@ function hasRules(r: RetentionConfig | undefined): boolean {
   return Object.keys(rules).length > 0
 }
 
-/** Whether prune has any rule for this repository: its own (or the top-level) rules, or a source's. */
-export function hasRetention(ctx: CliContext, repo: RepositoryConfig): boolean {
-  return hasRules(repo.retention) || ctx.config().sources.some((s) => hasRules(s.retention))
+/** Whether prune has any rule for this repository: from the command line, its own (or the top-level) rules, or a source's. */
+export function hasRetention(ctx: CliContext, repo: RepositoryConfig, flags: PruneFlags = {}): boolean {
+  return flags.rules !== undefined || hasRules(repo.retention) || ctx.config().sources.some((s) => hasRules(s.retention))
 }
 
 /** What the engine's prune gets: the rules, each source's own rules by label, grouping, -S labels, the UTC offset. */
 export function pruneOptions(ctx: CliContext, repo: RepositoryConfig, flags: PruneFlags = {}, now = new Date()): PruneOptions {
-  const byLabel = Object.fromEntries(
-    ctx
-      .config()
-      .sources.flatMap((s) => (hasRules(s.retention) && s.retention !== undefined ? [[s.label, nativeRetention(s.retention)]] : [])),
-  )
+  const byLabel =
+    flags.rules !== undefined
+      ? {}
+      : Object.fromEntries(
+          ctx
+            .config()
+            .sources.flatMap((s) => (hasRules(s.retention) && s.retention !== undefined ? [[s.label, nativeRetention(s.retention)]] : [])),
+        )
   const labels = ctx.options.source
-  const groupBy = repo.retention.groupBy
+  const groupBy = flags.groupBy ?? repo.retention.groupBy
   return {
-    retention: nativeRetention(repo.retention),
+    retention: flags.rules ?? nativeRetention(repo.retention),
     byLabel,
     ...(groupBy === undefined
       ? {}
@@ -86,19 +97,31 @@ export async function runPrune(ctx: CliContext, repo: RepositoryConfig, reposito
 
 export async function prune(ctx: CliContext, flags: PruneFlags): Promise<ExitCode> {
   const repos = ctx.repositories('all')
-  const missing = repos.find((r) => !hasRetention(ctx, r))
+  const missing = repos.find((r) => !hasRetention(ctx, r, flags))
   if (missing !== undefined) throw noRetention(ctx, missing)
-  const { results, failures } = await ctx.eachRepository(repos, (repo) =>
-    withHooks(ctx, { command: 'prune', repo }, async () => {
-      const repository = await ctx.open(repo)
+  const compactToo = flags.compact === true && flags.dryRun !== true
+  if (flags.compact === true && !compactToo)
+    ctx.out.info('--compact is skipped with --dry-run: it would plan against snapshots not yet removed')
+  const { results, failures } = await ctx.eachRepository(repos, async (repo) => {
+    let repository: Repository | undefined
+    const outcome = await withHooks(ctx, { command: 'prune', repo }, async () => {
+      repository = await ctx.open(repo)
       const outcome = await runPrune(ctx, repo, repository, flags)
-      ctx.out.line(renderPrune(repo.name, outcome, { list: flags.list === true }))
+      ctx.out.line(renderPrune(repo.name, outcome, { list: flags.list === true, hint: !compactToo }))
       for (const g of outcome.groups.filter((g) => g.policyWouldRemoveAll && !outcome.applied)) {
         ctx.out.warn(`the policy would remove every snapshot of ${groupName(g)}; a real run refuses that without --force`)
       }
       return outcome
-    }),
-  )
+    })
+    if (!compactToo || repository === undefined) return outcome
+    const opened = repository
+    const compacted = await withHooks(ctx, { command: 'compact', repo }, async () => {
+      const c = await runCompact(ctx, repo.name, opened, {})
+      ctx.out.line(renderCompact(repo.name, c))
+      return c
+    })
+    return { ...outcome, compact: compacted }
+  })
   ctx.out.result({ repositories: results.map(({ repo, value }) => ({ repository: repo.name, ...value })), errors: failures })
   return exitFor(failures)
 }
