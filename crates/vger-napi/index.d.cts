@@ -204,12 +204,20 @@ export interface BackupOptions {
   gitIgnore?: boolean
   /** Record extended attributes. Default true. */
   xattrs?: boolean
+  /** Gitignore-style patterns matched without regard to case. */
+  iexclude?: Array<string>
+  /** Leave out regular files larger than this many bytes. */
+  excludeLargerThan?: number
+  /** Leave out directories holding a `CACHEDIR.TAG` with the cache directory signature. */
+  excludeCaches?: boolean
   /** Command output or standard input stored as files, streamed without a temporary file. */
   streams?: Array<StreamSpec>
   /** Threads that compress and encrypt; 0 or absent: one per core. */
   threads?: number
   /** Bytes per second read from the sources at most (absent or 0: no limit). */
   readBytesPerSec?: number
+  /** Read and chunk as a backup would, count what is new, store nothing. Default false. */
+  dryRun?: boolean
 }
 
 export interface BackupOutcome {

@@ -4,7 +4,7 @@
  * A source path that is a symlink is followed, an overlapping path is saved once with a warning, and a
  * missing one fails the backup (crates/vger-core/tests/symlink_source.rs has the engine's side).
  */
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { NO_ADDON_REASON, addonBuilt } from '../helpers/addon.js'
@@ -51,6 +51,74 @@ describe.skipIf(!addonBuilt)(`source options${addonBuilt ? '' : ` — skipped: $
     expect(l.code, l.stderr).toBe(0)
     const paths = (JSON.parse(l.stdout) as { entries: { path: string }[] }).entries.map((e) => e.path)
     expect(paths).toEqual(['.gitignore', 'docs', 'docs/guide.md', 'main.c'])
+  })
+
+  it('the backup filter flags: --files-from, --exclude-file, --iexclude, --exclude-larger-than, --exclude-caches, --exclude-if-present', async () => {
+    const work = tempDir()
+    const src = path.join(work, 'data')
+    for (const d of ['cache', 'fake-cache', 'marked', 'other', 'plain']) mkdirSync(path.join(src, d), { recursive: true })
+    writeFileSync(path.join(src, 'cache/CACHEDIR.TAG'), 'Signature: 8a477f597d28d172789f06886806bc55\n')
+    writeFileSync(path.join(src, 'cache/blob'), 'cached\n')
+    writeFileSync(path.join(src, 'fake-cache/CACHEDIR.TAG'), 'no signature here\n')
+    writeFileSync(path.join(src, 'marked/.nobackup'), '')
+    writeFileSync(path.join(src, 'marked/x'), 'x')
+    writeFileSync(path.join(src, 'plain/IMG_1.JPG'), 'jpeg')
+    writeFileSync(path.join(src, 'plain/notes.txt'), 'notes')
+    writeFileSync(path.join(src, 'plain/huge.iso'), Buffer.alloc(3000, 1))
+    writeFileSync(path.join(src, 'plain/drop.log'), 'log')
+    writeFileSync(path.join(src, 'other/kept.txt'), 'kept')
+    writeFileSync(path.join(work, 'excludes'), '# logs are noise\n\n*.log\n')
+    writeFileSync(path.join(work, 'paths'), '# what to back up\ndata/cache\ndata/fake-cache\ndata/marked\ndata/plain\n')
+    const config = path.join(work, 'vger.yaml')
+    writeFileSync(config, 'repositories:\n  - url: ./repo\n')
+    const vger = (args: string[]) =>
+      runCli(['-c', config, ...args], { cwd: work, env: { HOME: work, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast' } })
+    expect((await vger(['init'])).code).toBe(0)
+    const flags = ['--files-from', 'paths', '--exclude-file', 'excludes', '--iexclude', '*.jpg', '--exclude-larger-than', '2KiB']
+    const b = await vger(['backup', '--label', 'f', ...flags, '--exclude-caches', '--exclude-if-present', '.nobackup'])
+    expect(b.code, b.stderr).toBe(0)
+    const l = await vger(['snapshot', 'list', 'latest', '--json'])
+    const paths = (JSON.parse(l.stdout) as { entries: { path: string }[] }).entries.map((e) => e.path.replace(/^.*?\/data\//, 'data/'))
+    const shown = paths.filter((p) => p.startsWith('data/'))
+    expect(shown).toEqual(['data/fake-cache', 'data/fake-cache/CACHEDIR.TAG', 'data/plain', 'data/plain/notes.txt'])
+
+    const empty = path.join(work, 'none')
+    writeFileSync(empty, '# nothing\n')
+    const nothing = await vger(['backup', '--files-from', empty])
+    expect(nothing.code).toBe(2)
+    expect(nothing.stderr).toContain('lists no path')
+    const unreadable = await vger(['backup', 'data', '--exclude-file', 'missing-file'])
+    expect(unreadable.code).toBe(2)
+    expect(unreadable.stderr).toContain('--exclude-file missing-file: ENOENT')
+  })
+
+  it('backup --dry-run says what a backup would add, stores nothing and runs no hook', async () => {
+    const work = tempDir()
+    mkdirSync(path.join(work, 'data'))
+    writeFileSync(path.join(work, 'data', 'a.bin'), Buffer.alloc(100_000, 7))
+    writeFileSync(path.join(work, 'data', 'b.txt'), 'b\n')
+    const config = path.join(work, 'vger.yaml')
+    writeFileSync(config, "repositories:\n  - url: ./repo\nhooks:\n  before: 'touch hook-ran'\n")
+    const vger = (args: string[]) =>
+      runCli(['-c', config, ...args], { cwd: work, env: { HOME: work, VGER_PASSPHRASE: PASS, VGER_TEST_KDF: 'fast' } })
+    expect((await vger(['init'])).code).toBe(0)
+    const dry = await vger(['backup', '--dry-run', 'data'])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stdout).toMatch(
+      /Dry run of "data" to ".*": 2 files, 0 dirs, .*; would add \d+ chunks?, .* before compression \(nothing was stored\)/,
+    )
+    expect(existsSync(path.join(work, 'hook-ran'))).toBe(false)
+    const list = await vger(['list', '--json'])
+    expect((JSON.parse(list.stdout) as { repositories: { snapshots: unknown[] }[] }).repositories[0]?.snapshots).toEqual([])
+    const json = await vger(['backup', '-n', 'data', '--json'])
+    const planned = (JSON.parse(json.stdout) as { snapshots: { stats: { newBytes: number; storedBytes: number } }[] }).snapshots[0]
+    expect(planned?.stats.newBytes).toBeGreaterThan(0)
+    expect(planned?.stats.storedBytes).toBe(0)
+    // The real backup adds what the dry run said it would.
+    const real = await vger(['backup', 'data', '--json'])
+    const saved = (JSON.parse(real.stdout) as { snapshots: { stats: { newBytes: number } }[] }).snapshots[0]
+    expect(saved?.stats.newBytes).toBe(planned?.stats.newBytes)
+    expect(existsSync(path.join(work, 'hook-ran'))).toBe(true)
   })
 
   it('a source that is a symlink to a directory is followed; overlapping and missing paths are reported', async () => {

@@ -146,6 +146,8 @@ describe('every config key', () => {
       oneFileSystem: true,
       gitIgnore: true,
       xattrs: true,
+      iexclude: [],
+      excludeCaches: false,
       repos: ['local', 'remote'],
       retention: { keepLast: 3 },
       hooks: { before: ['pg_dump db > /srv/db/db.sql'], finally: ['rm -f /srv/db/db.sql', 'sync'] },

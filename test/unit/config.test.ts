@@ -42,6 +42,8 @@ function source(label: string, paths: string[], extra: Partial<SourceConfig> = {
     oneFileSystem: false,
     gitIgnore: false,
     xattrs: true,
+    iexclude: [],
+    excludeCaches: false,
     hooks: {},
     commandDumps: [],
     ...extra,

@@ -39,6 +39,8 @@ export function makeSource(label: string, paths: string[], d: SourceDefaults): S
     oneFileSystem: d.oneFileSystem,
     gitIgnore: d.gitIgnore,
     xattrs: d.xattrs,
+    iexclude: [],
+    excludeCaches: false,
     hooks: {},
     commandDumps: [],
   }

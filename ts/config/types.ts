@@ -90,6 +90,12 @@ export interface SourceConfig {
   oneFileSystem: boolean
   gitIgnore: boolean
   xattrs: boolean
+  /** Case-insensitive patterns (`vger backup --iexclude`). */
+  iexclude: string[]
+  /** Regular files larger than this many bytes are left out (`--exclude-larger-than`). */
+  excludeLargerThan?: number
+  /** Directories with a signed CACHEDIR.TAG are left out (`--exclude-caches`). */
+  excludeCaches: boolean
   /** Labels of the repositories this source goes to; absent means all. */
   repos?: string[]
   /** The source's own retention rules, replacing the repository's for its snapshots. */

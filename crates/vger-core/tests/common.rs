@@ -61,6 +61,7 @@ pub fn backup_opts(paths: &[&Path]) -> BackupOptions {
         cache_dir: None,
         streams: Vec::new(),
         read_bytes_per_sec: 0,
+        dry_run: false,
     }
 }
 

@@ -27,6 +27,7 @@ fn run(repo: &Repository, src: &Path, cache: Option<&Path>) -> vger_core::Backup
         cache_dir: cache.map(Path::to_path_buf),
         streams: Vec::new(),
         read_bytes_per_sec: 0,
+        dry_run: false,
         ..backup_opts(&[src])
     };
     backup(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()

@@ -92,6 +92,7 @@ fn opts(src: &Path, cache: &Path) -> BackupOptions {
         cache_dir: Some(cache.to_path_buf()),
         streams: Vec::new(),
         read_bytes_per_sec: 0,
+        dry_run: false,
     }
 }
 

@@ -172,3 +172,60 @@ fn one_file_system_keeps_mount_points_empty() {
     let got = snapshot_paths(&repo, filter, &src);
     assert_eq!(got, ["local.txt", "mnt"]);
 }
+
+#[test]
+fn case_insensitive_patterns_size_limits_and_signed_cache_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(&dir.path().join("repo"), Algorithm::Aes256Gcm);
+    let src = dir.path().join("src");
+    fs::create_dir_all(src.join("cache")).unwrap();
+    fs::create_dir_all(src.join("fake")).unwrap();
+    fs::write(src.join("Photo.JPG"), b"jpg").unwrap();
+    fs::write(src.join("notes.txt"), b"n").unwrap();
+    fs::write(src.join("big.bin"), bytes(10_001, 1)).unwrap();
+    fs::write(src.join("small.bin"), bytes(10_000, 2)).unwrap();
+    fs::write(
+        src.join("cache/CACHEDIR.TAG"),
+        b"Signature: 8a477f597d28d172789f06886806bc55\n# a cache\n",
+    )
+    .unwrap();
+    fs::write(src.join("cache/blob"), b"b").unwrap();
+    // A tag without the signature is not obeyed.
+    fs::write(src.join("fake/CACHEDIR.TAG"), b"not a signature").unwrap();
+    fs::write(src.join("fake/kept"), b"k").unwrap();
+
+    let all = snapshot_paths(&repo, SourceFilter::default(), &src);
+    assert_eq!(all.len(), 10, "{all:?}");
+
+    let filter = SourceFilter {
+        iexclude: vec!["*.jpg".into()],
+        exclude_larger_than: Some(10_000),
+        exclude_caches: true,
+        ..SourceFilter::default()
+    };
+    let got = snapshot_paths(&repo, filter, &src);
+    assert_eq!(
+        got,
+        [
+            "fake",
+            "fake/CACHEDIR.TAG",
+            "fake/kept",
+            "notes.txt",
+            "small.bin"
+        ]
+    );
+    // Case-sensitive patterns stay case-sensitive.
+    let exact = SourceFilter::default();
+    let opts = BackupOptions {
+        exclude: vec!["*.jpg".into()],
+        filter: exact,
+        ..backup_opts(&[&src])
+    };
+    let out = backup(&repo, &opts, &NoProgress, &CancelToken::new()).unwrap();
+    let kept: Vec<String> = list_contents(&repo, &out.snapshot.id.to_hex(), "")
+        .unwrap()
+        .into_iter()
+        .map(|e| String::from_utf8(e.path).unwrap())
+        .collect();
+    assert!(kept.contains(&"Photo.JPG".to_string()));
+}

@@ -94,6 +94,7 @@ fn backup_options(src: &Path, compression: Compression) -> BackupOptions {
         cache_dir: None,
         streams: Vec::new(),
         read_bytes_per_sec: 0,
+        dry_run: false,
     }
 }
 

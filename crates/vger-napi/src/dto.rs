@@ -218,12 +218,20 @@ pub struct BackupOptions {
     pub git_ignore: Option<bool>,
     /// Record extended attributes. Default true.
     pub xattrs: Option<bool>,
+    /// Gitignore-style patterns matched without regard to case.
+    pub iexclude: Option<Vec<String>>,
+    /// Leave out regular files larger than this many bytes.
+    pub exclude_larger_than: Option<f64>,
+    /// Leave out directories holding a `CACHEDIR.TAG` with the cache directory signature.
+    pub exclude_caches: Option<bool>,
     /// Command output or standard input stored as files, streamed without a temporary file.
     pub streams: Option<Vec<StreamSpec>>,
     /// Threads that compress and encrypt; 0 or absent: one per core.
     pub threads: Option<u32>,
     /// Bytes per second read from the sources at most (absent or 0: no limit).
     pub read_bytes_per_sec: Option<f64>,
+    /// Read and chunk as a backup would, count what is new, store nothing. Default false.
+    pub dry_run: Option<bool>,
 }
 
 /// A stream stored as a file: a command's standard output, or this process's standard input.

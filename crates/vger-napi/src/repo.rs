@@ -195,6 +195,12 @@ impl Repository {
                     one_file_system: opts.one_file_system.unwrap_or(false),
                     git_ignore: opts.git_ignore.unwrap_or(false),
                     xattrs: opts.xattrs.unwrap_or(true),
+                    iexclude: opts.iexclude.unwrap_or_default(),
+                    exclude_larger_than: opts
+                        .exclude_larger_than
+                        .filter(|n| n.is_finite() && *n >= 0.0)
+                        .map(|n| n as u64),
+                    exclude_caches: opts.exclude_caches.unwrap_or(false),
                 },
                 hostname: opts.hostname,
                 username: opts.username,
@@ -208,6 +214,7 @@ impl Repository {
                     .map(stream_source)
                     .collect::<vger_core::Result<_>>()?,
                 read_bytes_per_sec: rate(opts.read_bytes_per_sec),
+                dry_run: opts.dry_run.unwrap_or(false),
             };
             let out = vger_core::backup(&repo, &core, progress, cancel)?;
             Ok(BackupOutcome {

@@ -337,6 +337,7 @@ pub fn backup_opts(src: &Path, label: &str) -> BackupOptions {
         cache_dir: None,
         streams: Vec::new(),
         read_bytes_per_sec: 0,
+        dry_run: false,
     }
 }
 

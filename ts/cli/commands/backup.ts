@@ -16,11 +16,13 @@ import { progressDisplay } from '../progress.js'
 import { failureError, withHooks } from '../hooks.js'
 import { EXIT, type ExitCode } from '../exit.js'
 import { jobLimits } from '../limits.js'
+import { type FilterFlags, pathsFrom, withFilters } from '../backup-filters.js'
 
-export interface BackupFlags {
+export interface BackupFlags extends FilterFlags {
   label?: string
-  exclude: string[]
   compression?: CompressionAlgorithm
+  /** Read and count, store nothing (`--dry-run`). */
+  dryRun?: boolean
   /** Store standard input as a file (`--stdin`); `paths` must be empty. */
   stdin?: boolean
   /** Run `paths` as a command and store its standard output (`--stdin-from-command`). */
@@ -48,14 +50,14 @@ export function backupSources(ctx: CliContext, paths: string[], flags: BackupFla
   if (flags.stdinFilename !== undefined) {
     throw new VgerError('VGER_USAGE', '--stdin-filename names what --stdin or --stdin-from-command stores: give one of them too')
   }
-  if (paths.length > 0) {
+  const listed = pathsFrom(ctx, flags)
+  if (paths.length > 0 || listed.length > 0) {
     if (ctx.options.source.length > 0) {
       throw new VgerError('VGER_USAGE', '-S picks configured sources; with PATHS, name the snapshot with --label instead')
     }
-    const abs = paths.map((p) => ctx.resolvePath(p))
+    const abs = [...paths.map((p) => ctx.resolvePath(p)), ...listed]
     const source = makeSource(flags.label ?? labelForPaths(abs), abs, { ...config, exclude: config.excludePatterns })
-    source.exclude.push(...flags.exclude)
-    return [source]
+    return [withFilters(ctx, source, flags)]
   }
   if (flags.label !== undefined) {
     throw new VgerError('VGER_USAGE', '--label names an ad-hoc snapshot: give the paths too (vger backup --label L PATH...)')
@@ -67,7 +69,7 @@ export function backupSources(ctx: CliContext, paths: string[], flags: BackupFla
       `nothing to back up: no sources in ${where}; run "vger backup PATH..." or add "sources:" to the config`,
     )
   }
-  return selectSources(config.sources, ctx.options.source).map((s) => ({ ...s, exclude: [...s.exclude, ...flags.exclude] }))
+  return selectSources(config.sources, ctx.options.source).map((s) => withFilters(ctx, s, flags))
 }
 
 /** The ad-hoc source of `--stdin` or `--stdin-from-command -- CMD ARGS...`. */
@@ -146,8 +148,15 @@ export function backupExitCode(run: BackupRun): ExitCode {
 }
 
 /** Backs up `sources` to every selected repository (a source's `repos` restricts where it goes). */
-export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags: Pick<BackupFlags, 'compression'>): Promise<BackupRun> {
+export async function runBackups(
+  ctx: CliContext,
+  sources: SourceConfig[],
+  flags: Pick<BackupFlags, 'compression' | 'dryRun'>,
+): Promise<BackupRun> {
   const repos = ctx.repositories('all')
+  const dryRun = flags.dryRun === true
+  // A dry run stores nothing, so it runs no hook: an `after` hook would report a backup that never was.
+  const hooked: typeof withHooks = dryRun ? (_ctx, _scope, fn) => fn() : withHooks
   const hostname = ctx.hostname()
   const username = ctx.username()
   const saved: Saved[] = []
@@ -161,7 +170,7 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
     if (mine.length === 0) return
     // The repository's backup hooks see a source that failed (while the others went on) as a failure.
     const mineFailed = (): Failure | undefined => failures.find((f) => f.repository === repo.name)
-    await withHooks(
+    await hooked(
       ctx,
       { command: 'backup', repo },
       () => backupTo(repo, mine),
@@ -180,7 +189,7 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
       ctx.throwIfAborted()
       const title = repos.length > 1 ? `${source.label} → ${repo.name}` : source.label
       try {
-        await withHooks(ctx, { command: 'backup', repo, source }, async () => {
+        await hooked(ctx, { command: 'backup', repo, source }, async () => {
           const progress = progressDisplay(ctx.out, `backup ${title}`, { repository: repo.name, source: source.label })
           const outcome = await repository
             .backup({
@@ -191,6 +200,9 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
               oneFileSystem: source.oneFileSystem,
               gitIgnore: source.gitIgnore,
               xattrs: source.xattrs,
+              iexclude: source.iexclude,
+              excludeCaches: source.excludeCaches,
+              ...(source.excludeLargerThan === undefined ? {} : { excludeLargerThan: source.excludeLargerThan }),
               hostname,
               username,
               compression: flags.compression ?? repo.compression.algorithm,
@@ -198,12 +210,13 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
               cacheDir: ctx.config().cacheDir,
               streams: streamsOf(ctx, repo, source),
               ...jobLimits(repo.limits),
+              dryRun,
               signal: ctx.signal,
               onProgress: progress.onProgress,
             })
             .finally(() => progress.finish())
           saved.push({ repository: repo.name, source: source.label, ...outcome })
-          report(ctx, repo.name, source.label, outcome)
+          report(ctx, repo.name, source.label, outcome, dryRun)
         })
       } catch (e) {
         if (ctx.signal.aborted || mine.length === 1) throw e
@@ -213,21 +226,27 @@ export async function runBackups(ctx: CliContext, sources: SourceConfig[], flags
   }
 }
 
-function report(ctx: CliContext, repository: string, source: string, o: BackupOutcome): void {
+function report(ctx: CliContext, repository: string, source: string, o: BackupOutcome, dryRun: boolean): void {
   const s = o.stats
   const entries = [formatCount(s.files, 'file'), formatCount(s.dirs, 'dir')]
   if (s.symlinks > 0) entries.push(formatCount(s.symlinks, 'symlink'))
   if (s.others > 0) entries.push(formatCount(s.others, 'other'))
-  ctx.out.line(
-    `Snapshot ${shortId(o.snapshotId)} of "${source}" saved to "${repository}": ${entries.join(', ')}, ` +
-      `${formatBytes(s.bytes)} (${formatBytes(s.newBytes)} new, ${formatBytes(s.storedBytes)} stored) ` +
-      `in ${formatDuration(o.durationMs)}`,
-  )
+  if (dryRun) {
+    ctx.out.line(
+      `Dry run of "${source}" to "${repository}": ${entries.join(', ')}, ${formatBytes(s.bytes)}; ` +
+        `would add ${formatCount(s.newChunks, 'chunk')}, ${formatBytes(s.newBytes)} before compression (nothing was stored)`,
+    )
+  } else
+    ctx.out.line(
+      `Snapshot ${shortId(o.snapshotId)} of "${source}" saved to "${repository}": ${entries.join(', ')}, ` +
+        `${formatBytes(s.bytes)} (${formatBytes(s.newBytes)} new, ${formatBytes(s.storedBytes)} stored) ` +
+        `in ${formatDuration(o.durationMs)}`,
+    )
   if (!o.partial && o.warnings.length === 0) return
   // Warnings go to stderr in every mode; in --json mode they are also in the result.
   for (const w of o.warnings) ctx.out.warn(`${displayPath(w.path)}: ${displayPath(w.message)} [${w.code}]`)
   if (o.warningsOmitted > 0) ctx.out.warn(`${o.warningsOmitted} more warnings not shown`)
-  if (o.partial) {
+  if (o.partial && !dryRun) {
     ctx.out.warn(`snapshot ${shortId(o.snapshotId)} is partial: ${formatCount(s.skipped, 'entry', 'entries')} skipped`)
   }
 }

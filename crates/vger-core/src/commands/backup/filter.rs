@@ -23,6 +23,13 @@ pub struct SourceFilter {
     pub git_ignore: bool,
     /// Extended attributes are recorded.
     pub xattrs: bool,
+    /// Gitignore-style patterns like the exclude patterns, matched without regard to case.
+    pub iexclude: Vec<String>,
+    /// Regular files larger than this many bytes are left out.
+    pub exclude_larger_than: Option<u64>,
+    /// A directory holding a `CACHEDIR.TAG` file that starts with the signature of the Cache
+    /// Directory Tagging Specification is left out (a tag without the signature is not obeyed).
+    pub exclude_caches: bool,
 }
 
 impl Default for SourceFilter {
@@ -32,15 +39,25 @@ impl Default for SourceFilter {
             one_file_system: false,
             git_ignore: false,
             xattrs: true,
+            iexclude: Vec::new(),
+            exclude_larger_than: None,
+            exclude_caches: false,
         }
     }
 }
+
+/// The first bytes of a valid `CACHEDIR.TAG` (https://bford.info/cachedir/).
+const CACHEDIR_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
 
 /// The exclusion rules of one source root: gitignore-style patterns, marker files and the
 /// root's filesystem.
 pub struct Excludes {
     patterns: Option<Gitignore>,
+    /// The case-insensitive patterns.
+    ipatterns: Option<Gitignore>,
     markers: Vec<Vec<u8>>,
+    larger_than: Option<u64>,
+    caches: bool,
     /// The source root's device, when the walk stays on one filesystem.
     root_dev: Option<u64>,
     git_ignore: bool,
@@ -61,31 +78,22 @@ impl Excludes {
             .iter()
             .map(|n| n.as_bytes().to_vec())
             .collect();
-        let mut ex = Self {
-            patterns: None,
+        Ok(Self {
+            patterns: matcher(root, patterns, false)?,
+            ipatterns: matcher(root, &filter.iexclude, true)?,
             markers,
+            larger_than: filter.exclude_larger_than,
+            caches: filter.exclude_caches,
             root_dev,
             git_ignore: filter.git_ignore,
-        };
-        if patterns.is_empty() {
-            return Ok(ex);
-        }
-        let mut b = GitignoreBuilder::new(root);
-        for p in patterns {
-            b.add_line(None, p)
-                .map_err(|e| VgerError::invalid(format!("exclude pattern {p:?}: {e}")))?;
-        }
-        let g = b
-            .build()
-            .map_err(|e| VgerError::invalid(format!("exclude patterns: {e}")))?;
-        ex.patterns = Some(g);
-        Ok(ex)
+        })
     }
 
     /// What the walk does with the entry at `path`, whose metadata is `meta`.
     pub fn verdict(&self, path: &Path, meta: &Metadata, git: &GitIgnores) -> Verdict {
         let is_dir = meta.file_type().is_dir();
-        if self.excludes(path, is_dir) || git.ignored(path, is_dir) {
+        let too_large = meta.is_file() && self.larger_than.is_some_and(|max| meta.len() > max);
+        if too_large || self.excludes(path, is_dir) || git.ignored(path, is_dir) {
             Verdict::Skip
         } else if self.foreign(meta) {
             if is_dir {
@@ -104,20 +112,59 @@ impl Excludes {
     }
 
     fn excludes(&self, path: &Path, is_dir: bool) -> bool {
-        self.patterns
-            .as_ref()
-            .is_some_and(|g| g.matched(path, is_dir).is_ignore())
+        [&self.patterns, &self.ipatterns]
+            .into_iter()
+            .flatten()
+            .any(|g| g.matched(path, is_dir).is_ignore())
     }
 
-    /// A directory with these entry names holds a marker file (and is left out).
-    pub fn marked(&self, names: &[Vec<u8>]) -> bool {
+    /// Directory `dir`, with these entry names, holds a marker file or a signed cache tag (and
+    /// is left out).
+    pub fn marked(&self, dir: &Path, names: &[Vec<u8>]) -> bool {
         self.markers.iter().any(|m| names.binary_search(m).is_ok())
+            || (self.caches
+                && names.binary_search(&b"CACHEDIR.TAG".to_vec()).is_ok()
+                && signed_cache_tag(&dir.join("CACHEDIR.TAG")))
     }
 
     /// The entry lies on another filesystem than the source root.
     fn foreign(&self, meta: &Metadata) -> bool {
         self.root_dev.is_some_and(|dev| dev != meta.dev())
     }
+}
+
+/// The matcher of `patterns` under `root`, `None` without patterns.
+fn matcher(root: &Path, patterns: &[String], ignore_case: bool) -> Result<Option<Gitignore>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GitignoreBuilder::new(root);
+    b.case_insensitive(ignore_case)
+        .map_err(|e| VgerError::invalid(format!("exclude patterns: {e}")))?;
+    for p in patterns {
+        b.add_line(None, p)
+            .map_err(|e| VgerError::invalid(format!("exclude pattern {p:?}: {e}")))?;
+    }
+    let g = b
+        .build()
+        .map_err(|e| VgerError::invalid(format!("exclude patterns: {e}")))?;
+    Ok(Some(g))
+}
+
+/// Whether the regular file at `path` starts with the cache directory signature (a symlink or
+/// an unreadable file does not count).
+fn signed_cache_tag(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    let mut head = [0u8; CACHEDIR_SIGNATURE.len()];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head == CACHEDIR_SIGNATURE)
 }
 
 /// What the walk does with an entry, decided from its path and metadata.

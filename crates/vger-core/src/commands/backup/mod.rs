@@ -5,6 +5,7 @@
 //! the file cache (see `checkpoint`), so an interrupted backup's rerun resumes where it stopped.
 
 mod checkpoint;
+mod dry_run;
 mod filecache;
 mod filelog;
 mod filter;
@@ -59,6 +60,8 @@ pub struct BackupOptions {
     pub streams: Vec<StreamSource>,
     /// Bytes per second read from sources at most (0: no limit).
     pub read_bytes_per_sec: u64,
+    /// Count what would be stored and store nothing (see `dry_run`).
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +102,9 @@ pub fn backup(
                 "the {what} is longer than 4096 bytes"
             )));
         }
+    }
+    if opts.dry_run {
+        return dry_run::backup_dry_run(repo, opts, progress, cancel);
     }
     // Taking the lease reloads the index if a compaction ran since the repository was opened,
     // so the backup deduplicates against what exists now.

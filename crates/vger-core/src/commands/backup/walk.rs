@@ -50,6 +50,8 @@ pub struct Walker<'a> {
     gitignores: GitIgnores,
     checkpoints: Option<Checkpoints<'a>>,
     read_limit: Option<vger_storage::RateLimit>,
+    /// Counts what would be stored and stores nothing.
+    dry_run: bool,
     /// Bytes read from source files.
     bytes_read: u64,
     /// Packs stored when the file log was last flushed.
@@ -90,9 +92,16 @@ impl<'a> Walker<'a> {
             gitignores: GitIgnores::default(),
             checkpoints: None,
             read_limit: None,
+            dry_run: false,
             bytes_read: 0,
             logged_packs: 0,
         }
+    }
+
+    /// Reads and chunks everything, counts what is new, and stores nothing (`backup --dry-run`).
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
     }
 
     /// Holds reading from sources to a rate (`limits.read_mib_per_sec`).
@@ -174,8 +183,10 @@ impl<'a> Walker<'a> {
             self.queued.insert(id, ());
             self.stats.new_chunks += 1;
             self.stats.new_bytes += data.len() as u64;
-            self.uploader
-                .submit(id, kind, self.uploader.copy_of(data))?;
+            if !self.dry_run {
+                self.uploader
+                    .submit(id, kind, self.uploader.copy_of(data))?;
+            }
         }
         Ok(id)
     }
@@ -289,7 +300,7 @@ impl<'a> Walker<'a> {
                     return Ok(None);
                 }
             };
-            if ex.marked(&names) {
+            if ex.marked(path, &names) {
                 return Ok(None);
             }
             let mut e = self.describe(path, name, &meta);
