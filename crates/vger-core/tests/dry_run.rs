@@ -47,12 +47,19 @@ fn a_dry_run_counts_what_is_new_and_writes_nothing() {
     let planned = backup(&repo, &dry, &NoProgress, &CancelToken::new()).unwrap();
     assert_eq!(listing(&dir.path().join("repo")), before);
     assert_eq!(planned.snapshot.stats.files, 2);
-    assert!(planned.snapshot.stats.new_bytes >= 500_000, "{:?}", planned.snapshot.stats);
+    assert!(
+        planned.snapshot.stats.new_bytes >= 500_000,
+        "{:?}",
+        planned.snapshot.stats
+    );
     assert_eq!(planned.snapshot.stats.stored_bytes, 0);
     assert!(repo.snapshots().unwrap().snapshots.is_empty());
 
     let real = run_backup(&repo, &[&src]);
-    assert_eq!(real.snapshot.stats.new_bytes, planned.snapshot.stats.new_bytes);
+    assert_eq!(
+        real.snapshot.stats.new_bytes,
+        planned.snapshot.stats.new_bytes
+    );
 
     // One file changes: only its bytes (and the trees) are new.
     fs::write(src.join("b.bin"), bytes(200_000, 3)).unwrap();
