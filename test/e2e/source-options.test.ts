@@ -119,6 +119,13 @@ describe.skipIf(!addonBuilt)(`source options${addonBuilt ? '' : ` — skipped: $
     const saved = (JSON.parse(real.stdout) as { snapshots: { stats: { newBytes: number } }[] }).snapshots[0]
     expect(saved?.stats.newBytes).toBe(planned?.stats.newBytes)
     expect(existsSync(path.join(work, 'hook-ran'))).toBe(true)
+
+    // --host records another hostname, which list --host then finds.
+    const other = await vger(['backup', 'data', '--host', 'other-machine'])
+    expect(other.code, other.stderr).toBe(0)
+    const byHost = await vger(['list', '--host', 'other-machine', '--json'])
+    const hosts = (JSON.parse(byHost.stdout) as { repositories: { snapshots: { hostname: string }[] }[] }).repositories[0]?.snapshots
+    expect(hosts?.map((h) => h.hostname)).toEqual(['other-machine'])
   })
 
   it('a source that is a symlink to a directory is followed; overlapping and missing paths are reported', async () => {

@@ -51,6 +51,11 @@ function subsetPercent(value: string): number {
   return n
 }
 
+function nonEmpty(value: string): string {
+  if (value.trim() === '' || value.length > 4096) throw new InvalidArgumentError('expected a name of 1 to 4096 characters')
+  return value
+}
+
 function count(value: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number, e.g. 7')
@@ -226,6 +231,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('--exclude-if-present <name>', 'skip directories holding an entry called NAME (repeatable)', collect)
     .option('-x, --one-file-system', 'do not cross into other filesystems (mount points are kept empty)')
     .option('-n, --dry-run', 'read and chunk as a backup would, and say what it would add; store nothing')
+    .option('--host <name>', "the hostname to record (default: the config's hostname, else the machine's)", nonEmpty)
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(COMPRESSION_ALGORITHMS))
     .option('--stdin', 'store standard input as a file (see --stdin-filename) in a snapshot of its own')
     .option('--stdin-from-command', 'run the command given after -- and store its standard output (it must exit 0)')

@@ -23,6 +23,8 @@ export interface BackupFlags extends FilterFlags {
   compression?: CompressionAlgorithm
   /** Read and count, store nothing (`--dry-run`). */
   dryRun?: boolean
+  /** The hostname the snapshots record, instead of the config's `hostname` or the machine's (`--host`). */
+  host?: string
   /** Store standard input as a file (`--stdin`); `paths` must be empty. */
   stdin?: boolean
   /** Run `paths` as a command and store its standard output (`--stdin-from-command`). */
@@ -151,13 +153,13 @@ export function backupExitCode(run: BackupRun): ExitCode {
 export async function runBackups(
   ctx: CliContext,
   sources: SourceConfig[],
-  flags: Pick<BackupFlags, 'compression' | 'dryRun'>,
+  flags: Pick<BackupFlags, 'compression' | 'dryRun' | 'host'>,
 ): Promise<BackupRun> {
   const repos = ctx.repositories('all')
   const dryRun = flags.dryRun === true
   // A dry run stores nothing, so it runs no hook: an `after` hook would report a backup that never was.
   const hooked: typeof withHooks = dryRun ? (_ctx, _scope, fn) => fn() : withHooks
-  const hostname = ctx.hostname()
+  const hostname = flags.host ?? ctx.hostname()
   const username = ctx.username()
   const saved: Saved[] = []
   const failures: Failure[] = []
