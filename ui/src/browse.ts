@@ -46,18 +46,11 @@ export function breadcrumbs(snapshot: string, path: string, lastIsFile = false):
   return h('nav', { class: 'crumbs', 'aria-label': 'location' }, h('ol', {}, items))
 }
 
-function kindIcon(e: EntryJson): string {
-  switch (e.kind) {
-    case 'dir':
-      return '📁'
-    case 'symlink':
-      return '↪'
-    case 'file':
-    case 'hardlink':
-      return '📄'
-    default:
-      return '·'
-  }
+/** The icon's class: a folder, a file, a link, or a dot for the rest (drawn by the style sheet). */
+function kindClass(e: EntryJson): string {
+  if (e.kind === 'dir') return 'dir'
+  if (e.kind === 'file' || e.kind === 'hardlink') return 'file'
+  return e.kind === 'symlink' ? 'symlink' : 'other'
 }
 
 function entryLink(snapshot: string, dir: string, e: EntryJson): HTMLElement {
@@ -102,7 +95,7 @@ export async function browseView(main: HTMLElement, snapshot: string, path: stri
           'tr',
           { 'data-row': true, 'data-name': e.name, 'data-kind': e.kind },
           h('td', { class: 'pick' }, box),
-          h('td', { class: 'icon', 'aria-hidden': 'true' }, kindIcon(e)),
+          h('td', { class: `icon ${kindClass(e)}`, title: e.kind }),
           h('td', {}, entryLink(snapshot, path, e)),
           h('td', { class: 'num' }, e.kind === 'dir' ? '' : formatBytes(e.size)),
           h('td', { class: 'time' }, formatTime(e.mtimeMs)),

@@ -52,7 +52,7 @@ export async function searchView(main: HTMLElement, params: URLSearchParams): Pr
   )
   show(
     main,
-    h('h1', {}, `${found.results.length}${found.truncated ? '+' : ''} paths named ${pattern}`),
+    h('h1', {}, `${found.results.length}${found.truncated ? '+' : ''} ${found.results.length === 1 ? 'path' : 'paths'} named ${pattern}`),
     h('p', { class: 'muted' }, snapshot === 'all' ? 'In every snapshot.' : `In snapshot ${snapshot}.`),
     found.results.length === 0 ? h('p', {}, 'Nothing matches. The pattern matches the last part of a path: try *name*.') : list,
     found.truncated ? h('p', { class: 'muted' }, 'Only the first results are shown: narrow the pattern.') : null,

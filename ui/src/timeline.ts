@@ -61,8 +61,8 @@ export async function timelineView(main: HTMLElement): Promise<void> {
             h('a', { href: route('browse', s.name), 'data-open': true, tabindex: -1, class: 'title' }, formatClock(s.time)),
             h('span', { class: 'label' }, s.label || 'unlabelled'),
             h('span', { class: 'host' }, `${s.username}@${s.hostname}`),
-            h('span', { class: 'paths muted' }, s.paths.join(', ')),
             h('span', { class: 'size' }, `${s.stats.files} files · ${formatBytes(s.stats.bytes)}`),
+            h('span', { class: 'paths muted' }, s.paths.join(', ')),
             s.partial ? h('span', { class: 'badge' }, 'partial') : null,
           )
         }),

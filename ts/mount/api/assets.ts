@@ -57,7 +57,7 @@ export async function serveUi(r: MountRequest): Promise<void> {
   if (r.path === '/ui/') {
     const html = await readFile(path.join(dir, 'index.html'), 'utf8')
     const body = html
-      .replace('<base href="/ui/">', `<base href="${escapeAttr(`${r.base}/ui/`)}">`)
+      .replace(/<base href="\/ui\/"\s*\/?>/, `<base href="${escapeAttr(`${r.base}/ui/`)}" />`)
       .replaceAll('{{repository}}', escapeAttr(r.name))
     r.res.writeHead(200, {
       ...SECURITY_HEADERS,

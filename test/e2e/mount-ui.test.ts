@@ -1,0 +1,323 @@
+/**
+ * The web UI of `vger mount` in a real browser (headless Chromium from Debian, driven by playwright-core):
+ * the timeline, browsing, text and image previews, search, downloads of a file and of a folder as a zip,
+ * the diff of two snapshots, a restore to a local directory, and the keyboard. A screenshot of each page
+ * goes to test-artifacts/ui/. The API's refusal of a cross-origin restore is checked without the browser.
+ */
+import { execFile, execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import { crc32, deflateSync } from 'node:zlib'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SnapshotFs } from '../../ts/browse/snapshot-fs.js'
+import { startMountServer, type MountServer } from '../../ts/mount/server.js'
+import { Repository } from '../../ts/repository.js'
+import { FAST_KDF, NO_ADDON_REASON, ROOT, addonBuilt } from '../helpers/addon.js'
+import { tempDir } from '../helpers/temp-dir.js'
+import { readZip } from '../helpers/unzip.js'
+
+const PASS = 'correct horse battery staple'
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'ui')
+const ODD = 'odd <b>&"q\'.txt'
+
+/** A `w`×`h` PNG of one colour, made here so the test needs no image file. */
+function png(w: number, h: number, rgb: [number, number, number]): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32BE(crc32(body))
+    return Buffer.concat([len, body, crc])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(w, 0)
+  ihdr.writeUInt32BE(h, 4)
+  ihdr.set([8, 2, 0, 0, 0], 8)
+  const row = Buffer.concat([Buffer.from([0]), Buffer.concat(Array.from({ length: w }, () => Buffer.from(rgb)))])
+  const raw = Buffer.concat(Array.from({ length: h }, () => row))
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ])
+}
+
+/** The browser's path (scripts/peers/chromium.sh installs Debian's chromium when missing), or why there is none. */
+function findChromium(): Promise<{ path?: string; reason?: string }> {
+  return new Promise((resolve) => {
+    execFile('sh', [path.join(ROOT, 'scripts', 'peers', 'chromium.sh'), 'path'], { timeout: 600_000 }, (err, stdout, stderr) => {
+      const found = stdout.trim().split('\n').pop() ?? ''
+      if (err === null && found !== '' && existsSync(found)) resolve({ path: found })
+      else resolve({ reason: `no headless Chromium: ${stderr.trim().split('\n').pop() ?? err?.message ?? 'unknown'}` })
+    })
+  })
+}
+
+function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers }, (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_ADDON_REASON}`}`, () => {
+  let work: string
+  let src: string
+  let server: MountServer
+  let browser: Browser | undefined
+  let page: Page
+  let noBrowser = ''
+  const names: string[] = []
+  const image = png(24, 16, [200, 30, 40])
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true })
+    // The server serves the front end from dist/ui: build it from ui/ (a second or two).
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-ui.mjs')], { stdio: 'inherit' })
+    const found = await findChromium()
+    work = tempDir('vger-ui-')
+    src = path.join(work, 'src')
+    mkdirSync(path.join(src, 'docs'), { recursive: true })
+    mkdirSync(path.join(src, 'img'))
+    writeFileSync(path.join(src, 'hello.txt'), 'hello from vger\n')
+    writeFileSync(path.join(src, 'docs', 'readme.md'), '# Read me\n\nversion one\n')
+    writeFileSync(path.join(src, 'docs', ODD), 'a name with markup\n')
+    writeFileSync(path.join(src, 'img', 'dot.png'), image)
+    const url = path.join(work, 'repo')
+    await Repository.init({ url, passphrase: PASS, encryption: 'auto', kdf: FAST_KDF })
+    const repo = await Repository.open({ url, passphrase: PASS })
+    await repo.backup({ paths: [src], label: 'home', hostname: 'testhost' })
+    writeFileSync(path.join(src, 'docs', 'readme.md'), '# Read me\n\nversion two, longer\n')
+    writeFileSync(path.join(src, 'added.txt'), 'new in the second snapshot\n')
+    await repo.backup({ paths: [src], label: 'home', hostname: 'testhost' })
+    const fs = new SnapshotFs(repo)
+    names.push(...(await fs.snapshots()).map((d) => d.name))
+    server = await startMountServer(fs, repo, 'ui-test', { listen: { host: '127.0.0.1', port: 0 } })
+    if (found.path === undefined) {
+      noBrowser = found.reason ?? 'no browser'
+      return
+    }
+    browser = await chromium.launch({
+      executablePath: found.path,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 800 } })
+    page = await context.newPage()
+    page.setDefaultTimeout(10_000)
+    page.on('pageerror', (e) => {
+      throw e
+    })
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  const ui = (hash = ''): string => `${server.url}ui/${hash}`
+  /** The UI's address of a folder of the newest snapshot (paths are from the source: a one-path snapshot's root is that path). */
+  const dirRoute = (p: string, snap = names[1]!): string =>
+    `#/browse/${[snap, ...(p === '' ? [] : p.split('/'))].map(encodeURIComponent).join('/')}`
+  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true })
+
+  it('serves the page with a CSP and its API as JSON errors', async () => {
+    const res = await fetch(ui())
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'")
+    expect(await res.text()).toContain('<base href="/ui/" />')
+    expect((await fetch(`${server.url}ui`, { redirect: 'manual' })).status).toBe(308)
+    const css = await fetch(ui('assets/style.css'))
+    expect(css.headers.get('content-type')).toMatch(/^text\/css/)
+    const bad = await fetch(`${server.url}api/dir?snapshot=${encodeURIComponent(names[0]!)}&path=..`)
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toMatchObject({ code: 'VGER_BAD_REQUEST' })
+    const missing = await fetch(`${server.url}api/dir?snapshot=nope`)
+    expect(missing.status).toBe(404)
+    const file = await fetch(`${server.url}api/file?snapshot=${encodeURIComponent(names[0]!)}&path=${encodeURIComponent(`hello.txt`)}`, {
+      headers: { range: 'bytes=0-4' },
+    })
+    expect(file.status).toBe(206)
+    expect(await file.text()).toBe('hello')
+    expect(file.headers.get('content-security-policy')).toMatch(/^sandbox/)
+  })
+
+  it('refuses a restore from another origin, or without JSON', async () => {
+    const dest = path.join(work, 'csrf-dest')
+    const body = JSON.stringify({ snapshot: names[0], paths: [], dest })
+    const cross = await post(`${server.url}api/restore`, body, { 'content-type': 'application/json', origin: 'http://evil.example' })
+    expect(cross.status).toBe(403)
+    expect(JSON.parse(cross.body)).toMatchObject({ code: 'VGER_CROSS_ORIGIN' })
+    const form = await post(`${server.url}api/restore`, body, { 'content-type': 'text/plain' })
+    expect(form.status).toBe(415)
+    const get = await fetch(`${server.url}api/restore`)
+    expect(get.status).toBe(405)
+    expect(existsSync(dest)).toBe(false)
+  })
+
+  it('shows the timeline of snapshots', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.goto(ui())
+    await page.locator('li.snapshot').first().waitFor()
+    expect(await page.locator('li.snapshot').count()).toBe(2)
+    await expect.poll(() => page.locator('h1').textContent()).toContain('ui-test')
+    expect(await page.locator('li.snapshot .label').first().textContent()).toBe('home')
+    await shot('timeline')
+  })
+
+  it('browses folders with the keyboard and previews text', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.goto(ui(dirRoute('')))
+    await page.locator('tr[data-name="docs"]').waitFor()
+    // Directories first: docs, img, then the files. The first row has the focus.
+    await page.keyboard.press('j')
+    await page.keyboard.press('k')
+    await page.keyboard.press('Enter')
+    await page.locator(`tr[data-name="${ODD.replaceAll('"', '\\"')}"]`).waitFor()
+    expect(await page.locator('.crumbs [aria-current=page]').textContent()).toBe('docs')
+    // A name with markup is shown as text.
+    expect(await page.locator('a.name', { hasText: ODD }).count()).toBe(1)
+    await shot('browse')
+    await page.keyboard.press('Backspace')
+    await page.locator('tr[data-name="hello.txt"]').waitFor()
+    await page.locator('tr[data-name="hello.txt"] a').click()
+    await expect.poll(() => page.locator('#preview-text').textContent()).toBe('hello from vger\n')
+    await shot('file-text')
+  })
+
+  it('previews an image and downloads a file', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.goto(ui(dirRoute(`img`).replace('#/browse/', '#/file/') + '/dot.png'))
+    const img = page.locator('#preview-image')
+    await img.waitFor()
+    await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBe(24)
+    await shot('file-image')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()])
+    expect(download.suggestedFilename()).toBe('dot.png')
+    const saved = path.join(work, 'dot.png')
+    await download.saveAs(saved)
+    expect(readFileSync(saved).equals(image)).toBe(true)
+  })
+
+  it('downloads a folder as a zip', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.goto(ui(dirRoute(`docs`)))
+    await page.locator('#zip').waitFor()
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#zip').click()])
+    expect(download.suggestedFilename()).toBe('docs.zip')
+    const saved = path.join(work, 'docs.zip')
+    await download.saveAs(saved)
+    const entries = readZip(readFileSync(saved))
+    const byName = new Map(entries.map((e) => [e.name, e.data]))
+    expect([...byName.keys()].sort()).toEqual([ODD, 'readme.md'].sort())
+    expect(byName.get('readme.md')?.equals(readFileSync(path.join(src, 'docs', 'readme.md')))).toBe(true)
+  })
+
+  it('searches by glob and follows a result', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.goto(ui())
+    await page.locator('li.snapshot').first().waitFor()
+    await page.keyboard.press('/')
+    await page.keyboard.type('read*.md')
+    await page.keyboard.press('Enter')
+    const result = page.locator('.results li').first()
+    await result.waitFor()
+    expect(await result.getAttribute('data-path')).toBe(`docs/readme.md`)
+    expect(await result.locator('.chip').count()).toBe(2)
+    await shot('search')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.locator('#preview-text').textContent()).toContain('version two')
+  })
+
+  it('compares two snapshots', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.goto(ui())
+    await page.locator('li.snapshot').first().waitFor()
+    for (const box of await page.locator('li.snapshot input[type=checkbox]').all()) await box.check()
+    await page.locator('#compare').click()
+    await page.locator('#diff-summary').waitFor()
+    expect(await page.locator('#diff-summary').textContent()).toContain('1 added')
+    expect(await page.locator(`tr.added[data-path="added.txt"]`).count()).toBe(1)
+    expect(await page.locator(`tr.modified[data-path="docs/readme.md"]`).count()).toBe(1)
+    await shot('diff')
+  })
+
+  it('restores a selection to a local directory', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    const dest = path.join(work, 'restored')
+    await page.goto(ui(dirRoute('')))
+    await page.locator('tr[data-name="hello.txt"]').waitFor()
+    await page.locator('tr[data-name="hello.txt"] input[type=checkbox]').check()
+    // Tick with the keyboard too: the first row is docs.
+    await page.locator('tr[data-name="docs"]').focus()
+    await page.keyboard.press('x')
+    await page.locator('#restore-dest').fill(dest)
+    await page.locator('#restore-start').click()
+    await page.locator('#restore-confirm').click()
+    await expect.poll(() => page.locator('#restore-result').textContent()).toContain('Restored 3 files')
+    await shot('restore')
+    const base = dest
+    expect(readdirSync(base).sort()).toEqual(['docs', 'hello.txt'])
+    expect(readFileSync(path.join(base, 'hello.txt'), 'utf8')).toBe('hello from vger\n')
+    expect(readFileSync(path.join(base, 'docs', ODD), 'utf8')).toBe('a name with markup\n')
+    // A second restore into the same, now full, directory is refused.
+    await page.locator('#restore-start').click()
+    await page.locator('#restore-confirm').click()
+    await expect.poll(() => page.locator('#restore-result').textContent()).toMatch(/empty|exist/i)
+  })
+
+  it('works behind the access token prefix', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    const repo = await Repository.open({ url: path.join(work, 'repo'), passphrase: PASS })
+    const guarded = await startMountServer(new SnapshotFs(repo), repo, 'ui-test', {
+      listen: { host: '127.0.0.1', port: 0 },
+      requireToken: true,
+    })
+    try {
+      expect(guarded.url).toMatch(/\/t\/[A-Za-z0-9_-]+\/$/)
+      expect((await fetch(`${guarded.url.replace(/\/t\/.*$/, '/')}api/snapshots`)).status).toBe(401)
+      const html = await (await fetch(`${guarded.url}ui/`)).text()
+      expect(html).toContain(`<base href="${new URL(guarded.url).pathname}ui/" />`)
+      const tab = await page.context().newPage()
+      await tab.goto(`${guarded.url}ui/${dirRoute('docs').replace('#/browse/', '#/file/')}/readme.md`)
+      await expect.poll(() => tab.locator('#preview-text').textContent()).toContain('version two')
+      await tab.locator('.crumbs a', { hasText: 'docs' }).click()
+      await tab.locator('tr[data-name="readme.md"]').waitFor()
+      expect(await tab.locator('#zip').getAttribute('href')).toMatch(/^\.\.\/api\/zip\?/)
+      const zipUrl = await tab.locator('#zip').evaluate((a) => (a as unknown as { href: string }).href)
+      expect(zipUrl.startsWith(`${guarded.url}api/zip?`)).toBe(true)
+      await tab.close()
+    } finally {
+      await guarded.close()
+    }
+  })
+
+  it('is readable on a phone', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto(ui(dirRoute('')))
+    await page.locator('tr[data-name="docs"]').waitFor()
+    const width = await page.evaluate('document.documentElement.scrollWidth')
+    expect(width).toBeLessThanOrEqual(390)
+    await shot('phone-browse')
+    await page.goto(ui())
+    await page.locator('li.snapshot').first().waitFor()
+    await shot('phone-timeline')
+  })
+})
