@@ -5,7 +5,7 @@
  * goes to test-artifacts/ui/. The API's refusal of a cross-origin restore is checked without the browser.
  */
 import { execFile, execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { crc32, deflateSync } from 'node:zlib'
@@ -92,6 +92,13 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     writeFileSync(path.join(src, 'docs', 'readme.md'), '# Read me\n\nversion one\n')
     writeFileSync(path.join(src, 'docs', ODD), 'a name with markup\n')
     writeFileSync(path.join(src, 'img', 'dot.png'), image)
+    // A name that is not UTF-8 (shown and sent in the engine's escaped form, `caf\xff.txt`) and a hard link.
+    mkdirSync(path.join(src, 'odd'))
+    writeFileSync(Buffer.concat([Buffer.from(path.join(src, 'odd', 'caf')), Buffer.from([0xff]), Buffer.from('.txt')]), 'not utf-8\n')
+    linkSync(path.join(src, 'hello.txt'), path.join(src, 'zz-link.txt'))
+    // Glob characters in a name, and a sibling an unescaped pattern would match.
+    writeFileSync(path.join(src, 'odd', 'star[1]{a,b}*.txt'), 'literal\n')
+    writeFileSync(path.join(src, 'odd', 'star1a-more.txt'), 'not selected\n')
     const url = path.join(work, 'repo')
     await Repository.init({ url, passphrase: PASS, encryption: 'auto', kdf: FAST_KDF })
     const repo = await Repository.open({ url, passphrase: PASS })
@@ -156,6 +163,9 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     expect(file.status).toBe(206)
     expect(await file.text()).toBe('hello')
     expect(file.headers.get('content-security-policy')).toMatch(/^sandbox/)
+    const link = await fetch(`${server.url}api/file?snapshot=${encodeURIComponent(names[0]!)}&path=zz-link.txt&download=1`)
+    expect(link.headers.get('content-disposition')).toBe(`attachment; filename="zz-link.txt"; filename*=UTF-8''zz-link.txt`)
+    expect(await link.text()).toBe('hello from vger\n')
   })
 
   it('refuses a restore from another origin, or without JSON', async () => {
@@ -280,6 +290,31 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     await page.locator('#restore-start').click()
     await page.locator('#restore-confirm').click()
     await expect.poll(() => page.locator('#restore-result').textContent()).toMatch(/empty|exist/i)
+  })
+
+  it('shows, previews and restores a name that is not UTF-8', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.goto(ui(dirRoute('odd')))
+    const row = page.locator('tr[data-name="caf\\\\xff.txt"]')
+    await row.waitFor()
+    expect(await row.locator('a.name').textContent()).toBe('caf\\xff.txt')
+    await row.locator('a.name').click()
+    await expect.poll(() => page.locator('#preview-text').textContent()).toBe('not utf-8\n')
+    const dest = path.join(work, 'restored-odd')
+    const res = await page.evaluate(
+      async ([snapshot, dest]) => {
+        const r = await fetch('../api/restore', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ snapshot, paths: ['odd/caf\\xff.txt', 'odd/star[1]{a,b}*.txt'], dest }),
+        })
+        return { status: r.status, body: (await r.json()) as { files: number } }
+      },
+      [names[1]!, dest] as const,
+    )
+    expect(res).toMatchObject({ status: 200, body: { files: 2 } })
+    const restored = readdirSync(path.join(dest, 'odd'), { encoding: 'buffer' })
+    expect(restored.map((b) => b.toString('latin1')).sort()).toEqual(['caf\xff.txt', 'star[1]{a,b}*.txt'])
   })
 
   it('works behind the access token prefix', async (ctx) => {

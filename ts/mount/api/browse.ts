@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import type { DirEntry } from '../../../crates/vger-napi/index.cjs'
 import { writeArchive } from '../../browse/archive.js'
 import { escapedToBytes } from '../../browse/names.js'
+import type { SnapshotDir } from '../../browse/snapshot-fs.js'
 import type { MountRequest } from '../server.js'
 import { ApiError, Query, entryAt, parseSnapshotPath, sendJson, snapshotParam } from './http.js'
 import type { DirResponse, EntryJson, SnapshotsResponse } from './types.js'
@@ -171,14 +172,25 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end: last + 1 }
 }
 
+/** The file at `path`, or the file a hard link there points at (the path its bytes are read from). */
+async function fileAt(r: MountRequest, snapshot: SnapshotDir, path: string): Promise<{ entry: DirEntry; dataPath: string }> {
+  const entry = await entryAt(r.fs, snapshot, path)
+  if (entry.kind === 'hardlink' && entry.target !== undefined) {
+    const target = parseSnapshotPath(entry.target)
+    const linked = await entryAt(r.fs, snapshot, target)
+    if (linked.kind === 'file') return { entry: { ...entry, kind: 'file', size: linked.size, etag: linked.etag }, dataPath: target }
+  }
+  if (entry.kind !== 'file') throw new ApiError(409, 'VGER_NOT_A_FILE', `"${path}" is a ${entry.kind}, not a file`)
+  return { entry, dataPath: path }
+}
+
 export async function file(r: MountRequest): Promise<void> {
   const q = new Query(r.req.url)
   const snapshot = await snapshotParam(r.fs, q)
   const path = parseSnapshotPath(q.optional('path'))
   const download = q.flag('download')
-  const entry = await entryAt(r.fs, snapshot, path)
-  if (entry.kind !== 'file') throw new ApiError(409, 'VGER_NOT_A_FILE', `"${path}" is a ${entry.kind}, not a file`)
   const name = path.split('/').pop() ?? path
+  const { entry, dataPath } = await fileAt(r, snapshot, path)
   const etag = `"${entry.etag}"`
   const headers: Record<string, string | number> = {
     ...UNTRUSTED,
@@ -208,7 +220,7 @@ export async function file(r: MountRequest): Promise<void> {
     r.res.end()
     return
   }
-  await pipeline(r.fs.createReadStream(snapshot, path, start, end), r.res)
+  await pipeline(r.fs.createReadStream(snapshot, dataPath, start, end), r.res)
 }
 
 export async function zip(r: MountRequest): Promise<void> {

@@ -58,15 +58,16 @@ export function parseRestoreRequest(text: string): RestoreRequest {
 
 /**
  * The engine's restore pattern that matches exactly the escaped path `p` (and so its subtree): glob
- * characters are escaped with `\`, and a byte that is not UTF-8 (which the engine matches in its lossy
- * form, U+FFFD) becomes `?`.
+ * characters are escaped with `\`. The engine matches a path in its lossy UTF-8 form, where bytes that are
+ * not UTF-8 become U+FFFD, so the pattern holds that form too (and also matches a sibling whose name
+ * differs only in such bytes: the one imprecision).
  */
 export function patternFor(p: string): string {
   const lossy = p
     .split('/')
     .map((segment) => escapedToBytes(segment).toString('utf8'))
     .join('/')
-  return lossy.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`).replace(/\uFFFD/g, '?')
+  return lossy.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`)
 }
 
 export async function restore(r: MountRequest): Promise<void> {
