@@ -9,6 +9,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, writeFileSy
 import http from 'node:http'
 import path from 'node:path'
 import { crc32, deflateSync } from 'node:zlib'
+import { randomBytes } from 'node:crypto'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SnapshotFs } from '../../ts/browse/snapshot-fs.js'
@@ -19,6 +20,16 @@ import { tempDir } from '../helpers/temp-dir.js'
 import { readZip } from '../helpers/unzip.js'
 
 const PASS = 'correct horse battery staple'
+const BIG = 24 << 20
+
+/** Counts the windows read from the repository, to see a zip stop when its client goes away. */
+class CountingFs extends SnapshotFs {
+  reads = 0
+  override read(...args: Parameters<SnapshotFs['read']>): ReturnType<SnapshotFs['read']> {
+    this.reads += 1
+    return super.read(...args)
+  }
+}
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'ui')
 const ODD = 'odd <b>&"q\'.txt'
 
@@ -76,6 +87,7 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
   let browser: Browser | undefined
   let page: Page
   let noBrowser = ''
+  let reads: CountingFs
   const names: string[] = []
   const image = png(24, 16, [200, 30, 40])
 
@@ -99,6 +111,8 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     // Glob characters in a name, and a sibling an unescaped pattern would match.
     writeFileSync(path.join(src, 'odd', 'star[1]{a,b}*.txt'), 'literal\n')
     writeFileSync(path.join(src, 'odd', 'star1a-more.txt'), 'not selected\n')
+    mkdirSync(path.join(src, 'big'))
+    writeFileSync(path.join(src, 'big', 'random.bin'), randomBytes(BIG))
     const url = path.join(work, 'repo')
     await Repository.init({ url, passphrase: PASS, encryption: 'auto', kdf: FAST_KDF })
     const repo = await Repository.open({ url, passphrase: PASS })
@@ -106,7 +120,8 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     writeFileSync(path.join(src, 'docs', 'readme.md'), '# Read me\n\nversion two, longer\n')
     writeFileSync(path.join(src, 'added.txt'), 'new in the second snapshot\n')
     await repo.backup({ paths: [src], label: 'home', hostname: 'testhost' })
-    const fs = new SnapshotFs(repo)
+    const fs = new CountingFs(repo)
+    reads = fs
     names.push(...(await fs.snapshots()).map((d) => d.name))
     server = await startMountServer(fs, repo, 'ui-test', { listen: { host: '127.0.0.1', port: 0 } })
     if (found.path === undefined) {
@@ -181,6 +196,27 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     expect(existsSync(dest)).toBe(false)
   })
 
+  it('stops writing a zip when the client goes away', async () => {
+    const before = reads.reads
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${server.url}api/zip?snapshot=${encodeURIComponent(names[1]!)}`, (res) => {
+        expect(res.statusCode).toBe(200)
+        res.once('data', () => {
+          req.destroy()
+          resolve()
+        })
+      })
+      req.on('error', (e) => (req.destroyed ? undefined : reject(e)))
+    })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const after = reads.reads
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(reads.reads).toBe(after)
+    expect(after - before).toBeLessThan(BIG >> 20)
+    // The server goes on answering.
+    expect((await fetch(`${server.url}api/snapshots`)).status).toBe(200)
+  })
+
   it('shows the timeline of snapshots', async (ctx) => {
     if (noBrowser) ctx.skip(noBrowser)
     await page.goto(ui())
@@ -195,7 +231,8 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     if (noBrowser) ctx.skip(noBrowser)
     await page.goto(ui(dirRoute('')))
     await page.locator('tr[data-name="docs"]').waitFor()
-    // Directories first: docs, img, then the files. The first row has the focus.
+    // Directories first (big, docs, img, odd), then the files. The first row has the focus.
+    await page.keyboard.press('j')
     await page.keyboard.press('j')
     await page.keyboard.press('k')
     await page.keyboard.press('Enter')
@@ -274,7 +311,7 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     await page.goto(ui(dirRoute('')))
     await page.locator('tr[data-name="hello.txt"]').waitFor()
     await page.locator('tr[data-name="hello.txt"] input[type=checkbox]').check()
-    // Tick with the keyboard too: the first row is docs.
+    // Tick with the keyboard too.
     await page.locator('tr[data-name="docs"]').focus()
     await page.keyboard.press('x')
     await page.locator('#restore-dest').fill(dest)

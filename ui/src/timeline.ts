@@ -19,7 +19,7 @@ export async function loadSnapshots(): Promise<SnapshotsResponse> {
 }
 
 export function snapshotTitle(s: SnapshotJson): string {
-  return `${formatDay(s.time)} ${formatClock(s.time)} · ${s.label || 'unlabelled'} · ${s.hostname}`
+  return `${formatDay(s.time)} ${formatClock(s.time)} · ${s.label || 'unlabelled'} · ${s.hostname} · ${s.id.slice(0, 8)}`
 }
 
 export async function timelineView(main: HTMLElement): Promise<void> {
