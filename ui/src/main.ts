@@ -12,15 +12,17 @@ import { installGlobalKeys } from './keys.js'
 import { diffView, searchView } from './search.js'
 import { loadSnapshots, timelineView } from './timeline.js'
 
-const main = document.getElementById('view') as HTMLElement
-let generation = 0
+const view = document.getElementById('view') as HTMLElement
 
 function decodePath(segments: string[]): string[] {
   return segments.filter((s) => s !== '').map((s) => decodeURIComponent(s))
 }
 
 async function render(): Promise<void> {
-  const mine = ++generation
+  // Each render draws into a slot of its own: a slower, older render goes on drawing into a slot that is
+  // no longer on the page, and never over the newer one.
+  const main = h('div', { class: 'slot' })
+  view.replaceChildren(main)
   const hash = location.hash.replace(/^#/, '') || '/'
   const [pathPart = '/', query = ''] = hash.split('?', 2)
   const [, kind = '', ...rest] = pathPart.split('/')
@@ -45,7 +47,7 @@ async function render(): Promise<void> {
         show(main, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the snapshots')))
     }
   } catch (e) {
-    if (mine === generation) show(main, errorBox(e), h('p', {}, h('a', { href: '#/' }, 'Back to the snapshots')))
+    show(main, errorBox(e), h('p', {}, h('a', { href: '#/' }, 'Back to the snapshots')))
   }
 }
 
