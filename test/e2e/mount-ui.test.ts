@@ -88,6 +88,8 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
   let page: Page
   let noBrowser = ''
   let reads: CountingFs
+  /** Script errors and console errors (a CSP violation among them) seen in the browser. */
+  const problems: string[] = []
   const names: string[] = []
   const image = png(24, 16, [200, 30, 40])
 
@@ -143,8 +145,9 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 800 } })
     page = await context.newPage()
     page.setDefaultTimeout(10_000)
-    page.on('pageerror', (e) => {
-      throw e
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`)
     })
   })
 
@@ -378,6 +381,11 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     } finally {
       await guarded.close()
     }
+  })
+
+  it('raised no script error and no Content-Security-Policy violation', (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    expect(problems).toEqual([])
   })
 
   it('is readable on a phone', async (ctx) => {
