@@ -4,18 +4,18 @@
  * the diff of two snapshots, a restore to a local directory, and the keyboard. A screenshot of each page
  * goes to test-artifacts/ui/. The API's refusal of a cross-origin restore is checked without the browser.
  */
-import { execFile, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
-import { crc32, deflateSync } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SnapshotFs } from '../../ts/browse/snapshot-fs.js'
 import { startMountServer, type MountServer } from '../../ts/mount/server.js'
 import { Repository } from '../../ts/repository.js'
 import { FAST_KDF, NO_ADDON_REASON, ROOT, addonBuilt } from '../helpers/addon.js'
+import { findChromium, launchChromium, png } from '../helpers/browser.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { readZip } from '../helpers/unzip.js'
 
@@ -32,41 +32,6 @@ class CountingFs extends SnapshotFs {
 }
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'ui')
 const ODD = 'odd <b>&"q\'.txt'
-
-/** A `w`×`h` PNG of one colour, made here so the test needs no image file. */
-function png(w: number, h: number, rgb: [number, number, number]): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const len = Buffer.alloc(4)
-    len.writeUInt32BE(data.length)
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
-    const crc = Buffer.alloc(4)
-    crc.writeUInt32BE(crc32(body))
-    return Buffer.concat([len, body, crc])
-  }
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(w, 0)
-  ihdr.writeUInt32BE(h, 4)
-  ihdr.set([8, 2, 0, 0, 0], 8)
-  const row = Buffer.concat([Buffer.from([0]), Buffer.concat(Array.from({ length: w }, () => Buffer.from(rgb)))])
-  const raw = Buffer.concat(Array.from({ length: h }, () => row))
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ])
-}
-
-/** The browser's path (scripts/peers/chromium.sh installs Debian's chromium when missing), or why there is none. */
-function findChromium(): Promise<{ path?: string; reason?: string }> {
-  return new Promise((resolve) => {
-    execFile('sh', [path.join(ROOT, 'scripts', 'peers', 'chromium.sh'), 'path'], { timeout: 600_000 }, (err, stdout, stderr) => {
-      const found = stdout.trim().split('\n').pop() ?? ''
-      if (err === null && found !== '' && existsSync(found)) resolve({ path: found })
-      else resolve({ reason: `no headless Chromium: ${stderr.trim().split('\n').pop() ?? err?.message ?? 'unknown'}` })
-    })
-  })
-}
 
 function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -130,18 +95,7 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
       noBrowser = found.reason ?? 'no browser'
       return
     }
-    browser = await chromium.launch({
-      executablePath: found.path,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchChromium(found.path)
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 800 } })
     page = await context.newPage()
     page.setDefaultTimeout(10_000)
