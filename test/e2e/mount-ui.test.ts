@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SnapshotFs } from '../../ts/browse/snapshot-fs.js'
+import type { DirResponse } from '../../ts/mount/api/types.js'
 import { startMountServer, type MountServer } from '../../ts/mount/server.js'
 import { Repository } from '../../ts/repository.js'
 import { FAST_KDF, NO_ADDON_REASON, ROOT, addonBuilt } from '../helpers/addon.js'
@@ -21,6 +22,8 @@ import { readZip } from '../helpers/unzip.js'
 
 const PASS = 'correct horse battery staple'
 const BIG = 24 << 20
+/** Entries of a folder bigger than a page of the listing (500). */
+const MANY = 1200
 
 /** Counts the windows read from the repository, to see a zip stop when its client goes away. */
 class CountingFs extends SnapshotFs {
@@ -78,6 +81,8 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     // Glob characters in a name, and a sibling an unescaped pattern would match.
     writeFileSync(path.join(src, 'odd', 'star[1]{a,b}*.txt'), 'literal\n')
     writeFileSync(path.join(src, 'odd', 'star1a-more.txt'), 'not selected\n')
+    mkdirSync(path.join(src, 'many'))
+    for (let i = 0; i < MANY; i++) writeFileSync(path.join(src, 'many', `f${String(i).padStart(4, '0')}`), '')
     mkdirSync(path.join(src, 'big'))
     writeFileSync(path.join(src, 'big', 'random.bin'), randomBytes(BIG))
     const url = path.join(work, 'repo')
@@ -138,6 +143,19 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     const link = await fetch(`${server.url}api/file?snapshot=${encodeURIComponent(names[0]!)}&path=zz-link.txt&download=1`)
     expect(link.headers.get('content-disposition')).toBe(`attachment; filename="zz-link.txt"; filename*=UTF-8''zz-link.txt`)
     expect(await link.text()).toBe('hello from vger\n')
+  })
+
+  it('pages a large folder, sorted by the server', async () => {
+    const snap = encodeURIComponent(names[1]!)
+    const page1 = (await (await fetch(`${server.url}api/dir?snapshot=${snap}&path=many&sort=name&order=desc`)).json()) as DirResponse
+    expect(page1).toMatchObject({ total: MANY, offset: 0 })
+    expect(page1.entries.length).toBe(500)
+    expect(page1.entries[0]!.name).toBe(`f${MANY - 1}`)
+    const last = (await (
+      await fetch(`${server.url}api/dir?snapshot=${snap}&path=many&sort=name&offset=1000&limit=500`)
+    ).json()) as DirResponse
+    expect(last.entries.map((e) => e.name)).toEqual(Array.from({ length: 200 }, (_, i) => `f${1000 + i}`))
+    expect((await fetch(`${server.url}api/dir?snapshot=${snap}&path=many&limit=5001`)).status).toBe(400)
   })
 
   it('refuses a restore from another origin, or without JSON', async () => {
@@ -335,6 +353,19 @@ describe.skipIf(!addonBuilt)(`the web UI${addonBuilt ? '' : ` — skipped: ${NO_
     } finally {
       await guarded.close()
     }
+  })
+
+  it('shows a large folder a page at a time', async (ctx) => {
+    if (noBrowser) ctx.skip(noBrowser)
+    await page.goto(ui(dirRoute('many')))
+    await page.locator('tr[data-name="f0000"]').waitFor()
+    expect(await page.locator('tbody tr').count()).toBe(500)
+    await page.locator('button.more').click()
+    await page.locator('tr[data-name="f0999"]').waitFor()
+    await page.locator('button.more').click()
+    await page.locator(`tr[data-name="f${MANY - 1}"]`).waitFor()
+    expect(await page.locator('tbody tr').count()).toBe(MANY)
+    expect(await page.locator('button.more').isHidden()).toBe(true)
   })
 
   it('raised no script error and no Content-Security-Policy violation', (ctx) => {
