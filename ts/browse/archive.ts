@@ -105,6 +105,8 @@ const mtime = (e: DirEntry): Date => new Date(e.mtimeMs)
 function tarWriter(out: Writable): Writer {
   const pack = tar.pack()
   const piped = pipeline(pack, out)
+  // Awaited by finish(); until then a failure of `out` (a client that went away) must not be an unhandled rejection.
+  piped.catch(() => undefined)
   const header = (name: string, e: DirEntry) => ({
     name,
     mode: perm(e),
@@ -138,6 +140,8 @@ function tarWriter(out: Writable): Writer {
 function zipWriter(out: Writable): Writer {
   const zip = new yazl.ZipFile()
   const piped = pipeline(zip.outputStream, out)
+  // Awaited by finish(); until then a failure of `out` (a client that went away) must not be an unhandled rejection.
+  piped.catch(() => undefined)
   let failed: Error | undefined
   const options = (e: DirEntry, type: number) => ({ mtime: mtime(e), mode: type | perm(e) })
   // yazl reads each stream only when its turn comes, and a file's stream reads nothing until then: the queue
