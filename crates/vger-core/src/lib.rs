@@ -15,7 +15,7 @@ pub mod tree;
 
 pub use cancel::CancelToken;
 pub use commands::backup::{
-    BackupOptions, BackupOutcome, SourceFilter, StreamFrom, StreamSource, backup,
+    BackupOptions, BackupOutcome, FileChanges, SourceFilter, StreamFrom, StreamSource, backup,
 };
 pub use commands::browse::{BrowseCache, lookup, read_range};
 pub use commands::check::{CheckOptions, CheckReport, DamagedSnapshot, Problem, check};
@@ -37,6 +37,7 @@ pub use commands::stats::{RepoStats, repo_stats};
 pub use progress::{Event, LockWait, NoProgress, Progress, Warning};
 pub use repo::Repository;
 pub use repo::config::{ChunkerParams, RepoConfig};
+pub use repo::keys::KeyInfo;
 pub use repo::lock::{
     LeaseSettings, LockInfo, LockKind, ReadLease, break_locks, break_locks_at, list_locks,
 };

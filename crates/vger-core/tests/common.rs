@@ -62,6 +62,7 @@ pub fn backup_opts(paths: &[&Path]) -> BackupOptions {
         streams: Vec::new(),
         read_bytes_per_sec: 0,
         dry_run: false,
+        time_ns: None,
     }
 }
 

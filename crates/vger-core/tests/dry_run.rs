@@ -69,4 +69,30 @@ fn a_dry_run_counts_what_is_new_and_writes_nothing() {
     let new = again.snapshot.stats.new_bytes;
     assert!((200_000..250_000).contains(&new), "{new}");
     assert_eq!(repo.snapshots().unwrap().snapshots.len(), 1);
+    assert_eq!(
+        (
+            again.changes.new,
+            again.changes.changed,
+            again.changes.unmodified
+        ),
+        (0, 1, 1)
+    );
+
+    // A new file, and a snapshot recorded at a given time.
+    fs::write(src.join("c.bin"), bytes(1_000, 4)).unwrap();
+    let at = 1_700_000_000_000_000_000;
+    let opts = BackupOptions {
+        time_ns: Some(at),
+        ..backup_opts(&[&src])
+    };
+    let dated = backup(&repo, &opts, &NoProgress, &CancelToken::new()).unwrap();
+    assert_eq!(
+        (
+            dated.changes.new,
+            dated.changes.changed,
+            dated.changes.unmodified
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(dated.snapshot.start_ns, at);
 }

@@ -28,6 +28,7 @@ fn run(repo: &Repository, src: &Path, cache: Option<&Path>) -> vger_core::Backup
         streams: Vec::new(),
         read_bytes_per_sec: 0,
         dry_run: false,
+        time_ns: None,
         ..backup_opts(&[src])
     };
     backup(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()

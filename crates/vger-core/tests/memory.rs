@@ -90,6 +90,7 @@ fn backup_of_many_files_and_a_2_gib_file_stays_within_the_memory_bound() {
         streams: Vec::new(),
         read_bytes_per_sec: 0,
         dry_run: false,
+        time_ns: None,
         compression: vger_core::compress::Compression::Zstd(3),
         ..backup_opts(&[&src])
     };

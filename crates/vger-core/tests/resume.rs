@@ -93,6 +93,7 @@ fn opts(src: &Path, cache: &Path) -> BackupOptions {
         streams: Vec::new(),
         read_bytes_per_sec: 0,
         dry_run: false,
+        time_ns: None,
     }
 }
 

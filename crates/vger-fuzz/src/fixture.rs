@@ -95,6 +95,7 @@ fn backup_options(src: &Path, compression: Compression) -> BackupOptions {
         streams: Vec::new(),
         read_bytes_per_sec: 0,
         dry_run: false,
+        time_ns: None,
     }
 }
 

@@ -232,6 +232,26 @@ pub struct BackupOptions {
     pub read_bytes_per_sec: Option<f64>,
     /// Read and chunk as a backup would, count what is new, store nothing. Default false.
     pub dry_run: Option<bool>,
+    /// The time the snapshot records instead of now, in milliseconds since the epoch.
+    pub time_ms: Option<f64>,
+}
+
+/// Regular files of a backup against the previous one.
+#[napi(object)]
+pub struct FileChanges {
+    pub new: f64,
+    pub changed: f64,
+    pub unmodified: f64,
+}
+
+impl From<vger_core::FileChanges> for FileChanges {
+    fn from(c: vger_core::FileChanges) -> Self {
+        FileChanges {
+            new: c.new as f64,
+            changed: c.changed as f64,
+            unmodified: c.unmodified as f64,
+        }
+    }
 }
 
 /// A stream stored as a file: a command's standard output, or this process's standard input.
@@ -305,6 +325,8 @@ pub struct BackupOutcome {
     /// Bytes read from source files (unchanged files known from the file cache or the parent
     /// snapshot are not read).
     pub bytes_read: f64,
+    /// Regular files new, changed and unmodified against the previous backup.
+    pub changes: FileChanges,
 }
 
 #[napi(object)]
@@ -432,6 +454,30 @@ pub fn escape(b: &[u8]) -> String {
                 }
             }
             out
+        }
+    }
+}
+
+/// One key file of the repository.
+#[napi(object)]
+pub struct KeyInfo {
+    /// The file name under `keys/`.
+    pub id: String,
+    /// Whether this repository handle was opened with it.
+    pub current: bool,
+    /// When it was written (RFC 3339), where the store keeps times.
+    pub modified: Option<String>,
+}
+
+impl From<&vger_core::KeyInfo> for KeyInfo {
+    fn from(k: &vger_core::KeyInfo) -> Self {
+        KeyInfo {
+            id: k.id.clone(),
+            current: k.current,
+            modified: k.modified.and_then(|t| {
+                let ns = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+                Some(rfc3339(i64::try_from(ns).ok()?))
+            }),
         }
     }
 }

@@ -205,4 +205,34 @@ impl Repository {
         let kdf = kdf.map(Into::into).unwrap_or_default();
         run(env, move || repo.change_passphrase(&new_passphrase, kdf))
     }
+
+    /// The key files, the one this handle was opened with marked `current`.
+    #[napi]
+    pub fn list_keys<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, Vec<KeyInfo>>> {
+        let repo = self.core();
+        run(env, move || {
+            Ok(repo.list_keys()?.iter().map(Into::into).collect())
+        })
+    }
+
+    /// Adds a key file for another passphrase; resolves to its id.
+    #[napi]
+    pub fn add_key<'e>(
+        &self,
+        env: &'e Env,
+        passphrase: String,
+        kdf: Option<KdfParams>,
+    ) -> Result<PromiseRaw<'e, String>> {
+        let repo = self.core();
+        let kdf = kdf.map(Into::into).unwrap_or_default();
+        run(env, move || repo.add_key(&passphrase, kdf))
+    }
+
+    /// Removes a key file other than the one in use (a unique id prefix is enough); resolves to
+    /// its full id.
+    #[napi]
+    pub fn remove_key<'e>(&self, env: &'e Env, id: String) -> Result<PromiseRaw<'e, String>> {
+        let repo = self.core();
+        run(env, move || repo.remove_key(&id))
+    }
 }

@@ -215,6 +215,10 @@ impl Repository {
                     .collect::<vger_core::Result<_>>()?,
                 read_bytes_per_sec: rate(opts.read_bytes_per_sec),
                 dry_run: opts.dry_run.unwrap_or(false),
+                time_ns: opts
+                    .time_ms
+                    .filter(|t| t.is_finite())
+                    .map(|t| (t * 1e6) as i64),
             };
             let out = vger_core::backup(&repo, &core, progress, cancel)?;
             Ok(BackupOutcome {
@@ -225,6 +229,7 @@ impl Repository {
                 warnings_omitted: out.warnings_omitted as f64,
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
                 bytes_read: out.bytes_read as f64,
+                changes: out.changes.into(),
             })
         })
     }

@@ -338,6 +338,7 @@ pub fn backup_opts(src: &Path, label: &str) -> BackupOptions {
         streams: Vec::new(),
         read_bytes_per_sec: 0,
         dry_run: false,
+        time_ns: None,
     }
 }
 

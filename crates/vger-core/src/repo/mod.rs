@@ -4,6 +4,7 @@
 pub mod config;
 pub mod context;
 pub mod index;
+pub mod keys;
 pub mod liveness;
 pub mod lock;
 mod lock_wait;
@@ -16,10 +17,7 @@ pub mod trees;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
-use vger_crypto::{
-    Algorithm, BlobKind, Crypter, KdfParams, MasterKey, random_bytes, unwrap_master_key,
-    wrap_master_key,
-};
+use vger_crypto::{BlobKind, Crypter, MasterKey, unwrap_master_key};
 use vger_storage::{Backend, BackendOptions, open_backend_with};
 use vger_types::{ChunkId, PackId, Result, SnapshotId, VgerError};
 
@@ -488,28 +486,6 @@ impl Repository {
             self.reload_index()?;
         }
         Ok(lease)
-    }
-
-    /// Re-wraps the master key under a new passphrase: the new key file is written first, then
-    /// the one this repository was opened with is removed, so a crash in between leaves both
-    /// passphrases working and never neither. Other key files are left alone.
-    pub fn change_passphrase(&self, new: &str, kdf: KdfParams) -> Result<()> {
-        if self.config.algorithm == Algorithm::None {
-            return Err(VgerError::invalid(
-                "this repository is not encrypted (mode none), so it has no passphrase",
-            ));
-        }
-        if new.is_empty() {
-            return Err(VgerError::invalid("the passphrase must not be empty"));
-        }
-        let ctx = key_context(&self.config_bytes, &self.config.id);
-        let key = wrap_master_key(&self.master, Some(new.as_bytes()), kdf, &ctx)?;
-        let name = format!("keys/{}", hex::encode(random_bytes::<8>()));
-        let mut current = self.key_name.lock().unwrap_or_else(PoisonError::into_inner);
-        self.backend.put_new(&name, &key)?;
-        self.backend.delete(&current)?;
-        *current = name;
-        Ok(())
     }
 
     pub fn url(&self) -> &str {

@@ -80,6 +80,7 @@ pub fn backup_dry_run(
         walker.store_tree(root)
     });
     let bytes_read = walker.bytes_read();
+    let changes = walker.changes();
     let (stats, warnings, omitted, _cache) = walker.into_parts();
     uploader.finish()?;
     let tree = walked?;
@@ -87,8 +88,8 @@ pub fn backup_dry_run(
     let snapshot = Snapshot {
         format_version: snapshot::FORMAT_VERSION,
         id: SnapshotId(vger_crypto::random_bytes()),
-        start_ns,
-        end_ns: start_ns + clock::duration_ns(started.elapsed()),
+        start_ns: opts.time_ns.unwrap_or(start_ns),
+        end_ns: opts.time_ns.unwrap_or(start_ns) + clock::duration_ns(started.elapsed()),
         hostname: opts.hostname.clone(),
         username: opts.username.clone(),
         label: opts.label.clone(),
@@ -106,5 +107,6 @@ pub fn backup_dry_run(
         warnings_omitted: omitted,
         bytes_read,
         reclaimed: Reclaimed::default(),
+        changes,
     })
 }

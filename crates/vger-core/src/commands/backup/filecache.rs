@@ -214,6 +214,11 @@ impl FileCache {
         self.loaded
     }
 
+    /// Whether the previous cache knew a file at `path` (changed or not).
+    pub fn knows(&self, path: &Path) -> bool {
+        self.old.contains_key(&path_key(path))
+    }
+
     /// The chunks of an unchanged file, if every one is still in the index with its length.
     pub fn lookup(
         &self,

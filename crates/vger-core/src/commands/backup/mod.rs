@@ -37,6 +37,7 @@ pub use filter::SourceFilter;
 use inflight::Inflight;
 use pipeline::Uploader;
 pub use stream::{StreamFrom, StreamSource};
+pub use walk::FileChanges;
 use walk::Walker;
 
 #[derive(Debug, Clone)]
@@ -62,6 +63,8 @@ pub struct BackupOptions {
     pub read_bytes_per_sec: u64,
     /// Count what would be stored and store nothing (see `dry_run`).
     pub dry_run: bool,
+    /// The time the snapshot records, instead of now (`backup --time`); nanoseconds since the epoch.
+    pub time_ns: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +78,8 @@ pub struct BackupOutcome {
     /// What this client's interrupted backups of this repository had left behind, dealt with
     /// before this one started.
     pub reclaimed: Reclaimed,
+    /// Regular files new, changed and unmodified against the previous backup.
+    pub changes: FileChanges,
 }
 
 /// Warnings kept in the outcome; further ones are only counted (and still sent as events).
@@ -183,6 +188,7 @@ pub fn backup(
         walker.store_tree(root)
     });
     let bytes_read = walker.bytes_read();
+    let changes = walker.changes();
     let (stats, mut warnings, omitted, mut cache) = walker.into_parts();
     let checkpoints = Checkpoints::new(repo, &lease, inflight.clone());
     warnings.extend(missing_packs.iter().map(|key| Warning {
@@ -212,8 +218,8 @@ pub fn backup(
     let snapshot = Snapshot {
         format_version: snapshot::FORMAT_VERSION,
         id: SnapshotId(vger_crypto::random_bytes()),
-        start_ns,
-        end_ns: start_ns + clock::duration_ns(started.elapsed()),
+        start_ns: opts.time_ns.unwrap_or(start_ns),
+        end_ns: opts.time_ns.unwrap_or(start_ns) + clock::duration_ns(started.elapsed()),
         hostname: opts.hostname.clone(),
         username: opts.username.clone(),
         label: opts.label.clone(),
@@ -247,6 +253,7 @@ pub fn backup(
         warnings_omitted: omitted,
         bytes_read,
         reclaimed,
+        changes,
     })
 }
 

@@ -29,6 +29,17 @@ use crate::repo::snapshot::SnapshotStats;
 use crate::tree::join_path as join;
 use crate::tree::{self, Content, Entry, Kind};
 
+/// Regular files of a backup against the previous one (its file cache, else its parent snapshot).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileChanges {
+    /// Not in the previous backup.
+    pub new: u64,
+    /// In the previous backup, read again because its size, mtime or ctime changed.
+    pub changed: u64,
+    /// Known unchanged, not read.
+    pub unmodified: u64,
+}
+
 pub struct Walker<'a> {
     repo: &'a Repository,
     uploader: &'a Uploader,
@@ -52,6 +63,7 @@ pub struct Walker<'a> {
     read_limit: Option<vger_storage::RateLimit>,
     /// Counts what would be stored and stores nothing.
     dry_run: bool,
+    changes: FileChanges,
     /// Bytes read from source files.
     bytes_read: u64,
     /// Packs stored when the file log was last flushed.
@@ -93,6 +105,7 @@ impl<'a> Walker<'a> {
             checkpoints: None,
             read_limit: None,
             dry_run: false,
+            changes: FileChanges::default(),
             bytes_read: 0,
             logged_packs: 0,
         }
@@ -119,6 +132,11 @@ impl<'a> Walker<'a> {
     /// Bytes read from source files so far.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
+    }
+
+    /// What regular files did against the previous backup, so far.
+    pub fn changes(&self) -> FileChanges {
+        self.changes
     }
 
     pub fn into_parts(self) -> (SnapshotStats, Vec<Warning>, u64, FileCache) {
@@ -328,10 +346,27 @@ impl<'a> Walker<'a> {
                 return Ok(Some(e));
             }
             let found = self.unchanged(path, &meta, prev);
+            let seen_before = found.is_some()
+                || matches!(
+                    prev,
+                    Some(Entry {
+                        kind: Kind::File,
+                        ..
+                    })
+                )
+                || self.cache.knows(path);
+            let unchanged = found.is_some();
             let read = match found {
                 Some(stored) => Some(stored),
                 None => self.read_file(path, &meta)?,
             };
+            if read.is_some() {
+                match (unchanged, seen_before) {
+                    (true, _) => self.changes.unmodified += 1,
+                    (false, true) => self.changes.changed += 1,
+                    (false, false) => self.changes.new += 1,
+                }
+            }
             match read {
                 Some((chunks, holes)) => {
                     e.kind = Kind::File;
