@@ -255,6 +255,21 @@ export class Repository {
     await call(() => this.#native.changePassphrase(newPassphrase, kdf))
   }
 
+  /** The key files; `current` marks the one this handle was opened with. */
+  listKeys(): Promise<native.KeyInfo[]> {
+    return call(() => this.#native.listKeys())
+  }
+
+  /** Adds a key file for another passphrase (the others keep working); resolves to its id. */
+  addKey(passphrase: string, kdf?: native.KdfParams): Promise<string> {
+    return call(() => this.#native.addKey(passphrase, kdf))
+  }
+
+  /** Removes a key file other than the one in use (a unique prefix of its id is enough); resolves to its id. */
+  removeKey(id: string): Promise<string> {
+    return call(() => this.#native.removeKey(id))
+  }
+
   /** Removes snapshots by full id (the engine resolves them all first: one unknown id removes nothing). */
   deleteSnapshots(ids: string[], opts: DryRunOptions = {}): Promise<native.DeleteSnapshotsOutcome> {
     return call(() => this.#native.deleteSnapshots(ids, opts.dryRun))

@@ -41,6 +41,15 @@ export declare class Repository {
   find(opts: FindOptions): Promise<Array<FindResult>>
   /** Re-wraps the master key under a new passphrase; the old one stops working. */
   changePassphrase(newPassphrase: string, kdf?: KdfParams | undefined | null): Promise<undefined>
+  /** The key files, the one this handle was opened with marked `current`. */
+  listKeys(): Promise<Array<KeyInfo>>
+  /** Adds a key file for another passphrase; resolves to its id. */
+  addKey(passphrase: string, kdf?: KdfParams | undefined | null): Promise<string>
+  /**
+   * Removes a key file other than the one in use (a unique id prefix is enough); resolves to
+   * its full id.
+   */
+  removeKey(id: string): Promise<string>
   /** Removes snapshot objects (all references are resolved first; one bad id removes nothing). */
   deleteSnapshots(ids: Array<string>, dryRun?: boolean | undefined | null): Promise<DeleteSnapshotsOutcome>
   /** Applies retention: removes the snapshot objects the policy does not keep. */
@@ -218,6 +227,8 @@ export interface BackupOptions {
   readBytesPerSec?: number
   /** Read and chunk as a backup would, count what is new, store nothing. Default false. */
   dryRun?: boolean
+  /** The time the snapshot records instead of now, in milliseconds since the epoch. */
+  timeMs?: number
 }
 
 export interface BackupOutcome {
@@ -232,6 +243,8 @@ export interface BackupOutcome {
    * snapshot are not read).
    */
   bytesRead: number
+  /** Regular files new, changed and unmodified against the previous backup. */
+  changes: FileChanges
 }
 
 export interface CheckOptions {
@@ -392,6 +405,13 @@ export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'V
 /** Every engine error code, in the engine's order (for tests and documentation checks). */
 export declare function errorCodes(): Array<ErrorCode>
 
+/** Regular files of a backup against the previous one. */
+export interface FileChanges {
+  new: number
+  changed: number
+  unmodified: number
+}
+
 /** The entry types `find` can filter on (`file` includes hard links). */
 export type FindKind = 'file' | 'dir' | 'symlink'
 
@@ -445,6 +465,16 @@ export interface KdfParams {
   memoryKib: number
   iterations: number
   parallelism: number
+}
+
+/** One key file of the repository. */
+export interface KeyInfo {
+  /** The file name under `keys/`. */
+  id: string
+  /** Whether this repository handle was opened with it. */
+  current: boolean
+  /** When it was written (RFC 3339), where the store keeps times. */
+  modified?: string
 }
 
 export interface ListEntry {

@@ -259,6 +259,34 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
     expect((await vger(['list'])).code).toBe(0)
   })
 
+  it('key add, list and remove: a second passphrase opens the repository; the key in use cannot be removed', async () => {
+    type Keys = { repository: string; keys: { id: string; current: boolean; modified?: string }[] }
+    const before = json<Keys>(await vger(['key', 'list', '--json'])).keys
+    expect(before).toHaveLength(1)
+    expect(before[0]?.current).toBe(true)
+    const added = await vger(['key', 'add', '--json'], { VGER_NEW_PASSPHRASE: 'recovery passphrase' })
+    expect(added.code, added.stderr).toBe(0)
+    const id = json<{ added: string }>(added).added
+    const both = json<Keys>(await vger(['key', 'list', '--json'])).keys
+    expect(both.map((k) => [k.id === id, k.current]).sort()).toEqual([
+      [false, true],
+      [true, false],
+    ])
+    // Both passphrases open it.
+    const withRecovery = await vger(['list'], { VGER_PASSPHRASE: 'recovery passphrase' })
+    expect(withRecovery.code, withRecovery.stderr).toBe(0)
+    // The key in use cannot go, and says what to do.
+    const own = await vger(['key', 'remove', before[0]?.id ?? ''])
+    expect(own.code).toBe(1)
+    expect(errorCode(own.stderr)).toBe('VGER_INVALID_ARGUMENT')
+    expect(own.stderr).toContain("another key's passphrase")
+    // Removed with the other passphrase, by a prefix of its id, the recovery key is gone for good.
+    const removed = await vger(['key', 'remove', id.slice(0, 6), '--json'])
+    expect(json<{ removed: string }>(removed).removed).toBe(id)
+    expect(errorCode((await vger(['list'], { VGER_PASSPHRASE: 'recovery passphrase' })).stderr)).toBe('VGER_WRONG_PASSPHRASE')
+    expect((await vger(['list'])).code).toBe(0)
+  })
+
   it('bare vger runs the full cycle: backup of every source, then prune, compact, check', async () => {
     const r = await vger(['--json'])
     expect(r.code, r.stderr).toBe(0)

@@ -114,10 +114,16 @@ describe.skipIf(!addonBuilt)(`source options${addonBuilt ? '' : ` — skipped: $
     const planned = (JSON.parse(json.stdout) as { snapshots: { stats: { newBytes: number; storedBytes: number } }[] }).snapshots[0]
     expect(planned?.stats.newBytes).toBeGreaterThan(0)
     expect(planned?.stats.storedBytes).toBe(0)
-    // The real backup adds what the dry run said it would.
+    // The real backup adds what the dry run said it would, and sums up what changed.
     const real = await vger(['backup', 'data', '--json'])
-    const saved = (JSON.parse(real.stdout) as { snapshots: { stats: { newBytes: number } }[] }).snapshots[0]
+    type Saved = { stats: { newBytes: number }; changes: { new: number; changed: number; unmodified: number } }
+    const saved = (JSON.parse(real.stdout) as { snapshots: Saved[] }).snapshots[0]
     expect(saved?.stats.newBytes).toBe(planned?.stats.newBytes)
+    expect(saved?.changes).toEqual({ new: 2, changed: 0, unmodified: 0 })
+    writeFileSync(path.join(work, 'data', 'b.txt'), 'b, longer now\n')
+    writeFileSync(path.join(work, 'data', 'c.txt'), 'c\n')
+    const second = await vger(['backup', 'data'])
+    expect(second.stdout).toMatch(/^ {2}files: 1 new, 1 changed, 1 unmodified; .* added to the repository$/m)
     expect(existsSync(path.join(work, 'hook-ran'))).toBe(true)
 
     // --host records another hostname, which list --host then finds.
@@ -126,6 +132,16 @@ describe.skipIf(!addonBuilt)(`source options${addonBuilt ? '' : ` — skipped: $
     const byHost = await vger(['list', '--host', 'other-machine', '--json'])
     const hosts = (JSON.parse(byHost.stdout) as { repositories: { snapshots: { hostname: string }[] }[] }).repositories[0]?.snapshots
     expect(hosts?.map((h) => h.hostname)).toEqual(['other-machine'])
+
+    // --time records another time; an impossible date is refused before anything runs.
+    const dated = await vger(['backup', 'data', '--time', '2020-01-02T03:04:05Z', '--label', 'old'])
+    expect(dated.code, dated.stderr).toBe(0)
+    const old = await vger(['list', '-S', 'old', '--json'])
+    const times = (JSON.parse(old.stdout) as { repositories: { snapshots: { time: string }[] }[] }).repositories[0]?.snapshots
+    expect(times?.map((t) => t.time.slice(0, 19))).toEqual(['2020-01-02T03:04:05'])
+    const bad = await vger(['backup', 'data', '--time', '2026-02-30'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--time')
   })
 
   it('a source that is a symlink to a directory is followed; overlapping and missing paths are reported', async () => {

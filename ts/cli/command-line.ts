@@ -51,6 +51,23 @@ function subsetPercent(value: string): number {
   return n
 }
 
+function when(value: string): number {
+  const text = value.trim()
+  const local = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(text)
+  const ms = local !== null ? localTime(local) : /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) ? Date.parse(text) : NaN
+  if (!Number.isFinite(ms)) {
+    throw new InvalidArgumentError('expected "YYYY-MM-DD[ HH:MM[:SS]]" (local time) or ISO 8601 with a zone, e.g. 2026-12-01T10:00:00Z')
+  }
+  return ms
+}
+
+function localTime(m: RegExpExecArray): number {
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number]
+  const date = new Date(y, mo - 1, d, h, mi, s)
+  // Reject what Date would roll over (2026-02-30).
+  return date.getFullYear() === y && date.getMonth() === mo - 1 && date.getDate() === d ? date.getTime() : NaN
+}
+
 function nonEmpty(value: string): string {
   if (value.trim() === '' || value.length > 4096) throw new InvalidArgumentError('expected a name of 1 to 4096 characters')
   return value
@@ -232,6 +249,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('-x, --one-file-system', 'do not cross into other filesystems (mount points are kept empty)')
     .option('-n, --dry-run', 'read and chunk as a backup would, and say what it would add; store nothing')
     .option('--host <name>', "the hostname to record (default: the config's hostname, else the machine's)", nonEmpty)
+    .option('--time <time>', 'the time to record instead of now ("2026-12-01 10:00", local, or ISO 8601 with a zone)', when)
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(COMPRESSION_ALGORITHMS))
     .option('--stdin', 'store standard input as a file (see --stdin-filename) in a snapshot of its own')
     .option('--stdin-from-command', 'run the command given after -- and store its standard output (it must exit 0)')
@@ -304,7 +322,26 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
       await runAction(cmd, async (ctx) => (await import('./commands/daemon.js')).daemon(ctx, opts))
     })
 
-  const key = program.command('key').description('manage the repository key')
+  const key = program.command('key').description('manage the repository keys: one per passphrase')
+  key
+    .command('list')
+    .description('list the key files; "In use" is the one this passphrase opened')
+    .action(async (_opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/key.js')).listKeys(ctx))
+    })
+  key
+    .command('add')
+    .description('add a passphrase (VGER_NEW_PASSPHRASE, or asked twice); the others keep working')
+    .action(async (_opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/key.js')).addKey(ctx))
+    })
+  key
+    .command('remove')
+    .description('remove a key file by id (a unique prefix); never the one in use')
+    .argument('<id>', 'the key id, as vger key list shows it')
+    .action(async (id: string, _opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/key.js')).removeKey(ctx, id))
+    })
   key
     .command('change-passphrase')
     .description('re-wrap the repository key with a new passphrase (VGER_NEW_PASSPHRASE, or asked twice)')

@@ -5,7 +5,7 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use vger_core::clock::rfc3339;
 
-use crate::dto::{KdfParams, escape};
+use crate::dto::{KdfParams, KeyInfo, escape};
 use crate::enums::{DiffChange, EntryKind, FindKind, FindStatus};
 use crate::job::run;
 use crate::repo::Repository;

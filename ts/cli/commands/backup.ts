@@ -25,6 +25,8 @@ export interface BackupFlags extends FilterFlags {
   dryRun?: boolean
   /** The hostname the snapshots record, instead of the config's `hostname` or the machine's (`--host`). */
   host?: string
+  /** The time the snapshots record instead of now, in ms since the epoch (`--time`). */
+  time?: number
   /** Store standard input as a file (`--stdin`); `paths` must be empty. */
   stdin?: boolean
   /** Run `paths` as a command and store its standard output (`--stdin-from-command`). */
@@ -153,7 +155,7 @@ export function backupExitCode(run: BackupRun): ExitCode {
 export async function runBackups(
   ctx: CliContext,
   sources: SourceConfig[],
-  flags: Pick<BackupFlags, 'compression' | 'dryRun' | 'host'>,
+  flags: Pick<BackupFlags, 'compression' | 'dryRun' | 'host' | 'time'>,
 ): Promise<BackupRun> {
   const repos = ctx.repositories('all')
   const dryRun = flags.dryRun === true
@@ -213,6 +215,7 @@ export async function runBackups(
               streams: streamsOf(ctx, repo, source),
               ...jobLimits(repo.limits),
               dryRun,
+              ...(flags.time === undefined ? {} : { timeMs: flags.time }),
               signal: ctx.signal,
               onProgress: progress.onProgress,
             })
@@ -238,12 +241,16 @@ function report(ctx: CliContext, repository: string, source: string, o: BackupOu
       `Dry run of "${source}" to "${repository}": ${entries.join(', ')}, ${formatBytes(s.bytes)}; ` +
         `would add ${formatCount(s.newChunks, 'chunk')}, ${formatBytes(s.newBytes)} before compression (nothing was stored)`,
     )
-  } else
+  } else {
     ctx.out.line(
       `Snapshot ${shortId(o.snapshotId)} of "${source}" saved to "${repository}": ${entries.join(', ')}, ` +
         `${formatBytes(s.bytes)} (${formatBytes(s.newBytes)} new, ${formatBytes(s.storedBytes)} stored) ` +
         `in ${formatDuration(o.durationMs)}`,
     )
+  }
+  const c = o.changes
+  const added = dryRun ? `${formatBytes(s.newBytes)} would be added` : `${formatBytes(s.storedBytes)} added to the repository`
+  ctx.out.line(`  files: ${c.new} new, ${c.changed} changed, ${c.unmodified} unmodified; ${added}`)
   if (!o.partial && o.warnings.length === 0) return
   // Warnings go to stderr in every mode; in --json mode they are also in the result.
   for (const w of o.warnings) ctx.out.warn(`${displayPath(w.path)}: ${displayPath(w.message)} [${w.code}]`)

@@ -1,11 +1,14 @@
 /**
- * `vger key change-passphrase`: the current passphrase comes from the usual sources (config, passcommand,
- * VGER_PASSPHRASE, prompt); the new one from VGER_NEW_PASSPHRASE, else a prompt asked twice on a terminal.
- * Only the key file is rewritten; the data stays as it is.
+ * `vger key list|add|remove|change-passphrase`: several passphrases for one repository (one per person, an
+ * offline recovery passphrase). The passphrase that opens the repository comes from the usual sources
+ * (config, passcommand, VGER_PASSPHRASE, prompt); a new one from VGER_NEW_PASSPHRASE, else a prompt asked
+ * twice on a terminal. Only key files are written or removed; the data stays as it is.
  */
 import { VgerError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import { EXIT, type ExitCode } from '../exit.js'
+import { formatTable, formatTime } from '../output.js'
+import type { Repository } from '../../repository.js'
 
 export async function newPassphrase(ctx: CliContext, repository: string): Promise<string> {
   const fromEnv = ctx.secrets.newPassphrase
@@ -24,16 +27,49 @@ export async function newPassphrase(ctx: CliContext, repository: string): Promis
   return first
 }
 
-export async function changePassphrase(ctx: CliContext): Promise<ExitCode> {
+/** The selected repository, opened; an unencrypted one has no keys to work with. */
+async function encrypted(ctx: CliContext, what: string): Promise<{ name: string; repository: Repository }> {
   const repo = ctx.repository()
   const repository = await ctx.open(repo)
   if (repository.info().encryption === 'none') {
-    throw new VgerError('VGER_USAGE', `repository "${repo.name}" is not encrypted: it has no passphrase to change`)
+    throw new VgerError('VGER_USAGE', `repository "${repo.name}" is not encrypted: it has no ${what}`)
   }
-  const passphrase = await newPassphrase(ctx, repo.name)
+  return { name: repo.name, repository }
+}
+
+export async function listKeys(ctx: CliContext): Promise<ExitCode> {
+  const { name, repository } = await encrypted(ctx, 'keys')
+  const keys = await repository.listKeys()
+  const rows = keys.map((k) => [k.id, k.current ? 'yes' : '', k.modified === undefined ? '-' : formatTime(k.modified)])
+  ctx.out.line(formatTable(['ID', 'In use', 'Written'], rows))
+  ctx.out.result({ repository: name, keys })
+  return EXIT.ok
+}
+
+export async function addKey(ctx: CliContext): Promise<ExitCode> {
+  const { name, repository } = await encrypted(ctx, 'keys')
+  const passphrase = await newPassphrase(ctx, name)
+  ctx.throwIfAborted()
+  const id = await repository.addKey(passphrase, ctx.initKdf())
+  ctx.out.line(`Added key ${id} to repository "${name}": its passphrase opens the repository, as the others still do.`)
+  ctx.out.result({ repository: name, added: id })
+  return EXIT.ok
+}
+
+export async function removeKey(ctx: CliContext, id: string): Promise<ExitCode> {
+  const { name, repository } = await encrypted(ctx, 'keys')
+  const removed = await repository.removeKey(id)
+  ctx.out.line(`Removed key ${removed} from repository "${name}": its passphrase no longer opens the repository.`)
+  ctx.out.result({ repository: name, removed })
+  return EXIT.ok
+}
+
+export async function changePassphrase(ctx: CliContext): Promise<ExitCode> {
+  const { name, repository } = await encrypted(ctx, 'passphrase to change')
+  const passphrase = await newPassphrase(ctx, name)
   ctx.throwIfAborted()
   await repository.changePassphrase(passphrase, ctx.initKdf())
-  ctx.out.line(`Changed the passphrase of repository "${repo.name}". Update encryption.passcommand or VGER_PASSPHRASE to match.`)
-  ctx.out.result({ repository: repo.name, changed: true })
+  ctx.out.line(`Changed the passphrase of repository "${name}". Update encryption.passcommand or VGER_PASSPHRASE to match.`)
+  ctx.out.result({ repository: name, changed: true })
   return EXIT.ok
 }
