@@ -137,6 +137,25 @@ describe.skipIf(!addonBuilt)(`vger commands end to end${addonBuilt ? '' : ` — 
     expect(otherHost.repositories[0]?.snapshots).toEqual([])
     const bad = await vger(['list', '--last', '0'])
     expect(bad.code).toBe(2)
+
+    // --path, --since/--until and --group-by.
+    const withPaths = all.repositories[0]?.snapshots as (Snap & { paths: string[] })[]
+    const photosPath = withPaths.find((s) => s.label === 'photos')?.paths[0] ?? ''
+    const byPath = json<Listing>(await vger(['list', '--path', photosPath, '--json']))
+    expect(byPath.repositories[0]?.snapshots.map((s) => s.label)).toEqual(['photos'])
+    expect(json<Listing>(await vger(['list', '--since', '1h', '--json'])).repositories[0]?.snapshots).toHaveLength(3)
+    expect(json<Listing>(await vger(['list', '--until', '2000-01-01', '--json'])).repositories[0]?.snapshots).toEqual([])
+    expect(json<Listing>(await vger(['list', '--since', '2000-01-01T00:00:00Z', '--json'])).repositories[0]?.snapshots).toHaveLength(3)
+    type Grouped = { repositories: { groups: { label: string; totals: { snapshots: number; newBytes: number } }[] }[] }
+    const grouped = json<Grouped>(await vger(['list', '--group-by', 'label', '--json']))
+    expect(grouped.repositories[0]?.groups.map((g) => [g.label, g.totals.snapshots])).toEqual([
+      ['docs', 2],
+      ['photos', 1],
+    ])
+    const text = await vger(['list', '--group-by', 'host,label'])
+    expect(text.stdout).toMatch(/^host .*, label docs: 2 snapshots; the newest has .* files, .*; together they added /m)
+    const badTime = await vger(['list', '--since', 'yesterday-ish'])
+    expect(badTime.code).toBe(2)
   })
 
   it('info shows the totals from stats()', async () => {

@@ -13,6 +13,7 @@ import type { CliContext, CliIo } from './context.js'
 import type { ExitCode } from './exit.js'
 import type { CheckFlags } from './commands/check.js'
 import type { PruneFlags } from './commands/prune.js'
+import type { ListFlags } from './commands/list.js'
 
 export type Action = (ctx: CliContext) => Promise<ExitCode>
 export type Runner = (cmd: Command, action: Action) => Promise<void>
@@ -66,6 +67,19 @@ function localTime(m: RegExpExecArray): number {
   const date = new Date(y, mo - 1, d, h, mi, s)
   // Reject what Date would roll over (2026-02-30).
   return date.getFullYear() === y && date.getMonth() === mo - 1 && date.getDate() === d ? date.getTime() : NaN
+}
+
+/** A date (as --time takes it) or an age ("7d": that long before now), in ms since the epoch. */
+function sinceUntil(value: string): number {
+  const age = parseRetentionDuration(value)
+  if (!('error' in age) && /[a-zA-Z]$/.test(value.trim())) return Date.now() - age.value * 1000
+  try {
+    return when(value)
+  } catch {
+    throw new InvalidArgumentError(
+      'expected a date ("2026-11-01", "2026-11-01 08:00", ISO 8601 with a zone) or an age (36h, 7d, 2w, 6m, 1y)',
+    )
+  }
 }
 
 function nonEmpty(value: string): string {
@@ -261,10 +275,19 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
   program
     .command('list')
     .description('list snapshots (-S to restrict to source labels)')
-    .option('--last <n>', 'only the newest N snapshots of each repository', positiveInt)
+    .option('--last <n>', 'only the newest N snapshots of each repository (after the other filters)', positiveInt)
     .option('--host <hostname>', 'only snapshots taken on this host')
-    .action(async (opts: { last?: number; host?: string }, cmd: Command) => {
-      await runAction(cmd, async (ctx) => (await import('./commands/list.js')).list(ctx, opts))
+    .option('--path <path>', 'only snapshots whose source paths include PATH (repeatable: all of them)', collect)
+    .option('--since <time>', 'only snapshots at or after TIME: a date ("2026-11-01", "2026-11-01 08:00") or an age (7d, 36h)', sinceUntil)
+    .option('--until <time>', 'only snapshots at or before TIME (a date or an age, as --since)', sinceUntil)
+    .option('--group-by <keys>', 'show groups by host, label and/or paths (comma-separated; "" for one) with their totals', groupBy)
+    .action(async (opts: ListFlags, cmd: Command) => {
+      await runAction(cmd, async (ctx) =>
+        (await import('./commands/list.js')).list(ctx, {
+          ...opts,
+          ...(opts.path === undefined ? {} : { path: opts.path.map((p) => ctx.resolvePath(p)) }),
+        }),
+      )
     })
 
   program
