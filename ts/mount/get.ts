@@ -7,9 +7,10 @@
 import { once } from 'node:events'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { isVgerError } from '../errors.js'
 import { BodyWriter, ClientGone, escapeMarkup } from './body-writer.js'
 import { evaluatePreconditions, ifRangeHolds, parseRange, type Validators } from './http-range.js'
-import { children, hrefOf, type Resource } from './resources.js'
+import { children, parentUrlPath, type Resource } from './resources.js'
 import type { MountRequest } from './server.js'
 
 function validators(r: Resource): Validators {
@@ -67,9 +68,19 @@ export async function getFile(r: MountRequest, file: Resource, head: boolean): P
   res.writeHead(status, headers)
   try {
     await pipeline(stream, res)
+  } catch (e) {
+    // A damaged chunk past the first window, or the client went away: pipeline has destroyed both ends, so
+    // the client sees the connection end before Content-Length bytes. The damage is passed on to be logged.
+    if (isVgerError(e)) throw e
+  }
+}
+
+/** A URL path for a title: decoded where it is UTF-8, as sent where not. */
+function decodeURIComponentSafe(p: string): string {
+  try {
+    return decodeURIComponent(p)
   } catch {
-    // A damaged chunk past the first window, or the client went away: pipeline has destroyed both ends,
-    // so the client sees the connection end before Content-Length bytes.
+    return p
   }
 }
 
@@ -101,24 +112,22 @@ export async function getDirectory(r: MountRequest, dir: Resource, head: boolean
   let next = await members.next()
   res.writeHead(200, headers)
   const out = new BodyWriter(res)
-  const title = dir.names.length === 0 ? `${r.name}: snapshots` : `${r.name}: /${dir.names.join('/')}/`
+  const title = dir.urlPath === '/' ? `${r.name}: snapshots` : `${r.name}: ${decodeURIComponentSafe(dir.urlPath)}`
   try {
     await out.write(`${PAGE_HEAD}<title>${escapeMarkup(title)}</title><h1>${escapeMarkup(title)}</h1><table>\n`)
-    if (dir.names.length > 0)
-      await out.write(`<tr><td><a href="${escapeMarkup(hrefOf(r.base, dir.names.slice(0, -1), true))}">../</a></td></tr>\n`)
+    if (dir.urlPath !== '/') await out.write(`<tr><td><a href="${escapeMarkup(r.base + parentUrlPath(dir.urlPath))}">../</a></td></tr>\n`)
     while (next.done !== true) {
       const c = next.value
-      const name = c.names.at(-1) ?? ''
       const when = new Date(c.modifiedMs)
         .toISOString()
         .replace('T', ' ')
         .replace(/\.\d+Z$/, ' UTC')
       const cells =
-        dir.names.length === 0
+        dir.urlPath === '/'
           ? `<td>${escapeMarkup(c.displayName)}</td>`
           : `<td class="n">${c.collection ? '' : sizeText(c.size)}</td><td>${when}</td>`
       await out.write(
-        `<tr><td><a href="${escapeMarkup(hrefOf(r.base, c.names, c.collection))}">${escapeMarkup(name)}${c.collection ? '/' : ''}</a></td>${cells}</tr>\n`,
+        `<tr><td><a href="${escapeMarkup(r.base + c.urlPath)}">${escapeMarkup(c.name)}${c.collection ? '/' : ''}</a></td>${cells}</tr>\n`,
       )
       next = await members.next()
     }

@@ -5,7 +5,7 @@
  * and ignored: every response carries all the properties below (allprop), which is what clients ask for.
  */
 import { BodyWriter, ClientGone, escapeMarkup } from './body-writer.js'
-import { children, hrefOf, type Resource } from './resources.js'
+import { children, type Resource } from './resources.js'
 import type { MountRequest } from './server.js'
 
 /** The largest PROPFIND body read (they are a few hundred bytes); a bigger one gets 413. */
@@ -25,7 +25,7 @@ function propsXml(base: string, r: Resource): string {
     `<D:getcontenttype>${r.contentType}</D:getcontenttype>`,
   ]
   return (
-    `<D:response><D:href>${escapeMarkup(hrefOf(base, r.names, r.collection))}</D:href>` +
+    `<D:response><D:href>${escapeMarkup(base + r.urlPath)}</D:href>` +
     `<D:propstat><D:prop>${props.join('')}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>\n`
   )
 }

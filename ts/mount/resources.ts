@@ -12,8 +12,10 @@ import type { SnapshotDir, SnapshotFs } from '../browse/snapshot-fs.js'
 
 export interface Resource {
   collection: boolean
-  /** The escaped names from the top of the mount. */
-  names: string[]
+  /** The path from the top of the mount, percent-encoded, `/` at the end for a collection (`/snap/dir/`). */
+  urlPath: string
+  /** The escaped name (`""` at the top). */
+  name: string
   /** What a listing shows (the snapshots: label, host and time). */
   displayName: string
   size: number
@@ -28,10 +30,15 @@ export interface Resource {
   open?: (start: number, end: number) => Readable
 }
 
-/** The absolute, percent-encoded href of `names` (below `base`, the token prefix or ""). */
-export function hrefOf(base: string, names: readonly string[], collection: boolean): string {
+/** The percent-encoded URL path of the escaped `names` (`/a/b`, or `/a/b/` for a collection). */
+export function urlPathOf(names: readonly string[], collection: boolean): string {
   const tail = names.map(escapedToUrlSegment).join('/')
-  return `${base}/${tail}${collection && tail !== '' ? '/' : ''}`
+  return `/${tail}${collection && tail !== '' ? '/' : ''}`
+}
+
+/** The URL path of a collection's parent (`/a/b/` → `/a/`). */
+export function parentUrlPath(urlPath: string): string {
+  return urlPath.replace(/[^/]*\/?$/, '')
 }
 
 const TYPES: Record<string, string> = {
@@ -72,7 +79,8 @@ export async function topResource(fs: SnapshotFs): Promise<Resource> {
   const newest = dirs.reduce((t, d) => Math.max(t, Date.parse(d.snapshot.time)), 0)
   return {
     collection: true,
-    names: [],
+    urlPath: '/',
+    name: '',
     displayName: 'snapshots',
     size: 0,
     modifiedMs: newest,
@@ -87,7 +95,8 @@ export function snapshotResource(d: SnapshotDir): Resource {
   const when = s.time.replace(/\.\d+/, '').replace('T', ' ').replace('Z', ' UTC')
   return {
     collection: true,
-    names: [d.name],
+    urlPath: `/${escapedToUrlSegment(d.name)}/`,
+    name: d.name,
     displayName: `${(s.label || 'unlabelled').replaceAll('/', '_')} @ ${s.hostname}, ${when}`,
     size: 0,
     modifiedMs: Date.parse(s.time),
@@ -101,29 +110,51 @@ export function snapshotResource(d: SnapshotDir): Resource {
 const join = (a: string, b: string): string => (a === '' ? b : `${a}/${b}`)
 
 /**
- * The resource of `entry`, at `path` of snapshot `d` (names from the top: `[d.name, ...path]`), or
+ * The resource of `entry`, at `path` of snapshot `d` whose parent directory's URL path is `parentUrl`, or
  * undefined for what is not shown (a fifo, a device, a socket; a hard link whose target is not a file).
  */
-export async function entryResource(fs: SnapshotFs, d: SnapshotDir, path: string, entry: DirEntry): Promise<Resource | undefined> {
-  const names = path === '' ? [d.name] : [d.name, ...path.split('/')]
-  const base = { names, displayName: names.at(-1) ?? '', modifiedMs: entry.mtimeMs, etag: entry.etag, snapshot: d, path }
+export async function entryResource(
+  fs: SnapshotFs,
+  d: SnapshotDir,
+  path: string,
+  entry: DirEntry,
+  parentUrl: string,
+): Promise<Resource | undefined> {
+  const urlPath = `${parentUrl}${escapedToUrlSegment(entry.name)}`
   switch (entry.kind) {
     case 'dir':
-      return { ...base, collection: true, size: 0, contentType: 'httpd/unix-directory' }
+      return {
+        collection: true,
+        urlPath: `${urlPath}/`,
+        name: entry.name,
+        displayName: entry.name,
+        size: 0,
+        modifiedMs: entry.mtimeMs,
+        etag: entry.etag,
+        contentType: 'httpd/unix-directory',
+        snapshot: d,
+        path,
+      }
     case 'file':
-      return fileResource(fs, d, path, entry, base)
+      return fileResource(fs, d, path, entry, urlPath, entry)
     case 'hardlink': {
       const target = entry.target === undefined ? undefined : await fs.locate([d.name, ...entry.target.split('/')])
       if (target?.kind !== 'entry' || target.entry.kind !== 'file') return undefined
-      return fileResource(fs, d, target.path, target.entry, base)
+      return fileResource(fs, d, target.path, target.entry, urlPath, entry)
     }
     case 'symlink': {
       const bytes = escapedToBytes(entry.target ?? '')
       return {
-        ...base,
         collection: false,
+        urlPath,
+        name: entry.name,
+        displayName: entry.name,
         size: bytes.length,
+        modifiedMs: entry.mtimeMs,
+        etag: entry.etag,
         contentType: 'text/plain',
+        snapshot: d,
+        path,
         open: (start, end) => Readable.from([bytes.subarray(start, end)]),
       }
     }
@@ -132,19 +163,19 @@ export async function entryResource(fs: SnapshotFs, d: SnapshotDir, path: string
   }
 }
 
-function fileResource(
-  fs: SnapshotFs,
-  d: SnapshotDir,
-  path: string,
-  file: DirEntry,
-  base: Omit<Resource, 'collection' | 'size' | 'contentType'>,
-): Resource {
+/** A file (`file`, read at `path`) listed as `entry` (itself, or a hard link to it). */
+function fileResource(fs: SnapshotFs, d: SnapshotDir, path: string, file: DirEntry, urlPath: string, entry: DirEntry): Resource {
   return {
-    ...base,
-    etag: file.etag,
     collection: false,
+    urlPath,
+    name: entry.name,
+    displayName: entry.name,
     size: file.size,
-    contentType: contentTypeOf(base.displayName),
+    modifiedMs: entry.mtimeMs,
+    etag: file.etag,
+    contentType: contentTypeOf(entry.name),
+    snapshot: d,
+    path,
     open: (start, end) => fs.createReadStream(d, path, start, end),
   }
 }
@@ -155,7 +186,7 @@ export async function resolve(fs: SnapshotFs, names: readonly string[]): Promise
   if (located === undefined) return undefined
   if (located.kind === 'top') return topResource(fs)
   if (located.path === '') return snapshotResource(located.snapshot)
-  return entryResource(fs, located.snapshot, located.path, located.entry)
+  return entryResource(fs, located.snapshot, located.path, located.entry, parentUrlPath(urlPathOf(names, false)))
 }
 
 /**
@@ -168,7 +199,7 @@ export async function* children(fs: SnapshotFs, r: Resource): AsyncGenerator<Res
     return
   }
   for (const entry of await fs.readDir(r.snapshot, r.path)) {
-    const child = await entryResource(fs, r.snapshot, join(r.path, entry.name), entry)
+    const child = await entryResource(fs, r.snapshot, join(r.path, entry.name), entry, r.urlPath)
     if (child !== undefined) yield child
   }
 }

@@ -6,6 +6,7 @@
 import { SnapshotFs } from '../../browse/snapshot-fs.js'
 import { parseListen } from '../../daemon/status-server.js'
 import { startMountServer } from '../../mount/server.js'
+import { isVgerError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import { EXIT, type ExitCode } from '../exit.js'
 import { shortId } from '../output.js'
@@ -26,7 +27,10 @@ export async function mount(ctx: CliContext, ref: string | undefined, flags: Mou
   const fs = new SnapshotFs(repository, { only: only?.id })
   const server = await startMountServer(fs, repository, repo.name, {
     listen,
-    onError: (e, req) => ctx.out.warn(`${req.method ?? '?'} ${req.url ?? '?'}: ${e instanceof Error ? e.message : String(e)}`),
+    onError: (e, req) => {
+      const code = isVgerError(e) ? ` [${e.code}]` : ''
+      ctx.out.warn(`${req.method ?? '?'} ${req.url ?? '?'}: ${e instanceof Error ? e.message : String(e)}${code}`)
+    },
   })
   try {
     const what = only === undefined ? 'the snapshots' : `snapshot ${shortId(only.id)}`
