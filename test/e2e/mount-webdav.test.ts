@@ -318,8 +318,9 @@ describe.skipIf(!addonBuilt)('vger mount: damage, deletion and the token', () =>
     const t = setup((data) => writeFileSync(path.join(data, 'a.txt'), 'a\n'))
     expect((await t.vger(['init'])).code).toBe(0)
     expect((await t.vger(['backup'])).code).toBe(0)
-    const m = await startMount(t.config, t.env, ['--listen', '0.0.0.0:0'])
+    const m = await startMount(t.config, t.env, ['--listen', '0.0.0.0:0', '--json'])
     try {
+      expect(m.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\/t\/[A-Za-z0-9_-]+\/$/)
       const token = /\/t\/([A-Za-z0-9_-]+)\/$/.exec(m.url)?.[1]
       expect(token).toBeDefined()
       expect((await request(m.port, 'PROPFIND', '/', { depth: '1' })).status).toBe(401)

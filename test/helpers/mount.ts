@@ -33,7 +33,8 @@ export function startMount(config: string, env: Record<string, string>, args: st
       const line = out.split('\n')[0]
       if (!out.includes('\n') || line === undefined) return
       clearTimeout(timer)
-      const url = line.trim()
+      // `--json` prints {"url", "repository", "snapshot"}; text mode the URL alone.
+      const url = line.startsWith('{') ? (JSON.parse(line) as { url: string }).url : line.trim()
       resolve({
         url,
         port: Number(new URL(url).port),
