@@ -2,7 +2,7 @@
 # Browsing over WebDAV (docs/benchmarks.md "Browsing over WebDAV"): backs CORPUS up, serves the snapshot
 # with `vger mount`, and measures the time to the first listing of the snapshot's root (PROPFIND Depth 1),
 # a listing of a directory of 100,000 empty files, and `rclone copy` of the whole snapshot while sampling the
-# server's memory (VmRSS every 0.2 s, VmHWM at the end). Then checks the copy against CORPUS: every regular
+# server's memory (VmRSS every 0.2 s, VmHWM after the copy). Then checks the copy against CORPUS: every regular
 # file by SHA-256, every symlink as a file holding its target (how the mount serves links), the same
 # directories. Not part of npm test.
 # Usage: scripts/bench-mount.sh [CORPUS] [WORKDIR]   (build first: npm run build:ts; needs rclone and curl)
@@ -43,12 +43,6 @@ for t in cold warm; do
   curl -s -o /dev/null -w "PROPFIND Depth 1 of the snapshot root ($t): first byte %{time_starttransfer} s, total %{time_total} s\n" \
     -X PROPFIND -H 'Depth: 1' "${url%/}$snap"
 done
-for t in cold warm; do
-  curl -s -o "$work/many.xml" -w "PROPFIND Depth 1 of 100,000 entries ($t): first byte %{time_starttransfer} s, total %{time_total} s, %{size_download} bytes\n" \
-    -X PROPFIND -H 'Depth: 1' "${url%/}${many}"
-done
-echo "  ($(grep -c '<D:response>' "$work/many.xml") responses; server VmRSS $(($(rss) / 1024)) MiB)"
-
 (
   max=0
   while kill -0 "$pid" 2>/dev/null; do
@@ -64,7 +58,15 @@ secs=$(since "$s")
 bytes=$(du -sb --apparent-size "$work/copy" | cut -f1)
 echo "rclone copy of the snapshot: $secs s, $((bytes / 1048576)) MiB ($(echo "$bytes / 1048576 / $secs" | bc) MiB/s)"
 kill "$sampler" 2>/dev/null || true
+echo "load average after the copy: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "server memory while copying: VmRSS at most $(($(cat "$work/rss.max") / 1024)) MiB (sampled every 0.2 s), VmHWM $(($(awk '/^VmHWM/ {print $2}' "/proc/$pid/status") / 1024)) MiB"
+
+# A long listing, after the copy so that the copy's memory figures are its own.
+for t in cold warm; do
+  curl -s -o "$work/many.xml" -w "PROPFIND Depth 1 of 100,000 entries ($t): first byte %{time_starttransfer} s, total %{time_total} s, %{size_download} bytes\n" \
+    -X PROPFIND -H 'Depth: 1' "${url%/}${many}"
+done
+echo "  ($(grep -c '<D:response>' "$work/many.xml") responses; server VmRSS $(($(rss) / 1024)) MiB)"
 
 # The copy against the corpus.
 (cd "$corpus" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$work/corpus.sums"

@@ -314,18 +314,24 @@ describe.skipIf(!addonBuilt)('vger mount: damage, deletion and the token', () =>
     }
   }, 60_000)
 
-  it('on an address that is not loopback every request needs the token (in the path or as basic auth)', async () => {
+  it('one snapshot; on an address that is not loopback every request needs the token (in the path or as basic auth)', async () => {
     const t = setup((data) => writeFileSync(path.join(data, 'a.txt'), 'a\n'))
     expect((await t.vger(['init'])).code).toBe(0)
     expect((await t.vger(['backup'])).code).toBe(0)
-    const m = await startMount(t.config, t.env, ['--listen', '0.0.0.0:0', '--json'])
+    writeFileSync(path.join(t.data, 'b.txt'), 'b\n')
+    expect((await t.vger(['backup'])).code).toBe(0)
+    // Only the newest of the two snapshots.
+    const m = await startMount(t.config, t.env, ['latest', '--listen', '0.0.0.0:0', '--json'])
     try {
       expect(m.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\/t\/[A-Za-z0-9_-]+\/$/)
       const token = /\/t\/([A-Za-z0-9_-]+)\/$/.exec(m.url)?.[1]
       expect(token).toBeDefined()
       expect((await request(m.port, 'PROPFIND', '/', { depth: '1' })).status).toBe(401)
       expect((await request(m.port, 'GET', '/t/wrong-token/')).status).toBe(401)
-      const [snap] = (await snapshotDirs(m.port, `/t/${token}`)) as [string]
+      const dirs = await snapshotDirs(m.port, `/t/${token}`)
+      expect(dirs.length).toBe(1)
+      const [snap] = dirs as [string]
+      expect((await request(m.port, 'GET', `${snap}b.txt`)).body.toString()).toBe('b\n')
       expect(snap.startsWith(`/t/${token}/`)).toBe(true)
       expect((await request(m.port, 'GET', `${snap}a.txt`)).body.toString()).toBe('a\n')
       const basic = `Basic ${Buffer.from(`any:${token}`).toString('base64')}`
