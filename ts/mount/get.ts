@@ -17,14 +17,12 @@ function validators(r: Resource): Validators {
   return { etag: `"${r.etag}"`, modifiedMs: Math.floor(r.modifiedMs / 1000) * 1000 }
 }
 
-/** Resolves once `stream` has data (or has ended); rejects with its error if it fails first. */
+/**
+ * Resolves once `stream` has its first window buffered ('readable' also comes at the end of an empty
+ * stream); rejects with the stream's error if the read fails first (`once` listens for 'error').
+ */
 async function firstWindow(stream: Readable): Promise<void> {
-  const ac = new AbortController()
-  try {
-    await Promise.race([once(stream, 'readable', { signal: ac.signal }), once(stream, 'end', { signal: ac.signal })])
-  } finally {
-    ac.abort()
-  }
+  await once(stream, 'readable')
 }
 
 export async function getFile(r: MountRequest, file: Resource, head: boolean): Promise<void> {
