@@ -23,7 +23,7 @@ export const TS_ERROR_CODES = [
   'VGER_CHECK_FAILED', // vger check found problems (they are listed before this error; exit code 1)
   'VGER_REPO_CHANGED', // the URL holds another repository than this machine used there, or an unencrypted one
   'VGER_REPO_ROLLED_BACK', // the repository is at an older state than this machine saw it (a rolled-back host)
-  'VGER_SERVER_START', // vger server (or vger daemon's status page) cannot listen on its address (in use, not permitted)
+  'VGER_SERVER_START', // vger server (or vger daemon's status page, or vger mount) cannot listen on its address (in use, not permitted)
   'VGER_HOOK_FAILED', // a `before` hook failed, timed out or could not start: the command did not run there (exit code 1)
   'VGER_DAEMON_RUNNING', // vger daemon is already running for this config (the message names its pid)
   'VGER_INTERNAL', // anything that did not carry a code

@@ -81,9 +81,9 @@ describe('usage errors exit with 2', () => {
       2,
       "vger: error[VGER_USAGE]: unknown command 'restor' (did you mean 'restore'?; see --help)\n",
     ])
-    const missing = await vger(['mount', 'latest'])
+    const missing = await vger(['frobnicate', 'latest'])
     expect(missing.code).toBe(2)
-    expect(missing.stderr).toMatch(/^vger: error\[VGER_USAGE\]: unknown command 'mount' \(commands: config, init, backup, /)
+    expect(missing.stderr).toMatch(/^vger: error\[VGER_USAGE\]: unknown command 'frobnicate' \(commands: config, init, backup, /)
   })
 
   it("suggests the command's own option, not a root-only one", async () => {

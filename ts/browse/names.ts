@@ -69,8 +69,12 @@ function utf8SequenceLength(b: Uint8Array, i: number): number {
   return 0
 }
 
+const URL_SAFE_NAME = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/
+
 /** A URL path segment for an escaped name: its raw bytes, percent-encoded where a URL needs it. */
 export function escapedToUrlSegment(escaped: string): string {
+  // Most names need no encoding at all (a listing of 100,000 entries encodes each one).
+  if (URL_SAFE_NAME.test(escaped)) return escaped
   let out = ''
   for (const byte of escapedToBytes(escaped)) {
     const c = String.fromCharCode(byte)

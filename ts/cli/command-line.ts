@@ -317,6 +317,15 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
       await runAction(cmd, async (ctx) => (await import('./commands/dump.js')).dump(ctx, id, path, opts))
     })
 
+  program
+    .command('mount')
+    .description('serve the snapshots (or one) read-only over WebDAV and the web UI, until Ctrl-C (docs/mount.md)')
+    .argument('[snapshot]', `serve only this snapshot: ${SNAPSHOT_ARG}`)
+    .option('--listen <host:port>', 'address to serve on (default 127.0.0.1:8318); any other than loopback requires the printed token')
+    .action(async (id: string | undefined, opts: { listen?: string }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/mount.js')).mount(ctx, id, opts))
+    })
+
   addSnapshotCommands(program, runAction)
   addMaintenanceCommands(program, runAction)
 

@@ -18,12 +18,12 @@ export interface ListenAddress {
 }
 
 /** "127.0.0.1:8080", "[::1]:8080", "localhost:0" (0: any free port). */
-export function parseListen(text: string): ListenAddress {
+export function parseListen(text: string, flag = '--status-listen'): ListenAddress {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim())
   const host = m?.[1] ?? m?.[2]
   const port = Number(m?.[3])
   if (m === null || host === undefined || !Number.isInteger(port) || port > 65535) {
-    throw new VgerError('VGER_USAGE', `--status-listen takes HOST:PORT, e.g. 127.0.0.1:8317 or [::1]:8317 (got "${text}")`)
+    throw new VgerError('VGER_USAGE', `${flag} takes HOST:PORT, e.g. 127.0.0.1:8317 or [::1]:8317 (got "${text}")`)
   }
   return { host, port }
 }

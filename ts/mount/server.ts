@@ -92,7 +92,8 @@ export async function startMountServer(fs: SnapshotFs, repository: Repository, n
     const handled = r.path === '/ui' || r.path.startsWith('/ui/') || r.path.startsWith('/api/') ? handleUi(r) : handleDav(r)
     handled.catch((e: unknown) => {
       opts.onError?.(e, req)
-      fail(500, `internal error: ${e instanceof Error ? e.message : String(e)}`)
+      const code = (e as { code?: unknown } | null)?.code
+      fail(500, `error${typeof code === 'string' ? `[${code}]` : ''}: ${e instanceof Error ? e.message : String(e)}`)
     })
   })
   server.requestTimeout = 0
