@@ -103,6 +103,8 @@ export interface BackupOptions extends Omit<native.BackupOptions, 'hostname' | '
 
 export interface RestoreOptions extends native.RestoreOptions, JobOptions {}
 export interface CompactOptions extends native.CompactOptions, JobOptions {}
+export interface RewriteOptions extends native.RewriteOptions, JobOptions {}
+export interface CopyOptions extends native.CopyOptions, JobOptions {}
 export interface CheckOptions extends native.CheckOptions, JobOptions {}
 export interface RepairOptions extends native.RepairOptions, JobOptions {}
 
@@ -140,6 +142,14 @@ export class Repository {
   /** Creates a new repository; it must not exist yet. */
   static init(opts: native.InitOptions): Promise<native.RepoInfo> {
     return call(() => loadAddon().Repository.init(opts))
+  }
+
+  /**
+   * Creates a repository that names and cuts data as `like` does (its id and chunker keys and chunker
+   * parameters, with a fresh encryption key), so `like.copyTo(it)` moves only the blobs it lacks.
+   */
+  static initLike(opts: native.InitOptions, like: Repository): Promise<native.RepoInfo> {
+    return call(() => loadAddon().Repository.initLike(opts, like.#native))
   }
 
   /** Reads only the unencrypted config: fails with VGER_REPO_NOT_FOUND when there is no repository, and
@@ -273,6 +283,32 @@ export class Repository {
   /** Removes snapshots by full id (the engine resolves them all first: one unknown id removes nothing). */
   deleteSnapshots(ids: string[], opts: DryRunOptions = {}): Promise<native.DeleteSnapshotsOutcome> {
     return call(() => this.#native.deleteSnapshots(ids, opts.dryRun))
+  }
+
+  /**
+   * Changes tags, pin or description of snapshots (full ids; all are resolved first). Snapshots are never
+   * changed in place: each changed one is replaced by a new snapshot with a new id (`items[].after`).
+   */
+  changeSnapshots(ids: string[], change: native.SnapshotChange): Promise<native.SnapshotChangeOutcome> {
+    return call(() => this.#native.changeSnapshots(ids, change))
+  }
+
+  /**
+   * New snapshots without the paths `exclude` matches (globs over the path from the snapshot root); with
+   * `forget` the originals are removed once their rewrites are stored, and `compact` then frees the data.
+   */
+  rewriteSnapshots(ids: string[], opts: RewriteOptions): Promise<native.RewriteOutcome> {
+    const { signal, onProgress, ...nativeOpts } = opts
+    return runJob({ signal, onProgress }, (progress, token) => this.#native.rewriteSnapshots(ids, nativeOpts, progress, token))
+  }
+
+  /**
+   * Copies snapshots of this repository (full ids) into `dest`, storing only the blobs it lacks, sealed with its
+   * keys; snapshots `dest` already has are skipped.
+   */
+  copyTo(dest: Repository, ids: string[], opts: CopyOptions = {}): Promise<native.CopyOutcome> {
+    const { signal, onProgress, ...nativeOpts } = opts
+    return runJob({ signal, onProgress }, (progress, token) => this.#native.copyTo(dest.#native, ids, nativeOpts, progress, token))
   }
 
   /** Applies retention (snapshot objects only; `compact` reclaims the space). */

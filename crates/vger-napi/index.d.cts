@@ -69,6 +69,12 @@ export declare class Repository {
   /** Creates a new repository. */
   static init(opts: InitOptions): Promise<RepoInfo>
   /**
+   * Creates a new repository that names and cuts data as `like` does (its id and chunker keys
+   * and chunker parameters; a fresh encryption key), so `copyTo` between them moves only the
+   * blobs the destination lacks. `opts.chunker` is ignored.
+   */
+  static initLike(opts: InitOptions, like: Repository): Promise<RepoInfo>
+  /**
    * Reads a repository's unencrypted config only (no passphrase needed): does it exist, and
    * is it encrypted?
    */
@@ -95,6 +101,12 @@ export declare class Repository {
   listSnapshots(): Promise<SnapshotListing>
   listContents(snapshot: string, path?: string | undefined | null): Promise<Array<ListEntry>>
   restore(opts: RestoreOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<RestoreOutcome>
+  /** Copies snapshots of this repository (full ids) into `dest`, storing only what it lacks. */
+  copyTo(dest: Repository, ids: Array<string>, opts: CopyOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<CopyOutcome>
+  /** Changes tags, pin or description: each changed snapshot is replaced by a new one. */
+  changeSnapshots(ids: Array<string>, change: SnapshotChange): Promise<SnapshotChangeOutcome>
+  /** Makes new snapshots without the paths the patterns match (`snapshot rewrite`). */
+  rewriteSnapshots(ids: Array<string>, opts: RewriteOptions, onProgress?: ProgressFn | undefined | null, cancel?: CancelToken | undefined | null): Promise<RewriteOutcome>
 }
 
 /** A repository's storage, keyless. */
@@ -229,6 +241,10 @@ export interface BackupOptions {
   dryRun?: boolean
   /** The time the snapshot records instead of now, in milliseconds since the epoch. */
   timeMs?: number
+  /** Tags the snapshot carries (no commas, 1 to 128 bytes each). */
+  tags?: Array<string>
+  /** A free-text description of the snapshot. */
+  description?: string
 }
 
 export interface BackupOutcome {
@@ -316,6 +332,33 @@ export interface CompactOutcome {
 }
 
 export type CompressionAlgorithm = 'lz4' | 'zstd' | 'none'
+
+export interface CopiedSnapshot {
+  source: SnapshotSummary
+  /** The snapshot written to the destination; absent when it had it already. */
+  copied?: SnapshotSummary
+}
+
+export interface CopyOptions {
+  /** Compression of the blobs stored in the destination (default lz4). */
+  compression?: CompressionAlgorithm
+  zstdLevel?: number
+  dryRun?: boolean
+}
+
+export interface CopyOutcome {
+  snapshots: Array<CopiedSnapshot>
+  /** Blobs stored in the destination and their bytes before compression. */
+  blobs: number
+  bytes: number
+  /** Bytes of the packs written to the destination. */
+  storedBytes: number
+  /** File bytes read from the source. */
+  bytesRead: number
+  /** The repositories have different keys or chunker parameters: files were cut again. */
+  rechunked: boolean
+  applied: boolean
+}
 
 export interface DamagedSnapshot {
   snapshot: SnapshotSummary
@@ -582,6 +625,8 @@ export interface PruneOptions {
   byLabel?: Record<string, Retention>
   groupBy?: GroupByOptions
   labels?: Array<string>
+  /** Only snapshots with every tag of one of these groups. */
+  tags?: Array<Array<string>>
   force?: boolean
   dryRun?: boolean
   /** The caller's offset from UTC, for local days, weeks, months and years. */
@@ -691,9 +736,63 @@ export interface Retention {
   keepWithin?: string
 }
 
+export interface RewriteItem {
+  original: SnapshotSummary
+  /** The new snapshot (with `dryRun`, what it would be); absent when nothing matched in it. */
+  rewritten?: SnapshotSummary
+  /** Paths removed, escaped as `ListEntry.path` (a directory once, with what it held). */
+  removedPaths: Array<string>
+  removedEntries: number
+  removedBytes: number
+  forgotten: boolean
+}
+
+export interface RewriteOptions {
+  /** Globs over the whole path from the snapshot root (`*` may cross `/`). */
+  exclude: Array<string>
+  /** Remove each original once its rewrite is stored. */
+  forget?: boolean
+  dryRun?: boolean
+  /** Compression of the new tree blobs (default lz4). */
+  compression?: CompressionAlgorithm
+  zstdLevel?: number
+}
+
+export interface RewriteOutcome {
+  items: Array<RewriteItem>
+  applied: boolean
+}
+
+export interface RewrittenFrom {
+  id: string
+  note: string
+}
+
 export interface Skipped {
   path: string
   reason: string
+}
+
+/** A change to snapshots' tags, pin or description; absent fields stay as they are. */
+export interface SnapshotChange {
+  addTags?: Array<string>
+  removeTags?: Array<string>
+  setTags?: Array<string>
+  pinned?: boolean
+  description?: string
+  dryRun?: boolean
+}
+
+export interface SnapshotChangeItem {
+  before: SnapshotSummary
+  /** The snapshot that replaces it (a new id); absent when the change leaves it as it is. */
+  after?: SnapshotSummary
+}
+
+export interface SnapshotChangeOutcome {
+  items: Array<SnapshotChangeItem>
+  changed: number
+  applied: boolean
 }
 
 export interface SnapshotListing {
@@ -727,6 +826,13 @@ export interface SnapshotSummary {
   /** Root tree id (hex). */
   tree: string
   formatVersion: number
+  /** Sorted. */
+  tags: Array<string>
+  /** Empty when none was given. */
+  description: string
+  pinned: boolean
+  /** The snapshot `snapshot rewrite` made this one from, and what it removed. */
+  rewrittenFrom?: RewrittenFrom
 }
 
 /** An object in a listing. */

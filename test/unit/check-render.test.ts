@@ -19,6 +19,9 @@ const SNAP = {
   stats: {},
   tree: ID('b'),
   formatVersion: 2,
+  tags: [],
+  description: '',
+  pinned: false,
 } as unknown as SnapshotSummary
 
 function report(over: Partial<CheckReport> = {}): CheckReport {

@@ -4,115 +4,37 @@
  * docs/commands.md mentions every command and long option here (test/unit/docs.test.ts checks it).
  */
 import { readFileSync } from 'node:fs'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import { didYouMean } from '../config/problems.js'
-import { COMPRESSION_ALGORITHMS, GROUP_BY_KEYS, type GroupByKey } from '../config/schema.js'
-import { parseKeepWithin, parseRetentionDuration, parseSize } from '../config/units.js'
+import { COMPRESSION_ALGORITHMS, type GroupByKey } from '../config/schema.js'
 import { VgerError } from '../errors.js'
 import type { CliContext, CliIo } from './context.js'
 import type { ExitCode } from './exit.js'
 import type { CheckFlags } from './commands/check.js'
 import type { PruneFlags } from './commands/prune.js'
 import type { ListFlags } from './commands/list.js'
+import type { CopyFlags } from './commands/copy.js'
+import {
+  collect,
+  positiveInt,
+  size,
+  seconds,
+  percent,
+  subsetPercent,
+  when,
+  sinceUntil,
+  nonEmpty,
+  count,
+  keepWithin,
+  groupBy,
+  duration,
+  collectTags,
+  tagList,
+} from './option-parsers.js'
+import { SNAPSHOT_ARG, addSnapshotCommands } from './command-line-snapshot.js'
 
 export type Action = (ctx: CliContext) => Promise<ExitCode>
 export type Runner = (cmd: Command, action: Action) => Promise<void>
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value]
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value)
-  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1')
-  return n
-}
-
-function size(value: string): number {
-  const r = parseSize(value)
-  if ('error' in r) throw new InvalidArgumentError(r.error)
-  return r.value
-}
-
-function seconds(value: string): number {
-  const n = Number(value)
-  if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number of seconds, e.g. 600')
-  return n
-}
-
-function percent(value: string): number {
-  const n = Number(value.replace(/%$/, ''))
-  if (!/^\d+(\.\d+)?%?$/.test(value) || n > 100) throw new InvalidArgumentError('expected a percentage from 0 to 100')
-  return n
-}
-
-function subsetPercent(value: string): number {
-  const n = percent(value)
-  if (n <= 0) throw new InvalidArgumentError('expected a percentage above 0 and at most 100')
-  return n
-}
-
-function when(value: string): number {
-  const text = value.trim()
-  const local = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(text)
-  const ms = local !== null ? localTime(local) : /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) ? Date.parse(text) : NaN
-  if (!Number.isFinite(ms)) {
-    throw new InvalidArgumentError('expected "YYYY-MM-DD[ HH:MM[:SS]]" (local time) or ISO 8601 with a zone, e.g. 2026-12-01T10:00:00Z')
-  }
-  return ms
-}
-
-function localTime(m: RegExpExecArray): number {
-  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number]
-  const date = new Date(y, mo - 1, d, h, mi, s)
-  // Reject what Date would roll over (2026-02-30).
-  return date.getFullYear() === y && date.getMonth() === mo - 1 && date.getDate() === d ? date.getTime() : NaN
-}
-
-/** A date (as --time takes it) or an age ("7d": that long before now), in ms since the epoch. */
-function sinceUntil(value: string): number {
-  const age = parseRetentionDuration(value)
-  if (!('error' in age) && /[a-zA-Z]$/.test(value.trim())) return Date.now() - age.value * 1000
-  try {
-    return when(value)
-  } catch {
-    throw new InvalidArgumentError(
-      'expected a date ("2026-11-01", "2026-11-01 08:00", ISO 8601 with a zone) or an age (36h, 7d, 2w, 6m, 1y)',
-    )
-  }
-}
-
-function nonEmpty(value: string): string {
-  if (value.trim() === '' || value.length > 4096) throw new InvalidArgumentError('expected a name of 1 to 4096 characters')
-  return value
-}
-
-function count(value: string): number {
-  const n = Number(value)
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number, e.g. 7')
-  return n
-}
-
-function keepWithin(value: string): string {
-  const r = parseKeepWithin(value)
-  if ('error' in r) throw new InvalidArgumentError(r.error)
-  return r.value
-}
-
-function groupBy(value: string): GroupByKey[] {
-  const keys = value === '' ? [] : value.split(',').map((k) => k.trim())
-  for (const k of keys) {
-    if (!(GROUP_BY_KEYS as readonly string[]).includes(k))
-      throw new InvalidArgumentError(`expected a comma-separated list of ${GROUP_BY_KEYS.join(', ')}, got "${k}"`)
-  }
-  return keys as GroupByKey[]
-}
-
-function duration(value: string): number {
-  const r = parseRetentionDuration(value)
-  if ('error' in r) throw new InvalidArgumentError(r.error)
-  return r.value
-}
 
 interface PruneCliFlags {
   dryRun?: boolean
@@ -127,10 +49,11 @@ interface PruneCliFlags {
   keepWithin?: string
   groupBy?: GroupByKey[]
   compact?: boolean
+  tag?: string[][]
 }
 
 function pruneFlags(o: PruneCliFlags): PruneFlags {
-  const { dryRun, list, force, groupBy, compact, ...keep } = o
+  const { dryRun, list, force, groupBy, compact, tag, ...keep } = o
   const rules = Object.fromEntries(Object.entries(keep).filter(([, v]) => v !== undefined))
   return {
     ...(dryRun === undefined ? {} : { dryRun }),
@@ -139,6 +62,7 @@ function pruneFlags(o: PruneCliFlags): PruneFlags {
     ...(Object.keys(rules).length > 0 ? { rules } : {}),
     ...(groupBy === undefined ? {} : { groupBy }),
     ...(compact === undefined ? {} : { compact }),
+    ...(tag === undefined ? {} : { tag }),
   }
 }
 
@@ -156,8 +80,6 @@ export function usageError(text: string): string {
     .replaceAll('\n', ' ')
   return `vger: error[VGER_USAGE]: ${message} (see --help)\n`
 }
-
-const SNAPSHOT_ARG = 'snapshot id (a unique prefix of at least 4 hex digits), or "latest" (newest, among -S labels if given)'
 
 /**
  * Commander's suggestion for an unknown option weighs every long option up the chain by edit distance,
@@ -243,8 +165,27 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
   program
     .command('init')
     .description('create the repository (every configured one, or the one chosen with -R)')
-    .action(async (_opts, cmd: Command) => {
-      await runAction(cmd, async (ctx) => (await import('./commands/init.js')).init(ctx))
+    .option(
+      '--copy-chunker-params-from <repo>',
+      'name and cut data as this repository (label or URL) does, so vger copy between them moves only missing data',
+    )
+    .action(async (opts: { copyChunkerParamsFrom?: string }, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/init.js')).init(ctx, opts))
+    })
+
+  program
+    .command('copy')
+    .description('copy snapshots to another repository (-R picks the source), storing only what it lacks')
+    .argument('[snapshots...]', `${SNAPSHOT_ARG}; none: every snapshot the filters keep`)
+    .requiredOption('--to <repo>', 'the destination: a configured label, or a URL')
+    .option('--host <hostname>', 'only snapshots taken on this host')
+    .option('--tag <tags>', 'only snapshots with all of these comma-separated tags (repeatable: any of the groups)', collectTags)
+    .option('--since <time>', 'only snapshots at or after TIME (a date or an age, as list takes it)', sinceUntil)
+    .option('--until <time>', 'only snapshots at or before TIME', sinceUntil)
+    .option('--last <n>', 'only the newest N snapshots (after the other filters)', positiveInt)
+    .option('-n, --dry-run', 'count what would be copied, store nothing')
+    .action(async (ids: string[], opts: CopyFlags, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/copy.js')).copy(ctx, ids, opts))
     })
 
   program
@@ -264,6 +205,11 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('-n, --dry-run', 'read and chunk as a backup would, and say what it would add; store nothing')
     .option('--host <name>', "the hostname to record (default: the config's hostname, else the machine's)", nonEmpty)
     .option('--time <time>', 'the time to record instead of now ("2026-12-01 10:00", local, or ISO 8601 with a zone)', when)
+    .option('--tag <tags>', 'tags for the snapshots, comma-separated (repeatable)', (v: string, p: string[] | undefined) => [
+      ...(p ?? []),
+      ...tagList(v),
+    ])
+    .option('--description <text>', 'a description for the snapshots (see vger snapshot info)')
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(COMPRESSION_ALGORITHMS))
     .option('--stdin', 'store standard input as a file (see --stdin-filename) in a snapshot of its own')
     .option('--stdin-from-command', 'run the command given after -- and store its standard output (it must exit 0)')
@@ -281,6 +227,7 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('--since <time>', 'only snapshots at or after TIME: a date ("2026-11-01", "2026-11-01 08:00") or an age (7d, 36h)', sinceUntil)
     .option('--until <time>', 'only snapshots at or before TIME (a date or an age, as --since)', sinceUntil)
     .option('--group-by <keys>', 'show groups by host, label and/or paths (comma-separated; "" for one) with their totals', groupBy)
+    .option('--tag <tags>', 'only snapshots with all of these comma-separated tags (repeatable: any of the groups)', collectTags)
     .action(async (opts: ListFlags, cmd: Command) => {
       await runAction(cmd, async (ctx) =>
         (await import('./commands/list.js')).list(ctx, {
@@ -384,61 +331,6 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
   return program
 }
 
-function addSnapshotCommands(program: Command, runAction: Runner): void {
-  const snapshot = program.command('snapshot').description('work with snapshots: list, info, find, diff, delete')
-  snapshot
-    .command('list')
-    .description('list the files in a snapshot, like ls -l')
-    .argument('<snapshot>', SNAPSHOT_ARG)
-    .argument('[path]', 'only this subtree (/-separated, relative to the snapshot root)')
-    .option('-p, --path <subtree>', 'the same as the PATH argument')
-    .action(async (id: string, sub: string | undefined, opts: { path?: string }, cmd: Command) => {
-      const path = sub ?? opts.path
-      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-list.js')).snapshotList(ctx, id, { path }))
-    })
-
-  snapshot
-    .command('info')
-    .description('the metadata and statistics of one snapshot')
-    .argument('<snapshot>', SNAPSHOT_ARG)
-    .action(async (id: string, _opts, cmd: Command) => {
-      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-info.js')).snapshotInfo(ctx, id))
-    })
-
-  snapshot
-    .command('find')
-    .description('find files across snapshots: a timeline per path (added, modified, unchanged)')
-    .argument('[path]', 'only under this path (/-separated, relative to the snapshot root)')
-    .option('--name <glob>', 'the file name matches this glob')
-    .option('--iname <glob>', 'like --name, ignoring case')
-    .addOption(new Option('--type <type>', 'f (file), d (directory) or l (symlink)').choices(['f', 'd', 'l']))
-    .option('--since <duration>', 'only snapshots newer than this (24h, 7d, 2w, 6m, 1y)', duration)
-    .option('--larger <size>', 'only files larger than SIZE (e.g. 10MiB)', size)
-    .option('--smaller <size>', 'only files smaller than SIZE', size)
-    .option('--last <n>', 'only the newest N snapshots', positiveInt)
-    .action(async (path: string | undefined, opts, cmd: Command) => {
-      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-find.js')).snapshotFind(ctx, path, opts))
-    })
-
-  snapshot
-    .command('delete')
-    .description('delete snapshots (their data is reclaimed by vger compact)')
-    .argument('<snapshots...>', `${SNAPSHOT_ARG}; several may be given`)
-    .option('-n, --dry-run', 'show what would be deleted, change nothing')
-    .action(async (ids: string[], opts: { dryRun?: boolean }, cmd: Command) => {
-      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-delete.js')).snapshotDelete(ctx, ids, opts))
-    })
-
-  snapshot
-    .command('diff')
-    .description('what changed between two snapshots: added, removed, modified, metadata only')
-    .argument('<a>', 'the older snapshot (id prefix or "latest")')
-    .argument('<b>', 'the newer snapshot (id prefix or "latest")')
-    .action(async (a: string, b: string, _opts, cmd: Command) => {
-      await runAction(cmd, async (ctx) => (await import('./commands/snapshot-diff.js')).snapshotDiff(ctx, a, b))
-    })
-}
-
 function addMaintenanceCommands(program: Command, runAction: Runner): void {
   program
     .command('prune')
@@ -455,6 +347,7 @@ function addMaintenanceCommands(program: Command, runAction: Runner): void {
     .option('--keep-within <duration>', 'keep every snapshot newer than this (e.g. 7d, 2w, 6m, 1y)', keepWithin)
     .option('--group-by <keys>', 'what makes a series: a comma-separated list of host, label, paths ("" for one group)', groupBy)
     .option('--compact', 'then compact: give the space of the removed snapshots back in the same run')
+    .option('--tag <tags>', 'only snapshots with all of these comma-separated tags (repeatable: any of the groups)', collectTags)
     .action(async (opts: PruneCliFlags, cmd: Command) => {
       await runAction(cmd, async (ctx) => (await import('./commands/prune.js')).prune(ctx, pruneFlags(opts)))
     })

@@ -724,6 +724,7 @@ macro_rules! wire_module {
                         skipped: t.skipped,
                     },
                     partial: w.partial,
+                    meta: Default::default(),
                 })
             }
         }
@@ -900,6 +901,7 @@ fn main() {
             ..walk.stats.clone()
         },
         partial: false,
+        meta: Default::default(),
     };
 
     let mut sizes: Vec<usize> = trees.iter().map(|t| t.len()).collect();

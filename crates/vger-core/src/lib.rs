@@ -17,11 +17,13 @@ pub use cancel::CancelToken;
 pub use commands::backup::{
     BackupOptions, BackupOutcome, FileChanges, SourceFilter, StreamFrom, StreamSource, backup,
 };
+pub use commands::annotate::{AnnotatePlan, Annotation, TagChange, annotate, plan_annotate};
 pub use commands::browse::{BrowseCache, lookup, read_range};
 pub use commands::check::{CheckOptions, CheckReport, DamagedSnapshot, Problem, check};
 pub use commands::compact::{
     CompactOptions, CompactOutcome, CompactPlan, PackUse, compact, plan_compact,
 };
+pub use commands::copy::{CopiedSnapshot, CopyOptions, CopyOutcome, copy};
 pub use commands::delete_repository::{
     DeleteRepositoryPlan, delete_repository, plan_delete_repository,
 };
@@ -33,6 +35,7 @@ pub use commands::list::{ListEntry, list_contents};
 pub use commands::prune::{PruneOptions, PrunePlan, plan_prune, prune};
 pub use commands::repair::{RepairOptions, RepairPlan, plan_repair, repair};
 pub use commands::restore::{RestoreOptions, RestoreOutcome, Skipped, restore};
+pub use commands::rewrite::{RewriteOptions, Rewritten, rewrite};
 pub use commands::stats::{RepoStats, repo_stats};
 pub use progress::{Event, LockWait, NoProgress, Progress, Warning};
 pub use repo::Repository;
@@ -42,7 +45,7 @@ pub use repo::lock::{
     LeaseSettings, LockInfo, LockKind, ReadLease, break_locks, break_locks_at, list_locks,
 };
 pub use repo::process::{ProcessStamp, ProcessState};
-pub use repo::snapshot::{Snapshot, SnapshotStats};
+pub use repo::snapshot::{Snapshot, SnapshotMeta, SnapshotStats};
 pub use retention::{Decision, GroupBy, GroupPlan, RetentionPolicy};
 pub use vger_crypto::{Algorithm, KdfParams};
 pub use vger_storage::{BackendOptions, RetryOptions};

@@ -39,6 +39,7 @@ pub fn new_repo(dir: &Path, alg: Algorithm) -> Repository {
             parallelism: 1,
         },
         backend: Default::default(),
+        id_keys: None,
     })
     .unwrap();
     Repository::open(&url, Some(PASS)).unwrap()
@@ -63,6 +64,8 @@ pub fn backup_opts(paths: &[&Path]) -> BackupOptions {
         read_bytes_per_sec: 0,
         dry_run: false,
         time_ns: None,
+        tags: Vec::new(),
+        description: String::new(),
     }
 }
 

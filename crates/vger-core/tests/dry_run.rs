@@ -83,6 +83,8 @@ fn a_dry_run_counts_what_is_new_and_writes_nothing() {
     let at = 1_700_000_000_000_000_000;
     let opts = BackupOptions {
         time_ns: Some(at),
+        tags: Vec::new(),
+        description: String::new(),
         ..backup_opts(&[&src])
     };
     let dated = backup(&repo, &opts, &NoProgress, &CancelToken::new()).unwrap();

@@ -29,6 +29,8 @@ fn run(repo: &Repository, src: &Path, cache: Option<&Path>) -> vger_core::Backup
         read_bytes_per_sec: 0,
         dry_run: false,
         time_ns: None,
+        tags: Vec::new(),
+        description: String::new(),
         ..backup_opts(&[src])
     };
     backup(repo, &opts, &NoProgress, &CancelToken::new()).unwrap()

@@ -31,6 +31,7 @@ fn init_opts(url: &str) -> InitOptions {
             parallelism: 1,
         },
         backend: Default::default(),
+        id_keys: None,
     }
 }
 

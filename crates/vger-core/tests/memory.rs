@@ -82,6 +82,7 @@ fn backup_of_many_files_and_a_2_gib_file_stays_within_the_memory_bound() {
             parallelism: 1,
         },
         backend: Default::default(),
+        id_keys: None,
     })
     .unwrap();
     let repo = Repository::open(&url, Some(PASS)).unwrap();
@@ -91,6 +92,8 @@ fn backup_of_many_files_and_a_2_gib_file_stays_within_the_memory_bound() {
         read_bytes_per_sec: 0,
         dry_run: false,
         time_ns: None,
+        tags: Vec::new(),
+        description: String::new(),
         compression: vger_core::compress::Compression::Zstd(3),
         ..backup_opts(&[&src])
     };

@@ -74,6 +74,7 @@ fn new_repo(dir: &Path) -> Repository {
             parallelism: 1,
         },
         backend: Default::default(),
+        id_keys: None,
     })
     .unwrap();
     open(&url)
@@ -94,6 +95,8 @@ fn opts(src: &Path, cache: &Path) -> BackupOptions {
         read_bytes_per_sec: 0,
         dry_run: false,
         time_ns: None,
+        tags: Vec::new(),
+        description: String::new(),
     }
 }
 

@@ -43,6 +43,7 @@ fn snap(n: u8, host: &str, label: &str, start_ns: i64) -> Snapshot {
         tree: ChunkId([0; 32]),
         stats: SnapshotStats::default(),
         partial: false,
+        meta: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ fn default_repo(dir: &Path) -> Repository {
             parallelism: 1,
         },
         backend: Default::default(),
+        id_keys: None,
     })
     .unwrap();
     Repository::open(&url, Some(PASS)).unwrap()

@@ -293,6 +293,7 @@ fn forge(repo: &Repository, mut entries: Vec<Entry>, extra: &[(BlobKind, Vec<u8>
         tree: root,
         stats: Default::default(),
         partial: false,
+        meta: Default::default(),
     };
     repo.backend()
         .put_new(

@@ -84,6 +84,7 @@ fn snapshot() {
             skipped: 9,
         },
         partial: true,
+        meta: Default::default(),
     };
     let bytes = s.encode();
     assert_eq!(hex::encode(&bytes), GOLDEN_SNAPSHOT);
@@ -102,18 +103,22 @@ fn snapshot() {
         }
         b
     };
-    let tagged = with(&[(0x0001, b"tag: nightly"), (0x0002, b"")]);
+    let tagged = with(&[(0x0010, b"tag: nightly"), (0x0011, b"")]);
     assert_eq!(Snapshot::decode(&tagged, "t").unwrap(), s);
-    let e = Snapshot::decode(&with(&[(0x0001, b""), (0x8007, b"x")]), "snapshot 22").unwrap_err();
+    let e = Snapshot::decode(&with(&[(0x0010, b""), (0x8007, b"x")]), "snapshot 22").unwrap_err();
     assert_eq!(e.code(), vger_types::ErrorCode::NewerFormat);
     assert!(
         e.to_string().contains("snapshot 22") && e.to_string().contains("0x8007"),
         "{e}"
     );
     for bad in [
-        with(&[(0x0002, b""), (0x0001, b"")]),
-        with(&[(0x0001, b""), (0x0001, b"")]),
-        with(&[(0x0001, &vec![0u8; (1 << 20) + 1])]),
+        with(&[(0x0011, b""), (0x0010, b"")]),
+        with(&[(0x0010, b""), (0x0010, b"")]),
+        with(&[(0x0010, &vec![0u8; (1 << 20) + 1])]),
+        // Known keys with malformed values: a tag count past the data, a short id.
+        with(&[(0x0001, &[9, 0, 0, 0])]),
+        with(&[(0x0003, &[0x44; 31])]),
+        with(&[(0x8005, b"x")]),
     ] {
         let e = Snapshot::decode(&bad, "t").unwrap_err();
         assert_eq!(e.code(), vger_types::ErrorCode::Corrupt, "{e}");
@@ -122,6 +127,29 @@ fn snapshot() {
     let n = forged.len();
     forged[n - 2..].copy_from_slice(&u16::MAX.to_le_bytes());
     assert!(Snapshot::decode(&forged, "t").is_err());
+}
+
+/// The user-given fields (docs/format.md section 11): tags, description, supersedes, rewritten
+/// from and pinned, each an extension written only when set.
+#[test]
+fn snapshot_meta() {
+    use vger_core::SnapshotMeta;
+    let mut s = Snapshot::decode(&hex::decode(GOLDEN_SNAPSHOT).unwrap(), "t").unwrap();
+    s.meta = SnapshotMeta {
+        tags: vec!["a".into(), "nightly".into()],
+        description: "d".into(),
+        pinned: true,
+        supersedes: Some(SnapshotId([0x44; 32])),
+        rewritten_from: Some((SnapshotId([0x55; 32]), "n".into())),
+    };
+    let bytes = s.encode();
+    let tail = &hex::encode(&bytes)[GOLDEN_SNAPSHOT.len() - 4..];
+    assert_eq!(tail, GOLDEN_SNAPSHOT_META_TAIL);
+    assert_eq!(Snapshot::decode(&bytes, "t").unwrap(), s);
+    assert!(s.matches_tags(&[]));
+    assert!(s.matches_tags(&[vec!["a".into(), "nightly".into()]]));
+    assert!(s.matches_tags(&[vec!["x".into()], vec!["a".into()]]));
+    assert!(!s.matches_tags(&[vec!["a".into(), "x".into()]]));
 }
 
 const GOLDEN_CONFIG: &str = "564745525245504f02000000111111111111111111111111111111111111111111111111111111111111111102000008000000200000008000008003c3286f7718";
@@ -166,3 +194,5 @@ fn lock() {
 /// docs/format.md section 17: lock plaintext, version 1 (still read).
 const GOLDEN_LOCK_V1: &str = "0144444444444444444444444444444444020100000000000000020000000000000001000000680700000007000000636f6d70616374";
 const GOLDEN_LOCK: &str = "0244444444444444444444444444444444020100000000000000020000000000000001000000680700000007000000636f6d706163740100000062010000006e0900000000000000";
+/// The extension list of the snapshot in `snapshot_meta`, from its count on.
+const GOLDEN_SNAPSHOT_META_TAIL: &str = "0500010014000000020000000100000061070000006e696768746c79020005000000010000006403002000000044444444444444444444444444444444444444444444444444444444444444440400250000005555555555555555555555555555555555555555555555555555555555555555010000006e058000000000";

@@ -10,7 +10,7 @@ mod master;
 pub use algorithm::Algorithm;
 pub use envelope::{Crypter, ENVELOPE_OVERHEAD, HEADER_LEN, TAG_LEN};
 pub use keyfile::{KdfParams, unwrap_master_key, wrap_master_key};
-pub use master::{BlobKind, MasterKey};
+pub use master::{BlobKind, IdKeys, MasterKey};
 
 /// Fills a buffer from the operating system's random source.
 pub fn random_bytes<const N: usize>() -> [u8; N] {

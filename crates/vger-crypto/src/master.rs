@@ -31,9 +31,39 @@ pub struct MasterKey {
     tree_id: [u8; 32],
 }
 
+/// The id and chunker keys of a master key: a repository made with them (and the same chunker
+/// parameters) names and cuts data as the original does, so `copy` between the two moves only
+/// missing blobs. Its encryption key stays its own.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct IdKeys {
+    id: [u8; 32],
+    chunker: [u8; 32],
+}
+
+impl std::fmt::Debug for IdKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdKeys(..)")
+    }
+}
+
 impl MasterKey {
     pub fn generate() -> Self {
         Self::from_bytes(&crate::random_bytes::<MASTER_KEY_LEN>())
+    }
+
+    /// A new master key with a fresh encryption key and the given id and chunker keys.
+    pub fn generate_with(ids: &IdKeys) -> Self {
+        let mut b = zeroize::Zeroizing::new(crate::random_bytes::<MASTER_KEY_LEN>());
+        b[32..64].copy_from_slice(&ids.id);
+        b[64..].copy_from_slice(&ids.chunker);
+        Self::from_bytes(&b)
+    }
+
+    pub fn id_keys(&self) -> IdKeys {
+        IdKeys {
+            id: self.id,
+            chunker: self.chunker,
+        }
     }
 
     pub fn from_bytes(b: &[u8; MASTER_KEY_LEN]) -> Self {

@@ -96,6 +96,8 @@ fn backup_options(src: &Path, compression: Compression) -> BackupOptions {
         read_bytes_per_sec: 0,
         dry_run: false,
         time_ns: None,
+        tags: Vec::new(),
+        description: String::new(),
     }
 }
 
@@ -127,6 +129,7 @@ impl Fixture {
                 parallelism: 1,
             },
             backend: Default::default(),
+            id_keys: None,
         })?;
         let repo = Repository::open(&url, Some(PASSPHRASE))?;
         let src = dir.path().join("src");

@@ -234,6 +234,10 @@ pub struct BackupOptions {
     pub dry_run: Option<bool>,
     /// The time the snapshot records instead of now, in milliseconds since the epoch.
     pub time_ms: Option<f64>,
+    /// Tags the snapshot carries (no commas, 1 to 128 bytes each).
+    pub tags: Option<Vec<String>>,
+    /// A free-text description of the snapshot.
+    pub description: Option<String>,
 }
 
 /// Regular files of a backup against the previous one.
@@ -342,6 +346,19 @@ pub struct SnapshotSummary {
     /// Root tree id (hex).
     pub tree: String,
     pub format_version: u32,
+    /// Sorted.
+    pub tags: Vec<String>,
+    /// Empty when none was given.
+    pub description: String,
+    pub pinned: bool,
+    /// The snapshot `snapshot rewrite` made this one from, and what it removed.
+    pub rewritten_from: Option<RewrittenFrom>,
+}
+
+#[napi(object)]
+pub struct RewrittenFrom {
+    pub id: String,
+    pub note: String,
 }
 
 impl From<&Snapshot> for SnapshotSummary {
@@ -357,6 +374,13 @@ impl From<&Snapshot> for SnapshotSummary {
             stats: (&s.stats).into(),
             tree: s.tree.to_hex(),
             format_version: s.format_version,
+            tags: s.meta.tags.clone(),
+            description: s.meta.description.clone(),
+            pinned: s.meta.pinned,
+            rewritten_from: s.meta.rewritten_from.as_ref().map(|(id, note)| RewrittenFrom {
+                id: id.to_hex(),
+                note: note.clone(),
+            }),
         }
     }
 }

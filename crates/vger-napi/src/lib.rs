@@ -13,6 +13,7 @@ mod job;
 mod maintenance;
 mod progress;
 mod repo;
+mod snapshots;
 mod store;
 
 pub use errors::error_codes;

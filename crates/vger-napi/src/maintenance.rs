@@ -69,6 +69,8 @@ pub struct PruneOptions {
     pub by_label: Option<HashMap<String, Retention>>,
     pub group_by: Option<GroupByOptions>,
     pub labels: Option<Vec<String>>,
+    /// Only snapshots with every tag of one of these groups.
+    pub tags: Option<Vec<Vec<String>>>,
     pub force: Option<bool>,
     pub dry_run: Option<bool>,
     /// The caller's offset from UTC, for local days, weeks, months and years.
@@ -407,6 +409,7 @@ impl Repository {
                     paths: g.paths,
                 }),
                 labels: opts.labels.unwrap_or_default(),
+                tags: opts.tags.unwrap_or_default(),
                 force: opts.force.unwrap_or(false),
                 now_ns: now_ns(),
                 utc_offset_secs: opts.utc_offset_secs.unwrap_or(0).into(),

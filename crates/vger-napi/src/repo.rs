@@ -77,6 +77,32 @@ impl Repository {
                 chunker: opts.chunker.map(Into::into).unwrap_or_default(),
                 kdf: opts.kdf.map(Into::into).unwrap_or_default(),
                 backend: opts.backend.unwrap_or_default().into(),
+                id_keys: None,
+            };
+            let cfg = vger_core::init(&core)?;
+            Ok(RepoInfo::new(&opts.url, &cfg))
+        })
+    }
+
+    /// Creates a new repository that names and cuts data as `like` does (its id and chunker keys
+    /// and chunker parameters; a fresh encryption key), so `copyTo` between them moves only the
+    /// blobs the destination lacks. `opts.chunker` is ignored.
+    #[napi]
+    pub fn init_like<'e>(
+        env: &'e Env,
+        opts: InitOptions,
+        like: &Repository,
+    ) -> Result<PromiseRaw<'e, RepoInfo>> {
+        let like = like.core();
+        run(env, move || {
+            let core = vger_core::InitOptions {
+                url: opts.url.clone(),
+                passphrase: opts.passphrase,
+                algorithm: opts.encryption.into(),
+                chunker: like.config().chunker,
+                kdf: opts.kdf.map(Into::into).unwrap_or_default(),
+                backend: opts.backend.unwrap_or_default().into(),
+                id_keys: Some(like.master().id_keys()),
             };
             let cfg = vger_core::init(&core)?;
             Ok(RepoInfo::new(&opts.url, &cfg))
@@ -219,6 +245,8 @@ impl Repository {
                     .time_ms
                     .filter(|t| t.is_finite())
                     .map(|t| (t * 1e6) as i64),
+                tags: opts.tags.unwrap_or_default(),
+                description: opts.description.unwrap_or_default(),
             };
             let out = vger_core::backup(&repo, &core, progress, cancel)?;
             Ok(BackupOutcome {

@@ -248,6 +248,7 @@ pub fn init_repo(path: &Path) -> Repository {
             parallelism: 1,
         },
         backend: Default::default(),
+        id_keys: None,
     })
     .expect("init");
     Repository::open(&url, Some(PASS)).expect("open")
@@ -339,6 +340,8 @@ pub fn backup_opts(src: &Path, label: &str) -> BackupOptions {
         read_bytes_per_sec: 0,
         dry_run: false,
         time_ns: None,
+        tags: Vec::new(),
+        description: String::new(),
     }
 }
 

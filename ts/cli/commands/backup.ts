@@ -27,6 +27,10 @@ export interface BackupFlags extends FilterFlags {
   host?: string
   /** The time the snapshots record instead of now, in ms since the epoch (`--time`). */
   time?: number
+  /** Tags every snapshot of this run carries (`--tag`, comma-separated and repeatable). */
+  tags?: string[]
+  /** A description every snapshot of this run carries (`--description`). */
+  description?: string
   /** Store standard input as a file (`--stdin`); `paths` must be empty. */
   stdin?: boolean
   /** Run `paths` as a command and store its standard output (`--stdin-from-command`). */
@@ -155,7 +159,7 @@ export function backupExitCode(run: BackupRun): ExitCode {
 export async function runBackups(
   ctx: CliContext,
   sources: SourceConfig[],
-  flags: Pick<BackupFlags, 'compression' | 'dryRun' | 'host' | 'time'>,
+  flags: Pick<BackupFlags, 'compression' | 'dryRun' | 'host' | 'time' | 'tags' | 'description'>,
 ): Promise<BackupRun> {
   const repos = ctx.repositories('all')
   const dryRun = flags.dryRun === true
@@ -216,6 +220,8 @@ export async function runBackups(
               ...jobLimits(repo.limits),
               dryRun,
               ...(flags.time === undefined ? {} : { timeMs: flags.time }),
+              ...(flags.tags === undefined ? {} : { tags: flags.tags }),
+              ...(flags.description === undefined ? {} : { description: flags.description }),
               signal: ctx.signal,
               onProgress: progress.onProgress,
             })

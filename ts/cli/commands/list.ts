@@ -18,6 +18,13 @@ export interface ListFlags {
   since?: number
   until?: number
   groupBy?: GroupByKey[]
+  /** Only snapshots with every tag of one of these groups (`--tag a,b`, repeatable). */
+  tag?: string[][]
+}
+
+/** Whether a snapshot carries every tag of at least one group (no groups: every snapshot does). */
+export function hasTags(s: SnapshotSummary, groups: readonly string[][] | undefined): boolean {
+  return groups === undefined || groups.length === 0 || groups.some((g) => g.every((t) => s.tags.includes(t)))
 }
 
 /** The snapshots to show: by label (-S), host, paths and time, then the newest `last` of them; oldest first. */
@@ -28,7 +35,8 @@ export function filterSnapshots(listing: SnapshotListing, labels: readonly strin
       (flags.host === undefined || s.hostname === flags.host) &&
       (flags.path ?? []).every((p) => s.paths.includes(p)) &&
       (flags.since === undefined || t >= flags.since) &&
-      (flags.until === undefined || t <= flags.until)
+      (flags.until === undefined || t <= flags.until) &&
+      hasTags(s, flags.tag)
     )
   })
   return flags.last === undefined ? kept : kept.slice(-flags.last)
@@ -110,6 +118,8 @@ export function renderListing(snapshots: SnapshotSummary[], hiddenNewer: number)
   if (snapshots.length === 0) {
     lines.push('No snapshots.')
   } else {
+    // The Tags column only when some snapshot has tags or a pin, so plain listings stay narrow.
+    const tagged = snapshots.some((s) => s.tags.length > 0 || s.pinned)
     const rows = snapshots.map((s) => [
       shortId(s.id) + (s.partial ? '*' : ''),
       formatTime(s.time),
@@ -117,13 +127,19 @@ export function renderListing(snapshots: SnapshotSummary[], hiddenNewer: number)
       s.label,
       s.stats.files.toLocaleString('en-US'),
       formatBytes(s.stats.bytes),
+      ...(tagged ? [tagCell(s)] : []),
     ])
-    const headers = ['ID', 'Time', 'Host', 'Label', 'Files', 'Size']
-    lines.push(formatTable(headers, rows, ['left', 'left', 'left', 'left', 'right', 'right']))
+    const headers = ['ID', 'Time', 'Host', 'Label', 'Files', 'Size', ...(tagged ? ['Tags'] : [])]
+    lines.push(formatTable(headers, rows, ['left', 'left', 'left', 'left', 'right', 'right', 'left']))
     if (snapshots.some((s) => s.partial)) lines.push('* partial: some entries were skipped (see the backup warnings)')
   }
   if (hiddenNewer > 0) {
     lines.push(`${formatCount(hiddenNewer, 'snapshot')} hidden: written by a newer vger (upgrade to see them)`)
   }
   return lines.join('\n')
+}
+
+/** Tags, comma-separated, after "(pinned)" for a pinned snapshot. */
+export function tagCell(s: SnapshotSummary): string {
+  return [...(s.pinned ? ['(pinned)'] : []), s.tags.join(',')].filter((x) => x !== '').join(' ')
 }

@@ -25,6 +25,8 @@ export interface PruneFlags {
   groupBy?: RetentionConfig['groupBy']
   /** Compact each repository after its prune (not with --dry-run). */
   compact?: boolean
+  /** Only snapshots with every tag of one of these groups (`--tag`). */
+  tag?: string[][]
 }
 
 /** Retention rules as the engine takes them (the grouping goes to `groupBy`, not here). */
@@ -63,6 +65,7 @@ export function pruneOptions(ctx: CliContext, repo: RepositoryConfig, flags: Pru
       ? {}
       : { groupBy: { host: groupBy.includes('host'), label: groupBy.includes('label'), paths: groupBy.includes('paths') } }),
     ...(labels.length > 0 ? { labels } : {}),
+    ...(flags.tag === undefined ? {} : { tags: flags.tag }),
     ...(flags.force === true ? { force: true } : {}),
     ...(flags.dryRun === true ? { dryRun: true } : {}),
     utcOffsetSecs: -now.getTimezoneOffset() * 60,

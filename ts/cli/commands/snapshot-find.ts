@@ -7,6 +7,7 @@ import type { CliContext } from '../context.js'
 import { displayPath, formatBytes, formatTable, formatTime, shortId } from '../output.js'
 import { snapshotsByTime } from '../snapshots.js'
 import { EXIT, type ExitCode } from '../exit.js'
+import { hasTags } from './list.js'
 
 export interface FindFlags {
   name?: string
@@ -17,6 +18,8 @@ export interface FindFlags {
   larger?: number
   smaller?: number
   last?: number
+  /** Only snapshots with every tag of one of these groups (`--tag`). */
+  tag?: string[][]
 }
 
 const KIND = { f: 'file', d: 'dir', l: 'symlink' } as const
@@ -25,7 +28,7 @@ const KIND = { f: 'file', d: 'dir', l: 'symlink' } as const
 export function findScope(all: SnapshotSummary[], labels: readonly string[], flags: FindFlags, now = Date.now()): SnapshotSummary[] {
   const since = flags.since
   const recent = since === undefined ? all : all.filter((s) => Date.parse(s.time) >= now - since * 1000)
-  const labelled = labels.length === 0 ? recent : recent.filter((s) => labels.includes(s.label))
+  const labelled = (labels.length === 0 ? recent : recent.filter((s) => labels.includes(s.label))).filter((s) => hasTags(s, flags.tag))
   return flags.last === undefined ? labelled : labelled.slice(-flags.last)
 }
 

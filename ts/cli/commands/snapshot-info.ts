@@ -35,9 +35,20 @@ export function renderSnapshotInfo(s: SnapshotSummary): string {
     ],
     ['Size', formatBytes(st.bytes)],
     ['Added', `${formatBytes(st.newBytes)} new data in ${st.newChunks} chunks, ${formatBytes(st.storedBytes)} stored`],
+    ...extraRows(s),
     ['Tree', s.tree],
     ['Format version', String(s.formatVersion)],
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width + 1)}  ${v}`).join('\n')
+}
+
+/** Rows only some snapshots have: tags, pin, description, rewrite history. */
+function extraRows(s: SnapshotSummary): [string, string][] {
+  const rows: [string, string][] = []
+  if (s.tags.length > 0) rows.push(['Tags', s.tags.join(', ')])
+  if (s.pinned) rows.push(['Pinned', 'yes: prune and snapshot delete leave it (vger snapshot unpin releases it)'])
+  if (s.description !== '') rows.push(['Description', s.description])
+  if (s.rewrittenFrom != null) rows.push(['Rewritten from', `${s.rewrittenFrom.id} (${s.rewrittenFrom.note})`])
+  return rows
 }

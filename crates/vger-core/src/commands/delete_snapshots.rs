@@ -28,13 +28,27 @@ pub fn plan_delete_snapshots(repo: &Repository, specs: &[String]) -> Result<Vec<
 
 /// Removes the planned snapshot objects; returns how many were removed (one already gone, for
 /// example removed by a concurrent prune, is not an error).
+/// A pinned snapshot refuses the whole plan.
 pub fn delete_snapshots(repo: &Repository, plan: &[Snapshot]) -> Result<u64> {
+    if let Some(p) = plan.iter().find(|s| s.meta.pinned) {
+        let short = &p.id.to_hex()[..8];
+        return Err(VgerError::invalid(format!(
+            "snapshot {short} is pinned, so it is not removed: run `vger snapshot unpin {short}` first"
+        )));
+    }
+    delete_unchecked(repo, plan.iter().map(|s| s.id))
+}
+
+pub(crate) fn delete_unchecked(
+    repo: &Repository,
+    ids: impl IntoIterator<Item = vger_types::SnapshotId>,
+) -> Result<u64> {
     let _lease = repo.lease(LockKind::Shared, "snapshot delete")?;
     let mut n = 0;
-    for s in plan {
+    for id in ids {
         n += u64::from(delete_if_present(
             repo.backend().as_ref(),
-            &snapshot::key(&s.id),
+            &snapshot::key(&id),
         )?);
     }
     Ok(n)

@@ -2,7 +2,7 @@
 //! first backup. Two `init` racing on one location: exactly one succeeds; the other leaves
 //! nothing of its own behind and fails with `VGER_REPO_EXISTS`.
 
-use vger_crypto::{Algorithm, KdfParams, MasterKey, random_bytes, wrap_master_key};
+use vger_crypto::{Algorithm, IdKeys, KdfParams, MasterKey, random_bytes, wrap_master_key};
 use vger_storage::{BackendOptions, open_backend_with};
 use vger_types::{Result, VgerError};
 
@@ -18,6 +18,9 @@ pub struct InitOptions {
     pub kdf: KdfParams,
     /// Endpoint, credentials and retries of a remote store.
     pub backend: BackendOptions,
+    /// The id and chunker keys of another repository (`Repository::id_keys`), so that `copy`
+    /// between the two moves only missing blobs; pass that repository's chunker parameters too.
+    pub id_keys: Option<IdKeys>,
 }
 
 pub fn init(opts: &InitOptions) -> Result<RepoConfig> {
@@ -47,7 +50,10 @@ pub fn init(opts: &InitOptions) -> Result<RepoConfig> {
         created_ns: crate::clock::now_ns(),
     };
     let config_bytes = config.encode();
-    let master = MasterKey::generate();
+    let master = match &opts.id_keys {
+        Some(ids) => MasterKey::generate_with(ids),
+        None => MasterKey::generate(),
+    };
     let key = wrap_master_key(
         &master,
         passphrase,

@@ -1,9 +1,11 @@
 //! One module per command. Each takes an options struct and returns an outcome.
 
+pub mod annotate;
 pub mod backup;
 pub mod browse;
 pub mod check;
 pub mod compact;
+pub mod copy;
 pub mod delete_repository;
 pub mod delete_snapshots;
 pub mod diff;
@@ -14,4 +16,5 @@ pub mod prune;
 mod repack;
 pub mod repair;
 pub mod restore;
+pub mod rewrite;
 pub mod stats;

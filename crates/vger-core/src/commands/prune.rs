@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use vger_types::{Result, VgerError};
 
-use super::delete_snapshots::delete_snapshots;
+use super::delete_snapshots::{delete_snapshots, delete_unchecked};
 use crate::repo::Repository;
 use crate::repo::snapshot::Snapshot;
 use crate::retention::{self, GroupBy, GroupPlan, RetentionPolicy};
@@ -20,6 +20,8 @@ pub struct PruneOptions {
     pub group_by: GroupBy,
     /// Only snapshots with one of these labels (all when empty).
     pub labels: Vec<String>,
+    /// Only snapshots with every tag of one of these groups (all when empty).
+    pub tags: Vec<Vec<String>>,
     /// Apply even when a group would lose every snapshot.
     pub force: bool,
     pub now_ns: i64,
@@ -36,6 +38,8 @@ pub struct PrunePlan {
     pub remove: u64,
     /// The snapshots to remove.
     doomed: Vec<Snapshot>,
+    /// Left behind by an interrupted tag, pin or description change; removed too.
+    pub superseded: Vec<vger_types::SnapshotId>,
     force: bool,
 }
 
@@ -51,6 +55,7 @@ pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
         .snapshots
         .into_iter()
         .filter(|s| opts.labels.is_empty() || opts.labels.contains(&s.label))
+        .filter(|s| s.matches_tags(&opts.tags))
         .collect();
     let policy_for = |s: &Snapshot| {
         opts.by_label
@@ -58,7 +63,7 @@ pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
             .cloned()
             .unwrap_or_else(|| opts.policy.clone())
     };
-    let groups = retention::plan(
+    let mut groups = retention::plan(
         &chosen,
         policy_for,
         opts.group_by,
@@ -66,6 +71,16 @@ pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
         opts.utc_offset_secs,
     );
     let snapshots: HashMap<_, _> = chosen.into_iter().map(|s| (s.id, s)).collect();
+    // A pinned snapshot stays whatever the policy says; the rules still count it.
+    for g in &mut groups {
+        for d in &mut g.decisions {
+            if snapshots.get(&d.id).is_some_and(|s| s.meta.pinned) {
+                d.keep = true;
+                d.reasons.push("pinned".into());
+            }
+        }
+        g.policy_would_remove_all = g.decisions.iter().all(|d| !d.keep);
+    }
     let doomed: Vec<Snapshot> = groups
         .iter()
         .flat_map(|g| &g.decisions)
@@ -78,6 +93,7 @@ pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
         groups,
         snapshots,
         doomed,
+        superseded: list.superseded,
         force: opts.force,
     })
 }
@@ -93,7 +109,9 @@ pub fn prune(repo: &Repository, plan: &PrunePlan) -> Result<u64> {
             describe(g)
         )));
     }
-    delete_snapshots(repo, &plan.doomed)
+    let n = delete_snapshots(repo, &plan.doomed)?;
+    delete_unchecked(repo, plan.superseded.iter().copied())?;
+    Ok(n)
 }
 
 fn describe(g: &GroupPlan) -> String {

@@ -78,6 +78,9 @@ pub struct SnapshotList {
     pub snapshots: Vec<Snapshot>,
     pub hidden_newer: usize,
     pub damaged: Vec<Warning>,
+    /// Snapshots that a newer one replaced after a tag, pin or description change whose
+    /// removal was interrupted: hidden from `snapshots`, removed by the next prune.
+    pub superseded: Vec<SnapshotId>,
 }
 
 /// The AAD context of key files: repository id and the hash of the config object, so a key
@@ -605,6 +608,7 @@ impl Repository {
             snapshots: Vec::new(),
             hidden_newer: 0,
             damaged: Vec::new(),
+            superseded: Vec::new(),
         };
         for key in self.backend.list("snapshots")? {
             let Some(id) = key
@@ -631,6 +635,18 @@ impl Repository {
                 }),
                 Err(e) => return Err(e),
             }
+        }
+        let replaced: std::collections::HashSet<SnapshotId> = out
+            .snapshots
+            .iter()
+            .filter_map(|s| s.meta.supersedes)
+            .collect();
+        if !replaced.is_empty() {
+            let (gone, kept): (Vec<Snapshot>, Vec<Snapshot>) = std::mem::take(&mut out.snapshots)
+                .into_iter()
+                .partition(|s| replaced.contains(&s.id));
+            out.snapshots = kept;
+            out.superseded = gone.into_iter().map(|s| s.id).collect();
         }
         out.snapshots.sort_by_key(|s| (s.start_ns, s.id));
         Ok(out)

@@ -6,8 +6,14 @@
 //! label ‖ u32 path count ‖ paths (u32 length + bytes each) ‖ tree root 32 ‖ 9 × u64 stats
 //! (files, dirs, symlinks, others, bytes, new chunks, new bytes, stored bytes, skipped) ‖
 //! u8 flags (bit 0: partial) ‖ u16 extension count ‖ extensions (key u16 ‖ value bytes, keys
-//! strictly ascending; no key is defined yet, so unknown optional keys are skipped and an unknown
-//! must-understand key hides the snapshot as written by a newer vger)`.
+//! strictly ascending; unknown optional keys are skipped and an unknown must-understand key hides
+//! the snapshot as written by a newer vger)`.
+//!
+//! Extensions (each written only when it carries something, so a plain snapshot keeps its bytes):
+//! `0x0001` tags (u32 count ‖ str each), `0x0002` description (str), `0x0003` supersedes (the
+//! 32-byte id of the snapshot this one replaces after a tag, pin or description change),
+//! `0x0004` rewritten from (32-byte id of the original ‖ str note), `0x8005` pinned (empty value;
+//! must-understand, so a vger that cannot honour a pin refuses the snapshot instead of pruning it).
 
 use vger_crypto::Crypter;
 use vger_types::codec::{Reader, Writer};
@@ -17,6 +23,82 @@ use super::context::{ObjectKind, context};
 
 pub const FORMAT_VERSION: u32 = 1;
 const MAX_TEXT: usize = 64 * 1024;
+/// Longest tag, in bytes.
+pub const MAX_TAG: usize = 128;
+/// Most tags on one snapshot.
+pub const MAX_TAGS: usize = 256;
+
+const EXT_TAGS: u16 = 0x0001;
+const EXT_DESCRIPTION: u16 = 0x0002;
+const EXT_SUPERSEDES: u16 = 0x0003;
+const EXT_REWRITTEN: u16 = 0x0004;
+const EXT_PINNED: u16 = 0x8005;
+const KNOWN_EXTENSIONS: [(u16, usize); 5] = [
+    (EXT_TAGS, 4 + MAX_TAGS * (4 + MAX_TAG)),
+    (EXT_DESCRIPTION, 4 + MAX_TEXT),
+    (EXT_SUPERSEDES, 32),
+    (EXT_REWRITTEN, 32 + 4 + MAX_TEXT),
+    (EXT_PINNED, 0),
+];
+
+/// What a user can say about a snapshot beyond what the backup recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    /// Sorted, without duplicates; each checked by [`check_tag`].
+    pub tags: Vec<String>,
+    pub description: String,
+    /// Never removed by prune or `snapshot delete` while set.
+    pub pinned: bool,
+    /// The snapshot this one replaced (a metadata change writes a new snapshot, then removes
+    /// the old one; if the removal did not happen, the listing hides the old one).
+    pub supersedes: Option<SnapshotId>,
+    /// Made by `snapshot rewrite` from this snapshot, with a note of what was removed.
+    pub rewritten_from: Option<(SnapshotId, String)>,
+}
+
+/// A tag is 1 to [`MAX_TAG`] bytes of printable text without commas (the command line separates
+/// tags with them) or leading or trailing spaces.
+pub fn check_tag(tag: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(VgerError::invalid(format!(
+            "tag {tag:?} {why}: a tag is 1 to {MAX_TAG} bytes of printable text without commas \
+             or leading or trailing spaces"
+        )))
+    };
+    if tag.is_empty() {
+        return bad("is empty");
+    }
+    if tag.len() > MAX_TAG {
+        return bad("is too long");
+    }
+    if tag.contains(',') {
+        return bad("contains a comma");
+    }
+    if tag.chars().any(char::is_control) {
+        return bad("contains a control character");
+    }
+    if tag.trim() != tag {
+        return bad("has leading or trailing spaces");
+    }
+    Ok(())
+}
+
+/// Sorts, deduplicates and checks tags.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = tags.to_vec();
+    for t in &out {
+        check_tag(t)?;
+    }
+    out.sort();
+    out.dedup();
+    if out.len() > MAX_TAGS {
+        return Err(VgerError::invalid(format!(
+            "{} tags on one snapshot; at most {MAX_TAGS}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SnapshotStats {
@@ -45,6 +127,7 @@ pub struct Snapshot {
     pub tree: ChunkId,
     pub stats: SnapshotStats,
     pub partial: bool,
+    pub meta: SnapshotMeta,
 }
 
 pub fn key(id: &SnapshotId) -> String {
@@ -52,6 +135,15 @@ pub fn key(id: &SnapshotId) -> String {
 }
 
 impl Snapshot {
+    /// Whether the snapshot matches a `--tag` filter: every tag of at least one group (a
+    /// command-line `--tag a,b` is one group; repeating `--tag` adds groups). No groups: all match.
+    pub fn matches_tags(&self, groups: &[Vec<String>]) -> bool {
+        groups.is_empty()
+            || groups
+                .iter()
+                .any(|g| g.iter().all(|t| self.meta.tags.contains(t)))
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.u32(FORMAT_VERSION)
@@ -79,7 +171,10 @@ impl Snapshot {
             w.u64(v);
         }
         w.u8(u8::from(self.partial));
-        w.u16(0);
+        let ext = self.meta.extensions();
+        w.u16(ext.len() as u16);
+        let items: Vec<(u16, &[u8])> = ext.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+        w.extensions(&items);
         w.finish()
     }
 
@@ -122,7 +217,8 @@ impl Snapshot {
         ] = v;
         let partial = r.u8()? & 1 == 1;
         let n_ext = usize::from(r.u16()?);
-        r.extensions(n_ext, &[])?;
+        let ext = r.extensions(n_ext, &KNOWN_EXTENSIONS)?;
+        let meta = SnapshotMeta::from_extensions(&ext, what)?;
         r.finish()?;
         Ok(Self {
             format_version: version,
@@ -146,6 +242,7 @@ impl Snapshot {
                 skipped,
             },
             partial,
+            meta,
         })
     }
 
@@ -175,5 +272,61 @@ impl Snapshot {
             ));
         }
         Ok(snap)
+    }
+}
+
+impl SnapshotMeta {
+    fn extensions(&self) -> Vec<(u16, Vec<u8>)> {
+        let mut out = Vec::new();
+        if !self.tags.is_empty() {
+            let mut w = Writer::new();
+            w.u32(self.tags.len() as u32);
+            for t in &self.tags {
+                w.str(t);
+            }
+            out.push((EXT_TAGS, w.finish()));
+        }
+        if !self.description.is_empty() {
+            let mut w = Writer::new();
+            w.str(&self.description);
+            out.push((EXT_DESCRIPTION, w.finish()));
+        }
+        if let Some(id) = &self.supersedes {
+            out.push((EXT_SUPERSEDES, id.0.to_vec()));
+        }
+        if let Some((id, note)) = &self.rewritten_from {
+            let mut w = Writer::new();
+            w.raw(&id.0).str(note);
+            out.push((EXT_REWRITTEN, w.finish()));
+        }
+        if self.pinned {
+            out.push((EXT_PINNED, Vec::new()));
+        }
+        out
+    }
+
+    fn from_extensions(ext: &[(u16, &[u8])], what: &str) -> Result<Self> {
+        let mut meta = SnapshotMeta::default();
+        for &(key, value) in ext {
+            let mut r = Reader::new(value, what);
+            match key {
+                EXT_TAGS => {
+                    let n = r.count(4)?;
+                    for _ in 0..n {
+                        meta.tags.push(r.string(MAX_TAG)?);
+                    }
+                }
+                EXT_DESCRIPTION => meta.description = r.string(MAX_TEXT)?,
+                EXT_SUPERSEDES => meta.supersedes = Some(SnapshotId(r.array()?)),
+                EXT_REWRITTEN => {
+                    let id = SnapshotId(r.array()?);
+                    meta.rewritten_from = Some((id, r.string(MAX_TEXT)?));
+                }
+                EXT_PINNED => meta.pinned = true,
+                _ => {}
+            }
+            r.finish()?;
+        }
+        Ok(meta)
     }
 }

@@ -100,6 +100,7 @@ pub fn backup_dry_run(
         tree,
         partial: stats.skipped > 0,
         stats,
+        meta: opts.meta()?,
     };
     Ok(BackupOutcome {
         snapshot,

@@ -29,13 +29,13 @@ use crate::compress::Compression;
 use crate::progress::{Progress, Warning};
 use crate::repo::Repository;
 use crate::repo::lock::LockKind;
-use crate::repo::snapshot::{self, Snapshot, SnapshotStats};
+use crate::repo::snapshot::{self, Snapshot, SnapshotMeta, SnapshotStats};
 use checkpoint::Checkpoints;
 pub use checkpoint::Reclaimed;
 use filecache::FileCache;
 pub use filter::SourceFilter;
 use inflight::Inflight;
-use pipeline::Uploader;
+pub(crate) use pipeline::Uploader;
 pub use stream::{StreamFrom, StreamSource};
 pub use walk::FileChanges;
 use walk::Walker;
@@ -65,6 +65,26 @@ pub struct BackupOptions {
     pub dry_run: bool,
     /// The time the snapshot records, instead of now (`backup --time`); nanoseconds since the epoch.
     pub time_ns: Option<i64>,
+    /// Tags the snapshot carries (`backup --tag`); checked and sorted.
+    pub tags: Vec<String>,
+    /// A free-text description (`backup --description`).
+    pub description: String,
+}
+
+impl BackupOptions {
+    /// The user-given part of the snapshot, checked.
+    pub(crate) fn meta(&self) -> Result<SnapshotMeta> {
+        if self.description.len() > 4096 {
+            return Err(VgerError::invalid(
+                "the description is longer than 4096 bytes",
+            ));
+        }
+        Ok(SnapshotMeta {
+            tags: snapshot::normalize_tags(&self.tags)?,
+            description: self.description.clone(),
+            ..SnapshotMeta::default()
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +128,7 @@ pub fn backup(
             )));
         }
     }
+    let meta = opts.meta()?;
     if opts.dry_run {
         return dry_run::backup_dry_run(repo, opts, progress, cancel);
     }
@@ -233,6 +254,7 @@ pub fn backup(
             ..stats
         },
         partial,
+        meta,
     };
     // A compaction that switched the index since this backup loaded it may have dropped blobs
     // the snapshot references: index them again before the snapshot exists, and after.
@@ -255,6 +277,37 @@ pub fn backup(
         reclaimed,
         changes,
     })
+}
+
+/// The commit of a snapshot whose new blobs are in `packs` (used by `snapshot rewrite`): an
+/// index segment for the packs, the snapshot, each fenced by the lease, with the index settled
+/// against a concurrent compaction before and after, as a backup commits.
+pub(crate) fn commit_snapshot(
+    repo: &Repository,
+    lease: &crate::repo::lock::Lease,
+    packs: &[(vger_types::PackId, Vec<crate::repo::pack::BlobEntry>)],
+    snap: &Snapshot,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<()> {
+    lease.ensure(repo)?;
+    Checkpoints::new(repo, lease, None).index(packs)?;
+    settle::settle(repo, snap, progress, cancel)?;
+    lease.ensure(repo)?;
+    repo.backend()
+        .put_new(&snapshot::key(&snap.id), &snap.seal(repo.crypter(), &repo.config().id))?;
+    settle::settle(repo, snap, progress, &CancelToken::new())?;
+    Ok(())
+}
+
+/// Lists `packs` in an index segment (fenced by the lease): what an interrupted job stored stays
+/// usable by the next one.
+pub(crate) fn index_written(
+    repo: &Repository,
+    lease: &crate::repo::lock::Lease,
+    packs: &[(vger_types::PackId, Vec<crate::repo::pack::BlobEntry>)],
+) -> Result<()> {
+    Checkpoints::new(repo, lease, None).index(packs)
 }
 
 /// The root tree of the latest snapshot with the same label and hostname, if any. A repository
