@@ -75,8 +75,9 @@ describe.skipIf(!addonBuilt)(`snapshot tags, pins and rewrite${addonBuilt ? '' :
     r = await s.vger(['snapshot', 'tag', 'add', 'a\tb', first!.id.slice(0, 8)])
     expect(r.code).toBe(2)
     expect(errorCode(r.stderr)).toBe('VGER_USAGE')
-    r = await s.vger(['backup', 'src', '--tag', ' padded'])
+    r = await s.vger(['backup', 'src', '--tag', 'a,,b'])
     expect(r.code).toBe(2)
+    expect(errorCode(r.stderr)).toBe('VGER_USAGE')
     expect((await s.snapshots()).length).toBe(2)
 
     r = await s.vger(['--json', 'snapshot', 'tag', 'add', 'weekly', second!.id.slice(0, 8)])

@@ -14,10 +14,10 @@ pub mod retention;
 pub mod tree;
 
 pub use cancel::CancelToken;
+pub use commands::annotate::{AnnotatePlan, Annotation, TagChange, annotate, plan_annotate};
 pub use commands::backup::{
     BackupOptions, BackupOutcome, FileChanges, SourceFilter, StreamFrom, StreamSource, backup,
 };
-pub use commands::annotate::{AnnotatePlan, Annotation, TagChange, annotate, plan_annotate};
 pub use commands::browse::{BrowseCache, lookup, read_range};
 pub use commands::check::{CheckOptions, CheckReport, DamagedSnapshot, Problem, check};
 pub use commands::compact::{

@@ -62,7 +62,10 @@ fn backup_records_tags_and_a_tag_change_replaces_the_snapshot() {
     assert_eq!(new.meta.tags, vec!["db", "nightly", "prod"]);
     assert_eq!(new.meta.description, "first");
     assert_eq!(new.meta.supersedes.unwrap().to_hex(), id);
-    assert_eq!((new.tree, new.start_ns, new.stats.clone()), (s.tree, s.start_ns, s.stats.clone()));
+    assert_eq!(
+        (new.tree, new.start_ns, new.stats.clone()),
+        (s.tree, s.start_ns, s.stats.clone())
+    );
     assert_eq!(
         repo.resolve_snapshot(&id).unwrap_err().code(),
         ErrorCode::SnapshotNotFound,
@@ -81,7 +84,10 @@ fn backup_records_tags_and_a_tag_change_replaces_the_snapshot() {
 
     // Remove and set.
     for (change, want) in [
-        (TagChange::Remove(vec!["nightly".into()]), vec!["db", "prod"]),
+        (
+            TagChange::Remove(vec!["nightly".into()]),
+            vec!["db", "prod"],
+        ),
         (TagChange::Set(vec!["x".into()]), vec!["x"]),
         (TagChange::Set(vec![]), vec![]),
     ] {
@@ -100,7 +106,13 @@ fn backup_records_tags_and_a_tag_change_replaces_the_snapshot() {
         ..Default::default()
     };
     annotate(&repo, &plan_annotate(&repo, &ids(&repo), &d).unwrap()).unwrap();
-    assert_eq!(repo.resolve_snapshot(&ids(&repo)[0]).unwrap().meta.description, "");
+    assert_eq!(
+        repo.resolve_snapshot(&ids(&repo)[0])
+            .unwrap()
+            .meta
+            .description,
+        ""
+    );
 }
 
 #[test]
@@ -228,12 +240,22 @@ fn an_interrupted_change_hides_the_old_snapshot_and_prune_removes_it() {
     assert_eq!(ids(&repo), vec![new.id.to_hex()], "the old one is hidden");
     assert_eq!(list.superseded.len(), 1);
     assert_eq!(list.superseded[0].to_hex(), id);
-    assert!(repo.backend().size(&format!("snapshots/{id}")).unwrap().is_some());
+    assert!(
+        repo.backend()
+            .size(&format!("snapshots/{id}"))
+            .unwrap()
+            .is_some()
+    );
     // The next prune removes it, whatever its rules keep.
     let plan = plan_prune(&repo, &keep_last(5)).unwrap();
     assert_eq!(plan.remove, 0);
     prune(&repo, &plan).unwrap();
-    assert!(repo.backend().size(&format!("snapshots/{id}")).unwrap().is_none());
+    assert!(
+        repo.backend()
+            .size(&format!("snapshots/{id}"))
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(ids(&repo), vec![new.id.to_hex()]);
 }
 

@@ -34,7 +34,11 @@ fn stored_bytes(dir: &Path) -> u64 {
     for e in fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
         let m = e.metadata().unwrap();
-        n += if m.is_dir() { stored_bytes(&e.path()) } else { m.len() };
+        n += if m.is_dir() {
+            stored_bytes(&e.path())
+        } else {
+            m.len()
+        };
     }
     n
 }
@@ -75,8 +79,14 @@ fn rewrite_removes_the_path_and_compact_gives_its_space_back() {
     // A dry run counts and writes nothing.
     let mut dry = opts(&["secret.bin"], true);
     dry.dry_run = true;
-    let plan = rewrite(&repo, &[original.id.to_hex()], &dry, &NoProgress, &CancelToken::new())
-        .unwrap();
+    let plan = rewrite(
+        &repo,
+        &[original.id.to_hex()],
+        &dry,
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
     assert_eq!(plan[0].removed_paths, vec![b"secret.bin".to_vec()]);
     assert_eq!(plan[0].removed_bytes, 512 * 1024);
     assert!(!plan[0].forgotten);
@@ -93,11 +103,20 @@ fn rewrite_removes_the_path_and_compact_gives_its_space_back() {
     .unwrap();
     let new = done[0].rewritten.clone().unwrap();
     assert!(done[0].forgotten);
-    assert_eq!(snapshot_ids(&repo), vec![new.id.to_hex()], "the original is gone");
+    assert_eq!(
+        snapshot_ids(&repo),
+        vec![new.id.to_hex()],
+        "the original is gone"
+    );
     let s = repo.resolve_snapshot(&new.id.to_hex()).unwrap();
     assert_eq!(
         (s.start_ns, &s.hostname, &s.label, &s.paths),
-        (original.start_ns, &original.hostname, &original.label, &original.paths)
+        (
+            original.start_ns,
+            &original.hostname,
+            &original.label,
+            &original.paths
+        )
     );
     assert_eq!(s.meta.tags, vec!["t"]);
     assert_eq!(s.meta.description, "nightly");
@@ -117,10 +136,7 @@ fn rewrite_removes_the_path_and_compact_gives_its_space_back() {
         // Directory mtimes differ (the source directory just lost a file).
         v.into_iter().filter(|l| l.contains("mode=1")).collect()
     };
-    assert_eq!(
-        strip(describe_tree(&out)),
-        strip(describe_tree(&src))
-    );
+    assert_eq!(strip(describe_tree(&out)), strip(describe_tree(&src)));
 
     // Compact frees the secret's data: at least its 512 KiB (it does not compress).
     let plan = plan_compact(
@@ -144,10 +160,7 @@ fn rewrite_removes_the_path_and_compact_gives_its_space_back() {
     let again = Repository::open(&repo_url(tmp.path()), Some(PASS)).unwrap();
     let out2 = tmp.path().join("out2");
     run_restore(&again, "latest", &out2, None).unwrap();
-    assert_eq!(
-        strip(describe_tree(&out2)),
-        strip(describe_tree(&src))
-    );
+    assert_eq!(strip(describe_tree(&out2)), strip(describe_tree(&src)));
 }
 
 #[test]
@@ -169,7 +182,11 @@ fn a_hard_link_to_a_removed_file_keeps_its_data() {
         &CancelToken::new(),
     )
     .unwrap();
-    assert_eq!(snapshot_ids(&repo).len(), 2, "without --forget the original stays");
+    assert_eq!(
+        snapshot_ids(&repo).len(),
+        2,
+        "without --forget the original stays"
+    );
     let new = done[0].rewritten.clone().unwrap().id.to_hex();
     let out = tmp.path().join("out");
     run_restore(&repo, &new, &out, None).unwrap();
@@ -179,7 +196,10 @@ fn a_hard_link_to_a_removed_file_keeps_its_data() {
     assert_eq!(fs::read(out.join("zdir/link2")).unwrap(), want);
     // Still one file with two names.
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(fs::metadata(out.join("z1")).unwrap().ino(), fs::metadata(out.join("zdir/link2")).unwrap().ino());
+    assert_eq!(
+        fs::metadata(out.join("z1")).unwrap().ino(),
+        fs::metadata(out.join("zdir/link2")).unwrap().ino()
+    );
 }
 
 #[test]
@@ -190,8 +210,14 @@ fn bad_rewrites_change_nothing() {
     let id = run_backup(&repo, &[&src]).snapshot.id.to_hex();
     let before = stored_bytes(&tmp.path().join("repo"));
     let run = |o: RewriteOptions| {
-        rewrite(&repo, std::slice::from_ref(&id), &o, &NoProgress, &CancelToken::new())
-            .unwrap_err()
+        rewrite(
+            &repo,
+            std::slice::from_ref(&id),
+            &o,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err()
     };
     // A pattern that matches nothing (even beside one that does).
     let e = run(opts(&["secret.bin", "nope"], true));
@@ -210,7 +236,11 @@ fn bad_rewrites_change_nothing() {
         pinned: Some(true),
         ..Default::default()
     };
-    annotate(&repo, &plan_annotate(&repo, std::slice::from_ref(&id), &pin).unwrap()).unwrap();
+    annotate(
+        &repo,
+        &plan_annotate(&repo, std::slice::from_ref(&id), &pin).unwrap(),
+    )
+    .unwrap();
     let pinned = snapshot_ids(&repo)[0].clone();
     let e = rewrite(
         &repo,

@@ -377,10 +377,14 @@ impl From<&Snapshot> for SnapshotSummary {
             tags: s.meta.tags.clone(),
             description: s.meta.description.clone(),
             pinned: s.meta.pinned,
-            rewritten_from: s.meta.rewritten_from.as_ref().map(|(id, note)| RewrittenFrom {
-                id: id.to_hex(),
-                note: note.clone(),
-            }),
+            rewritten_from: s
+                .meta
+                .rewritten_from
+                .as_ref()
+                .map(|(id, note)| RewrittenFrom {
+                    id: id.to_hex(),
+                    note: note.clone(),
+                }),
         }
     }
 }

@@ -28,7 +28,7 @@ export interface BackupFlags extends FilterFlags {
   /** The time the snapshots record instead of now, in ms since the epoch (`--time`). */
   time?: number
   /** Tags every snapshot of this run carries (`--tag`, comma-separated and repeatable). */
-  tags?: string[]
+  tag?: string[]
   /** A description every snapshot of this run carries (`--description`). */
   description?: string
   /** Store standard input as a file (`--stdin`); `paths` must be empty. */
@@ -159,7 +159,7 @@ export function backupExitCode(run: BackupRun): ExitCode {
 export async function runBackups(
   ctx: CliContext,
   sources: SourceConfig[],
-  flags: Pick<BackupFlags, 'compression' | 'dryRun' | 'host' | 'time' | 'tags' | 'description'>,
+  flags: Pick<BackupFlags, 'compression' | 'dryRun' | 'host' | 'time' | 'tag' | 'description'>,
 ): Promise<BackupRun> {
   const repos = ctx.repositories('all')
   const dryRun = flags.dryRun === true
@@ -220,7 +220,7 @@ export async function runBackups(
               ...jobLimits(repo.limits),
               dryRun,
               ...(flags.time === undefined ? {} : { timeMs: flags.time }),
-              ...(flags.tags === undefined ? {} : { tags: flags.tags }),
+              ...(flags.tag === undefined ? {} : { tags: flags.tag }),
               ...(flags.description === undefined ? {} : { description: flags.description }),
               signal: ctx.signal,
               onProgress: progress.onProgress,

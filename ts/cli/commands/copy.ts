@@ -47,13 +47,17 @@ export async function copy(ctx: CliContext, refs: string[], flags: CopyFlags): P
   const dest = await ctx.open(to)
   const progress = progressDisplay(ctx.out, `copy ${from.name} → ${to.name}`, { repository: to.name })
   const outcome = await source
-    .copyTo(dest, chosen.map((s) => s.id), {
-      compression: to.compression.algorithm,
-      zstdLevel: to.compression.zstdLevel,
-      dryRun: flags.dryRun === true,
-      signal: ctx.signal,
-      onProgress: progress.onProgress,
-    })
+    .copyTo(
+      dest,
+      chosen.map((s) => s.id),
+      {
+        compression: to.compression.algorithm,
+        zstdLevel: to.compression.zstdLevel,
+        dryRun: flags.dryRun === true,
+        signal: ctx.signal,
+        onProgress: progress.onProgress,
+      },
+    )
     .finally(() => progress.finish())
   ctx.out.line(renderCopy(from.name, to.name, outcome))
   ctx.out.result({ from: from.name, to: to.name, ...outcome })
@@ -62,7 +66,9 @@ export async function copy(ctx: CliContext, refs: string[], flags: CopyFlags): P
 
 export function renderCopy(from: string, to: string, o: CopyOutcome): string {
   const lines = o.snapshots.map((c) =>
-    c.copied == null ? `${shortId(c.source.id)}: already in "${to}"` : `${shortId(c.source.id)}: ${o.applied ? 'copied' : 'would be copied'}`,
+    c.copied == null
+      ? `${shortId(c.source.id)}: already in "${to}"`
+      : `${shortId(c.source.id)}: ${o.applied ? 'copied' : 'would be copied'}`,
   )
   const copied = o.snapshots.filter((c) => c.copied != null).length
   const verb = o.applied ? 'Copied' : 'Dry run: would copy'

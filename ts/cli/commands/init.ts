@@ -19,9 +19,13 @@ export async function init(ctx: CliContext, flags: InitFlags = {}): Promise<Exit
   let like: Repository | undefined
   if (flags.copyChunkerParamsFrom !== undefined) {
     const [from] = selectRepositories(ctx.config(), flags.copyChunkerParamsFrom, 'one', { cwd: ctx.io.cwd, home: ctx.home })
-    if (from === undefined) throw new VgerError('VGER_USAGE', `--copy-chunker-params-from ${flags.copyChunkerParamsFrom} names no repository`)
+    if (from === undefined)
+      throw new VgerError('VGER_USAGE', `--copy-chunker-params-from ${flags.copyChunkerParamsFrom} names no repository`)
     if (repos.some((r) => r.url === from.url)) {
-      throw new VgerError('VGER_USAGE', `--copy-chunker-params-from names "${from.name}", which init would create; pick the new one with -R`)
+      throw new VgerError(
+        'VGER_USAGE',
+        `--copy-chunker-params-from names "${from.name}", which init would create; pick the new one with -R`,
+      )
     }
     like = await ctx.open(from)
   }

@@ -65,7 +65,8 @@ pub struct CopyOutcome {
 fn same_ids(src: &Repository, dst: &Repository) -> bool {
     let probe = b"vger copy: do these repositories share their id and chunker keys?";
     src.config().chunker == dst.config().chunker
-        && src.master().blob_id(BlobKind::Data, probe) == dst.master().blob_id(BlobKind::Data, probe)
+        && src.master().blob_id(BlobKind::Data, probe)
+            == dst.master().blob_id(BlobKind::Data, probe)
         && src.master().gear_table() == dst.master().gear_table()
 }
 
@@ -114,7 +115,9 @@ pub fn copy(
             });
             continue;
         }
-        let copied = copy_one(src, dst, s, opts, rechunk, &mut memo, &mut out, progress, cancel)?;
+        let copied = copy_one(
+            src, dst, s, opts, rechunk, &mut memo, &mut out, progress, cancel,
+        )?;
         out.snapshots.push(CopiedSnapshot {
             source: s.clone(),
             copied: Some(copied),
@@ -130,8 +133,21 @@ pub fn copy(
 
 /// The same backup, whatever its tags or id became in the destination.
 fn same_backup(a: &Snapshot, b: &Snapshot) -> bool {
-    (a.start_ns, a.end_ns, &a.hostname, &a.username, &a.label, &a.paths)
-        == (b.start_ns, b.end_ns, &b.hostname, &b.username, &b.label, &b.paths)
+    (
+        a.start_ns,
+        a.end_ns,
+        &a.hostname,
+        &a.username,
+        &a.label,
+        &a.paths,
+    ) == (
+        b.start_ns,
+        b.end_ns,
+        &b.hostname,
+        &b.username,
+        &b.label,
+        &b.paths,
+    )
 }
 
 /// What this run already did, so snapshots sharing trees and files cost nothing the second time.
@@ -295,7 +311,10 @@ impl Read for ChunkReader<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments, reason = "one call site; the parts are all distinct")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; the parts are all distinct"
+)]
 fn copy_one(
     src: &Repository,
     dst: &Repository,

@@ -193,7 +193,13 @@ impl Scan {
 
     /// Marks the trees holding a kept hard link to a removed file (and those above them) as
     /// changed: the link becomes the file. Returns whether `id` holds such a link.
-    fn mark_links(&mut self, repo: &Repository, set: &GlobSet, id: &ChunkId, rel: &[u8]) -> Result<bool> {
+    fn mark_links(
+        &mut self,
+        repo: &Repository,
+        set: &GlobSet,
+        id: &ChunkId,
+        rel: &[u8],
+    ) -> Result<bool> {
         let mut found = false;
         for e in repo.read_tree(id)? {
             let path = join_path(rel, &e.name);

@@ -294,8 +294,10 @@ pub(crate) fn commit_snapshot(
     Checkpoints::new(repo, lease, None).index(packs)?;
     settle::settle(repo, snap, progress, cancel)?;
     lease.ensure(repo)?;
-    repo.backend()
-        .put_new(&snapshot::key(&snap.id), &snap.seal(repo.crypter(), &repo.config().id))?;
+    repo.backend().put_new(
+        &snapshot::key(&snap.id),
+        &snap.seal(repo.crypter(), &repo.config().id),
+    )?;
     settle::settle(repo, snap, progress, &CancelToken::new())?;
     Ok(())
 }
