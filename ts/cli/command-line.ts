@@ -3,12 +3,12 @@
  * command runs, so `vger --version` and `vger --help` stay fast and work without the addon.
  * docs/commands.md mentions every command and long option here (test/unit/docs.test.ts checks it).
  */
-import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { didYouMean } from '../config/problems.js'
 import { COMPRESSION_ALGORITHMS, GROUP_BY_KEYS, type GroupByKey } from '../config/schema.js'
 import { parseKeepWithin, parseRetentionDuration, parseSize } from '../config/units.js'
 import { VgerError } from '../errors.js'
+import { packageVersion } from '../version.js'
 import type { CliContext, CliIo } from './context.js'
 import type { ExitCode } from './exit.js'
 import type { CheckFlags } from './commands/check.js'
@@ -142,11 +142,7 @@ function pruneFlags(o: PruneCliFlags): PruneFlags {
   }
 }
 
-export function packageVersion(): string {
-  // ../../package.json from both ts/cli/ and dist/cli/.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
-  return pkg.version ?? '0.0.0'
-}
+export { packageVersion }
 
 /** A usage error line, as commander's own errors are printed. */
 export function usageError(text: string): string {
