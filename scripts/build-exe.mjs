@@ -91,10 +91,20 @@ if (process.platform === 'darwin') execFileSync('codesign', ['--remove-signature
 const postject = path.join(path.dirname(require.resolve('postject/package.json')), 'dist', 'cli.js')
 execFileSync(
   process.execPath,
-  [postject, out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE, ...(process.platform === 'darwin' ? ['--macho-segment-name', 'NODE_SEA'] : [])],
+  [
+    postject,
+    out,
+    'NODE_SEA_BLOB',
+    blob,
+    '--sentinel-fuse',
+    FUSE,
+    ...(process.platform === 'darwin' ? ['--macho-segment-name', 'NODE_SEA'] : []),
+  ],
   { stdio: 'inherit' },
 )
 if (process.platform === 'darwin') execFileSync('codesign', ['--sign', '-', out], { stdio: 'inherit' })
 
 const mb = (file) => (statSync(file).size / 1e6).toFixed(1)
-process.stdout.write(`${path.relative(process.cwd(), out)}: ${mb(out)} MB (node ${mb(node)} MB, addon ${mb(addon)} MB, bundle ${mb(bundle)} MB)\n`)
+process.stdout.write(
+  `${path.relative(process.cwd(), out)}: ${mb(out)} MB (node ${mb(node)} MB, addon ${mb(addon)} MB, bundle ${mb(bundle)} MB)\n`,
+)
