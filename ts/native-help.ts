@@ -57,6 +57,17 @@ export function runningFromCheckout(): boolean {
   }
 }
 
+/**
+ * What went wrong, in one line. The napi-rs loader's "Cannot find native binding" text advises deleting
+ * package-lock.json, which is wrong for an installed CLI; it means that neither the addon file next to the
+ * loader nor the platform package was found.
+ */
+export function loadFailureDetail(e: unknown): string {
+  const first = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)
+  if (first.startsWith('Cannot find native binding')) return 'no engine for this platform is installed'
+  return first
+}
+
 /** The message of `VGER_NATIVE_UNAVAILABLE`: what failed and the next step for this situation. */
 export function nativeUnavailableMessage(detail: string, host: HostPlatform, fromCheckout: boolean): string {
   const name = platformName(host)

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module'
 import type * as native from '../crates/vger-napi/index.cjs'
 import { VgerError, asVgerError, isVgerError } from './errors.js'
 import { currentUsername, shortHostname } from './host.js'
-import { currentPlatform, nativeUnavailableMessage, runningFromCheckout } from './native-help.js'
+import { currentPlatform, loadFailureDetail, nativeUnavailableMessage, runningFromCheckout } from './native-help.js'
 
 export type * from '../crates/vger-napi/index.cjs'
 
@@ -54,7 +54,7 @@ export function loadAddon(): Addon {
     if (tuneAllocator) loaded.tuneAllocator()
     addon = loaded
   } catch (e) {
-    const detail = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)
+    const detail = loadFailureDetail(e)
     throw new VgerError('VGER_NATIVE_UNAVAILABLE', nativeUnavailableMessage(detail, currentPlatform(), runningFromCheckout()), {
       cause: e,
     })
