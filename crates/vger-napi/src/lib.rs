@@ -31,8 +31,17 @@ pub fn version() -> String {
 /// grows well past what it uses (measured: 235 MB peak instead of 184 MB on the benchmark
 /// corpus). A fixed 1 MiB threshold returns every large buffer to the system when it is freed,
 /// and two arenas bound the per-thread caches of small ones. Call it before the first job.
+///
+/// Only glibc has `mallopt`; on musl, macOS and Windows this is a no-op (their allocators do not keep
+/// freed large buffers the same way; docs/platforms.md).
 #[napi_derive::napi]
 pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tune_glibc_malloc();
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_glibc_malloc() {
     // The one unsafe call of the workspace (which denies `unsafe_code`): a C function with no
     // safe wrapper in libc.
     // SAFETY: mallopt only changes allocator tuning parameters; it takes no pointers.
