@@ -31,11 +31,10 @@ pub fn version() -> String {
 /// grows well past what it uses (measured: 235 MB peak instead of 184 MB on the benchmark
 /// corpus). A fixed 1 MiB threshold returns every large buffer to the system when it is freed,
 /// and two arenas bound the per-thread caches of small ones. Call it before the first job.
-///
-/// Only glibc has `mallopt`; on musl, macOS and Windows this is a no-op (their allocators do not keep
-/// freed large buffers the same way; docs/platforms.md).
 #[napi_derive::napi]
 pub fn tune_allocator() {
+    // Only glibc has `mallopt`: on musl, macOS and Windows this is a no-op (docs/platforms.md). Kept
+    // out of the doc comment above, which napi copies into the generated index.d.cts.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     tune_glibc_malloc();
 }
