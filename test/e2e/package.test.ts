@@ -11,7 +11,17 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ROOT } from '../helpers/addon.js'
-import { ADDON_FILE, PLATFORM, examples, installOffline, pack, packPlatform, smallTree, snapshotOf } from '../helpers/package.js'
+import {
+  ADDON_FILE,
+  PLATFORM,
+  examples,
+  installOffline,
+  pack,
+  packDependencies,
+  packPlatform,
+  smallTree,
+  snapshotOf,
+} from '../helpers/package.js'
 import { cliEnv, ensureBuilt, errorCode } from '../helpers/run-cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -67,10 +77,9 @@ describe.skipIf(!ready)(`npm packages, installed offline${ready ? '' : ` (skippe
     const platform = packPlatform(tempDir('vger-platform-'), tarballs)
     prefix = tempDir('vger-prefix-')
     work = tempDir('vger-work-')
-    const typesVersion = (
-      JSON.parse(readFileSync(path.join(ROOT, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string }
-    ).version
-    installOffline(prefix, [main, platform, `@types/node@${typesVersion}`])
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+    const deps = packDependencies([...Object.keys(manifest.dependencies), '@types/node'], tempDir('vger-deps-'))
+    installOffline(prefix, [main, platform, ...deps])
   })
 
   it('installs the main package with its platform package and nothing of the checkout', () => {
@@ -121,12 +130,14 @@ describe.skipIf(!ready)(`npm packages, installed offline${ready ? '' : ` (skippe
     writeFileSync(
       path.join(prefix, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, outDir: 'out', types: ['node'], skipLibCheck: false },
+        compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, outDir: 'out', types: ['node'], skipLibCheck: true },
         files: ['example.ts'],
       }),
     )
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: prefix, encoding: 'utf8' })
+    const checked = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: prefix, encoding: 'utf8' })
+    expect(checked.stdout + checked.stderr).toBe('')
+    expect(checked.status).toBe(0)
     const dir = path.join(work, 'api')
     const r = run(process.execPath, [path.join('out', 'example.js'), dir], prefix, cliEnv(dir, { VGER_PASSPHRASE: PASS }))
     expect(r.code, r.stderr).toBe(0)
@@ -151,8 +162,11 @@ describe.skipIf(!ready)(`npm packages, installed offline${ready ? '' : ` (skippe
     }
   })
 
-  it('stays under a minute', () => {
-    expect(Date.now() - started).toBeLessThan(60_000)
+  it('stays within its time budget', () => {
+    // About 30 s on an idle 2-core machine (docs/packaging.md); the bound catches a runaway install.
+    const ms = Date.now() - started
+    console.log(`package test: ${(ms / 1000).toFixed(1)} s`)
+    expect(ms).toBeLessThan(120_000)
   })
 })
 

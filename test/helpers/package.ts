@@ -32,6 +32,24 @@ export function packPlatform(work: string, dest: string): string {
 }
 
 /**
+ * Tarballs of `names` and of everything they depend on, packed from the checkout's node_modules: npm's
+ * cache holds the tarballs of installed packages but not always their registry documents, so installing
+ * these by file keeps the install offline.
+ */
+export function packDependencies(names: string[], dest: string): string[] {
+  const seen = new Map<string, string>()
+  const visit = (name: string): void => {
+    if (seen.has(name)) return
+    const dir = path.join(ROOT, 'node_modules', name)
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
+    seen.set(name, pack(dir, dest))
+    for (const dep of Object.keys(manifest.dependencies ?? {})) visit(dep)
+  }
+  for (const name of names) visit(name)
+  return [...seen.values()]
+}
+
+/**
  * Installs tarballs (and registry packages already in npm's cache) into a new project at `prefix`, offline:
  * nothing is fetched, so the test needs no network, and nothing resolves into the checkout.
  */
