@@ -16,6 +16,7 @@ import { createRequire } from 'node:module'
 import type * as native from '../crates/vger-napi/index.cjs'
 import { VgerError, asVgerError, isVgerError } from './errors.js'
 import { currentUsername, shortHostname } from './host.js'
+import { currentPlatform, loadFailureDetail, nativeUnavailableMessage, runningFromCheckout } from './native-help.js'
 
 export type * from '../crates/vger-napi/index.cjs'
 
@@ -26,6 +27,16 @@ const ADDON_PATH = '../crates/vger-napi/index.cjs'
 
 let addon: Addon | undefined
 let tuneAllocator = false
+/** How the addon is obtained: `require` of the generated loader, unless a host (the standalone executable) replaced it. */
+let addonSource: () => unknown = () => createRequire(import.meta.url)(ADDON_PATH)
+
+/**
+ * Replaces how the addon is loaded; the standalone executable (scripts/sea/main.ts) loads it from an
+ * embedded asset. Must be called before the first use of the addon. Not part of the library API.
+ */
+export function setAddonSource(source: () => unknown): void {
+  addonSource = source
+}
 
 /**
  * Asks for the engine's allocator tuning when the addon loads (see `tune_allocator` in crates/vger-napi).
@@ -39,15 +50,14 @@ export function enableAllocatorTuning(): void {
 export function loadAddon(): Addon {
   if (addon !== undefined) return addon
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as Addon
-    if (tuneAllocator) addon.tuneAllocator()
+    const loaded = addonSource() as Addon
+    if (tuneAllocator) loaded.tuneAllocator()
+    addon = loaded
   } catch (e) {
-    const detail = e instanceof Error ? e.message.split('\n')[0] : String(e)
-    throw new VgerError(
-      'VGER_NATIVE_UNAVAILABLE',
-      `the native addon could not be loaded (${detail}); build it with "npm run build:native"`,
-      { cause: e },
-    )
+    const detail = loadFailureDetail(e)
+    throw new VgerError('VGER_NATIVE_UNAVAILABLE', nativeUnavailableMessage(detail, currentPlatform(), runningFromCheckout()), {
+      cause: e,
+    })
   }
   return addon
 }

@@ -3,13 +3,14 @@
  * command runs, so `vger --version` and `vger --help` stay fast and work without the addon.
  * docs/commands.md mentions every command and long option here (test/unit/docs.test.ts checks it).
  */
-import { readFileSync } from 'node:fs'
-import { Command, Option } from 'commander'
+import { Argument, Command, Option } from 'commander'
 import { didYouMean } from '../config/problems.js'
 import { COMPRESSION_ALGORITHMS, type GroupByKey } from '../config/schema.js'
 import { VgerError } from '../errors.js'
+import { packageVersion } from '../version.js'
 import type { CliContext, CliIo } from './context.js'
-import type { ExitCode } from './exit.js'
+import { type Shell, SHELLS, completionScript } from './completion.js'
+import { EXIT, type ExitCode } from './exit.js'
 import type { CheckFlags } from './commands/check.js'
 import type { PruneFlags } from './commands/prune.js'
 import type { ListFlags } from './commands/list.js'
@@ -66,11 +67,7 @@ function pruneFlags(o: PruneCliFlags): PruneFlags {
   }
 }
 
-export function packageVersion(): string {
-  // ../../package.json from both ts/cli/ and dist/cli/.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
-  return pkg.version ?? '0.0.0'
-}
+export { packageVersion }
 
 /** A usage error line, as commander's own errors are printed. */
 export function usageError(text: string): string {
@@ -390,6 +387,17 @@ function addMaintenanceCommands(program: Command, runAction: Runner): void {
     .option('-n, --dry-run', 'with --clear: say what would be removed, remove nothing')
     .action(async (opts: { clear?: boolean; dryRun?: boolean }, cmd: Command) => {
       await runAction(cmd, async (ctx) => (await import('./commands/cache.js')).cache(ctx, opts))
+    })
+
+  program
+    .command('completion')
+    .description('print a completion script for bash, zsh or fish (see docs/commands.md to install it)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+    .action(async (shell: Shell, _opts, cmd: Command) => {
+      await runAction(cmd, async (ctx) => {
+        ctx.io.stdout.write(completionScript(shell, program))
+        return EXIT.ok
+      })
     })
 
   program

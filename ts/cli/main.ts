@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `vger` executable: wires process streams and signals to `run`. */
+/** The `vger` executable: answers `--version` at once, otherwise starts the CLI (ts/cli/start.ts). */
 import { readFileSync } from 'node:fs'
 
 // `vger --version` answers before the command tree, the config loader and YAML are loaded.
@@ -10,36 +10,5 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.exit(0)
 }
 
-const { enableAllocatorTuning } = await import('../repository.js')
-const { run } = await import('./program.js')
-enableAllocatorTuning()
-
-const controller = new AbortController()
-let interrupts = 0
-
-function onSignal(signal: NodeJS.Signals): void {
-  interrupts++
-  if (interrupts > 1) process.exit(130)
-  process.stderr.write(`\nvger: ${signal}: stopping (press Ctrl-C again to quit at once)\n`)
-  controller.abort(new Error(signal))
-}
-
-// A closed pipe (`vger list | head`) ends the output quietly, as it does for any Unix tool.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
-    throw e
-  })
-}
-
-process.on('SIGINT', onSignal)
-process.on('SIGTERM', onSignal)
-
-process.exitCode = await run(process.argv, {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-  cwd: process.cwd(),
-  signal: controller.signal,
-})
+const { start } = await import('./start.js')
+await start()

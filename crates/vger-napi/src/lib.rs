@@ -34,6 +34,14 @@ pub fn version() -> String {
 /// and two arenas bound the per-thread caches of small ones. Call it before the first job.
 #[napi_derive::napi]
 pub fn tune_allocator() {
+    // Only glibc has `mallopt`: on musl, macOS and Windows this is a no-op (docs/platforms.md). Kept
+    // out of the doc comment above, which napi copies into the generated index.d.cts.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tune_glibc_malloc();
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_glibc_malloc() {
     // The one unsafe call of the workspace (which denies `unsafe_code`): a C function with no
     // safe wrapper in libc.
     // SAFETY: mallopt only changes allocator tuning parameters; it takes no pointers.

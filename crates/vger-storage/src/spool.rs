@@ -11,9 +11,11 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
+#[cfg(target_os = "linux")]
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
+#[cfg(target_os = "linux")]
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
 use vger_types::{Result, VgerError};
@@ -117,6 +119,7 @@ impl FileWriter {
 }
 
 /// Turns `O_DIRECT` on or off for an open file; false when it is not on afterwards.
+#[cfg(target_os = "linux")]
 fn set_direct(file: &File, on: bool) -> bool {
     let Ok(bits) = fcntl(file.as_fd(), FcntlArg::F_GETFL) else {
         return false;
@@ -124,6 +127,12 @@ fn set_direct(file: &File, on: bool) -> bool {
     let mut flags = OFlag::from_bits_truncate(bits);
     flags.set(OFlag::O_DIRECT, on);
     fcntl(file.as_fd(), FcntlArg::F_SETFL(flags)).is_ok() && on
+}
+
+/// Direct I/O is Linux's `O_DIRECT`; elsewhere spool files are written through the page cache.
+#[cfg(not(target_os = "linux"))]
+fn set_direct(_file: &File, _on: bool) -> bool {
+    false
 }
 
 impl Spooled {

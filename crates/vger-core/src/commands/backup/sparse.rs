@@ -4,9 +4,13 @@
 
 use std::fs::{File, Metadata};
 use std::io::Read;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
+#[cfg(target_os = "linux")]
+use std::os::unix::fs::MetadataExt;
 
+#[cfg(target_os = "linux")]
 use nix::errno::Errno;
+#[cfg(target_os = "linux")]
 use nix::unistd::{Whence, lseek};
 
 use crate::tree::MAX_HOLES;
@@ -14,6 +18,15 @@ use crate::tree::MAX_HOLES;
 /// The data extents `(offset, length)` of `file` within `[0, size)`, in order; `None` when the
 /// file is stored whole: it has no hole (judged first from its allocated blocks, so most files
 /// cost no system call), the filesystem cannot tell, or it has more than [`MAX_HOLES`] holes.
+///
+/// Only on Linux: nix offers `SEEK_DATA` on no other target vger builds for, so elsewhere every file is
+/// stored whole (a hole reads as zeros, which deduplicate to one chunk; docs/platforms.md).
+#[cfg(not(target_os = "linux"))]
+pub fn data_extents(_file: &File, _meta: &Metadata) -> Option<Vec<(u64, u64)>> {
+    None
+}
+
+#[cfg(target_os = "linux")]
 pub fn data_extents(file: &File, meta: &Metadata) -> Option<Vec<(u64, u64)>> {
     let size = meta.len();
     if size == 0 || meta.blocks().saturating_mul(512) >= size {

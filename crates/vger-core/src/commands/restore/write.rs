@@ -12,8 +12,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::sys::stat::{
-    FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmodat, fstat, fstatat, futimens, mknodat,
-    utimensat,
+    FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmodat, fstat, fstatat, futimens, utimensat,
 };
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchownat, linkat, symlinkat};
@@ -177,7 +176,7 @@ pub fn special(dest: &Dest, item: &Item) -> Result<()> {
     };
     let (dir, n) = parent(dest, &item.rel)?;
     let mode = Mode::from_bits_truncate(e.mode & 0o7777);
-    mknodat(&*dir, name(n), kind, mode, rdev)
+    make_node(&dir, name(n), kind, mode, rdev)
         .map_err(|err| errno(&path, "creating special file", err))?;
     let st = fstatat(&*dir, name(n), AtFlags::AT_SYMLINK_NOFOLLOW)
         .map_err(|err| errno(&path, "reading", err))?;
@@ -190,6 +189,18 @@ pub fn special(dest: &Dest, item: &Item) -> Result<()> {
     let t = mtime(e);
     utimensat(&*dir, name(n), &t, &t, UtimensatFlags::NoFollowSymlink)
         .map_err(|err| errno(&path, "setting times of", err))
+}
+
+/// `mknodat`, which macOS lacks (docs/platforms.md): there a fifo or device node is not created and
+/// the restore reports it as an error of that entry.
+#[cfg(not(target_vendor = "apple"))]
+fn make_node(dir: &OwnedFd, n: &Path, kind: SFlag, mode: Mode, rdev: u64) -> nix::Result<()> {
+    nix::sys::stat::mknodat(dir, n, kind, mode, rdev)
+}
+
+#[cfg(target_vendor = "apple")]
+fn make_node(_dir: &OwnedFd, _n: &Path, _kind: SFlag, _mode: Mode, _rdev: u64) -> nix::Result<()> {
+    Err(Errno::ENOTSUP)
 }
 
 pub fn symlink(dest: &Dest, item: &Item) -> Result<()> {
