@@ -185,8 +185,10 @@ describe.skipIf(!addonBuilt)(`vger restore --overwrite${addonBuilt ? '' : ` — 
     expect(first.stderr).toContain('--overwrite if-changed to continue')
     const r = await s.vger(['--json', 'restore', 'latest', dest, '--overwrite', 'if-changed'])
     expect(r.code, r.stderr).toBe(0)
-    const out = JSON.parse(r.stdout) as { files: number; unchanged: number }
-    expect(out.files + out.unchanged).toBe(301)
+    const out = JSON.parse(r.stdout) as { files: number; symlinks: number; unchanged: number }
+    // 300 files and the symlink: each written now or found complete.
+    expect(out.files + out.symlinks + out.unchanged).toBe(301)
+    expect(out.files).toBeLessThan(300)
     expect(out.unchanged).toBeGreaterThan(0)
     expect(tree(dest)).toEqual(tree(s.src))
   })
