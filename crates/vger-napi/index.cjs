@@ -848,6 +848,7 @@ module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.FindKind = nativeBinding.FindKind
 module.exports.FindStatus = nativeBinding.FindStatus
 module.exports.LockKind = nativeBinding.LockKind
+module.exports.Overwrite = nativeBinding.Overwrite
 module.exports.ProcessState = nativeBinding.ProcessState
 module.exports.tuneAllocator = nativeBinding.tuneAllocator
 module.exports.version = nativeBinding.version

@@ -443,7 +443,7 @@ export type EncryptionMode = 'auto' | 'aes256gcm' | 'chacha20poly1305' | 'none'
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket'
 
 /** Every code the engine can reject with (`err.code`); docs/errors.md says what to do about each. */
-export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OLDER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_REMOTE_AUTH' | 'VGER_REMOTE_UNAVAILABLE' | 'VGER_REMOTE_CONFIG' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_UNSAFE_PATH' | 'VGER_DEST_CHANGED' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_DUMP_FAILED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
+export type ErrorCode = 'VGER_IO' | 'VGER_NO_SPACE' | 'VGER_REPO_NOT_FOUND' | 'VGER_REPO_EXISTS' | 'VGER_WRONG_PASSPHRASE' | 'VGER_PASSPHRASE_REQUIRED' | 'VGER_CORRUPT' | 'VGER_NEWER_FORMAT' | 'VGER_OLDER_FORMAT' | 'VGER_OBJECT_MISSING' | 'VGER_ALREADY_EXISTS' | 'VGER_INVALID_ARGUMENT' | 'VGER_UNSUPPORTED_BACKEND' | 'VGER_REMOTE_AUTH' | 'VGER_REMOTE_UNAVAILABLE' | 'VGER_REMOTE_CONFIG' | 'VGER_SNAPSHOT_NOT_FOUND' | 'VGER_SNAPSHOT_AMBIGUOUS' | 'VGER_DEST_NOT_EMPTY' | 'VGER_PATTERN_UNMATCHED' | 'VGER_UNSAFE_PATH' | 'VGER_DEST_CHANGED' | 'VGER_SOURCE_NOT_FOUND' | 'VGER_SOURCE_CHANGED' | 'VGER_DUMP_FAILED' | 'VGER_LOCKED' | 'VGER_LOCK_LOST' | 'VGER_CANCELLED' | 'VGER_INTERNAL'
 
 /** Every engine error code, in the engine's order (for tests and documentation checks). */
 export declare function errorCodes(): Array<ErrorCode>
@@ -564,6 +564,9 @@ export interface OpenOptions {
    */
   noLock?: boolean
 }
+
+/** What a restore into an existing tree does with an entry already there. */
+export type Overwrite = 'never' | 'if-changed' | 'always'
 
 export interface PackUse {
   pack: string
@@ -702,16 +705,38 @@ export interface RepoStats {
   storedBytes: number
 }
 
+export interface RestoreChange {
+  path: string
+  action: string
+}
+
 export interface RestoreOptions {
   snapshot: string
   dest: string
   /**
    * Restore only the paths any of these globs matches (`*` may cross `/`; a matching directory
-   * brings its subtree). A pattern that matches nothing fails with VGER_INVALID_ARGUMENT.
+   * brings its subtree). A pattern that matches nothing fails with VGER_PATTERN_UNMATCHED.
    */
   patterns?: Array<string>
+  /**
+   * Do not restore the paths these globs match (nor their subtrees); an exclude wins over an
+   * include. One that matches nothing fails with VGER_PATTERN_UNMATCHED.
+   */
+  excludes?: Array<string>
   /** Parallel file writers; 0 or absent: two per core. */
   threads?: number
+  /**
+   * Restore into an existing tree, doing this with an entry already there; absent: the
+   * destination must be new or empty (VGER_DEST_NOT_EMPTY).
+   */
+  overwrite?: Overwrite
+  /**
+   * With `overwrite`: remove what the destination holds and the snapshot does not (where the
+   * patterns select it).
+   */
+  delete?: boolean
+  /** Write nothing; the outcome counts what would be written and lists it in `changes`. */
+  dryRun?: boolean
 }
 
 export interface RestoreOutcome {
@@ -723,6 +748,20 @@ export interface RestoreOutcome {
   errors: Array<Warning>
   /** Entries not created (sockets), with why; not errors. */
   skipped: Array<Skipped>
+  /**
+   * Into an existing tree: entries left as they were (same content, or overwrite `never`);
+   * `files`, `symlinks` and `others` count only what was written.
+   */
+  unchanged: number
+  /** Of the entries written, those that replaced one already there. */
+  replaced: number
+  /** Entries removed by `delete`. */
+  deleted: number
+  /**
+   * A dry run's list: every file, link and special file of the restore with `create`,
+   * `replace` or `unchanged`, then each path `delete` would remove (a directory ends in `/`).
+   */
+  changes: Array<RestoreChange>
 }
 
 export interface Retention {

@@ -160,7 +160,7 @@ describe.skipIf(!addonBuilt)(`vger CLI end to end${addonBuilt ? '' : ` — skipp
     const dest = path.join(work, 'nomatch')
     const r = await vger(['restore', 'latest', dest, '--pattern', 'bin/*', '--pattern', 'nomatch*'])
     expect(r.code).toBe(1)
-    expect(errorCode(r.stderr)).toBe('VGER_INVALID_ARGUMENT')
+    expect(errorCode(r.stderr)).toBe('VGER_PATTERN_UNMATCHED')
     expect(r.stderr).toContain('no path in the snapshot matches "nomatch*"')
     expect(existsSync(dest)).toBe(false)
   })

@@ -13,6 +13,7 @@ import { type Shell, SHELLS, completionScript } from './completion.js'
 import { EXIT, type ExitCode } from './exit.js'
 import type { CheckFlags } from './commands/check.js'
 import type { PruneFlags } from './commands/prune.js'
+import type { RestoreFlags } from './commands/restore.js'
 import type { ListFlags } from './commands/list.js'
 import type { CopyFlags } from './commands/copy.js'
 import {
@@ -243,11 +244,25 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
 
   program
     .command('restore')
-    .description('restore a snapshot into an empty or new directory')
+    .description('restore a snapshot into a new or empty directory, or with --overwrite into an existing tree')
     .argument('<snapshot>', SNAPSHOT_ARG)
-    .argument('<dest>', 'destination directory (must be empty or not exist)')
-    .option('--pattern <glob>', 'restore only paths matching this glob (* may cross /); repeatable, any may match', collect)
-    .action(async (id: string, dest: string, opts: { pattern?: string[] }, cmd: Command) => {
+    .argument('<dest>', 'destination directory (must be empty or not exist, unless --overwrite is given)')
+    .option('-i, --include <glob>', 'restore only paths matching this glob (* may cross /); repeatable, any may match', collect)
+    .option('--pattern <glob>', 'the same as --include', collect)
+    .option(
+      '--exclude <glob>',
+      'do not restore paths matching this glob (nor what is under them); wins over --include; repeatable',
+      collect,
+    )
+    .addOption(
+      new Option(
+        '--overwrite <mode>',
+        'restore into an existing tree: never (keep what is there), if-changed (keep what already matches; continues an interrupted restore) or always',
+      ).choices(['never', 'if-changed', 'always']),
+    )
+    .option('--delete', 'with --overwrite: remove what the destination holds and the snapshot does not (where the patterns select it)')
+    .option('-n, --dry-run', 'say what would be created, replaced, kept and deleted, and how many bytes written; write nothing')
+    .action(async (id: string, dest: string, opts: RestoreFlags, cmd: Command) => {
       await runAction(cmd, async (ctx) => (await import('./commands/restore.js')).restore(ctx, id, dest, opts))
     })
 

@@ -34,7 +34,9 @@ pub use commands::init::{InitOptions, init};
 pub use commands::list::{ListEntry, list_contents};
 pub use commands::prune::{PruneOptions, PrunePlan, plan_prune, prune};
 pub use commands::repair::{RepairOptions, RepairPlan, plan_repair, repair};
-pub use commands::restore::{RestoreOptions, RestoreOutcome, Skipped, restore};
+pub use commands::restore::{
+    Overwrite, RestoreChange, RestoreOptions, RestoreOutcome, Skipped, restore,
+};
 pub use commands::rewrite::{RewriteOptions, Rewritten, rewrite};
 pub use commands::stats::{RepoStats, repo_stats};
 pub use progress::{Event, LockWait, NoProgress, Progress, Warning};

@@ -435,10 +435,21 @@ pub struct RestoreOptions {
     pub snapshot: String,
     pub dest: String,
     /// Restore only the paths any of these globs matches (`*` may cross `/`; a matching directory
-    /// brings its subtree). A pattern that matches nothing fails with VGER_INVALID_ARGUMENT.
+    /// brings its subtree). A pattern that matches nothing fails with VGER_PATTERN_UNMATCHED.
     pub patterns: Option<Vec<String>>,
+    /// Do not restore the paths these globs match (nor their subtrees); an exclude wins over an
+    /// include. One that matches nothing fails with VGER_PATTERN_UNMATCHED.
+    pub excludes: Option<Vec<String>>,
     /// Parallel file writers; 0 or absent: two per core.
     pub threads: Option<u32>,
+    /// Restore into an existing tree, doing this with an entry already there; absent: the
+    /// destination must be new or empty (VGER_DEST_NOT_EMPTY).
+    pub overwrite: Option<crate::enums::Overwrite>,
+    /// With `overwrite`: remove what the destination holds and the snapshot does not (where the
+    /// patterns select it).
+    pub delete: Option<bool>,
+    /// Write nothing; the outcome counts what would be written and lists it in `changes`.
+    pub dry_run: Option<bool>,
 }
 
 #[napi(object)]
@@ -451,6 +462,22 @@ pub struct RestoreOutcome {
     pub errors: Vec<Warning>,
     /// Entries not created (sockets), with why; not errors.
     pub skipped: Vec<Skipped>,
+    /// Into an existing tree: entries left as they were (same content, or overwrite `never`);
+    /// `files`, `symlinks` and `others` count only what was written.
+    pub unchanged: f64,
+    /// Of the entries written, those that replaced one already there.
+    pub replaced: f64,
+    /// Entries removed by `delete`.
+    pub deleted: f64,
+    /// A dry run's list: every file, link and special file of the restore with `create`,
+    /// `replace` or `unchanged`, then each path `delete` would remove (a directory ends in `/`).
+    pub changes: Vec<RestoreChange>,
+}
+
+#[napi(object)]
+pub struct RestoreChange {
+    pub path: String,
+    pub action: String,
 }
 
 #[napi(object)]

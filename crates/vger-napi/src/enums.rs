@@ -196,3 +196,25 @@ impl From<FindKind> for vger_core::KindFilter {
         }
     }
 }
+
+/// What a restore into an existing tree does with an entry already there.
+#[napi(string_enum)]
+#[derive(Clone, Copy)]
+pub enum Overwrite {
+    #[napi(value = "never")]
+    Never,
+    #[napi(value = "if-changed")]
+    IfChanged,
+    #[napi(value = "always")]
+    Always,
+}
+
+impl From<Overwrite> for vger_core::Overwrite {
+    fn from(o: Overwrite) -> Self {
+        match o {
+            Overwrite::Never => Self::Never,
+            Overwrite::IfChanged => Self::IfChanged,
+            Overwrite::Always => Self::Always,
+        }
+    }
+}

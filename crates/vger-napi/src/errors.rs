@@ -52,6 +52,8 @@ pub enum ErrorCode {
     SnapshotAmbiguous,
     #[napi(value = "VGER_DEST_NOT_EMPTY")]
     DestinationNotEmpty,
+    #[napi(value = "VGER_PATTERN_UNMATCHED")]
+    PatternUnmatched,
     #[napi(value = "VGER_UNSAFE_PATH")]
     UnsafePath,
     #[napi(value = "VGER_DEST_CHANGED")]
@@ -97,6 +99,7 @@ impl From<vger_types::ErrorCode> for ErrorCode {
             C::SnapshotNotFound => ErrorCode::SnapshotNotFound,
             C::SnapshotAmbiguous => ErrorCode::SnapshotAmbiguous,
             C::DestinationNotEmpty => ErrorCode::DestinationNotEmpty,
+            C::PatternUnmatched => ErrorCode::PatternUnmatched,
             C::UnsafePath => ErrorCode::UnsafePath,
             C::DestinationChanged => ErrorCode::DestinationChanged,
             C::SourceNotFound => ErrorCode::SourceNotFound,

@@ -304,7 +304,11 @@ impl Repository {
                 snapshot: opts.snapshot,
                 dest: PathBuf::from(opts.dest),
                 patterns: opts.patterns.unwrap_or_default(),
+                excludes: opts.excludes.unwrap_or_default(),
                 threads: opts.threads.unwrap_or(0) as usize,
+                overwrite: opts.overwrite.map(Into::into),
+                delete: opts.delete.unwrap_or(false),
+                dry_run: opts.dry_run.unwrap_or(false),
             };
             let out = vger_core::restore(&repo, &core, progress, cancel)?;
             Ok(RestoreOutcome {
@@ -320,6 +324,17 @@ impl Repository {
                     .map(|s| Skipped {
                         path: s.path,
                         reason: s.reason,
+                    })
+                    .collect(),
+                unchanged: out.unchanged as f64,
+                replaced: out.replaced as f64,
+                deleted: out.deleted as f64,
+                changes: out
+                    .changes
+                    .into_iter()
+                    .map(|c| RestoreChange {
+                        path: c.path,
+                        action: c.action,
                     })
                     .collect(),
             })

@@ -69,8 +69,15 @@ pub enum VgerError {
     SnapshotNotFound(String),
     #[error("snapshot prefix {prefix:?} matches {count} snapshots; give more characters")]
     SnapshotAmbiguous { prefix: String, count: usize },
-    #[error("restore destination {0} is not empty; restore into a new or empty directory")]
+    #[error(
+        "restore destination {0} is not empty; restore into a new or empty directory, or give `--overwrite if-changed` (which also continues an interrupted restore) or `--overwrite always`"
+    )]
     DestinationNotEmpty(String),
+    /// A restore `--include`/`--exclude` pattern matched no path of the snapshot.
+    #[error(
+        "no path in the snapshot matches {0} (patterns match the whole path from the snapshot's root; `*` may cross `/`); check the pattern with `vger snapshot list`"
+    )]
+    PatternUnmatched(String),
     #[error("refusing to restore {0:?}: the name would escape the destination directory")]
     UnsafePath(String),
     #[error(
@@ -121,6 +128,7 @@ pub enum ErrorCode {
     SnapshotNotFound,
     SnapshotAmbiguous,
     DestinationNotEmpty,
+    PatternUnmatched,
     UnsafePath,
     DestinationChanged,
     SourceNotFound,
@@ -133,7 +141,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::Io,
         ErrorCode::NoSpace,
         ErrorCode::RepoNotFound,
@@ -153,6 +161,7 @@ impl ErrorCode {
         ErrorCode::SnapshotNotFound,
         ErrorCode::SnapshotAmbiguous,
         ErrorCode::DestinationNotEmpty,
+        ErrorCode::PatternUnmatched,
         ErrorCode::UnsafePath,
         ErrorCode::DestinationChanged,
         ErrorCode::SourceNotFound,
@@ -200,6 +209,7 @@ impl ErrorCode {
             ErrorCode::SnapshotNotFound => "VGER_SNAPSHOT_NOT_FOUND",
             ErrorCode::SnapshotAmbiguous => "VGER_SNAPSHOT_AMBIGUOUS",
             ErrorCode::DestinationNotEmpty => "VGER_DEST_NOT_EMPTY",
+            ErrorCode::PatternUnmatched => "VGER_PATTERN_UNMATCHED",
             ErrorCode::UnsafePath => "VGER_UNSAFE_PATH",
             ErrorCode::DestinationChanged => "VGER_DEST_CHANGED",
             ErrorCode::SourceNotFound => "VGER_SOURCE_NOT_FOUND",
@@ -237,6 +247,7 @@ impl VgerError {
             VgerError::SnapshotNotFound(_) => ErrorCode::SnapshotNotFound,
             VgerError::SnapshotAmbiguous { .. } => ErrorCode::SnapshotAmbiguous,
             VgerError::DestinationNotEmpty(_) => ErrorCode::DestinationNotEmpty,
+            VgerError::PatternUnmatched(_) => ErrorCode::PatternUnmatched,
             VgerError::UnsafePath(_) => ErrorCode::UnsafePath,
             VgerError::DestinationChanged(_) => ErrorCode::DestinationChanged,
             VgerError::SourceNotFound(_) => ErrorCode::SourceNotFound,
@@ -328,6 +339,7 @@ impl VgerError {
                 count: *count,
             },
             E::DestinationNotEmpty(m) => E::DestinationNotEmpty(m.clone()),
+            E::PatternUnmatched(m) => E::PatternUnmatched(m.clone()),
             E::DestinationChanged(m) => E::DestinationChanged(m.clone()),
             E::UnsafePath(m) => E::UnsafePath(m.clone()),
             E::SourceNotFound(m) => E::SourceNotFound(m.clone()),

@@ -32,10 +32,12 @@ use nix::sys::stat::{FileStat, Mode, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use vger_types::{Result, VgerError};
 
+use super::Overwrite;
+
 /// Directory handles kept open; past this many the cache starts again (each reopen is checked).
 const CACHE: usize = 256;
 
-const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+pub const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
@@ -49,6 +51,61 @@ pub struct Dest {
     /// Directories found replaced or moved.
     changed: Mutex<HashSet<Vec<u8>>>,
     cache: Mutex<HashMap<Vec<u8>, Arc<OwnedFd>>>,
+    /// Restoring into an existing tree (`--overwrite`): its directories are taken over, and a
+    /// file is written under a temporary name and renamed into place when complete.
+    existing: Option<Overwrite>,
+}
+
+/// Whether a stat is of a directory.
+pub fn is_dir(st: &FileStat) -> bool {
+    st.st_mode & 0o170_000 == 0o040_000
+}
+
+/// The temporary name a file is written under beside `n` before it is renamed to `n`: fixed for
+/// a name, so a rerun replaces what an interrupted one left.
+pub fn tmp_name(n: &[u8]) -> Vec<u8> {
+    let h = blake3::hash(n);
+    let mut t = b".vger-tmp.".to_vec();
+    t.extend_from_slice(hex::encode(&h.as_bytes()[..8]).as_bytes());
+    t
+}
+
+/// Removes `n` in `dir`: a directory with everything in it, never following a symlink (each
+/// directory is opened by one name with `O_NOFOLLOW`, each entry unlinked relative to it).
+pub fn remove_tree(dir: &OwnedFd, n: &[u8], path: &Path) -> Result<()> {
+    let st = match fstatat(dir, name(n), AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(errno_io(path, "reading", e)),
+    };
+    if !is_dir(&st) {
+        return unlinkat(dir, name(n), UnlinkatFlags::NoRemoveDir)
+            .map_err(|e| errno_io(path, "removing", e));
+    }
+    let fd = openat(dir, name(n), DIR_FLAGS, Mode::empty())
+        .map_err(|e| errno_io(path, "opening directory", e))?;
+    let names = list(&fd, path)?;
+    for c in names {
+        remove_tree(&fd, &c, &path.join(OsStr::from_bytes(&c)))?;
+    }
+    unlinkat(dir, name(n), UnlinkatFlags::RemoveDir).map_err(|e| errno_io(path, "removing", e))
+}
+
+/// The names in directory `fd` (without `.` and `..`).
+pub fn list(fd: &OwnedFd, path: &Path) -> Result<Vec<Vec<u8>>> {
+    let dup = fd
+        .try_clone()
+        .map_err(|e| VgerError::io(format!("reading {}", path.display()), e))?;
+    let mut d = nix::dir::Dir::from_fd(dup).map_err(|e| errno_io(path, "reading", e))?;
+    let mut out = Vec::new();
+    for e in d.iter() {
+        let e = e.map_err(|e| errno_io(path, "reading", e))?;
+        let n = e.file_name().to_bytes();
+        if !matches!(n, b"." | b"..") {
+            out.push(n.to_vec());
+        }
+    }
+    Ok(out)
 }
 
 /// Splits a relative path into its parent ("" for the root) and its last name.
@@ -83,9 +140,9 @@ fn errno_io(path: &Path, what: &str, e: Errno) -> VgerError {
 }
 
 impl Dest {
-    /// Opens the destination, creating it when it does not exist; it must be an empty directory
-    /// and not a symlink.
-    pub fn open(dest: &Path) -> Result<Self> {
+    /// Opens the destination, creating it when it does not exist; it must be a directory and not a
+    /// symlink, and empty unless `existing` (`--overwrite`) is given.
+    pub fn open(dest: &Path, existing: Option<Overwrite>) -> Result<Self> {
         let not_empty = || VgerError::DestinationNotEmpty(dest.display().to_string());
         if std::fs::symlink_metadata(dest).is_err() {
             std::fs::create_dir_all(dest)
@@ -101,7 +158,7 @@ impl Dest {
         let mut dir = nix::dir::Dir::from_fd(dup).map_err(|e| errno_io(dest, "reading", e))?;
         for e in dir.iter() {
             let e = e.map_err(|e| errno_io(dest, "reading", e))?;
-            if !matches!(e.file_name().to_bytes(), b"." | b"..") {
+            if existing.is_none() && !matches!(e.file_name().to_bytes(), b"." | b"..") {
                 return Err(not_empty());
             }
         }
@@ -114,6 +171,7 @@ impl Dest {
             created: RwLock::default(),
             changed: Mutex::default(),
             cache: Mutex::default(),
+            existing,
         })
     }
 
@@ -177,11 +235,33 @@ impl Dest {
     }
 
     /// Creates directory `rel` (mode 0700 until [`super::write::apply_dir_meta`]) and records it.
+    /// Into an existing tree, a directory already there is taken over as it is, and another entry
+    /// in its place is removed first (kept with `--overwrite never`: reported, nothing under it).
     pub fn create_dir(&self, rel: &[u8]) -> Result<()> {
         let (parent, n) = split(rel);
         let pfd = self.dir(parent)?;
         let path = self.path(rel);
-        mkdirat(&*pfd, name(n), Mode::S_IRWXU).map_err(|e| match e {
+        let mkdir = || mkdirat(&*pfd, name(n), Mode::S_IRWXU);
+        let mut adopted = false;
+        let made = match (mkdir(), self.existing) {
+            (Err(Errno::EEXIST), Some(mode)) => {
+                match fstatat(&*pfd, name(n), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                    Ok(st) if is_dir(&st) => {
+                        adopted = true;
+                        Ok(())
+                    }
+                    Ok(_) if mode != Overwrite::Never => {
+                        unlinkat(&*pfd, name(n), UnlinkatFlags::NoRemoveDir)
+                            .map_err(|e| errno_io(&path, "removing", e))?;
+                        mkdir()
+                    }
+                    Ok(_) => Err(Errno::EEXIST),
+                    Err(e) => Err(e),
+                }
+            }
+            (r, _) => r,
+        };
+        made.map_err(|e| match e {
             // The parent is gone from under its handle.
             Errno::ENOENT => self.mark_changed(parent),
             // Another process took the name first.
@@ -197,9 +277,13 @@ impl Dest {
         };
         let st = fstat(&fd).map_err(|e| errno_io(&path, "reading", e))?;
         let mut created = self.created.write().unwrap_or_else(PoisonError::into_inner);
-        // What was opened must be the directory just made: this user's, and new to this restore.
+        // What was opened must be the directory just made: this user's, and new to this restore
+        // (or, taken over, at least not one seen already).
         let root = fstat(&*self.root).map_err(|e| errno_io(&self.path, "reading", e))?;
-        if st.st_uid != self.euid || id(&st) == id(&root) || !created.ids.insert(id(&st)) {
+        if (!adopted && st.st_uid != self.euid)
+            || id(&st) == id(&root)
+            || !created.ids.insert(id(&st))
+        {
             drop(created);
             return Err(self.mark_changed(rel));
         }
@@ -296,22 +380,60 @@ impl Dest {
         }
     }
 
-    /// Creates regular file `rel` (mode 0600, never an existing name or through a link).
+    /// Creates regular file `rel` (mode 0600, never an existing name or through a link); into an
+    /// existing tree under its temporary name ([`tmp_name`]), which [`Self::commit`] renames.
     pub fn create_file(&self, rel: &[u8]) -> Result<File> {
         let (parent, n) = split(rel);
         let pfd = self.dir(parent)?;
         let flags =
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        openat(&*pfd, name(n), flags, Mode::S_IRUSR | Mode::S_IWUSR)
+        let at = match self.existing {
+            Some(_) => {
+                let t = tmp_name(n);
+                // Left by an interrupted restore.
+                let _ = unlinkat(&*pfd, name(&t), UnlinkatFlags::NoRemoveDir);
+                t
+            }
+            None => n.to_vec(),
+        };
+        openat(&*pfd, name(&at), flags, Mode::S_IRUSR | Mode::S_IWUSR)
             .map(File::from)
             .map_err(|e| errno_io(&self.path(rel), "creating", e))
     }
 
-    /// Removes the (non-directory) entry `rel` this restore made, if its directory is reachable.
+    /// Puts a complete file in place: into an existing tree, renames its temporary name over
+    /// whatever is at `rel` (a directory there is removed first); nothing to do otherwise.
+    pub fn commit(&self, rel: &[u8]) -> Result<()> {
+        if self.existing.is_none() {
+            return Ok(());
+        }
+        let (parent, n) = split(rel);
+        let pfd = self.dir(parent)?;
+        let path = self.path(rel);
+        if fstatat(&*pfd, name(n), AtFlags::AT_SYMLINK_NOFOLLOW).is_ok_and(|st| is_dir(&st)) {
+            remove_tree(&pfd, n, &path)?;
+        }
+        nix::fcntl::renameat(&*pfd, name(&tmp_name(n)), &*pfd, name(n))
+            .map_err(|e| errno_io(&path, "renaming into place", e))
+    }
+
+    /// Removes whatever is at `rel` (a directory with its contents; a symlink itself).
+    pub fn clear(&self, rel: &[u8]) -> Result<()> {
+        let (parent, n) = split(rel);
+        let pfd = self.dir(parent)?;
+        remove_tree(&pfd, n, &self.path(rel))
+    }
+
+    /// Removes the (non-directory) entry `rel` this restore made, if its directory is reachable:
+    /// into an existing tree, its temporary name.
     pub fn remove(&self, rel: &[u8]) {
         let (parent, n) = split(rel);
         if let Ok(pfd) = self.dir(parent) {
-            let _ = unlinkat(&*pfd, name(n), UnlinkatFlags::NoRemoveDir);
+            let n = match self.existing {
+                Some(_) => tmp_name(n),
+                None => n.to_vec(),
+            };
+            let _ = unlinkat(&*pfd, name(&n), UnlinkatFlags::NoRemoveDir);
         }
     }
 }

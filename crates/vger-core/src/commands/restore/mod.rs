@@ -6,8 +6,14 @@
 //! directory for a symlink meanwhile; such a directory is reported with everything under it. A
 //! chunk is written only after it has been authenticated and its keyed id recomputed: a damaged
 //! file is removed and reported.
+//!
+//! With `overwrite`, the destination may hold a tree already ([`existing`]): its directories are
+//! taken over, each entry is kept, compared or replaced, a file is written under a temporary name
+//! and renamed into place once complete, and with `delete` what the snapshot does not hold is
+//! removed.
 
 mod dest;
+mod existing;
 mod packed;
 mod plan;
 mod write;
@@ -29,10 +35,40 @@ pub struct RestoreOptions {
     pub dest: PathBuf,
     /// Globs over '/'-separated snapshot paths (`*` may cross `/`): restore what any of them
     /// matches (a matching directory brings its whole subtree); empty restores everything. A
-    /// pattern that matches nothing is an error.
+    /// pattern that matches nothing is an error (`VGER_PATTERN_UNMATCHED`).
     pub patterns: Vec<String>,
+    /// Globs like `patterns` whose matches (and their subtrees) are not restored; an exclude wins
+    /// over an include whatever their order. One that matches nothing is an error too.
+    pub excludes: Vec<String>,
     /// Parallel file writers; 0 = two per core.
     pub threads: usize,
+    /// Restore into an existing tree: what to do with an entry already at a name. `None`: the
+    /// destination must be new or empty (`VGER_DEST_NOT_EMPTY` otherwise).
+    pub overwrite: Option<Overwrite>,
+    /// Remove what the destination holds and the snapshot does not, where the patterns select it
+    /// (only with `overwrite`).
+    pub delete: bool,
+    /// Write nothing: the outcome says what would be created, replaced, kept and deleted.
+    pub dry_run: bool,
+}
+
+/// What restore does with an entry already at a name of the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Keep it; create only what is missing.
+    Never,
+    /// Keep a file whose size and modification time match the snapshot, or failing that whose
+    /// content does (its chunk ids), and a symlink with the same target; replace anything else.
+    IfChanged,
+    /// Replace every entry.
+    Always,
+}
+
+/// One entry of a dry run: `create`, `replace`, `unchanged` or `delete`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreChange {
+    pub path: String,
+    pub action: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -46,6 +82,15 @@ pub struct RestoreOutcome {
     pub errors: Vec<Warning>,
     /// Entries deliberately not created (sockets), with why.
     pub skipped: Vec<Skipped>,
+    /// Into an existing tree: entries left as they were (same content, or `--overwrite never`);
+    /// not counted in `files`, `symlinks` or `others`, which count what was written.
+    pub unchanged: u64,
+    /// Of those written, how many replaced an entry that was there.
+    pub replaced: u64,
+    /// Entries removed by `delete` (a directory with what was in it counts each).
+    pub deleted: u64,
+    /// A dry run's list of what it would do, files and links in plan order then deletions.
+    pub changes: Vec<RestoreChange>,
 }
 
 /// An entry of the snapshot that restore does not create.
@@ -64,8 +109,16 @@ pub fn restore(
     // Protects the packs being read from a concurrent compaction.
     let _lease = repo.read_lease("restore")?;
     let snap = repo.resolve_snapshot(&opts.snapshot)?;
-    let plan = plan::build(repo, &snap.tree, &opts.patterns)?;
-    let dest = dest::Dest::open(&opts.dest)?;
+    let mut plan = plan::build(repo, &snap.tree, &opts.patterns, &opts.excludes)?;
+    let cmp = opts
+        .overwrite
+        .map(|mode| existing::Compare::new(repo, mode));
+    let delete = opts.delete && opts.overwrite.is_some();
+    if opts.dry_run {
+        return existing::dry_run(cmp.as_ref(), &opts.dest, &plan, delete, cancel);
+    }
+    let dest = dest::Dest::open(&opts.dest, opts.overwrite)?;
+    let paths = if delete { plan.paths() } else { HashSet::new() };
     let mut out = RestoreOutcome::default();
     // Errors, and the paths they were reported for (an entry is reported once).
     let errors = Mutex::new((Vec::new(), HashSet::new()));
@@ -91,6 +144,16 @@ pub fn restore(
     }
     // Twice the cores (a thread waits for a read, then decrypts and writes), and for a network
     // store at least as many as it has connections (each read waits a round trip).
+    if let Some(c) = &cmp {
+        plan.files = decide_files(
+            c,
+            &dest,
+            std::mem::take(&mut plan.files),
+            &mut out,
+            &fail,
+            cancel,
+        )?;
+    }
     let threads = match opts.threads {
         0 => (2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(repo.backend().parallel_reads()),
@@ -110,6 +173,9 @@ pub fn restore(
     out.bytes += bytes;
     for it in &plan.others {
         cancel.check()?;
+        if it.entry.kind != Kind::Socket && !make_room(cmp.as_ref(), &dest, it, &mut out, &fail) {
+            continue;
+        }
         let r = match it.entry.kind {
             Kind::HardLink => write::hard_link(&dest, it, &plan),
             Kind::Socket => {
@@ -131,10 +197,31 @@ pub fn restore(
     }
     for it in &plan.symlinks {
         cancel.check()?;
+        if !make_room(cmp.as_ref(), &dest, it, &mut out, &fail) {
+            continue;
+        }
         match write::symlink(&dest, it) {
             Ok(()) => out.symlinks += 1,
             Err(e) => fail(&it.rel, &e),
         }
+    }
+    if delete {
+        let mut gone = Vec::new();
+        let mut dirs: Vec<&[u8]> = vec![b""];
+        dirs.extend(plan.dirs.iter().map(|d| d.rel.as_slice()));
+        for rel in dirs {
+            let Ok(fd) = dest.dir(rel) else { continue };
+            let base = dest.path(b"");
+            if let Err(e) =
+                existing::delete_extras(&fd, rel, &base, &plan, &paths, false, cancel, &mut gone)
+            {
+                if matches!(e, VgerError::Cancelled) {
+                    return Err(e);
+                }
+                fail(rel, &e);
+            }
+        }
+        out.deleted = gone.len() as u64;
     }
     for d in plan.dirs.iter().rev() {
         if let Err(e) = write::apply_dir_meta(&dest, d) {
@@ -164,6 +251,76 @@ pub fn restore(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .0;
     Ok(out)
+}
+
+/// Into an existing tree, what to do with each planned file: those unchanged are counted and
+/// dropped; the returned ones are to be written.
+fn decide_files(
+    c: &existing::Compare<'_>,
+    dest: &dest::Dest,
+    files: Vec<plan::Item>,
+    out: &mut RestoreOutcome,
+    fail: &dyn Fn(&[u8], &VgerError),
+    cancel: &CancelToken,
+) -> Result<Vec<plan::Item>> {
+    let mut write = Vec::with_capacity(files.len());
+    for it in files {
+        cancel.check()?;
+        let (parent, n) = dest::split(&it.rel);
+        let dir = match dest.dir(parent) {
+            Ok(d) => d,
+            Err(e @ VgerError::DestinationChanged(_)) => {
+                fail(&it.rel, &e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match c.decide(Some(&dir), n, &it, &dest.path(&it.rel), true) {
+            Ok(existing::Action::Unchanged) => out.unchanged += 1,
+            Ok(existing::Action::Replace) => {
+                out.replaced += 1;
+                write.push(it);
+            }
+            Ok(existing::Action::Create) => write.push(it),
+            Err(e) => fail(&it.rel, &e),
+        }
+    }
+    Ok(write)
+}
+
+/// Into an existing tree, before a link or special file is created: whether to create it (what
+/// was at its name is removed), or not (it is unchanged, or could not be removed: reported).
+fn make_room(
+    cmp: Option<&existing::Compare<'_>>,
+    dest: &dest::Dest,
+    it: &plan::Item,
+    out: &mut RestoreOutcome,
+    fail: &dyn Fn(&[u8], &VgerError),
+) -> bool {
+    let Some(c) = cmp else { return true };
+    let (parent, n) = dest::split(&it.rel);
+    let r = dest.dir(parent).and_then(|dir| {
+        let a = c.decide(Some(&dir), n, it, &dest.path(&it.rel), false)?;
+        if a == existing::Action::Replace {
+            dest.clear(&it.rel)?;
+        }
+        Ok(a)
+    });
+    match r {
+        Ok(existing::Action::Unchanged) => {
+            out.unchanged += 1;
+            false
+        }
+        Ok(existing::Action::Replace) => {
+            out.replaced += 1;
+            true
+        }
+        Ok(existing::Action::Create) => true,
+        Err(e) => {
+            fail(&it.rel, &e);
+            false
+        }
+    }
 }
 
 /// Reports every planned entry at or under the changed directory `dir` through `report`, which

@@ -94,9 +94,8 @@ pub fn restore_files(c: &Ctx<'_>, threads: usize) -> Result<(u64, u64)> {
                 Ok(())
             }
             .map_err(|e| VgerError::io(format!("writing {}", target(c.dest, i, c).display()), e))
-            .and_then(|()| {
-                write::apply_file_meta(&f, &target(c.dest, i, c), &item.entry, c.setgid)
-            }),
+            .and_then(|()| write::apply_file_meta(&f, &target(c.dest, i, c), &item.entry, c.setgid))
+            .and_then(|()| c.dest.commit(&item.rel)),
             None => write::create_empty(c.dest, item, c.setgid),
         };
         match r {

@@ -24,47 +24,126 @@ pub struct Plan {
     pub others: Vec<Item>,
     pub symlinks: Vec<Item>,
     pub file_set: HashSet<Vec<u8>>,
+    /// What the restore is limited to (for `--delete`: an extra path is removed when selected).
+    pub filter: Filter,
 }
 
-/// The patterns a restore is limited to, and which of them matched something.
-struct Selector {
-    set: GlobSet,
-    matched: Vec<bool>,
+impl Plan {
+    /// Every planned path: directories, files, links and special files.
+    pub fn paths(&self) -> HashSet<Vec<u8>> {
+        (self.dirs.iter())
+            .chain(&self.files)
+            .chain(&self.others)
+            .chain(&self.symlinks)
+            .map(|i| i.rel.clone())
+            .collect()
+    }
 }
 
-impl Selector {
-    fn new(patterns: &[String]) -> Result<Self> {
-        let mut b = GlobSetBuilder::new();
-        for p in patterns {
-            let p = p.trim_start_matches('/');
-            b.add(Glob::new(p).map_err(|e| VgerError::invalid(format!("pattern {p:?}: {e}")))?);
-        }
-        let set = b
-            .build()
-            .map_err(|e| VgerError::invalid(format!("patterns: {e}")))?;
+/// The include and exclude patterns a restore is limited to. A path is selected when no include
+/// is given or it or a directory above it matches one, and neither it nor a directory above it
+/// matches an exclude: excludes win over includes, whatever their order.
+#[derive(Default)]
+pub struct Filter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+fn globset(patterns: &[String]) -> Result<Option<GlobSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let p = p.trim_start_matches('/');
+        b.add(Glob::new(p).map_err(|e| VgerError::invalid(format!("pattern {p:?}: {e}")))?);
+    }
+    b.build()
+        .map(Some)
+        .map_err(|e| VgerError::invalid(format!("patterns: {e}")))
+}
+
+impl Filter {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Self> {
         Ok(Self {
-            set,
-            matched: vec![false; patterns.len()],
+            include: globset(include)?,
+            exclude: globset(exclude)?,
         })
     }
 
-    fn is_match(&mut self, path: &[u8]) -> bool {
-        let hits = self.set.matches(String::from_utf8_lossy(path).as_ref());
-        for &i in &hits {
-            self.matched[i] = true;
+    /// Whether `path` ('/'-separated from the snapshot's root) is selected, its directories
+    /// above included.
+    pub fn selects(&self, path: &[u8]) -> bool {
+        let mut inc = self.include.is_none();
+        let mut at = 0;
+        loop {
+            let end = path[at..]
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(path.len(), |i| at + i);
+            let prefix = String::from_utf8_lossy(&path[..end]);
+            if self
+                .exclude
+                .as_ref()
+                .is_some_and(|x| x.is_match(prefix.as_ref()))
+            {
+                return false;
+            }
+            inc = inc
+                || self
+                    .include
+                    .as_ref()
+                    .is_some_and(|x| x.is_match(prefix.as_ref()));
+            if end == path.len() {
+                return inc;
+            }
+            at = end + 1;
         }
-        !hits.is_empty()
     }
 }
 
-/// The plan for restoring the tree `root`: everything, or with `patterns` the paths any of them
-/// matches (a matching directory brings its whole subtree). A pattern that matches nothing is an
-/// error, so a typo never restores an empty directory and reports success.
-pub fn build(repo: &Repository, root: &ChunkId, patterns: &[String]) -> Result<Plan> {
-    let mut selector = if patterns.is_empty() {
-        None
-    } else {
-        Some(Selector::new(patterns)?)
+/// The filter while the snapshot is walked: which patterns matched something.
+struct Matching<'a> {
+    filter: &'a Filter,
+    include: Vec<bool>,
+    exclude: Vec<bool>,
+}
+
+impl Matching<'_> {
+    /// (matches an include, matches an exclude), recording the patterns that matched.
+    fn hits(&mut self, path: &[u8]) -> (bool, bool) {
+        let path = String::from_utf8_lossy(path);
+        let one = |set: &Option<GlobSet>, seen: &mut Vec<bool>| {
+            let hits = set
+                .as_ref()
+                .map(|s| s.matches(path.as_ref()))
+                .unwrap_or_default();
+            for &i in &hits {
+                seen[i] = true;
+            }
+            !hits.is_empty()
+        };
+        (
+            one(&self.filter.include, &mut self.include),
+            one(&self.filter.exclude, &mut self.exclude),
+        )
+    }
+}
+
+/// The plan for restoring the tree `root`: everything, or what the filter of `include` and
+/// `exclude` selects (a matching directory brings, or keeps out, its whole subtree). A pattern that
+/// matches nothing is an error, so a typo never restores an empty directory and reports success.
+pub fn build(
+    repo: &Repository,
+    root: &ChunkId,
+    include: &[String],
+    exclude: &[String],
+) -> Result<Plan> {
+    let filter = Filter::new(include, exclude)?;
+    let mut m = Matching {
+        filter: &filter,
+        include: vec![false; include.len()],
+        exclude: vec![false; exclude.len()],
     };
     let mut plan = Plan::default();
     let trees = Trees::load(repo, root, trees::WIDTH);
@@ -73,23 +152,17 @@ pub fn build(repo: &Repository, root: &ChunkId, patterns: &[String]) -> Result<P
         &trees,
         root,
         b"",
-        selector.as_mut(),
-        patterns.is_empty(),
+        &mut m,
+        (include.is_empty(), false),
         &mut plan,
     )?;
-    if let Some(s) = &selector {
-        let unmatched: Vec<String> = patterns
-            .iter()
-            .zip(&s.matched)
-            .filter(|(_, m)| !**m)
-            .map(|(p, _)| format!("{p:?}"))
-            .collect();
-        if !unmatched.is_empty() {
-            return Err(VgerError::invalid(format!(
-                "no path in the snapshot matches {} (patterns match the whole path from the snapshot's root; `*` may cross `/`)",
-                unmatched.join(", ")
-            )));
-        }
+    let unmatched: Vec<String> = (include.iter().zip(&m.include))
+        .chain(exclude.iter().zip(&m.exclude))
+        .filter(|(_, m)| !**m)
+        .map(|(p, _)| format!("{p:?}"))
+        .collect();
+    if !unmatched.is_empty() {
+        return Err(VgerError::PatternUnmatched(unmatched.join(", ")));
     }
     // A hard link whose first link was not selected becomes a regular file with its content.
     let mut fixed = Vec::with_capacity(plan.others.len());
@@ -109,25 +182,28 @@ pub fn build(repo: &Repository, root: &ChunkId, patterns: &[String]) -> Result<P
         fixed.push(it);
     }
     plan.others = fixed;
+    plan.filter = filter;
     Ok(plan)
 }
 
-/// Returns whether anything under `tree` was selected.
+/// Returns whether anything under `tree` was selected. `(inc, exc)`: a directory above matched
+/// an include (or none was given), an exclude.
 fn walk(
     repo: &Repository,
     trees: &Trees,
     tree: &ChunkId,
     rel: &[u8],
-    mut m: Option<&mut Selector>,
-    selected: bool,
+    m: &mut Matching<'_>,
+    (inc, exc): (bool, bool),
     plan: &mut Plan,
 ) -> Result<bool> {
     let mut any = false;
     for e in trees.take(repo, tree)? {
         let path = join_path(rel, &e.name);
         // Matched even inside a selected directory, so a pattern it covers is not called unmatched.
-        let hit = m.as_deref_mut().is_some_and(|m| m.is_match(&path));
-        let sel = selected || hit;
+        let (hi, hx) = m.hits(&path);
+        let (inc, exc) = (inc || hi, exc || hx);
+        let sel = inc && !exc;
         match (e.kind, &e.content) {
             (Kind::Dir, Content::Subtree(id)) => {
                 let id = *id;
@@ -136,7 +212,7 @@ fn walk(
                     rel: path.clone(),
                     entry: e,
                 });
-                if walk(repo, trees, &id, &path, m.as_deref_mut(), sel, plan)? || sel {
+                if walk(repo, trees, &id, &path, m, (inc, exc), plan)? || sel {
                     any = true;
                 } else {
                     plan.dirs.truncate(at);

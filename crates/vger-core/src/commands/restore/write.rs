@@ -43,7 +43,8 @@ pub fn create_empty(dest: &Dest, item: &Item, setgid: bool) -> Result<()> {
     let r = f
         .set_len(item.entry.size)
         .map_err(|e| io(&path, "writing", e))
-        .and_then(|()| apply_file_meta(&f, &path, &item.entry, setgid));
+        .and_then(|()| apply_file_meta(&f, &path, &item.entry, setgid))
+        .and_then(|()| dest.commit(&item.rel));
     if r.is_err() {
         dest.remove(&item.rel);
     }
