@@ -399,10 +399,10 @@ struct CancelAfter<'a> {
 
 impl Progress for CancelAfter<'_> {
     fn event(&self, event: Event) {
-        if let Event::Restore { .. } = event {
-            if self.seen.fetch_add(1, Ordering::Relaxed) + 1 >= self.after {
-                self.cancel.cancel();
-            }
+        if let Event::Restore { .. } = event
+            && self.seen.fetch_add(1, Ordering::Relaxed) + 1 >= self.after
+        {
+            self.cancel.cancel();
         }
     }
 }

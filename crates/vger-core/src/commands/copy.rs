@@ -150,13 +150,16 @@ fn same_backup(a: &Snapshot, b: &Snapshot) -> bool {
     )
 }
 
+/// A file's chunks: id and length of each, in order.
+type ChunkList = Vec<(ChunkId, u32)>;
+
 /// What this run already did, so snapshots sharing trees and files cost nothing the second time.
 #[derive(Default)]
 struct Memo {
     /// Source tree id → destination tree id.
     trees: HashMap<ChunkId, ChunkId>,
     /// Source chunk list → destination chunk list (re-chunking only).
-    files: HashMap<Vec<(ChunkId, u32)>, Vec<(ChunkId, u32)>>,
+    files: HashMap<ChunkList, ChunkList>,
     /// Blobs queued for the destination in this run.
     queued: HashSet<ChunkId>,
 }

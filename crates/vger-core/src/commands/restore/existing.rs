@@ -175,6 +175,10 @@ pub fn probe(root: &OwnedFd, rel: &[u8]) -> Option<OwnedFd> {
 /// Removes (or with `dry` only lists) the entries of directory `rel` (handle `fd`) that the plan
 /// does not hold and its filter selects, and those under them, deepest first. A directory left
 /// holding entries the filter keeps out stays. Returns the removed paths (a directory ends in '/').
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a recursive walk: the handle, paths and plan change per level, the rest is passed down"
+)]
 pub fn delete_extras(
     fd: &OwnedFd,
     rel: &[u8],
@@ -259,10 +263,10 @@ pub fn dry_run(
         }
         Err(e) => return Err(errno(dest, "opening", e)),
     };
-    if let (Some(root), None) = (&root, cmp) {
-        if !list(root, dest)?.is_empty() {
-            return Err(VgerError::DestinationNotEmpty(dest.display().to_string()));
-        }
+    if let (Some(root), None) = (&root, cmp)
+        && !list(root, dest)?.is_empty()
+    {
+        return Err(VgerError::DestinationNotEmpty(dest.display().to_string()));
     }
     for d in &plan.dirs {
         let there = root.as_ref().and_then(|r| probe(r, &d.rel)).is_some();
