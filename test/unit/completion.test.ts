@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { PassThrough } from 'node:stream'
 import type { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
@@ -34,7 +35,13 @@ async function vger(args: string[]) {
   return { code, stdout: out, stderr: err }
 }
 
+// zsh and fish come from the project's peer script (Debian packages), as the other test peers do.
+const peers = spawnSync('sh', [fileURLToPath(new URL('../../scripts/peers/shells.sh', import.meta.url))], {
+  encoding: 'utf8',
+})
 const has = (shell: string): boolean => spawnSync(shell, ['-c', 'true']).status === 0
+const why = (shell: string): string =>
+  `skipped: ${shell} is not installed and could not be (${peers.stderr.trim().split('\n').at(-1) ?? ''})`
 
 const program = buildProgram({ stdout: new PassThrough(), stderr: new PassThrough() } as never, async () => {})
 
@@ -89,7 +96,7 @@ describe('vger completion', () => {
   })
 
   for (const shell of ['zsh', 'fish']) {
-    it.skipIf(!has(shell))(`${shell}: the script parses (${has(shell) ? shell : `skipped: ${shell} is not installed`})`, async () => {
+    it.skipIf(!has(shell))(`${shell}: the script parses (${has(shell) ? shell : why(shell)})`, async () => {
       const script = path.join(tempDir(), `vger.${shell}`)
       writeFileSync(script, (await vger(['completion', shell])).stdout)
       const r = spawnSync(shell, ['-n', script], { encoding: 'utf8' })
