@@ -209,8 +209,8 @@ fn delete_removes_extras_and_nothing_outside() {
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.files, 0);
     assert_eq!(
-        r.deleted, 7,
-        "extra, to-outside, newdir with inner, file, also-outside"
+        r.deleted, 6,
+        "extra, sub/to-outside, sub/newdir, sub/newdir/inner, its file, sub/newdir/also-outside"
     );
     assert_eq!(describe_tree(&dest), describe_tree(&src));
     assert_eq!(fs::read(outside.join("keep")).unwrap(), b"outside");
