@@ -104,10 +104,8 @@ fn apply(meta: &SnapshotMeta, change: &Annotation, tags: &[String]) -> Result<Sn
     if let Some(d) = &change.description {
         out.description = d.clone();
     }
-    // Only a real change writes a new snapshot (`supersedes` is untouched here, so it compares equal).
-    if out == *meta {
-        return Ok(meta.clone());
-    }
+    // `supersedes` is left as it is, so an unchanged result compares equal to `meta` and the
+    // caller writes nothing for it.
     Ok(out)
 }
 
