@@ -86,7 +86,7 @@ describe('vger completion', () => {
     }
     expect(complete('vger', 'ke')).toEqual(['key'])
     expect(complete('vger', 'key', '')).toEqual(['list', 'add', 'remove', 'change-passphrase'])
-    expect(complete('vger', '-c', 'x.yaml', 'snapshot', 'd')).toEqual(['delete', 'diff'])
+    expect(complete('vger', '-c', 'x.yaml', 'snapshot', 'd')).toEqual(['delete', 'describe', 'diff'])
     expect(complete('vger', 'backup', '--la')).toEqual(['--label'])
     expect(complete('vger', 'restore', '--qu')).toEqual(['--quiet'])
     expect(complete('vger', 'help', 'rest')).toEqual(['restore'])

@@ -172,21 +172,6 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     })
 
   program
-    .command('copy')
-    .description('copy snapshots to another repository (-R picks the source), storing only what it lacks')
-    .argument('[snapshots...]', `${SNAPSHOT_ARG}; none: every snapshot the filters keep`)
-    .requiredOption('--to <repo>', 'the destination: a configured label, or a URL')
-    .option('--host <hostname>', 'only snapshots taken on this host')
-    .option('--tag <tags>', 'only snapshots with all of these comma-separated tags (repeatable: any of the groups)', collectTags)
-    .option('--since <time>', 'only snapshots at or after TIME (a date or an age, as list takes it)', sinceUntil)
-    .option('--until <time>', 'only snapshots at or before TIME', sinceUntil)
-    .option('--last <n>', 'only the newest N snapshots (after the other filters)', positiveInt)
-    .option('-n, --dry-run', 'count what would be copied, store nothing')
-    .action(async (ids: string[], opts: CopyFlags, cmd: Command) => {
-      await runAction(cmd, async (ctx) => (await import('./commands/copy.js')).copy(ctx, ids, opts))
-    })
-
-  program
     .command('backup')
     .description('back up the configured sources (one snapshot each, -S to pick), or PATHS as one snapshot')
     .argument('[paths...]', 'files or directories to back up instead of the configured sources')
@@ -283,6 +268,21 @@ export function buildProgram(io: CliIo, runAction: Runner): Command {
     .option('--listen <host:port>', 'address to serve on (default 127.0.0.1:8318); any other than loopback requires the printed token')
     .action(async (id: string | undefined, opts: { listen?: string }, cmd: Command) => {
       await runAction(cmd, async (ctx) => (await import('./commands/mount.js')).mount(ctx, id, opts))
+    })
+
+  program
+    .command('copy')
+    .description('copy snapshots to another repository (-R picks the source), storing only what it lacks')
+    .argument('[snapshots...]', `${SNAPSHOT_ARG}; none: every snapshot the filters keep`)
+    .requiredOption('--to <repo>', 'the destination: a configured label, or a URL')
+    .option('--host <hostname>', 'only snapshots taken on this host')
+    .option('--tag <tags>', 'only snapshots with all of these comma-separated tags (repeatable: any of the groups)', collectTags)
+    .option('--since <time>', 'only snapshots at or after TIME (a date or an age, as list takes it)', sinceUntil)
+    .option('--until <time>', 'only snapshots at or before TIME', sinceUntil)
+    .option('--last <n>', 'only the newest N snapshots (after the other filters)', positiveInt)
+    .option('-n, --dry-run', 'count what would be copied, store nothing')
+    .action(async (ids: string[], opts: CopyFlags, cmd: Command) => {
+      await runAction(cmd, async (ctx) => (await import('./commands/copy.js')).copy(ctx, ids, opts))
     })
 
   addSnapshotCommands(program, runAction)
