@@ -20,7 +20,7 @@ use std::io::Read;
 use vger_crypto::{Algorithm, BlobKind};
 use vger_types::{ChunkId, Result, VgerError};
 
-use super::backup::{Uploader, commit_snapshot, index_written};
+use super::backup::{Uploader, blob_uploader, commit_snapshot, index_written};
 use crate::cancel::CancelToken;
 use crate::chunker::{Chunker, StreamError};
 use crate::compress::Compression;
@@ -332,21 +332,9 @@ fn copy_one(
     let lease = (!opts.dry_run)
         .then(|| dst.lease(LockKind::Shared, "copy"))
         .transpose()?;
-    let uploader = lease.as_ref().map(|_| {
-        let threads = match opts.threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
-        };
-        Uploader::start(
-            dst.backend().clone(),
-            dst.crypter().clone(),
-            dst.config().id,
-            opts.compression,
-            threads,
-            dst.pack_target(),
-            None,
-        )
-    });
+    let uploader = lease
+        .as_ref()
+        .map(|_| blob_uploader(dst, opts.compression, opts.threads));
     let mut c = Copier {
         src,
         dst,

@@ -13,7 +13,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use vger_storage::delete_if_present;
 use vger_types::{ChunkId, Result, SnapshotId, VgerError};
 
-use super::backup::{Uploader, commit_snapshot};
+use super::backup::{Uploader, blob_uploader, commit_snapshot};
 use super::delete_snapshots::plan_delete_snapshots;
 use crate::cancel::CancelToken;
 use crate::compress::Compression;
@@ -321,21 +321,9 @@ fn rewrite_one(
     let lease = (!opts.dry_run)
         .then(|| repo.lease(LockKind::Shared, "snapshot rewrite"))
         .transpose()?;
-    let uploader = lease.as_ref().map(|_| {
-        let threads = match opts.threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
-        };
-        Uploader::start(
-            repo.backend().clone(),
-            repo.crypter().clone(),
-            repo.config().id,
-            opts.compression,
-            threads,
-            repo.pack_target(),
-            None,
-        )
-    });
+    let uploader = lease
+        .as_ref()
+        .map(|_| blob_uploader(repo, opts.compression, opts.threads));
     let mut rb = Rebuild {
         repo,
         scan: &scan,

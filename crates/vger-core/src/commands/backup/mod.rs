@@ -302,6 +302,28 @@ pub(crate) fn commit_snapshot(
     Ok(())
 }
 
+/// A pipeline that seals and packs new blobs for `repo` (threads 0: one per core), for jobs other
+/// than a backup (`snapshot rewrite`, `copy`) that store blobs and then commit a snapshot.
+pub(crate) fn blob_uploader(
+    repo: &Repository,
+    compression: Compression,
+    threads: usize,
+) -> Uploader {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    Uploader::start(
+        repo.backend().clone(),
+        repo.crypter().clone(),
+        repo.config().id,
+        compression,
+        threads,
+        repo.pack_target(),
+        None,
+    )
+}
+
 /// Lists `packs` in an index segment (fenced by the lease): what an interrupted job stored stays
 /// usable by the next one.
 pub(crate) fn index_written(
