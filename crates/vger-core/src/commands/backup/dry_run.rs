@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use vger_types::{Result, SnapshotId};
+use vger_types::Result;
 
 use super::filecache::{self, FileCache};
 use super::pipeline::Uploader;
@@ -16,7 +16,6 @@ use crate::cancel::CancelToken;
 use crate::clock;
 use crate::progress::Progress;
 use crate::repo::Repository;
-use crate::repo::snapshot::{self, Snapshot};
 
 /// What `backup` with these options would add; the outcome's snapshot is not stored (its id is
 /// random) and its `stored_bytes` is 0, as nothing was compressed.
@@ -85,23 +84,7 @@ pub fn backup_dry_run(
     uploader.finish()?;
     let tree = walked?;
     cancel.check()?;
-    let snapshot = Snapshot {
-        format_version: snapshot::FORMAT_VERSION,
-        id: SnapshotId(vger_crypto::random_bytes()),
-        start_ns: opts.time_ns.unwrap_or(start_ns),
-        end_ns: opts.time_ns.unwrap_or(start_ns) + clock::duration_ns(started.elapsed()),
-        hostname: opts.hostname.clone(),
-        username: opts.username.clone(),
-        label: opts.label.clone(),
-        paths: sources
-            .into_iter()
-            .chain(opts.streams.iter().map(|s| s.path.clone()))
-            .collect(),
-        tree,
-        partial: stats.skipped > 0,
-        stats,
-        meta: opts.meta()?,
-    };
+    let snapshot = opts.snapshot(sources, tree, stats, start_ns, started, opts.meta()?);
     Ok(BackupOutcome {
         snapshot,
         warnings,

@@ -87,6 +87,38 @@ impl BackupOptions {
     }
 }
 
+impl BackupOptions {
+    /// The snapshot of a walk that started at `start_ns` (`started` on the monotonic clock).
+    pub(crate) fn snapshot(
+        &self,
+        sources: Vec<Vec<u8>>,
+        tree: vger_types::ChunkId,
+        stats: SnapshotStats,
+        start_ns: i64,
+        started: Instant,
+        meta: SnapshotMeta,
+    ) -> Snapshot {
+        let start = self.time_ns.unwrap_or(start_ns);
+        Snapshot {
+            format_version: snapshot::FORMAT_VERSION,
+            id: SnapshotId(vger_crypto::random_bytes()),
+            start_ns: start,
+            end_ns: start + clock::duration_ns(started.elapsed()),
+            hostname: self.hostname.clone(),
+            username: self.username.clone(),
+            label: self.label.clone(),
+            paths: sources
+                .into_iter()
+                .chain(self.streams.iter().map(|s| s.path.clone()))
+                .collect(),
+            tree,
+            partial: stats.skipped > 0,
+            stats,
+            meta,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BackupOutcome {
     pub snapshot: Snapshot,
@@ -235,27 +267,11 @@ pub fn backup(
     // Fencing: commit only while holding the lease.
     lease.ensure(repo)?;
     checkpoints.index(&written.packs)?;
-    let partial = stats.skipped > 0;
-    let snapshot = Snapshot {
-        format_version: snapshot::FORMAT_VERSION,
-        id: SnapshotId(vger_crypto::random_bytes()),
-        start_ns: opts.time_ns.unwrap_or(start_ns),
-        end_ns: opts.time_ns.unwrap_or(start_ns) + clock::duration_ns(started.elapsed()),
-        hostname: opts.hostname.clone(),
-        username: opts.username.clone(),
-        label: opts.label.clone(),
-        paths: sources
-            .into_iter()
-            .chain(opts.streams.iter().map(|s| s.path.clone()))
-            .collect(),
-        tree,
-        stats: SnapshotStats {
-            stored_bytes: written.stored_bytes,
-            ..stats
-        },
-        partial,
-        meta,
+    let stats = SnapshotStats {
+        stored_bytes: written.stored_bytes,
+        ..stats
     };
+    let snapshot = opts.snapshot(sources, tree, stats, start_ns, started, meta);
     // A compaction that switched the index since this backup loaded it may have dropped blobs
     // the snapshot references: index them again before the snapshot exists, and after.
     settle::settle(repo, &snapshot, progress, cancel)?;
