@@ -202,6 +202,7 @@ export class CliContext {
       passphrase,
       ...(lockWaitSecs === undefined ? {} : { lockWaitSecs }),
       ...(this.options.noLock === true ? { noLock: true } : {}),
+      cacheDir: this.config().cacheDir,
       onLockEvent: lockEventPrinter(this.out, repo.name),
     })
     for (const w of opened.openWarnings()) this.out.warn(`repository "${repo.name}": ${w.path}: ${w.message} [${w.code}]`)

@@ -157,6 +157,10 @@ pub struct OpenOptions {
     /// VGER_INVALID_ARGUMENT. Without it, readers go lock-free by themselves only where the lock
     /// cannot be written (read-only or full repository), with a warning.
     pub no_lock: Option<bool>,
+    /// A directory for local caches (the CLI's `cache_dir`): the index is then kept there as a
+    /// memory-mapped table, so an open reads only the segments written since, and memory does
+    /// not grow with the repository.
+    pub cache_dir: Option<String>,
 }
 
 #[napi(object)]

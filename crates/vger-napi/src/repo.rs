@@ -157,8 +157,13 @@ impl Repository {
         }
         run(env, move || {
             let backend = opts.backend.unwrap_or_default().into();
-            let mut r =
-                vger_core::Repository::open_at(&opts.url, &backend, opts.passphrase.as_deref())?;
+            let cache_dir = opts.cache_dir.map(PathBuf::from);
+            let mut r = vger_core::Repository::open_at_cached(
+                &opts.url,
+                &backend,
+                opts.passphrase.as_deref(),
+                cache_dir.as_deref(),
+            )?;
             r.set_lease_settings(lease);
             r.set_no_lock(opts.no_lock.unwrap_or(false));
             if let Some(f) = on_lock_event {

@@ -169,7 +169,7 @@ fn check_packs(
         .collect();
     let mut by_pack: HashMap<PackId, Vec<(ChunkId, Location)>> = HashMap::new();
     for (id, pack, loc) in repo.index().iter() {
-        by_pack.entry(pack).or_default().push((*id, loc));
+        by_pack.entry(pack).or_default().push((id, loc));
     }
     report.packs = stored.len() as u64;
     let mut indexed: HashSet<String> = by_pack.keys().map(pack::key).collect();

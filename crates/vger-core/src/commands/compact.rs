@@ -268,7 +268,7 @@ fn make_plan(
             continue;
         };
         u.blob_bytes += u64::from(loc.len);
-        if live.contains_key(id) {
+        if live.contains_key(&id) {
             u.used_bytes += u64::from(loc.len);
             u.live_blobs += 1;
             plan.live_blobs += 1;
@@ -334,8 +334,8 @@ fn make_plan(
     }
     let repacked: HashSet<PackId> = plan.repack.iter().map(|u| u.pack).collect();
     for (id, pack, loc) in repo.index().iter() {
-        if repacked.contains(&pack) && live.contains_key(id) {
-            plan.moving.entry(pack).or_default().push((*id, loc));
+        if repacked.contains(&pack) && live.contains_key(&id) {
+            plan.moving.entry(pack).or_default().push((id, loc));
         }
     }
     // The segments the index was built from (not a new listing: a backup may have added one
@@ -383,7 +383,7 @@ pub fn compact(
         let mut stay: HashMap<PackId, Vec<BlobEntry>> = HashMap::new();
         for (id, pack, loc) in repo.index().iter() {
             if !gone.contains(&pack) {
-                stay.entry(pack).or_default().push(entry(*id, loc));
+                stay.entry(pack).or_default().push(entry(id, loc));
             }
         }
         let mut all: Vec<(PackId, Vec<BlobEntry>)> = stay.into_iter().collect();
@@ -499,8 +499,8 @@ fn reindex_new_snapshots(
         let view = repo.index();
         let mut by_pack: HashMap<PackId, Vec<BlobEntry>> = HashMap::new();
         for (id, pack, loc) in now.iter() {
-            if !view.contains(id) {
-                by_pack.entry(pack).or_default().push(entry(*id, loc));
+            if !view.contains(&id) {
+                by_pack.entry(pack).or_default().push(entry(id, loc));
             }
         }
         by_pack.into_iter().collect()

@@ -37,7 +37,7 @@ fn old_entries(repo: &Repository, id: &PackId) -> Vec<BlobEntry> {
         .iter()
         .filter(|(_, p, _)| p == id)
         .map(|(c, _, l)| BlobEntry {
-            id: *c,
+            id: c,
             kind: l.kind,
             offset: l.offset,
             len: l.len,
@@ -211,7 +211,7 @@ pub fn plan_repair(
         let index = repo.index();
         let old: HashSet<Entry> = index
             .iter()
-            .map(|(id, p, l)| (*id, p, l.offset, l.len, l.raw_len))
+            .map(|(id, p, l)| (id, p, l.offset, l.len, l.raw_len))
             .collect();
         let old_ids: HashSet<_> = old.iter().map(|e| e.0).collect();
         let new_ids: HashSet<_> = new.iter().map(|e| e.0).collect();

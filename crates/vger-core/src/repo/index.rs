@@ -16,7 +16,7 @@
 //! compaction or repair that deletes segments writes a higher one first. A client that remembers
 //! the highest generation it saw notices a storage host that rolled the whole repository back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use vger_crypto::{BlobKind, Crypter, random_bytes};
@@ -24,6 +24,7 @@ use vger_types::codec::{Reader, Writer};
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
 use super::context::{ObjectKind, context};
+use super::index_table::{self, Table};
 use super::pack::BlobEntry;
 
 const VERSION: u8 = 3;
@@ -58,16 +59,19 @@ pub struct Location {
 /// One blob in the sorted table: 48 bytes, no per-entry allocation or hash-table slack (a hash
 /// map of the same entries costs 90-110 bytes each at its usual load).
 #[derive(Debug, Clone, Copy)]
-struct Slot {
-    id: ChunkId,
+pub(crate) struct Slot {
+    pub(crate) id: ChunkId,
     /// Index into `packs`; the top bit marks a tree blob.
-    pack: u32,
-    offset: u32,
-    len: u32,
-    raw_len: u32,
+    pub(crate) pack: u32,
+    pub(crate) offset: u32,
+    pub(crate) len: u32,
+    pub(crate) raw_len: u32,
 }
 
 const TREE_BIT: u32 = 1 << 31;
+
+/// A pack and whether it holds a data blob (else only trees).
+pub(crate) type PackFlags = (PackId, bool);
 
 impl Slot {
     fn new(id: ChunkId, pack: u32, e: &BlobEntry) -> Self {
@@ -103,12 +107,20 @@ impl Slot {
 /// Where every blob lives: a table sorted by id (built once from the segments) plus a small hash
 /// map of blobs added since (those of the running backup). When an id appears in several packs,
 /// the first segment read wins, as a reader would find it.
+///
+/// With a cache directory the bulk of the table is a memory-mapped file ([`index_table`]) and
+/// `sorted` holds only the segments written since that file was made.
 #[derive(Default)]
 pub struct ChunkIndex {
     packs: Vec<PackId>,
     pack_pos: HashMap<PackId, u32>,
     /// By pack position: whether the pack holds a data blob (else only trees).
     holds_data: Vec<bool>,
+    table: Option<Table>,
+    /// Pack positions whose blobs in `table` are forgotten ([`ChunkIndex::drop_packs`]), and
+    /// how many such blobs there are.
+    dropped: HashSet<u32>,
+    dropped_blobs: usize,
     sorted: Vec<Slot>,
     recent: IdMap<Location>,
 }
@@ -120,6 +132,22 @@ pub struct IndexBuilder {
 }
 
 impl IndexBuilder {
+    /// A builder whose index starts as an opened table (the segments added go beside it).
+    pub(crate) fn on_table(opened: index_table::Opened) -> Self {
+        let mut index = ChunkIndex::default();
+        for (pack, data) in opened.packs {
+            let pos = index.pack_position(pack);
+            index.holds_data[pos as usize] = data;
+        }
+        index.table = Some(opened.table);
+        IndexBuilder { index }
+    }
+
+    /// Blobs added so far (beside a table's).
+    pub(crate) fn added(&self) -> usize {
+        self.index.sorted.len()
+    }
+
     pub fn add_pack(&mut self, pack: PackId, entries: &[BlobEntry]) {
         let pos = self.index.pack_position(pack);
         self.index.note_kinds(pos, entries);
@@ -173,6 +201,10 @@ impl IndexBuilder {
             }
         }
         self.index.sorted.dedup_by(|b, a| a.id == b.id);
+        if let Some(table) = &self.index.table {
+            // The table's entry wins, as an earlier segment's would.
+            self.index.sorted.retain(|s| table.find(&s.id).is_none());
+        }
         self.index.sorted.shrink_to_fit();
         Ok(self.index)
     }
@@ -204,10 +236,33 @@ impl ChunkIndex {
     }
 
     fn find(&self, id: &ChunkId) -> Option<Location> {
+        if let Some(s) = self.table.as_ref().and_then(|t| t.find(id))
+            && !self.dropped.contains(&(s.pack & !TREE_BIT))
+        {
+            return Some(s.location());
+        }
         match self.sorted.binary_search_by(|s| s.id.0.cmp(&id.0)) {
             Ok(i) => Some(self.sorted[i].location()),
             Err(_) => self.recent.get(id).copied(),
         }
+    }
+
+    /// Blobs in the memory-mapped table (0 without a cache directory).
+    pub fn mapped_len(&self) -> usize {
+        self.table.as_ref().map_or(0, Table::len)
+    }
+
+    /// The slots to write into a table: the whole index, sorted by id, when none of it is mapped.
+    pub(crate) fn table_parts(&self) -> Option<(Vec<PackFlags>, &[Slot])> {
+        if self.table.is_some() || !self.recent.is_empty() || !self.dropped.is_empty() {
+            return None;
+        }
+        let packs = self
+            .packs
+            .iter()
+            .copied()
+            .zip(self.holds_data.iter().copied());
+        Some((packs.collect(), &self.sorted))
     }
 
     pub fn get(&self, id: &ChunkId) -> Option<(PackId, Location)> {
@@ -219,7 +274,7 @@ impl ChunkIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.sorted.len() + self.recent.len()
+        self.mapped_len() - self.dropped_blobs + self.sorted.len() + self.recent.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -227,15 +282,20 @@ impl ChunkIndex {
     }
 
     /// Every blob: id, pack and location (in no particular order).
-    pub fn iter(&self) -> impl Iterator<Item = (&ChunkId, PackId, Location)> + '_ {
-        let sorted = self.sorted.iter().map(|s| {
+    pub fn iter(&self) -> impl Iterator<Item = (ChunkId, PackId, Location)> + '_ {
+        let table = self.table.iter().flat_map(|t| {
+            (0..t.len())
+                .map(|i| t.slot(i))
+                .filter(|s| !self.dropped.contains(&(s.pack & !TREE_BIT)))
+        });
+        let sorted = table.chain(self.sorted.iter().copied()).map(|s| {
             let l = s.location();
-            (&s.id, self.packs[l.pack as usize], l)
+            (s.id, self.packs[l.pack as usize], l)
         });
         let recent = self
             .recent
             .iter()
-            .map(|(id, l)| (id, self.packs[l.pack as usize], *l));
+            .map(|(id, l)| (*id, self.packs[l.pack as usize], *l));
         sorted.chain(recent)
     }
 
@@ -255,6 +315,13 @@ impl ChunkIndex {
             return 0;
         }
         let before = self.len();
+        if let Some(t) = &self.table {
+            let fresh: HashSet<u32> = doomed.difference(&self.dropped).copied().collect();
+            self.dropped_blobs += (0..t.len())
+                .filter(|i| fresh.contains(&(t.slot(*i).pack & !TREE_BIT)))
+                .count();
+            self.dropped.extend(fresh);
+        }
         self.sorted
             .retain(|s| !doomed.contains(&(s.pack & !TREE_BIT)));
         self.recent.retain(|_, l| !doomed.contains(&l.pack));

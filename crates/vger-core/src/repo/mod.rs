@@ -4,6 +4,7 @@
 pub mod config;
 pub mod context;
 pub mod index;
+pub mod index_table;
 pub mod keys;
 pub mod liveness;
 pub mod lock;
@@ -29,6 +30,10 @@ use context::{ObjectKind, context};
 use index::{ChunkIndex, IndexBuilder};
 use lock::{Lease, LeaseSettings, LockKind, ReadLease};
 use snapshot::Snapshot;
+
+/// Blobs of segments written since the index table was made beyond which an open rebuilds the
+/// table (or an eighth of the table, if more): below it, they are kept in memory beside it.
+const DELTA_MIN: usize = 1 << 16;
 
 /// Largest tree blob accepted on read (a directory of roughly a million entries).
 pub const MAX_TREE_SIZE: usize = 256 << 20;
@@ -58,6 +63,9 @@ pub struct Repository {
     lock_events: Arc<dyn Progress>,
     /// Reading operations take no lock (`--no-lock`); writing ones then refuse to run.
     no_lock: bool,
+    /// Where the index is kept as a memory-mapped table ([`index_table`]); without it the index
+    /// is built in memory from every segment at each open.
+    index_table: Option<std::path::PathBuf>,
 }
 
 /// An index built from storage ([`Repository::read_index`]).
@@ -124,8 +132,33 @@ impl Repository {
         Self::open_with(Arc::from(open_backend_with(url, opts)?), passphrase)
     }
 
+    /// [`Repository::open_at`] with the index kept under `cache_dir` ([`Repository::open_cached`]).
+    pub fn open_at_cached(
+        url: &str,
+        opts: &BackendOptions,
+        passphrase: Option<&str>,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Result<Self> {
+        Self::open_cached(
+            Arc::from(open_backend_with(url, opts)?),
+            passphrase,
+            cache_dir,
+        )
+    }
+
     /// Opens a repository over a backend the caller built (tests wrap one to inject faults).
     pub fn open_with(backend: Arc<dyn Backend>, passphrase: Option<&str>) -> Result<Self> {
+        Self::open_cached(backend, passphrase, None)
+    }
+
+    /// [`Repository::open_with`], keeping the index as a memory-mapped table under `cache_dir`
+    /// (see [`index_table`]): an open then reads only the segments written since the table was
+    /// made, and the index's resident memory is the pages a command touches.
+    pub fn open_cached(
+        backend: Arc<dyn Backend>,
+        passphrase: Option<&str>,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Result<Self> {
         let url = backend.location().to_string();
         let url = url.as_str();
         let config_bytes = Self::read_config(backend.as_ref(), url)?;
@@ -177,7 +210,9 @@ impl Repository {
             pack_target: pack::PACK_TARGET,
             lock_events: Arc::new(NoProgress),
             no_lock: false,
+            index_table: None,
         };
+        repo.index_table = cache_dir.map(|d| index_table::table_file(d, &repo.config.id));
         repo.load_index()?;
         Ok(repo)
     }
@@ -310,68 +345,180 @@ impl Repository {
     }
 
     fn read_index_once(&self) -> Result<IndexLoad> {
+        let keys = self.backend.list("index")?;
+        let Some(path) = &self.index_table else {
+            return self.read_index_whole(keys).map(|(load, _)| load);
+        };
+        let key = index_table::mac_key(&self.master.cache_key());
+        if let Some(opened) = index_table::open(path, &key, &self.config.id)
+            && let Some(load) = self.read_index_since(opened, &keys)?
+        {
+            return Ok(load);
+        }
+        let (mut load, meta) = self.read_index_whole(keys)?;
+        // The table is a cache: when it cannot be written or read back, the index built in
+        // memory serves as it is.
+        if let Some((packs, slots)) = load.index.table_parts()
+            && index_table::write(path, &key, &self.config.id, &meta, &packs, slots).is_ok()
+            && let Some(opened) = index_table::open(path, &key, &self.config.id)
+        {
+            load.index = IndexBuilder::on_table(opened).finish();
+        }
+        Ok(load)
+    }
+
+    /// Opens a segment from storage: `Ok(Err(warning))` for a damaged one (or one written by a
+    /// newer vger).
+    fn open_listed_segment(
+        &self,
+        key: &str,
+    ) -> Result<std::result::Result<index::Segment, Warning>> {
+        let loaded = self
+            .backend
+            .get(key)
+            .and_then(|b| index::open_segment(key, &b, &self.crypter, &self.config.id));
+        match loaded {
+            Ok(seg) => Ok(Ok(seg)),
+            Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => {
+                Ok(Err(Warning {
+                    path: key.to_string(),
+                    code: e.code(),
+                    message: e.to_string(),
+                }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn replayed_warning(key: &str) -> Warning {
+        let e = VgerError::corrupt(
+            key,
+            "a compaction replaced this index segment, yet it is back (the storage was rolled back or the segment copied in again); it is ignored, and `vger compact` removes it",
+        );
+        Warning {
+            path: key.to_string(),
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The index from every listed segment, and what a table of it records about them.
+    fn read_index_whole(&self, keys: Vec<String>) -> Result<(IndexLoad, index_table::TableMeta)> {
         let mut damaged = Vec::new();
         let mut replayed = Vec::new();
-        let keys = self.backend.list("index")?;
         let mut segments = Vec::with_capacity(keys.len());
         let mut superseded = std::collections::HashSet::new();
         let mut generation = 0;
         for key in &keys {
-            let loaded = self
-                .backend
-                .get(key)
-                .and_then(|b| index::open_segment(key, &b, &self.crypter, &self.config.id));
-            match loaded {
+            match self.open_listed_segment(key)? {
                 Ok(seg) => {
                     generation = generation.max(seg.generation);
                     superseded.extend(seg.supersedes.iter().copied());
                     segments.push((key, seg));
                 }
-                Err(e @ (VgerError::Corrupt { .. } | VgerError::NewerFormat { .. })) => damaged
-                    .push(Warning {
-                        path: key.clone(),
-                        code: e.code(),
-                        message: e.to_string(),
-                    }),
-                Err(e) => return Err(e),
+                Err(w) => damaged.push(w),
             }
         }
         let mut index = IndexBuilder::default();
-        let mut stored = None;
+        let mut included = Vec::new();
+        for (key, seg) in segments {
+            let id = index::segment_id(key);
+            if id.is_some_and(|id| superseded.contains(&id)) {
+                replayed.push(Self::replayed_warning(key));
+                continue;
+            }
+            included.extend(id);
+            for (pack, entries) in seg.packs {
+                index.add_pack(pack, &entries);
+            }
+        }
+        let meta = index_table::TableMeta {
+            segments: included,
+            superseded: superseded.into_iter().collect(),
+            generation,
+        };
+        let load = IndexLoad {
+            index: self.finish_index(index)?,
+            keys,
+            damaged,
+            replayed,
+            generation,
+        };
+        Ok((load, meta))
+    }
+
+    /// The index from a table plus the segments listed since it was made; `None` when the table
+    /// no longer fits what is listed (a compaction replaced segments it holds) or the segments
+    /// since are many, so that it is rebuilt.
+    fn read_index_since(
+        &self,
+        opened: index_table::Opened,
+        keys: &[String],
+    ) -> Result<Option<IndexLoad>> {
+        let listed: std::collections::HashSet<[u8; 32]> =
+            keys.iter().filter_map(|k| index::segment_id(k)).collect();
+        let held: std::collections::HashSet<[u8; 32]> =
+            opened.meta.segments.iter().copied().collect();
+        if !held.is_subset(&listed) {
+            return Ok(None);
+        }
+        let mut superseded: std::collections::HashSet<[u8; 32]> =
+            opened.meta.superseded.iter().copied().collect();
+        let mut generation = opened.meta.generation;
+        let (mut damaged, mut replayed, mut segments) = (Vec::new(), Vec::new(), Vec::new());
+        for key in keys {
+            if index::segment_id(key).is_some_and(|id| held.contains(&id)) {
+                continue;
+            }
+            match self.open_listed_segment(key)? {
+                Ok(seg) => {
+                    generation = generation.max(seg.generation);
+                    superseded.extend(seg.supersedes.iter().copied());
+                    segments.push((key, seg));
+                }
+                Err(w) => damaged.push(w),
+            }
+        }
+        if held.iter().any(|id| superseded.contains(id)) {
+            return Ok(None);
+        }
+        let limit = (opened.table.len() / 8).max(DELTA_MIN);
+        let mut index = IndexBuilder::on_table(opened);
         for (key, seg) in segments {
             if index::segment_id(key).is_some_and(|id| superseded.contains(&id)) {
-                let e = VgerError::corrupt(
-                    key,
-                    "a compaction replaced this index segment, yet it is back (the storage was rolled back or the segment copied in again); it is ignored, and `vger compact` removes it",
-                );
-                replayed.push(Warning {
-                    path: key.clone(),
-                    code: e.code(),
-                    message: e.to_string(),
-                });
+                replayed.push(Self::replayed_warning(key));
                 continue;
             }
             for (pack, entries) in seg.packs {
                 index.add_pack(pack, &entries);
             }
         }
-        Ok(IndexLoad {
-            index: index.finish_preferring(|p| {
-                let stored = match &stored {
-                    Some(s) => s,
-                    None => stored.insert(
-                        self.backend
-                            .list("packs")?
-                            .into_iter()
-                            .collect::<std::collections::HashSet<String>>(),
-                    ),
-                };
-                Ok(stored.contains(&pack::key(p)))
-            })?,
-            keys,
+        if index.added() > limit {
+            return Ok(None);
+        }
+        Ok(Some(IndexLoad {
+            index: self.finish_index(index)?,
+            keys: keys.to_vec(),
             damaged,
             replayed,
             generation,
+        }))
+    }
+
+    /// Sorts a built index; among copies of one blob, one in a pack that storage has wins.
+    fn finish_index(&self, index: IndexBuilder) -> Result<ChunkIndex> {
+        let mut stored = None;
+        index.finish_preferring(|p| {
+            let stored = match &stored {
+                Some(s) => s,
+                None => stored.insert(
+                    self.backend
+                        .list("packs")?
+                        .into_iter()
+                        .collect::<std::collections::HashSet<String>>(),
+                ),
+            };
+            Ok(stored.contains(&pack::key(p)))
         })
     }
 
