@@ -153,3 +153,55 @@ fn without_a_cache_the_parent_snapshot_stands_in() {
         b"new".to_vec()
     );
 }
+
+/// The cache vouches for its entries only while every index segment it names is still in the
+/// index: after a compaction dropped the chunks of an unchanged file, the file is read and
+/// stored again instead of being referenced from a cache entry whose chunks are gone.
+#[test]
+fn a_cache_is_not_trusted_past_a_compaction_that_dropped_its_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, cache) = (dir.path().join("src"), dir.path().join("cache"));
+    tree(&src);
+    age(&src);
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let first = run(&repo, &src, Some(&cache));
+    assert!(first.bytes_read > 70_000);
+    let unchanged = run(&repo, &src, Some(&cache));
+    assert_eq!(unchanged.bytes_read, 0, "vouched for: nothing is read");
+
+    // Every snapshot goes and a compaction removes their data and replaces the segments.
+    let ids: Vec<String> = [&first, &unchanged]
+        .iter()
+        .map(|o| o.snapshot.id.to_hex())
+        .collect();
+    let plan = vger_core::plan_delete_snapshots(&repo, &ids).unwrap();
+    vger_core::delete_snapshots(&repo, &plan).unwrap();
+    let opts = vger_core::CompactOptions {
+        threshold_pct: 0.0,
+        grace: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let plan = vger_core::plan_compact(&repo, &opts, &NoProgress, &CancelToken::new()).unwrap();
+    vger_core::compact(&repo, plan, &NoProgress, &CancelToken::new()).unwrap();
+
+    let fresh = Repository::open(&repo_url(dir.path()), Some(PASS)).unwrap();
+    let again = run(&fresh, &src, Some(&cache));
+    assert_eq!(
+        again.bytes_read, first.bytes_read,
+        "every file is read again"
+    );
+    restored_equals(
+        &fresh,
+        &again.snapshot.id.to_hex(),
+        &src,
+        &dir.path().join("out"),
+    );
+    let report = vger_core::check(
+        &fresh,
+        &Default::default(),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+}

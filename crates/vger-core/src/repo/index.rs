@@ -121,6 +121,8 @@ pub struct ChunkIndex {
     /// how many such blobs there are.
     dropped: HashSet<u32>,
     dropped_blobs: usize,
+    /// Whether `drop_packs` forgot blobs (of the table or not).
+    forgot: bool,
     sorted: Vec<Slot>,
     recent: IdMap<Location>,
 }
@@ -247,6 +249,12 @@ impl ChunkIndex {
         }
     }
 
+    /// Whether [`ChunkIndex::drop_packs`] forgot any blob (the segments then promise more than
+    /// the index holds).
+    pub fn dropped_any(&self) -> bool {
+        !self.dropped.is_empty() || self.dropped_blobs > 0 || self.forgot
+    }
+
     /// Blobs in the memory-mapped table (0 without a cache directory).
     pub fn mapped_len(&self) -> usize {
         self.table.as_ref().map_or(0, Table::len)
@@ -314,6 +322,7 @@ impl ChunkIndex {
         if doomed.is_empty() {
             return 0;
         }
+        self.forgot = true;
         let before = self.len();
         if let Some(t) = &self.table {
             let fresh: HashSet<u32> = doomed.difference(&self.dropped).copied().collect();

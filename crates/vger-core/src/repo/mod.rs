@@ -52,6 +52,8 @@ pub struct Repository {
     segments: Mutex<Vec<String>>,
     /// Segments the last load left out as replayed.
     replayed: Mutex<Vec<Warning>>,
+    /// The segments whose entries the in-memory index holds.
+    included: Mutex<std::collections::HashSet<[u8; 32]>>,
     /// The highest index generation read or written (see [`index`]); never goes down.
     generation: AtomicU64,
     /// The highest generation handed to a segment being written (stored or not).
@@ -79,6 +81,9 @@ pub struct IndexLoad {
     pub replayed: Vec<Warning>,
     /// The highest generation among the readable segments.
     pub generation: u64,
+    /// The segments whose entries the index holds (the listed ones, less the damaged and the
+    /// replayed).
+    pub included: Vec<[u8; 32]>,
 }
 
 /// Snapshots readable by this vger, plus what could not be shown.
@@ -203,6 +208,7 @@ impl Repository {
             key_name: Mutex::new(key_name),
             config_bytes,
             segments: Mutex::new(Vec::new()),
+            included: Mutex::default(),
             replayed: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
             reserved: AtomicU64::new(0),
@@ -254,6 +260,8 @@ impl Repository {
     pub(crate) fn install_index(&self, load: IndexLoad) {
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = load.index;
         *self.segments.lock().unwrap_or_else(PoisonError::into_inner) = load.keys;
+        *self.included.lock().unwrap_or_else(PoisonError::into_inner) =
+            load.included.into_iter().collect();
         *self.replayed.lock().unwrap_or_else(PoisonError::into_inner) = load.replayed;
         self.raise_generation(load.generation);
     }
@@ -432,16 +440,17 @@ impl Repository {
                 index.add_pack(pack, &entries);
             }
         }
-        let meta = index_table::TableMeta {
-            segments: included,
-            superseded: superseded.into_iter().collect(),
-            generation,
-        };
         let load = IndexLoad {
             index: self.finish_index(index)?,
             keys,
             damaged,
             replayed,
+            generation,
+            included: included.clone(),
+        };
+        let meta = index_table::TableMeta {
+            segments: included,
+            superseded: superseded.into_iter().collect(),
             generation,
         };
         Ok((load, meta))
@@ -483,12 +492,15 @@ impl Repository {
             return Ok(None);
         }
         let limit = (opened.table.len() / 8).max(DELTA_MIN);
+        let mut included = opened.meta.segments.clone();
         let mut index = IndexBuilder::on_table(opened);
         for (key, seg) in segments {
-            if index::segment_id(key).is_some_and(|id| superseded.contains(&id)) {
+            let id = index::segment_id(key);
+            if id.is_some_and(|id| superseded.contains(&id)) {
                 replayed.push(Self::replayed_warning(key));
                 continue;
             }
+            included.extend(id);
             for (pack, entries) in seg.packs {
                 index.add_pack(pack, &entries);
             }
@@ -502,6 +514,7 @@ impl Repository {
             damaged,
             replayed,
             generation,
+            included,
         }))
     }
 
@@ -546,8 +559,29 @@ impl Repository {
         Ok(out)
     }
 
+    /// The segments whose entries the in-memory index holds: what the file cache's entries are
+    /// vouched for by (see `commands::backup::filecache`).
+    pub fn indexed_segments(&self) -> std::collections::HashSet<[u8; 32]> {
+        self.included
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// [`Repository::indexed_segments`], unless the index forgot blobs of packs found missing:
+    /// those segments then promise blobs the index no longer has.
+    pub fn vouching_segments(&self) -> Option<std::collections::HashSet<[u8; 32]>> {
+        (!self.index().dropped_any()).then(|| self.indexed_segments())
+    }
+
     /// Records a segment this client wrote and added to the in-memory index itself.
     pub(crate) fn note_segment(&self, key: String) {
+        if let Some(id) = index::segment_id(&key) {
+            self.included
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id);
+        }
         let mut s = self.segments.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(i) = s.binary_search(&key) {
             s.insert(i, key);

@@ -75,7 +75,7 @@ impl<'a> Checkpoints<'a> {
         let packs = uploader.take_completed();
         self.index(&packs)?;
         self.indexed_bytes += bytes;
-        cache.checkpoint(&self.repo.index());
+        cache.checkpoint(&self.repo.index(), &self.repo.indexed_segments());
         self.last = Instant::now();
         Ok(())
     }

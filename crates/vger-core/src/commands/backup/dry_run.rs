@@ -48,6 +48,7 @@ pub fn backup_dry_run(
             &filecache::cache_file(dir, &repo.config().id, &sources),
             &repo.master().cache_key(),
             start_ns,
+            repo.vouching_segments().as_ref(),
         ),
         None => FileCache::disabled(),
     };

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! <cache dir>/files/<32 hex: BLAKE3 of repository id and source paths>
-//! "VGERFC01" ‖ entries ‖ 32-byte keyed BLAKE3 MAC of everything before it
+//! "VGERFC02" ‖ entries ‖ segment ids (32 each) ‖ segment count u32 ‖
+//! 32-byte keyed BLAKE3 MAC of everything before it
 //! entry: path hash 16 ‖ dev u64 ‖ inode u64 ‖ size u64 ‖ mtime ns i64 ‖ ctime ns i64 ‖
 //!        chunk count u32 ‖ count × (chunk id 32 ‖ length u32)          (little-endian)
 //! ```
@@ -14,6 +15,14 @@
 //! every chunk must be in the repository index with the same length, and the lengths must add up
 //! to the file's size, or the file is read again. Files changed within the second the backup
 //! started are not cached (their mtime could change again without a visible difference).
+//!
+//! The segment ids are the index segments whose entries the index held when the cache was
+//! written; every chunk of every entry was in one of them. Segments are never changed, and a
+//! segment that a compaction or repair replaced is deleted (or, if it comes back, left out as
+//! replayed), so while all of them are still in the index (and no pack was found missing),
+//! every entry's chunks are too: the cache is *vouched for*, and an unchanged file is taken
+//! without looking up each of its chunks (a re-backup of a large source then touches none of
+//! the index). Otherwise each entry is checked chunk by chunk as above.
 //!
 //! An entry is written only once every chunk of the file is in the index (for a file with new
 //! chunks: once the packs holding them are listed by an index segment of this backup), so a
@@ -39,7 +48,7 @@ use super::filelog::{self, FileLog};
 use crate::clock::{NS_PER_SEC, ns_from_stat};
 use crate::repo::index::ChunkIndex;
 
-const MAGIC: &[u8; 8] = b"VGERFC01";
+const MAGIC: &[u8; 8] = b"VGERFC02";
 const MAC_LEN: usize = 32;
 
 /// What identifies an unchanged file.
@@ -75,6 +84,10 @@ pub struct FileCache {
     /// The previous cache's entries for files this backup has not recorded yet.
     old: HashMap<u128, Cached>,
     loaded: bool,
+    /// Whether the previous cache's entries are vouched for by the index (module docs).
+    vouched: bool,
+    /// Entries taken from the file logs of interrupted backups: never vouched for.
+    adopted: std::collections::HashSet<u128>,
     new: Option<Writer>,
     /// Encoded entries of files with chunks not yet in the index, in walk order.
     pending: Vec<Vec<u8>>,
@@ -117,6 +130,8 @@ impl FileCache {
         FileCache {
             old: HashMap::new(),
             loaded: false,
+            vouched: false,
+            adopted: Default::default(),
             new: None,
             pending: Vec::new(),
             read: HashMap::new(),
@@ -125,18 +140,28 @@ impl FileCache {
         }
     }
 
-    /// Loads `file` if it is authentic and starts writing its successor. Problems with the cache
-    /// only turn it off: it never fails a backup.
-    pub fn open(file: &Path, key: &[u8; 32], start_ns: i64) -> Self {
-        let old = fs::read(file)
+    /// Loads `file` if it is authentic and starts writing its successor. `indexed` are the
+    /// segments whose entries the index holds (`None` if the index forgot blobs of missing
+    /// packs: nothing is vouched for then). Problems with the cache only turn it off: it never
+    /// fails a backup.
+    pub fn open(
+        file: &Path,
+        key: &[u8; 32],
+        start_ns: i64,
+        indexed: Option<&std::collections::HashSet<[u8; 32]>>,
+    ) -> Self {
+        let (old, segments) = fs::read(file)
             .ok()
             .and_then(|b| parse(&b, key))
             .unwrap_or_default();
         let loaded = !old.is_empty();
+        let vouched = indexed.is_some_and(|ix| segments.iter().all(|s| ix.contains(s)));
         let new = Writer::create(file, key, start_ns - start_ns.rem_euclid(NS_PER_SEC)).ok();
         FileCache {
             old,
             loaded,
+            vouched,
+            adopted: Default::default(),
             new,
             pending: Vec::new(),
             read: HashMap::new(),
@@ -153,6 +178,7 @@ impl FileCache {
         }
         let logged = filelog::parse(logs, key);
         self.loaded |= !logged.read.is_empty();
+        self.adopted.extend(logged.finished.keys().copied());
         self.old.extend(logged.finished);
         self.read = logged.read;
     }
@@ -226,18 +252,22 @@ impl FileCache {
         id: &Identity,
         index: &ChunkIndex,
     ) -> Option<Vec<(ChunkId, u32)>> {
-        let c = self.old.get(&path_key(path))?;
-        (c.id == *id && chunks_valid(&c.chunks, id.size, index)).then(|| c.chunks.to_vec())
+        let key = path_key(path);
+        let c = self.old.get(&key)?;
+        let vouched = self.vouched && !self.adopted.contains(&key);
+        (c.id == *id && still_valid(vouched, c, index)).then(|| c.chunks.to_vec())
     }
 
-    /// Records a file for the next backup: at once if all its chunks are in the index, else
-    /// once a checkpoint or the commit finds them there.
+    /// Records a file for the next backup: at once if all its chunks are in the index (or
+    /// `indexed` says so: an unchanged file whose entry was just checked), else once a
+    /// checkpoint or the commit finds them there.
     pub fn record(
         &mut self,
         path: &Path,
         id: &Identity,
         chunks: &[(ChunkId, u32)],
         index: &ChunkIndex,
+        indexed: bool,
     ) {
         let Some(w) = self.new.as_ref() else { return };
         if id.mtime_ns >= w.cutoff_ns || id.ctime_ns >= w.cutoff_ns {
@@ -249,7 +279,7 @@ impl FileCache {
         if let Some(log) = self.log.as_mut() {
             log.append(filelog::FINISHED, 0, &e);
         }
-        if chunks.iter().all(|(c, _)| index.contains(c)) {
+        if indexed || chunks.iter().all(|(c, _)| index.contains(c)) {
             self.append(&e);
         } else {
             self.pending.push(e);
@@ -280,7 +310,11 @@ impl FileCache {
     /// all in the index, and the previous cache's entries for files not visited yet. Called
     /// after each checkpoint's index segment, so an interrupted backup's rerun does not read
     /// again the files finished before the interruption.
-    pub fn checkpoint(&mut self, index: &ChunkIndex) {
+    pub fn checkpoint(
+        &mut self,
+        index: &ChunkIndex,
+        indexed: &std::collections::HashSet<[u8; 32]>,
+    ) {
         self.promote(index);
         let Some(w) = self.new.as_mut() else { return };
         if w.out.flush().is_err() {
@@ -293,17 +327,25 @@ impl FileCache {
             hex::encode(vger_crypto::random_bytes::<8>())
         ));
         let mut mac = w.mac.clone();
-        let old = &self.old;
+        let (old, vouched, adopted) = (&self.old, self.vouched, &self.adopted);
         let mut written = || -> std::io::Result<()> {
             // The entries so far (the copy keeps the temporary file's mode, 0600).
             fs::copy(&w.tmp, &ck)?;
             let mut out =
                 BufWriter::with_capacity(1 << 16, OpenOptions::new().append(true).open(&ck)?);
-            for (key, c) in old {
+            // The segments named vouch for every entry written: the previous cache's entries
+            // are carried over only if they are still valid.
+            for (key, c) in old
+                .iter()
+                .filter(|(k, c)| still_valid(vouched && !adopted.contains(*k), c, index))
+            {
                 let e = encode(*key, &c.id, &c.chunks);
                 mac.update(&e);
                 out.write_all(&e)?;
             }
+            let trailer = trailer(indexed);
+            mac.update(&trailer);
+            out.write_all(&trailer)?;
             out.write_all(mac.finalize().as_bytes())?;
             out.flush()?;
             fs::rename(&ck, &w.dest)
@@ -315,11 +357,15 @@ impl FileCache {
 
     /// Makes the new cache the current one; called after the snapshot is stored (when every
     /// pack of the backup is in the index).
-    pub fn commit(mut self, index: &ChunkIndex) {
+    pub fn commit(mut self, index: &ChunkIndex, indexed: &std::collections::HashSet<[u8; 32]>) {
         self.promote(index);
         if let Some(mut w) = self.new.take() {
+            let trailer = trailer(indexed);
+            w.mac.update(&trailer);
             let mac = *w.mac.finalize().as_bytes();
-            let ok = w.out.write_all(&mac).is_ok() && w.out.flush().is_ok();
+            let ok = w.out.write_all(&trailer).is_ok()
+                && w.out.write_all(&mac).is_ok()
+                && w.out.flush().is_ok();
             if !(ok && fs::rename(&w.tmp, &w.dest).is_ok()) {
                 let _ = fs::remove_file(&w.tmp);
             }
@@ -392,6 +438,15 @@ fn entry_chunks(e: &[u8]) -> impl Iterator<Item = ChunkId> + '_ {
     })
 }
 
+/// [`chunks_valid`] for an entry, without asking the index if it is `vouched` for.
+fn still_valid(vouched: bool, c: &Cached, index: &ChunkIndex) -> bool {
+    if vouched {
+        c.chunks.iter().map(|(_, len)| u64::from(*len)).sum::<u64>() == c.id.size
+    } else {
+        chunks_valid(&c.chunks, c.id.size, index)
+    }
+}
+
 /// Every chunk is in the index with the recorded length, and the lengths add up to `size`.
 pub fn chunks_valid(chunks: &[(ChunkId, u32)], size: u64, index: &ChunkIndex) -> bool {
     chunks.iter().all(|(id, len)| stored(id, *len, index))
@@ -405,7 +460,18 @@ fn stored(id: &ChunkId, len: u32, index: &ChunkIndex) -> bool {
         .is_some_and(|(_, loc)| loc.raw_len == len && loc.kind == vger_crypto::BlobKind::Data)
 }
 
-fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<HashMap<u128, Cached>> {
+/// The segment list that ends a cache file (module docs), sorted.
+fn trailer(indexed: &std::collections::HashSet<[u8; 32]>) -> Vec<u8> {
+    let mut ids: Vec<&[u8; 32]> = indexed.iter().collect();
+    ids.sort_unstable();
+    let mut out: Vec<u8> = ids.into_iter().flatten().copied().collect();
+    out.extend_from_slice(&(indexed.len() as u32).to_le_bytes());
+    out
+}
+
+type Parsed = (HashMap<u128, Cached>, Vec<[u8; 32]>);
+
+fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<Parsed> {
     let body_len = bytes.len().checked_sub(MAC_LEN)?;
     let (body, mac) = bytes.split_at(body_len);
     if !body.starts_with(MAGIC)
@@ -413,14 +479,24 @@ fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<HashMap<u128, Cached>> {
     {
         return None;
     }
-    let mut r = &body[MAGIC.len()..];
+    let count_at = body.len().checked_sub(4)?;
+    let count = u32::from_le_bytes(body[count_at..].try_into().ok()?) as usize;
+    let ids_at = count_at.checked_sub(count.checked_mul(32)?)?;
+    if ids_at < MAGIC.len() {
+        return None;
+    }
+    let segments = body[ids_at..count_at]
+        .chunks_exact(32)
+        .map(|c| c.try_into().unwrap_or([0; 32]))
+        .collect();
+    let mut r = &body[MAGIC.len()..ids_at];
     let mut map = HashMap::new();
     while !r.is_empty() {
         let (key, c, used) = decode_entry(r)?;
         map.insert(key, c);
         r = &r[used..];
     }
-    Some(map)
+    Some((map, segments))
 }
 
 /// Decodes the entry at the start of `bytes`: its path hash, the entry, and the bytes it used.

@@ -204,6 +204,7 @@ pub fn backup(
             &filecache::cache_file(dir, &repo.config().id, &sources),
             &cache_key,
             start_ns,
+            repo.vouching_segments().as_ref(),
         ),
         None => FileCache::disabled(),
     };
@@ -258,7 +259,7 @@ pub fn backup(
         // segment, finished files in the file cache); nothing more is written.
         (Ok(_) | Err(VgerError::Cancelled), Ok(w)) => {
             if checkpoints.index(&w.packs).is_ok() {
-                cache.checkpoint(&repo.index());
+                cache.checkpoint(&repo.index(), &repo.indexed_segments());
             }
             return Err(VgerError::Cancelled);
         }
@@ -283,7 +284,7 @@ pub fn backup(
     // Not cancellable: the snapshot exists now, and packs it needs may be kept only for as long
     // as this backup's lease lives.
     settle::settle(repo, &snapshot, progress, &CancelToken::new())?;
-    cache.commit(&repo.index());
+    cache.commit(&repo.index(), &repo.indexed_segments());
     drop(inflight);
     Ok(BackupOutcome {
         snapshot,

@@ -80,13 +80,18 @@ fn reindex(
     let mut groups: Vec<(PackId, Vec<BlobEntry>)> = again.into_iter().collect();
     groups.sort_by_key(|(p, _)| p.0);
     let n = groups.iter().map(|(_, e)| e.len() as u64).sum();
-    if !groups.is_empty() {
-        repo.put_segment(|generation| {
+    let key = if groups.is_empty() {
+        None
+    } else {
+        Some(repo.put_segment(|generation| {
             seal_segment(&groups, generation, repo.crypter(), &repo.config().id)
-        })?;
-    }
+        })?)
+    };
     repo.install_index(load);
     repo.add_to_index(&groups);
+    if let Some(key) = key {
+        repo.note_segment(key);
+    }
     Ok(n)
 }
 

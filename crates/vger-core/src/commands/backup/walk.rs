@@ -493,7 +493,8 @@ impl<'a> Walker<'a> {
             }
         };
         if holes.is_empty() {
-            self.cache.record(path, &id, &chunks, &self.repo.index());
+            self.cache
+                .record(path, &id, &chunks, &self.repo.index(), true);
         }
         self.log_if_packed(None);
         self.stats.files += 1;
@@ -612,7 +613,8 @@ impl<'a> Walker<'a> {
             let err = VgerError::SourceChanged(path.display().to_string());
             self.note(path, &err);
         } else if holes.is_empty() {
-            self.cache.record(path, &id, &chunks, &self.repo.index());
+            self.cache
+                .record(path, &id, &chunks, &self.repo.index(), false);
         }
         self.checkpoint_if_due()?;
         self.log_if_packed(None);
