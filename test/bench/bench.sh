@@ -42,8 +42,8 @@
 # repository and cache with the page cache dropped just before (sync; echo 3 > drop_caches):
 #   e  cold first backup of the whole corpus         (timed)
 #   f  cold first backup of the kernel tree alone (corpus/linux-source-6.1)   (timed)
-# The cold steps add about a first backup and a half per tool and repetition (~6 min for a
-# 3-repetition run of the four tools on the 2.5 GB corpus, of ~30 min in all).
+# The cold steps add about a first backup and a half per tool and repetition (~7 min, by estimate,
+# to a 3-repetition run of the four tools on the 2.5 GB corpus, of ~30 min in all without the build).
 # With -r, the repository size is the logical size of the objects (S3) or files (SFTP) under the
 # prefix, and each timed step also records the number of requests the peer served during it.
 # Each timed step runs under /usr/bin/time (wall, user, sys, peak RSS) and records the 1-minute
