@@ -156,6 +156,7 @@ const quiet = () => {
   const outside = timedRows.map((r) => ({ r, cores: r.other / r.wall }))
   const worst = outside.reduce((a, b) => (a && a.cores >= b.cores ? a : b), null)
   const noisy = outside.filter((o) => o.cores > QUIET_OUTSIDE)
+  const loads = rows.filter((r) => r.step in STEPS && Number.isFinite(r.load1)).map((r) => r.load1)
   const reasons = []
   if (!(load < QUIET_LOAD))
     reasons.push(`1-minute load ${env.load_before === undefined ? 'not recorded' : load.toFixed(2)} before the first repetition`)
@@ -172,6 +173,7 @@ const quiet = () => {
       ? `CPU outside the timed tool during the steps: median ${f(median(outside.map((o) => o.cores)))} cores, ` +
         `at most ${f(worst.cores)} (${worst.r.tool} rep ${worst.r.rep} step ${worst.r.step})`
       : 'CPU outside the timed tool not recorded',
+    ...(loads.length ? [`1-minute load before the timed steps ${f(Math.min(...loads))}–${f(Math.max(...loads))}`] : []),
     `load average ${env.load_after ?? '?'} after the run (the benchmark's own load included)`,
   ]
   const verdict = reasons.length === 0 ? '**Machine quiet: yes**' : `**Machine quiet: NO** (${reasons.join('; ')})`
