@@ -1,75 +1,114 @@
 #!/usr/bin/env bash
-# bench.sh - vger beside restic and Borg on the same corpus, in the same run (`npm run bench`).
+# bench.sh - vger beside vykar, restic and Borg on the same corpus, in the same run (`npm run bench`).
 #
-# Usage: test/bench/bench.sh [-n REPS] [-t "vger restic borg"] [-r s3|seaweedfs|sftp] [-w WORKDIR] [-B] [-S] [-D] [CORPUS]
+# Usage: test/bench/bench.sh [-n REPS] [-t "vger vykar restic borg"] [-r s3|seaweedfs|sftp] [-w WORKDIR]
+#                            [-B] [-S] [-D] [-C] [CORPUS]
 #   -n REPS     repetitions of the whole sequence per tool (default 3, or $VGER_BENCH_REPS);
-#               medians are reported
-#   -t TOOLS    which tools (default "vger restic borg"; "-t vger" for quick iteration)
+#               medians are reported, and the ratios and target checks per repetition
+#   -t TOOLS    which tools (default "vger vykar restic borg", without vykar when its binary is
+#               missing: the run says so; "-t vger" for quick iteration)
 #   -r REMOTE   put the repositories on a test peer instead of a local directory: "s3" (moto on
 #               loopback, scripts/peers/s3.sh), "seaweedfs" (SeaweedFS on loopback, S3 API,
 #               scripts/peers/seaweedfs.sh; builds weed once) or "sftp" (OpenSSH sshd on loopback,
 #               scripts/peers/sshd.sh); vger and restic only (Borg has no S3 backend and over SSH
-#               needs borg on the server: it is skipped). Each tool and repetition gets a fresh
-#               prefix (directory); requests are counted from the peer's log (moto's access log;
-#               SeaweedFS's S3 request log; sftp-server at DEBUG1); results go to the "Remote
-#               repositories" section of docs/benchmarks.md
+#               needs borg on the server; vykar's remote backends are not wired up here: both are
+#               skipped), no cold steps. Each tool and repetition gets a fresh prefix (directory);
+#               requests are counted from the peer's log (moto's access log; SeaweedFS's S3 request
+#               log; sftp-server at DEBUG1); results go to the "Remote repositories" section of
+#               docs/benchmarks.md
 #   -w WORKDIR  scratch root (default /tmp/vger-bench): repos/, work/, restore/, cache/ and
 #               results/<timestamp>/ are made under it
-#   -B          do not build vger first (default: npm run build)
+#   -B          do not build vger first (default: npm run build; also off with $VGER_BENCH_CLI)
 #   -S          skip the stage micro-benchmark (npm run bench:stages)
 #   -D          do not write the results into docs/benchmarks.md
+#   -C          skip the cold first backups (steps e and f below; they run by default)
 #   CORPUS      made by /work/shared/bench/make-corpus.sh (default $VGER_BENCH_CORPUS, else
 #               WORKDIR/corpus, made when missing); it is copied, never changed
+# Environment:
+#   VGER_BENCH_VYKAR   the vykar binary (default the newest $VGER_BENCH_SHARED/bin/vykar-*-linux-x64,
+#                      /work/shared/bench/bin/vykar-0.19.1-linux-x64 here); it is only run
+#   VGER_BENCH_CLI     vger's CLI entry (default ROOT/dist/cli/main.js); another checkout's built
+#                      dist/cli/main.js runs with that checkout's native addon, and nothing is built
+#   VGER_BENCH_SETTLE  before the first repetition, wait up to this many seconds (default 120; 0: do
+#                      not wait) for the 1-minute load average to fall below 0.3
 #
-# For each repetition, tools interleaved (vger restic borg vger restic borg ...):
+# For each repetition, tools interleaved (vger vykar restic borg vger vykar restic borg ...):
 #   copy CORPUS to WORKDIR/work/corpus (cp -a, sync); fresh repository and cache;
 #   a  first backup, warm page cache                 (timed)   then repository size
 #   b  unchanged re-backup                           (timed)
 #   c  mutate-corpus.sh (~1% changed), backup again  (timed)   then repository size
 #   d  full restore into an empty directory, page cache dropped first (timed), checked with diff -r
+# then, unless -C, on the same tool's working copy (as step c left it), each into a fresh
+# repository and cache with the page cache dropped just before (sync; echo 3 > drop_caches):
+#   e  cold first backup of the whole corpus         (timed)
+#   f  cold first backup of the kernel tree alone (corpus/linux-source-6.1)   (timed)
+# The cold steps add about a first backup and a half per tool and repetition (~7 min, by estimate,
+# to a 3-repetition run of the four tools on the 2.5 GB corpus, of ~30 min in all without the build).
 # With -r, the repository size is the logical size of the objects (S3) or files (SFTP) under the
 # prefix, and each timed step also records the number of requests the peer served during it.
-# Each timed step runs under /usr/bin/time (wall, user, sys, peak RSS). The peers are driven
-# as in /work/shared/bench/run-peers.sh: restic with its defaults (zstd "auto"), Borg repokey
-# with lz4. vger runs through its CLI with VGER_PASSPHRASE, a config file, the default KDF and
-# zstd level 3 ($VGER_BENCH_COMPRESSION: lz4, zstd or none). test/bench/report.mjs turns the
-# CSV into a table with vger/peer ratios and the target checks, and replaces the part of
-# docs/benchmarks.md between its markers (with -r, between the markers of that remote kind).
+# Each timed step runs under /usr/bin/time (wall, user, sys, peak RSS) and records the 1-minute
+# load average before it and the CPU seconds the machine spent outside the timed command during
+# it (/proc/stat; other processes and kernel threads, writeback included). Before the first
+# repetition the load average and a 5-second sample of busy processes go into env.txt, and the
+# load average again after the run: the report states whether the machine was quiet.
+# The peers are driven as in /work/shared/bench/run-peers.sh: restic with its defaults (zstd
+# "auto"), Borg repokey with lz4. vger runs through its CLI with VGER_PASSPHRASE, a config file,
+# the default KDF and zstd level 3 ($VGER_BENCH_COMPRESSION: lz4, zstd or none); vykar (see
+# /work/shared/bench/bin/README.md) with VYKAR_PASSPHRASE, a config file with the same compression
+# (zstd level 3), its default encryption and a fresh cache ($XDG_CACHE_HOME/vykar).
+# test/bench/report.mjs turns the CSV into one table (medians, min-max, per-repetition ratios
+# vger/vykar and vger/restic, repository size, the issue-18 target checks, PASS/FAIL) and replaces
+# the part of docs/benchmarks.md between its markers (with -r, between the markers of that remote
+# kind).
 set -uo pipefail
 export LC_ALL=C
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SHARED=${VGER_BENCH_SHARED:-/work/shared/bench}
-REPS=${VGER_BENCH_REPS:-3}; TOOLS="vger restic borg"; W=/tmp/vger-bench
-BUILD=1; STAGES=1; DOCS=1; REMOTE=local
-while getopts "n:t:w:r:BSDh" o; do
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+REPS=${VGER_BENCH_REPS:-3}; TOOLS=; W=/tmp/vger-bench
+BUILD=1; STAGES=1; DOCS=1; COLD=1; REMOTE=local
+while getopts "n:t:w:r:BSDCh" o; do
   case $o in
     n) REPS=$OPTARG ;; t) TOOLS=$OPTARG ;; w) W=$OPTARG ;; r) REMOTE=$OPTARG ;;
-    B) BUILD=0 ;; S) STAGES=0 ;; D) DOCS=0 ;;
-    *) sed -n '2,37p' "$0"; exit 2 ;;
+    B) BUILD=0 ;; S) STAGES=0 ;; D) DOCS=0 ;; C) COLD=0 ;;
+    *) sed -n '2,62p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND-1))
 CORPUS=${1:-${VGER_BENCH_CORPUS:-$W/corpus}}
 COMPRESSION=${VGER_BENCH_COMPRESSION:-zstd}
+SETTLE=${VGER_BENCH_SETTLE:-120}
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
 
 SKIPPED=
+skip_tool() {  # TOOL REASON : drop TOOL from TOOLS, say so now and in the report
+  local kept= t
+  for t in $TOOLS; do [ "$t" = "$1" ] || kept="$kept $t"; done
+  TOOLS=${kept# }
+  SKIPPED="${SKIPPED:+$SKIPPED; }$1 ($2)"
+  log "skipping $1: $2"
+}
+
+# vykar is only run, from a prebuilt binary (/work/shared/bench/bin/README.md): without it the
+# run goes on with the other tools.
+VYKAR=${VGER_BENCH_VYKAR:-$(ls -1 "$SHARED"/bin/vykar-*-linux-x64 2>/dev/null | sort -V | tail -n 1)}
+[ -n "$TOOLS" ] || TOOLS="vger vykar restic borg"
+case " $TOOLS " in
+  *" vykar "*) [ -n "$VYKAR" ] && [ -x "$VYKAR" ] ||
+    skip_tool vykar "no binary at ${VYKAR:-$SHARED/bin/vykar-*-linux-x64}; set VGER_BENCH_VYKAR" ;;
+esac
+
 case $REMOTE in
   local) ;;
   s3 | seaweedfs | sftp)
-    kept=
-    for tool in $TOOLS; do
-      if [ "$tool" = borg ]; then
-        SKIPPED="borg (no S3 backend; over SSH it needs borg on the server)"
-        log "skipping borg with -r $REMOTE: $SKIPPED"
-      else kept="$kept $tool"; fi
-    done
-    TOOLS=${kept# }
+    case " $TOOLS " in *" borg "*) skip_tool borg "no S3 backend; over SSH it needs borg on the server" ;; esac
+    case " $TOOLS " in *" vykar "*) skip_tool vykar "its remote backends are not wired up in bench.sh" ;; esac
     [ -n "$TOOLS" ] || die "no tool left to run with -r $REMOTE"
+    COLD=0
     ;;
   *) die "unknown remote kind $REMOTE (s3, seaweedfs or sftp)" ;;
 esac
@@ -86,16 +125,25 @@ for tool in $TOOLS; do
     vger) ;;
     restic) command -v restic >/dev/null || apt_install restic ;;
     borg) command -v borg >/dev/null || apt_install borgbackup ;;
-    *) die "unknown tool $tool (vger, restic, borg)" ;;
+    vykar) ;;
+    *) die "unknown tool $tool (vger, vykar, restic, borg)" ;;
   esac
 done
 
+if [ -n "${VGER_BENCH_CLI:-}" ]; then
+  VGER=$VGER_BENCH_CLI
+  [ "$BUILD" = 1 ] && log "running vger from VGER_BENCH_CLI=$VGER: not building"
+  BUILD=0
+else
+  VGER="$ROOT/dist/cli/main.js"
+fi
 if [ "$BUILD" = 1 ]; then
   log "building vger (npm run build)"
   (cd "$ROOT" && npm run build >/dev/null) || die "npm run build failed"
 fi
-VGER="$ROOT/dist/cli/main.js"
 [ -f "$VGER" ] || die "$VGER missing: run npm run build"
+VGER=$(cd "$(dirname "$VGER")" && pwd)/$(basename "$VGER")
+VGER_ROOT=$(cd "$(dirname "$VGER")/../.." && pwd)  # the checkout whose CLI and addon run
 
 if [ ! -d "$CORPUS" ]; then
   log "making the corpus in $CORPUS"
@@ -108,7 +156,7 @@ RES="$W/results/$STAMP"
 [ "$REMOTE" = local ] || RES="$RES-$REMOTE"
 mkdir -p "$RES" "$W/repos" "$W/work" "$W/restore" "$W/cache"
 CSV="$RES/runs.csv"
-echo "tool,rep,step,rc,wall_s,user_s,sys_s,maxrss_kb,bytes,requests" >"$CSV"
+echo "tool,rep,step,rc,wall_s,user_s,sys_s,maxrss_kb,bytes,requests,load1,other_cpu_s" >"$CSV"
 REQCSV="$RES/requests.csv"  # tool,rep,step,kind,count (remote runs only)
 
 # --- the remote peer (-r s3 | seaweedfs | sftp), in RES/peer: started here, stopped on exit ---
@@ -223,9 +271,29 @@ req_count() {
 }
 
 export RESTIC_PASSWORD=vger-bench-passphrase BORG_PASSPHRASE=vger-bench-passphrase
+export VYKAR_PASSPHRASE=vger-bench-passphrase
 export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 
 tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f", s}'; }
+
+# --- is the machine quiet? ---
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }  # jiffies, all cores
+load1() { cut -d' ' -f1 /proc/loadavg; }
+# Let the load of the build (or of whatever ran just before) fade before the first repetition.
+if [ "$SETTLE" -gt 0 ] && awk -v l="$(load1)" 'BEGIN {exit !(l >= 0.3)}'; then
+  log "waiting up to ${SETTLE}s for the 1-minute load average ($(load1)) to fall below 0.3"
+  for _ in $(seq "$SETTLE"); do awk -v l="$(load1)" 'BEGIN {exit !(l < 0.3)}' && break; sleep 1; done
+fi
+# 5 seconds of the machine before the first repetition: busy cores in all, and each process above
+# 10 % of a core (top's second frame), so a reader can tell a quiet machine from a busy one.
+QUIET_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+b0=$(cpu_busy); t0=$(date +%s.%N)
+BUSY_PROCS=$(top -b -n 2 -d 5 -w 512 -o %CPU 2>/dev/null | awk '
+  /^ *PID / {n++; next}
+  n == 2 && $9 + 0 >= 10 {printf "%s%s pid %s %s%%", sep, $12, $1, $9; sep = ", "}')
+b1=$(cpu_busy); t1=$(date +%s.%N)
+QUIET_CPU=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v t="$t0" -v u="$t1" 'BEGIN {printf "%.2f", b / hz / (u - t)}')
 
 {
   echo "date_utc: $STAMP"
@@ -236,40 +304,53 @@ tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f
   echo "fs: $(df -T "$W" | awk 'NR==2{print $2}')"
   echo "vger: $(node "$VGER" --version) ($COMPRESSION, $(node -v))"
   # Which native addon ran (the working tree may be rebuilt between runs): sha256 prefix, mtime.
-  for so in "$ROOT"/crates/vger-napi/*.node; do
+  [ "$VGER_ROOT" != "$ROOT" ] && echo "vger_cli: $VGER"
+  for so in "$VGER_ROOT"/crates/vger-napi/*.node; do
     [ -f "$so" ] && echo "vger_addon: $(basename "$so") sha256 $(sha256sum "$so" | cut -c1-12), built $(date -u -r "$so" +%Y-%m-%dT%H:%M:%SZ)"
   done
+  case " $TOOLS " in *" vykar "*) echo "vykar: $("$VYKAR" --version | awk '{print $2}') ($VYKAR)" ;; esac
   command -v restic >/dev/null && echo "restic: $(restic version | awk '{print $2}')"
   command -v borg >/dev/null && echo "borg: $(borg --version | awk '{print $2}')"
   echo "corpus: $CORPUS, $(find "$CORPUS" -type f | wc -l) files, $(tree_bytes "$CORPUS") bytes"
+  echo "tools: $TOOLS"
   echo "reps: $REPS"
   echo "remote: $REMOTE"
+  echo "cold: $([ "$COLD" = 1 ] && echo on || echo off)"
   [ "$REMOTE" != local ] && echo "peer: $PEER_DESC"
   [ -n "$SKIPPED" ] && echo "skipped: $SKIPPED"
-  echo "load_before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "load_start: $LOAD_START"
+  echo "load_before: $QUIET_LOAD"
+  echo "cpu_before: $QUIET_CPU"
+  echo "busy_before: $BUSY_PROCS"
 } | tee "$RES/env.txt" >&2
 
 DROP_OK=1
 drop_caches() {
   sync
   if [ "$DROP_OK" = 1 ] && ! echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
-    log "WARNING: cannot drop the page cache; restores run warm"; DROP_OK=0
+    log "WARNING: cannot drop the page cache; restores and cold backups run warm"; DROP_OK=0
     echo "restore_cache: warm (could not drop)" >>"$RES/env.txt"
   fi
 }
 
-# timed TOOL REP STEP BYTES CMD... : run CMD under /usr/bin/time, append a CSV row
+# timed TOOL REP STEP BYTES CMD... : run CMD under /usr/bin/time, append a CSV row. Steps d (restore)
+# and e, f (cold first backups) start with the page cache dropped. The row also has the 1-minute
+# load average before the step and the CPU seconds spent outside CMD during it (all cores' busy
+# time from /proc/stat minus CMD's user + sys).
 timed() {
   local tool=$1 rep=$2 step=$3 bytes=$4; shift 4
   local base="$RES/$tool-r$rep-$step"
   sync
-  [ "$step" = d ] && drop_caches
+  case $step in d | e | f) drop_caches ;; esac
   req_mark
+  local l1 c0 c1; l1=$(load1); c0=$(cpu_busy)
   /usr/bin/time -f '%e %U %S %M' -o "$base.time" "$@" >"$base.log" 2>&1
   local rc=$?
+  c1=$(cpu_busy)
   local n; n=$(req_count "$tool" "$rep" "$step")
   read -r wall user sys rss < <(tail -n 1 "$base.time")
-  echo "$tool,$rep,$step,$rc,$wall,$user,$sys,$rss,$bytes,$n" >>"$CSV"
+  local other; other=$(awk -v b="$((c1 - c0))" -v hz="$HZ" -v u="$user" -v s="$sys" 'BEGIN {o = b / hz - u - s; printf "%.2f", o < 0 ? 0 : o}')
+  echo "$tool,$rep,$step,$rc,$wall,$user,$sys,$rss,$bytes,$n,$l1,$other" >>"$CSV"
   [ "$rc" = 0 ] || log "FAILED: $tool rep $rep step $step (rc=$rc), see $base.log"
 }
 
@@ -280,7 +361,7 @@ size_row() {  # TOOL REP STEP REPO : allocated bytes of a local repository; logi
     s3 | seaweedfs) b=$(s3py size "$4") ;;
     sftp) b=$(du -sb "$4" | cut -f1) ;;
   esac
-  echo "$1,$2,$3,0,0,0,0,0,$b," >>"$CSV"
+  echo "$1,$2,$3,0,0,0,0,0,$b,,," >>"$CSV"
 }
 
 # remote_repo TOOL REP : set REPO_AT (where size_row looks: an S3 prefix or the SFTP directory on
@@ -319,9 +400,9 @@ verify() {  # TOOL REP RESTORE_DIR : the restored tree is the first directory na
   local got
   got=$(find "$3" -type d -name corpus -prune -print | head -n 1)
   if [ -n "$got" ] && diff -r --no-dereference "$W/work/corpus" "$got" >"$RES/$1-r$2-verify.log" 2>&1; then
-    echo "$1,$2,restore-check,0,0,0,0,0,0" >>"$CSV"
+    echo "$1,$2,restore-check,0,0,0,0,0,0,,," >>"$CSV"
   else
-    echo "$1,$2,restore-check,1,0,0,0,0,0" >>"$CSV"
+    echo "$1,$2,restore-check,1,0,0,0,0,0,,," >>"$CSV"
     log "RESTORE MISMATCH: $1 rep $2, see $RES/$1-r$2-verify.log"
   fi
 }
@@ -349,6 +430,22 @@ sequence() {
 }
 
 
+vger_config() {  # URL : vger's config file for a repository at URL
+  printf 'repositories:\n  - url: %s\n    label: bench\n' "$1"
+  case $REMOTE in
+    s3 | seaweedfs) printf '    allow_insecure_http: true\n    region: %s\n    access_key_id: %s\n    secret_access_key: %s\n' \
+      "$VGER_TEST_S3_REGION" "$VGER_TEST_S3_KEY" "$VGER_TEST_S3_SECRET" ;;
+    sftp) printf '    sftp_key: %s\n    sftp_known_hosts: %s\n' "$VGER_TEST_SFTP_KEY" "$VGER_TEST_SFTP_KNOWN_HOSTS" ;;
+  esac
+  printf 'compression:\n  algorithm: %s\n' "$COMPRESSION"
+}
+
+vykar_config() {  # DIR : vykar's config file for a local repository at DIR, the compression vger has
+  printf 'repositories:\n  - url: %s\n    label: bench\ncompression:\n  algorithm: %s\n' "$1" "$COMPRESSION"
+  [ "$COMPRESSION" = zstd ] && printf '  zstd_level: 3\n'
+  return 0
+}
+
 run_vger() {
   local rep=$1 out="$W/restore/vger"
   remote_repo vger "$rep"
@@ -356,15 +453,7 @@ run_vger() {
   export VGER_PASSPHRASE=vger-bench-passphrase XDG_CACHE_HOME="$W/cache/vger"
   rm -rf "$XDG_CACHE_HOME" "$out"; mkdir -p "$out"
   [ "$REMOTE" = local ] && rm -rf "$repo"
-  {
-    printf 'repositories:\n  - url: %s\n    label: bench\n' "$VGER_URL"
-    case $REMOTE in
-      s3 | seaweedfs) printf '    allow_insecure_http: true\n    region: %s\n    access_key_id: %s\n    secret_access_key: %s\n' \
-        "$VGER_TEST_S3_REGION" "$VGER_TEST_S3_KEY" "$VGER_TEST_S3_SECRET" ;;
-      sftp) printf '    sftp_key: %s\n    sftp_known_hosts: %s\n' "$VGER_TEST_SFTP_KEY" "$VGER_TEST_SFTP_KNOWN_HOSTS" ;;
-    esac
-    printf 'compression:\n  algorithm: %s\n' "$COMPRESSION"
-  } >"$W/vger.yaml"
+  vger_config "$VGER_URL" >"$W/vger.yaml"
   prepare_copy
   node "$VGER" -c "$W/vger.yaml" init >"$RES/vger-r$rep-init.log" 2>&1 || { log "vger init failed"; return; }
   BACKUP=(node "$VGER" -c "$W/vger.yaml" backup --label corpus); ARCHIVE=
@@ -396,6 +485,22 @@ $VGER_TEST_SFTP_USER@$VGER_TEST_SFTP_HOST -s sftp") ;;
   unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 }
 
+run_vykar() {
+  local rep=$1 repo="$W/repos/vykar" out="$W/restore/vykar"
+  export XDG_CACHE_HOME="$W/cache/vykar"
+  rm -rf "$XDG_CACHE_HOME" "$repo" "$out"; mkdir -p "$out"
+  vykar_config "$repo" >"$W/vykar.yaml"
+  prepare_copy
+  "$VYKAR" -c "$W/vykar.yaml" init >"$RES/vykar-r$rep-init.log" 2>&1 || { log "vykar init failed"; return; }
+  # vykar picks its cipher at init ("Encryption mode: ..."): keep it for the report.
+  grep -q '^vykar_encryption:' "$RES/env.txt" ||
+    sed -n 's/^Encryption mode: */vykar_encryption: /p' "$RES/vykar-r$rep-init.log" >>"$RES/env.txt"
+  BACKUP=("$VYKAR" -c "$W/vykar.yaml" backup --label corpus); ARCHIVE=
+  sequence vykar "$rep" "$repo" "$out" "$VYKAR" -c "$W/vykar.yaml" restore latest "$out/corpus"
+  verify vykar "$rep" "$out"
+  unset XDG_CACHE_HOME
+}
+
 run_borg() {
   local rep=$1 repo="$W/repos/borg" out="$W/restore/borg"
   export BORG_REPO="$repo" BORG_BASE_DIR="$W/cache/borg"
@@ -407,15 +512,58 @@ run_borg() {
   verify borg "$rep" "$out"
 }
 
+# cold_init TOOL REPO CACHE : a fresh local repository at REPO with its cache under CACHE; sets BACKUP
+# and ARCHIVE as run_TOOL does (the cold steps e and f).
+cold_init() {
+  local tool=$1 repo=$2 cache=$3 cfg="$W/$1-cold.yaml"
+  rm -rf "$repo" "$cache"; mkdir -p "$cache"
+  ARCHIVE=
+  case $tool in
+    vger)
+      vger_config "$repo" >"$cfg"
+      VGER_PASSPHRASE=vger-bench-passphrase XDG_CACHE_HOME=$cache node "$VGER" -c "$cfg" init &&
+        BACKUP=(env VGER_PASSPHRASE=vger-bench-passphrase XDG_CACHE_HOME="$cache" node "$VGER" -c "$cfg" backup --label corpus) ;;
+    vykar)
+      vykar_config "$repo" >"$cfg"
+      XDG_CACHE_HOME=$cache "$VYKAR" -c "$cfg" init &&
+        BACKUP=(env XDG_CACHE_HOME="$cache" "$VYKAR" -c "$cfg" backup --label corpus) ;;
+    restic)
+      RESTIC_CACHE_DIR=$cache restic -r "$repo" init &&
+        BACKUP=(restic -r "$repo" --cache-dir "$cache" backup --host vger-bench) ;;
+    borg)
+      BORG_BASE_DIR=$cache borg init -e repokey "$repo" &&
+        BACKUP=(env BORG_BASE_DIR="$cache" BORG_REPO="$repo" borg create --compression lz4) && ARCHIVE=1 ;;
+  esac
+}
+
+# cold TOOL REP : steps e (the whole working copy) and f (its kernel tree), each a first backup into
+# a fresh repository and cache, the page cache dropped just before (in timed).
+cold() {
+  local tool=$1 rep=$2 repo="$W/repos/$1-cold" cache="$W/cache/$1-cold" step dir
+  for step in e f; do
+    if [ "$step" = e ]; then cd "$W/work" || return; dir=corpus
+    else cd "$W/work/corpus" || return; dir=linux-source-6.1; fi
+    [ -d "$dir" ] || { log "$tool rep $rep: no $PWD/$dir for step $step"; continue; }
+    cold_init "$tool" "$repo" "$cache" >"$RES/$tool-r$rep-$step-init.log" 2>&1 || { log "$tool cold init failed"; continue; }
+    log "$tool rep $rep: $step cold first backup of $dir"
+    timed "$tool" "$rep" "$step" "$(tree_bytes "$dir")" "${BACKUP[@]}" ${ARCHIVE:+"::$step"} "$dir"
+    rm -rf "$repo" "$cache"
+  done
+  cd "$W/work" || return
+}
+
 for rep in $(seq 1 "$REPS"); do
-  for tool in $TOOLS; do "run_$tool" "$rep"; done
+  for tool in $TOOLS; do
+    "run_$tool" "$rep"
+    [ "$COLD" = 1 ] && cold "$tool" "$rep"
+  done
 done
 rm -rf "$W/work/corpus" "$W/restore"/*
 
 # `vger --version`: median of 5 runs, in ms
 for _ in 1 2 3 4 5; do
   /usr/bin/time -f '%e' -o "$RES/version.time" node "$VGER" --version >/dev/null 2>&1
-  echo "vger,0,version,0,$(cat "$RES/version.time"),0,0,0,0," >>"$CSV"
+  echo "vger,0,version,0,$(cat "$RES/version.time"),0,0,0,0,,," >>"$CSV"
 done
 
 if [ "$STAGES" = 1 ]; then
