@@ -495,3 +495,4 @@ pub fn upload_dir(dir: &Path, backend: &dyn Backend) -> Result<u64> {
 
 /// The S3 test server (moto, started by `scripts/peers/s3.sh`) shared by a test binary.
 pub mod s3;
+pub mod synth;

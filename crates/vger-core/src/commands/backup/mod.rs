@@ -361,3 +361,40 @@ fn parent_tree(repo: &Repository, opts: &BackupOptions) -> Option<vger_types::Ch
         .find(|s| s.label == opts.label && s.hostname == opts.hostname)
         .map(|s| s.tree)
 }
+
+/// Writes the file cache that a backup of `sources` with `cache_dir` reads, listing `files`
+/// (path, chunks) as unchanged, vouched for by the segments the index holds now. For benchmarks
+/// that build a large synthetic repository without reading data; every chunk must be in the
+/// index, and a file whose identity changes later is simply read again.
+#[doc(hidden)]
+pub fn seed_file_cache(
+    repo: &Repository,
+    cache_dir: &std::path::Path,
+    sources: &[PathBuf],
+    files: &[(PathBuf, Vec<(vger_types::ChunkId, u32)>)],
+) -> Result<()> {
+    let sources: Vec<Vec<u8>> = sources.iter().map(|p| source::absolute_bytes(p)).collect();
+    let file = filecache::cache_file(cache_dir, &repo.config().id, &sources);
+    // Entries are kept only for files last changed before the second the cache starts in.
+    let mut cache = FileCache::open(
+        &file,
+        &repo.master().cache_key(),
+        clock::now_ns() + 2 * clock::NS_PER_SEC,
+        None,
+    );
+    let index = repo.index();
+    for (path, chunks) in files {
+        let meta = std::fs::symlink_metadata(path)
+            .map_err(|e| VgerError::io(format!("reading {}", path.display()), e))?;
+        let path = source::absolute(path);
+        cache.record(
+            &path,
+            &filecache::Identity::of(&meta),
+            chunks,
+            &index,
+            false,
+        );
+    }
+    cache.commit(&index, &repo.indexed_segments());
+    Ok(())
+}
