@@ -563,6 +563,12 @@ export interface OpenOptions {
    * cannot be written (read-only or full repository), with a warning.
    */
   noLock?: boolean
+  /**
+   * A directory for local caches (the CLI's `cache_dir`): the index is then kept there as a
+   * memory-mapped table, so an open reads only the segments written since, and memory does
+   * not grow with the repository.
+   */
+  cacheDir?: string
 }
 
 /** What a restore into an existing tree does with an entry already there. */

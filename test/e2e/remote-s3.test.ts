@@ -117,15 +117,20 @@ describe.skipIf(reason !== '')(`repository on S3 (${kind})${reason === '' ? '' :
     // One snapshot and at least one index segment of this repository.
     expect(before.metadata).toBeGreaterThanOrEqual(2)
     expect(before.files).toBeGreaterThan(0)
+    // The repository's index as one memory-mapped table.
+    expect(before.index).toBe(1)
     const dry = parts(await vger(['cache', '--clear', '--dry-run', '--json']))
     expect(dry).toEqual(before)
     await vger(['cache', '--clear'])
     const after = parts(await vger(['cache', '--json']))
     expect(after.metadata).toBe(0)
     expect(after.files).toBe(0)
-    // The next command fetches what it needs again.
+    expect(after.index).toBe(0)
+    // The next command fetches what it needs again, and builds the table again.
     expect(snapshots(await vger(['list', '--json']))).toBe(1)
-    expect(parts(await vger(['cache', '--json'])).metadata).toBeGreaterThanOrEqual(2)
+    const again = parts(await vger(['cache', '--json']))
+    expect(again.metadata).toBeGreaterThanOrEqual(2)
+    expect(again.index).toBe(1)
   })
 
   it('a second backup, prune and compact leave the newest snapshot whole', async () => {

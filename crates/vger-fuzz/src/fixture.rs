@@ -202,11 +202,7 @@ impl Fixture {
         let mut tree_blobs = Vec::new();
         let mut trees = Vec::new();
         let mut data_blobs = Vec::new();
-        let entries: Vec<_> = repo
-            .index()
-            .iter()
-            .map(|(id, pack, loc)| (*id, pack, loc))
-            .collect();
+        let entries: Vec<_> = repo.index().iter().collect();
         for (id, pack_id, loc) in entries {
             let Some(p) = packs.iter().find(|p| p.id == pack_id) else {
                 continue;

@@ -88,7 +88,8 @@ pub fn synthesize(dir: &Path, spec: &SynthSpec) -> Result<Synth> {
     })?;
     let repo = Repository::open(&s.url, Some(PASS))?;
     write_index(&repo, spec)?;
-    let repo = Repository::open(&s.url, Some(PASS))?;
+    // Opened with the cache directory: this builds the index table there (the one-time cost).
+    let repo = Repository::open_at_cached(&s.url, &Default::default(), Some(PASS), Some(&s.cache))?;
     let files = write_source(&s.source, spec)?;
     vger_core::commands::backup::seed_file_cache(
         &repo,

@@ -1,11 +1,13 @@
 /**
- * `vger cache [--clear] [-n]`: what the local cache holds (`cache_dir`), and removing it. Three parts:
- * `files/` (the file cache, which lets a backup skip reading unchanged files), `metadata/` (copies of remote
- * repositories' index segments, snapshots and packs of trees, so listing and an unchanged re-backup download nothing again)
- * `inflight/` (the records that let an interrupted backup resume) and `checks/` (when each repository last had a
- * full check, for `check.full_every`). `--clear` removes the first two; the next backup then reads every file
- * and the next command downloads the metadata again. In-flight records are kept: they are what a resumed backup
- * needs; so are the check records (without them the next cycle would read every pack).
+ * `vger cache [--clear] [-n]`: what the local cache holds (`cache_dir`), and removing it. The parts:
+ * `files/` (the file cache, which lets a backup skip reading unchanged files), `index/` (each repository's index as
+ * a sorted, memory-mapped table, so an open reads only the segments written since and memory does not grow with
+ * the repository), `metadata/` (copies of remote repositories' index segments, snapshots and packs of trees, so
+ * listing and an unchanged re-backup download nothing again), `inflight/` (the records that let an interrupted
+ * backup resume) and `checks/` (when each repository last had a full check, for `check.full_every`). `--clear`
+ * removes the first three; the next backup then reads every file, the next open rebuilds the index table, and the
+ * next command downloads the metadata again. In-flight records are kept: they are what a resumed backup needs; so
+ * are the check records (without them the next cycle would read every pack).
  */
 import { lstatSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
@@ -15,6 +17,7 @@ import { EXIT, type ExitCode } from '../exit.js'
 
 const PARTS = [
   { name: 'files', what: 'file cache (skips reading unchanged files)', clear: true },
+  { name: 'index', what: 'index tables (memory-mapped; rebuilt from the segments)', clear: true },
   { name: 'metadata', what: 'remote metadata (index segments, snapshots, tree packs)', clear: true },
   { name: 'inflight', what: 'records of running or interrupted backups', clear: false },
   { name: 'checks', what: 'when each repository last had a full check (check.full_every)', clear: false },
