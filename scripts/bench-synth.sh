@@ -13,11 +13,11 @@
 # rebackup, new and lookup again, up to IN_MEMORY_MAX blobs (default 10,000,000).
 # Writes results/synth.csv and results/synth.svg under WORKDIR and prints a Markdown table.
 #
-#   sh scripts/bench-synth.sh [WORKDIR] [SIZES...]     (default /tmp/vger-synth, 1000000 10000000 100000000)
+#   sh scripts/bench-synth.sh [WORKDIR] [SIZES...]     (default /tmp/vger-bench-synth, 1000000 10000000 100000000)
 # Disk: ~100 bytes per blob (5.0 GB repository + 5.1 GB table at 100 million).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-W=${1:-/tmp/vger-synth}
+W=${1:-/tmp/vger-bench-synth}
 [ $# -gt 0 ] && shift
 SIZES=${*:-1000000 10000000 100000000}
 IN_MEMORY_MAX=${IN_MEMORY_MAX:-10000000}
