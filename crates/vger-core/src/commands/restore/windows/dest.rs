@@ -120,6 +120,10 @@ pub fn remove_tree(path: &Path) -> Result<()> {
 fn remove_file(path: &Path, m: &fs::Metadata) -> std::io::Result<()> {
     if m.permissions().readonly() {
         let mut p = m.permissions();
+        #[allow(
+            clippy::permissions_set_readonly_false,
+            reason = "Windows: clears the read-only attribute only, so that the file can be removed"
+        )]
         p.set_readonly(false);
         let _ = fs::set_permissions(path, p);
     }
