@@ -8,6 +8,7 @@ pub mod chunker;
 pub mod clock;
 pub mod commands;
 pub mod compress;
+pub(crate) mod platform;
 pub mod progress;
 pub mod repo;
 pub mod retention;

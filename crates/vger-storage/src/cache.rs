@@ -25,7 +25,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -138,9 +137,7 @@ impl CachedBackend {
     /// Keeps a copy; a failure only means the next read goes to the store again.
     fn write_cached(path: &Path, data: &[u8]) {
         let Some(dir) = path.parent() else { return };
-        if fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
+        if crate::platform::private_dir(fs::DirBuilder::new().recursive(true))
             .create(dir)
             .is_err()
         {
@@ -149,16 +146,14 @@ impl CachedBackend {
         let mut r = [0u8; 8];
         let _ = getrandom::fill(&mut r);
         let tmp = dir.join(format!(".tmp.{}", hex::encode(r)));
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| {
-                f.write_all(blake3::hash(data).as_bytes())?;
-                f.write_all(data)
-            })
-            .and_then(|()| fs::rename(&tmp, path));
+        let written =
+            crate::platform::private_file(fs::OpenOptions::new().write(true).create_new(true))
+                .open(&tmp)
+                .and_then(|mut f| {
+                    f.write_all(blake3::hash(data).as_bytes())?;
+                    f.write_all(data)
+                })
+                .and_then(|()| fs::rename(&tmp, path));
         if written.is_err() {
             let _ = fs::remove_file(&tmp);
         }
@@ -232,7 +227,8 @@ impl Backend for CachedBackend {
             return Ok(bytes[start..end].to_vec());
         }
         let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-        let read = fs::File::open(&path).and_then(|f| f.read_exact_at(&mut buf, SUM + offset));
+        let read = fs::File::open(&path)
+            .and_then(|f| crate::platform::read_exact_at(&f, &mut buf, SUM + offset));
         match read {
             Ok(()) => Ok(buf),
             // Removed or cut short under us: the store has the object.
@@ -497,13 +493,15 @@ mod tests {
         let a = mk(b"repository a", "a");
         let b = mk(b"repository b", "b");
         assert_ne!(a.path("index/x"), b.path("index/x"));
-        let mode = |p: &Path| {
-            use std::os::unix::fs::PermissionsExt;
-            fs::metadata(p).unwrap().permissions().mode() & 0o777
-        };
         a.put_new("index/x", b"x").unwrap();
-        let p = a.path("index/x").unwrap();
-        assert_eq!(mode(&p), 0o600);
-        assert_eq!(mode(p.parent().unwrap()), 0o700);
+        // Owner-only modes exist on Unix only (docs/platforms.md).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            let p = a.path("index/x").unwrap();
+            assert_eq!(mode(&p), 0o600);
+            assert_eq!(mode(p.parent().unwrap()), 0o700);
+        }
     }
 }

@@ -6,9 +6,11 @@ mod assemble;
 mod cache;
 mod local;
 mod options;
+pub mod platform;
 mod remote;
 mod rest;
 mod runtime;
+#[cfg(unix)]
 mod sftp;
 mod spool;
 mod target;
@@ -22,6 +24,7 @@ pub use local::LocalBackend;
 pub use options::{BackendOptions, DEFAULT_CONNECTIONS, RetryOptions, parallel_writes};
 pub use remote::RemoteBackend;
 pub use rest::RestBackend;
+#[cfg(unix)]
 pub use sftp::SftpBackend;
 pub use spool::{SpoolParts, Spooled};
 pub use target::{Target, redact};
@@ -200,8 +203,7 @@ fn open_store(url: &str, opts: &BackendOptions) -> Result<Box<dyn Backend>> {
             port,
             path,
         } => {
-            let b = SftpBackend::new(user, &host, port, &path, &location, opts)?;
-            return Ok(Box::new(b));
+            return open_sftp(user, &host, port, &path, &location, opts);
         }
         Target::Rest { base } => return Ok(Box::new(RestBackend::new(&base, &location, opts)?)),
         Target::WebDav {
@@ -226,6 +228,36 @@ fn open_store(url: &str, opts: &BackendOptions) -> Result<Box<dyn Backend>> {
         detail: e.to_string(),
     })?;
     Ok(Box::new(RemoteBackend::new(op, &location, opts)))
+}
+
+/// SFTP runs the system's `ssh` as a ControlMaster over a Unix socket (the `openssh` crate), which
+/// exists on Unix only (docs/platforms.md).
+#[cfg(unix)]
+fn open_sftp(
+    user: Option<String>,
+    host: &str,
+    port: Option<u16>,
+    path: &str,
+    location: &str,
+    opts: &BackendOptions,
+) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(SftpBackend::new(
+        user, host, port, path, location, opts,
+    )?))
+}
+
+#[cfg(not(unix))]
+fn open_sftp(
+    _user: Option<String>,
+    _host: &str,
+    _port: Option<u16>,
+    _path: &str,
+    location: &str,
+    _opts: &BackendOptions,
+) -> Result<Box<dyn Backend>> {
+    Err(VgerError::UnsupportedBackend(format!(
+        "sftp:// needs OpenSSH's connection sharing, which Windows lacks ({location}); run vger under WSL, or serve the repository with `vger server` and use rest://"
+    )))
 }
 
 fn s3_operator(

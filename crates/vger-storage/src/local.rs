@@ -8,13 +8,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use vger_types::{Result, VgerError};
 
-use crate::{Backend, ObjectMeta, SpoolParts, Spooled, validate_key};
+use crate::{Backend, ObjectMeta, SpoolParts, Spooled, platform, validate_key};
 
 pub struct LocalBackend {
     root: PathBuf,
@@ -45,8 +44,7 @@ impl LocalBackend {
     }
 
     fn sync_dir(dir: &Path) -> Result<()> {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
+        platform::sync_dir(dir)
             .map_err(|e| VgerError::io(format!("syncing directory {}", dir.display()), e))
     }
 
@@ -138,7 +136,7 @@ impl Backend for LocalBackend {
         buf.resize(len, 0);
         let mut got = 0;
         while got < len {
-            match f.read_at(&mut buf[got..], offset + got as u64) {
+            match platform::read_at(&f, &mut buf[got..], offset + got as u64) {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -154,10 +152,7 @@ impl Backend for LocalBackend {
         let dir = self.ensure_dir(&path)?;
         let tmp = dir.join(format!(".tmp.{}", hex::encode(random16())));
         let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(FILE_MODE)
+            let mut f = platform::private_file(OpenOptions::new().write(true).create_new(true))
                 .open(&tmp)?;
             f.write_all(data)?;
             f.sync_all()
@@ -176,11 +171,7 @@ impl Backend for LocalBackend {
         }
         let key = crate::temp_key(dir_key, token);
         let tmp = self.path(&key)?;
-        let f = OpenOptions::new()
-            .write(true)
-            .read(true)
-            .create_new(true)
-            .mode(FILE_MODE)
+        let f = platform::private_file(OpenOptions::new().write(true).read(true).create_new(true))
             .open(&tmp)
             .map_err(|e| VgerError::io(format!("creating {}", tmp.display()), e))?;
         Ok(Spooled::file(f, tmp).with_temp_key(key))
@@ -304,14 +295,9 @@ impl Backend for LocalBackend {
     }
 }
 
-/// Repository files: readable by their owner only (the umask can only take bits away).
-const FILE_MODE: u32 = 0o600;
-
 /// `mkdir -p` with 0700 for every directory it creates (existing ones are left as they are).
 fn create_private_dir(dir: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
+    platform::private_dir(fs::DirBuilder::new().recursive(true))
         .create(dir)
         .map_err(|e| VgerError::io(format!("creating {}", dir.display()), e))
 }

@@ -86,9 +86,9 @@ impl FileWriter {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                // Direct I/O refused (or a short direct write left the rest unaligned): the rest
-                // goes through the page cache.
-                Err(e) if self.direct && e.raw_os_error() == Some(nix::libc::EINVAL) => {
+                // Direct I/O refused (EINVAL; or a short direct write left the rest unaligned):
+                // the rest goes through the page cache.
+                Err(e) if self.direct && e.kind() == std::io::ErrorKind::InvalidInput => {
                     self.direct = false;
                     set_direct(&self.file, false);
                 }

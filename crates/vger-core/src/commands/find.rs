@@ -3,13 +3,13 @@
 //! slowly changing tree reads each distinct directory once.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+
 use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobMatcher};
 use vger_types::{ChunkId, Result, VgerError};
 
+use crate::platform::names;
 use crate::repo::Repository;
 use crate::repo::snapshot::Snapshot;
 use crate::tree::{Content, Entry, Kind, join_path as join};
@@ -263,7 +263,7 @@ impl Finder<'_> {
             && self
                 .glob
                 .as_ref()
-                .is_none_or(|g| g.is_match(OsStr::from_bytes(&e.name)))
+                .is_none_or(|g| g.is_match(names::os_str_lossy(&e.name)))
     }
 
     fn matched(&self, e: &Entry, path: Vec<u8>) -> Match {

@@ -12,14 +12,28 @@ use crate::progress::{Event, LockWait, Progress, Warning};
 /// no permission on `locks/`, a full disk or quota, credentials that may read but not write: a
 /// `read` token of a vger server, a read-only S3 key), so that a reader may go on without a lock.
 pub(super) fn unwritable(e: &VgerError) -> bool {
-    use nix::libc::{EACCES, EDQUOT, EPERM, EROFS};
     match e {
         VgerError::NoSpace { .. } | VgerError::RemoteAuth { .. } => true,
-        VgerError::Io { source, .. } => {
-            matches!(source.raw_os_error(), Some(EROFS | EACCES | EPERM | EDQUOT))
-        }
+        VgerError::Io { source, .. } => refused(source),
         _ => false,
     }
+}
+
+/// A write refused for good: read-only filesystem, no permission, quota.
+#[cfg(unix)]
+fn refused(e: &std::io::Error) -> bool {
+    use nix::libc::{EACCES, EDQUOT, EPERM, EROFS};
+    matches!(e.raw_os_error(), Some(EROFS | EACCES | EPERM | EDQUOT))
+}
+
+/// A write refused for good (Windows: access denied, write-protected media, quota).
+#[cfg(not(unix))]
+fn refused(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem | ErrorKind::QuotaExceeded
+    )
 }
 
 /// How often a wait for a conflicting lock is reported.

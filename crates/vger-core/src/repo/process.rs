@@ -46,10 +46,7 @@ impl ProcessState {
 
 /// This machine's hostname (empty if it cannot be read).
 pub fn this_host() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default()
+    crate::platform::process::hostname()
 }
 
 /// The stamp of the current process.

@@ -38,14 +38,14 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use vger_storage::platform::{private_dir, private_file};
 use vger_types::ChunkId;
 
 use super::filelog::{self, FileLog};
-use crate::clock::{NS_PER_SEC, ns_from_stat};
+use crate::clock::NS_PER_SEC;
+use crate::platform::meta;
 use crate::repo::index::ChunkIndex;
 
 const MAGIC: &[u8; 8] = b"VGERFC02";
@@ -64,11 +64,11 @@ pub struct Identity {
 impl Identity {
     pub fn of(m: &fs::Metadata) -> Self {
         Identity {
-            dev: m.dev(),
-            ino: m.ino(),
+            dev: meta::dev(m),
+            ino: meta::ino(m),
             size: m.len(),
-            mtime_ns: ns_from_stat(m.mtime(), m.mtime_nsec()),
-            ctime_ns: ns_from_stat(m.ctime(), m.ctime_nsec()),
+            mtime_ns: meta::mtime_ns(m),
+            ctime_ns: meta::ctime_ns(m),
         }
     }
 }
@@ -107,7 +107,7 @@ struct Writer {
 }
 
 fn path_key(path: &Path) -> u128 {
-    let h = blake3::hash(path.as_os_str().as_bytes());
+    let h = blake3::hash(path.as_os_str().as_encoded_bytes());
     let mut b = [0u8; 16];
     b.copy_from_slice(&h.as_bytes()[..16]);
     u128::from_le_bytes(b)
@@ -385,19 +385,12 @@ impl Writer {
     fn create(dest: &Path, key: &[u8; 32], cutoff_ns: i64) -> std::io::Result<Self> {
         let dir = dest.parent().unwrap_or(Path::new("."));
         // The cache names every file backed up and its chunk ids: its owner's eyes only.
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+        private_dir(fs::DirBuilder::new().recursive(true)).create(dir)?;
         let tmp = dir.join(format!(
             ".tmp.{}",
             hex::encode(vger_crypto::random_bytes::<8>())
         ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let file = private_file(OpenOptions::new().write(true).create_new(true)).open(&tmp)?;
         let mut out = BufWriter::with_capacity(1 << 16, file);
         out.write_all(MAGIC)?;
         let mut mac = blake3::Hasher::new_keyed(key);

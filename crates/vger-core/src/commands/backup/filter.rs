@@ -4,7 +4,6 @@
 //! source root. The walk asks; this module decides.
 
 use std::fs::{self, Metadata};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -69,7 +68,7 @@ impl Excludes {
             // The directory walked (a root given as a symlink to a directory is walked through it).
             let m = fs::metadata(root)
                 .map_err(|e| VgerError::io(format!("reading {}", root.display()), e))?;
-            Some(m.dev())
+            Some(crate::platform::meta::dev(&m))
         } else {
             None
         };
@@ -129,7 +128,8 @@ impl Excludes {
 
     /// The entry lies on another filesystem than the source root.
     fn foreign(&self, meta: &Metadata) -> bool {
-        self.root_dev.is_some_and(|dev| dev != meta.dev())
+        self.root_dev
+            .is_some_and(|dev| dev != crate::platform::meta::dev(meta))
     }
 }
 

@@ -13,7 +13,8 @@
 //!
 //! Beside it, `<16 hex>.files` is the backup's file log ([`super::filelog`]).
 //!
-//! The running backup holds an exclusive `flock` on its file; the lock dies with the process, so
+//! The running backup holds an exclusive lock on its file (`File::try_lock`: `flock` on Unix,
+//! `LockFileEx` on Windows); the lock dies with the process, so
 //! a file nobody holds belongs to a backup that ended without finishing (killed, or failed). Such
 //! a file is read by [`reclaim`]; a backup that ends normally removes its own. Problems with the
 //! record never fail a backup: without it, leftovers are removed by compact after the grace
@@ -21,12 +22,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use nix::fcntl::{Flock, FlockArg};
+use vger_storage::platform::{private_dir, private_file};
 
 /// This backup's record.
 pub struct Inflight {
@@ -34,7 +34,8 @@ pub struct Inflight {
 }
 
 struct State {
-    file: Option<Flock<File>>,
+    /// Locked for as long as this backup runs.
+    file: Option<File>,
     path: PathBuf,
     /// Keys of lines whose closing line has not been written yet.
     open: BTreeSet<String>,
@@ -70,23 +71,15 @@ impl Inflight {
     /// Starts this backup's record, or `None` if it cannot be created (no record is kept then).
     pub fn create(cache_dir: &Path, repo_id: &[u8; 32]) -> Option<Self> {
         let dir = dir_for(cache_dir, repo_id);
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
+        private_dir(fs::DirBuilder::new().recursive(true))
             .create(&dir)
             .ok()?;
         let path = dir.join(hex::encode(vger_crypto::random_bytes::<8>()));
-        let file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .mode(0o600)
+        let file = private_file(OpenOptions::new().append(true).create_new(true))
             .open(&path)
             .ok()?;
-        let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()?;
-        let log = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .mode(0o600)
+        file.try_lock().ok()?;
+        let log = private_file(OpenOptions::new().append(true).create_new(true))
             .open(log_path(&path))
             .ok();
         Some(Self {
@@ -166,13 +159,15 @@ pub fn reclaim(cache_dir: &Path, repo_id: &[u8; 32]) -> Leftovers {
         if e.file_name().as_encoded_bytes().ends_with(b".files") {
             continue;
         }
-        let Ok(file) = OpenOptions::new().read(true).open(&path) else {
+        let Ok(mut file) = OpenOptions::new().read(true).open(&path) else {
             continue;
         };
-        let Ok(file) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+        if file.try_lock().is_err() {
             continue; // a running backup's record
-        };
-        let text = fs::read(&path).unwrap_or_default();
+        }
+        // Through the locked handle: on Windows the lock bars every other handle.
+        let mut text = Vec::new();
+        let _ = file.read_to_end(&mut text);
         if let Ok(log) = fs::read(log_path(&path)) {
             out.file_logs.push(log);
         }

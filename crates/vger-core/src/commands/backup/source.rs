@@ -7,13 +7,13 @@
 //! A source path inside another one is saved once, as part of the outer one, with a warning.
 
 use std::collections::BTreeMap;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use vger_types::{ChunkId, Result, VgerError};
 
 use super::filter::{Excludes, SourceFilter};
 use super::walk::{Walker, find};
+use crate::platform::names;
 use crate::tree::{Content, Entry, Kind};
 
 pub fn absolute(p: &Path) -> PathBuf {
@@ -21,7 +21,7 @@ pub fn absolute(p: &Path) -> PathBuf {
 }
 
 pub fn absolute_bytes(p: &Path) -> Vec<u8> {
-    absolute(p).as_os_str().as_bytes().to_vec()
+    names::bytes_lossy(absolute(p).as_os_str()).into_owned()
 }
 
 #[derive(Default)]
@@ -53,7 +53,7 @@ pub fn backup_sources(
         }
         let name = given
             .file_name()
-            .map(|n| n.as_bytes().to_vec())
+            .map(|n| names::bytes_lossy(n).into_owned())
             .unwrap_or_else(|| b"root".to_vec());
         let old = w.parent_entries(parent);
         let entries: Vec<_> = w
@@ -80,7 +80,10 @@ pub fn backup_sources(
                 continue 'paths;
             }
             if let Component::Normal(name) = c {
-                node = node.children.entry(name.as_bytes().to_vec()).or_default();
+                node = node
+                    .children
+                    .entry(names::bytes_lossy(name).into_owned())
+                    .or_default();
             }
         }
         if node.source.is_some() {
@@ -130,7 +133,7 @@ fn emit(
     let old = w.parent_entries(parent);
     let mut entries = Vec::new();
     for (name, child) in &node.children {
-        let path = dir.join(std::ffi::OsStr::from_bytes(name));
+        let path = dir.join(names::os_str_lossy(name));
         let child_rel = crate::tree::join_path(rel, name);
         let prev = find(&old, name);
         if let Some(given) = &child.source {

@@ -4,7 +4,6 @@
 
 use std::fs::{File, Metadata};
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 #[cfg(target_os = "linux")]
 use std::os::unix::fs::MetadataExt;
 
@@ -13,11 +12,13 @@ use nix::errno::Errno;
 #[cfg(target_os = "linux")]
 use nix::unistd::{Whence, lseek};
 
+#[cfg(target_os = "linux")]
 use crate::tree::MAX_HOLES;
 
 /// The data extents `(offset, length)` of `file` within `[0, size)`, in order; `None` when the
 /// file is stored whole: it has no hole (judged first from its allocated blocks, so most files
-/// cost no system call), the filesystem cannot tell, or it has more than [`MAX_HOLES`] holes.
+/// cost no system call), the filesystem cannot tell, or it has more than
+/// [`MAX_HOLES`](crate::tree::MAX_HOLES) holes.
 ///
 /// Only on Linux: nix offers `SEEK_DATA` on no other target vger builds for, so elsewhere every file is
 /// stored whole (a hole reads as zeros, which deduplicate to one chunk; docs/platforms.md).
@@ -113,7 +114,7 @@ impl Read for ExtentReader<'_> {
                 self.next += 1;
                 continue;
             }
-            let n = self.file.read_at(&mut buf[..want], off + done)?;
+            let n = vger_storage::platform::read_at(self.file, &mut buf[..want], off + done)?;
             if n == 0 {
                 // The file shrank: the rest of this extent reads as a hole.
                 self.next += 1;

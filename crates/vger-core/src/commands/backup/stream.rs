@@ -7,8 +7,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::fd::AsFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -22,6 +20,7 @@ use super::walk::{ChunkRef, Walker};
 use crate::cancel::CancelToken;
 use crate::chunker::StreamError;
 use crate::clock;
+use crate::platform::{meta, process};
 use crate::tree::{Content, Entry, Kind};
 
 /// Where a stream's bytes come from.
@@ -170,21 +169,12 @@ struct Owner {
 
 impl Owner {
     fn current() -> Self {
-        let uid = nix::unistd::getuid();
-        let gid = nix::unistd::getgid();
+        let (uid, gid) = process::ids();
         Owner {
-            uid: uid.as_raw(),
-            gid: gid.as_raw(),
-            user: nix::unistd::User::from_uid(uid)
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-                .unwrap_or_default(),
-            group: nix::unistd::Group::from_gid(gid)
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-                .unwrap_or_default(),
+            uid,
+            gid,
+            user: meta::user_name(uid),
+            group: meta::group_name(gid),
         }
     }
 }
@@ -193,10 +183,7 @@ impl Owner {
 /// is waited on rather than taken for an end.
 fn read_stdin(w: &mut Walker<'_>, cancel: &CancelToken) -> Result<Vec<ChunkRef>> {
     // A duplicate of descriptor 0, unbuffered (the process's own stays open).
-    let file = std::io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(File::from)
+    let file = process::stdin_file()
         .map_err(|e| VgerError::DumpFailed(format!("standard input could not be read: {e}")))?;
     let reader = Patient {
         file: &file,
@@ -235,7 +222,8 @@ impl Read for Patient<'_> {
 }
 
 /// Runs `argv` in its own process group and stores its standard output. Cancelling stops the
-/// group (SIGTERM, then SIGKILL after [`KILL_AFTER`]).
+/// group (SIGTERM, then SIGKILL after [`KILL_AFTER`]; on Windows the process tree at once: see
+/// [`process`]).
 fn run_command(
     w: &mut Walker<'_>,
     argv: &[String],
@@ -248,8 +236,8 @@ fn run_command(
     cmd.args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
+    process::own_group(&mut cmd);
     if let Some(env) = env {
         cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
     }
@@ -266,7 +254,7 @@ fn run_command(
     let read = w.chunk_stream(stdout);
     if read.is_err() {
         // The command may be blocked writing to a pipe nobody reads any more.
-        kill_group(child.id(), nix::sys::signal::Signal::SIGKILL);
+        process::stop(child.id(), true);
     }
     let status = wait(&mut child);
     done.store(true, Ordering::Relaxed);
@@ -314,11 +302,11 @@ fn watch(pid: u32, cancel: CancelToken, done: Arc<AtomicBool>) -> JoinHandle<()>
             if cancel.is_cancelled() {
                 match asked {
                     None => {
-                        kill_group(pid, nix::sys::signal::Signal::SIGTERM);
+                        process::stop(pid, false);
                         asked = Some(Instant::now());
                     }
                     Some(t) if t.elapsed() > KILL_AFTER => {
-                        kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+                        process::stop(pid, true);
                     }
                     Some(_) => {}
                 }
@@ -326,11 +314,6 @@ fn watch(pid: u32, cancel: CancelToken, done: Arc<AtomicBool>) -> JoinHandle<()>
             std::thread::sleep(Duration::from_millis(50));
         }
     })
-}
-
-fn kill_group(pid: u32, signal: nix::sys::signal::Signal) {
-    let pgid = nix::unistd::Pid::from_raw(pid as i32);
-    let _ = nix::sys::signal::killpg(pgid, signal);
 }
 
 /// Collects the end of what the command writes to standard error.
@@ -352,7 +335,7 @@ fn tail_of(mut stderr: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
 }
 
 fn describe(s: ExitStatus) -> String {
-    match (s.code(), s.signal()) {
+    match (s.code(), process::signal(&s)) {
         (Some(code), _) => format!("exited with status {code}"),
         (None, Some(sig)) => format!("was killed by signal {sig}"),
         _ => "failed".to_string(),

@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -21,7 +19,7 @@ use super::pipeline::Uploader;
 use super::sparse::{self, ExtentReader};
 use crate::cancel::CancelToken;
 use crate::chunker::{Chunker, StreamError};
-use crate::clock::ns_from_stat;
+use crate::platform::{meta as pmeta, names};
 use crate::progress::{Event, Progress, Warning};
 use crate::repo::Repository;
 use crate::repo::index::IdMap;
@@ -179,6 +177,24 @@ impl<'a> Walker<'a> {
         self.note(path, err);
     }
 
+    /// Entry names of directory `path`, sorted by their bytes; a name this platform cannot store
+    /// (on Windows, not valid Unicode) is skipped with a warning.
+    fn read_names(&mut self, path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(path)? {
+            let n = e?.file_name();
+            match names::bytes(&n) {
+                Some(b) => out.push(b.to_vec()),
+                None => {
+                    let p = path.join(&n);
+                    self.warn(&p, &names::not_unicode(&p));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Records a warning about an entry that was stored anyway.
     pub(super) fn note(&mut self, path: &Path, err: &VgerError) {
         let w = Warning {
@@ -221,7 +237,8 @@ impl<'a> Walker<'a> {
         ex: &Excludes,
         parent: Option<&ChunkId>,
     ) -> Result<Vec<Entry>> {
-        let names = read_names(path)
+        let names = self
+            .read_names(path)
             .map_err(|e| VgerError::io(format!("reading directory {}", path.display()), e))?;
         self.dir_entries(path, names, b"", ex, parent)
     }
@@ -251,7 +268,7 @@ impl<'a> Walker<'a> {
         let mut entries = Vec::with_capacity(names.len());
         let mut result = Ok(());
         for name in names {
-            let child = path.join(std::ffi::OsStr::from_bytes(&name));
+            let child = path.join(names::os_str_lossy(&name));
             let child_rel = join(rel, &name);
             let prev = find(&old, &name);
             match self.entry(&child, name, &child_rel, ex, prev) {
@@ -311,7 +328,7 @@ impl<'a> Walker<'a> {
         }
         let ft = meta.file_type();
         if ft.is_dir() {
-            let names = match read_names(path) {
+            let names = match self.read_names(path) {
                 Ok(n) => n,
                 Err(err) => {
                     self.warn(path, &vanished_or_io(path, err));
@@ -337,8 +354,8 @@ impl<'a> Walker<'a> {
         }
         let mut e = self.describe(path, name, &meta);
         if ft.is_file() {
-            if meta.nlink() > 1
-                && let Some(first) = self.hardlinks.get(&(meta.dev(), meta.ino()))
+            if pmeta::nlink(&meta) > 1
+                && let Some(first) = self.hardlinks.get(&(pmeta::dev(&meta), pmeta::ino(&meta)))
             {
                 e.kind = Kind::HardLink;
                 e.content = Content::Target(first.clone());
@@ -372,9 +389,9 @@ impl<'a> Walker<'a> {
                     e.kind = Kind::File;
                     e.content = Content::Chunks(chunks);
                     e.holes = holes;
-                    if meta.nlink() > 1 {
+                    if pmeta::nlink(&meta) > 1 {
                         self.hardlinks
-                            .insert((meta.dev(), meta.ino()), rel.to_vec());
+                            .insert((pmeta::dev(&meta), pmeta::ino(&meta)), rel.to_vec());
                     }
                 }
                 None => return Ok(None),
@@ -382,8 +399,12 @@ impl<'a> Walker<'a> {
         } else if ft.is_symlink() {
             match fs::read_link(path) {
                 Ok(t) => {
+                    let Some(t) = names::bytes(t.as_os_str()) else {
+                        self.warn(path, &names::not_unicode(&t));
+                        return Ok(None);
+                    };
                     e.kind = Kind::Symlink;
-                    e.content = Content::Target(t.as_os_str().as_bytes().to_vec());
+                    e.content = Content::Target(t.to_vec());
                     self.stats.symlinks += 1;
                 }
                 Err(err) => {
@@ -392,17 +413,9 @@ impl<'a> Walker<'a> {
                 }
             }
         } else {
-            e.kind = if ft.is_fifo() {
-                Kind::Fifo
-            } else if ft.is_char_device() {
-                Kind::CharDev
-            } else if ft.is_block_device() {
-                Kind::BlockDev
-            } else {
-                Kind::Socket
-            };
+            e.kind = pmeta::special(ft);
             if matches!(e.kind, Kind::CharDev | Kind::BlockDev) {
-                e.content = Content::Rdev(meta.rdev());
+                e.content = Content::Rdev(pmeta::rdev(&meta));
             }
             self.stats.others += 1;
         }
@@ -411,46 +424,32 @@ impl<'a> Walker<'a> {
 
     /// Metadata common to every kind; the caller sets kind and content.
     pub fn describe(&mut self, path: &Path, name: Vec<u8>, meta: &Metadata) -> Entry {
-        let user = self.users.entry(meta.uid()).or_insert_with(|| {
-            nix::unistd::User::from_uid(meta.uid().into())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-                .unwrap_or_default()
-        });
-        let user = user.clone();
-        let group = self.groups.entry(meta.gid()).or_insert_with(|| {
-            nix::unistd::Group::from_gid(meta.gid().into())
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-                .unwrap_or_default()
-        });
-        let group = group.clone();
-        let xattrs = if !self.xattrs {
-            Vec::new()
+        let (uid, gid) = (pmeta::uid(meta), pmeta::gid(meta));
+        let user = self
+            .users
+            .entry(uid)
+            .or_insert_with(|| pmeta::user_name(uid))
+            .clone();
+        let group = self
+            .groups
+            .entry(gid)
+            .or_insert_with(|| pmeta::group_name(gid))
+            .clone();
+        let xattrs = if self.xattrs {
+            pmeta::xattrs(path)
         } else {
-            xattr::list(path)
-                .map(|names| {
-                    names
-                        .filter_map(|n| {
-                            let v = xattr::get(path, &n).ok().flatten()?;
-                            Some((n.as_bytes().to_vec(), v))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
+            Vec::new()
         };
         Entry {
             name,
             kind: Kind::Fifo,
-            mode: meta.mode(),
-            uid: meta.uid(),
-            gid: meta.gid(),
+            mode: pmeta::mode(meta),
+            uid,
+            gid,
             user,
             group,
-            mtime_ns: ns_from_stat(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: ns_from_stat(meta.ctime(), meta.ctime_nsec()),
+            mtime_ns: pmeta::mtime_ns(meta),
+            ctime_ns: pmeta::ctime_ns(meta),
             size: if meta.is_file() { meta.len() } else { 0 },
             xattrs,
             content: Content::None,
@@ -544,11 +543,7 @@ impl<'a> Walker<'a> {
     /// Chunks a regular file; of a sparse file only the data extents are read, and the rest is
     /// returned as its holes. `Ok(None)` means it was skipped with a warning.
     fn read_file(&mut self, path: &Path, meta: &Metadata) -> Result<Option<Stored>> {
-        let file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-            .open(path)
-        {
+        let file = match pmeta::no_follow(OpenOptions::new().read(true)).open(path) {
             Ok(f) => f,
             Err(e) => {
                 self.warn(path, &vanished_or_io(path, e));
@@ -641,21 +636,9 @@ pub fn find<'e>(entries: &'e [Entry], name: &[u8]) -> Option<&'e Entry> {
         .map(|i| &entries[i])
 }
 
-/// Entry names of a directory, sorted by their bytes.
-fn read_names(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
-    let mut names = Vec::new();
-    for e in fs::read_dir(path)? {
-        names.push(e?.file_name().as_bytes().to_vec());
-    }
-    names.sort();
-    Ok(names)
-}
-
 fn changed(file: &File, before: &Metadata) -> bool {
     file.metadata().is_ok_and(|after| {
-        after.len() != before.len()
-            || after.mtime() != before.mtime()
-            || after.mtime_nsec() != before.mtime_nsec()
+        after.len() != before.len() || pmeta::mtime_ns(&after) != pmeta::mtime_ns(before)
     })
 }
 

@@ -12,10 +12,25 @@
 //! and renamed into place once complete, and with `delete` what the snapshot does not hold is
 //! removed.
 
+// The destination through directory handles (`openat`) on Unix, by path on Windows
+// (docs/platforms.md).
+#[cfg(unix)]
 mod dest;
+#[cfg(windows)]
+#[path = "windows/dest.rs"]
+mod dest;
+#[cfg(unix)]
 mod existing;
+#[cfg(windows)]
+#[path = "windows/existing.rs"]
+mod existing;
+mod overwrite;
 mod packed;
 mod plan;
+#[cfg(unix)]
+mod write;
+#[cfg(windows)]
+#[path = "windows/write.rs"]
 mod write;
 
 use std::collections::HashSet;
@@ -115,7 +130,7 @@ pub fn restore(
         .map(|mode| existing::Compare::new(repo, mode));
     let delete = opts.delete && opts.overwrite.is_some();
     if opts.dry_run {
-        return existing::dry_run(cmp.as_ref(), &opts.dest, &plan, delete, cancel);
+        return overwrite::dry_run(cmp.as_ref(), &opts.dest, &plan, delete, cancel);
     }
     let dest = dest::Dest::open(&opts.dest, opts.overwrite)?;
     let paths = if delete { plan.paths() } else { HashSet::new() };

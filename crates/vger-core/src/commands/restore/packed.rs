@@ -8,12 +8,12 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vger_crypto::BlobKind;
+use vger_storage::platform::write_all_at;
 use vger_types::{ChunkId, PackId, Result, VgerError};
 
 use super::dest::Dest;
@@ -357,7 +357,7 @@ fn segment(
 /// file piece by piece into its data runs, so the holes between them are never written.
 fn write_at(file: &File, data: &[u8], off: u64, runs: &[(u64, u64, u64)]) -> std::io::Result<()> {
     if runs.is_empty() {
-        return file.write_all_at(data, off);
+        return write_all_at(file, data, off);
     }
     let end = off + data.len() as u64;
     let first = runs.partition_point(|&(stored, _, len)| stored + len <= off);
@@ -368,7 +368,7 @@ fn write_at(file: &File, data: &[u8], off: u64, runs: &[(u64, u64, u64)]) -> std
         let from = off.max(stored);
         let to = end.min(stored + len);
         let piece = &data[(from - off) as usize..(to - off) as usize];
-        file.write_all_at(piece, at + (from - stored))?;
+        write_all_at(file, piece, at + (from - stored))?;
     }
     Ok(())
 }

@@ -176,7 +176,11 @@ pub fn special(dest: &Dest, item: &Item) -> Result<()> {
         }
     };
     let (dir, n) = parent(dest, &item.rel)?;
-    let mode = Mode::from_bits_truncate(e.mode & 0o7777);
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "mode_t is u32 on Linux, u16 on macOS; the permission bits fit both"
+    )]
+    let mode = Mode::from_bits_truncate((e.mode & 0o7777) as nix::libc::mode_t);
     make_node(&dir, name(n), kind, mode, rdev)
         .map_err(|err| errno(&path, "creating special file", err))?;
     let st = fstatat(&*dir, name(n), AtFlags::AT_SYMLINK_NOFOLLOW)
