@@ -235,3 +235,35 @@ fn a_rolled_back_repository_is_read_as_it_is_not_as_the_table_remembers() {
     assert_eq!(rolled.generation(), gen_first, "the lower generation shows");
     assert_eq!(entries(&rolled), entries_first);
 }
+
+#[test]
+fn check_finds_a_damaged_segment_the_table_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let repo = new_repo(dir, Algorithm::Aes256Gcm);
+    write_files(&dir.join("a"), 10, 8);
+    run_backup(&repo, &[&dir.join("a")]);
+    write_files(&dir.join("b"), 10, 9);
+    run_backup(&repo, &[&dir.join("b")]);
+    let cached = open(dir, true);
+    assert_eq!(cached.index().mapped_len(), cached.index().len());
+    // Storage rots one segment the table holds: an open trusts the table for it...
+    let victim = segment_files(dir).remove(0);
+    fs::write(&victim, b"rotten").unwrap();
+    let reopened = open(dir, true);
+    assert!(reopened.warnings().is_empty());
+    // ...but check reads every segment and names it.
+    let report = vger_core::check(
+        &reopened,
+        &Default::default(),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        report.problems.iter().any(|p| p.object.ends_with(&name)),
+        "{:?}",
+        report.problems
+    );
+}

@@ -227,7 +227,7 @@ impl Repository {
     /// chunks then look absent, so the next backup stores them again and restore names the files
     /// it cannot find, instead of the whole repository becoming unreadable.
     fn load_index(&mut self) -> Result<()> {
-        let mut warnings = self.reload_index()?;
+        let mut warnings = self.load_segments(false)?;
         warnings.extend(self.replayed_segments());
         self.warnings = warnings;
         // Local copies of packs the index no longer lists (compacted away by any client) go.
@@ -243,14 +243,16 @@ impl Repository {
     }
 
     /// Rebuilds the in-memory index from the segments in storage now (after taking a lease, so
-    /// a compaction that ran since opening is seen). Returns the damaged segments. A compaction
-    /// replacing segments meanwhile is handled by [`Repository::read_index`].
+    /// a compaction that ran since opening is seen), reading every segment, so a damaged one is
+    /// found even if the index table holds it (check, repair and compaction rely on that).
+    /// Returns the damaged segments. A compaction replacing segments meanwhile is handled by
+    /// [`Repository::read_index`].
     pub fn reload_index(&self) -> Result<Vec<Warning>> {
-        self.load_segments()
+        self.load_segments(true)
     }
 
-    fn load_segments(&self) -> Result<Vec<Warning>> {
-        let mut load = self.read_index()?;
+    fn load_segments(&self, every_segment: bool) -> Result<Vec<Warning>> {
+        let mut load = self.read_index_from(every_segment)?;
         let damaged = std::mem::take(&mut load.damaged);
         self.install_index(load);
         Ok(damaged)
@@ -341,24 +343,33 @@ impl Repository {
     /// A compaction may replace segments between the listing and the reads: it writes the new
     /// segments before it deletes the old ones, so a listed segment that is gone when read means
     /// the listing is stale, and the load starts again from a new one.
+    ///
+    /// With an index table, only the segments listed since the table was made are read (the
+    /// table vouches for the others, as they were when it was made); [`Repository::reload_index`]
+    /// reads them all.
     pub fn read_index(&self) -> Result<IndexLoad> {
+        self.read_index_from(false)
+    }
+
+    fn read_index_from(&self, every_segment: bool) -> Result<IndexLoad> {
         const ATTEMPTS: usize = 5;
         let mut attempt = 1;
         loop {
-            match self.read_index_once() {
+            match self.read_index_once(every_segment) {
                 Err(VgerError::ObjectMissing { .. }) if attempt < ATTEMPTS => attempt += 1,
                 r => return r,
             }
         }
     }
 
-    fn read_index_once(&self) -> Result<IndexLoad> {
+    fn read_index_once(&self, every_segment: bool) -> Result<IndexLoad> {
         let keys = self.backend.list("index")?;
         let Some(path) = &self.index_table else {
             return self.read_index_whole(keys).map(|(load, _)| load);
         };
         let key = index_table::mac_key(&self.master.cache_key());
-        if let Some(opened) = index_table::open(path, &key, &self.config.id)
+        if !every_segment
+            && let Some(opened) = index_table::open(path, &key, &self.config.id)
             && let Some(load) = self.read_index_since(opened, &keys)?
         {
             return Ok(load);
