@@ -240,6 +240,12 @@ impl FileCache {
         self.loaded
     }
 
+    /// Whether the previous cache has an entry for `path` with this identity (so the file is
+    /// likely unchanged; [`FileCache::lookup`] decides).
+    pub fn matches(&self, path: &Path, id: &Identity) -> bool {
+        self.old.get(&path_key(path)).is_some_and(|c| c.id == *id)
+    }
+
     /// Whether the previous cache knew a file at `path` (changed or not).
     pub fn knows(&self, path: &Path) -> bool {
         self.old.contains_key(&path_key(path))

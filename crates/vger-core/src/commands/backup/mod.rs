@@ -11,6 +11,7 @@ mod filelog;
 mod filter;
 mod inflight;
 mod pipeline;
+mod prefetch;
 mod settle;
 mod source;
 mod sparse;

@@ -16,6 +16,7 @@ use super::checkpoint::Checkpoints;
 use super::filecache::{FileCache, Identity};
 use super::filter::{Excludes, GitIgnores, Verdict};
 use super::pipeline::Uploader;
+use super::prefetch;
 use super::sparse::{self, ExtentReader};
 use crate::cancel::CancelToken;
 use crate::chunker::{Chunker, StreamError};
@@ -66,7 +67,11 @@ pub struct Walker<'a> {
     bytes_read: u64,
     /// Packs stored when the file log was last flushed.
     logged_packs: u64,
+    prefetch: prefetch::Prefetcher,
 }
+
+/// Directory entries looked at (lstat) together, ahead of being walked.
+const BATCH: usize = 256;
 
 impl<'a> Walker<'a> {
     pub fn new(
@@ -106,6 +111,7 @@ impl<'a> Walker<'a> {
             changes: FileChanges::default(),
             bytes_read: 0,
             logged_packs: 0,
+            prefetch: prefetch::Prefetcher::new(),
         }
     }
 
@@ -267,16 +273,37 @@ impl<'a> Walker<'a> {
         let pushed = ex.reads_gitignore() && self.push_gitignore(path, &names);
         let mut entries = Vec::with_capacity(names.len());
         let mut result = Ok(());
-        for name in names {
-            let child = path.join(names::os_str_lossy(&name));
-            let child_rel = join(rel, &name);
-            let prev = find(&old, &name);
-            match self.entry(&child, name, &child_rel, ex, prev) {
-                Ok(Some(e)) => entries.push(e),
-                Ok(None) => {}
-                Err(e) => {
-                    result = Err(e);
-                    break;
+        // In batches: the batch's entries are looked at (lstat) first, so the files the walker
+        // will read are known and read ahead (prefetch.rs) while it works through them.
+        let mut names = names.into_iter();
+        'batches: loop {
+            let batch: Vec<(Vec<u8>, std::path::PathBuf)> = names
+                .by_ref()
+                .take(BATCH)
+                .map(|n| {
+                    let child = path.join(names::os_str_lossy(&n));
+                    (n, child)
+                })
+                .collect();
+            if batch.is_empty() {
+                break;
+            }
+            let metas: Vec<std::io::Result<Metadata>> = batch
+                .iter()
+                .map(|(_, child)| fs::symlink_metadata(child))
+                .collect();
+            let mut window = prefetch::Window::new(self.to_read_ahead(&batch, &metas, &old, ex));
+            for (i, ((name, child), meta)) in batch.into_iter().zip(metas).enumerate() {
+                window.advance(i, &self.prefetch);
+                let child_rel = join(rel, &name);
+                let prev = find(&old, &name);
+                match self.entry_with(&child, name, &child_rel, ex, prev, meta) {
+                    Ok(Some(e)) => entries.push(e),
+                    Ok(None) => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break 'batches;
+                    }
                 }
             }
         }
@@ -298,6 +325,38 @@ impl<'a> Walker<'a> {
         pushed
     }
 
+    /// The files of a batch the walker will read (regular, small, kept, not unchanged), with
+    /// their positions and sizes.
+    fn to_read_ahead(
+        &self,
+        batch: &[(Vec<u8>, std::path::PathBuf)],
+        metas: &[std::io::Result<Metadata>],
+        old: &[Entry],
+        ex: &Excludes,
+    ) -> Vec<(usize, std::path::PathBuf, u64)> {
+        let mut out = Vec::new();
+        for (i, ((name, child), meta)) in batch.iter().zip(metas).enumerate() {
+            let Ok(meta) = meta else { continue };
+            let size = meta.len();
+            if !meta.file_type().is_file() || size == 0 || size > prefetch::MAX_FILE {
+                continue;
+            }
+            let id = Identity::of(meta);
+            let unchanged = if self.use_parent {
+                find(old, name).is_some_and(|e| {
+                    e.kind == Kind::File
+                        && (e.size, e.mtime_ns, e.ctime_ns) == (id.size, id.mtime_ns, id.ctime_ns)
+                })
+            } else {
+                self.cache.matches(child, &id)
+            };
+            if !unchanged && matches!(ex.verdict(child, meta, &self.gitignores), Verdict::Keep) {
+                out.push((i, child.clone(), size));
+            }
+        }
+        out
+    }
+
     /// Describes one filesystem object and stores its content. `None` when excluded or skipped.
     pub fn entry(
         &mut self,
@@ -307,8 +366,22 @@ impl<'a> Walker<'a> {
         ex: &Excludes,
         prev: Option<&Entry>,
     ) -> Result<Option<Entry>> {
+        let meta = fs::symlink_metadata(path);
+        self.entry_with(path, name, rel, ex, prev, meta)
+    }
+
+    /// [`Walker::entry`] with the object's `lstat` taken already.
+    fn entry_with(
+        &mut self,
+        path: &Path,
+        name: Vec<u8>,
+        rel: &[u8],
+        ex: &Excludes,
+        prev: Option<&Entry>,
+        meta: std::io::Result<Metadata>,
+    ) -> Result<Option<Entry>> {
         self.cancel.check()?;
-        let meta = match fs::symlink_metadata(path) {
+        let meta = match meta {
             Ok(m) => m,
             Err(e) => {
                 self.warn(path, &vanished_or_io(path, e));
