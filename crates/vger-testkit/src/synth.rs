@@ -86,17 +86,22 @@ pub fn synthesize(dir: &Path, spec: &SynthSpec) -> Result<Synth> {
         backend: Default::default(),
         id_keys: None,
     })?;
+    // The source first: a file changed in the second a backup starts is not cached, so the
+    // source must be older than that when the first backup runs.
+    let files = write_source(&s.source, spec)?;
+    let written = std::time::Instant::now();
     let repo = Repository::open(&s.url, Some(PASS))?;
     write_index(&repo, spec)?;
     // Opened with the cache directory: this builds the index table there (the one-time cost).
     let repo = Repository::open_at_cached(&s.url, &Default::default(), Some(PASS), Some(&s.cache))?;
-    let files = write_source(&s.source, spec)?;
     vger_core::commands::backup::seed_file_cache(
         &repo,
         &s.cache,
         std::slice::from_ref(&s.source),
         &files,
     )?;
+    let settled = std::time::Duration::from_millis(1100);
+    std::thread::sleep(settled.saturating_sub(written.elapsed()));
     Ok(s)
 }
 
