@@ -31,6 +31,9 @@ use index::{ChunkIndex, IndexBuilder};
 use lock::{Lease, LeaseSettings, LockKind, ReadLease};
 use snapshot::Snapshot;
 
+/// Segments read from storage, with their keys.
+type Opened<'k> = Vec<(&'k String, index::Segment)>;
+
 /// Blobs of segments written since the index table was made beyond which an open rebuilds the
 /// table (or an eighth of the table, if more): below it, they are kept in memory beside it.
 const DELTA_MIN: usize = 1 << 16;
@@ -421,25 +424,37 @@ impl Repository {
         }
     }
 
-    /// The index from every listed segment, and what a table of it records about them.
-    fn read_index_whole(&self, keys: Vec<String>) -> Result<(IndexLoad, index_table::TableMeta)> {
-        let mut damaged = Vec::new();
-        let mut replayed = Vec::new();
-        let mut segments = Vec::with_capacity(keys.len());
-        let mut superseded = std::collections::HashSet::new();
-        let mut generation = 0;
-        for key in &keys {
+    /// Opens the segments `keys` names: the readable ones, and warnings for the damaged ones.
+    /// What they replace and their generations are added to `superseded` and `generation`.
+    fn open_segments<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k String>,
+        superseded: &mut std::collections::HashSet<[u8; 32]>,
+        generation: &mut u64,
+    ) -> Result<(Opened<'k>, Vec<Warning>)> {
+        let (mut segments, mut damaged) = (Vec::new(), Vec::new());
+        for key in keys {
             match self.open_listed_segment(key)? {
                 Ok(seg) => {
-                    generation = generation.max(seg.generation);
+                    *generation = (*generation).max(seg.generation);
                     superseded.extend(seg.supersedes.iter().copied());
                     segments.push((key, seg));
                 }
                 Err(w) => damaged.push(w),
             }
         }
-        let mut index = IndexBuilder::default();
-        let mut included = Vec::new();
+        Ok((segments, damaged))
+    }
+
+    /// Adds the entries of `segments` to `index`, except those of a segment that a present one
+    /// names as replaced (returned as replayed warnings); the added ones' ids go to `included`.
+    fn add_segments(
+        index: &mut IndexBuilder,
+        segments: Opened<'_>,
+        superseded: &std::collections::HashSet<[u8; 32]>,
+        included: &mut Vec<[u8; 32]>,
+    ) -> Vec<Warning> {
+        let mut replayed = Vec::new();
         for (key, seg) in segments {
             let id = index::segment_id(key);
             if id.is_some_and(|id| superseded.contains(&id)) {
@@ -451,6 +466,18 @@ impl Repository {
                 index.add_pack(pack, &entries);
             }
         }
+        replayed
+    }
+
+    /// The index from every listed segment, and what a table of it records about them.
+    fn read_index_whole(&self, keys: Vec<String>) -> Result<(IndexLoad, index_table::TableMeta)> {
+        let mut superseded = std::collections::HashSet::new();
+        let mut generation = 0;
+        let (segments, damaged) =
+            self.open_segments(keys.iter(), &mut superseded, &mut generation)?;
+        let mut index = IndexBuilder::default();
+        let mut included = Vec::new();
+        let replayed = Self::add_segments(&mut index, segments, &superseded, &mut included);
         let load = IndexLoad {
             index: self.finish_index(index)?,
             keys,
@@ -485,37 +512,17 @@ impl Repository {
         let mut superseded: std::collections::HashSet<[u8; 32]> =
             opened.meta.superseded.iter().copied().collect();
         let mut generation = opened.meta.generation;
-        let (mut damaged, mut replayed, mut segments) = (Vec::new(), Vec::new(), Vec::new());
-        for key in keys {
-            if index::segment_id(key).is_some_and(|id| held.contains(&id)) {
-                continue;
-            }
-            match self.open_listed_segment(key)? {
-                Ok(seg) => {
-                    generation = generation.max(seg.generation);
-                    superseded.extend(seg.supersedes.iter().copied());
-                    segments.push((key, seg));
-                }
-                Err(w) => damaged.push(w),
-            }
-        }
+        let since = keys
+            .iter()
+            .filter(|k| !index::segment_id(k).is_some_and(|id| held.contains(&id)));
+        let (segments, damaged) = self.open_segments(since, &mut superseded, &mut generation)?;
         if held.iter().any(|id| superseded.contains(id)) {
             return Ok(None);
         }
         let limit = (opened.table.len() / 8).max(DELTA_MIN);
         let mut included = opened.meta.segments.clone();
         let mut index = IndexBuilder::on_table(opened);
-        for (key, seg) in segments {
-            let id = index::segment_id(key);
-            if id.is_some_and(|id| superseded.contains(&id)) {
-                replayed.push(Self::replayed_warning(key));
-                continue;
-            }
-            included.extend(id);
-            for (pack, entries) in seg.packs {
-                index.add_pack(pack, &entries);
-            }
-        }
+        let replayed = Self::add_segments(&mut index, segments, &superseded, &mut included);
         if index.added() > limit {
             return Ok(None);
         }
