@@ -52,7 +52,7 @@ describe.skipIf(!addonBuilt)(`Repository (native addon)${addonBuilt ? '' : ` —
     expect(info.id).toMatch(HEX)
     expect(['aes256gcm', 'chacha20poly1305']).toContain(info.encryption)
     expect(info.formatVersion).toBeGreaterThanOrEqual(1)
-    expect(info.chunker).toEqual({ minSize: 512 * 1024, avgSize: 2 * 1024 * 1024, maxSize: 8 * 1024 * 1024 })
+    expect(info.chunker).toEqual({ minSize: 512 * 1024, avgSize: 1024 * 1024, maxSize: 8 * 1024 * 1024 })
     expect(Number.isNaN(Date.parse(info.created))).toBe(false)
   })
 

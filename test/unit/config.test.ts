@@ -179,7 +179,7 @@ describe('config resolution', () => {
         backend: { allowInsecureHttp: false, virtualHostStyle: false },
       },
     ])
-    expect(c.chunker).toEqual({ minSize: 512 * 1024, avgSize: 2 * 1024 * 1024, maxSize: 8 * 1024 * 1024 })
+    expect(c.chunker).toEqual({ minSize: 512 * 1024, avgSize: 1024 * 1024, maxSize: 8 * 1024 * 1024 })
     expect(c.cacheDir).toBe(`${HOME}/.cache/vger`)
     expect(c.sources).toEqual([])
     expect(c.excludePatterns).toEqual([])

@@ -83,7 +83,7 @@ export const compressionShape = obj({
 })
 
 export const chunkerShape = obj(
-  { min_size: size('512KiB'), avg_size: size('2MiB'), max_size: size('8MiB') },
+  { min_size: size('512KiB'), avg_size: size('1MiB'), max_size: size('8MiB') },
   { check: (c) => chunkerProblems(c as unknown as ChunkerParams) },
 )
 

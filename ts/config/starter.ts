@@ -46,7 +46,7 @@ retention:                            # used by prune
   # keep_within: 2d
   # group_by: [host, label]           # how snapshots are grouped before the rules apply
 
-# chunker: {min_size: 512KiB, avg_size: 2MiB, max_size: 8MiB}   # used by vger init only
+# chunker: {min_size: 512KiB, avg_size: 1MiB, max_size: 8MiB}   # used by vger init only
 # limits: {threads: 0, nice: 10, upload_mib_per_sec: 0}
 # schedule: {enabled: true, every: 24h, jitter_seconds: 600}   # for vger daemon (docs/daemon.md)
 # hooks:

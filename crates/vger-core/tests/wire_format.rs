@@ -21,7 +21,13 @@ fn config() {
     let c = RepoConfig {
         id: [0x11; 32],
         algorithm: Algorithm::ChaCha20Poly1305,
-        chunker: ChunkerParams::default(),
+        // Explicit sizes (the default changed to a 1 MiB average later): the vector pins the
+        // encoding, not the default.
+        chunker: ChunkerParams {
+            min_size: 512 * 1024,
+            avg_size: 2 * 1024 * 1024,
+            max_size: 8 * 1024 * 1024,
+        },
         created_ns: 1_763_000_000_000_000_000,
     };
     let bytes = c.encode();

@@ -30,7 +30,7 @@ impl Default for ChunkerParams {
     fn default() -> Self {
         Self {
             min_size: 512 * 1024,
-            avg_size: 2 * 1024 * 1024,
+            avg_size: 1024 * 1024,
             max_size: 8 * 1024 * 1024,
         }
     }
