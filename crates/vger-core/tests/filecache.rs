@@ -6,6 +6,7 @@
     clippy::panic,
     reason = "in a test, a failed unwrap or a panic is a failed test"
 )]
+#![allow(clippy::print_stderr)] // a test that cannot run here says why
 
 mod common;
 
@@ -13,7 +14,9 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
-use vger_core::{Algorithm, BackupOptions, CancelToken, NoProgress, Repository, backup};
+use vger_core::{
+    Algorithm, BackupOptions, CancelToken, NoProgress, Repository, backup, list_contents,
+};
 
 fn tree(root: &Path) {
     fs::create_dir_all(root.join("a/b")).unwrap();
@@ -206,4 +209,60 @@ fn a_cache_is_not_trusted_past_a_compaction_that_dropped_its_chunks() {
     )
     .unwrap();
     assert!(report.ok(), "{:?}", report.problems);
+}
+
+/// The cache keeps each file's extended attributes, so an unchanged file's are not listed again;
+/// changing one changes the file's ctime, and the next backup lists and records the new value.
+/// A cache written with xattrs turned off has none to give: they are listed again.
+#[test]
+fn unchanged_files_keep_their_xattrs_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, cache) = (dir.path().join("src"), dir.path().join("cache"));
+    tree(&src);
+    let file = src.join("a/one.bin");
+    if xattr::set(&file, "user.vger", b"one").is_err() {
+        eprintln!("skipped: this filesystem has no user xattrs");
+        return;
+    }
+    age(&src);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let repo = new_repo(dir.path(), Algorithm::Aes256Gcm);
+    let with = |xattrs: bool| {
+        let opts = BackupOptions {
+            cache_dir: Some(cache.clone()),
+            filter: vger_core::SourceFilter {
+                xattrs,
+                ..Default::default()
+            },
+            ..backup_opts(&[&src])
+        };
+        let out = backup(&repo, &opts, &NoProgress, &CancelToken::new()).unwrap();
+        let list = list_contents(&repo, &out.snapshot.id.to_hex(), "a/one.bin").unwrap();
+        (out, list[0].entry.xattrs.clone())
+    };
+    let one = vec![(b"user.vger".to_vec(), b"one".to_vec())];
+    // The source's two directories and three files.
+    let (first, x) = with(true);
+    assert_eq!((first.xattr_lists, x), (5, one.clone()));
+    let (second, x) = with(true);
+    assert_eq!(second.bytes_read, 0);
+    assert_eq!(
+        (second.xattr_lists, x),
+        (2, one.clone()),
+        "the directories only"
+    );
+
+    xattr::set(&file, "user.vger", b"two").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (third, x) = with(true);
+    assert_eq!(third.xattr_lists, 3, "and the file whose ctime changed");
+    assert_eq!(x, vec![(b"user.vger".to_vec(), b"two".to_vec())]);
+
+    let (off, x) = with(false);
+    assert_eq!((off.xattr_lists, x), (0, vec![]));
+    let (on, x) = with(true);
+    assert_eq!(on.xattr_lists, 5, "the cache had no xattrs to give");
+    assert_eq!(x, vec![(b"user.vger".to_vec(), b"two".to_vec())]);
+    let (again, _) = with(true);
+    assert_eq!(again.xattr_lists, 2);
 }

@@ -81,6 +81,7 @@ pub fn backup_dry_run(
     });
     let bytes_read = walker.bytes_read();
     let changes = walker.changes();
+    let xattr_lists = walker.xattr_lists();
     let (stats, warnings, omitted, _cache) = walker.into_parts();
     uploader.finish()?;
     let tree = walked?;
@@ -93,5 +94,6 @@ pub fn backup_dry_run(
         bytes_read,
         reclaimed: Reclaimed::default(),
         changes,
+        xattr_lists,
     })
 }

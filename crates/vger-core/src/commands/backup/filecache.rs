@@ -4,11 +4,19 @@
 //!
 //! ```text
 //! <cache dir>/files/<32 hex: BLAKE3 of repository id and source paths>
-//! "VGERFC02" ‖ entries ‖ segment ids (32 each) ‖ segment count u32 ‖
+//! "VGERFC03" ‖ entries ‖ segment ids (32 each) ‖ segment count u32 ‖
 //! 32-byte keyed BLAKE3 MAC of everything before it
 //! entry: path hash 16 ‖ dev u64 ‖ inode u64 ‖ size u64 ‖ mtime ns i64 ‖ ctime ns i64 ‖
-//!        chunk count u32 ‖ count × (chunk id 32 ‖ length u32)          (little-endian)
+//!        chunk count u32 ‖ count × (chunk id 32 ‖ length u32) ‖
+//!        xattrs: 0 u8 (not read) | 1 u8 ‖ count u32 ‖ count × (name len u32 ‖ name ‖
+//!        value len u32 ‖ value)                                       (little-endian)
 //! ```
+//!
+//! An entry also keeps the file's extended attributes as the backup read them, so an unchanged
+//! file's are not listed again: setting or removing one changes the file's ctime, which is part
+//! of the identity, and a file whose ctime falls in the second the backup started is not cached
+//! at all (below). A backup with xattrs turned off records "not read", and a later one with them
+//! on lists the file's attributes again.
 //!
 //! The MAC key is derived from the repository's master key, so a cache written for another
 //! repository, or altered, is ignored as a whole. Even an authentic entry is only a suggestion:
@@ -48,7 +56,7 @@ use crate::clock::NS_PER_SEC;
 use crate::platform::meta;
 use crate::repo::index::ChunkIndex;
 
-const MAGIC: &[u8; 8] = b"VGERFC02";
+const MAGIC: &[u8; 8] = b"VGERFC03";
 const MAC_LEN: usize = 32;
 
 /// What identifies an unchanged file.
@@ -73,10 +81,22 @@ impl Identity {
     }
 }
 
+/// A file's chunks: id and length of each.
+pub type ChunkList = Vec<(ChunkId, u32)>;
+/// An extended attribute: name, value.
+pub type Xattr = (Vec<u8>, Vec<u8>);
+/// A file's extended attributes, as a tree entry holds them.
+pub type Xattrs = Vec<Xattr>;
+
+/// Most attributes a cache entry keeps; a file with more is cached without them ("not read").
+const MAX_XATTRS: usize = 1024;
+
 #[derive(Clone)]
 pub struct Cached {
     pub id: Identity,
     pub chunks: Box<[(ChunkId, u32)]>,
+    /// `None`: the backup that wrote the entry did not read them.
+    pub xattrs: Option<Box<[Xattr]>>,
 }
 
 /// The cache of the previous backup (read-only) and the one this backup writes.
@@ -205,7 +225,11 @@ impl FileCache {
             0
         };
         if let Some(rest) = chunks.get(from..).filter(|r| !r.is_empty()) {
-            log.append(filelog::READ_SO_FAR, from as u32, &encode(key, id, rest));
+            log.append(
+                filelog::READ_SO_FAR,
+                from as u32,
+                &encode(key, id, rest, None),
+            );
             self.logged = (key, chunks.len());
         }
     }
@@ -251,27 +275,31 @@ impl FileCache {
         self.old.contains_key(&path_key(path))
     }
 
-    /// The chunks of an unchanged file, if every one is still in the index with its length.
+    /// The chunks of an unchanged file, if every one is still in the index with its length,
+    /// and its extended attributes if the backup that cached it read them.
     pub fn lookup(
         &self,
         path: &Path,
         id: &Identity,
         index: &ChunkIndex,
-    ) -> Option<Vec<(ChunkId, u32)>> {
+    ) -> Option<(ChunkList, Option<Xattrs>)> {
         let key = path_key(path);
         let c = self.old.get(&key)?;
         let vouched = self.vouched && !self.adopted.contains(&key);
-        (c.id == *id && still_valid(vouched, c, index)).then(|| c.chunks.to_vec())
+        (c.id == *id && still_valid(vouched, c, index))
+            .then(|| (c.chunks.to_vec(), c.xattrs.as_deref().map(<[_]>::to_vec)))
     }
 
     /// Records a file for the next backup: at once if all its chunks are in the index (or
     /// `indexed` says so: an unchanged file whose entry was just checked), else once a
-    /// checkpoint or the commit finds them there.
+    /// checkpoint or the commit finds them there. `xattrs`: the file's extended attributes,
+    /// `None` if this backup does not read them.
     pub fn record(
         &mut self,
         path: &Path,
         id: &Identity,
         chunks: &[(ChunkId, u32)],
+        xattrs: Option<&[Xattr]>,
         index: &ChunkIndex,
         indexed: bool,
     ) {
@@ -281,7 +309,7 @@ impl FileCache {
         }
         let key = path_key(path);
         self.old.remove(&key);
-        let e = encode(key, id, chunks);
+        let e = encode(key, id, chunks, xattrs);
         if let Some(log) = self.log.as_mut() {
             log.append(filelog::FINISHED, 0, &e);
         }
@@ -345,7 +373,7 @@ impl FileCache {
                 .iter()
                 .filter(|(k, c)| still_valid(vouched && !adopted.contains(*k), c, index))
             {
-                let e = encode(*key, &c.id, &c.chunks);
+                let e = encode(*key, &c.id, &c.chunks, c.xattrs.as_deref());
                 mac.update(&e);
                 out.write_all(&e)?;
             }
@@ -412,8 +440,21 @@ impl Writer {
 }
 
 /// One entry, encoded as in the file.
-pub fn encode(key: u128, id: &Identity, chunks: &[(ChunkId, u32)]) -> Vec<u8> {
-    let mut e = Vec::with_capacity(60 + chunks.len() * 36);
+pub fn encode(
+    key: u128,
+    id: &Identity,
+    chunks: &[(ChunkId, u32)],
+    xattrs: Option<&[Xattr]>,
+) -> Vec<u8> {
+    let xattrs = xattrs.filter(|x| x.len() <= MAX_XATTRS);
+    let xattrs_len = xattrs.map_or(0, |x| {
+        4 + x
+            .iter()
+            .map(|(name, value)| 8 + name.len() + value.len())
+            .sum::<usize>()
+    });
+    // Exact: entries wait in memory (pending) until their chunks are indexed.
+    let mut e = Vec::with_capacity(61 + chunks.len() * 36 + xattrs_len);
     e.extend_from_slice(&key.to_le_bytes());
     for v in [id.dev, id.ino, id.size] {
         e.extend_from_slice(&v.to_le_bytes());
@@ -425,16 +466,36 @@ pub fn encode(key: u128, id: &Identity, chunks: &[(ChunkId, u32)]) -> Vec<u8> {
         e.extend_from_slice(&c.0);
         e.extend_from_slice(&n.to_le_bytes());
     }
+    match xattrs {
+        None => e.push(0),
+        Some(x) => {
+            e.push(1);
+            e.extend_from_slice(&(x.len() as u32).to_le_bytes());
+            for (name, value) in x {
+                for b in [name, value] {
+                    e.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                    e.extend_from_slice(b);
+                }
+            }
+        }
+    }
     e
 }
 
 /// The chunk ids of an encoded entry.
 fn entry_chunks(e: &[u8]) -> impl Iterator<Item = ChunkId> + '_ {
-    e.get(60..).unwrap_or_default().chunks_exact(36).map(|c| {
-        let mut id = [0u8; 32];
-        id.copy_from_slice(&c[..32]);
-        ChunkId(id)
-    })
+    let n = e
+        .get(56..60)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let end = n.saturating_mul(36).saturating_add(60).min(e.len());
+    e.get(60..end)
+        .unwrap_or_default()
+        .chunks_exact(36)
+        .map(|c| {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&c[..32]);
+            ChunkId(id)
+        })
 }
 
 /// [`chunks_valid`] for an entry, without asking the index if it is `vouched` for.
@@ -511,9 +572,9 @@ pub fn decode_entry(bytes: &[u8]) -> Option<(u128, Cached, usize)> {
         ctime_ns: u64_at(48) as i64,
     };
     let n = u32::from_le_bytes(head[56..60].try_into().ok()?) as usize;
-    let used = n.checked_mul(36)?.checked_add(60)?;
+    let end = n.checked_mul(36)?.checked_add(60)?;
     let chunks = bytes
-        .get(60..used)?
+        .get(60..end)?
         .chunks_exact(36)
         .map(|c| {
             let mut id = [0u8; 32];
@@ -524,5 +585,36 @@ pub fn decode_entry(bytes: &[u8]) -> Option<(u128, Cached, usize)> {
             )
         })
         .collect();
-    Some((key, Cached { id, chunks }, used))
+    let (xattrs, used) = decode_xattrs(bytes, end)?;
+    Some((key, Cached { id, chunks, xattrs }, used))
+}
+
+/// The xattrs part of an entry that starts at `at`, and where the entry ends.
+fn decode_xattrs(bytes: &[u8], at: usize) -> Option<(Option<Box<[Xattr]>>, usize)> {
+    let mut at = at;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let b = bytes.get(at..at.checked_add(n)?)?;
+        at += n;
+        Some(b)
+    };
+    let u32_of = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    match take(1)?[0] {
+        0 => Some((None, at)),
+        1 => {
+            let count = u32_of(take(4)?);
+            if count > MAX_XATTRS {
+                return None;
+            }
+            let mut out = Vec::with_capacity(count);
+            for _ in 0..count {
+                let n = u32_of(take(4)?);
+                let name = take(n)?.to_vec();
+                let n = u32_of(take(4)?);
+                let value = take(n)?.to_vec();
+                out.push((name, value));
+            }
+            Some((Some(out.into_boxed_slice()), at))
+        }
+        _ => None,
+    }
 }

@@ -146,16 +146,26 @@ mod tests {
         let key = [7u8; 32];
         let c = |i: u8| (ChunkId([i; 32]), 100u32);
         let mut log = FileLog::new(File::create(&path).unwrap(), &key);
-        log.append(READ_SO_FAR, 0, &encode(9, &id(), &[c(1)]));
-        log.append(READ_SO_FAR, 1, &encode(9, &id(), &[c(2)]));
-        log.append(READ_SO_FAR, 5, &encode(9, &id(), &[c(7)])); // does not continue: ignored
-        log.append(FINISHED, 0, &encode(8, &id(), &[c(1), c(2), c(3)]));
+        log.append(READ_SO_FAR, 0, &encode(9, &id(), &[c(1)], None));
+        log.append(READ_SO_FAR, 1, &encode(9, &id(), &[c(2)], None));
+        log.append(READ_SO_FAR, 5, &encode(9, &id(), &[c(7)], None)); // does not continue: ignored
+        let xattrs = vec![
+            (b"user.a".to_vec(), b"value".to_vec()),
+            (b"user.b".to_vec(), vec![]),
+        ];
+        log.append(
+            FINISHED,
+            0,
+            &encode(8, &id(), &[c(1), c(2), c(3)], Some(&xattrs)),
+        );
         log.flush();
         let bytes = std::fs::read(&path).unwrap();
         let got = parse(std::slice::from_ref(&bytes), &key);
         assert_eq!(got.read[&9].chunks.to_vec(), vec![c(1), c(2)]);
         assert!(!got.finished.contains_key(&9));
         assert_eq!(got.finished[&8].chunks.len(), 3);
+        assert_eq!(got.finished[&8].xattrs.as_deref(), Some(&xattrs[..]));
+        assert_eq!(got.read[&9].xattrs, None);
 
         // Cut inside the last record: the others stand.
         let cut = parse(&[bytes[..bytes.len() - 3].to_vec()], &key);

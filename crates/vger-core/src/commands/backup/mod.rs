@@ -133,6 +133,9 @@ pub struct BackupOutcome {
     pub reclaimed: Reclaimed,
     /// Regular files new, changed and unmodified against the previous backup.
     pub changes: FileChanges,
+    /// Entries whose extended attributes were listed from the filesystem (an unchanged file's
+    /// come from the file cache).
+    pub xattr_lists: u64,
 }
 
 /// Warnings kept in the outcome; further ones are only counted (and still sent as events).
@@ -244,6 +247,7 @@ pub fn backup(
     });
     let bytes_read = walker.bytes_read();
     let changes = walker.changes();
+    let xattr_lists = walker.xattr_lists();
     let (stats, mut warnings, omitted, mut cache) = walker.into_parts();
     let checkpoints = Checkpoints::new(repo, &lease, inflight.clone());
     warnings.extend(missing_packs.iter().map(|key| Warning {
@@ -294,6 +298,7 @@ pub fn backup(
         bytes_read,
         reclaimed,
         changes,
+        xattr_lists,
     })
 }
 
@@ -392,6 +397,7 @@ pub fn seed_file_cache(
             &path,
             &filecache::Identity::of(&meta),
             chunks,
+            None,
             &index,
             false,
         );

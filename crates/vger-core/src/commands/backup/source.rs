@@ -153,7 +153,7 @@ fn emit(
         // stands for the directory it points to (its own metadata would restore as a 0777 dir).
         let meta = std::fs::metadata(&path)
             .map_err(|e| VgerError::io(format!("reading {}", path.display()), e))?;
-        let mut e = w.describe(&path, name.clone(), &meta);
+        let mut e = w.describe(&path, name.clone(), &meta, None);
         e.kind = Kind::Dir;
         e.content = Content::Subtree(sub);
         entries.push(e);

@@ -13,7 +13,7 @@ use vger_types::{ChunkId, Result, VgerError};
 
 use super::MAX_WARNINGS;
 use super::checkpoint::Checkpoints;
-use super::filecache::{FileCache, Identity};
+use super::filecache::{FileCache, Identity, Xattr, Xattrs};
 use super::filter::{Excludes, GitIgnores, Verdict};
 use super::pipeline::Uploader;
 use super::prefetch;
@@ -65,6 +65,10 @@ pub struct Walker<'a> {
     changes: FileChanges,
     /// Bytes read from source files.
     bytes_read: u64,
+    /// Entries whose extended attributes were listed (not taken from the file cache).
+    xattr_lists: u64,
+    /// Directories being walked below the source (each may hold its handle open, see [`Listing`]).
+    depth: usize,
     /// Packs stored when the file log was last flushed.
     logged_packs: u64,
     prefetch: prefetch::Prefetcher,
@@ -72,6 +76,21 @@ pub struct Walker<'a> {
 
 /// Directory entries looked at (lstat) together, ahead of being walked.
 const BATCH: usize = 256;
+
+/// Below this many directories being walked, a directory's listing keeps its handle (see
+/// [`Listing`]); deeper ones look entries up by their whole path, so a deep tree cannot run the
+/// process out of file descriptors.
+const MAX_HELD_DIRS: usize = 64;
+
+/// A directory's entry names, sorted by their bytes, and on Unix each name's [`fs::DirEntry`]:
+/// its `metadata()` is an `lstat` relative to the open directory (`statx(dirfd, name)`), which
+/// saves the kernel a lookup of every component of the whole path. A batch's entries are dropped
+/// once looked at, so a directory's handle stays open during the walk of its subdirectories only
+/// if it has more than one batch of entries.
+pub(super) struct Listing {
+    pub names: Vec<Vec<u8>>,
+    handles: Vec<Option<fs::DirEntry>>,
+}
 
 impl<'a> Walker<'a> {
     pub fn new(
@@ -110,6 +129,8 @@ impl<'a> Walker<'a> {
             dry_run: false,
             changes: FileChanges::default(),
             bytes_read: 0,
+            xattr_lists: 0,
+            depth: 0,
             logged_packs: 0,
             prefetch: prefetch::Prefetcher::new(),
         }
@@ -136,6 +157,11 @@ impl<'a> Walker<'a> {
     /// Bytes read from source files so far.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
+    }
+
+    /// Entries whose extended attributes were listed from the filesystem, so far.
+    pub fn xattr_lists(&self) -> u64 {
+        self.xattr_lists
     }
 
     /// What regular files did against the previous backup, so far.
@@ -183,22 +209,25 @@ impl<'a> Walker<'a> {
         self.note(path, err);
     }
 
-    /// Entry names of directory `path`, sorted by their bytes; a name this platform cannot store
+    /// The entries of directory `path`, sorted by name bytes; a name this platform cannot store
     /// (on Windows, not valid Unicode) is skipped with a warning.
-    fn read_names(&mut self, path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+    fn read_names(&mut self, path: &Path) -> std::io::Result<Listing> {
+        let hold = cfg!(unix) && self.depth < MAX_HELD_DIRS;
         let mut out = Vec::new();
         for e in fs::read_dir(path)? {
-            let n = e?.file_name();
+            let e = e?;
+            let n = e.file_name();
             match names::bytes(&n) {
-                Some(b) => out.push(b.to_vec()),
+                Some(b) => out.push((b.to_vec(), hold.then_some(e))),
                 None => {
                     let p = path.join(&n);
                     self.warn(&p, &names::not_unicode(&p));
                 }
             }
         }
-        out.sort();
-        Ok(out)
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let (names, handles) = out.into_iter().unzip();
+        Ok(Listing { names, handles })
     }
 
     /// Records a warning about an entry that was stored anyway.
@@ -243,55 +272,59 @@ impl<'a> Walker<'a> {
         ex: &Excludes,
         parent: Option<&ChunkId>,
     ) -> Result<Vec<Entry>> {
-        let names = self
+        let listing = self
             .read_names(path)
             .map_err(|e| VgerError::io(format!("reading directory {}", path.display()), e))?;
-        self.dir_entries(path, names, b"", ex, parent)
+        self.dir_entries(path, listing, b"", ex, parent)
     }
 
     fn dir_tree(
         &mut self,
         path: &Path,
-        names: Vec<Vec<u8>>,
+        listing: Listing,
         rel: &[u8],
         ex: &Excludes,
         parent: Option<&ChunkId>,
     ) -> Result<ChunkId> {
-        let entries = self.dir_entries(path, names, rel, ex, parent)?;
-        self.store_tree(entries)
+        self.depth += 1;
+        let entries = self.dir_entries(path, listing, rel, ex, parent);
+        self.depth -= 1;
+        self.store_tree(entries?)
     }
 
     fn dir_entries(
         &mut self,
         path: &Path,
-        names: Vec<Vec<u8>>,
+        listing: Listing,
         rel: &[u8],
         ex: &Excludes,
         parent: Option<&ChunkId>,
     ) -> Result<Vec<Entry>> {
         let old = self.parent_entries(parent);
-        let pushed = ex.reads_gitignore() && self.push_gitignore(path, &names);
-        let mut entries = Vec::with_capacity(names.len());
+        let pushed = ex.reads_gitignore() && self.push_gitignore(path, &listing.names);
+        let mut entries = Vec::with_capacity(listing.names.len());
         let mut result = Ok(());
         // In batches: the batch's entries are looked at (lstat) first, so the files the walker
         // will read are known and read ahead (prefetch.rs) while it works through them.
-        let mut names = names.into_iter();
+        let mut names = listing.names.into_iter().zip(listing.handles);
         'batches: loop {
-            let batch: Vec<(Vec<u8>, std::path::PathBuf)> = names
+            let looked_at: Vec<(Vec<u8>, std::path::PathBuf, std::io::Result<Metadata>)> = names
                 .by_ref()
                 .take(BATCH)
-                .map(|n| {
+                .map(|(n, handle)| {
                     let child = path.join(names::os_str_lossy(&n));
-                    (n, child)
+                    let meta = match handle {
+                        Some(h) => h.metadata(),
+                        None => fs::symlink_metadata(&child),
+                    };
+                    (n, child, meta)
                 })
                 .collect();
-            if batch.is_empty() {
+            if looked_at.is_empty() {
                 break;
             }
-            let metas: Vec<std::io::Result<Metadata>> = batch
-                .iter()
-                .map(|(_, child)| fs::symlink_metadata(child))
-                .collect();
+            let (batch, metas): (Vec<_>, Vec<_>) =
+                looked_at.into_iter().map(|(n, c, m)| ((n, c), m)).unzip();
             let mut window = prefetch::Window::new(self.to_read_ahead(&batch, &metas, &old, ex));
             for (i, ((name, child), meta)) in batch.into_iter().zip(metas).enumerate() {
                 window.advance(i, &self.prefetch);
@@ -391,7 +424,7 @@ impl<'a> Walker<'a> {
         match ex.verdict(path, &meta, &self.gitignores) {
             Verdict::Skip => return Ok(None),
             Verdict::MountPoint => {
-                let mut e = self.describe(path, name, &meta);
+                let mut e = self.describe(path, name, &meta, None);
                 e.kind = Kind::Dir;
                 e.content = Content::Subtree(self.store_tree(Vec::new())?);
                 self.stats.dirs += 1;
@@ -401,17 +434,17 @@ impl<'a> Walker<'a> {
         }
         let ft = meta.file_type();
         if ft.is_dir() {
-            let names = match self.read_names(path) {
-                Ok(n) => n,
+            let listing = match self.read_names(path) {
+                Ok(l) => l,
                 Err(err) => {
                     self.warn(path, &vanished_or_io(path, err));
                     return Ok(None);
                 }
             };
-            if ex.marked(path, &names) {
+            if ex.marked(path, &listing.names) {
                 return Ok(None);
             }
-            let mut e = self.describe(path, name, &meta);
+            let mut e = self.describe(path, name, &meta, None);
             e.kind = Kind::Dir;
             let sub = match prev {
                 Some(Entry {
@@ -421,55 +454,15 @@ impl<'a> Walker<'a> {
                 }) => Some(id),
                 _ => None,
             };
-            e.content = Content::Subtree(self.dir_tree(path, names, rel, ex, sub)?);
+            e.content = Content::Subtree(self.dir_tree(path, listing, rel, ex, sub)?);
             self.stats.dirs += 1;
             return Ok(Some(e));
         }
-        let mut e = self.describe(path, name, &meta);
         if ft.is_file() {
-            if pmeta::nlink(&meta) > 1
-                && let Some(first) = self.hardlinks.get(&(pmeta::dev(&meta), pmeta::ino(&meta)))
-            {
-                e.kind = Kind::HardLink;
-                e.content = Content::Target(first.clone());
-                self.stats.files += 1;
-                return Ok(Some(e));
-            }
-            let found = self.unchanged(path, &meta, prev);
-            let seen_before = found.is_some()
-                || matches!(
-                    prev,
-                    Some(Entry {
-                        kind: Kind::File,
-                        ..
-                    })
-                )
-                || self.cache.knows(path);
-            let unchanged = found.is_some();
-            let read = match found {
-                Some(stored) => Some(stored),
-                None => self.read_file(path, &meta)?,
-            };
-            if read.is_some() {
-                match (unchanged, seen_before) {
-                    (true, _) => self.changes.unmodified += 1,
-                    (false, true) => self.changes.changed += 1,
-                    (false, false) => self.changes.new += 1,
-                }
-            }
-            match read {
-                Some((chunks, holes)) => {
-                    e.kind = Kind::File;
-                    e.content = Content::Chunks(chunks);
-                    e.holes = holes;
-                    if pmeta::nlink(&meta) > 1 {
-                        self.hardlinks
-                            .insert((pmeta::dev(&meta), pmeta::ino(&meta)), rel.to_vec());
-                    }
-                }
-                None => return Ok(None),
-            }
-        } else if ft.is_symlink() {
+            return self.file_entry(path, name, rel, &meta, prev);
+        }
+        let mut e = self.describe(path, name, &meta, None);
+        if ft.is_symlink() {
             match fs::read_link(path) {
                 Ok(t) => {
                     let Some(t) = names::bytes(t.as_os_str()) else {
@@ -495,8 +488,74 @@ impl<'a> Walker<'a> {
         Ok(Some(e))
     }
 
-    /// Metadata common to every kind; the caller sets kind and content.
-    pub fn describe(&mut self, path: &Path, name: Vec<u8>, meta: &Metadata) -> Entry {
+    /// A regular file's entry: a hard link to a file seen before, the file cache's (or the parent
+    /// snapshot's) chunks if it is unchanged, else its chunks as read now. `None`: skipped.
+    fn file_entry(
+        &mut self,
+        path: &Path,
+        name: Vec<u8>,
+        rel: &[u8],
+        meta: &Metadata,
+        prev: Option<&Entry>,
+    ) -> Result<Option<Entry>> {
+        if pmeta::nlink(meta) > 1
+            && let Some(first) = self.hardlinks.get(&(pmeta::dev(meta), pmeta::ino(meta)))
+        {
+            let first = first.clone();
+            let mut e = self.describe(path, name, meta, None);
+            e.kind = Kind::HardLink;
+            e.content = Content::Target(first);
+            self.stats.files += 1;
+            return Ok(Some(e));
+        }
+        let (found, known_xattrs) = match self.unchanged(path, meta, prev) {
+            Some((stored, xattrs)) => (Some(stored), xattrs),
+            None => (None, None),
+        };
+        let mut e = self.describe(path, name, meta, known_xattrs);
+        let xattrs = self.xattrs.then_some(e.xattrs.as_slice());
+        let seen_before = found.is_some()
+            || matches!(
+                prev,
+                Some(Entry {
+                    kind: Kind::File,
+                    ..
+                })
+            )
+            || self.cache.knows(path);
+        let unchanged = found.is_some();
+        let read = match found {
+            Some(stored) => Some(self.take_unchanged(path, meta, stored, xattrs)),
+            None => self.read_file(path, meta, xattrs)?,
+        };
+        let Some((chunks, holes)) = read else {
+            return Ok(None);
+        };
+        match (unchanged, seen_before) {
+            (true, _) => self.changes.unmodified += 1,
+            (false, true) => self.changes.changed += 1,
+            (false, false) => self.changes.new += 1,
+        }
+        e.kind = Kind::File;
+        e.content = Content::Chunks(chunks);
+        e.holes = holes;
+        if pmeta::nlink(meta) > 1 {
+            self.hardlinks
+                .insert((pmeta::dev(meta), pmeta::ino(meta)), rel.to_vec());
+        }
+        Ok(Some(e))
+    }
+
+    /// Metadata common to every kind; the caller sets kind and content. `known_xattrs`: the
+    /// entry's extended attributes if the file cache has them (else they are listed, when the
+    /// backup records them).
+    pub fn describe(
+        &mut self,
+        path: &Path,
+        name: Vec<u8>,
+        meta: &Metadata,
+        known_xattrs: Option<Xattrs>,
+    ) -> Entry {
         let (uid, gid) = (pmeta::uid(meta), pmeta::gid(meta));
         let user = self
             .users
@@ -508,10 +567,13 @@ impl<'a> Walker<'a> {
             .entry(gid)
             .or_insert_with(|| pmeta::group_name(gid))
             .clone();
-        let xattrs = if self.xattrs {
-            pmeta::xattrs(path)
-        } else {
-            Vec::new()
+        let xattrs = match (self.xattrs, known_xattrs) {
+            (false, _) => Vec::new(),
+            (true, Some(known)) => known,
+            (true, None) => {
+                self.xattr_lists += 1;
+                pmeta::xattrs(path)
+            }
         };
         Entry {
             name,
@@ -532,41 +594,54 @@ impl<'a> Walker<'a> {
 
     /// The chunks (and holes) of a file that has not changed since the last backup: from the
     /// file cache, or without one from the parent snapshot's entry (same size, mtime and
-    /// ctime). Counted as read; recorded in the new cache. The cache holds no hole maps, so a
-    /// sparse file is found only through the parent.
-    fn unchanged(&mut self, path: &Path, meta: &Metadata, prev: Option<&Entry>) -> Option<Stored> {
+    /// ctime); with its extended attributes if the cache has them. The cache holds no hole maps,
+    /// so a sparse file is found only through the parent.
+    fn unchanged(
+        &self,
+        path: &Path,
+        meta: &Metadata,
+        prev: Option<&Entry>,
+    ) -> Option<(Stored, Option<Xattrs>)> {
         let id = Identity::of(meta);
-        let (chunks, holes) = if self.cache.loaded() {
-            (
-                self.cache.lookup(path, &id, &self.repo.index())?,
-                Vec::new(),
-            )
-        } else {
-            match prev {
-                Some(Entry {
-                    kind: Kind::File,
-                    content: Content::Chunks(c),
-                    size,
-                    mtime_ns,
-                    ctime_ns,
-                    holes,
-                    ..
-                }) if (*size, *mtime_ns, *ctime_ns) == (id.size, id.mtime_ns, id.ctime_ns)
-                    && super::filecache::chunks_valid(
-                        c,
-                        id.size
-                            .saturating_sub(holes.iter().map(|h| h.1).sum::<u64>()),
-                        &self.repo.index(),
-                    ) =>
-                {
-                    (c.clone(), holes.clone())
-                }
-                _ => return None,
+        if self.cache.loaded() {
+            let (chunks, xattrs) = self.cache.lookup(path, &id, &self.repo.index())?;
+            return Some(((chunks, Vec::new()), xattrs));
+        }
+        match prev {
+            Some(Entry {
+                kind: Kind::File,
+                content: Content::Chunks(c),
+                size,
+                mtime_ns,
+                ctime_ns,
+                holes,
+                ..
+            }) if (*size, *mtime_ns, *ctime_ns) == (id.size, id.mtime_ns, id.ctime_ns)
+                && super::filecache::chunks_valid(
+                    c,
+                    id.size
+                        .saturating_sub(holes.iter().map(|h| h.1).sum::<u64>()),
+                    &self.repo.index(),
+                ) =>
+            {
+                Some(((c.clone(), holes.clone()), None))
             }
-        };
+            _ => None,
+        }
+    }
+
+    /// Takes an unchanged file's chunks: counted as read, recorded in the new cache.
+    fn take_unchanged(
+        &mut self,
+        path: &Path,
+        meta: &Metadata,
+        (chunks, holes): Stored,
+        xattrs: Option<&[Xattr]>,
+    ) -> Stored {
+        let id = Identity::of(meta);
         if holes.is_empty() {
             self.cache
-                .record(path, &id, &chunks, &self.repo.index(), true);
+                .record(path, &id, &chunks, xattrs, &self.repo.index(), true);
         }
         self.log_if_packed(None);
         self.stats.files += 1;
@@ -576,7 +651,7 @@ impl<'a> Walker<'a> {
             bytes: self.stats.bytes,
             new_bytes: self.stats.new_bytes,
         });
-        Some((chunks, holes))
+        (chunks, holes)
     }
 
     /// Chunks and stores all that `reader` yields (a command's output, standard input), counted
@@ -615,7 +690,12 @@ impl<'a> Walker<'a> {
 
     /// Chunks a regular file; of a sparse file only the data extents are read, and the rest is
     /// returned as its holes. `Ok(None)` means it was skipped with a warning.
-    fn read_file(&mut self, path: &Path, meta: &Metadata) -> Result<Option<Stored>> {
+    fn read_file(
+        &mut self,
+        path: &Path,
+        meta: &Metadata,
+        xattrs: Option<&[Xattr]>,
+    ) -> Result<Option<Stored>> {
         let file = match pmeta::no_follow(OpenOptions::new().read(true)).open(path) {
             Ok(f) => f,
             Err(e) => {
@@ -682,7 +762,7 @@ impl<'a> Walker<'a> {
             self.note(path, &err);
         } else if holes.is_empty() {
             self.cache
-                .record(path, &id, &chunks, &self.repo.index(), false);
+                .record(path, &id, &chunks, xattrs, &self.repo.index(), false);
         }
         self.checkpoint_if_due()?;
         self.log_if_packed(None);
