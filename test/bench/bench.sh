@@ -2,7 +2,7 @@
 # bench.sh - vger beside vykar, restic and Borg on the same corpus, in the same run (`npm run bench`).
 #
 # Usage: test/bench/bench.sh [-n REPS] [-t "vger vykar restic borg"] [-r s3|seaweedfs|sftp] [-w WORKDIR]
-#                            [-B] [-S] [-D] [-C] [CORPUS]
+#                            [-B] [-S] [-D] [-C] [-F] [CORPUS]
 #   -n REPS     repetitions of the whole sequence per tool (default 3, or $VGER_BENCH_REPS);
 #               medians are reported, and the ratios and target checks per repetition
 #   -t TOOLS    which tools (default "vger vykar restic borg", without vykar when its binary is
@@ -22,6 +22,7 @@
 #   -S          skip the stage micro-benchmark (npm run bench:stages)
 #   -D          do not write the results into docs/benchmarks.md
 #   -C          skip the cold first backups (steps e and f below; they run by default)
+#   -F          restore into the working filesystem instead of a fresh one (step d below)
 #   CORPUS      made by /work/shared/bench/make-corpus.sh (default $VGER_BENCH_CORPUS, else
 #               WORKDIR/corpus, made when missing); it is copied, never changed
 # Environment:
@@ -37,7 +38,13 @@
 #   a  first backup, warm page cache                 (timed)   then repository size
 #   b  unchanged re-backup                           (timed)
 #   c  mutate-corpus.sh (~1% changed), backup again  (timed)   then repository size
-#   d  full restore into an empty directory, page cache dropped first (timed), checked with diff -r
+#   d  full restore into an empty directory, page cache dropped first (timed), checked with diff -r;
+#      the directory is a freshly made ext4 filesystem (loop device over a sparse image under
+#      WORKDIR, with the journal setting of the filesystem WORKDIR is on) when run as root with
+#      mkfs.ext4 and losetup, unless -F: on ext4 without a journal the kernel skips, for each new
+#      inode, every inode deleted in the last 60-360 s and looks each one up, so a restore made
+#      shortly after the harness deleted the previous corpus copy and restore (157,000 files) pays
+#      for those deletions, by an amount that depends on the timing (docs/benchmarks.md)
 # then, unless -C, on the same tool's working copy (as step c left it), each into a fresh
 # repository and cache with the page cache dropped just before (sync; echo 3 > drop_caches):
 #   e  cold first backup of the whole corpus         (timed)
@@ -68,12 +75,12 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SHARED=${VGER_BENCH_SHARED:-/work/shared/bench}
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 REPS=${VGER_BENCH_REPS:-3}; TOOLS=; W=/tmp/vger-bench
-BUILD=1; STAGES=1; DOCS=1; COLD=1; REMOTE=local
-while getopts "n:t:w:r:BSDCh" o; do
+BUILD=1; STAGES=1; DOCS=1; COLD=1; REMOTE=local; FRESH_FS=1
+while getopts "n:t:w:r:BSDCFh" o; do
   case $o in
     n) REPS=$OPTARG ;; t) TOOLS=$OPTARG ;; w) W=$OPTARG ;; r) REMOTE=$OPTARG ;;
-    B) BUILD=0 ;; S) STAGES=0 ;; D) DOCS=0 ;; C) COLD=0 ;;
-    *) sed -n '2,62p' "$0"; exit 2 ;;
+    B) BUILD=0 ;; S) STAGES=0 ;; D) DOCS=0 ;; C) COLD=0 ;; F) FRESH_FS=0 ;;
+    *) sed -n '2,69p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND-1))
@@ -324,6 +331,39 @@ QUIET_CPU=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v t="$t0" -v u="$t1" 'BEGIN {pr
   echo "busy_before: $BUSY_PROCS"
 } | tee "$RES/env.txt" >&2
 
+# The restore's filesystem (step d): a fresh ext4 per restore, or the working one (-F, or when this
+# cannot be done here).
+FS_IMG="$W/restore-fs.img"; FS_DEV=; FS_DIR=; MKFS_OPTS=
+if [ "$FRESH_FS" = 1 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v mkfs.ext4 >/dev/null || ! command -v losetup >/dev/null; then
+    FRESH_FS=0; log "restores go to the working filesystem (a fresh one needs root, mkfs.ext4 and losetup)"
+  else
+    # No journal if WORKDIR's ext4 has none (the inode allocator then behaves as it does there).
+    fs_dev=$(basename "$(findmnt -no SOURCE -T "$W" 2>/dev/null)")
+    [ "$(cat "/sys/fs/ext4/$fs_dev/journal_task" 2>/dev/null)" = "<none>" ] && MKFS_OPTS="-O ^has_journal"
+  fi
+fi
+if [ "$FRESH_FS" = 1 ]; then
+  echo "restore_fs: a fresh ext4 per restore (loop device${MKFS_OPTS:+, no journal})" >>"$RES/env.txt"
+else
+  echo "restore_fs: the working filesystem" >>"$RES/env.txt"
+fi
+release_fs() {  # unmounts and removes the fresh filesystem, if one is mounted
+  [ -n "$FS_DIR" ] && umount "$FS_DIR" 2>/dev/null
+  [ -n "$FS_DEV" ] && losetup -d "$FS_DEV" 2>/dev/null
+  rm -f "$FS_IMG"; FS_DEV=; FS_DIR=
+}
+fresh_fs() {  # DIR : an empty, freshly made ext4 mounted at DIR (nothing when -F)
+  [ "$FRESH_FS" = 1 ] || return 0
+  release_fs
+  truncate -s 8G "$FS_IMG" &&
+    mkfs.ext4 -q -F $MKFS_OPTS -E lazy_itable_init=0,lazy_journal_init=0 "$FS_IMG" &&
+    FS_DEV=$(losetup -f --show --direct-io=on "$FS_IMG") &&
+    mkdir -p "$1" && mount "$FS_DEV" "$1" && FS_DIR=$1 && rmdir "$1/lost+found" ||
+    { log "could not make a fresh filesystem at $1; restoring into the working one"; release_fs; }
+}
+trap 'release_fs; [ "$REMOTE" != local ] && stop_peer' EXIT
+
 DROP_OK=1
 drop_caches() {
   sync
@@ -405,6 +445,7 @@ verify() {  # TOOL REP RESTORE_DIR : the restored tree is the first directory na
     echo "$1,$2,restore-check,1,0,0,0,0,0,,," >>"$CSV"
     log "RESTORE MISMATCH: $1 rep $2, see $RES/$1-r$2-verify.log"
   fi
+  cd "$W" && release_fs
 }
 
 # sequence TOOL REP REPO OUT RESTORE_CMD... : the four timed steps of one repetition. The backup
@@ -424,6 +465,7 @@ sequence() {
   timed "$tool" "$rep" c "$bytes" "${BACKUP[@]}" ${ARCHIVE:+"::c"} corpus
   size_row "$tool" "$rep" size-after-c "$repo"
   log "$tool rep $rep: d full restore"
+  fresh_fs "$out"
   cd "$out" || return
   timed "$tool" "$rep" d "$bytes" "$@"
   cd "$W/work" || return

@@ -197,6 +197,7 @@ out.push(
     `, restic ${env.restic ?? '–'}, Borg ${env.borg ?? '–'}. Corpus: ${env.corpus}. ` +
     `Medians of ${env.reps} interleaved repetitions; load average before ${env.load_before}, after ${env.load_after ?? '?'}` +
     `${env.restore_cache ? `; restores ${env.restore_cache}` : ''}` +
+    `${env.restore_fs ? `; restores into ${env.restore_fs}` : ''}` +
     `${!remote && env.skipped ? `; skipped: ${env.skipped}` : ''}.`,
 )
 out.push('')
