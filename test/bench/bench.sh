@@ -63,12 +63,18 @@
 # the default KDF and zstd level 3 ($VGER_BENCH_COMPRESSION: lz4, zstd or none); vykar (see
 # /work/shared/bench/bin/README.md) with VYKAR_PASSPHRASE, a config file with the same compression
 # (zstd level 3), its default encryption and a fresh cache ($XDG_CACHE_HOME/vykar).
+# NODE_EXTRA_CA_CERTS is unset (env.txt records it): a machine that points it at the whole system
+# bundle makes every Node process parse ~150 certificates before it starts (26 → 98 ms for
+# `node -e 0` here), a cost of that machine's setup that only vger, of the tools, would pay; every
+# repository here is local or on loopback over plain HTTP or SSH.
 # test/bench/report.mjs turns the CSV into one table (medians, min-max, per-repetition ratios
 # vger/vykar and vger/restic, repository size, the issue-18 target checks, PASS/FAIL) and replaces
 # the part of docs/benchmarks.md between its markers (with -r, between the markers of that remote
 # kind).
 set -uo pipefail
 export LC_ALL=C
+EXTRA_CA=${NODE_EXTRA_CA_CERTS:-}
+unset NODE_EXTRA_CA_CERTS
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -323,6 +329,7 @@ QUIET_CPU=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v t="$t0" -v u="$t1" 'BEGIN {pr
   echo "reps: $REPS"
   echo "remote: $REMOTE"
   echo "cold: $([ "$COLD" = 1 ] && echo on || echo off)"
+  [ -n "$EXTRA_CA" ] && echo "node_extra_ca_certs: unset (was $EXTRA_CA)"
   [ "$REMOTE" != local ] && echo "peer: $PEER_DESC"
   [ -n "$SKIPPED" ] && echo "skipped: $SKIPPED"
   echo "load_start: $LOAD_START"

@@ -198,6 +198,7 @@ out.push(
     `Medians of ${env.reps} interleaved repetitions; load average before ${env.load_before}, after ${env.load_after ?? '?'}` +
     `${env.restore_cache ? `; restores ${env.restore_cache}` : ''}` +
     `${env.restore_fs ? `; restores into ${env.restore_fs}` : ''}` +
+    `${env.node_extra_ca_certs ? `; NODE_EXTRA_CA_CERTS ${env.node_extra_ca_certs} for every tool` : ''}` +
     `${!remote && env.skipped ? `; skipped: ${env.skipped}` : ''}.`,
 )
 out.push('')
