@@ -126,11 +126,18 @@ struct Writer {
     cutoff_ns: i64,
 }
 
-fn path_key(path: &Path) -> u128 {
-    let h = blake3::hash(path.as_os_str().as_encoded_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h.as_bytes()[..16]);
-    u128::from_le_bytes(b)
+/// What the cache knows a file by: the first 16 bytes of the BLAKE3 hash of its path, computed
+/// once per file by the walker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathKey(u128);
+
+impl PathKey {
+    pub fn of(path: &Path) -> Self {
+        let h = blake3::hash(path.as_os_str().as_encoded_bytes());
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&h.as_bytes()[..16]);
+        PathKey(u128::from_le_bytes(b))
+    }
 }
 
 /// The cache file for a repository and a set of source paths.
@@ -211,14 +218,14 @@ impl FileCache {
     }
 
     /// Logs the chunks of the file being read so far (those not logged yet).
-    pub fn log_read_so_far(&mut self, path: &Path, id: &Identity, chunks: &[(ChunkId, u32)]) {
+    pub fn log_read_so_far(&mut self, path: PathKey, id: &Identity, chunks: &[(ChunkId, u32)]) {
         let (Some(log), Some(w)) = (self.log.as_mut(), self.new.as_ref()) else {
             return;
         };
         if id.mtime_ns >= w.cutoff_ns || id.ctime_ns >= w.cutoff_ns {
             return;
         }
-        let key = path_key(path);
+        let key = path.0;
         let from = if self.logged.0 == key {
             self.logged.1
         } else {
@@ -245,11 +252,11 @@ impl FileCache {
     /// the chunks it logged that are all in the index with their lengths, and its length.
     pub fn resume(
         &self,
-        path: &Path,
+        path: PathKey,
         id: &Identity,
         index: &ChunkIndex,
     ) -> Option<(Vec<(ChunkId, u32)>, u64)> {
-        let c = self.read.get(&path_key(path)).filter(|c| c.id == *id)?;
+        let c = self.read.get(&path.0).filter(|c| c.id == *id)?;
         let n = c
             .chunks
             .iter()
@@ -266,24 +273,24 @@ impl FileCache {
 
     /// Whether the previous cache has an entry for `path` with this identity (so the file is
     /// likely unchanged; [`FileCache::lookup`] decides).
-    pub fn matches(&self, path: &Path, id: &Identity) -> bool {
-        self.old.get(&path_key(path)).is_some_and(|c| c.id == *id)
+    pub fn matches(&self, path: PathKey, id: &Identity) -> bool {
+        self.old.get(&path.0).is_some_and(|c| c.id == *id)
     }
 
     /// Whether the previous cache knew a file at `path` (changed or not).
-    pub fn knows(&self, path: &Path) -> bool {
-        self.old.contains_key(&path_key(path))
+    pub fn knows(&self, path: PathKey) -> bool {
+        self.old.contains_key(&path.0)
     }
 
     /// The chunks of an unchanged file, if every one is still in the index with its length,
     /// and its extended attributes if the backup that cached it read them.
     pub fn lookup(
         &self,
-        path: &Path,
+        path: PathKey,
         id: &Identity,
         index: &ChunkIndex,
     ) -> Option<(ChunkList, Option<Xattrs>)> {
-        let key = path_key(path);
+        let key = path.0;
         let c = self.old.get(&key)?;
         let vouched = self.vouched && !self.adopted.contains(&key);
         (c.id == *id && still_valid(vouched, c, index))
@@ -296,7 +303,7 @@ impl FileCache {
     /// `None` if this backup does not read them.
     pub fn record(
         &mut self,
-        path: &Path,
+        path: PathKey,
         id: &Identity,
         chunks: &[(ChunkId, u32)],
         xattrs: Option<&[Xattr]>,
@@ -307,7 +314,7 @@ impl FileCache {
         if id.mtime_ns >= w.cutoff_ns || id.ctime_ns >= w.cutoff_ns {
             return;
         }
-        let key = path_key(path);
+        let key = path.0;
         self.old.remove(&key);
         let e = encode(key, id, chunks, xattrs);
         if let Some(log) = self.log.as_mut() {

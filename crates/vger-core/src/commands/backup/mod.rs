@@ -394,7 +394,7 @@ pub fn seed_file_cache(
             .map_err(|e| VgerError::io(format!("reading {}", path.display()), e))?;
         let path = source::absolute(path);
         cache.record(
-            &path,
+            filecache::PathKey::of(&path),
             &filecache::Identity::of(&meta),
             chunks,
             None,

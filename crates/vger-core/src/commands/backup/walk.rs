@@ -13,7 +13,7 @@ use vger_types::{ChunkId, Result, VgerError};
 
 use super::MAX_WARNINGS;
 use super::checkpoint::Checkpoints;
-use super::filecache::{FileCache, Identity, Xattr, Xattrs};
+use super::filecache::{FileCache, Identity, PathKey, Xattr, Xattrs};
 use super::filter::{Excludes, GitIgnores, Verdict};
 use super::pipeline::Uploader;
 use super::prefetch;
@@ -183,7 +183,7 @@ impl<'a> Walker<'a> {
 
     /// Once a pack has been stored since the last time, logs the chunks of the file being read
     /// so far and flushes the file log, so that a kill loses no file whose chunks are stored.
-    fn log_if_packed(&mut self, reading: Option<(&Path, &Identity, &[ChunkRef])>) {
+    fn log_if_packed(&mut self, reading: Option<(PathKey, &Identity, &[ChunkRef])>) {
         let n = self.uploader.packs_stored();
         if n != self.logged_packs {
             self.logged_packs = n;
@@ -381,7 +381,7 @@ impl<'a> Walker<'a> {
                         && (e.size, e.mtime_ns, e.ctime_ns) == (id.size, id.mtime_ns, id.ctime_ns)
                 })
             } else {
-                self.cache.matches(child, &id)
+                self.cache.matches(PathKey::of(child), &id)
             };
             if !unchanged && matches!(ex.verdict(child, meta, &self.gitignores), Verdict::Keep) {
                 out.push((i, child.clone(), size));
@@ -508,7 +508,8 @@ impl<'a> Walker<'a> {
             self.stats.files += 1;
             return Ok(Some(e));
         }
-        let (found, known_xattrs) = match self.unchanged(path, meta, prev) {
+        let key = PathKey::of(path);
+        let (found, known_xattrs) = match self.unchanged(key, meta, prev) {
             Some((stored, xattrs)) => (Some(stored), xattrs),
             None => (None, None),
         };
@@ -522,11 +523,11 @@ impl<'a> Walker<'a> {
                     ..
                 })
             )
-            || self.cache.knows(path);
+            || self.cache.knows(key);
         let unchanged = found.is_some();
         let read = match found {
-            Some(stored) => Some(self.take_unchanged(path, meta, stored, xattrs)),
-            None => self.read_file(path, meta, xattrs)?,
+            Some(stored) => Some(self.take_unchanged(key, meta, stored, xattrs)),
+            None => self.read_file(path, key, meta, xattrs)?,
         };
         let Some((chunks, holes)) = read else {
             return Ok(None);
@@ -598,13 +599,13 @@ impl<'a> Walker<'a> {
     /// so a sparse file is found only through the parent.
     fn unchanged(
         &self,
-        path: &Path,
+        key: PathKey,
         meta: &Metadata,
         prev: Option<&Entry>,
     ) -> Option<(Stored, Option<Xattrs>)> {
         let id = Identity::of(meta);
         if self.cache.loaded() {
-            let (chunks, xattrs) = self.cache.lookup(path, &id, &self.repo.index())?;
+            let (chunks, xattrs) = self.cache.lookup(key, &id, &self.repo.index())?;
             return Some(((chunks, Vec::new()), xattrs));
         }
         match prev {
@@ -633,7 +634,7 @@ impl<'a> Walker<'a> {
     /// Takes an unchanged file's chunks: counted as read, recorded in the new cache.
     fn take_unchanged(
         &mut self,
-        path: &Path,
+        key: PathKey,
         meta: &Metadata,
         (chunks, holes): Stored,
         xattrs: Option<&[Xattr]>,
@@ -641,7 +642,7 @@ impl<'a> Walker<'a> {
         let id = Identity::of(meta);
         if holes.is_empty() {
             self.cache
-                .record(path, &id, &chunks, xattrs, &self.repo.index(), true);
+                .record(key, &id, &chunks, xattrs, &self.repo.index(), true);
         }
         self.log_if_packed(None);
         self.stats.files += 1;
@@ -693,6 +694,7 @@ impl<'a> Walker<'a> {
     fn read_file(
         &mut self,
         path: &Path,
+        key: PathKey,
         meta: &Metadata,
         xattrs: Option<&[Xattr]>,
     ) -> Result<Option<Stored>> {
@@ -709,7 +711,7 @@ impl<'a> Walker<'a> {
         let resumed = match extents {
             None => self
                 .cache
-                .resume(path, &id, &self.repo.index())
+                .resume(key, &id, &self.repo.index())
                 .filter(|(_, offset)| (&file).seek(SeekFrom::Start(*offset)).is_ok()),
             Some(_) => None,
         };
@@ -727,7 +729,7 @@ impl<'a> Walker<'a> {
             let cid = self.store_blob(BlobKind::Data, chunk)?;
             chunks.push((cid, chunk.len() as u32));
             bytes += chunk.len() as u64;
-            self.log_if_packed(Some((path, &id, &chunks)));
+            self.log_if_packed(Some((key, &id, &chunks)));
             Ok(())
         };
         let (result, holes) = match extents {
@@ -762,7 +764,7 @@ impl<'a> Walker<'a> {
             self.note(path, &err);
         } else if holes.is_empty() {
             self.cache
-                .record(path, &id, &chunks, xattrs, &self.repo.index(), false);
+                .record(key, &id, &chunks, xattrs, &self.repo.index(), false);
         }
         self.checkpoint_if_due()?;
         self.log_if_packed(None);
