@@ -196,27 +196,45 @@ pub fn group_name(gid: u32) -> String {
     imp::group_name(gid)
 }
 
+/// Extended attributes: name and value of each.
+pub type XattrList = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The extended attributes of `path` (not following a symlink), names and values; none where
 /// they cannot be read. Windows has alternate data streams instead, which are not stored.
-pub fn xattrs(path: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub fn xattrs(path: &std::path::Path) -> XattrList {
+    xattrs_checked(path).0
+}
+
+/// [`xattrs`], and whether they were all read: false when listing them or reading one failed
+/// (permissions, I/O), true too for a filesystem without extended attributes and for an
+/// attribute removed between the listing and its read.
+pub fn xattrs_checked(path: &std::path::Path) -> (XattrList, bool) {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        xattr::list(path)
-            .map(|names| {
-                names
-                    .filter_map(|n| {
-                        let v = xattr::get(path, &n).ok().flatten()?;
-                        Some((n.as_bytes().to_vec(), v))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        let names = match xattr::list(path) {
+            Ok(names) => names,
+            Err(e) => {
+                let unsupported = matches!(e.raw_os_error(),
+                    Some(c) if c == nix::libc::ENOTSUP || c == nix::libc::EOPNOTSUPP);
+                return (Vec::new(), unsupported);
+            }
+        };
+        let mut complete = true;
+        let mut out = Vec::new();
+        for n in names {
+            match xattr::get(path, &n) {
+                Ok(Some(v)) => out.push((n.as_bytes().to_vec(), v)),
+                Ok(None) => {}
+                Err(_) => complete = false,
+            }
+        }
+        (out, complete)
     }
     #[cfg(not(unix))]
     {
         let _ = path;
-        Vec::new()
+        (Vec::new(), true)
     }
 }
 

@@ -513,8 +513,17 @@ impl<'a> Walker<'a> {
             Some((stored, xattrs)) => (Some(stored), xattrs),
             None => (None, None),
         };
+        // Read here when the cache has none, so that only a complete list is cached.
+        let (known_xattrs, cacheable) = match (self.xattrs, known_xattrs) {
+            (true, None) => {
+                self.xattr_lists += 1;
+                let (x, complete) = pmeta::xattrs_checked(path);
+                (Some(x), complete)
+            }
+            (_, known) => (known, true),
+        };
         let mut e = self.describe(path, name, meta, known_xattrs);
-        let xattrs = self.xattrs.then_some(e.xattrs.as_slice());
+        let xattrs = (self.xattrs && cacheable).then_some(e.xattrs.as_slice());
         let seen_before = found.is_some()
             || matches!(
                 prev,
