@@ -15,8 +15,8 @@
 //! An entry also keeps the file's extended attributes as the backup read them, so an unchanged
 //! file's are not listed again: setting or removing one changes the file's ctime, which is part
 //! of the identity, and a file whose ctime falls in the second the backup started is not cached
-//! at all (below). A backup with xattrs turned off records "not read", and a later one with them
-//! on lists the file's attributes again.
+//! at all (below). A backup with xattrs turned off records "not read", as does one that could not
+//! read them all, and a later one lists the file's attributes again.
 //!
 //! The MAC key is derived from the repository's master key, so a cache written for another
 //! repository, or altered, is ignored as a whole. Even an authentic entry is only a suggestion:
