@@ -88,8 +88,11 @@ pub type Xattr = (Vec<u8>, Vec<u8>);
 /// A file's extended attributes, as a tree entry holds them.
 pub type Xattrs = Vec<Xattr>;
 
-/// Most attributes a cache entry keeps; a file with more is cached without them ("not read").
+/// Most attributes, and bytes of names and values, a cache entry keeps (the previous cache is
+/// held in memory); a file with more is cached without them ("not read"), so each backup lists
+/// its attributes again.
 const MAX_XATTRS: usize = 1024;
+const MAX_XATTR_BYTES: usize = 64 << 10;
 
 #[derive(Clone)]
 pub struct Cached {
@@ -453,13 +456,13 @@ pub fn encode(
     chunks: &[(ChunkId, u32)],
     xattrs: Option<&[Xattr]>,
 ) -> Vec<u8> {
-    let xattrs = xattrs.filter(|x| x.len() <= MAX_XATTRS);
-    let xattrs_len = xattrs.map_or(0, |x| {
-        4 + x
-            .iter()
+    let bytes = |x: &[Xattr]| -> usize {
+        x.iter()
             .map(|(name, value)| 8 + name.len() + value.len())
-            .sum::<usize>()
-    });
+            .sum()
+    };
+    let xattrs = xattrs.filter(|x| x.len() <= MAX_XATTRS && bytes(x) <= MAX_XATTR_BYTES);
+    let xattrs_len = xattrs.map_or(0, |x| 4 + bytes(x));
     // Exact: entries wait in memory (pending) until their chunks are indexed.
     let mut e = Vec::with_capacity(61 + chunks.len() * 36 + xattrs_len);
     e.extend_from_slice(&key.to_le_bytes());

@@ -175,4 +175,20 @@ mod tests {
         let other = parse(std::slice::from_ref(&bytes), &[8u8; 32]);
         assert!(other.read.is_empty() && other.finished.is_empty());
     }
+
+    /// An entry keeps a file's xattrs up to 64 KiB of names and values; above, "not read".
+    #[test]
+    fn large_xattrs_are_not_kept_in_an_entry() {
+        let c = (ChunkId([1; 32]), 300u32);
+        let at_most = vec![(b"user.a".to_vec(), vec![7u8; (64 << 10) - 14])];
+        let above = vec![(b"user.a".to_vec(), vec![7u8; (64 << 10) - 13])];
+        let decoded = |x: &[(Vec<u8>, Vec<u8>)]| {
+            let e = encode(5, &id(), &[c], Some(x));
+            let (_, entry, used) = crate::commands::backup::filecache::decode_entry(&e).unwrap();
+            assert_eq!(used, e.len());
+            entry.xattrs
+        };
+        assert_eq!(decoded(&at_most).as_deref(), Some(&at_most[..]));
+        assert_eq!(decoded(&above), None);
+    }
 }
