@@ -130,7 +130,7 @@ struct Writer {
 }
 
 /// What the cache knows a file by: the first 16 bytes of the BLAKE3 hash of its path, computed
-/// once per file by the walker.
+/// by the walker once for all its cache calls on a file (and once for the read-ahead choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathKey(u128);
 
