@@ -213,6 +213,12 @@ describe.skipIf(!addonBuilt)(`vger mount over WebDAV${addonBuilt ? '' : ` — sk
     const html = await request(m.port, 'GET', snap)
     expect(html.headers['content-type']).toContain('text/html')
     expect(html.body.toString()).toContain(`<a href="${snap}caf%E9-%FF.bin">caf\\xe9-\\xff.bin</a>`)
+    // The CLI runs from its bundle (dist/vger-cli.mjs), which finds the built UI beside it.
+    const page = await request(m.port, 'GET', '/ui/')
+    expect([page.status, page.headers['content-type']]).toEqual([200, 'text/html; charset=utf-8'])
+    expect(page.body.toString()).toContain('<base href="/ui/"')
+    const style = await request(m.port, 'GET', '/ui/assets/style.css')
+    expect([style.status, style.body.length > 0]).toEqual([200, true])
   })
 
   it('OPTIONS says DAV 1 and read methods; writes are 405; bad paths are 400, missing ones 404', async () => {

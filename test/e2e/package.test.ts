@@ -85,6 +85,7 @@ describe.skipIf(!ready)(`npm packages, installed offline${ready ? '' : ` (skippe
   it('installs the main package with its platform package and nothing of the checkout', () => {
     const pkgDir = path.join(prefix, 'node_modules', 'vger')
     expect(existsSync(path.join(pkgDir, 'dist', 'cli', 'main.js'))).toBe(true)
+    expect(existsSync(path.join(pkgDir, 'dist', 'vger-cli.mjs'))).toBe(true) // the bundle main.js loads
     expect(existsSync(path.join(pkgDir, 'LICENSE'))).toBe(true)
     expect(existsSync(path.join(pkgDir, 'crates', 'vger-napi', 'index.cjs'))).toBe(true)
     // Not a checkout: no Rust sources, no addon inside the main package.

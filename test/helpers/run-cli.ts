@@ -36,13 +36,18 @@ function newestMtime(dir: string): number {
   return newest
 }
 
-/** Compiles ts/ to dist/ when dist is missing or older than the sources. */
+/** The CLI bundled into one file, which main.js loads (scripts/bundle-cli.mjs). */
+const BUNDLE = path.join(ROOT, 'dist', 'vger-cli.mjs')
+
+/** Compiles ts/ to dist/ and bundles the CLI when either is missing or older than the sources. */
 export function ensureBuilt(): void {
-  if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(path.join(ROOT, 'ts'))) return
+  const sources = newestMtime(path.join(ROOT, 'ts'))
+  if ([CLI, BUNDLE].every((f) => existsSync(f) && statSync(f).mtimeMs >= sources)) return
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
     cwd: ROOT,
     stdio: 'inherit',
   })
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bundle-cli.mjs')], { cwd: ROOT, stdio: 'inherit' })
 }
 
 /** A minimal environment rooted at `home`, so no real user config or repository is touched. */

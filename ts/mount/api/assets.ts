@@ -32,9 +32,9 @@ const ASSET_TYPES: Record<string, string> = {
   '.map': 'application/json',
 }
 
-/** dist/ui next to dist/mount (the package), or the built copy when running from ts/ (tests). */
+/** dist/ui: beside the CLI's bundle (dist/vger-cli.mjs), next to dist/mount (the package), or the built copy when running from ts/ (tests). */
 function uiDir(): string | undefined {
-  const candidates = ['../../ui', '../../../dist/ui'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  const candidates = ['./ui', '../../ui', '../../../dist/ui'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   return candidates.find((dir) => existsSync(path.join(dir, 'index.html')))
 }
 
