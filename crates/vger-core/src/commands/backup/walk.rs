@@ -17,6 +17,7 @@ use super::filecache::{FileCache, Identity, PathKey, Xattr, Xattrs};
 use super::filter::{Excludes, GitIgnores, Verdict};
 use super::pipeline::Uploader;
 use super::prefetch;
+use super::scan;
 use super::sparse::{self, ExtentReader};
 use crate::cancel::CancelToken;
 use crate::chunker::{Chunker, StreamError};
@@ -72,6 +73,7 @@ pub struct Walker<'a> {
     /// Packs stored when the file log was last flushed.
     logged_packs: u64,
     prefetch: prefetch::Prefetcher,
+    scan: scan::Scanner,
 }
 
 /// Directory entries looked at (lstat) together, ahead of being walked.
@@ -82,14 +84,25 @@ const BATCH: usize = 256;
 /// process out of file descriptors.
 const MAX_HELD_DIRS: usize = 64;
 
-/// A directory's entry names, sorted by their bytes, and on Unix each name's [`fs::DirEntry`]:
-/// its `metadata()` is an `lstat` relative to the open directory (`statx(dirfd, name)`), which
-/// saves the kernel a lookup of every component of the whole path. A batch's entries are dropped
-/// once looked at, so a directory's handle stays open during the walk of its subdirectories only
-/// if it has more than one batch of entries.
+/// A directory's entry names, sorted by their bytes, and how to look at (`lstat`) each one.
 pub(super) struct Listing {
     pub names: Vec<Vec<u8>>,
-    handles: Vec<Option<fs::DirEntry>>,
+    looks: Vec<Look>,
+}
+
+/// An entry's `lstat`, and a regular file's cache key when it is known already.
+type Looked = (std::io::Result<Metadata>, Option<PathKey>);
+
+enum Look {
+    /// Looked at already, by the scan-ahead (scan.rs), with a regular file's cache key.
+    Done(std::io::Result<Metadata>, Option<PathKey>),
+    /// On Unix, the name's [`fs::DirEntry`]: its `metadata()` is an `lstat` relative to the open
+    /// directory (`statx(dirfd, name)`), which saves the kernel a lookup of every component of
+    /// the whole path. A batch's entries are dropped once looked at, so a directory's handle
+    /// stays open during the walk of its subdirectories only if it has more than one batch.
+    Handle(fs::DirEntry),
+    /// By the whole path.
+    Path,
 }
 
 impl<'a> Walker<'a> {
@@ -133,6 +146,7 @@ impl<'a> Walker<'a> {
             depth: 0,
             logged_packs: 0,
             prefetch: prefetch::Prefetcher::new(),
+            scan: scan::Scanner::new(),
         }
     }
 
@@ -209,8 +223,31 @@ impl<'a> Walker<'a> {
         self.note(path, err);
     }
 
-    /// The entries of directory `path`, sorted by name bytes; a name this platform cannot store
-    /// (on Windows, not valid Unicode) is skipped with a warning.
+    /// The entries of directory `path`, sorted by name bytes: as the scan-ahead found them, or
+    /// listed now. A name this platform cannot store (on Windows, not valid Unicode) is skipped
+    /// with a warning.
+    fn list(&mut self, path: &Path) -> std::io::Result<Listing> {
+        let Some(scanned) = self.scan.take(path) else {
+            return self.read_names(path);
+        };
+        let scanned = scanned?;
+        for p in &scanned.unstorable {
+            self.warn(p, &names::not_unicode(p));
+        }
+        let rest = scanned.names.len() - scanned.looked.len();
+        let looks = scanned
+            .looked
+            .into_iter()
+            .map(|(meta, key)| Look::Done(meta, key))
+            .chain(std::iter::repeat_with(|| Look::Path).take(rest))
+            .collect();
+        Ok(Listing {
+            names: scanned.names,
+            looks,
+        })
+    }
+
+    /// [`Walker::list`] by the walker itself.
     fn read_names(&mut self, path: &Path) -> std::io::Result<Listing> {
         let hold = cfg!(unix) && self.depth < MAX_HELD_DIRS;
         let mut out = Vec::new();
@@ -218,7 +255,7 @@ impl<'a> Walker<'a> {
             let e = e?;
             let n = e.file_name();
             match names::bytes(&n) {
-                Some(b) => out.push((b.to_vec(), hold.then_some(e))),
+                Some(b) => out.push((b.to_vec(), if hold { Look::Handle(e) } else { Look::Path })),
                 None => {
                     let p = path.join(&n);
                     self.warn(&p, &names::not_unicode(&p));
@@ -226,8 +263,8 @@ impl<'a> Walker<'a> {
             }
         }
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let (names, handles) = out.into_iter().unzip();
-        Ok(Listing { names, handles })
+        let (names, looks) = out.into_iter().unzip();
+        Ok(Listing { names, looks })
     }
 
     /// Records a warning about an entry that was stored anyway.
@@ -273,7 +310,7 @@ impl<'a> Walker<'a> {
         parent: Option<&ChunkId>,
     ) -> Result<Vec<Entry>> {
         let listing = self
-            .read_names(path)
+            .list(path)
             .map_err(|e| VgerError::io(format!("reading directory {}", path.display()), e))?;
         self.dir_entries(path, listing, b"", ex, parent)
     }
@@ -306,18 +343,24 @@ impl<'a> Walker<'a> {
         let mut result = Ok(());
         // In batches: the batch's entries are looked at (lstat) first, so the files the walker
         // will read are known and read ahead (prefetch.rs) while it works through them.
-        let mut names = listing.names.into_iter().zip(listing.handles);
+        let mut names = listing.names.into_iter().zip(listing.looks);
         'batches: loop {
-            let looked_at: Vec<(Vec<u8>, std::path::PathBuf, std::io::Result<Metadata>)> = names
+            let looked_at: Vec<(Vec<u8>, std::path::PathBuf, Looked)> = names
                 .by_ref()
                 .take(BATCH)
-                .map(|(n, handle)| {
+                .map(|(n, look)| {
                     let child = path.join(names::os_str_lossy(&n));
-                    let meta = match handle {
-                        Some(h) => h.metadata(),
-                        None => fs::symlink_metadata(&child),
+                    let (meta, key) = match look {
+                        Look::Done(m, key) => (m, key),
+                        Look::Handle(h) => (h.metadata(), None),
+                        Look::Path => (fs::symlink_metadata(&child), None),
                     };
-                    (n, child, meta)
+                    // A regular file's cache key, hashed once for the read-ahead and the walk.
+                    let key = key.or_else(|| {
+                        let is_file = meta.as_ref().is_ok_and(|m| m.file_type().is_file());
+                        is_file.then(|| PathKey::of(&child))
+                    });
+                    (n, child, (meta, key))
                 })
                 .collect();
             if looked_at.is_empty() {
@@ -325,12 +368,13 @@ impl<'a> Walker<'a> {
             }
             let (batch, metas): (Vec<_>, Vec<_>) =
                 looked_at.into_iter().map(|(n, c, m)| ((n, c), m)).unzip();
+            self.scan.ask(self.subdirs(&batch, &metas, ex));
             let mut window = prefetch::Window::new(self.to_read_ahead(&batch, &metas, &old, ex));
-            for (i, ((name, child), meta)) in batch.into_iter().zip(metas).enumerate() {
+            for (i, ((name, child), looked)) in batch.into_iter().zip(metas).enumerate() {
                 window.advance(i, &self.prefetch);
                 let child_rel = join(rel, &name);
                 let prev = find(&old, &name);
-                match self.entry_with(&child, name, &child_rel, ex, prev, meta) {
+                match self.entry_with(&child, name, &child_rel, ex, prev, looked) {
                     Ok(Some(e)) => entries.push(e),
                     Ok(None) => {}
                     Err(e) => {
@@ -358,18 +402,40 @@ impl<'a> Walker<'a> {
         pushed
     }
 
+    /// The directories of a batch the walker will walk into, for the scan-ahead.
+    fn subdirs(
+        &self,
+        batch: &[(Vec<u8>, std::path::PathBuf)],
+        metas: &[Looked],
+        ex: &Excludes,
+    ) -> Vec<std::path::PathBuf> {
+        batch
+            .iter()
+            .zip(metas)
+            .filter(|((_, child), (meta, _))| {
+                meta.as_ref().is_ok_and(|m| {
+                    m.file_type().is_dir()
+                        && matches!(ex.verdict(child, m, &self.gitignores), Verdict::Keep)
+                })
+            })
+            .map(|((_, child), _)| child.clone())
+            .collect()
+    }
+
     /// The files of a batch the walker will read (regular, small, kept, not unchanged), with
     /// their positions and sizes.
     fn to_read_ahead(
         &self,
         batch: &[(Vec<u8>, std::path::PathBuf)],
-        metas: &[std::io::Result<Metadata>],
+        metas: &[Looked],
         old: &[Entry],
         ex: &Excludes,
     ) -> Vec<(usize, std::path::PathBuf, u64)> {
         let mut out = Vec::new();
-        for (i, ((name, child), meta)) in batch.iter().zip(metas).enumerate() {
-            let Ok(meta) = meta else { continue };
+        for (i, ((name, child), (meta, key))) in batch.iter().zip(metas).enumerate() {
+            let (Ok(meta), Some(key)) = (meta, key) else {
+                continue;
+            };
             let size = meta.len();
             if !meta.file_type().is_file() || size == 0 || size > prefetch::MAX_FILE {
                 continue;
@@ -381,7 +447,7 @@ impl<'a> Walker<'a> {
                         && (e.size, e.mtime_ns, e.ctime_ns) == (id.size, id.mtime_ns, id.ctime_ns)
                 })
             } else {
-                self.cache.matches(PathKey::of(child), &id)
+                self.cache.matches(*key, &id)
             };
             if !unchanged && matches!(ex.verdict(child, meta, &self.gitignores), Verdict::Keep) {
                 out.push((i, child.clone(), size));
@@ -400,7 +466,7 @@ impl<'a> Walker<'a> {
         prev: Option<&Entry>,
     ) -> Result<Option<Entry>> {
         let meta = fs::symlink_metadata(path);
-        self.entry_with(path, name, rel, ex, prev, meta)
+        self.entry_with(path, name, rel, ex, prev, (meta, None))
     }
 
     /// [`Walker::entry`] with the object's `lstat` taken already.
@@ -411,7 +477,7 @@ impl<'a> Walker<'a> {
         rel: &[u8],
         ex: &Excludes,
         prev: Option<&Entry>,
-        meta: std::io::Result<Metadata>,
+        (meta, key): Looked,
     ) -> Result<Option<Entry>> {
         self.cancel.check()?;
         let meta = match meta {
@@ -434,7 +500,7 @@ impl<'a> Walker<'a> {
         }
         let ft = meta.file_type();
         if ft.is_dir() {
-            let listing = match self.read_names(path) {
+            let listing = match self.list(path) {
                 Ok(l) => l,
                 Err(err) => {
                     self.warn(path, &vanished_or_io(path, err));
@@ -459,7 +525,8 @@ impl<'a> Walker<'a> {
             return Ok(Some(e));
         }
         if ft.is_file() {
-            return self.file_entry(path, name, rel, &meta, prev);
+            let key = key.unwrap_or_else(|| PathKey::of(path));
+            return self.file_entry(path, key, name, rel, &meta, prev);
         }
         let mut e = self.describe(path, name, &meta, None);
         if ft.is_symlink() {
@@ -493,6 +560,7 @@ impl<'a> Walker<'a> {
     fn file_entry(
         &mut self,
         path: &Path,
+        key: PathKey,
         name: Vec<u8>,
         rel: &[u8],
         meta: &Metadata,
@@ -508,7 +576,6 @@ impl<'a> Walker<'a> {
             self.stats.files += 1;
             return Ok(Some(e));
         }
-        let key = PathKey::of(path);
         let (found, known_xattrs) = match self.unchanged(key, meta, prev) {
             Some((stored, xattrs)) => (Some(stored), xattrs),
             None => (None, None),
