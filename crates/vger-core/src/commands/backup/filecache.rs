@@ -560,7 +560,9 @@ fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<Parsed> {
         .map(|c| c.try_into().unwrap_or([0; 32]))
         .collect();
     let mut r = &body[MAGIC.len()..ids_at];
-    let mut map = HashMap::new();
+    // Sized for entries of one chunk, the smallest but for empty files: growing the map entry
+    // by entry cost an unchanged re-backup of the corpus ~15 ms of rehashing before its walk.
+    let mut map = HashMap::with_capacity(r.len() / (60 + 36 + 1));
     while !r.is_empty() {
         let (key, c, used) = decode_entry(r)?;
         map.insert(key, c);

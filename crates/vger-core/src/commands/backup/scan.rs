@@ -186,10 +186,9 @@ fn work(shared: &Shared) {
             }
         };
         let r = scan(&dir);
+        let cold = block_reads() - reads >= COLD_READS;
         let mut s = shared.lock();
-        if !s.cold && block_reads() - reads >= COLD_READS {
-            s.cold = true;
-        }
+        s.cold |= cold;
         s.busy.remove(&dir);
         s.ahead += r.as_ref().map_or(0, |x| x.names.len());
         s.done.insert(dir, r);
