@@ -25,8 +25,8 @@ use crate::platform::names;
 
 /// Threads scanning. One starts with the scanner: on a warm tree, the walker and it keep two
 /// cores busy, and more would only take turns with the walker. The others start once the first
-/// has read [`COLD_READS`] blocks from a disk (on Linux, its `getrusage` block reads): the tree
-/// is cold, and a disk serves several inode reads at once.
+/// has read [`COLD_READS`] blocks from a disk (on Linux, its `getrusage` block reads, counted in
+/// 512-byte units: 32 KiB): the tree is cold, and a disk serves several inode reads at once.
 const THREADS: usize = 3;
 const COLD_READS: i64 = 64;
 /// Entries scanned and not yet taken; the threads wait while there are more.
@@ -198,13 +198,14 @@ fn work(shared: &Shared) {
 }
 
 /// Blocks this thread has read from a disk (0 where that is not known).
+#[cfg(target_os = "linux")]
 fn block_reads() -> i64 {
-    #[cfg(target_os = "linux")]
-    {
-        use nix::sys::resource::{UsageWho, getrusage};
-        getrusage(UsageWho::RUSAGE_THREAD).map_or(0, |u| u.block_reads())
-    }
-    #[cfg(not(target_os = "linux"))]
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_THREAD).map_or(0, |u| u.block_reads())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn block_reads() -> i64 {
     0
 }
 
