@@ -1,5 +1,5 @@
 // Bundles the CLI into one ES module, dist/vger-cli.mjs, which dist/cli/main.js loads (docs/architecture.md,
-// "The CLI starts from one bundled file"). Node 20 has no compile cache, and resolving, reading and compiling
+// the row of ts/cli/main.ts; docs/benchmarks.md, "Scan-ahead of directories, a bundled CLI"). Node 20 has no compile cache, and resolving, reading and compiling
 // the ~80 files that `vger backup` imports (the CLI's own, commander's and yaml's) took ~80 ms of every run;
 // one file takes about half. Runs after `tsc`, on its output, so the bundle is exactly the compiled CLI.
 //

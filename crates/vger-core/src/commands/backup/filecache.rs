@@ -560,8 +560,10 @@ fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<Parsed> {
         .map(|c| c.try_into().unwrap_or([0; 32]))
         .collect();
     let mut r = &body[MAGIC.len()..ids_at];
-    // Sized for entries of one chunk, the smallest but for empty files: growing the map entry
-    // by entry cost an unchanged re-backup of the corpus ~15 ms of rehashing before its walk.
+    // Sized as if every entry had one chunk (97 bytes; an empty file's is 61): growing the map
+    // entry by entry cost an unchanged re-backup of the corpus ~17 ms of rehashing before its
+    // walk. Entries of many chunks make this an overestimate, by at most one slot per 97 bytes
+    // of cache file.
     let mut map = HashMap::with_capacity(r.len() / (60 + 36 + 1));
     while !r.is_empty() {
         let (key, c, used) = decode_entry(r)?;
