@@ -34,16 +34,19 @@ pub const AHEAD_ENTRIES: usize = 16_384;
 /// Directories waiting for a thread; beyond this, the ones the walker will reach last are
 /// forgotten, and the walker lists them itself.
 pub const MAX_WAITING: usize = 4_096;
-/// Entries of one directory a thread looks at; the walker looks at the rest itself, so a huge
-/// directory costs no more memory than it would without scan-ahead.
+/// Entries of one directory a thread looks at; the walker looks at the rest itself (through the
+/// handles the thread hands over), so a huge directory costs no more memory than it would
+/// without scan-ahead.
 pub const MAX_LOOKED: usize = 2_048;
 
 /// A directory as a thread found it: its entry names sorted by their bytes, the `lstat` of the
 /// first [`MAX_LOOKED`] of them with, for a regular file, the file cache's key (the hash of its
-/// path), and the names this platform cannot store (their paths).
+/// path), the [`fs::DirEntry`] of each of the rest, and the names this platform cannot store
+/// (their paths).
 pub struct Scanned {
     pub names: Vec<Vec<u8>>,
     pub looked: Vec<(io::Result<Metadata>, Option<PathKey>)>,
+    pub rest: Vec<fs::DirEntry>,
     pub unstorable: Vec<PathBuf>,
 }
 
@@ -232,10 +235,18 @@ pub fn scan(dir: &Path) -> io::Result<Scanned> {
             (meta, key)
         })
         .collect();
-    let names = found.into_iter().map(|(n, _)| n).collect();
+    let mut names = Vec::with_capacity(found.len());
+    let mut rest = Vec::with_capacity(found.len().saturating_sub(MAX_LOOKED));
+    for (i, (name, e)) in found.into_iter().enumerate() {
+        names.push(name);
+        if i >= MAX_LOOKED {
+            rest.push(e);
+        }
+    }
     Ok(Scanned {
         names,
         looked,
+        rest,
         unstorable,
     })
 }
@@ -321,6 +332,13 @@ mod tests {
             (MAX_LOOKED + 10, MAX_LOOKED)
         );
         assert_eq!(r.names[0], b"00000");
+        // The rest are handed over as handles, in the same order as their names.
+        let rest: Vec<Vec<u8>> = r
+            .rest
+            .iter()
+            .map(|e| e.file_name().into_encoded_bytes())
+            .collect();
+        assert_eq!(rest, r.names[MAX_LOOKED..]);
         let s = Scanner::new();
         let gone = t.path().join("gone");
         s.ask(vec![gone.clone()]);

@@ -234,12 +234,16 @@ impl<'a> Walker<'a> {
         for p in &scanned.unstorable {
             self.warn(p, &names::not_unicode(p));
         }
-        let rest = scanned.names.len() - scanned.looked.len();
+        let hold = cfg!(unix) && self.depth < MAX_HELD_DIRS;
         let looks = scanned
             .looked
             .into_iter()
             .map(|(meta, key)| Look::Done(meta, key))
-            .chain(std::iter::repeat_with(|| Look::Path).take(rest))
+            .chain(scanned.rest.into_iter().map(
+                |e| {
+                    if hold { Look::Handle(e) } else { Look::Path }
+                },
+            ))
             .collect();
         Ok(Listing {
             names: scanned.names,
