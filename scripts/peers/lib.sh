@@ -44,9 +44,10 @@ apt_install() {
     die "apt-get install $* failed"
 }
 
-# watch_owner PID PIDFILE: if VGER_PEERS_OWNER_PID is set, kill PID once that owner process is gone
-# (TERM, then KILL after 10 s: weed can take longer to shut down). The watcher's own pid goes to
-# PIDFILE so stop can end it too.
+# watch_owner PID PIDFILE [DIR]: if VGER_PEERS_OWNER_PID is set, kill PID once that owner process is
+# gone (TERM, then KILL after 10 s: weed can take longer to shut down), then remove DIR (the peer's
+# state, which an owner that exits without stopping it, like a Rust test binary, leaves behind) unless
+# VGER_KEEP_TMP=1. The watcher's own pid goes to PIDFILE so stop can end it too.
 watch_owner() {
   [ -n "${VGER_PEERS_OWNER_PID:-}" ] || return 0
   (
@@ -58,6 +59,9 @@ watch_owner() {
       i=$((i + 1))
     done
     ! alive "$1" || kill -9 "$1" 2>/dev/null || true
+    if [ -n "${3:-}" ] && [ "${VGER_KEEP_TMP:-}" != 1 ] && ! kill -0 "$VGER_PEERS_OWNER_PID" 2>/dev/null; then
+      rm -rf "$3"
+    fi
   ) </dev/null >/dev/null 2>&1 &
   echo $! >"$2"
 }

@@ -58,7 +58,7 @@ start() {
     grep -qi 'address already in use' "$DIR/moto.log" && [ $attempt -lt 3 ] && continue
     die_log "$DIR/moto.log" "moto_server exited during start-up"
   done
-  watch_owner "$pid" "$DIR/s3.watch.pid"
+  watch_owner "$pid" "$DIR/s3.watch.pid" "$DIR"
   curl -sf -o /dev/null -X PUT "http://127.0.0.1:$port/$BUCKET" || die_log "$DIR/moto.log" "could not create bucket $BUCKET"
   cat >"$DIR/s3.env.tmp" <<ENV
 VGER_TEST_S3_ENDPOINT=http://127.0.0.1:$port

@@ -147,7 +147,7 @@ JSON
     grep -qi 'address already in use' "$DIR/weed.log" && [ $attempt -lt 3 ] && continue
     die_log "$DIR/weed.log" "weed server exited during start-up"
   done
-  watch_owner "$pid" "$DIR/s3.watch.pid"
+  watch_owner "$pid" "$DIR/s3.watch.pid" "$DIR"
   VGER_TEST_S3_ENDPOINT=http://127.0.0.1:$s3port VGER_TEST_S3_REGION=$REGION VGER_TEST_S3_KEY=$key VGER_TEST_S3_SECRET=$secret
   url="$VGER_TEST_S3_ENDPOINT/$BUCKET"
   # The gateway answers before the filer and volume server are ready: retry creating the bucket, then a

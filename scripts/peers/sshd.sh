@@ -72,7 +72,7 @@ CFG
     grep -qi 'address already in use' "$DIR/sshd.log" && [ $attempt -lt 3 ] && continue
     die_log "$DIR/sshd.log" "sshd exited during start-up"
   done
-  watch_owner "$pid" "$DIR/sshd.watch.pid"
+  watch_owner "$pid" "$DIR/sshd.watch.pid" "$DIR"
   cat >"$DIR/sftp.env.tmp" <<ENV
 VGER_TEST_SFTP_HOST=127.0.0.1
 VGER_TEST_SFTP_PORT=$port

@@ -37,7 +37,7 @@ start() {
     grep -qi 'address already in use' "$DIR/webdav.log" && [ $attempt -lt 3 ] && continue
     die_log "$DIR/webdav.log" "rclone serve webdav exited during start-up"
   done
-  watch_owner "$pid" "$DIR/webdav.watch.pid"
+  watch_owner "$pid" "$DIR/webdav.watch.pid" "$DIR"
   cat >"$DIR/webdav.env.tmp" <<ENV
 VGER_TEST_WEBDAV_HOST=127.0.0.1
 VGER_TEST_WEBDAV_PORT=$port

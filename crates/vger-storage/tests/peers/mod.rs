@@ -309,14 +309,25 @@ fn start_rest(cli: &std::path::Path) -> RestPeer {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    // The server stops when this test binary exits (statics are never dropped).
+    // The server stops when this test binary exits (statics are never dropped); then its directory
+    // goes too, unless VGER_KEEP_TMP=1 (kept if the server died first: its log tells why).
+    let keep = std::env::var("VGER_KEEP_TMP").as_deref() == Ok("1");
     let watcher = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "while kill -0 {} 2>/dev/null && kill -0 {} 2>/dev/null; do sleep 1; done; kill {} 2>/dev/null",
-            std::process::id(),
-            child.id(),
-            child.id()
+            "while kill -0 {owner} 2>/dev/null && kill -0 {server} 2>/dev/null; do sleep 1; done; \
+             kill {server} 2>/dev/null; sleep 1; {remove}",
+            owner = std::process::id(),
+            server = child.id(),
+            remove = if keep {
+                String::new()
+            } else {
+                format!(
+                    "kill -0 {} 2>/dev/null || rm -rf '{}'",
+                    std::process::id(),
+                    dir.display()
+                )
+            },
         ))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
