@@ -52,6 +52,7 @@ use vger_storage::platform::{private_dir, private_file};
 use vger_types::ChunkId;
 
 use super::filelog::{self, FileLog};
+use super::previous::{Previous, View};
 use crate::clock::NS_PER_SEC;
 use crate::platform::meta;
 use crate::repo::index::ChunkIndex;
@@ -91,7 +92,7 @@ pub type Xattrs = Vec<Xattr>;
 /// Most attributes, and bytes of names and values, a cache entry keeps (the previous cache is
 /// held in memory); a file with more is cached without them ("not read"), so each backup lists
 /// its attributes again.
-const MAX_XATTRS: usize = 1024;
+pub(super) const MAX_XATTRS: usize = 1024;
 const MAX_XATTR_BYTES: usize = 64 << 10;
 
 #[derive(Clone)]
@@ -105,7 +106,7 @@ pub struct Cached {
 /// The cache of the previous backup (read-only) and the one this backup writes.
 pub struct FileCache {
     /// The previous cache's entries for files this backup has not recorded yet.
-    old: HashMap<u128, Cached>,
+    old: Previous,
     loaded: bool,
     /// Whether the previous cache's entries are vouched for by the index (module docs).
     vouched: bool,
@@ -158,7 +159,7 @@ impl FileCache {
     /// No cache at all (no cache directory given).
     pub fn disabled() -> Self {
         FileCache {
-            old: HashMap::new(),
+            old: Previous::default(),
             loaded: false,
             vouched: false,
             adopted: Default::default(),
@@ -182,7 +183,7 @@ impl FileCache {
     ) -> Self {
         let (old, segments) = fs::read(file)
             .ok()
-            .and_then(|b| parse(&b, key))
+            .and_then(|b| parse(b, key))
             .unwrap_or_default();
         let loaded = !old.is_empty();
         let vouched = indexed.is_some_and(|ix| segments.iter().all(|s| ix.contains(s)));
@@ -209,7 +210,10 @@ impl FileCache {
         let logged = filelog::parse(logs, key);
         self.loaded |= !logged.read.is_empty();
         self.adopted.extend(logged.finished.keys().copied());
-        self.old.extend(logged.finished);
+        for (key, c) in logged.finished {
+            self.old
+                .insert(&encode(key, &c.id, &c.chunks, c.xattrs.as_deref()));
+        }
         self.read = logged.read;
     }
 
@@ -277,12 +281,12 @@ impl FileCache {
     /// Whether the previous cache has an entry for `path` with this identity (so the file is
     /// likely unchanged; [`FileCache::lookup`] decides).
     pub fn matches(&self, path: PathKey, id: &Identity) -> bool {
-        self.old.get(&path.0).is_some_and(|c| c.id == *id)
+        self.old.get(path.0).is_some_and(|c| c.id == *id)
     }
 
     /// Whether the previous cache knew a file at `path` (changed or not).
     pub fn knows(&self, path: PathKey) -> bool {
-        self.old.contains_key(&path.0)
+        self.old.get(path.0).is_some()
     }
 
     /// The chunks of an unchanged file, if every one is still in the index with its length,
@@ -294,10 +298,9 @@ impl FileCache {
         index: &ChunkIndex,
     ) -> Option<(ChunkList, Option<Xattrs>)> {
         let key = path.0;
-        let c = self.old.get(&key)?;
+        let c = self.old.get(key).filter(|c| c.id == *id)?;
         let vouched = self.vouched && !self.adopted.contains(&key);
-        (c.id == *id && still_valid(vouched, c, index))
-            .then(|| (c.chunks.to_vec(), c.xattrs.as_deref().map(<[_]>::to_vec)))
+        still_valid(vouched, &c, index).then(|| (c.chunk_list(), c.xattrs()))
     }
 
     /// Records a file for the next backup: at once if all its chunks are in the index (or
@@ -318,7 +321,7 @@ impl FileCache {
             return;
         }
         let key = path.0;
-        self.old.remove(&key);
+        self.old.remove(key);
         let e = encode(key, id, chunks, xattrs);
         if let Some(log) = self.log.as_mut() {
             log.append(filelog::FINISHED, 0, &e);
@@ -379,13 +382,12 @@ impl FileCache {
                 BufWriter::with_capacity(1 << 16, OpenOptions::new().append(true).open(&ck)?);
             // The segments named vouch for every entry written: the previous cache's entries
             // are carried over only if they are still valid.
-            for (key, c) in old
-                .iter()
-                .filter(|(k, c)| still_valid(vouched && !adopted.contains(*k), c, index))
+            for c in old
+                .entries()
+                .filter(|c| still_valid(vouched && !adopted.contains(&c.key), c, index))
             {
-                let e = encode(*key, &c.id, &c.chunks, c.xattrs.as_deref());
-                mac.update(&e);
-                out.write_all(&e)?;
+                mac.update(c.raw);
+                out.write_all(c.raw)?;
             }
             let trailer = trailer(indexed);
             mac.update(&trailer);
@@ -509,12 +511,8 @@ fn entry_chunks(e: &[u8]) -> impl Iterator<Item = ChunkId> + '_ {
 }
 
 /// [`chunks_valid`] for an entry, without asking the index if it is `vouched` for.
-fn still_valid(vouched: bool, c: &Cached, index: &ChunkIndex) -> bool {
-    if vouched {
-        c.chunks.iter().map(|(_, len)| u64::from(*len)).sum::<u64>() == c.id.size
-    } else {
-        chunks_valid(&c.chunks, c.id.size, index)
-    }
+fn still_valid(vouched: bool, c: &View<'_>, index: &ChunkIndex) -> bool {
+    (vouched || c.chunks().all(|(id, len)| stored(&id, len, index))) && c.stored_len() == c.id.size
 }
 
 /// Every chunk is in the index with the recorded length, and the lengths add up to `size`.
@@ -539,9 +537,9 @@ fn trailer(indexed: &std::collections::HashSet<[u8; 32]>) -> Vec<u8> {
     out
 }
 
-type Parsed = (HashMap<u128, Cached>, Vec<[u8; 32]>);
+type Parsed = (Previous, Vec<[u8; 32]>);
 
-fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<Parsed> {
+fn parse(mut bytes: Vec<u8>, key: &[u8; 32]) -> Option<Parsed> {
     let body_len = bytes.len().checked_sub(MAC_LEN)?;
     let (body, mac) = bytes.split_at(body_len);
     if !body.starts_with(MAGIC)
@@ -559,18 +557,8 @@ fn parse(bytes: &[u8], key: &[u8; 32]) -> Option<Parsed> {
         .chunks_exact(32)
         .map(|c| c.try_into().unwrap_or([0; 32]))
         .collect();
-    let mut r = &body[MAGIC.len()..ids_at];
-    // Sized as if every entry had one chunk (97 bytes; an empty file's is 61): growing the map
-    // entry by entry cost an unchanged re-backup of the corpus ~17 ms of rehashing before its
-    // walk. Entries of many chunks make this an overestimate, by at most one slot per 97 bytes
-    // of cache file.
-    let mut map = HashMap::with_capacity(r.len() / (60 + 36 + 1));
-    while !r.is_empty() {
-        let (key, c, used) = decode_entry(r)?;
-        map.insert(key, c);
-        r = &r[used..];
-    }
-    Some((map, segments))
+    bytes.truncate(ids_at);
+    Some((Previous::parse(bytes, MAGIC.len())?, segments))
 }
 
 /// Decodes the entry at the start of `bytes`: its path hash, the entry, and the bytes it used.
@@ -604,7 +592,7 @@ pub fn decode_entry(bytes: &[u8]) -> Option<(u128, Cached, usize)> {
 }
 
 /// The xattrs part of an entry that starts at `at`, and where the entry ends.
-fn decode_xattrs(bytes: &[u8], at: usize) -> Option<(Option<Box<[Xattr]>>, usize)> {
+pub(super) fn decode_xattrs(bytes: &[u8], at: usize) -> Option<(Option<Box<[Xattr]>>, usize)> {
     let mut at = at;
     let mut take = |n: usize| -> Option<&[u8]> {
         let b = bytes.get(at..at.checked_add(n)?)?;

@@ -12,6 +12,7 @@ mod filter;
 mod inflight;
 mod pipeline;
 mod prefetch;
+mod previous;
 mod scan;
 mod settle;
 mod source;
