@@ -419,3 +419,62 @@ fn a_large_file_killed_midway_is_read_on_from_its_stored_chunks() {
         assert_eq!(describe_tree(&dest), expected, "restores identical");
     }
 }
+
+/// `kill -9` of a re-backup after it has taken the unchanged files (they get no file log
+/// record: the cache file on disk still holds each of them as it is) and while it reads a new
+/// large file: the rerun reads none of the unchanged files again.
+#[test]
+fn a_rebackup_killed_after_its_unchanged_files_reads_none_of_them_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let (small, _) = make_corpus(&src);
+    // Files changed within the second a backup starts are not cached.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let dir = tmp.path().join("re");
+    let cache = dir.join("cache");
+    let repo = new_repo(&dir);
+    backup(&repo, &opts(&src, &cache), &NoProgress, &CancelToken::new()).unwrap();
+    drop(repo);
+
+    // Walked last ("zz" sorts after "d0".."d6").
+    let large = 64u64 << 20;
+    let mut data = vec![0u8; large as usize];
+    blake3::Hasher::new()
+        .update(b"zz")
+        .finalize_xof()
+        .fill(&mut data);
+    fs::create_dir_all(src.join("zz")).unwrap();
+    fs::write(src.join("zz/large"), &data).unwrap();
+    drop(data);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let expected = describe_tree(&src);
+
+    let (first, _) = packs_on_disk(&dir.join("repo"));
+    let mut child = spawn_child(&dir, &src, &cache, Stdio::null());
+    loop {
+        let (bytes, _) = packs_on_disk(&dir.join("repo"));
+        if bytes >= first + 16 * PACK {
+            child.kill().unwrap();
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(!child.wait().unwrap().success());
+
+    let repo = open(&repo_url(&dir));
+    let rerun = backup(&repo, &opts(&src, &cache), &NoProgress, &CancelToken::new()).unwrap();
+    assert!(
+        rerun.bytes_read <= large,
+        "the rerun read {} bytes: {} of the {small} unchanged ones again",
+        rerun.bytes_read,
+        rerun.bytes_read.saturating_sub(large)
+    );
+    assert_eq!(rerun.snapshot.stats.files, FILES + 1);
+    let dest = dir.join("restored");
+    run_restore(&repo, "latest", &dest, None).unwrap();
+    assert_eq!(describe_tree(&dest), expected, "restores identical");
+}

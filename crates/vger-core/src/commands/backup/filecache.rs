@@ -321,9 +321,13 @@ impl FileCache {
             return;
         }
         let key = path.0;
-        self.old.remove(key);
         let e = encode(key, id, chunks, xattrs);
-        if let Some(log) = self.log.as_mut() {
+        // An entry the cache file had as it is now needs no log record: until the next
+        // checkpoint replaces that file (and the checkpoint holds the entry), a rerun after
+        // `kill -9` finds it there. An unchanged re-backup then writes no log at all.
+        let kept = !self.adopted.contains(&key) && self.old.get(key).is_some_and(|o| o.raw == e);
+        self.old.remove(key);
+        if let Some(log) = self.log.as_mut().filter(|_| !kept) {
             log.append(filelog::FINISHED, 0, &e);
         }
         if indexed || chunks.iter().all(|(c, _)| index.contains(c)) {
