@@ -1,9 +1,30 @@
 import { describe, expect, it } from 'vitest'
 import { renderListing } from '../../ts/cli/commands/list.js'
 import { renderEntries } from '../../ts/cli/commands/snapshot-list.js'
-import { Output, displayPath, formatBytes, formatDuration, formatMode, formatTable, shortId } from '../../ts/cli/output.js'
+import {
+  Output,
+  displayPath,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatMode,
+  formatNumber,
+  formatTable,
+  shortId,
+} from '../../ts/cli/output.js'
 import { formatEta, progressDisplay, progressLine } from '../../ts/cli/progress.js'
 import type { SnapshotSummary } from '../../ts/repository.js'
+
+describe('formatNumber', () => {
+  it('writes numbers as en-US does, without loading locale data', () => {
+    const values = [0, 1, 12, 999, 1000, 1001, 78587, 999999, 1000000, 123456789, -1, -1234, -999999, 2 ** 53 - 1]
+    for (const n of values) expect(formatNumber(n)).toBe(n.toLocaleString('en-US'))
+    expect(formatNumber(1234567)).toBe('1,234,567')
+    expect(formatNumber(1.5)).toBe('1.5')
+    expect(formatCount(78587, 'file')).toBe('78,587 files')
+    expect(formatCount(1, 'file')).toBe('1 file')
+  })
+})
 
 describe('formatters', () => {
   it('formats sizes in binary units', () => {

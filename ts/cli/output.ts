@@ -83,7 +83,16 @@ export function formatBytes(n: number): string {
 }
 
 export function formatCount(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
+  return `${formatNumber(n)} ${n === 1 ? one : many}`
+}
+
+/**
+ * `n` as en-US writes it (1,234,567), without `toLocaleString`: its first call loads ICU's locale
+ * data, 56 ms of every backup's summary.
+ */
+export function formatNumber(n: number): string {
+  if (!Number.isSafeInteger(n)) return n.toLocaleString('en-US')
+  return (n < 0 ? '-' : '') + String(Math.abs(n)).replace(/\B(?=(\d{3})+$)/g, ',')
 }
 
 export function formatDuration(ms: number): string {

@@ -3,7 +3,7 @@
  * Warnings are not shown here; commands print them from the job's outcome so they are never doubled.
  */
 import type { ProgressCallback, ProgressEvent } from '../repository.js'
-import { type Output, formatBytes, formatCount } from './output.js'
+import { type Output, formatBytes, formatCount, formatNumber } from './output.js'
 
 export interface ProgressDisplay {
   onProgress?: ProgressCallback
@@ -69,8 +69,7 @@ export function progressLine(title: string, e: Exclude<ProgressEvent, { type: 'w
   if (e.type === 'restore' && e.totalBytes > 0) {
     const fraction = Math.min(1, e.bytes / e.totalBytes)
     const pct = Math.floor(fraction * 100)
-    const files =
-      e.totalFiles > 0 ? `${e.files.toLocaleString('en-US')}/${formatCount(e.totalFiles, 'file')}` : formatCount(e.files, 'file')
+    const files = e.totalFiles > 0 ? `${formatNumber(e.files)}/${formatCount(e.totalFiles, 'file')}` : formatCount(e.files, 'file')
     const eta = perSecond > 0 && e.bytes < e.totalBytes ? `, ETA ${formatEta((e.totalBytes - e.bytes) / perSecond)}` : ''
     return `${title}: ${bar(fraction)} ${pct}%, ${files}, ${formatBytes(e.bytes)} of ${formatBytes(e.totalBytes)}, ${rate}${eta}`
   }
@@ -85,8 +84,8 @@ export function stepLine(title: string, e: Extract<ProgressEvent, { type: 'step'
   const phase = e.phase
   if (e.total > 0) {
     const fraction = Math.min(1, e.done / e.total)
-    const done = e.done.toLocaleString('en-US')
-    return `${title}: ${phase} ${bar(fraction)} ${Math.floor(fraction * 100)}%, ${done}/${e.total.toLocaleString('en-US')}`
+    const done = formatNumber(e.done)
+    return `${title}: ${phase} ${bar(fraction)} ${Math.floor(fraction * 100)}%, ${done}/${formatNumber(e.total)}`
   }
-  return `${title}: ${phase} ${e.done.toLocaleString('en-US')}`
+  return `${title}: ${phase} ${formatNumber(e.done)}`
 }

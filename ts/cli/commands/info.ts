@@ -1,7 +1,7 @@
 /** `vger info`: each selected repository's details and totals. */
 import type { RepoInfo, RepoStats, SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatCount, formatTime, shortId } from '../output.js'
+import { formatBytes, formatCount, formatNumber, formatTime, shortId } from '../output.js'
 import { snapshotsByTime } from '../snapshots.js'
 import { exitFor, type ExitCode } from '../exit.js'
 
@@ -47,7 +47,7 @@ export function renderInfo(name: string, r: InfoResult): string {
     ['Format version', String(r.formatVersion)],
     ['Chunker', `${formatBytes(r.chunker.minSize)} / ${formatBytes(r.chunker.avgSize)} / ${formatBytes(r.chunker.maxSize)}`],
     ['Created', formatTime(r.created)],
-    ['Snapshots', s.snapshots.toLocaleString('en-US')],
+    ['Snapshots', formatNumber(s.snapshots)],
     [
       'Last snapshot',
       r.lastSnapshot === null ? '-' : `${shortId(r.lastSnapshot.id)} "${r.lastSnapshot.label}" ${formatTime(r.lastSnapshot.time)}`,

@@ -4,7 +4,7 @@
  */
 import type { SnapshotListing, SnapshotSummary } from '../../repository.js'
 import type { CliContext } from '../context.js'
-import { formatBytes, formatCount, formatTable, formatTime, shortId } from '../output.js'
+import { formatBytes, formatCount, formatNumber, formatTable, formatTime, shortId } from '../output.js'
 import { snapshotsByTime } from '../snapshots.js'
 import { exitFor, type ExitCode } from '../exit.js'
 import type { GroupByKey } from '../../config/schema.js'
@@ -82,7 +82,7 @@ function groupTitle(g: SnapshotGroup): string {
   const t = g.totals
   const what = parts.length === 0 ? 'all snapshots' : parts.join(', ')
   return (
-    `${what}: ${formatCount(t.snapshots, 'snapshot')}; the newest has ${t.files.toLocaleString('en-US')} files, ${formatBytes(t.bytes)}; ` +
+    `${what}: ${formatCount(t.snapshots, 'snapshot')}; the newest has ${formatNumber(t.files)} files, ${formatBytes(t.bytes)}; ` +
     `together they added ${formatBytes(t.newBytes)} (${formatBytes(t.storedBytes)} stored)`
   )
 }
@@ -125,7 +125,7 @@ export function renderListing(snapshots: SnapshotSummary[], hiddenNewer: number)
       formatTime(s.time),
       s.hostname,
       s.label,
-      s.stats.files.toLocaleString('en-US'),
+      formatNumber(s.stats.files),
       formatBytes(s.stats.bytes),
       ...(tagged ? [tagCell(s)] : []),
     ])
