@@ -27,7 +27,9 @@ pub struct Previous {
     /// Where an entry starts, by the first 8 bytes of its path hash; the whole hash is checked
     /// at the entry (two paths sharing 64 bits, one of them is simply not found).
     at: HashMap<u64, usize>,
-    /// Where the entry after the last one found starts.
+    /// Where the last entry found starts, and the one after it (the walker asks for an entry
+    /// again when it records the file, then for the next file's).
+    last: Cell<usize>,
     next: Cell<usize>,
 }
 
@@ -54,6 +56,7 @@ impl Previous {
         let mut p = Previous {
             bytes,
             at,
+            last: Cell::new(usize::MAX),
             next: Cell::new(from),
         };
         let mut pos = from;
@@ -94,13 +97,19 @@ impl Previous {
         self.find(key).and_then(|pos| view(&self.bytes[pos..]))
     }
 
-    /// Where the entry for `key` starts: the one after the last found if it is that one, else
-    /// where the map says.
+    /// Where the entry for `key` starts: the last one found or the one after it if it is one of
+    /// them, else where the map says.
     fn find(&self, key: u128) -> Option<usize> {
-        let is_at = |pos: usize| self.bytes.get(pos..pos + 16) == Some(&key.to_le_bytes()[..]);
-        let pos = Some(self.next.get())
-            .filter(|p| is_at(*p))
+        let is_at = |pos: usize| {
+            pos.checked_add(16)
+                .and_then(|end| self.bytes.get(pos..end))
+                .is_some_and(|k| k == key.to_le_bytes())
+        };
+        let pos = [self.last.get(), self.next.get()]
+            .into_iter()
+            .find(|p| is_at(*p))
             .or_else(|| self.at.get(&(key as u64)).copied().filter(|p| is_at(*p)))?;
+        self.last.set(pos);
         self.next.set(pos + entry_len(&self.bytes[pos..])?);
         Some(pos)
     }

@@ -61,11 +61,11 @@ struct State {
     /// The threads have read from a disk: more may start.
     cold: bool,
     stop: bool,
-    /// Threads waiting for `work`, and whether the walker waits for `ready`: a wake-up is a
+    /// Threads waiting for `work`, and callers of `take` waiting for `ready`: a wake-up is a
     /// system call, sent only when someone waits (once per directory, they cost the walker
     /// about 5 % of an unchanged re-backup).
     idle: usize,
-    walker_waits: bool,
+    takers: usize,
 }
 
 #[derive(Default)]
@@ -156,9 +156,9 @@ impl Scanner {
                 }
                 return None;
             }
-            s.walker_waits = true;
+            s.takers += 1;
             s = self.shared.ready.wait(s).unwrap_or_else(|e| e.into_inner());
-            s.walker_waits = false;
+            s.takers -= 1;
         }
     }
 }
@@ -211,7 +211,7 @@ fn work(shared: &Shared) {
         s.busy.remove(&dir);
         s.ahead += r.as_ref().map_or(0, |x| x.names.len());
         s.done.insert(dir, r);
-        let wake = s.walker_waits;
+        let wake = s.takers > 0;
         drop(s);
         if wake {
             shared.ready.notify_all();
