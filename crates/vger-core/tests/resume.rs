@@ -207,6 +207,21 @@ fn spawn_child(dir: &Path, src: &Path, cache: &Path, stdout: Stdio) -> std::proc
         .unwrap()
 }
 
+/// Runs [`child_backup`] and kills it (`SIGKILL`) once the repository's complete packs hold
+/// `bytes`; fails if the backup ends first.
+fn kill_when_stored(dir: &Path, src: &Path, cache: &Path, bytes: u64) {
+    let mut child = spawn_child(dir, src, cache, Stdio::null());
+    while packs_on_disk(&dir.join("repo")).0 < bytes {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum How {
     Cancel,
@@ -384,21 +399,8 @@ fn a_large_file_killed_midway_is_read_on_from_its_stored_chunks() {
         let dir = tmp.path().join(format!("kill-{stop_packs}"));
         let cache = dir.join("cache");
         drop(new_repo(&dir));
-        let mut child = spawn_child(&dir, &src, &cache, Stdio::null());
         // Killed once `stop_packs` packs (of about 96) are stored: the file is being read.
-        loop {
-            let (bytes, _) = packs_on_disk(&dir.join("repo"));
-            if bytes >= stop_packs * PACK {
-                child.kill().unwrap();
-                break;
-            }
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the backup ended before it was killed"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        assert!(!child.wait().unwrap().success());
+        kill_when_stored(&dir, &src, &cache, stop_packs * PACK);
         let (finished, _) = packs_on_disk(&dir.join("repo"));
         assert!(finished < total, "killed before the end");
 
@@ -450,20 +452,7 @@ fn a_rebackup_killed_after_its_unchanged_files_reads_none_of_them_again() {
     let expected = describe_tree(&src);
 
     let (first, _) = packs_on_disk(&dir.join("repo"));
-    let mut child = spawn_child(&dir, &src, &cache, Stdio::null());
-    loop {
-        let (bytes, _) = packs_on_disk(&dir.join("repo"));
-        if bytes >= first + 16 * PACK {
-            child.kill().unwrap();
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the backup ended before it was killed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    assert!(!child.wait().unwrap().success());
+    kill_when_stored(&dir, &src, &cache, first + 16 * PACK);
 
     let repo = open(&repo_url(&dir));
     let rerun = backup(&repo, &opts(&src, &cache), &NoProgress, &CancelToken::new()).unwrap();

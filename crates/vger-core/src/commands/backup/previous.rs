@@ -79,8 +79,11 @@ impl Previous {
 
     /// Maps the entry at `pos`; one it replaces (same path, or the same first 8 bytes) is buried.
     fn index(&mut self, pos: usize) {
-        if let Some(old) = self.at.insert(short(&self.bytes[pos..]), pos) {
-            self.bury(old);
+        let key = short(&self.bytes[pos..]);
+        if let Some(old) = self.at.insert(key, pos)
+            && short(&self.bytes[old..]) == key
+        {
+            self.bury(old); // once: a second inversion would bring a removed entry back
         }
     }
 
@@ -114,18 +117,22 @@ impl Previous {
         Some(pos)
     }
 
+    /// Buries the entry for `key`; its slot in the map stays (a lookup there finds another path
+    /// hash and fails), which spares the walker a map lookup per file.
     pub fn remove(&mut self, key: u128) {
         if let Some(pos) = self.find(key) {
             self.bury(pos);
-            if self.at.get(&(key as u64)) == Some(&pos) {
-                self.at.remove(&(key as u64));
-            }
         }
     }
 
     /// The entries not removed, in the order they were read.
     pub fn entries(&self) -> impl Iterator<Item = View<'_>> {
-        let mut starts: Vec<usize> = self.at.values().copied().collect();
+        let mut starts: Vec<usize> = self
+            .at
+            .iter()
+            .filter(|(short_key, pos)| short(&self.bytes[**pos..]) == **short_key)
+            .map(|(_, pos)| *pos)
+            .collect();
         starts.sort_unstable();
         starts.into_iter().filter_map(|p| view(&self.bytes[p..]))
     }
@@ -290,6 +297,11 @@ mod tests {
         p.remove(5);
         assert!(p.get(5).is_none());
         assert_eq!(p.entries().count(), 3);
+        // Replaced after being removed: the new entry is found, the removed ones stay buried.
+        p.insert(&entry(5, 3, None));
+        let order: Vec<(u128, u64)> = p.entries().map(|v| (v.key, v.id.ino)).collect();
+        assert_eq!(order, [(1, 1), (3, 1), (6, 2), (5, 3)]);
+        assert_eq!(p.get(5).unwrap().id.ino, 3);
     }
 
     #[test]
